@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+
+/** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,38 @@
+// Lint for backlog. The import arrows of ../ARCHITECTURE.md are enforced with Nx project tags:
+//   apps ──► adapters ──► core     apps ──► platform ◄── adapters
+//   testing ──► core, platform, adapters (only tests, benchmarks and the CLI import it)
+//   never: app → app, adapter → adapter, core → anything with I/O
+import nx from '@nx/eslint-plugin';
+
+const ioClients = [
+  'kafkajs', '@elastic/*', '@opensearch-project/*', '@aws-sdk/*', 'ioredis', '@nestjs/*', 'pino', 'prom-client',
+  'fastify', 'ws', 'node:net', 'node:dgram', 'node:http', 'node:https', 'node:child_process', 'net', 'dgram', 'http', 'https', 'child_process',
+];
+
+export const depConstraints = [
+  { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:core'], bannedExternalImports: ioClients },
+  { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:platform'] },
+  { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:core', 'type:platform'] },
+  { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter', 'type:testing'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter'] },
+  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter', 'type:testing'] },
+];
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  { ignores: ['**/node_modules/**', '**/dist/**', '.backlog/**', '.nx/**', '**/testdata/**', 'deploy/**'] },
+  {
+    files: ['**/*.ts', '**/*.mts', '**/*.mjs'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', {
+        enforceBuildableLibDependency: false,
+        allowCircularSelfDependency: false,
+        banTransitiveDependencies: false,
+        depConstraints,
+      }],
+      '@typescript-eslint/no-explicit-any': 'warn',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+];
