@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerStack } from './commands/stack';
 
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerStack];

@@ -1,1 +1,2 @@
-export {};
+export * from './stack/index';
+export { stackInfo, testNamespace } from './test-context';
