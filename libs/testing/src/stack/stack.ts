@@ -45,7 +45,8 @@ async function waitHealthy(s: LocalServer, cfg: StackConfig, pid: number | undef
   throw new StackError('TIMEOUT', s.name, `not healthy after ${cfg.startTimeoutS}s (raise BACKLOG_STACK_START_TIMEOUT_S). Last log lines:\n${tail(s.logFile)}`, s.logFile);
 }
 
-async function upOne(s: LocalServer, cfg: StackConfig, say: Say): Promise<ServerReport> {
+/** Brings one server up (or reuses it). Exported for tests of the failure paths. */
+export async function upOne(s: LocalServer, cfg: StackConfig, say: Say = quiet): Promise<ServerReport> {
   const t0 = Date.now();
   const report: ServerReport = { name: s.name, endpoint: s.endpoint, state: 'running', logFile: s.logFile };
   const mine = pidOf(s, cfg);

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { repoRoot, stackDown, stackUp } from '@backlog/testing';
+
+/**
+ * The pipeline's apps as `backlog start` runs them. An app whose entry does not exist yet is skipped
+ * with a note, so `npm start` always starts whatever the checkout contains. Ports are DESIGN.md's.
+ */
+export const APPS = [
+  { name: 'harvester', entry: 'apps/harvester/src/main.ts', health: 'http://127.0.0.1:9101/healthz', shows: ['syslog UDP+TCP 127.0.0.1:5514', 'JSON lines TCP 127.0.0.1:5170', 'HTTP http://127.0.0.1:8080/logs'] },
+  { name: 'nacl-gateway', entry: 'apps/nacl-gateway/src/main.ts', health: 'http://127.0.0.1:9102/healthz', shows: ['sealed frames TCP 127.0.0.1:5516'] },
+  { name: 'es-consumer', entry: 'apps/es-consumer/src/main.ts', health: 'http://127.0.0.1:9103/healthz', shows: [] },
+  { name: 'compressor', entry: 'apps/compressor/src/main.ts', health: 'http://127.0.0.1:9104/healthz', shows: [] },
+  { name: 'indexer', entry: 'apps/indexer/src/main.ts', health: 'http://127.0.0.1:9105/healthz', shows: ['indexer API http://127.0.0.1:8081/v1/history'] },
+  { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: ['live view http://127.0.0.1:8082/'] },
+] as const;
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && child.exitCode === null) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return true;
+    } catch {
+      /* not yet */
+    }
+    await sleep(300);
+  }
+  return false;
+}
+
+/** `backlog start [app…]`: run the apps (optionally the local stack first) until Ctrl-C. */
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .argument('[apps...]', `apps to run (default: all that exist): ${APPS.map((a) => a.name).join(', ')}`)
+    .option('--with-stack', 'bring the local stack up first, and stop what this started on exit')
+    .option('--keep-stack', 'with --with-stack: leave the stack running on exit')
+    .option('--env <env>', 'environment name', process.env.BACKLOG_ENV ?? 'dev')
+    .description('run the pipeline apps against the local stack (or the configured servers)')
+    .action(async (names: string[], opts: { withStack?: boolean; keepStack?: boolean; env: string }) => {
+      const root = repoRoot();
+      const unknown = names.filter((n) => !APPS.some((a) => a.name === n));
+      if (unknown.length) throw new Error(`unknown app(s): ${unknown.join(', ')}; known: ${APPS.map((a) => a.name).join(', ')}`);
+      let startedServers: string[] = [];
+      if (opts.withStack) {
+        const t0 = Date.now();
+        const res = await stackUp({ say });
+        startedServers = res.started;
+        say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      }
+      const chosen = APPS.filter((a) => names.length === 0 || names.includes(a.name));
+      const children: { name: string; child: ChildProcess }[] = [];
+      for (const app of chosen) {
+        if (!existsSync(join(root, app.entry))) {
+          say(`${app.name.padEnd(14)} not built yet (no ${app.entry}), skipped`);
+          continue;
+        }
+        const child = spawn(process.execPath, ['--import', 'tsx', join(root, app.entry)], {
+          cwd: root,
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, BACKLOG_ENV: opts.env },
+        });
+        children.push({ name: app.name, child });
+        const ok = await waitHealthy(app.health, child, 60_000);
+        say(`${app.name.padEnd(14)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
+        for (const s of app.shows) say(`${''.padEnd(16)}${s}`);
+      }
+      say('');
+      say(`env ${opts.env}: Kafka 127.0.0.1:9092 · search http://127.0.0.1:9200 (index patterns logs-${opts.env}-recent-*, logs-${opts.env}-history-*) · S3 http://127.0.0.1:9000/backlog/${opts.env}/ · Redis 127.0.0.1:6379`);
+      say('Ctrl-C stops the apps (each flushes what it buffered).');
+
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        say('\nstopping…');
+        for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
+        await Promise.all(children.map(({ child }) => (child.exitCode !== null ? undefined : new Promise((r) => child.once('exit', r)))));
+        if (opts.withStack && !opts.keepStack && startedServers.length) await stackDown({ say, only: startedServers });
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop());
+      process.on('SIGTERM', () => void stop());
+      if (children.length === 0) {
+        say('no app to run yet; the stack stays up until Ctrl-C.');
+      }
+      await new Promise(() => undefined);
+    });
+}

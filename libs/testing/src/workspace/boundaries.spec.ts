@@ -1,0 +1,60 @@
+// The import arrows of ARCHITECTURE.md are enforced by lint (Nx tags + @nx/enforce-module-boundaries).
+// These cases lint small snippets as if they were files of real projects, so a rule that is switched
+// off or mis-tagged makes this test fail.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../stack/config';
+
+const root = repoRoot();
+let eslint: ESLint;
+
+async function boundaryErrors(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: join(root, file) });
+  return (result?.messages ?? []).filter((m) => m.ruleId === '@nx/enforce-module-boundaries').map((m) => m.message);
+}
+
+beforeAll(() => {
+  // The rule reads Nx's cached project graph; compute it first (no daemon in tests or CI).
+  execFileSync('npx', ['nx', 'show', 'projects'], { cwd: root, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' });
+  eslint = new ESLint({ cwd: root });
+}, 120_000);
+
+describe('import boundaries', () => {
+  it('forbids core → kafkajs (core never does I/O)', async () => {
+    const errs = await boundaryErrors('libs/core/event/src/probe.ts', "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n");
+    expect(errs.join('\n')).toMatch(/type:core.*not allowed to import "kafkajs"/);
+  });
+
+  it('forbids core → node:net', async () => {
+    const [result] = await eslint.lintText("import { createServer } from 'node:net';\nexport const s = createServer;\n", { filePath: join(root, 'libs/core/codec/src/probe.ts') });
+    const errs = (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports');
+    expect(errs.length).toBeGreaterThan(0);
+  });
+
+  it('forbids app → app', async () => {
+    const errs = await boundaryErrors('apps/harvester/src/probe.ts', "import { main } from '../../cli/src/main';\nexport const m = main;\n");
+    expect(errs.length).toBeGreaterThan(0);
+  });
+
+  it('forbids adapter → adapter', async () => {
+    const errs = await boundaryErrors('libs/adapters/kafka/src/probe.ts', "import * as s3 from '@backlog/adapter-s3';\nexport const x = s3;\n");
+    expect(errs.join('\n')).toMatch(/type:adapter.*can only depend on libs tagged with "type:core", "type:platform"/);
+  });
+
+  it('forbids core → platform', async () => {
+    const errs = await boundaryErrors('libs/core/pipeline/src/probe.ts', "import * as t from '@backlog/platform-telemetry';\nexport const x = t;\n");
+    expect(errs.length).toBeGreaterThan(0);
+  });
+
+  it('forbids an app importing libs/testing', async () => {
+    const errs = await boundaryErrors('apps/harvester/src/probe.ts', "import * as t from '@backlog/testing';\nexport const x = t;\n");
+    expect(errs.length).toBeGreaterThan(0);
+  });
+
+  it('allows app → core and adapter → core', async () => {
+    expect(await boundaryErrors('apps/harvester/src/probe.ts', "import * as e from '@backlog/core-event';\nexport const x = e;\n")).toEqual([]);
+    expect(await boundaryErrors('libs/adapters/kafka/src/probe.ts', "import * as e from '@backlog/core-codec';\nexport const x = e;\n")).toEqual([]);
+  });
+});
