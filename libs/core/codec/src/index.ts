@@ -1,1 +1,3 @@
-export {};
+export * from './batch';
+export * from './errors';
+export * from './window';
