@@ -36,10 +36,27 @@ export function commandExists(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-export function readPid(pidFile: string): number | undefined {
+/** The kernel's start time of a process (clock ticks since boot, /proc/<pid>/stat field 22). */
+export function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pid file holds `<pid> <start ticks>`: the pair identifies the process even after the pid is reused. */
+export function readPidFile(pidFile: string): { pid: number; ticks?: string } | undefined {
   if (!existsSync(pidFile)) return undefined;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const [p, ticks] = readFileSync(pidFile, 'utf8').trim().split(/\s+/);
+  const pid = Number(p);
+  return Number.isInteger(pid) && pid > 0 ? { pid, ticks } : undefined;
+}
+
+export function readPid(pidFile: string): number | undefined {
+  return readPidFile(pidFile)?.pid;
 }
 
 export function alive(pid: number): boolean {
@@ -52,16 +69,15 @@ export function alive(pid: number): boolean {
 }
 
 /**
- * Is `pid` still the process we started? A pid file can outlive its process and the number can be
- * reused, so we check the command line for the marker (our state dir) before signalling anything.
+ * Is the process of this pid file still the one we started? A pid file can outlive its process and the
+ * number can be reused, so we compare the kernel's start time recorded at spawn (servers such as
+ * redis-server rewrite their command line, so that cannot serve as the check).
  */
-export function ours(pid: number, marker: string): boolean {
-  if (!alive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-  } catch {
-    return false;
-  }
+export function ours(pidFile: string): number | undefined {
+  const rec = readPidFile(pidFile);
+  if (!rec || !alive(rec.pid)) return undefined;
+  const now = startTicks(rec.pid);
+  return rec.ticks !== undefined && now === rec.ticks ? rec.pid : undefined;
 }
 
 /** Starts a long-running server detached from this process (it outlives the CLI), output to logFile. */
@@ -72,7 +88,7 @@ export function spawnDetached(cmd: string, args: string[], opts: { logFile: stri
     const child = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env });
     if (child.pid === undefined) throw new Error(`could not spawn ${cmd}`);
     child.unref();
-    writeFileSync(opts.pidFile, `${child.pid}\n`);
+    writeFileSync(opts.pidFile, `${child.pid} ${startTicks(child.pid) ?? ''}\n`);
     return child.pid;
   } finally {
     closeSync(fd);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { type StackConfig, type StackInfo, loadStackConfig, stackInfoFromConfig } from './config';
-import { StackError, alive, ours, portOpen, readPid, removeFile, sleep, stopPid, tail } from './proc';
+import { StackError, alive, ours, portOpen, removeFile, sleep, stopPid, tail } from './proc';
 import { type LocalServer, allServers } from './servers';
 
 export type Owner = 'backlog' | 'external';
@@ -27,9 +27,8 @@ export interface UpResult {
 type Say = (line: string) => void;
 const quiet: Say = () => undefined;
 
-function pidOf(s: LocalServer, cfg: StackConfig): number | undefined {
-  const pid = readPid(s.pidFile);
-  return pid !== undefined && ours(pid, cfg.dir) ? pid : undefined;
+function pidOf(s: LocalServer): number | undefined {
+  return ours(s.pidFile);
 }
 
 async function waitHealthy(s: LocalServer, cfg: StackConfig, pid: number | undefined, t0: number): Promise<void> {
@@ -49,7 +48,7 @@ async function waitHealthy(s: LocalServer, cfg: StackConfig, pid: number | undef
 export async function upOne(s: LocalServer, cfg: StackConfig, say: Say = quiet): Promise<ServerReport> {
   const t0 = Date.now();
   const report: ServerReport = { name: s.name, endpoint: s.endpoint, state: 'running', logFile: s.logFile };
-  const mine = pidOf(s, cfg);
+  const mine = pidOf(s);
   if (await s.healthy()) {
     Object.assign(report, { owner: mine ? 'backlog' : 'external', pid: mine, action: 'reused' });
   } else if (mine) {
@@ -96,7 +95,7 @@ export async function stackDown(opts: { say?: Say; config?: StackConfig; only?: 
   // Kafka last-but-not-least: stop in parallel, each with its own deadline.
   return Promise.all(
     servers.map(async (s) => {
-      const pid = pidOf(s, cfg);
+      const pid = pidOf(s);
       if (pid === undefined) {
         removeFile(s.pidFile);
         const external = await s.healthy();
@@ -116,7 +115,7 @@ export async function stackStatus(opts: { config?: StackConfig } = {}): Promise<
   const cfg = opts.config ?? loadStackConfig();
   return Promise.all(
     allServers(cfg).map(async (s) => {
-      const pid = pidOf(s, cfg);
+      const pid = pidOf(s);
       const healthy = await s.healthy();
       const state: ServerReport['state'] = healthy ? 'running' : pid ? 'unhealthy' : 'stopped';
       return { name: s.name, endpoint: s.endpoint, state, owner: pid ? 'backlog' : healthy ? 'external' : undefined, pid, logFile: s.logFile } as ServerReport;
