@@ -27,7 +27,7 @@ export default [
   ...nx.configs['flat/typescript'],
   { ignores: ['**/node_modules/**', '**/dist/**', '.backlog/**', '.nx/**', '**/testdata/**', 'deploy/**'] },
   {
-    files: ['**/*.ts', '**/*.mts', '**/*.mjs'],
+    files: ['**/*.ts', '**/*.mts'],
     rules: {
       '@nx/enforce-module-boundaries': ['error', {
         enforceBuildableLibDependency: false,

@@ -17,7 +17,7 @@ async function boundaryErrors(file: string, code: string): Promise<string[]> {
 
 beforeAll(() => {
   // The rule reads Nx's cached project graph; compute it first (no daemon in tests or CI).
-  execFileSync('npx', ['nx', 'show', 'projects'], { cwd: root, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' });
+  execFileSync(join(root, 'node_modules/.bin/nx'), ['show', 'projects'], { cwd: root, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' });
   eslint = new ESLint({ cwd: root });
 }, 120_000);
 

@@ -1,0 +1,27 @@
+// "Each commit builds": the whole workspace typechecks (strict) and lints clean, including the import
+// boundaries. Part of `npm test`, so CI gates on it.
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../stack/config';
+
+const root = repoRoot();
+const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+const run = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NX_DAEMON: 'false' }, maxBuffer: 64 * 1024 * 1024 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+};
+
+describe('workspace', () => {
+  it('typechecks with tsc --noEmit (strict)', () => {
+    const r = run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']);
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+  }, 300_000);
+
+  it('lints clean (errors fail; warnings are reported by `npm run lint`)', () => {
+    run(bin('nx'), ['show', 'projects']);
+    const r = run(bin('eslint'), ['--quiet', '.']);
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+  }, 300_000);
+});
