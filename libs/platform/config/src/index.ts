@@ -1,1 +1,17 @@
-export {};
+// @backlog/platform-config: load + validate + freeze an app's config (file and environment), and
+// the connection settings every app and the CLI share. See README.md beside this folder.
+export { ConfigError, CONFIG_EXIT_CODE, formatProblems, type ConfigErrorCode, type ConfigProblem } from './errors';
+export { deepFreeze, redact, type DeepReadonly } from './freeze';
+export { appEnvPrefix, configKeys, envSegment, type ConfigKey, type ValueKind } from './keys';
+export { BACKLOG_APPS, deepMerge, loadConfig, type LoadConfigOptions } from './load';
+export {
+  appConfigSchema,
+  connectionSettingsSchema,
+  connectionSettingsShape,
+  kafkaSettingsSchema,
+  redisSettingsSchema,
+  s3SettingsSchema,
+  searchSettingsSchema,
+  SHARED_KEYS,
+  type ConnectionSettings,
+} from './connections';
