@@ -43,6 +43,8 @@ export interface SegmentMeta {
   rawBytes: number;
   createdAtMs: number;
   positions: SpoolPosition[];
+  /** Segments cut from one open batch (a record over the size cap is split) share a group. */
+  group?: string;
 }
 
 export type SpoolFormatErrorCode = 'SPOOL_BAD_MAGIC' | 'SPOOL_BAD_VERSION' | 'SPOOL_TRUNCATED' | 'SPOOL_CHECKSUM' | 'SPOOL_BAD_META';

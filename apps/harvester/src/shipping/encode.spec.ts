@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch, encodeBatch } from '@backlog/core-codec';
+import { encodeLines, encodeWithinCap } from './encode';
+
+const ev = (ts: string, i: number) => ({ '@timestamp': ts, host: { name: 'web-01' }, message: `m${i} ${'x'.repeat(i % 50)}`, event: { id: `id-${i}` } });
+
+describe('encodeLines', () => {
+  it('matches core-codec encodeBatch byte for byte', () => {
+    const events = [ev('2026-11-22T10:00:03.000Z', 1), ev('2026-11-22T10:00:01.000Z', 2), ev('2026-11-22T10:00:02.000Z', 3)];
+    const sorted = [...events].sort((a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp']));
+    const ref = encodeBatch(sorted, { host: 'web-01', batchId: 'b' });
+    const mine = encodeLines(events.map((e) => ({ ts: Date.parse(e['@timestamp']), line: JSON.stringify(e) })), { host: 'web-01', batchId: 'b' });
+    expect(mine.headers).toEqual(ref.headers);
+    expect(mine.value.equals(ref.value)).toBe(true);
+    expect(decodeBatch(mine.value).events.map((e) => e['@timestamp'])).toEqual(sorted.map((e) => e['@timestamp']));
+  });
+
+  it('refuses a straddling batch and splits one over the cap', () => {
+    expect(() => encodeLines([{ ts: Date.parse('2026-11-22T10:04:59.999Z'), line: '{}' }, { ts: Date.parse('2026-11-22T10:05:00Z'), line: '{}' }], { host: 'h' })).toThrow(/straddles/);
+    // Random-ish content that gzip cannot shrink much, so that the cap forces several pieces.
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed.toString(36));
+    const lines = Array.from({ length: 4000 }, (_, i) => ({ ts: Date.parse('2026-11-22T10:00:00Z') + i, line: JSON.stringify({ m: rnd() + rnd() + rnd(), i }) }));
+    let n = 0;
+    const pieces = encodeWithinCap(lines, { host: 'h', maxRecordBytes: 16 * 1024 }, () => `p${n++}`);
+    expect(pieces.length).toBeGreaterThan(2);
+    for (const p of pieces) expect(p.value.length).toBeLessThanOrEqual(16 * 1024);
+    expect(pieces.reduce((s, p) => s + Number(p.headers.count), 0)).toBe(4000);
+    expect(new Set(pieces.map((p) => p.headers['batch-id'])).size).toBe(pieces.length);
+  });
+});

@@ -1,0 +1,144 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeBatch } from '@backlog/core-codec';
+import { Spool } from '../spool/spool';
+import { shippingMetrics } from './metrics';
+import type { BatchSender } from './port';
+import { Shipper, type ShipperOptions, defaultShipperOptions } from './shipper';
+
+// The next hop is an in-memory sender here: these are unit tests of batching, spooling and ordering.
+// The same paths run against the real Kafka in tests/shipping/*.test.ts.
+class MemorySender implements BatchSender {
+  records: { key: string; value: Buffer; headers: Record<string, string> }[] = [];
+  failNext = 0;
+  hold: Promise<void> | undefined;
+  connected = true;
+  async send(r: { key: string; value: Buffer; headers: Record<string, string> }) {
+    if (this.hold) await this.hold;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw Object.assign(new Error('broker down'), { code: 'BROKER_DOWN' });
+    }
+    this.records.push(r);
+  }
+  async close() {}
+  events() {
+    return this.records.flatMap((r) => decodeBatch(r.value).events);
+  }
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function make(dir: string, over: Partial<ShipperOptions> = {}, sender = new MemorySender(), commits: unknown[] = []) {
+  const registry = new Registry();
+  const metrics = shippingMetrics(registry);
+  const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', retryMinMs: 5, retryMaxMs: 20, ...over }, {
+    spool: new Spool({ dir, fsync: false }), sender, metrics, onCommit: (p) => commits.push(...p),
+  });
+  return { shipper, sender, registry, metrics, commits };
+}
+
+const ev = (iso: string, i: number) => ({ '@timestamp': iso, message: `m${i}`, event: { id: `id${i}` }, host: { name: 'web-01' } });
+const at = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ship-'));
+  dirs.push(d);
+  return d;
+};
+
+describe('Shipper', () => {
+  it('cuts batches at window boundaries, sorts them, and commits positions after the ack', async () => {
+    const { shipper, sender, commits } = make(tmp());
+    shipper.start();
+    shipper.write([ev('2026-11-22T10:04:59.500Z', 2), ev('2026-11-22T10:04:59.000Z', 1), ev('2026-11-22T10:05:00.100Z', 3)], [{ source: 'file:a', cursor: 100 }]);
+    expect(commits).toEqual([]);
+    shipper.flush();
+    expect(await shipper.drained(2000)).toBe(true);
+    expect(sender.records.map((r) => [r.headers.window, r.headers.count])).toEqual([['3k9nc', '2'], ['3k9nd', '1']]);
+    expect(sender.records[0]!.key).toBe('web-01');
+    expect(decodeBatch(sender.records[0]!.value).events.map((e) => (e as { message: string }).message)).toEqual(['m1', 'm2']);
+    expect(commits).toEqual([{ source: 'file:a', cursor: 100 }]);
+    await shipper.stop(1000);
+  });
+
+  it('flushes on the interval and retries a failed send until it is acknowledged', async () => {
+    const sender = new MemorySender();
+    sender.failNext = 3;
+    const { shipper, metrics } = make(tmp(), { flushIntervalMs: 100 }, sender);
+    shipper.start();
+    shipper.write([ev(new Date().toISOString(), 1)]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await shipper.drained(3000)).toBe(true);
+    expect(sender.events()).toHaveLength(1);
+    expect((await metrics.sendErrors.get()).values.reduce((s, v) => s + v.value, 0)).toBe(3);
+    await shipper.stop(1000);
+  });
+
+  it('recovers the WAL of a killed run and resends unacknowledged segments, quarantining a corrupt one', async () => {
+    const dir = tmp();
+    const a = make(dir);
+    a.sender.hold = new Promise(() => undefined); // Kafka never answers: segments stay spooled
+    a.shipper.start();
+    const base = '2026-11-22T10:00:00.000Z';
+    a.shipper.write(Array.from({ length: 500 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 500 }]);
+    a.shipper.flush();
+    a.shipper.write(Array.from({ length: 300 }, (_, i) => ev(at(base, 1000 + i), 500 + i)), [{ source: 'file:a', cursor: 800 }]);
+    // "kill -9": no stop(). One closed segment and one WAL remain; add a damaged segment.
+    writeFileSync(join(dir, 'seg', '0000000000009999.seg'), Buffer.from('BLSG\x01garbage'));
+    const b = make(dir);
+    const rec = b.shipper.start();
+    expect(rec).toEqual({ segments: 1, walEvents: 300, quarantined: 1 });
+    expect(await b.shipper.drained(3000)).toBe(true);
+    const ids = b.sender.events().map((e) => (e as { event: { id: string } }).event.id);
+    expect(new Set(ids).size).toBe(800);
+    expect(b.commits).toEqual([{ source: 'file:a', cursor: 500 }, { source: 'file:a', cursor: 800 }]);
+    expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
+    expect((await b.metrics.quarantined.get()).values[0]!.value).toBe(1);
+    await b.shipper.stop(1000);
+  });
+
+  it('block: write() returns false when the spool is full and signals when it drains', async () => {
+    const sender = new MemorySender();
+    let release!: () => void;
+    sender.hold = new Promise<void>((r) => (release = r));
+    const { shipper } = make(tmp(), { spoolMaxBytes: 2000, whenFull: 'block' }, sender);
+    shipper.start();
+    let woke = 0;
+    shipper.onWritable(() => woke++);
+    const base = new Date().toISOString();
+    expect(shipper.write([ev(base, 1)])).toBe(true);
+    const ok = shipper.write(Array.from({ length: 50 }, (_, i) => ev(base, 10 + i)));
+    expect(ok).toBe(false);
+    expect(shipper.writable).toBe(false);
+    expect(shipper.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    shipper.flush();
+    sender.hold = undefined;
+    release();
+    expect(await shipper.drained(2000)).toBe(true);
+    expect(shipper.writable).toBe(true);
+    expect(woke).toBe(1);
+    expect(sender.events()).toHaveLength(51);
+    await shipper.stop(1000);
+  });
+
+  it('drop_oldest: deletes the oldest unsent segment and counts its events', async () => {
+    const sender = new MemorySender();
+    sender.hold = new Promise(() => undefined);
+    const { shipper, metrics } = make(tmp(), { spoolMaxBytes: 1500, whenFull: 'drop_oldest', maxInFlight: 1 }, sender);
+    shipper.start();
+    for (let i = 0; i < 6; i++) {
+      shipper.write(Array.from({ length: 20 }, (_, j) => ev(new Date().toISOString(), i * 100 + j)));
+      shipper.flush();
+    }
+    const dropped = (await metrics.dropped.get()).values.find((v) => v.labels.reason === 'spool_full')?.value ?? 0;
+    expect(dropped).toBeGreaterThan(0);
+    expect(dropped % 20).toBe(0);
+    expect(shipper.writable).toBe(true);
+  });
+});

@@ -1,0 +1,432 @@
+import { randomBytes } from 'node:crypto';
+import { type BatchEvent, type SpoolPosition, windowOf } from '@backlog/core-codec';
+import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
+import { type Line, encodeWithinCap } from './encode';
+import type { ShippingMetrics } from './metrics';
+import type { BatchSender, ShipSink } from './port';
+import { PositionTracker } from './positions';
+
+export interface ShipperOptions {
+  /** Record key and `host` header: this harvester's host name. */
+  host: string;
+  /** Close a batch this long after its first event, ms. Default 30 000 (DESIGN.md). */
+  flushIntervalMs: number;
+  /** Cap on a record's gzip value, bytes; keep it under the broker's max.message.bytes. Default 921 600 (900 KiB). */
+  maxRecordBytes: number;
+  /** Upper bound on a batch's raw NDJSON, bytes (memory cap; the compressed cap usually closes it first). Default 16 MiB. */
+  maxBatchRawBytes: number;
+  /** Upper bound on events per batch. Default 200 000. */
+  maxBatchEvents: number;
+  /** Open batches (one per 5-minute window) held at once; the oldest closes when exceeded. Default 4. */
+  maxOpenBatches: number;
+  /** gzip level 1..9. Default 6. */
+  gzipLevel: number;
+  /** Batches sent and not yet acknowledged at once. Default 4. */
+  maxInFlight: number;
+  /** Spool size cap (WALs + segments), bytes. Default 1 GiB. */
+  spoolMaxBytes: number;
+  /** When the spool is full: `block` tells the inputs to pause (nothing is lost), `drop_oldest` deletes the oldest unsent segment and counts it. */
+  whenFull: 'block' | 'drop_oldest';
+  /** Backoff between send retries, ms. Defaults 100 and 5 000. */
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
+  flushIntervalMs: 30_000,
+  maxRecordBytes: 900 * 1024,
+  maxBatchRawBytes: 16 * 1024 * 1024,
+  maxBatchEvents: 200_000,
+  maxOpenBatches: 4,
+  gzipLevel: 6,
+  maxInFlight: 4,
+  spoolMaxBytes: 1024 * 1024 * 1024,
+  whenFull: 'block',
+  retryMinMs: 100,
+  retryMaxMs: 5_000,
+};
+
+export interface ShipLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const silent: ShipLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+interface OpenBatch {
+  id: string;
+  window: number;
+  lines: Line[];
+  raw: number;
+  wal: WalHandle;
+  openedAt: number;
+  positions: Map<string, string | number>;
+}
+
+/**
+ * inputs → open batch per 5-minute window (+ WAL) → closed segment (spool) → next hop → ack → delete
+ * segment, commit source positions. Framework-free so it is unit-tested and benchmarked without Nest.
+ */
+export class Shipper implements ShipSink {
+  private readonly open = new Map<number, OpenBatch>();
+  private readonly unclosed: OpenBatch[] = [];
+  private readonly queue: SegmentRef[] = [];
+  private readonly inflight = new Set<SegmentRef>();
+  private readonly groups = new Map<string, number>();
+  private readonly closedAt = new Map<number, number>();
+  private readonly tracker: PositionTracker;
+  private readonly listeners = new Set<() => void>();
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly runId = randomBytes(4).toString('hex');
+  private batchCounter = 0;
+  private ratio = 5;
+  private backoffMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private tick: NodeJS.Timeout | undefined;
+  private blocked = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private readonly log: ShipLogger;
+
+  constructor(
+    readonly opts: ShipperOptions,
+    private readonly deps: { spool: Spool; sender: BatchSender; metrics: ShippingMetrics; onCommit?: (positions: SpoolPosition[]) => void; log?: ShipLogger },
+  ) {
+    this.tracker = new PositionTracker((p) => deps.onCommit?.(p));
+    this.log = deps.log ?? silent;
+  }
+
+  /** Recovers the spool (resend segments, re-batch WALs), then starts sending. Returns quickly. */
+  start(): { segments: number; walEvents: number; quarantined: number } {
+    const rec = this.deps.spool.open();
+    for (const q of rec.quarantined) {
+      this.deps.metrics.quarantined.inc({ kind: q.file.includes('.wal') ? 'wal' : 'segment' });
+      this.log.warn('spool file quarantined', q);
+    }
+    for (const ref of rec.segments) this.enqueue(ref, ref.positions);
+    let walEvents = 0;
+    for (const w of rec.wals) walEvents += this.recoverWal(w);
+    this.deps.metrics.recoveredEvents.inc(walEvents);
+    this.refreshGauges();
+    const period = Math.max(50, Math.min(1000, Math.floor(this.opts.flushIntervalMs / 2)));
+    this.tick = setInterval(() => this.onTick(), period);
+    this.tick.unref();
+    this.pump();
+    if (rec.segments.length || walEvents || rec.quarantined.length) {
+      this.log.info('spool recovered', { segments: rec.segments.length, walEvents, quarantined: rec.quarantined.length });
+    }
+    return { segments: rec.segments.length, walEvents, quarantined: rec.quarantined.length };
+  }
+
+  get writable(): boolean {
+    return !this.blocked;
+  }
+
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(Math.max(this.backoffMs, 1000) / 1000));
+  }
+
+  /** Segments closed but not acknowledged, and events still in open batches. */
+  get backlog(): { segments: number; openEvents: number } {
+    let openEvents = 0;
+    for (const b of this.open.values()) openEvents += b.lines.length;
+    return { segments: this.queue.length + this.inflight.size, openEvents };
+  }
+
+  get connected(): boolean {
+    return this.deps.sender.connected;
+  }
+
+  onWritable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  write(events: readonly BatchEvent[], positions: readonly SpoolPosition[] = []): boolean {
+    if (this.stopping) {
+      // Inputs stop before the shipper; a straggler is still never silently lost: it is counted.
+      this.deps.metrics.dropped.inc({ reason: 'stopped' }, events.length);
+      return false;
+    }
+    const now = Date.now();
+    const groups = new Map<number, { text: string[]; lines: Line[]; bytes: number }>();
+    for (const e of events) {
+      let ts = Date.parse(e['@timestamp']);
+      if (Number.isNaN(ts)) {
+        // normalize() guarantees a timestamp; this guards the window rule against a bug upstream.
+        ts = now;
+        e['@timestamp'] = new Date(now).toISOString();
+      }
+      const line = JSON.stringify(e);
+      const w = windowOf(ts);
+      let g = groups.get(w);
+      if (!g) groups.set(w, (g = { text: [], lines: [], bytes: 0 }));
+      g.text.push(line);
+      g.lines.push({ ts, line });
+      g.bytes += line.length + 1;
+    }
+    const touched: OpenBatch[] = [];
+    for (const [w, g] of groups) {
+      const b = this.open.get(w) ?? this.openBatch(w, now);
+      this.deps.spool.appendWal(b.wal, g.text.join('\n') + '\n', positions);
+      for (const l of g.lines) b.lines.push(l);
+      b.raw += g.bytes;
+      for (const p of positions) b.positions.set(p.source, p.cursor);
+      touched.push(b);
+    }
+    this.tracker.add(positions, touched.map((b) => b.id));
+    if (!touched.length && positions.length) this.tracker.done('');
+    this.deps.metrics.received.inc(events.length);
+    const rawCap = Math.min(this.opts.maxBatchRawBytes, Math.max(64 * 1024, this.opts.maxRecordBytes * this.ratio * 0.85));
+    for (const b of touched) if (b.raw >= rawCap || b.lines.length >= this.opts.maxBatchEvents) this.closeBatch(b);
+    while (this.open.size > this.opts.maxOpenBatches) {
+      const oldest = [...this.open.values()].sort((a, b) => a.openedAt - b.openedAt)[0]!;
+      this.closeBatch(oldest);
+    }
+    return this.updateWritable();
+  }
+
+  /** Closes every open batch now (tests, `drain`, shutdown). */
+  flush(): void {
+    for (const b of [...this.open.values()]) this.closeBatch(b);
+  }
+
+  /** Resolves true once nothing waits to be sent, false at the timeout. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.isIdle()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.idleWaiters.delete(done);
+        resolve(true);
+      };
+      const t = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      t.unref();
+      this.idleWaiters.add(done);
+    });
+  }
+
+  /**
+   * Stops intake, closes the open batches into segments and sends until `deadlineMs` from now; what is
+   * not acknowledged by then stays in the spool for the next start. Safe to call twice.
+   */
+  stop(deadlineMs = 10_000): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.stopping = true;
+    this.stopped = (async () => {
+      this.flush();
+      await this.drained(deadlineMs);
+      if (this.tick) clearInterval(this.tick);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      await this.deps.sender.close().catch(() => undefined);
+      this.refreshGauges();
+    })();
+    return this.stopped;
+  }
+
+  private nextBatchId(): string {
+    // Unique across runs and hosts, short, and sortable within a run.
+    return `${this.runId}-${(this.batchCounter++).toString(36).padStart(6, '0')}`;
+  }
+
+  private openBatch(window: number, now: number): OpenBatch {
+    const id = this.nextBatchId();
+    const wal = this.deps.spool.createWal({ batchId: id, window, host: this.opts.host, createdAtMs: now });
+    const b: OpenBatch = { id, window, lines: [], raw: 0, wal, openedAt: now, positions: new Map() };
+    this.open.set(window, b);
+    return b;
+  }
+
+  private closeBatch(b: OpenBatch): void {
+    if (this.open.get(b.window) === b) this.open.delete(b.window);
+    if (b.lines.length === 0) {
+      this.deps.spool.removeWal(b.wal);
+      return;
+    }
+    const positions = [...b.positions].map(([source, cursor]) => ({ source, cursor }));
+    try {
+      this.sealLines(b.id, b.lines, positions, b.openedAt);
+      this.deps.spool.removeWal(b.wal);
+    } catch (err) {
+      // Disk full or similar: the WAL still holds every event; keep the batch and retry on the next tick.
+      this.deps.metrics.sendErrors.inc({ reason: 'spool_write' });
+      this.log.error('could not write a spool segment; will retry', { batch: b.id, err: (err as Error).message });
+      if (!this.unclosed.includes(b)) this.unclosed.push(b);
+    }
+  }
+
+  /** Encodes within the record cap and writes the segments; `group` ties the pieces to their positions. */
+  private sealLines(group: string, lines: Line[], positions: SpoolPosition[], createdAtMs: number): void {
+    let n = 0;
+    const pieces = encodeWithinCap(lines, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () => (n++ === 0 ? group : `${group}.${n - 1}`));
+    let raw = 0;
+    let packed = 0;
+    for (const p of pieces) {
+      raw += p.rawBytes;
+      packed += p.value.length;
+    }
+    this.ratio = Math.max(1, Math.min(30, raw / Math.max(1, packed)));
+    const refs = this.deps.spool.writeSegments(
+      pieces.map((p) => ({
+        meta: { batchId: p.headers['batch-id'], key: p.key, headers: { ...p.headers }, count: Number(p.headers.count), rawBytes: p.rawBytes, createdAtMs, positions, group },
+        value: p.value,
+      })),
+    );
+    this.groups.set(group, refs.length);
+    const now = Date.now();
+    for (const r of refs) {
+      this.queue.push(r);
+      this.closedAt.set(r.seq, now);
+      this.deps.metrics.spooledBatches.inc();
+      this.deps.metrics.spooledEvents.inc(r.count);
+    }
+    for (const p of pieces) this.deps.metrics.batchBytes.observe(p.value.length);
+    this.enforceCap();
+    this.refreshGauges();
+    this.pump();
+  }
+
+  private recoverWal(w: RecoveredWal): number {
+    const lines: Line[] = [];
+    for (const chunk of w.lines) {
+      for (const line of chunk.split('\n')) {
+        if (!line) continue;
+        try {
+          const ts = Date.parse((JSON.parse(line) as BatchEvent)['@timestamp']);
+          if (Number.isNaN(ts) || windowOf(ts) !== w.meta.window) throw new Error('timestamp outside the WAL window');
+          lines.push({ ts, line });
+        } catch {
+          this.deps.metrics.dropped.inc({ reason: 'wal_corrupt' });
+        }
+      }
+    }
+    const last = new Map<string, string | number>();
+    for (const p of w.positions) last.set(p.source, p.cursor);
+    const positions = [...last].map(([source, cursor]) => ({ source, cursor }));
+    if (lines.length) {
+      this.tracker.add(positions, [w.meta.batchId]);
+      this.sealLines(w.meta.batchId, lines, positions, w.meta.createdAtMs);
+    }
+    this.deps.spool.removeWal(w.file);
+    return lines.length;
+  }
+
+  private enqueue(ref: SegmentRef, positions: SpoolPosition[]): void {
+    this.queue.push(ref);
+    this.closedAt.set(ref.seq, Date.now());
+    this.groups.set(ref.group, (this.groups.get(ref.group) ?? 0) + 1);
+    this.tracker.add(positions, [ref.group]);
+  }
+
+  private pump(): void {
+    if (this.retryTimer) return;
+    while (this.inflight.size < this.opts.maxInFlight && this.queue.length) {
+      const ref = this.queue.shift()!;
+      this.inflight.add(ref);
+      void this.sendOne(ref);
+    }
+  }
+
+  private async sendOne(ref: SegmentRef): Promise<void> {
+    let rec: ReturnType<Spool['read']>;
+    try {
+      rec = this.deps.spool.read(ref);
+    } catch (err) {
+      // Damaged on disk after it was written: quarantine, count, and never let it block the queue.
+      this.deps.spool.quarantine(ref.file);
+      this.deps.metrics.quarantined.inc({ kind: 'segment' });
+      this.deps.metrics.dropped.inc({ reason: 'corrupt_segment' }, ref.count);
+      this.log.error('spool segment failed its checksum; quarantined', { file: ref.file, err: (err as Error).message });
+      this.finish(ref);
+      return;
+    }
+    this.deps.metrics.sentBatches.inc();
+    try {
+      await this.deps.sender.send({ key: rec.meta.key, value: rec.value, headers: rec.meta.headers });
+    } catch (err) {
+      this.inflight.delete(ref);
+      // Back at its place in seq order, so that one host's batches keep their order as far as retries allow.
+      const at = this.queue.findIndex((q) => q.seq > ref.seq);
+      this.queue.splice(at < 0 ? this.queue.length : at, 0, ref);
+      this.deps.metrics.sendErrors.inc({ reason: errorReason(err) });
+      this.backoffMs = Math.min(this.opts.retryMaxMs, Math.max(this.opts.retryMinMs, this.backoffMs * 2));
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.pump();
+        }, this.backoffMs);
+      }
+      return;
+    }
+    this.backoffMs = 0;
+    this.deps.metrics.ackedBatches.inc();
+    this.deps.metrics.ackedEvents.inc(ref.count);
+    const closed = this.closedAt.get(ref.seq);
+    if (closed !== undefined) this.deps.metrics.flushLatency.observe((Date.now() - closed) / 1000);
+    this.deps.spool.remove(ref);
+    this.finish(ref);
+  }
+
+  private finish(ref: SegmentRef): void {
+    this.inflight.delete(ref);
+    this.closedAt.delete(ref.seq);
+    const left = (this.groups.get(ref.group) ?? 1) - 1;
+    if (left <= 0) {
+      this.groups.delete(ref.group);
+      this.tracker.done(ref.group);
+    } else this.groups.set(ref.group, left);
+    this.updateWritable();
+    this.refreshGauges();
+    this.pump();
+    if (this.isIdle()) for (const w of [...this.idleWaiters]) w();
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.inflight.size === 0 && this.unclosed.length === 0;
+  }
+
+  private enforceCap(): void {
+    if (this.opts.whenFull !== 'drop_oldest') return;
+    while (this.deps.spool.bytes > this.opts.spoolMaxBytes && this.queue.length) {
+      const ref = this.queue.shift()!;
+      this.deps.spool.remove(ref);
+      this.deps.metrics.dropped.inc({ reason: 'spool_full' }, ref.count);
+      this.log.warn('spool full: dropped the oldest unsent segment', { seq: ref.seq, events: ref.count });
+      this.finish(ref);
+    }
+  }
+
+  private updateWritable(): boolean {
+    const full = this.opts.whenFull === 'block' && this.deps.spool.bytes >= this.opts.spoolMaxBytes;
+    const was = this.blocked;
+    this.blocked = full;
+    this.deps.metrics.blocked.set(full ? 1 : 0);
+    if (was && !full) for (const l of [...this.listeners]) l();
+    return !full;
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    for (const b of [...this.open.values()]) if (now - b.openedAt >= this.opts.flushIntervalMs) this.closeBatch(b);
+    for (const b of this.unclosed.splice(0)) this.closeBatch(b);
+    this.refreshGauges();
+    if (this.isIdle()) for (const w of [...this.idleWaiters]) w();
+  }
+
+  private refreshGauges(): void {
+    this.deps.metrics.spoolBytes.set(this.deps.spool.bytes);
+    this.deps.metrics.spoolSegments.set(this.queue.length + this.inflight.size);
+  }
+}
+
+function errorReason(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown };
+  if (typeof e?.code === 'string' && /^[A-Z_]{2,40}$/.test(e.code)) return e.code.toLowerCase();
+  if (typeof e?.name === 'string' && /^Kafka/.test(e.name)) return e.name.replace(/^Kafka/, 'kafka_').toLowerCase();
+  return 'error';
+}

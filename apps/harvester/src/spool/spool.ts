@@ -1,0 +1,226 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type SegmentMeta, type SpoolPosition, type WalMeta, decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalHeader, segmentFileName,
+  segmentSeqOf, walFileName,
+} from '@backlog/core-codec';
+
+/**
+ * The harvester's disk spool. Layout under `dir`:
+ *   wal/<batchId>.wal   open batches, appended on every sink write (survives kill -9 via the page cache)
+ *   seg/<seq>.seg       closed batches = the exact Kafka records, written tmp → fsync → rename → fsync(dir)
+ *   tmp/                half-written segments; removed on start (their WAL still exists)
+ *   quarantine/         segments and WALs that failed their checksum: kept for `backlog spool inspect`, never sent
+ * A segment is deleted only after the next hop acknowledged it (ARCHITECTURE.md habit 4).
+ */
+export interface SpoolOptions {
+  dir: string;
+  /** fsync segments and the directory before a segment counts as spooled. Default true; tests of throughput may turn it off. */
+  fsync?: boolean;
+}
+
+export interface SegmentRef {
+  seq: number;
+  file: string;
+  bytes: number;
+  batchId: string;
+  count: number;
+  positions: SpoolPosition[];
+  /** Segments cut from one open batch share a group; positions commit when the whole group is acked. */
+  group: string;
+}
+
+export interface RecoveredWal {
+  meta: WalMeta;
+  lines: string[];
+  positions: SpoolPosition[];
+  file: string;
+  tail: 'clean' | 'torn' | 'corrupt';
+}
+
+export interface Recovery {
+  segments: SegmentRef[];
+  wals: RecoveredWal[];
+  quarantined: { file: string; reason: string }[];
+}
+
+export class WalHandle {
+  private fd: number;
+  bytes: number;
+  constructor(readonly file: string, meta: WalMeta) {
+    this.fd = openSync(file, 'a');
+    const head = encodeWalHeader(meta);
+    writeSync(this.fd, head);
+    this.bytes = head.length;
+  }
+
+  /** One write() per sink write: the kernel has the bytes before the inputs are told "accepted". */
+  append(lines: string, positions: readonly SpoolPosition[]): number {
+    const chunk = encodeWalChunk(lines, positions);
+    writeSync(this.fd, chunk);
+    this.bytes += chunk.length;
+    return chunk.length;
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+export class Spool {
+  readonly walDir: string;
+  readonly segDir: string;
+  readonly tmpDir: string;
+  readonly quarantineDir: string;
+  private nextSeq = 1;
+  private walBytes = 0;
+  private segBytes = 0;
+  private readonly fsync: boolean;
+
+  constructor(readonly opts: SpoolOptions) {
+    this.walDir = join(opts.dir, 'wal');
+    this.segDir = join(opts.dir, 'seg');
+    this.tmpDir = join(opts.dir, 'tmp');
+    this.quarantineDir = join(opts.dir, 'quarantine');
+    this.fsync = opts.fsync ?? true;
+  }
+
+  /** Bytes on disk in WALs and segments (the figure the size cap applies to). */
+  get bytes(): number {
+    return this.walBytes + this.segBytes;
+  }
+
+  get segmentBytes(): number {
+    return this.segBytes;
+  }
+
+  /**
+   * Creates the directories and reads what a previous run left. Never throws for a damaged file: it is
+   * moved to quarantine/ and reported, so that a bad segment can never stop the harvester from starting.
+   */
+  open(): Recovery {
+    for (const d of [this.walDir, this.segDir, this.tmpDir, this.quarantineDir]) mkdirSync(d, { recursive: true });
+    for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true });
+    const rec: Recovery = { segments: [], wals: [], quarantined: [] };
+    const names = readdirSync(this.segDir).filter((n) => segmentSeqOf(n) !== undefined).sort();
+    for (const name of names) {
+      const file = join(this.segDir, name);
+      try {
+        const { meta } = decodeSegment(readFileSync(file));
+        const seq = segmentSeqOf(name)!;
+        const bytes = statSync(file).size;
+        rec.segments.push(refOf(seq, file, bytes, meta));
+        this.segBytes += bytes;
+        this.nextSeq = Math.max(this.nextSeq, seq + 1);
+      } catch (err) {
+        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+      }
+    }
+    for (const name of readdirSync(this.walDir).filter((n) => n.endsWith('.wal')).sort()) {
+      const file = join(this.walDir, name);
+      try {
+        const w = decodeWal(readFileSync(file));
+        rec.wals.push({ meta: w.meta, lines: w.lines, positions: w.positions, file, tail: w.tail });
+        if (w.tail === 'corrupt') rec.quarantined.push({ file: `${file} (tail after byte ${w.validBytes})`, reason: 'wal chunk checksum mismatch' });
+      } catch (err) {
+        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+      }
+    }
+    return rec;
+  }
+
+  createWal(meta: WalMeta): WalHandle {
+    const w = new WalHandle(join(this.walDir, walFileName(meta.batchId)), meta);
+    this.walBytes += w.bytes;
+    return w;
+  }
+
+  appendWal(w: WalHandle, lines: string, positions: readonly SpoolPosition[]): void {
+    this.walBytes += w.append(lines, positions);
+  }
+
+  /** Forgets a WAL whose content is now in segments (or was recovered into them). */
+  removeWal(w: WalHandle | string, bytes?: number): void {
+    const file = typeof w === 'string' ? w : w.file;
+    const size = typeof w === 'string' ? (bytes ?? safeSize(file)) : w.bytes;
+    if (typeof w !== 'string') w.close();
+    rmSync(file, { force: true });
+    this.walBytes = Math.max(0, this.walBytes - size);
+  }
+
+  /**
+   * Writes closed batches as segments: every tmp file is written and fsynced first, then all are
+   * renamed, then the directory is fsynced. A crash before the renames leaves only the WAL (recovered
+   * again); after them, the segments (the WAL may be recovered too: a duplicate with the same ids).
+   */
+  writeSegments(items: { meta: SegmentMeta; value: Uint8Array }[]): SegmentRef[] {
+    const staged = items.map(({ meta, value }) => {
+      const seq = this.nextSeq++;
+      const tmp = join(this.tmpDir, segmentFileName(seq));
+      const buf = encodeSegment(meta, value);
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, buf);
+        if (this.fsync) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return { seq, tmp, bytes: buf.length, meta };
+    });
+    const refs = staged.map((s) => {
+      const file = join(this.segDir, segmentFileName(s.seq));
+      renameSync(s.tmp, file);
+      this.segBytes += s.bytes;
+      return refOf(s.seq, file, s.bytes, s.meta);
+    });
+    if (this.fsync) fsyncDir(this.segDir);
+    return refs;
+  }
+
+  /** The record of a segment; throws (and the caller quarantines) when it no longer verifies. */
+  read(ref: SegmentRef): { meta: SegmentMeta; value: Buffer } {
+    return decodeSegment(readFileSync(ref.file));
+  }
+
+  /** After the next hop acknowledged (or the when-full policy dropped) the segment. */
+  remove(ref: SegmentRef): void {
+    rmSync(ref.file, { force: true });
+    this.segBytes = Math.max(0, this.segBytes - ref.bytes);
+  }
+
+  quarantine(file: string): string {
+    const size = safeSize(file);
+    const to = join(this.quarantineDir, `${Date.now()}-${file.split('/').pop()}`);
+    try {
+      renameSync(file, to);
+    } catch {
+      rmSync(file, { force: true });
+    }
+    if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
+    return to;
+  }
+}
+
+function refOf(seq: number, file: string, bytes: number, meta: SegmentMeta & { group?: string }): SegmentRef {
+  return { seq, file, bytes, batchId: meta.batchId, count: meta.count, positions: meta.positions, group: meta.group ?? meta.batchId };
+}
+
+function safeSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  // A rename is durable only once its directory is: POSIX leaves that to an fsync of the directory.
+  if (!existsSync(dir)) return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
