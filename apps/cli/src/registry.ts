@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import { registerBench } from './commands/bench';
 import { registerStack } from './commands/stack';
 import { registerStart } from './commands/start';
 
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench];
