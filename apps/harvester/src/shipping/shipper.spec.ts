@@ -24,7 +24,9 @@ class MemorySender implements BatchSender {
     }
     this.records.push(r);
   }
-  async close() {}
+  async close() {
+    this.connected = false;
+  }
   events() {
     return this.records.flatMap((r) => decodeBatch(r.value).events);
   }
@@ -62,7 +64,7 @@ describe('Shipper', () => {
     expect(await shipper.drained(2000)).toBe(true);
     expect(sender.records.map((r) => [r.headers.window, r.headers.count])).toEqual([['3k9nc', '2'], ['3k9nd', '1']]);
     expect(sender.records[0]!.key).toBe('web-01');
-    expect(decodeBatch(sender.records[0]!.value).events.map((e) => (e as { message: string }).message)).toEqual(['m1', 'm2']);
+    expect(decodeBatch(sender.records[0]!.value).events.map((e) => (e as unknown as { message: string }).message)).toEqual(['m1', 'm2']);
     expect(commits).toEqual([{ source: 'file:a', cursor: 100 }]);
     await shipper.stop(1000);
   });
@@ -95,7 +97,7 @@ describe('Shipper', () => {
     const rec = b.shipper.start();
     expect(rec).toEqual({ segments: 1, walEvents: 300, quarantined: 1 });
     expect(await b.shipper.drained(3000)).toBe(true);
-    const ids = b.sender.events().map((e) => (e as { event: { id: string } }).event.id);
+    const ids = b.sender.events().map((e) => (e as unknown as { event: { id: string } }).event.id);
     expect(new Set(ids).size).toBe(800);
     expect(b.commits).toEqual([{ source: 'file:a', cursor: 500 }, { source: 'file:a', cursor: 800 }]);
     expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
