@@ -1,0 +1,48 @@
+import { createSocket } from 'node:dgram';
+import { describe, expect, it } from 'vitest';
+import { createLiveSender } from './sender';
+
+// Loopback UDP is local to this process (no server of the stack), so this stays a unit test.
+describe('createLiveSender', () => {
+  it('is a no-op unless enabled', () => {
+    const s = createLiveSender({});
+    s.send({ message: 'x' });
+    expect(s.stats.sent).toBe(0);
+  });
+
+  it('sends filtered events with host, run and increasing seq to every target', async () => {
+    const a: Record<string, unknown>[] = [];
+    const b: Record<string, unknown>[] = [];
+    const got = [a, b];
+    const socks = await Promise.all([0, 1].map((i) => new Promise<ReturnType<typeof createSocket>>((resolve) => {
+      const s = createSocket('udp4');
+      s.on('message', (m) => (i === 0 ? a : b).push(JSON.parse(m.toString())));
+      s.bind(0, '127.0.0.1', () => resolve(s));
+    })));
+    const targets = socks.map((s) => `127.0.0.1:${s.address().port}`);
+    const sender = createLiveSender({ enabled: true, targets, filter: { minLevel: 'warning' } }, { host: 'h1', run: 'run1' });
+    sender.send({ message: 'a', log: { level: 'error' } });
+    sender.send({ message: 'b', log: { level: 'debug' } });
+    sender.send({ message: 'c'.repeat(3000), log: { level: 'warn' } });
+    const until = Date.now() + 2000;
+    while ((a.length < 2 || b.length < 2) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    for (const g of got) {
+      expect(g.map((d) => [d.host, d.run, d.seq])).toEqual([['h1', 'run1', 0], ['h1', 'run1', 1]]);
+      expect(g[1]?.truncated).toBe(3000);
+    }
+    expect(sender.stats).toMatchObject({ sent: 2, filtered: 1, truncated: 1 });
+    await sender.stop();
+    await sender.stop();
+    sender.send({ message: 'late', log: { level: 'error' } });
+    expect(sender.stats.dropped.stopped).toBe(1);
+    for (const s of socks) s.close();
+  });
+
+  it('never throws when no receiver listens', async () => {
+    const sender = createLiveSender({ enabled: true, targets: ['127.0.0.1:9'] });
+    for (let i = 0; i < 100; i++) sender.send({ message: `m${i}` });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sender.stats.sent + sender.stats.dropped.send_error + sender.stats.dropped.backpressure).toBeGreaterThan(0);
+    await sender.stop();
+  });
+});
