@@ -1,1 +1,3 @@
-export {};
+export * from './client';
+export * from './errors';
+export * from './logger';

@@ -1,0 +1,482 @@
+import kafkajs from 'kafkajs';
+import type {
+  Admin as KAdmin,
+  Consumer as KConsumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka as KKafka,
+  Producer as KProducer,
+  RetryOptions,
+} from 'kafkajs';
+import { KafkaAdapterError, mapKafkaError } from './errors';
+import { KAFKAJS_LEVEL, kafkajsLogCreator, silentLogger, type KafkaLogLevel, type Logger } from './logger';
+
+// kafkajs is CommonJS and spreads its exports, so Node's ESM loader cannot see all of them as named
+// exports; the default import (module.exports) works under Node, tsx and vitest alike.
+const { Kafka } = kafkajs;
+
+export interface KafkaConfig {
+  /** `host:port` of one or more brokers (bootstrap list). */
+  brokers: string[];
+  /** Appears in broker logs and quotas; use the app name, e.g. `compressor-dev`. */
+  clientId: string;
+  /** What kafkajs itself logs. Default `warn`. */
+  logLevel?: KafkaLogLevel;
+  /** Where kafkajs logs go. Default: dropped. */
+  logger?: Logger;
+  /** TCP connect timeout, ms. Default 3,000. */
+  connectionTimeoutMs?: number;
+  /** Per request timeout, ms. Default 30,000 (kafkajs' default). */
+  requestTimeoutMs?: number;
+  /**
+   * kafkajs' internal retries for every request (exponential back-off from `initialRetryTime`).
+   * Default: 8 retries, 300 ms initial, 30 s max: about a minute before an error reaches the caller.
+   */
+  retry?: { retries?: number; initialRetryTimeMs?: number; maxRetryTimeMs?: number };
+}
+
+/** A record to produce. `value` is opaque bytes (for h-<env>: a gzip NDJSON batch). */
+export interface ProduceRecord {
+  /** Partitioning key (h-<env>: the host name). null/undefined = round-robin-ish (kafkajs default partitioner). */
+  key?: string | Buffer | null;
+  value: Buffer;
+  headers?: Record<string, string | Buffer>;
+  /** Explicit partition, bypassing the key. */
+  partition?: number;
+  /** Record timestamp (epoch ms). Default: now. */
+  timestamp?: number;
+}
+
+export interface ProduceResult {
+  topic: string;
+  partition: number;
+  /** Offset of the first record of this request in that partition (int64 as a decimal string). */
+  baseOffset: string;
+}
+
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  /** int64 offset as a decimal string (kafkajs' representation; JS numbers lose precision above 2^53). */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Header values as bytes; a header sent several times keeps its first value. */
+  headers: Record<string, Buffer>;
+  /** Record timestamp, epoch ms. */
+  timestamp: number;
+}
+
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  records: ConsumedRecord[];
+  /** The partition's high watermark when fetched (offset of the next record to be written). */
+  highWatermark: string;
+  /** Keeps the group membership alive during long processing (call at least every session timeout / 3). */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping: finish or abandon quickly. */
+  isRunning(): boolean;
+  /** True when a rebalance took this partition away while the batch was processed: stop working on it. */
+  isStale(): boolean;
+  /**
+   * Marks records up to `offset` as processed *for fetching* (not committed). Only needed with
+   * `autoResolve: false`; committing is always explicit (`commit`).
+   */
+  resolveOffset(offset: string): void;
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  /** The offset of the *next* record to read (Kafka's commit semantics): last processed + 1. See `nextOffset`. */
+  offset: string;
+}
+
+export interface ProducerOptions {
+  /** Upper bound of one produce request's wait for the acks, ms. Default 30,000. */
+  ackTimeoutMs?: number;
+}
+
+export interface Producer {
+  connect(): Promise<void>;
+  /**
+   * Produces the records to one topic and resolves when all in-sync replicas have them (acks=all).
+   * Rejects with a KafkaAdapterError; nothing is acknowledged then.
+   */
+  send(topic: string, records: readonly ProduceRecord[]): Promise<ProduceResult[]>;
+  disconnect(): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** Default 30,000 ms. The member is dropped from the group when no heartbeat arrives for this long. */
+  sessionTimeoutMs?: number;
+  /** Default 60,000 ms. */
+  rebalanceTimeoutMs?: number;
+  /** Default 3,000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Per-partition fetch cap, bytes. Default 1 MiB. Must exceed the largest record (h-<env>: ≤ 900 KiB). */
+  maxBytesPerPartition?: number;
+  /** Whole fetch cap, bytes. Default 10 MiB. */
+  maxBytes?: number;
+  /** Broker-side wait for `minBytes`, ms. Default 500. */
+  maxWaitTimeMs?: number;
+}
+
+export interface RunOptions {
+  /** Partitions handled at the same time. Default 1. */
+  partitionsConsumedConcurrently?: number;
+  /**
+   * Default true: after the handler returns, the fetch position moves past the batch (not the
+   * committed offset). With false, call `batch.resolveOffset` yourself or the batch is fetched again.
+   */
+  autoResolve?: boolean;
+}
+
+export interface GroupJoin {
+  groupId: string;
+  memberId: string;
+  isLeader: boolean;
+  /** topic → partitions assigned to this member. */
+  assignment: Record<string, number[]>;
+}
+
+export interface ConsumerCrash {
+  error: KafkaAdapterError;
+  /** kafkajs restarts the consumer (rejoins the group) after a retriable crash. */
+  restart: boolean;
+}
+
+export interface Consumer {
+  connect(): Promise<void>;
+  /**
+   * Subscribes before `run`. `fromBeginning` applies only to partitions without a committed offset in
+   * this group. Default true: a new group reads everything still in the topic rather than skipping it.
+   */
+  subscribe(topics: string[], options?: { fromBeginning?: boolean }): Promise<void>;
+  /** Starts consuming; resolves once started. Nothing is committed automatically. */
+  run(handler: (batch: ConsumedBatch) => Promise<void>, options?: RunOptions): Promise<void>;
+  /** Commits offsets explicitly (each: next offset to read). */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** Stops fetching these partitions (all of the topic's when `partitions` is omitted) without leaving the group. */
+  pause(targets: ReadonlyArray<{ topic: string; partitions?: number[] }>): void;
+  resume(targets: ReadonlyArray<{ topic: string; partitions?: number[] }>): void;
+  paused(): Array<{ topic: string; partitions: number[] }>;
+  /** Moves the fetch position of a partition this member owns. */
+  seek(target: TopicPartitionOffset): void;
+  onGroupJoin(listener: (e: GroupJoin) => void): () => void;
+  onCrash(listener: (e: ConsumerCrash) => void): () => void;
+  /** Leaves the group (its partitions go to other members) and closes the connections. */
+  disconnect(): Promise<void>;
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  /** Default: the broker's `default.replication.factor` (-1). */
+  replicationFactor?: number;
+  /** Topic configs, e.g. `{ 'max.message.bytes': '1048576', 'retention.ms': '604800000' }`. */
+  config?: Record<string, string>;
+}
+
+export interface Admin {
+  connect(): Promise<void>;
+  /**
+   * Creates the topics that do not exist yet and waits for their leaders. Existing topics are left
+   * alone (not altered) and reported; their partition count is returned so callers can warn.
+   */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<{ created: string[]; existing: Array<{ topic: string; partitions: number }> }>;
+  /** Deletes topics; unknown ones are ignored. */
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  listTopics(): Promise<string[]>;
+  /** Per partition: earliest (`low`) and next-to-be-written (`high`) offsets. */
+  topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  /** The group's committed offsets for a topic (`-1` where nothing is committed). */
+  groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaClient {
+  /** An idempotent producer: acks=all, idempotent, one request in flight (kafkajs requires it for ordering). */
+  producer(options?: ProducerOptions): Producer;
+  consumer(options: ConsumerOptions): Consumer;
+  admin(): Admin;
+}
+
+/** `offset + 1` on int64 decimal strings: the offset to commit after processing `offset`. */
+export function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}
+
+/** A header's value as UTF-8 text, or undefined. */
+export function headerText(record: Pick<ConsumedRecord, 'headers'>, name: string): string | undefined {
+  return record.headers[name]?.toString('utf8');
+}
+
+export function createKafka(config: KafkaConfig): KafkaClient {
+  if (!config.brokers.length) throw new KafkaAdapterError('KAFKA_INVALID_CONFIG', 'kafka: at least one broker is required');
+  if (!config.clientId) throw new KafkaAdapterError('KAFKA_INVALID_CONFIG', 'kafka: clientId is required');
+  const retry: RetryOptions = {
+    retries: config.retry?.retries ?? 8,
+    initialRetryTime: config.retry?.initialRetryTimeMs ?? 300,
+    maxRetryTime: config.retry?.maxRetryTimeMs ?? 30_000,
+  };
+  const kafka = new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    connectionTimeout: config.connectionTimeoutMs ?? 3_000,
+    requestTimeout: config.requestTimeoutMs ?? 30_000,
+    retry,
+    logLevel: KAFKAJS_LEVEL[config.logLevel ?? 'warn'],
+    logCreator: kafkajsLogCreator(config.logger ?? silentLogger),
+  });
+  return {
+    producer: (options) => new IdempotentProducer(kafka, retry, options ?? {}),
+    consumer: (options) => new GroupConsumer(kafka, retry, options),
+    admin: () => new KafkaAdmin(kafka),
+  };
+}
+
+async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw mapKafkaError(e, what);
+  }
+}
+
+class IdempotentProducer implements Producer {
+  private readonly p: KProducer;
+  constructor(
+    kafka: KKafka,
+    retry: RetryOptions,
+    private readonly options: ProducerOptions,
+  ) {
+    this.p = kafka.producer({
+      idempotent: true,
+      // kafkajs guarantees ordering with idempotence only with one request in flight per broker.
+      maxInFlightRequests: 1,
+      // Topic auto-creation is off on our brokers; a missing topic must fail, not be created with defaults.
+      allowAutoTopicCreation: false,
+      retry,
+    });
+  }
+
+  connect(): Promise<void> {
+    return wrap('producer connect', () => this.p.connect());
+  }
+
+  async send(topic: string, records: readonly ProduceRecord[]): Promise<ProduceResult[]> {
+    if (records.length === 0) return [];
+    const res = await wrap(`produce to ${topic}`, () =>
+      this.p.send({
+        topic,
+        acks: -1, // all in-sync replicas; required by the idempotent producer
+        timeout: this.options.ackTimeoutMs ?? 30_000,
+        messages: records.map((r) => ({
+          key: r.key ?? null,
+          value: r.value,
+          ...(r.headers ? { headers: r.headers } : {}),
+          ...(r.partition !== undefined ? { partition: r.partition } : {}),
+          ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
+        })),
+      }),
+    );
+    return res.map((m) => {
+      if (m.errorCode) {
+        throw new KafkaAdapterError('KAFKA_PROTOCOL', `produce to ${topic}: partition ${m.partition} error code ${m.errorCode}`);
+      }
+      return { topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset ?? m.offset ?? '-1' };
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return wrap('producer disconnect', () => this.p.disconnect());
+  }
+}
+
+function toHeaders(h: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first === undefined) continue;
+    out[k] = typeof first === 'string' ? Buffer.from(first) : first;
+  }
+  return out;
+}
+
+class GroupConsumer implements Consumer {
+  private readonly c: KConsumer;
+  constructor(
+    kafka: KKafka,
+    retry: RetryOptions,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.c = kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      rebalanceTimeout: options.rebalanceTimeoutMs ?? 60_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: options.maxBytes ?? 10 * 1024 * 1024,
+      maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
+      allowAutoTopicCreation: false,
+      retry,
+    });
+  }
+
+  connect(): Promise<void> {
+    return wrap('consumer connect', () => this.c.connect());
+  }
+
+  subscribe(topics: string[], options: { fromBeginning?: boolean } = {}): Promise<void> {
+    return wrap(`subscribe ${topics.join(',')}`, () => this.c.subscribe({ topics, fromBeginning: options.fromBeginning ?? true }));
+  }
+
+  run(handler: (batch: ConsumedBatch) => Promise<void>, options: RunOptions = {}): Promise<void> {
+    return wrap('consumer run', () =>
+      this.c.run({
+        // Offsets are committed only by `commit`, after the next hop confirmed (ARCHITECTURE habit 4).
+        autoCommit: false,
+        eachBatchAutoResolve: options.autoResolve ?? true,
+        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: async (p: EachBatchPayload) => {
+          const { batch } = p;
+          await handler({
+            topic: batch.topic,
+            partition: batch.partition,
+            highWatermark: batch.highWatermark,
+            records: batch.messages.map((m) => ({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              key: m.key ?? null,
+              value: m.value ?? null,
+              headers: toHeaders(m.headers),
+              timestamp: Number(m.timestamp),
+            })),
+            heartbeat: () => p.heartbeat(),
+            isRunning: () => p.isRunning(),
+            isStale: () => p.isStale(),
+            resolveOffset: (o) => p.resolveOffset(o),
+          });
+        },
+      }),
+    );
+  }
+
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    return wrap(`commit offsets (${this.options.groupId})`, () => this.c.commitOffsets(offsets.map((o) => ({ ...o }))));
+  }
+
+  pause(targets: ReadonlyArray<{ topic: string; partitions?: number[] }>): void {
+    this.c.pause(targets.map((t) => ({ ...t })));
+  }
+
+  resume(targets: ReadonlyArray<{ topic: string; partitions?: number[] }>): void {
+    this.c.resume(targets.map((t) => ({ ...t })));
+  }
+
+  paused(): Array<{ topic: string; partitions: number[] }> {
+    return this.c.paused().map((t) => ({ topic: t.topic, partitions: [...t.partitions] }));
+  }
+
+  seek(target: TopicPartitionOffset): void {
+    this.c.seek({ ...target });
+  }
+
+  onGroupJoin(listener: (e: GroupJoin) => void): () => void {
+    return this.c.on(this.c.events.GROUP_JOIN, (e) => {
+      listener({
+        groupId: e.payload.groupId,
+        memberId: e.payload.memberId,
+        isLeader: e.payload.isLeader,
+        assignment: Object.fromEntries(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps]])),
+      });
+    });
+  }
+
+  onCrash(listener: (e: ConsumerCrash) => void): () => void {
+    return this.c.on(this.c.events.CRASH, (e) => {
+      listener({ error: mapKafkaError(e.payload.error, `consumer ${this.options.groupId} crashed`), restart: e.payload.restart });
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return wrap('consumer disconnect', () => this.c.disconnect());
+  }
+}
+
+class KafkaAdmin implements Admin {
+  private readonly a: KAdmin;
+  constructor(kafka: KKafka) {
+    this.a = kafka.admin();
+  }
+
+  connect(): Promise<void> {
+    return wrap('admin connect', () => this.a.connect());
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<{ created: string[]; existing: Array<{ topic: string; partitions: number }> }> {
+    const have = new Set(await this.listTopics());
+    const missing = specs.filter((s) => !have.has(s.topic));
+    const existingNames = specs.filter((s) => have.has(s.topic)).map((s) => s.topic);
+    if (missing.length) {
+      await wrap('create topics', async () => {
+        try {
+          await this.a.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((s) => ({
+              topic: s.topic,
+              numPartitions: s.partitions,
+              replicationFactor: s.replicationFactor ?? -1,
+              ...(s.config ? { configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })) } : {}),
+            })),
+          });
+        } catch (e) {
+          // Another instance created some of them between our list and our create: that is fine.
+          const errs = (e as { errors?: Array<{ type?: string }> }).errors;
+          if (!Array.isArray(errs) || !errs.every((x) => x.type === 'TOPIC_ALREADY_EXISTS')) throw e;
+        }
+      });
+    }
+    const existing = existingNames.length
+      ? await wrap('describe topics', async () => {
+          const md = await this.a.fetchTopicMetadata({ topics: existingNames });
+          return md.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
+        })
+      : [];
+    return { created: missing.map((s) => s.topic), existing };
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    const have = new Set(await this.listTopics());
+    const present = topics.filter((t) => have.has(t));
+    if (present.length) await wrap('delete topics', () => this.a.deleteTopics({ topics: present }));
+  }
+
+  listTopics(): Promise<string[]> {
+    return wrap('list topics', () => this.a.listTopics());
+  }
+
+  topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
+    return wrap(`topic offsets ${topic}`, async () =>
+      (await this.a.fetchTopicOffsets(topic))
+        .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
+        .sort((x, y) => x.partition - y.partition),
+    );
+  }
+
+  groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>> {
+    return wrap(`group offsets ${groupId}`, async () => {
+      const res = await this.a.fetchOffsets({ groupId, topics: [topic] });
+      return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset })).sort((x, y) => x.partition - y.partition);
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return wrap('admin disconnect', () => this.a.disconnect());
+  }
+}
