@@ -2,3 +2,4 @@ export * from './batch';
 export * from './errors';
 export * from './window';
 export * from './spool-format';
+export * from './part';

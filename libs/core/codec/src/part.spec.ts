@@ -1,0 +1,97 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import {
+  type PartLine,
+  PartStats,
+  assemblePart,
+  checkPart,
+  chunkText,
+  comparePartLines,
+  compressedRecords,
+  cutStreams,
+  mergeRuns,
+  parseManifest,
+  parsePartKey,
+  serializeManifest,
+  sortRun,
+  splitChunk,
+  streamsInRange,
+} from './part';
+import { windowOf, windowStartMs } from './window';
+
+const W = windowOf(Date.parse('2026-11-22T10:00:00Z'));
+const line = (ts: number, id: string): PartLine => ({ ts, id, line: JSON.stringify({ '@timestamp': new Date(ts).toISOString(), event: { id } }) });
+
+describe('part ordering', () => {
+  it('orders by @timestamp, then event.id, then the line', () => {
+    const a = line(1, 'b');
+    const b = line(1, 'a');
+    const c = line(0, 'z');
+    expect([a, b, c].sort(comparePartLines)).toEqual([c, b, a]);
+  });
+
+  it('k-way merge equals a full sort, whatever the run order', () => {
+    const base = windowStartMs(W);
+    const runs: PartLine[][] = [];
+    let n = 0;
+    for (let r = 0; r < 7; r++) {
+      const run: PartLine[] = [];
+      for (let i = 0; i < 50 + r * 13; i++) run.push(line(base + ((i * 7919 + r * 31) % 1000), `id-${n++ % 97}`));
+      runs.push(sortRun(run));
+    }
+    const all = runs.flat().sort(comparePartLines);
+    expect([...mergeRuns(runs)]).toEqual(all);
+    expect([...mergeRuns([...runs].reverse())].map((l) => l.line)).toEqual(all.map((l) => l.line));
+    expect([...mergeRuns([])]).toEqual([]);
+  });
+});
+
+describe('streams and manifest', () => {
+  const base = windowStartMs(W);
+  const lines = Array.from({ length: 300 }, (_, i) => line(base + i * 10, `id-${i}`));
+
+  it('cuts at event boundaries under the target, deterministically', () => {
+    const chunks = [...cutStreams(lines, 2000)];
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const c of chunks) expect(c.rawBytes).toBeLessThanOrEqual(2000);
+    expect(chunks.flatMap((c) => c.lines)).toEqual(lines);
+    expect(chunks.map((c) => c.rawBytes)).toEqual([...cutStreams(lines, 2000)].map((c) => c.rawBytes));
+    const [a, b] = splitChunk(chunks[0]!)!;
+    expect(a.count + b.count).toBe(chunks[0]!.count);
+    expect(splitChunk({ ...chunks[0]!, lines: chunks[0]!.lines.slice(0, 1), count: 1 })).toBeUndefined();
+  });
+
+  it('assembles concatenated bz2 streams that bzip2 -d reads whole, and checks them', () => {
+    const chunks = [...cutStreams(lines, 4000)];
+    const stats = new PartStats();
+    for (const l of lines) stats.add(l, { host: 'web-01', service: 'nginx', level: 'info' });
+    const streams = chunks.map((c) => ({ bytes: execFileSync('bzip2', ['-9', '-c'], { input: chunkText(c.lines) }), count: c.count, minTs: c.minTs, maxTs: c.maxTs, rawBytes: c.rawBytes }));
+    const { object, manifest } = assemblePart({ encoder: 'bzip2 -9', env: 'dev', topic: 'h-dev', window: W, partition: 0, firstOffset: '5', lastOffset: '9', late: false, stats, streams });
+    expect(manifest.count).toBe(300);
+    expect(manifest.hosts).toEqual(['web-01']);
+    expect(execFileSync('bzip2', ['-d', '-c'], { input: object }).toString()).toBe(chunkText(lines));
+    expect(parseManifest(serializeManifest(manifest))).toEqual(manifest);
+    expect(serializeManifest(manifest)).toEqual(serializeManifest(parseManifest(serializeManifest(manifest))));
+    const texts = manifest.streams.map((s) => execFileSync('bzip2', ['-d', '-c'], { input: object.subarray(s.offset, s.offset + s.length) }).toString());
+    expect(checkPart(manifest, object, texts)).toEqual([]);
+    const recs = compressedRecords(object, manifest);
+    expect(recs.length).toBe(chunks.length);
+    expect(recs[0]!.key).toBe(`${manifest.window}/p0-5`);
+    expect(recs.at(-1)!.headers).toMatchObject({ last: '1', sha256: manifest.sha256 });
+    expect(recs[0]!.headers.sha256).toBeUndefined();
+    expect(streamsInRange(manifest, base + 1000, base + 1500).length).toBeGreaterThan(0);
+    // Corruption is found and named.
+    const bad = Buffer.from(object);
+    bad[bad.length - 5]! ^= 0xff;
+    expect(checkPart(manifest, bad, texts).map((p) => p.code)).toContain('SHA256_MISMATCH');
+    const fewer = [...texts];
+    fewer[0] = fewer[0]!.split('\n').slice(1).join('\n');
+    expect(checkPart(manifest, object, fewer).map((p) => p.code)).toContain('COUNT_MISMATCH');
+  });
+
+  it('parses part keys', () => {
+    expect(parsePartKey('dev/2026/11/22/10/3k9nc/p3-120.log.bz2')).toEqual({ window: '3k9nc', partition: 3, firstOffset: '120', kind: 'part' });
+    expect(parsePartKey('dev/2026/11/22/10/3k9nc/p3-120.json')?.kind).toBe('manifest');
+    expect(parsePartKey('dev/x.txt')).toBeUndefined();
+  });
+});
