@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
+import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeBatch } from '@backlog/core-codec';
 import { Spool } from '../spool/spool';
@@ -38,7 +38,7 @@ afterEach(() => {
 });
 
 function make(dir: string, over: Partial<ShipperOptions> = {}, sender = new MemorySender(), commits: unknown[] = []) {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const metrics = shippingMetrics(registry);
   const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', retryMinMs: 5, retryMaxMs: 20, ...over }, {
     spool: new Spool({ dir, fsync: false }), sender, metrics, onCommit: (p) => commits.push(...p),

@@ -3,7 +3,8 @@ import { type BatchEvent, type SpoolPosition, windowOf } from '@backlog/core-cod
 import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
 import { type Line, encodeWithinCap } from './encode';
 import type { ShippingMetrics } from './metrics';
-import type { BatchSender, ShipSink } from './port';
+import type { Logger, SourceSink } from '@backlog/core-pipeline';
+import type { BatchSender } from './port';
 import { PositionTracker } from './positions';
 
 export interface ShipperOptions {
@@ -46,11 +47,7 @@ export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
   retryMaxMs: 5_000,
 };
 
-export interface ShipLogger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+export type ShipLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 const silent: ShipLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -68,7 +65,7 @@ interface OpenBatch {
  * inputs → open batch per 5-minute window (+ WAL) → closed segment (spool) → next hop → ack → delete
  * segment, commit source positions. Framework-free so it is unit-tested and benchmarked without Nest.
  */
-export class Shipper implements ShipSink {
+export class Shipper implements SourceSink<BatchEvent> {
   private readonly open = new Map<number, OpenBatch>();
   private readonly unclosed: OpenBatch[] = [];
   private readonly queue: SegmentRef[] = [];

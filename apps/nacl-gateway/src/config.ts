@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { appConfigSchema } from '@backlog/platform-config';
+
+const port = z.number().int().min(1).max(65535);
+const b64key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 32-byte key (backlog keys generate)');
+
+/** The gateway's config (env prefix BACKLOG_NACL_GATEWAY_; shared kafka/env settings from platform-config). */
+export const gatewayConfigSchema = appConfigSchema({
+  listen: z
+    .object({
+      /** Address for sealed frames. Default 127.0.0.1 (expose it deliberately). */
+      host: z.string().default('127.0.0.1'),
+      /** TCP port for sealed frames. Default 5516. */
+      port: port.default(5516),
+    })
+    .strict()
+    .prefault({}),
+  metrics: z
+    .object({
+      /** Address of /metrics and /healthz. Default 127.0.0.1. */
+      host: z.string().default('127.0.0.1'),
+      /** Port of /metrics and /healthz. Default 9102. */
+      port: port.default(9102),
+    })
+    .strict()
+    .prefault({}),
+  keys: z
+    .object({
+      /** The gateway's key file written by `backlog keys generate --role gateway`. One of secretKeyFile/secretKey is required. */
+      secretKeyFile: z.string().optional(),
+      /** The gateway's secret key, base64 (prefer the file; env BACKLOG_NACL_GATEWAY_KEYS_SECRET_KEY). */
+      secretKey: b64key.optional(),
+    })
+    .strict()
+    .prefault({}),
+  /** Senders allowed to deliver: name (used in the sender-name header) and base64 public key. Default: none (every frame refused). */
+  allow: z.array(z.object({ name: z.string().min(1), publicKey: b64key }).strict()).default([]),
+  /** Largest frame accepted, bytes. Default 2 MiB (a 900 KiB record plus overhead fits with room). */
+  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Sequence numbers remembered per sender for reordering, a multiple of 32. Default 4096. */
+  replayWindow: z.number().int().min(32).max(1 << 20).multipleOf(32).default(4096),
+  /** Frames sealed further than this from the gateway's clock are refused (stale), ms. Default 600 000. */
+  maxClockSkewMs: z.number().int().min(1000).default(600_000),
+  /** Frames of one connection produced concurrently before reading pauses. Default 16. */
+  maxInFlightPerConnection: z.number().int().min(1).max(1024).default(16),
+  /** Open connections at most. Default 1024. */
+  maxConnections: z.number().int().min(1).default(1024),
+}).superRefine((c, ctx) => {
+  if (!c.keys.secretKeyFile && !c.keys.secretKey) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'set keys.secretKeyFile or keys.secretKey' });
+});
+
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

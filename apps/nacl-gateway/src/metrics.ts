@@ -1,0 +1,19 @@
+import type { MetricsRegistry } from '@backlog/platform-telemetry';
+
+/** Every metric of the gateway, named in one place (ARCHITECTURE.md habit 6). */
+export function gatewayMetrics(m: MetricsRegistry) {
+  return {
+    connections: m.gauge('nacl_gateway_connections', 'Open sender connections'),
+    frames: m.counter('nacl_gateway_frames_received_total', 'Frames read from senders (valid or not)'),
+    bytes: m.counter('nacl_gateway_received_bytes_total', 'Bytes read from senders'),
+    accepted: m.counter('nacl_gateway_accepted_batches_total', 'Frames that opened, passed the replay window and were handed to Kafka', ['sender']),
+    acked: m.counter('nacl_gateway_acked_batches_total', 'Batches acknowledged to the sender after Kafka acknowledged them'),
+    ackedEvents: m.counter('nacl_gateway_acked_events_total', 'Events (count header) in acknowledged batches'),
+    rejected: m.counter('nacl_gateway_rejected_total', 'Frames refused, by reason: tampered, truncated, unknown_sender, replay, stale, too_large, malformed', ['reason']),
+    produceErrors: m.counter('nacl_gateway_produce_errors_total', 'Kafka produce failures (the sender gets a failed ack and resends)', ['code']),
+    produceLatency: m.histogram('nacl_gateway_produce_latency_seconds', 'From frame opened to Kafka ack, seconds', [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]),
+    sealedBytes: m.counter('nacl_gateway_sealed_bytes_total', 'Bytes of accepted sealed frames'),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
