@@ -1,0 +1,81 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createKafka } from '@backlog/adapter-kafka';
+import { type BatchEvent, harvestTopic } from '@backlog/core-codec';
+import type { Logger, SourcePosition } from '@backlog/core-pipeline';
+import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
+import type { MetricsRegistry } from '@backlog/platform-telemetry';
+import { Spool } from '../spool/spool';
+import type { ShippingConfig } from './config';
+import { KafkaSender } from './kafka-sender';
+import { shippingMetrics } from './metrics';
+import type { BatchSender } from './port';
+import { SealedSender } from './sealed-sender';
+import { SeqStore } from './seq-store';
+import { Shipper } from './shipper';
+
+export interface Shipping {
+  /** Hand this to the inputs as their sink. */
+  sink: Shipper;
+  /** For /healthz. */
+  health(): { ok: boolean; shipping: Record<string, unknown> };
+  /** Stops intake, closes open batches, sends until the deadline (epoch ms); the rest stays spooled. */
+  stop(deadline: number): Promise<void>;
+}
+
+/**
+ * Builds and starts shipping for harvester main.ts. Call it before the inputs start, then pass
+ * `shipping.sink` as their sink and route commits back:
+ *
+ *   const shipping = await startShipping({ host, env, brokers, shipping: config.shipping }, { registry, logger, onCommit: (p) => sources.forEach((s) => s.commit?.(p)) });
+ *
+ * It recovers the spool and waits (up to `startupDrainMs`) until the previous run's batches are
+ * acknowledged, so that file offsets they hold are committed before a file input re-reads from them.
+ */
+export async function startShipping(
+  cfg: { host: string; env: string; brokers: readonly string[]; shipping: ShippingConfig },
+  deps: { registry: MetricsRegistry; logger: Logger; onCommit?: (positions: SourcePosition[]) => void },
+): Promise<Shipping> {
+  const s = cfg.shipping;
+  const dir = resolve(s.spool.dir);
+  const spool = new Spool({ dir, fsync: s.spool.fsync });
+  let sender: BatchSender;
+  let target: string;
+  if (s.sealed.enabled) {
+    const secretKey = s.sealed.keyFile ? parseKeyFile(readFileSync(s.sealed.keyFile, 'utf8')).secretKey : decodeKey(s.sealed.secretKey!, 'shipping.sealed.secretKey');
+    const [host, port] = s.sealed.gateway.split(':') as [string, string];
+    // The sequence store lives beside the spool: both must survive restarts together.
+    mkdirSync(dir, { recursive: true });
+    sender = new SealedSender({
+      host, port: Number(port), keys: { secretKey, publicKey: publicKeyOf(secretKey) }, gatewayPublicKey: decodeKey(s.sealed.gatewayPublicKey!, 'shipping.sealed.gatewayPublicKey'),
+      seq: new SeqStore(dir), ackTimeoutMs: s.sealed.ackTimeoutMs,
+    });
+    target = `nacl-gateway ${s.sealed.gateway}`;
+  } else {
+    const kafka = createKafka({ brokers: [...cfg.brokers], clientId: `harvester-${cfg.host}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2_000 } });
+    sender = new KafkaSender(kafka, harvestTopic(cfg.env));
+    target = `kafka ${harvestTopic(cfg.env)}`;
+  }
+  const metrics = shippingMetrics(deps.registry);
+  const shipper = new Shipper(
+    {
+      host: cfg.host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,
+      maxOpenBatches: s.maxOpenBatches, gzipLevel: s.gzipLevel, maxInFlight: s.maxInFlight, spoolMaxBytes: s.spool.maxBytes, whenFull: s.spool.whenFull,
+      retryMinMs: 100, retryMaxMs: 5_000,
+    },
+    { spool, sender, metrics, onCommit: deps.onCommit, log: deps.logger },
+  );
+  const rec = shipper.start();
+  deps.logger.info('shipping started', { target, spool: dir, ...rec });
+  if (rec.segments || rec.walEvents) {
+    const ok = await shipper.drained(s.startupDrainMs);
+    if (!ok) deps.logger.warn('previous run\'s batches not all acknowledged yet; inputs start anyway (re-read file lines may be duplicated with new ids)', { ...shipper.backlog });
+  }
+  return {
+    sink: shipper,
+    health: () => ({ ok: true, shipping: { target, connected: shipper.connected, writable: shipper.writable, ...shipper.backlog, spoolBytes: spool.bytes } }),
+    stop: (deadline) => shipper.stop(Math.max(0, deadline - Date.now())),
+  };
+}
+
+export type { BatchEvent };
