@@ -1,0 +1,256 @@
+import { type PartLine, PartStats, WINDOW_SECONDS, windowEndMs, windowOf } from '@backlog/core-codec';
+import type { SpillFile } from './spill';
+
+/**
+ * Assembles the events of one h-<env> partition into parts per window, and decides — from the
+ * records alone, never from the wall clock except for the idle rule — when a part is sealed. That
+ * determinism is what makes exactly-once work: after a crash the compressor resumes from its
+ * checkpoint (offset C, watermark before C, parts already written at or above C) and re-reading the
+ * same records reproduces the same seal decisions, so the same bytes go to the same keys.
+ */
+
+export interface AssemblerOptions {
+  partition: number;
+  /** A window is sealed once the watermark passed its end plus this. */
+  graceMs: number;
+  /** The watermark never runs further ahead of a record's Kafka timestamp than this (a host with a wrong clock must not make everyone late). */
+  maxFutureSkewMs: number;
+  /** A late part is sealed once the partition moved this many offsets past its last event. */
+  lateLingerOffsets: number;
+  /** A part is sealed (and a new one begun) once it holds this many NDJSON bytes. */
+  maxPartRawBytes: number;
+}
+
+export interface LineIn {
+  line: PartLine;
+  facets: { host?: string; service?: string; level?: string };
+}
+
+/** A part being filled, then sealed. */
+export interface PartBuffer {
+  window: number;
+  late: boolean;
+  firstOffset: bigint;
+  lastOffset: bigint;
+  /** Watermark before `firstOffset` was read: what a checkpoint at `firstOffset` must restore. */
+  wmAtOpen: number;
+  /** Sorted runs held in memory (one per batch). */
+  runs: PartLine[][];
+  memBytes: number;
+  spill?: SpillFile;
+  stats: PartStats;
+}
+
+/** What a restart restores (stored per partition with the committed offset). */
+export interface Checkpoint {
+  v: 1;
+  partition: number;
+  /** Next offset to read: every event below it is in S3 and c-<env>. */
+  offset: string;
+  /** Watermark over the records below `offset` (epoch ms; null before any). */
+  watermark: number | null;
+  /** Windows with a part at or above `offset` already written: [window, lastOffset of its newest part]. */
+  sealed: [number, string][];
+}
+
+/** A unit whose acknowledgement holds back the commit: a sealing part or a dead-letter object. */
+export interface InFlight {
+  firstOffset: bigint;
+  wmAtOpen: number;
+}
+
+/** Bytes a buffered line costs in memory: the string (V8 stores ASCII at one byte per char) plus object overhead. */
+const lineCost = (l: PartLine) => l.line.length + l.id.length + 96;
+
+export class PartitionAssembler {
+  private wm = -Infinity;
+  private readonly open = new Map<string, PartBuffer>();
+  private readonly inflight = new Set<InFlight>();
+  /** window → highest lastOffset of a part written (restored from the checkpoint, then kept). */
+  private readonly written = new Map<number, bigint>();
+  private next: bigint;
+  memBytes = 0;
+
+  constructor(
+    readonly opts: AssemblerOptions,
+    start: { offset: bigint; checkpoint?: Checkpoint },
+  ) {
+    this.next = start.offset;
+    const cp = start.checkpoint;
+    if (cp) {
+      this.wm = cp.watermark ?? -Infinity;
+      for (const [w, last] of cp.sealed) this.written.set(w, BigInt(last));
+    }
+  }
+
+  get watermark(): number {
+    return this.wm;
+  }
+
+  get nextOffset(): bigint {
+    return this.next;
+  }
+
+  buffers(): PartBuffer[] {
+    return [...this.open.values()];
+  }
+
+  /**
+   * Adds one record's events. Returns the parts that are now sealed (taken out of the assembler and
+   * counted in flight until `done`), plus counts of late events by lateness and of events skipped
+   * because a part written before a restart already holds them.
+   */
+  addRecord(offset: bigint, recordTs: number, lines: readonly LineIn[]): { seal: PartBuffer[]; late: { window: number; latenessMs: number }[]; skipped: number } {
+    const wmBefore = this.wm;
+    const groups = new Map<number, LineIn[]>();
+    let skipped = 0;
+    let maxTs = -Infinity;
+    for (const l of lines) {
+      const w = windowOf(l.line.ts);
+      const written = this.written.get(w);
+      if (written !== undefined && offset <= written) {
+        // Already in a part written before a restart (offsets ≤ its lastOffset were all in it).
+        skipped++;
+        continue;
+      }
+      let g = groups.get(w);
+      if (!g) groups.set(w, (g = []));
+      g.push(l);
+      if (l.line.ts > maxTs) maxTs = l.line.ts;
+    }
+    const late: { window: number; latenessMs: number }[] = [];
+    for (const [w, group] of groups) {
+      // Late = the window had expired by the watermark *before* this record, i.e. it was (or would
+      // have been) sealed already. Decided from the records alone, so a re-read decides the same.
+      const isLate = windowEndMs(w) + this.opts.graceMs <= wmBefore;
+      if (isLate) late.push({ window: w, latenessMs: wmBefore - windowEndMs(w) });
+      const key = `${w}:${isLate ? 'late' : 'main'}`;
+      let buf = this.open.get(key);
+      if (!buf) {
+        buf = { window: w, late: isLate, firstOffset: offset, lastOffset: offset, wmAtOpen: wmBefore, runs: [], memBytes: 0, stats: new PartStats() };
+        this.open.set(key, buf);
+      }
+      const run: PartLine[] = [];
+      let cost = 0;
+      for (const l of group) {
+        run.push(l.line);
+        buf.stats.add(l.line, l.facets);
+        cost += lineCost(l.line);
+      }
+      // Batches come sorted by @timestamp; sorting again is linear then, and fixes ties by event.id.
+      run.sort((a, b) => (a.ts !== b.ts ? a.ts - b.ts : a.id < b.id ? -1 : a.id > b.id ? 1 : a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
+      buf.lastOffset = offset;
+      if (buf.spill) buf.spill.appendRun(run);
+      else {
+        buf.runs.push(run);
+        buf.memBytes += cost;
+        this.memBytes += cost;
+      }
+    }
+    if (Number.isFinite(maxTs)) this.wm = Math.max(this.wm, Math.min(maxTs, recordTs + this.opts.maxFutureSkewMs));
+    this.next = offset + 1n;
+    return { seal: this.take((b) => this.expired(b, this.wm, offset)), late, skipped };
+  }
+
+  /** Marks an offset as read when it held no events (a dead-letter record, an empty batch). */
+  skipOffset(offset: bigint): PartBuffer[] {
+    this.next = offset + 1n;
+    return this.take((b) => this.expired(b, this.wm, offset));
+  }
+
+  /**
+   * The partition has been quiet for the idle timeout: seal what the wall clock says is over (a quiet
+   * partition's watermark would otherwise never move). This is the one rule that uses the wall clock;
+   * a part sealed by it is still complete and correctly named, only possibly followed by another.
+   */
+  sealIdle(nowMs: number): PartBuffer[] {
+    return this.take((b) => b.late || windowEndMs(b.window) + this.opts.graceMs <= nowMs);
+  }
+
+  private expired(b: PartBuffer, wm: number, offset: bigint): boolean {
+    if (b.stats.rawBytes >= this.opts.maxPartRawBytes) return true;
+    if (b.late) return offset - b.lastOffset >= BigInt(this.opts.lateLingerOffsets);
+    return windowEndMs(b.window) + this.opts.graceMs <= wm;
+  }
+
+  private take(pred: (b: PartBuffer) => boolean): PartBuffer[] {
+    const out: PartBuffer[] = [];
+    for (const [key, b] of this.open) {
+      if (!pred(b)) continue;
+      this.open.delete(key);
+      this.memBytes -= b.memBytes;
+      this.inflight.add(b);
+      out.push(b);
+    }
+    return out;
+  }
+
+  /** Registers a dead-letter write that must be acknowledged before its offset is committed. */
+  holdOffset(offset: bigint): InFlight {
+    const h: InFlight = { firstOffset: offset, wmAtOpen: this.wm };
+    this.inflight.add(h);
+    return h;
+  }
+
+  /** A sealed part (or dead-letter object) is in S3 and c-<env>: it no longer holds the commit back. */
+  done(item: InFlight): void {
+    this.inflight.delete(item);
+    const b = item as Partial<PartBuffer>;
+    if (b.window !== undefined && b.lastOffset !== undefined) {
+      const prev = this.written.get(b.window);
+      if (prev === undefined || b.lastOffset > prev) this.written.set(b.window, b.lastOffset);
+    }
+  }
+
+  /** Moves a buffer's in-memory runs to its spill file. Returns the bytes freed. */
+  spillBuffer(b: PartBuffer, make: () => SpillFile): number {
+    if (b.memBytes === 0) return 0;
+    b.spill ??= make();
+    for (const run of b.runs) b.spill.appendRun(run);
+    b.runs = [];
+    const freed = b.memBytes;
+    b.memBytes = 0;
+    this.memBytes -= freed;
+    return freed;
+  }
+
+  /** The offset that may be committed now and the state a restart needs to continue from it. */
+  checkpoint(): Checkpoint {
+    let c = this.next;
+    let wm = this.wm;
+    for (const b of [...this.open.values(), ...this.inflight]) {
+      if (b.firstOffset < c) {
+        c = b.firstOffset;
+        wm = b.wmAtOpen;
+      }
+    }
+    const sealed: [number, string][] = [];
+    for (const [w, last] of this.written) {
+      // Parts wholly below C will never be re-read: forget them (keeps the checkpoint small).
+      if (last >= c) sealed.push([w, last.toString()]);
+      else this.written.delete(w);
+    }
+    sealed.sort((a, b) => a[0] - b[0]);
+    return { v: 1, partition: this.opts.partition, offset: c.toString(), watermark: Number.isFinite(wm) ? wm : null, sealed };
+  }
+
+  /** Everything buffered or in flight is released (partition revoked / shutdown). */
+  clear(): PartBuffer[] {
+    const all = [...this.open.values()];
+    this.open.clear();
+    this.memBytes = 0;
+    return all;
+  }
+}
+
+/** Lateness buckets for the late-events counter (label values). */
+export function latenessBucket(ms: number): string {
+  const m = ms / 60_000;
+  if (m < 5) return '<5m';
+  if (m < 60) return '5m-1h';
+  if (m < 24 * 60) return '1h-1d';
+  return '>1d';
+}
+
+/** For docs: one window's length. */
+export const WINDOW_MS = WINDOW_SECONDS * 1000;

@@ -1,0 +1,51 @@
+// compressor: h-<env> → sorted bz2 parts per (window, partition) → S3 + c-<env>; /metrics and /healthz
+// on 9104. The only file that exits the process.
+import { createKafka } from '@backlog/adapter-kafka';
+import { createS3 } from '@backlog/adapter-s3';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '@backlog/platform-config';
+import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
+import { Compressor } from './compressor';
+import { compressorConfigSchema } from './config';
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = loadConfig({ app: 'compressor', schema: compressorConfigSchema, file: process.argv.find((a) => a.startsWith('--config='))?.slice(9) });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Every problem is listed before anything opens a socket (ARCHITECTURE.md habit 2).
+    process.stderr.write(`${err.message}\n`);
+    process.exit(CONFIG_EXIT_CODE);
+  }
+  const base = createJsonLogger({ level: cfg.logLevel });
+  const log = base.child?.({ app: 'compressor', env: cfg.env }) ?? base;
+  const registry = new MetricsRegistry({ defaultMetrics: true });
+  const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `compressor-${cfg.env}`, logger: log });
+  const s3 = createS3({ ...cfg.s3, maxAttempts: 2, connectionTimeoutMs: 2_000, requestTimeoutMs: 30_000 });
+  const compressor = new Compressor({ env: cfg.env, settings: { ...cfg.compressor }, kafka, s3, logger: log, metrics: registry });
+  const http = await startTelemetryServer({ host: cfg.metrics.host, port: cfg.metrics.port, registry, health: () => compressor.health() });
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping');
+    await compressor.stop(20_000);
+    log.info('stopped', compressor.peaks());
+    await http.close().catch(() => undefined);
+    s3.close();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  compressor.onFatal = () => void stop(1);
+
+  await compressor.start();
+  // Tests and supervisors wait for this line on stdout.
+  process.stdout.write(`${JSON.stringify({ ready: true, metricsPort: http.port, encoder: compressor.encoder })}\n`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${JSON.stringify({ level: 'error', app: 'compressor', msg: 'compressor failed to start', err: err.message })}\n`);
+  process.exit(1);
+});
