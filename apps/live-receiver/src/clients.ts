@@ -1,0 +1,152 @@
+import type { LiveEvent } from './datagram';
+import { compileClientFilter, type ClientFilter } from './filter';
+
+/** The few things the hub needs from a WebSocket (the `ws` package's WebSocket has them). */
+export interface ClientSocket {
+  readonly bufferedAmount: number;
+  send(data: string): void;
+}
+
+export interface HubOptions {
+  /** Events queued per client before new ones are dropped (and counted into a marker). */
+  queueEvents: number;
+  /** Unsent bytes in a socket above which the hub stops writing to it. */
+  highWaterBytes: number;
+  /** Events per message at most. */
+  maxBatch: number;
+  /** Called with the number of events dropped for a slow client (for the metric). */
+  onDropped?: (n: number) => void;
+}
+
+/** A run of events a client lost, kept in its queue where the loss happened. */
+interface DroppedMarker {
+  dropped: number;
+}
+
+class Client {
+  /** Raw event texts (already JSON) and markers, in delivery order. */
+  readonly queue: (string | DroppedMarker)[] = [];
+  events = 0;
+  droppedTotal = 0;
+  match: (e: LiveEvent) => boolean;
+  constructor(
+    readonly socket: ClientSocket,
+    public filter: ClientFilter,
+  ) {
+    this.match = compileClientFilter(filter);
+  }
+}
+
+/**
+ * The receiver's browsers. Each has its own bounded queue; a client that reads slowly fills only
+ * its own queue, after which its new events are dropped and replaced by one "N dropped" marker at
+ * the place of the loss. Writing stops while a socket holds more than `highWaterBytes`, so a slow
+ * client never makes the receiver buffer without bound, and never delays the others.
+ */
+export class ClientHub {
+  private readonly clients = new Set<Client>();
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: HubOptions) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  add(socket: ClientSocket, filter: ClientFilter): Client {
+    const c = new Client(socket, filter);
+    this.clients.add(c);
+    return c;
+  }
+
+  remove(c: Client): void {
+    this.clients.delete(c);
+  }
+
+  setFilter(c: Client, filter: ClientFilter): void {
+    c.filter = filter;
+    c.match = compileClientFilter(filter);
+  }
+
+  /** Offers parsed events (with their raw JSON text) to every client whose filter matches. */
+  deliver(events: readonly { event: LiveEvent; text: string }[]): void {
+    if (this.clients.size === 0) return;
+    const cap = this.opts.queueEvents;
+    for (const c of this.clients) {
+      for (const { event, text } of events) {
+        if (!c.match(event)) continue;
+        if (c.events < cap) {
+          c.queue.push(text);
+          c.events++;
+        } else {
+          const last = c.queue[c.queue.length - 1];
+          if (typeof last === 'object') last.dropped++;
+          else c.queue.push({ dropped: 1 });
+          c.droppedTotal++;
+          this.opts.onDropped?.(1);
+        }
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  /** Sends to every client a small message outside the event stream (stats, hello). */
+  broadcast(make: (c: Client) => string): void {
+    for (const c of this.clients) if (c.socket.bufferedAmount < this.opts.highWaterBytes) c.socket.send(make(c));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate: everything that arrived in this turn of the event loop goes out in one message.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Writes queued events to each client that has room; retries later for those that do not. */
+  flush(): void {
+    let waiting = false;
+    for (const c of this.clients) {
+      while (c.queue.length) {
+        if (c.socket.bufferedAmount >= this.opts.highWaterBytes) {
+          waiting = true;
+          break;
+        }
+        this.sendSome(c);
+      }
+    }
+    if (waiting && !this.retryTimer) {
+      // ws has no per-message drain callback we can rely on; a short timer re-checks the sockets.
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.flush();
+      }, 20);
+    }
+  }
+
+  private sendSome(c: Client): void {
+    const head = c.queue[0];
+    if (head !== undefined && typeof head === 'object') {
+      c.queue.shift();
+      c.socket.send(`{"type":"dropped","count":${head.dropped}}`);
+      return;
+    }
+    // Take up to maxBatch events, stopping at the next marker so it keeps its place.
+    let n = 0;
+    while (n < c.queue.length && n < this.opts.maxBatch && typeof c.queue[n] === 'string') n++;
+    const batch = c.queue.splice(0, n) as string[];
+    c.events -= n;
+    c.socket.send(`{"type":"events","events":[${batch.join(',')}]}`);
+  }
+
+  close(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.clients.clear();
+  }
+}
+
+export type { Client };

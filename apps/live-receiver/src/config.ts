@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { appConfigSchema, loadConfig, type DeepReadonly } from '@backlog/platform-config';
+
+const host = z.string().min(1);
+const port = z.number().int().min(0).max(65_535);
+
+/**
+ * The live-receiver's config (README.md has the table). Every listener binds to loopback unless
+ * told otherwise: the live view shows raw log lines, so exposing it is a decision, not a default.
+ */
+export const liveReceiverConfigSchema = appConfigSchema({
+  udp: z
+    .object({
+      /** Address the datagram listener binds. Default `127.0.0.1`; `0.0.0.0` to receive from other hosts. */
+      host: host.default('127.0.0.1'),
+      /** UDP port harvesters send to. Default 5515. */
+      port: port.default(5515),
+      /** Kernel receive buffer, bytes (SO_RCVBUF; Linux caps it at net.core.rmem_max). Default 8 MiB. */
+      recvBufferBytes: z.number().int().min(65_536).default(8 * 1024 * 1024),
+    })
+    .strict()
+    .prefault({}),
+  http: z
+    .object({
+      /** Address of the page + WebSocket listener. Default `127.0.0.1` (loopback only). */
+      host: host.default('127.0.0.1'),
+      /** Port of the page (`/`) and the WebSocket (`/ws`). Default 8082. */
+      port: port.default(8082),
+      /** Most browsers connected at once; more are refused with 503. Default 200. */
+      maxClients: z.number().int().min(1).default(200),
+    })
+    .strict()
+    .prefault({}),
+  metrics: z
+    .object({
+      /** Address of `/metrics` and `/healthz`. Default `127.0.0.1`. */
+      host: host.default('127.0.0.1'),
+      /** Default 9106. */
+      port: port.default(9106),
+    })
+    .strict()
+    .prefault({}),
+  auth: z
+    .object({
+      /**
+       * Token a browser must present (`?token=` or `Authorization: Bearer`). At least 16 characters.
+       * Default: a random one made at start and printed once with the page URL.
+       */
+      token: z.string().min(16, 'the token must have at least 16 characters').optional(),
+    })
+    .strict()
+    .prefault({}),
+  dedupe: z
+    .object({
+      /** How long a `(host, run, seq)` is remembered in Redis, ms. Duplicates arrive within ms; default 10,000. */
+      ttlMs: z.number().int().min(100).default(10_000),
+      /** Datagrams per Redis round trip at most. Default 512. */
+      maxBatch: z.number().int().min(1).max(10_000).default(512),
+      /** Round trips in flight at once. Default 8. */
+      maxInFlight: z.number().int().min(1).max(256).default(8),
+      /** Datagrams waiting for a round trip beyond which new ones are dropped (`backpressure`). Default 50,000. */
+      maxPending: z.number().int().min(1).default(50_000),
+    })
+    .strict()
+    .prefault({}),
+  clients: z
+    .object({
+      /** Events queued per browser before new ones are dropped and a "N dropped" marker is queued. Default 5,000. */
+      queueEvents: z.number().int().min(10).default(5_000),
+      /** Bytes the WebSocket may hold unsent before the receiver stops writing to it (then its queue fills). Default 1 MiB. */
+      highWaterBytes: z.number().int().min(1024).default(1024 * 1024),
+      /** Events per WebSocket message at most. Default 500. */
+      maxBatch: z.number().int().min(1).default(500),
+    })
+    .strict()
+    .prefault({}),
+  logio: z
+    .object({
+      /** Forward each (deduplicated) event to a log.io server's TCP input. Default false. */
+      enabled: z.boolean().default(false),
+      /** log.io server host. Default `127.0.0.1`. */
+      host: host.default('127.0.0.1'),
+      /** log.io TCP input port. Default 6689 (log.io's). */
+      port: port.default(6689),
+      /** log.io stream name; `{env}` becomes the event's `labels.env`. Default `{env}`. */
+      stream: z.string().min(1).default('{env}'),
+      /** Messages buffered while the server is slow or away; newer ones are dropped beyond it. Default 10,000. */
+      queueMessages: z.number().int().min(1).default(10_000),
+    })
+    .strict()
+    .prefault({}),
+  /** Time allowed for a graceful stop on SIGTERM, ms. Default 5,000. */
+  stopTimeoutMs: z.number().int().min(100).default(5_000),
+});
+
+export type LiveReceiverConfig = DeepReadonly<z.output<typeof liveReceiverConfigSchema>>;
+
+/** Loads and validates the config (throws one ConfigError listing every problem). */
+export function loadLiveReceiverConfig(env: Record<string, string | undefined> = process.env, file?: string): LiveReceiverConfig {
+  return loadConfig({ app: 'live-receiver', schema: liveReceiverConfigSchema, env, ...(file ? { file } : {}) });
+}
