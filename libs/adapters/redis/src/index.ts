@@ -1,1 +1,2 @@
-export {};
+export * from './redis';
+export * from './errors';
