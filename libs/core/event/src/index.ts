@@ -1,1 +1,27 @@
-export {};
+export { SCHEMA_VERSION, LogEventSchema, SyslogSchema, assertLogEvent, type LogEvent, type SyslogFields } from './schema';
+export { EventError, EVENT_ERRORS, type EventErrorCode } from './errors';
+export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, type EventIdGeneratorOptions } from './ids';
+export {
+  normalize,
+  DEFAULT_NORMALIZE_LIMITS,
+  type NormalizeContext,
+  type NormalizeLimits,
+  type PartialEvent,
+} from './normalize';
+export { FieldBudget, DEFAULT_FIELD_LIMITS, checkFieldLimits, extractKeyValues, extractJsonObject, safeKey, type FieldLimits } from './extract';
+export { truncateUtf8, utf8Length } from './truncate';
+export {
+  scanRfc3339,
+  timeErrorColumn,
+  toEpochMs,
+  epochToMs,
+  isoFromMs,
+  zonedToEpochMs,
+  zoneOffsetAt,
+  yearInZone,
+  checkTimeZone,
+  daysInMonth,
+  isLeapYear,
+  type ScannedTime,
+} from './time';
+export { FACILITY_NAMES, SEVERITY_NAMES, SEVERITY_LEVELS, MAX_PRI, canonicalLevel } from './syslog-names';

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { COUNTER_BITS, EventIdGenerator, isUuidV7, uuidV7Timestamp } from './ids';
+
+const bytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex');
+
+describe('EventIdGenerator (UUIDv7, RFC 9562)', () => {
+  it('sets version 7 and variant 0b10', () => {
+    const g = new EventIdGenerator();
+    for (let i = 0; i < 1000; i++) {
+      const id = g.next();
+      expect(isUuidV7(id)).toBe(true);
+      const b = bytes(id);
+      expect(b.readUInt8(6) >> 4).toBe(7);
+      expect(b.readUInt8(8) >> 6).toBe(0b10);
+    }
+  });
+
+  it('puts unix milliseconds in the first 48 bits', () => {
+    const g = new EventIdGenerator({ now: () => 1_763_805_600_123 });
+    expect(uuidV7Timestamp(g.next())).toBe(1_763_805_600_123);
+    expect(g.next().startsWith('019aa')).toBe(true);
+  });
+
+  it('1,000,000 ids are unique and strictly increasing', () => {
+    const g = new EventIdGenerator();
+    const seen = new Set<string>();
+    let prev = '';
+    let ordered = true;
+    for (let i = 0; i < 1_000_000; i++) {
+      const id = g.next();
+      if (!(id > prev)) ordered = false;
+      prev = id;
+      seen.add(id);
+    }
+    expect(ordered).toBe(true);
+    expect(seen.size).toBe(1_000_000);
+  });
+
+  it('keeps the per-run value in the last 48 bits and a counter after the timestamp', () => {
+    const g = new EventIdGenerator({ now: () => 1000, runId: new Uint8Array([1, 2, 3, 4, 5, 6]) });
+    const a = g.next();
+    const b = g.next();
+    expect(a.endsWith('-010203040506')).toBe(true);
+    expect(b.endsWith('-010203040506')).toBe(true);
+    expect(a.slice(15, 23)).toBe('000-8000');
+    expect(b.slice(15, 23)).toBe('000-8001');
+  });
+
+  it('two generators (runs) differ in the run bits', () => {
+    const a = new EventIdGenerator({ now: () => 5 });
+    const b = new EventIdGenerator({ now: () => 5 });
+    expect(a.runHex).not.toBe(b.runHex);
+    expect(a.next()).not.toBe(b.next());
+  });
+
+  it('stays monotonic when the clock goes backwards', () => {
+    let t = 10_000;
+    const g = new EventIdGenerator({ now: () => t });
+    const ids = [g.next()];
+    t = 9_000; // NTP step back
+    ids.push(g.next(), g.next());
+    t = 9_500;
+    ids.push(g.next());
+    t = 10_001;
+    ids.push(g.next());
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.map(uuidV7Timestamp)).toEqual([10_000, 10_000, 10_000, 10_000, 10_001]);
+  });
+
+  it('on counter overflow moves the timestamp ahead instead of repeating', () => {
+    const g = new EventIdGenerator({ now: () => 42, initialCounter: 2 ** COUNTER_BITS - 2 });
+    const a = g.next(); // counter max
+    const b = g.next(); // overflow → ts 43, counter 0
+    const c = g.next(); // clock still at 42: stays on 43
+    expect(a.slice(15, 23)).toBe('fff-bfff');
+    expect(uuidV7Timestamp(b)).toBe(43);
+    expect(b.slice(15, 23)).toBe('000-8000');
+    expect(uuidV7Timestamp(c)).toBe(43);
+    expect(b > a && c > b).toBe(true);
+  });
+
+  it('rejects a run id that is not 48 bits', () => {
+    expect(() => new EventIdGenerator({ runId: new Uint8Array(4) })).toThrowError(expect.objectContaining({ code: 'RUN_ID_INVALID' }));
+  });
+});

@@ -1,0 +1,248 @@
+import { EventError } from './errors';
+
+/**
+ * Time helpers shared by normalize() and the parsers. Hand-written scanners, no regular expressions on
+ * the hot path: a syslog receiver parses one timestamp per line.
+ */
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+export function isLeapYear(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+}
+
+export function daysInMonth(year: number, month1: number): number {
+  return month1 === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month1 - 1] ?? 0);
+}
+
+function d2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  if (a < 0 || a > 9 || b < 0 || b > 9) return -1;
+  return a * 10 + b;
+}
+
+/** Result of `scanRfc3339`: the instant and where the timestamp ended in the input. */
+export interface ScannedTime {
+  /** Epoch milliseconds (sub-millisecond digits are truncated: Elasticsearch `date` keeps ms). */
+  ms: number;
+  /** Index just after the timestamp. */
+  end: number;
+}
+
+let lastErrorColumn = 0;
+
+/** Where the last `scanRfc3339` call that returned null found the problem (for coded parse errors). */
+export function timeErrorColumn(): number {
+  return lastErrorColumn;
+}
+
+/**
+ * Scans an RFC 3339 `date-time` starting at `start` (RFC 5424 section 6.2.3 profile when `strict`):
+ *   FULL-DATE "T" PARTIAL-TIME TIME-OFFSET, TIME-SECFRAC 1*6DIGIT, upper-case "T" and "Z",
+ *   offset hours 00-23, real calendar days (2003-09-31 is rejected), no leap second beyond :60→ rejected.
+ * Lenient (`strict = false`) also takes lower-case t/z, a space instead of "T", and up to 9 fraction digits
+ * (ISO 8601 as logging libraries write it). Returns null when there is no valid timestamp at `start`.
+ */
+export function scanRfc3339(s: string, start: number, strict: boolean): ScannedTime | null {
+  const n = s.length;
+  let i = start;
+  const fail = (col: number): null => {
+    lastErrorColumn = col;
+    return null;
+  };
+  if (n - i < 19) return fail(Math.min(n, i + 10));
+  const y1 = d2(s, i);
+  const y2 = d2(s, i + 2);
+  if (y1 < 0 || y2 < 0 || s.charCodeAt(i + 4) !== 45 /* - */) return fail(i);
+  const year = y1 * 100 + y2;
+  const month = d2(s, i + 5);
+  if (month < 1 || month > 12 || s.charCodeAt(i + 7) !== 45) return fail(i + 5);
+  const day = d2(s, i + 8);
+  if (day < 1 || day > daysInMonth(year, month)) return fail(i + 8);
+  const t = s.charCodeAt(i + 10);
+  if (!(t === 84 /* T */ || (!strict && (t === 116 /* t */ || t === 32)))) return fail(i + 10);
+  const hour = d2(s, i + 11);
+  if (hour < 0 || hour > 23 || s.charCodeAt(i + 13) !== 58 /* : */) return fail(i + 11);
+  const minute = d2(s, i + 14);
+  if (minute < 0 || minute > 59 || s.charCodeAt(i + 16) !== 58) return fail(i + 14);
+  let second = d2(s, i + 17);
+  // RFC 3339 allows :60 for a leap second; Date cannot represent it, so it becomes :59.999.
+  if (second < 0 || second > 60) return fail(i + 17);
+  i += 19;
+  let msFrac = 0;
+  if (s.charCodeAt(i) === 46 /* . */) {
+    i++;
+    const f0 = i;
+    let scale = 100;
+    while (i < n) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      if (scale >= 1) msFrac += c * scale;
+      scale /= 10;
+      i++;
+    }
+    const digits = i - f0;
+    if (digits === 0 || digits > (strict ? 6 : 9)) return fail(i);
+    msFrac = Math.floor(msFrac);
+  }
+  let offsetMin = 0;
+  const z = s.charCodeAt(i);
+  if (z === 90 /* Z */ || (!strict && z === 122 /* z */)) {
+    i++;
+  } else if (z === 43 /* + */ || z === 45 /* - */) {
+    const oh = d2(s, i + 1);
+    if (oh < 0 || oh > 23 || s.charCodeAt(i + 3) !== 58) return fail(i + 1);
+    const om = d2(s, i + 4);
+    if (om < 0 || om > 59) return fail(i + 4);
+    offsetMin = (oh * 60 + om) * (z === 45 ? -1 : 1);
+    i += 6;
+  } else {
+    return fail(i);
+  }
+  if (second === 60) {
+    second = 59;
+    msFrac = 999;
+  }
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, msFrac) - offsetMin * 60_000;
+  return { ms, end: i };
+}
+
+/** Epoch milliseconds from a number whose unit is guessed from its size (s, ms, µs or ns since 1970). */
+export function epochToMs(v: number): number | undefined {
+  if (!Number.isFinite(v) || v < 0) return undefined;
+  if (v < 1e11) return Math.round(v * 1000); // seconds (until year 5138)
+  if (v < 1e14) return Math.round(v); // milliseconds
+  if (v < 1e17) return Math.floor(v / 1000); // microseconds
+  return Math.floor(v / 1e6); // nanoseconds
+}
+
+const MAX_MS = 8.64e15;
+
+/**
+ * Epoch ms for a time value found in a log record: a number (epoch in s/ms/µs/ns), a numeric string, an
+ * RFC 3339 / ISO 8601 string with an offset, or a Date. Strings without an offset are refused: guessing a
+ * zone would silently shift events by hours.
+ */
+export function toEpochMs(v: unknown): number | undefined {
+  if (typeof v === 'number') return epochToMs(v);
+  if (typeof v === 'string') {
+    const s = v.trim();
+    if (s.length === 0 || s.length > 40) return undefined;
+    const c = s.charCodeAt(0);
+    if (c >= 48 && c <= 57) {
+      if (s.length >= 20 && s.charCodeAt(4) === 45) {
+        const r = scanRfc3339(s, 0, false);
+        return r && r.end === s.length && Math.abs(r.ms) < MAX_MS ? r.ms : undefined;
+      }
+      if (/^\d+(\.\d+)?$/.test(s)) return epochToMs(Number(s));
+    }
+    return undefined;
+  }
+  if (v instanceof Date) {
+    const t = v.getTime();
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+let isoCacheMs = Number.NaN;
+let isoCache = '';
+
+/** `Date#toISOString` with a one-entry cache: a batch of events shares a receive time. */
+export function isoFromMs(ms: number): string {
+  if (ms === isoCacheMs) return isoCache;
+  const s = new Date(ms).toISOString();
+  isoCacheMs = ms;
+  isoCache = s;
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wall-clock time in an IANA zone → instant. Needed for RFC 3164 timestamps, which carry neither a year
+// nor a zone (RFC 3164 section 4.1.2): the receiver supplies both.
+
+interface ZoneOffsets {
+  fmt: Intl.DateTimeFormat;
+  /** hour bucket (epoch ms / 3.6e6) → offset in ms (local - UTC) */
+  cache: Map<number, number>;
+}
+
+const zones = new Map<string, ZoneOffsets>();
+
+/** Throws EventError(TIMEZONE_INVALID) for a zone Intl does not know. Call at config time. */
+export function checkTimeZone(tz: string): void {
+  zoneOf(tz);
+}
+
+function zoneOf(tz: string): ZoneOffsets {
+  let z = zones.get(tz);
+  if (!z) {
+    let fmt: Intl.DateTimeFormat;
+    try {
+      fmt = new Intl.DateTimeFormat('en-US', {
+        timeZone: tz,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      });
+    } catch {
+      throw new EventError('TIMEZONE_INVALID', `unknown time zone ${JSON.stringify(tz)}`);
+    }
+    z = { fmt, cache: new Map() };
+    zones.set(tz, z);
+  }
+  return z;
+}
+
+/** Offset (local − UTC, in ms) of zone `tz` at instant `ms`; cached per hour (zones change offset on hour boundaries or coarser... in practice at :00/:30). */
+export function zoneOffsetAt(tz: string, ms: number): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  const z = zoneOf(tz);
+  // Cache per quarter hour: every real-world offset change falls on a quarter hour boundary.
+  const bucket = Math.floor(ms / 900_000);
+  const hit = z.cache.get(bucket);
+  if (hit !== undefined) return hit;
+  let y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  for (const p of z.fmt.formatToParts(new Date(bucket * 900_000))) {
+    switch (p.type) {
+      case 'year': y = Number(p.value); break;
+      case 'month': mo = Number(p.value); break;
+      case 'day': d = Number(p.value); break;
+      case 'hour': h = Number(p.value); break;
+      case 'minute': mi = Number(p.value); break;
+      case 'second': se = Number(p.value); break;
+    }
+  }
+  const off = Date.UTC(y, mo - 1, d, h, mi, se) - bucket * 900_000;
+  if (z.cache.size > 4096) z.cache.clear();
+  z.cache.set(bucket, off);
+  return off;
+}
+
+/**
+ * The instant at which the wall clock of zone `tz` shows the given local time. In a DST gap (a local
+ * time that does not exist) the pre-transition offset is used; in an overlap, the earlier instant.
+ */
+export function zonedToEpochMs(tz: string, y: number, mo1: number, d: number, h: number, mi: number, s: number, ms = 0): number {
+  const local = Date.UTC(y, mo1 - 1, d, h, mi, s, ms);
+  if (tz === 'UTC' || tz === 'Etc/UTC') return local;
+  const off1 = zoneOffsetAt(tz, local);
+  let t = local - off1;
+  const off2 = zoneOffsetAt(tz, t);
+  if (off2 !== off1) {
+    const t2 = local - off2;
+    // Keep the candidate whose offset agrees with itself; prefer the earlier one in an overlap.
+    t = zoneOffsetAt(tz, t2) === off2 ? Math.min(t, t2) : t;
+  }
+  return t;
+}
+
+/** Calendar year of instant `ms` on the wall clock of zone `tz`. */
+export function yearInZone(tz: string, ms: number): number {
+  return new Date(ms + zoneOffsetAt(tz, ms)).getUTCFullYear();
+}
