@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import type { IndexInfo } from '@backlog/adapter-search';
+import { silentLogger } from '@backlog/core-pipeline';
+import { indicesToPrune, pruneRecent, recentIndexDay } from './prune';
+
+const now = Date.UTC(2026, 10, 22, 10);
+
+describe('pruning', () => {
+  it('recognises only logs-<env>-recent-YYYY.MM.DD', () => {
+    expect(recentIndexDay('prod', 'logs-prod-recent-2026.11.22')).toBe(Date.UTC(2026, 10, 22));
+    expect(recentIndexDay('prod', 'logs-prod-history-abc-def')).toBeUndefined();
+    expect(recentIndexDay('prod', 'logs-prod-recent-recent-2026.11.01')).toBeUndefined();
+    expect(recentIndexDay('prod', 'logs-prod-dlq')).toBeUndefined();
+    expect(recentIndexDay('prod', 'logs-prod-recent-2026.02.31')).toBeUndefined();
+    expect(recentIndexDay('p.d', 'logs-pxd-recent-2026.11.01')).toBeUndefined();
+  });
+
+  it('keeps at least N whole days', () => {
+    const names = ['logs-dev-recent-2026.11.13', 'logs-dev-recent-2026.11.14', 'logs-dev-recent-2026.11.15', 'logs-dev-recent-2026.11.22', 'logs-dev-history-1-2'];
+    expect(indicesToPrune('dev', names, 7, now)).toEqual(['logs-dev-recent-2026.11.13', 'logs-dev-recent-2026.11.14']);
+    expect(indicesToPrune('dev', names, 1, now)).toEqual(names.slice(0, 3));
+  });
+
+  it('deletes by exact name and reports what it deleted', async () => {
+    const names = ['logs-dev-recent-2026.11.01', 'logs-dev-recent-2026.11.21'];
+    const deleted: string[] = [];
+    const logged: unknown[] = [];
+    const search = {
+      listIndices: async (p: string) => (p === 'logs-dev-recent-*' ? names.map((name) => ({ name }) as IndexInfo) : []),
+      deleteIndices: async (p: string) => {
+        deleted.push(p);
+        return [p];
+      },
+    };
+    const res = await pruneRecent(search, 'dev', 7, { ...silentLogger, info: (_m, f) => logged.push(f) }, { now });
+    expect(res).toEqual({ deleted: ['logs-dev-recent-2026.11.01'], kept: 1 });
+    expect(deleted).toEqual(['logs-dev-recent-2026.11.01']);
+    expect(logged).toEqual([{ index: 'logs-dev-recent-2026.11.01', olderThanDays: 7 }]);
+  });
+});
