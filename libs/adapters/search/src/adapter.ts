@@ -124,6 +124,10 @@ export class SearchAdapter implements SearchPort {
 
   async deleteIndices(pattern: string): Promise<string[]> {
     this.open();
+    // A pattern with no literal name part (`*`, `_all`, `*,-x`) would delete everything we can see.
+    if (!pattern.split(',').some((p) => /[a-z0-9]/i.test(p.replace(/^_all$/, '')) && !p.startsWith('-'))) {
+      throw new SearchError('SEARCH_BAD_REQUEST', `delete indices: refusing the catch-all pattern '${pattern}'`);
+    }
     const names = (await this.listIndices(pattern)).map((i) => i.name);
     for (const group of chunkNames(names)) await this.driver.deleteIndices(group);
     return names;

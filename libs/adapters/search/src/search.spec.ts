@@ -95,6 +95,17 @@ describe('engine differences', () => {
   });
 });
 
+describe('deleteIndices guard', () => {
+  it('refuses catch-all patterns before any request', async () => {
+    const { SearchAdapter } = await import('./adapter');
+    const never = new Proxy({}, { get: () => () => Promise.reject(new Error('no request expected')) });
+    const s = new SearchAdapter(Object.assign(never, { engine: 'opensearch' }) as never);
+    for (const p of ['*', '_all', '', '*,*', '-logs-x']) {
+      await expect(s.deleteIndices(p)).rejects.toMatchObject({ code: 'SEARCH_BAD_REQUEST' });
+    }
+  });
+});
+
 describe('chunkNames', () => {
   it('keeps each group under the limit and every name once', () => {
     const names = Array.from({ length: 100 }, (_, i) => `logs-dev-history-${i}`);

@@ -25,7 +25,11 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** Columns we read from `_cat/indices` (same names on both engines). */
+/**
+ * Columns we read from `_cat/indices` (same names on both engines). Listing uses
+ * `expand_wildcards=open,closed`: hidden and system indices (`.kibana`, `.ds-*`, `.opensearch-*`) never
+ * match a pattern, so `deleteIndices('logs-*')` cannot reach them.
+ */
 export const CAT_INDICES_COLUMNS = ['index', 'health', 'status', 'docs.count', 'store.size', 'creation.date'];
 
 /** Splits names into comma-joined groups that keep a DELETE URL well under the 4 KiB line limit. */

@@ -48,7 +48,7 @@ export class ElasticsearchDriver implements Driver {
 
   catIndices(pattern: string): Promise<Json[]> {
     return this.call(`list indices ${pattern}`, () =>
-      this.client.cat.indices({ index: pattern, format: 'json', h: CAT_INDICES_COLUMNS, bytes: 'b', expand_wildcards: 'all' }),
+      this.client.cat.indices({ index: pattern, format: 'json', h: CAT_INDICES_COLUMNS, bytes: 'b', expand_wildcards: ['open', 'closed'] }),
     ) as Promise<unknown> as Promise<Json[]>;
   }
 
