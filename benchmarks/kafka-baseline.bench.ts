@@ -17,12 +17,12 @@ import { z } from 'zod';
 import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
 
 const schema = appConfigSchema({
-  /** Seconds per produce case (each also stops at `maxMiB`). Default 20. */
+  /** Seconds per produce case (each also stops at `maxMib`). Default 20. */
   seconds: z.number().positive().max(300).default(20),
   /** Upper bound of bytes produced per case, MiB. Default 512. */
-  maxMiB: z.number().positive().default(512),
+  maxMib: z.number().positive().default(512),
   /** Compressed size of one record, KiB (DESIGN.md: ≤ 900 KiB; the harvester flushes well below). Default 500. */
-  recordKiB: z.number().int().min(16).max(900).default(500),
+  recordKib: z.number().int().min(16).max(900).default(500),
   /** Distinct prepared records, reused round-robin. Default 8. */
   distinct: z.number().int().min(1).max(64).default(8),
   /** Partitions of the fresh topic. Default 1 (one consumer, one producer: the bare loop). */
@@ -108,7 +108,7 @@ function event(ms: number): Record<string, unknown> {
   };
 }
 
-/** One `h-<env>`-like record of ~recordKiB compressed: events of one 5-minute window, sorted. */
+/** One `h-<env>`-like record of ~recordKib compressed: events of one 5-minute window, sorted. */
 function buildRecord(startMs: number, eventsPerRecord: number): { message: Message; raw: number; events: number } {
   const step = 300_000 / eventsPerRecord; // spread over the window, so the batch never straddles it
   const lines: string[] = [];
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   // Calibrate events per record from a sample's compressed size, then build the records.
   const sample = Array.from({ length: 2000 }, (_, i) => JSON.stringify(event(base + i * 100))).join('\n');
   const perEvent = gzipSync(Buffer.from(sample)).length / 2000;
-  const eventsPerRecord = Math.floor((cfg.recordKiB * 1024) / perEvent);
+  const eventsPerRecord = Math.floor((cfg.recordKib * 1024) / perEvent);
   const records = Array.from({ length: cfg.distinct }, (_, i) => buildRecord(base + i * 300_000, eventsPerRecord));
   const avgBytes = records.reduce((a, r) => a + (r.message.value as Buffer).length, 0) / records.length;
   const avgRaw = records.reduce((a, r) => a + r.raw, 0) / records.length;
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       let raw = 0;
       const t0 = performance.now();
       const until = t0 + cfg.seconds * 1000;
-      while (performance.now() < until && bytes < cfg.maxMiB * MiB) {
+      while (performance.now() < until && bytes < cfg.maxMib * MiB) {
         const batch = Array.from({ length: perSend }, (_, i) => recordAt(n + i));
         await producer.send({ topic, acks: -1, messages: batch.map((r) => r.message) });
         n += perSend;
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
         'Producer: kafkajs 2.2.4, idempotent, acks=all, maxInFlightRequests 1, one record per send (kafkajs puts all records of a send to one partition in one record batch, which the broker caps at max.message.bytes = 1 MiB: two 500 KiB records per send are refused). Consumer: one member, maxBytesPerPartition 16 MiB, timed from its first batch (group join shown as "join s").',
         'Broker: the local stack (single KRaft node, JVM heap 768 MiB) on the same machine as the client.',
       ],
-      params: { brokers: cfg.kafka.brokers.join(','), partitions: cfg.partitions, recordKiB: Math.round(avgBytes / 1024), eventsPerRecord, ratio: Math.round((avgRaw / avgBytes) * 10) / 10, secondsPerCase: cfg.seconds, records: totalRecords },
+      params: { brokers: cfg.kafka.brokers.join(','), partitions: cfg.partitions, recordKib: Math.round(avgBytes / 1024), eventsPerRecord, ratio: Math.round((avgRaw / avgBytes) * 10) / 10, secondsPerCase: cfg.seconds, records: totalRecords },
     };
     await cleanup();
     clearTimeout(hard);
