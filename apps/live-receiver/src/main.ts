@@ -2,12 +2,11 @@
 // Only this file may exit the process (ARCHITECTURE.md habit 3).
 import { ConfigError, CONFIG_EXIT_CODE, redact } from '@backlog/platform-config';
 import { loadLiveReceiverConfig, type LiveReceiverConfig } from './config';
-import { LiveReceiver, type LogFn } from './receiver';
+import { createJsonLogger } from '@backlog/platform-telemetry';
+import { LiveReceiver } from './receiver';
 
-// One JSON line per log event on stdout (never per datagram); a shared logger lands with platform-telemetry.
-const log: LogFn = (level, msg, fields = {}) => {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, app: 'live-receiver', msg, ...fields })}\n`);
-};
+// JSON lines on stderr, one per lifecycle event, never one per datagram.
+const log = createJsonLogger({ base: { app: 'live-receiver' } });
 
 async function main(): Promise<void> {
   let cfg: LiveReceiverConfig;
@@ -25,12 +24,12 @@ async function main(): Promise<void> {
   try {
     addr = await receiver.start();
   } catch (err) {
-    log('error', 'cannot start', { error: (err as Error).message });
+    log.error('cannot start', { error: (err as Error).message });
     await receiver.stop(1000).catch(() => undefined);
     process.exit(1);
   }
   const pageHost = cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host;
-  log('info', 'listening', {
+  log.info('listening', {
     id: addr.id,
     udp: `${cfg.udp.host}:${addr.udpPort}`,
     http: `${cfg.http.host}:${addr.httpPort}`,
@@ -42,26 +41,26 @@ async function main(): Promise<void> {
   });
   if (!cfg.auth.token) {
     // No configured token: one was made for this run; show it once, on the terminal that started us.
-    log('info', 'no auth.token configured; this run accepts the generated token below', { page: `http://${pageHost}:${addr.httpPort}/?token=${addr.token}` });
+    log.info('no auth.token configured; this run accepts the generated token below', { page: `http://${pageHost}:${addr.httpPort}/?token=${addr.token}` });
   }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log('info', 'stopping', { signal });
+    log.info('stopping', { signal });
     const force = setTimeout(() => {
-      log('error', 'stop exceeded its deadline; exiting');
+      log.error('stop exceeded its deadline; exiting');
       process.exit(1);
     }, cfg.stopTimeoutMs + 1000);
     force.unref();
     receiver.stop(cfg.stopTimeoutMs).then(
       () => {
-        log('info', 'stopped');
+        log.info('stopped');
         process.exit(0);
       },
       (err: Error) => {
-        log('error', 'stop failed', { error: err.message });
+        log.error('stop failed', { error: err.message });
         process.exit(1);
       },
     );

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { silentLogger, type Logger } from '@backlog/core-pipeline';
+import { startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { RedisLiveBus, type LiveBus } from './bus';
 import { ClientHub, type Client } from './clients';
 import type { LiveReceiverConfig } from './config';
@@ -15,14 +17,11 @@ import { parseClientFilter } from './filter';
 import { GapCounter } from './gaps';
 import { LogIoForwarder } from './logio';
 import { createLiveMetrics, type LiveMetrics } from './metrics';
-import { startTelemetryServer } from './telemetry-server';
-
-export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 export interface ReceiverDeps {
   /** Replaces the Redis bus (tests of a Redis outage use a real Redis that goes away instead). */
   bus?: LiveBus;
-  log?: LogFn;
+  log?: Logger;
 }
 
 export interface ReceiverAddresses {
@@ -46,7 +45,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export class LiveReceiver {
   readonly metrics: LiveMetrics = createLiveMetrics();
   readonly id = randomBytes(4).toString('hex');
-  private readonly log: LogFn;
+  private readonly log: Logger;
   private readonly token: string;
   private readonly tokenDigest: Buffer;
   private readonly bus: LiveBus;
@@ -58,7 +57,7 @@ export class LiveReceiver {
   private udp: UdpSocket | undefined;
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
-  private telemetry: Server | undefined;
+  private telemetry: TelemetryServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   private readonly page: { html: Buffer; js: Buffer };
@@ -67,7 +66,7 @@ export class LiveReceiver {
     private readonly cfg: LiveReceiverConfig,
     deps: ReceiverDeps = {},
   ) {
-    this.log = deps.log ?? (() => undefined);
+    this.log = deps.log ?? silentLogger;
     this.token = cfg.auth.token ?? randomBytes(18).toString('base64url');
     this.tokenDigest = digest(this.token);
     this.ownsBus = !deps.bus;
@@ -83,10 +82,10 @@ export class LiveReceiver {
       channel: this.channel,
       ...cfg.dedupe,
       onWon: (won) => {
-        m.published.inc(won.length);
+        m.emitted.inc(won.length);
         this.logio?.forward(won);
       },
-      onDuplicates: (n) => m.duplicates.inc(n),
+      onDuplicates: (n) => m.dropped.inc({ reason: 'duplicate' }, n),
       onDropped: (reason, n) => m.dropped.inc({ reason }, n),
     });
     this.page = {
@@ -104,7 +103,7 @@ export class LiveReceiver {
   private onRedisError(err: Error): void {
     // ioredis reports every failed reconnect; one line per 10 s is enough to see an outage.
     const now = Date.now();
-    if (now - this.lastRedisError > 10_000) this.log('warn', 'redis error', { error: err.message });
+    if (now - this.lastRedisError > 10_000) this.log.warn('redis error', { error: err.message });
     this.lastRedisError = now;
   }
 
@@ -118,7 +117,7 @@ export class LiveReceiver {
     if (this.bus instanceof RedisLiveBus) await this.bus.connect();
     await this.bus.subscribe(this.channel, (msg) => this.onFanout(msg));
 
-    this.telemetry = await startTelemetryServer(this.metrics.registry, () => this.health(), cfg.metrics.host, cfg.metrics.port);
+    this.telemetry = await startTelemetryServer({ registry: this.metrics.registry, health: () => this.health(), host: cfg.metrics.host, port: cfg.metrics.port });
 
     this.http = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -143,7 +142,7 @@ export class LiveReceiver {
 
     this.udp = createSocket({ type: isIP(cfg.udp.host) === 6 ? 'udp6' : 'udp4', recvBufferSize: cfg.udp.recvBufferBytes });
     this.udp.on('message', (buf) => this.onDatagram(buf));
-    this.udp.on('error', (err) => this.log('error', 'udp socket error', { error: err.message }));
+    this.udp.on('error', (err) => this.log.error('udp socket error', { error: err.message }));
     await new Promise<void>((resolve, reject) => {
       this.udp?.once('error', reject);
       this.udp?.bind(cfg.udp.port, cfg.udp.host, () => {
@@ -161,7 +160,7 @@ export class LiveReceiver {
     return {
       udpPort: this.udp.address().port,
       httpPort: (this.http.address() as AddressInfo).port,
-      metricsPort: (this.telemetry.address() as AddressInfo).port,
+      metricsPort: this.telemetry.port,
       token: this.token,
       id: this.id,
     };
@@ -169,9 +168,10 @@ export class LiveReceiver {
 
   private onDatagram(buf: Buffer): void {
     this.metrics.received.inc();
+    this.metrics.bytes.inc(buf.length);
     const r = decodeDatagram(buf);
     if (typeof r === 'string') {
-      this.metrics.invalid.inc({ reason: r });
+      this.metrics.dropped.inc({ reason: `invalid_${r}` });
       return;
     }
     this.deduper.offer(r.d, r.text);
@@ -308,7 +308,7 @@ export class LiveReceiver {
         for (const ws of this.wss?.clients ?? []) ws.terminate();
         http?.closeAllConnections();
       }, Math.min(500, left())).unref();
-      await within(Promise.all([closeServer(this.http), closeServer(this.telemetry)]), 0.8);
+      await within(Promise.all([closeServer(this.http), this.telemetry?.close()]), 0.8);
       this.wss?.close();
       if (this.ownsBus) await within(this.bus.close());
     })();

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const TOKEN = 'live-test-token-0123456789';
+
+export interface Proc {
+  child: ChildProcess;
+  /** The JSON lines the process wrote (stdout and stderr). */
+  lines: Record<string, unknown>[];
+  /** Everything written, for failure messages. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns `node --import tsx <entry>` and resolves once a line satisfies `ready` (or rejects with its output). */
+export function spawnTs(entry: string, env: Record<string, string>, ready: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  let text = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${entry} not ready in ${timeoutMs} ms:\n${text}`)), timeoutMs);
+    let done = false;
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      for (const l of chunk.toString().split('\n')) {
+        if (!l.trim().startsWith('{')) continue;
+        try {
+          const obj = JSON.parse(l) as Record<string, unknown>;
+          lines.push(obj);
+          if (!done && ready(obj)) {
+            done = true;
+            clearTimeout(timer);
+            resolve({ child, lines, output: () => text, exited });
+          }
+        } catch {
+          /* a partial line; the ready line is short and arrives whole */
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => {
+      if (!done) {
+        clearTimeout(timer);
+        reject(new Error(`${entry} exited ${code} before ready:\n${text}`));
+      }
+    });
+  });
+}
+
+export interface Receiver extends Proc {
+  udpPort: number;
+  httpPort: number;
+  metricsPort: number;
+}
+
+/** Starts a live-receiver process on free loopback ports, in the Redis namespace `env`. */
+export async function startReceiver(env: string, extra: Record<string, string> = {}): Promise<Receiver> {
+  const p = await spawnTs(
+    'apps/live-receiver/src/main.ts',
+    {
+      BACKLOG_ENV: env,
+      BACKLOG_LIVE_RECEIVER_UDP_PORT: '0',
+      BACKLOG_LIVE_RECEIVER_HTTP_PORT: '0',
+      BACKLOG_LIVE_RECEIVER_METRICS_PORT: '0',
+      BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: TOKEN,
+      ...extra,
+    },
+    (l) => l.msg === 'listening',
+  );
+  const l = p.lines.find((x) => x.msg === 'listening') as { udpPort: number; httpPort: number; metricsPort: number };
+  return { ...p, udpPort: l.udpPort, httpPort: l.httpPort, metricsPort: l.metricsPort };
+}
+
+export async function stopProc(p: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return p?.child.exitCode ?? null;
+  p.child.kill(signal);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 8000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** One metric's value (summed over label sets matching `labelMatch`). */
+export async function metric(r: Receiver, name: string, labelMatch = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
+    if (labelMatch && !rest.includes(labelMatch)) continue;
+    sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
+export interface WsClient {
+  ws: WebSocket;
+  events: { seq: number; host: string; run: string; sent: number; event: Record<string, unknown> }[];
+  dropped: number;
+  close(): void;
+}
+
+/** A WebSocket client of a receiver, collecting events; resolves on the server's hello. */
+export function wsClient(r: { httpPort: number }, filter: Record<string, string> = {}): Promise<WsClient> {
+  const q = new URLSearchParams({ ...filter, token: TOKEN });
+  const ws = new WebSocket(`ws://127.0.0.1:${r.httpPort}/ws?${q}`);
+  const c: WsClient = { ws, events: [], dropped: 0, close: () => ws.terminate() };
+  return new Promise((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as { type: string; events?: WsClient['events']; count?: number };
+      if (msg.type === 'hello') resolve(c);
+      else if (msg.type === 'events') c.events.push(...(msg.events ?? []));
+      else if (msg.type === 'dropped') c.dropped += msg.count ?? 0;
+    });
+  });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export function udpSocket(): Socket {
+  return createSocket('udp4');
+}

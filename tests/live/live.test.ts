@@ -1,0 +1,246 @@
+// The live view end to end, against the real Redis and real processes (issue 9):
+//   a syslog line sent with util-linux `logger` reaches a browser page (headless Chromium) within a second;
+//   two receivers that both get every datagram show each event once; one killed, the other goes on;
+//   10,000 malformed datagrams are counted and change nothing; config problems fail fast; SIGTERM is graceful;
+//   the log.io forwarder speaks log.io's TCP input protocol.
+// Until apps/harvester/src/main.ts exists, `logger` talks to tests/live/fixtures/mini-harvester.ts,
+// which feeds the harvester's real LiveSender (the piece under test on the harvester's side).
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { testNamespace } from '@backlog/testing';
+import { createLiveSender, type LiveSender } from '../../apps/harvester/src/live';
+import { liveReceiverConfigSchema } from '../../apps/live-receiver/src/config';
+import { LiveReceiver } from '../../apps/live-receiver/src/receiver';
+import { ROOT, TOKEN, metric, spawnTs, startReceiver, stopProc, udpSocket, waitFor, wsClient, type Proc, type Receiver } from './helpers';
+
+const run = promisify(execFile);
+const ARTIFACTS = join(ROOT, '.backlog', 'artifacts');
+const ns = testNamespace('live');
+let a: Receiver | undefined;
+let b: Receiver | undefined;
+let harvester: (Proc & { port: number }) | undefined;
+let browser: Browser | undefined;
+let page: Page | undefined;
+const senders: LiveSender[] = [];
+
+beforeAll(async () => {
+  a = await startReceiver(ns);
+  const h = await spawnTs('tests/live/fixtures/mini-harvester.ts', { LIVE_TARGETS: `127.0.0.1:${a.udpPort}`, LIVE_ENV: ns, LIVE_HOST: 'harvester-1' }, (l) => typeof l.port === 'number');
+  harvester = { ...h, port: (h.lines.find((l) => typeof l.port === 'number') as { port: number }).port };
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await page?.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  for (const s of senders) await s.stop();
+  await stopProc(harvester);
+  await stopProc(b);
+  await stopProc(a);
+}, 30_000);
+
+describe('live view', () => {
+  it('a line sent with logger appears on the page within a second (screenshot kept)', async () => {
+    if (!a || !browser || !harvester) throw new Error('setup failed');
+    page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
+    await page.goto(`http://127.0.0.1:${a.httpPort}/?token=${TOKEN}&env=${ns}`);
+    await page.waitForFunction(() => (window as unknown as { __live: { state: string } }).__live.state === 'connected', undefined, { timeout: 10_000 });
+    // The token left the address bar once read.
+    expect(page.url()).not.toContain(TOKEN);
+
+    const nonce = `hello live ${Date.now().toString(36)}`;
+    const t0 = Date.now();
+    await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'checkout', '-p', 'user.err', nonce]);
+    await page.waitForFunction((text) => document.getElementById('log')?.textContent?.includes(text) ?? false, nonce, { timeout: 5_000, polling: 10 });
+    const elapsed = Date.now() - t0;
+    const row = page.locator('.row', { hasText: nonce });
+    await expect(row.locator('.l').textContent()).resolves.toBe('err');
+    await expect(row.locator('.s').textContent()).resolves.toBe('checkout');
+    expect(await row.getAttribute('class')).toContain('lv-3'); // error colour
+
+    // Some traffic around it, so the screenshot shows levels, a cut line and the counters.
+    const levels = ['info', 'warning', 'debug', 'notice', 'crit'];
+    for (let i = 0; i < 10; i++) {
+      await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', ['api', 'db', 'nginx'][i % 3] as string, '-p', `user.${levels[i % 5]}`, `request ${i} handled in ${i * 7} ms`]);
+    }
+    await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', '--size', '4000', `long ${'x'.repeat(3000)}`]);
+    await page.waitForFunction(() => document.querySelectorAll('.row[data-seq]').length >= 12, undefined, { timeout: 5_000 });
+    await page.waitForFunction(() => document.getElementById('rate')?.textContent !== '0', undefined, { timeout: 3_000 }).catch(() => undefined);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
+    expect(elapsed, `logger → page took ${elapsed} ms`).toBeLessThan(1000);
+  });
+
+  it('pause holds events and resume shows them; the filter hides what it excludes', async () => {
+    if (!page || !harvester) throw new Error('setup failed');
+    await page.click('#pause');
+    await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', 'while paused']);
+    await page.waitForFunction(() => (window as unknown as { __live: { held: number } }).__live.held >= 1, undefined, { timeout: 3_000 });
+    expect(await page.locator('.row', { hasText: 'while paused' }).count()).toBe(0);
+    await page.click('#pause');
+    await page.locator('.row', { hasText: 'while paused' }).waitFor({ timeout: 3_000 });
+
+    await page.selectOption('#f-level', 'error');
+    await page.click('#apply');
+    await page.waitForTimeout(200);
+    await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', '-p', 'user.info', 'filtered-out info']);
+    await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', '-p', 'user.err', 'kept error']);
+    await page.locator('.row', { hasText: 'kept error' }).waitFor({ timeout: 3_000 });
+    expect(await page.locator('.row', { hasText: 'filtered-out info' }).count()).toBe(0);
+    await page.selectOption('#f-level', '');
+    await page.click('#apply');
+  });
+
+  it('two receivers that both get every datagram: each event shown once, on either; one killed, the other goes on', async () => {
+    if (!a || !page) throw new Error('setup failed');
+    b = await startReceiver(ns);
+    const wonBefore = await metric(a, 'live_receiver_emitted_events_total');
+    const dupsBefore = await metric(a, 'live_receiver_dropped_events_total', 'reason="duplicate"');
+    const [ca, cb] = await Promise.all([wsClient(a, { host: 'twice' }), wsClient(b, { host: 'twice' })]);
+    const sender = createLiveSender({ enabled: true, targets: [`127.0.0.1:${a.udpPort}`, `127.0.0.1:${b.udpPort}`] }, { host: 'harvester-2', run: `both${Date.now()}` });
+    senders.push(sender);
+    const N = 2000;
+    for (let i = 0; i < N; i++) {
+      sender.send({ '@timestamp': new Date().toISOString(), host: { name: 'twice' }, service: { name: 'svc' }, log: { level: 'info' }, message: `dual ${i}`, labels: { env: ns } });
+      if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5)); // a burst, not a flood: loopback UDP is lossless at this pace
+    }
+    await waitFor(() => ca.events.length >= N && cb.events.length >= N, 10_000, `${N} events on both clients (a ${ca.events.length}, b ${cb.events.length})`);
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive by now
+    for (const c of [ca, cb]) {
+      const seqs = c.events.map((e) => e.seq);
+      expect(new Set(seqs).size).toBe(N);
+      expect(seqs.length).toBe(N);
+    }
+    // Each receiver claimed a share; together exactly N, and the other N copies were dropped as duplicates.
+    const won = (await metric(a, 'live_receiver_emitted_events_total')) - wonBefore + (await metric(b, 'live_receiver_emitted_events_total'));
+    const dups = (await metric(a, 'live_receiver_dropped_events_total', 'reason="duplicate"')) - dupsBefore + (await metric(b, 'live_receiver_dropped_events_total', 'reason="duplicate"'));
+    expect({ won, dups }).toEqual({ won: N, dups: N });
+    // The browser (connected to a) shows each of them once.
+    await page.waitForFunction((n) => document.querySelectorAll('.row[data-host="harvester-2"]').length >= Math.min(n, 4000), N, { timeout: 10_000 });
+    const shown = await page.$$eval('.row[data-host="harvester-2"]', (rows) => rows.map((r) => (r as HTMLElement).dataset.seq));
+    expect(new Set(shown).size).toBe(shown.length);
+
+    // Kill b hard (no goodbye): a goes on with every event, still once.
+    await stopProc(b, 'SIGKILL');
+    cb.close();
+    ca.events.length = 0;
+    for (let i = 0; i < 500; i++) sender.send({ host: { name: 'twice' }, message: `after kill ${i}`, labels: { env: ns } });
+    await waitFor(() => ca.events.length >= 500, 10_000, `500 events after the kill (got ${ca.events.length})`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(new Set(ca.events.map((e) => e.seq)).size).toBe(500);
+    expect(ca.events.length).toBe(500);
+    ca.close();
+  });
+
+  it('10,000 malformed datagrams are counted, nothing crashes, and valid events still flow', async () => {
+    if (!a) throw new Error('setup failed');
+    const before = await metric(a, 'live_receiver_dropped_events_total', 'reason="invalid_');
+    const sock = udpSocket();
+    const bad = [
+      Buffer.from('not json at all'),
+      Buffer.from('{"v":1,"host":"h","run":"r","seq":'),
+      Buffer.from('{"v":9,"host":"h","run":"r","seq":1,"sent":1,"event":{}}'),
+      Buffer.from('{"v":1,"host":"","run":"r","seq":1,"sent":1,"event":{}}'),
+      Buffer.from('{"v":1,"host":"h","run":"r:x","seq":1,"sent":1,"event":{}}'),
+      Buffer.from('{"v":1,"host":"h","run":"r","seq":1.5,"sent":1,"event":{}}'),
+      Buffer.from('{"v":1,"host":"h","run":"r","seq":1,"sent":1,"event":null}'),
+      Buffer.from([0xff, 0xfe, 0x00, 0x7b]),
+      Buffer.from('[]'),
+      Buffer.alloc(20_000, 0x7b),
+    ];
+    const client = await wsClient(a);
+    const t0 = Date.now();
+    for (let i = 0; i < 10_000; i++) {
+      sock.send(bad[i % bad.length] as Buffer, a.udpPort, '127.0.0.1');
+      // Paced so that the kernel's receive buffer (net.core.rmem_max caps it) never overflows: every
+      // datagram must reach the receiver for the count to be exact.
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
+    }
+    let counted = 0;
+    await waitFor(async () => (counted = (await metric(a as Receiver, 'live_receiver_dropped_events_total', 'reason="invalid_')) - before) >= 10_000, 15_000, '10,000 invalid datagrams counted').catch((e: Error) => {
+      throw new Error(`${e.message}: ${counted} counted`);
+    });
+    expect(counted).toBe(10_000);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(a.child.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${a.metricsPort}/healthz`)).status).toBe(200);
+    expect(client.events).toHaveLength(0); // nothing malformed reached a browser
+    const s = createLiveSender({ enabled: true, targets: [`127.0.0.1:${a.udpPort}`] }, { host: 'after-flood' });
+    senders.push(s);
+    s.send({ message: 'still alive', labels: { env: ns } });
+    await waitFor(() => client.events.some((e) => e.event.message === 'still alive'), 5_000, 'a valid event after the flood');
+    client.close();
+    sock.close();
+  });
+
+  it('refuses a WebSocket without the token', async () => {
+    if (!a) throw new Error('setup failed');
+    const status = await new Promise<number | undefined>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${(a as Receiver).httpPort}/ws?token=wrong`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => resolve(undefined));
+    });
+    expect(status).toBe(401);
+    expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="token"')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('config problems fail fast, all listed, before any socket is opened', async () => {
+    const p = await spawnTs('apps/live-receiver/src/main.ts', { BACKLOG_ENV: ns, BACKLOG_LIVE_RECEIVER_UDP_PORT: '99999', BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: 'short', BACKLOG_LIVE_RECEIVER_HTTP_PROT: '1' }, () => false, 15_000).catch((e: Error) => e);
+    expect(p).toBeInstanceOf(Error);
+    const msg = (p as Error).message;
+    expect(msg).toMatch(/exited 78/);
+    expect(msg).toMatch(/udp\.port/);
+    expect(msg).toMatch(/auth\.token/);
+    expect(msg).toMatch(/BACKLOG_LIVE_RECEIVER_HTTP_PORT/); // the typo's suggestion
+  });
+
+  it('SIGTERM: browsers are told, the process exits 0 within its deadline', async () => {
+    const r = await startReceiver(ns);
+    const c = await wsClient(r);
+    const closed = new Promise<number>((res) => c.ws.once('close', (code) => res(code)));
+    const t0 = Date.now();
+    expect(await stopProc(r, 'SIGTERM')).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(6_000);
+    expect(await closed).toBe(1001);
+  });
+
+  it('forwards deduplicated events to a log.io server over its TCP input protocol', async () => {
+    const got: string[] = [];
+    let buf = '';
+    const server: Server = createServer((s) => s.on('data', (d) => {
+      buf += d.toString();
+      const parts = buf.split('\0');
+      buf = parts.pop() ?? '';
+      got.push(...parts);
+    }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const cfg = liveReceiverConfigSchema.parse({
+      env: ns,
+      udp: { port: 0 },
+      http: { port: 0 },
+      metrics: { port: 0 },
+      auth: { token: TOKEN },
+      logio: { enabled: true, port, stream: 'backlog-{env}' },
+    });
+    const r = new LiveReceiver(cfg);
+    const addr = await r.start();
+    const s = createLiveSender({ enabled: true, targets: [`127.0.0.1:${addr.udpPort}`, `127.0.0.1:${addr.udpPort}`] }, { host: 'hv' });
+    senders.push(s);
+    s.send({ host: { name: 'web|01' }, service: { name: 'nginx' }, log: { level: 'warn' }, message: 'pipe | and nul \0 inside', labels: { env: 'prod' } });
+    await waitFor(() => got.some((m) => m.startsWith('+msg|')), 5_000, 'a +msg frame');
+    await r.stop(2000);
+    await new Promise<void>((res) => server.close(() => res()));
+    expect(got).toEqual(['+input|backlog-prod|web_01', '+msg|backlog-prod|web_01|WARN nginx: pipe | and nul  inside']);
+  });
+});
