@@ -11,7 +11,6 @@ import { repoRoot } from '@backlog/testing';
 
 const { Kafka, logLevel } = kafkajs;
 export const root = repoRoot();
-export const tsx = join(root, 'node_modules', '.bin', 'tsx');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort(): Promise<number> {
@@ -46,7 +45,8 @@ export interface Proc {
 
 /** Spawns `tsx <file> <args>` and resolves once it prints a JSON line with `ready: true` on stdout. */
 export function spawnTs(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Proc> {
-  const child = spawn(tsx, [join(root, file), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node --import tsx (not the tsx CLI, which runs the script in a child process that a SIGKILL would orphan).
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, file), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
