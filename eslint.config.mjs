@@ -40,6 +40,18 @@ export default [
     },
   },
   {
+    // Tests of any project may use the test kit (stack details, namespaces); production code may not.
+    files: ['**/*.spec.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', {
+        enforceBuildableLibDependency: false,
+        allowCircularSelfDependency: false,
+        banTransitiveDependencies: false,
+        depConstraints: depConstraints.map((c) => ({ ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] })),
+      }],
+    },
+  },
+  {
     files: ['libs/core/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {

@@ -1,7 +1,6 @@
 // Smoke tests of the Kafka adapter against the real local broker (Kafka 3.9.1 KRaft, topic
 // auto-creation off).
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

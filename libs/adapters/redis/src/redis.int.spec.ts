@@ -1,7 +1,6 @@
 // Smoke tests of the Redis adapter against the local Redis (shared with other test files: every key and
 // channel here lives under this file's namespace).
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,5 @@
 // Smoke tests of the S3 adapter against the local S3Proxy 4.0 (filesystem backend, path style).
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';

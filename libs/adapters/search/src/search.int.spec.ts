@@ -3,7 +3,6 @@
 // Elasticsearch engine is NOT exercised, and this file says so (a warning and a skipped test), never
 // a pass.
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearch, isAlreadyIndexed, type SearchEngine, type SearchError, type SearchPort } from './index';

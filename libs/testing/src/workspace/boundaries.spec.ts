@@ -58,3 +58,9 @@ describe('import boundaries', () => {
     expect(await boundaryErrors('libs/adapters/kafka/src/probe.ts', "import * as e from '@backlog/core-codec';\nexport const x = e;\n")).toEqual([]);
   });
 });
+
+describe('tests may use the test kit', () => {
+  it('allows an adapter spec to import libs/testing', async () => {
+    await expect(boundaryErrors('libs/adapters/kafka/src/probe.int.spec.ts', "import { stackInfo } from '@backlog/testing';\nexport const x = stackInfo;\n")).resolves.toEqual([]);
+  });
+});
