@@ -20,6 +20,15 @@ import { LiveReceiver } from '../../apps/live-receiver/src/receiver';
 import { ROOT, TOKEN, metric, spawnTs, startReceiver, stopProc, udpSocket, waitFor, wsClient, type Proc, type Receiver } from './helpers';
 
 const run = promisify(execFile);
+
+/** What the page functions below touch in the browser (the workspace is typechecked without the DOM lib). */
+interface PageGlobals {
+  __live: { state: string; held: number };
+  document: {
+    getElementById(id: string): { textContent: string | null } | null;
+    querySelectorAll(selector: string): { length: number };
+  };
+}
 const ARTIFACTS = join(ROOT, '.backlog', 'artifacts');
 const ns = testNamespace('live');
 let a: Receiver | undefined;
@@ -53,14 +62,14 @@ describe('live view', () => {
     if (!a || !browser || !harvester) throw new Error('setup failed');
     page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
     await page.goto(`http://127.0.0.1:${a.httpPort}/?token=${TOKEN}&env=${ns}`);
-    await page.waitForFunction("window.__live.state === 'connected'", undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 10_000 });
     // The token left the address bar once read.
     expect(page.url()).not.toContain(TOKEN);
 
     const nonce = `hello live ${Date.now().toString(36)}`;
     const t0 = Date.now();
     await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'checkout', '-p', 'user.err', nonce]);
-    await page.waitForFunction(`document.getElementById('log').textContent.includes(${JSON.stringify(nonce)})`, undefined, { timeout: 5_000, polling: 10 });
+    await page.waitForFunction((text) => (globalThis as unknown as PageGlobals).document.getElementById('log')?.textContent?.includes(text) ?? false, nonce, { timeout: 5_000, polling: 10 });
     const elapsed = Date.now() - t0;
     const row = page.locator('.row', { hasText: nonce });
     await expect(row.locator('.l').textContent()).resolves.toBe('err');
@@ -73,8 +82,8 @@ describe('live view', () => {
       await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', ['api', 'db', 'nginx'][i % 3] as string, '-p', `user.${levels[i % 5]}`, `request ${i} handled in ${i * 7} ms`]);
     }
     await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', '--size', '4000', `long ${'x'.repeat(3000)}`]);
-    await page.waitForFunction("document.querySelectorAll('.row[data-seq]').length >= 12", undefined, { timeout: 5_000 });
-    await page.waitForFunction("document.getElementById('rate').textContent !== '0'", undefined, { timeout: 3_000 }).catch(() => undefined);
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-seq]').length >= 12, undefined, { timeout: 5_000 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('rate')?.textContent !== '0', undefined, { timeout: 3_000 }).catch(() => undefined);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
     expect(elapsed, `logger → page took ${elapsed} ms`).toBeLessThan(1000);
@@ -84,7 +93,7 @@ describe('live view', () => {
     if (!page || !harvester) throw new Error('setup failed');
     await page.click('#pause');
     await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', 'while paused']);
-    await page.waitForFunction('window.__live.held >= 1', undefined, { timeout: 3_000 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.held >= 1, undefined, { timeout: 3_000 });
     expect(await page.locator('.row', { hasText: 'while paused' }).count()).toBe(0);
     await page.click('#pause');
     await page.locator('.row', { hasText: 'while paused' }).waitFor({ timeout: 3_000 });
@@ -125,7 +134,7 @@ describe('live view', () => {
     const dups = (await metric(a, 'live_receiver_dropped_events_total', 'reason="duplicate"')) - dupsBefore + (await metric(b, 'live_receiver_dropped_events_total', 'reason="duplicate"'));
     expect({ won, dups }).toEqual({ won: N, dups: N });
     // The browser (connected to a) shows each of them once.
-    await page.waitForFunction(`document.querySelectorAll('.row[data-host="harvester-2"]').length >= ${N}`, undefined, { timeout: 10_000 });
+    await page.waitForFunction((n) => (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-host="harvester-2"]').length >= n, N, { timeout: 10_000 });
     const shown = await page.locator('.row[data-host="harvester-2"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-seq')));
     expect(new Set(shown).size).toBe(shown.length);
 
