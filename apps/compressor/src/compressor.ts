@@ -17,12 +17,12 @@ import type { Logger } from '@backlog/core-pipeline';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
 import { type Checkpoint, type InFlight, type LineIn, type PartBuffer, PartitionAssembler, latenessBucket } from './assembler';
 import { Bz2Pool } from './bz2-pool';
-import type { CompressorConfig } from './config';
+import type { CompressorSettings } from './config';
 import { type CompressorMetrics, compressorMetrics } from './metrics';
 import { sealPart } from './sealer';
 import { SpillFile } from './spill';
 
-type Settings = CompressorConfig['compressor'];
+type Settings = CompressorSettings;
 
 export interface CompressorDeps {
   env: string;

@@ -5,7 +5,7 @@ import { createS3 } from '@backlog/adapter-s3';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
 import { Compressor } from './compressor';
-import { compressorConfigSchema } from './config';
+import { compressorConfigSchema, compressorSettingsSchema } from './config';
 
 async function main(): Promise<void> {
   let cfg;
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const registry = new MetricsRegistry({ defaultMetrics: true });
   const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `compressor-${cfg.env}`, logger: log });
   const s3 = createS3({ ...cfg.s3, maxAttempts: 2, connectionTimeoutMs: 2_000, requestTimeoutMs: 30_000 });
-  const compressor = new Compressor({ env: cfg.env, settings: { ...cfg.compressor }, kafka, s3, logger: log, metrics: registry });
+  const compressor = new Compressor({ env: cfg.env, settings: compressorSettingsSchema.parse(cfg), kafka, s3, logger: log, metrics: registry });
   const http = await startTelemetryServer({ host: cfg.metrics.host, port: cfg.metrics.port, registry, health: () => compressor.health() });
 
   let stopping = false;
