@@ -154,6 +154,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it("sets an app's own variables only under its own prefix (BACKLOG_<APP>_…), e.g. its listen hosts", () => {
+    const prefixes = APPS.map((a) => `BACKLOG_${a.toUpperCase().replace(/-/g, '_')}_`);
+    APPS.forEach((app, i) => {
+      for (const name of Object.keys(envOf(services[app] as Service))) {
+        const other = prefixes.find((p, j) => j !== i && name.startsWith(p));
+        expect(other, `${app} sets ${name}`).toBeUndefined();
+      }
+    });
+    expect(envOf(services['live-receiver'] as Service).BACKLOG_LIVE_RECEIVER_HTTP_HOST).toBe('0.0.0.0');
+  });
+
   it('declares every named volume it mounts', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const v of ((s as { volumes?: string[] }).volumes ?? [])) {
