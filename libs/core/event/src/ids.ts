@@ -28,6 +28,15 @@ const COUNTER_MAX = 2 ** COUNTER_BITS - 1;
 
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
+/** "8000".."bfff": the variant bits 0b10 plus the counter's low 14 bits, built on first use. */
+let LOW: string[] | undefined;
+function lowTable(): string[] {
+  if (!LOW) {
+    LOW = new Array<string>(0x4000);
+    for (let i = 0; i < 0x4000; i++) LOW[i] = (0x8000 | i).toString(16);
+  }
+  return LOW;
+}
 
 export interface EventIdGeneratorOptions {
   /** Clock in epoch milliseconds; default Date.now. Tests inject one to go backwards. */
@@ -42,9 +51,13 @@ export class EventIdGenerator {
   /** The 48-bit run id as 12 lower-case hex digits (the id's last group). */
   readonly runHex: string;
   private readonly now: () => number;
+  private readonly suffix: string;
+  private readonly low = lowTable();
   private lastMs = -1;
   private counter: number;
+  /** "tttttttt-tttt-7hhh-" for the current millisecond and counter high bits ('' = recompute). */
   private prefix = '';
+  private prefixHi = -1;
 
   constructor(opts: EventIdGeneratorOptions = {}) {
     const run = opts.runId ?? randomFillSync(new Uint8Array(6));
@@ -52,6 +65,7 @@ export class EventIdGenerator {
     let hex = '';
     for (const b of run) hex += HEX[b];
     this.runHex = hex;
+    this.suffix = `-${hex}`;
     this.now = opts.now ?? Date.now;
     this.counter = opts.initialCounter ?? 0;
     if (opts.initialCounter !== undefined) this.lastMs = Math.floor(this.now());
@@ -73,11 +87,13 @@ export class EventIdGenerator {
       this.counter = 0;
       this.prefix = '';
     }
-    if (this.prefix === '') this.prefix = tsPrefix(this.lastMs);
     const c = this.counter;
-    const hi = c >>> 14; // 12 bits
-    const lo = (c & 0x3fff) | 0x8000; // variant 0b10 + 14 bits
-    return `${this.prefix}${(hi >>> 8).toString(16)}${HEX[hi & 0xff]}-${HEX[lo >>> 8]}${HEX[lo & 0xff]}-${this.runHex}`;
+    const hi = c >>> 14; // 12 bits of rand_a
+    if (this.prefix === '' || hi !== this.prefixHi) {
+      this.prefix = `${tsPrefix(this.lastMs)}${(hi >>> 8).toString(16)}${HEX[hi & 0xff]}-`;
+      this.prefixHi = hi;
+    }
+    return this.prefix + (this.low[c & 0x3fff] as string) + this.suffix;
   }
 
   /** Milliseconds of the last id returned (may be ahead of the clock after an overflow). */

@@ -58,17 +58,38 @@ export interface NormalizeContext {
   limits?: Partial<NormalizeLimits>;
 }
 
-/** Top-level keys that normalize() consumes itself; every other key goes to `fields`. */
-const CONSUMED = new Set([
-  '@timestamp', 'event', 'host', 'service', 'process', 'log', 'message', 'labels', 'fields',
-  'msg', 'timestamp', 'time', 'ts', 'level', 'severity', 'lvl', 'hostname', 'pid',
-  'log.level', 'host.name', 'service.name', 'process.pid', 'event.id',
-]);
+/** A time key: the first that parses wins; a loser that names a different instant (or none) goes to fields. */
+function timeKey(b: FieldBudget, fields: Record<string, unknown>, name: string, v: unknown, won: number | undefined): number | undefined {
+  if (v === null) return won;
+  const ms = toEpochMs(v);
+  if (won === undefined && ms !== undefined) return ms;
+  if (ms === undefined || ms !== won) b.put(fields, name, v);
+  return won;
+}
 
-/** Time keys in precedence order (first one that parses wins). */
-const TIME_KEYS = ['@timestamp', 'timestamp', 'time', 'ts'] as const;
-/** Level keys in precedence order. */
-const LEVEL_KEYS = ['log.level', 'level', 'severity', 'lvl'] as const;
+/** A level key: the first that reads as a level wins; a loser that says something else goes to fields. */
+function levelKey(b: FieldBudget, fields: Record<string, unknown>, name: string, v: unknown, won: string | undefined): string | undefined {
+  if (v === null) return won;
+  const lv = canonicalLevel(v);
+  if (won === undefined && lv !== undefined) return lv;
+  if (lv === undefined || lv !== won) b.put(fields, name, v);
+  return won;
+}
+
+const MODELLED = new Set(['name', 'pid', 'id', 'created', 'original']);
+
+function extraKeys(b: FieldBudget, fields: Record<string, unknown>, name: string, o: unknown): void {
+  if (typeof o === 'string') return; // host: "web-01" is the name
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    b.put(fields, name, o);
+    return;
+  }
+  let extra: Record<string, unknown> | undefined;
+  for (const k in o as Record<string, unknown>) {
+    if (!MODELLED.has(k)) (extra ??= {})[k] = (o as Record<string, unknown>)[k];
+  }
+  if (extra) b.put(fields, name, extra);
+}
 
 /** Text of a non-string value; never throws (cycles, BigInt, symbols). */
 function text(v: unknown): string {
@@ -143,103 +164,135 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   const fields: Record<string, unknown> = {};
   const labels: Record<string, string> = {};
 
+  // One pass over the keys that are present (no look-ups of absent keys: partials come in many shapes,
+  // and keyed misses on them are what made this function slow).
+  let vTimestamp: unknown, vTime: unknown, vTs: unknown, vAt: unknown;
+  let vMessage: unknown, vMsg: unknown;
+  let vLevelDotted: unknown, vLevel: unknown, vSeverity: unknown, vLvl: unknown;
+  let vHost: unknown, vHostDotted: unknown, vHostname: unknown;
+  let vService: unknown, vServiceDotted: unknown;
+  let vProcess: unknown, vPidDotted: unknown, vPid: unknown;
+  let vEvent: unknown, vEventId: unknown, vLog: unknown, vLabels: unknown, vFields: unknown;
+  let leftovers: string[] | undefined;
+  for (const k in p) {
+    const v = p[k];
+    if (v === undefined) continue;
+    switch (k) {
+      case '@timestamp': vAt = v; break;
+      case 'timestamp': vTimestamp = v; break;
+      case 'time': vTime = v; break;
+      case 'ts': vTs = v; break;
+      case 'message': vMessage = v; break;
+      case 'msg': vMsg = v; break;
+      case 'log.level': vLevelDotted = v; break;
+      case 'level': vLevel = v; break;
+      case 'severity': vSeverity = v; break;
+      case 'lvl': vLvl = v; break;
+      case 'host': vHost = v; break;
+      case 'host.name': vHostDotted = v; break;
+      case 'hostname': vHostname = v; break;
+      case 'service': vService = v; break;
+      case 'service.name': vServiceDotted = v; break;
+      case 'process': vProcess = v; break;
+      case 'process.pid': vPidDotted = v; break;
+      case 'pid': vPid = v; break;
+      case 'event': vEvent = v; break;
+      case 'event.id': vEventId = v; break;
+      case 'log': vLog = v; break;
+      case 'labels': vLabels = v; break;
+      case 'fields': vFields = v; break;
+      default: (leftovers ??= []).push(k);
+    }
+  }
+
   // labels: the source's first (string values only), then ours.
-  const srcLabels = p.labels;
-  if (srcLabels !== null && typeof srcLabels === 'object') {
-    for (const k in srcLabels) {
-      const v = srcLabels[k];
+  if (vLabels !== null && typeof vLabels === 'object' && !Array.isArray(vLabels)) {
+    const src = vLabels as Record<string, unknown>;
+    for (const k in src) {
+      const v = src[k];
       if (v === undefined || v === null) continue;
       labels[k] = budget.str(typeof v === 'string' ? v : text(v));
     }
-  }
+  } else if (vLabels !== undefined) budget.put(fields, 'labels', vLabels);
   if (ctx.env !== undefined) labels.env = ctx.env;
   if (ctx.input !== undefined) labels.input = ctx.input;
 
-  // @timestamp
+  // @timestamp: first key (in precedence order) that parses wins.
   let tsMs: number | undefined;
-  for (const k of TIME_KEYS) {
-    const v = p[k];
-    if (v === undefined || v === null) continue;
-    const ms = toEpochMs(v);
-    if (tsMs === undefined && ms !== undefined) tsMs = ms;
-    else if (ms === undefined || ms !== tsMs) budget.put(fields, k === '@timestamp' ? 'timestamp_unparsed' : k, v);
-  }
+  if (vAt !== undefined) tsMs = timeKey(budget, fields, 'timestamp_unparsed', vAt, tsMs);
+  if (vTimestamp !== undefined) tsMs = timeKey(budget, fields, 'timestamp', vTimestamp, tsMs);
+  if (vTime !== undefined) tsMs = timeKey(budget, fields, 'time', vTime, tsMs);
+  if (vTs !== undefined) tsMs = timeKey(budget, fields, 'ts', vTs, tsMs);
 
   // message
   let message: string;
-  const m = p.message;
-  const msg = p.msg;
-  if (typeof m === 'string') {
-    message = m;
-    if (msg !== undefined && msg !== m) budget.put(fields, 'msg', msg);
-  } else if (typeof msg === 'string') {
-    message = msg;
-    if (m !== undefined && m !== null) budget.put(fields, 'message', m);
-  } else if (m !== undefined && m !== null) {
-    message = text(m);
+  if (typeof vMessage === 'string') {
+    message = vMessage;
+    if (vMsg !== undefined && vMsg !== vMessage) budget.put(fields, 'msg', vMsg);
+  } else if (typeof vMsg === 'string') {
+    message = vMsg;
+    if (vMessage !== undefined && vMessage !== null) budget.put(fields, 'message', vMessage);
+  } else if (vMessage !== undefined && vMessage !== null) {
+    message = text(vMessage);
   } else {
-    message = msg !== undefined && msg !== null ? text(msg) : '';
+    message = vMsg !== undefined && vMsg !== null ? text(vMsg) : '';
   }
-  const cut = truncateUtf8(message, limits.maxMessageBytes);
-  if (cut !== message) {
-    message = cut;
-    addFlag(labels, 'message');
+  if (message.length * 3 > limits.maxMessageBytes) {
+    const cut = truncateUtf8(message, limits.maxMessageBytes);
+    if (cut !== message) {
+      message = cut;
+      addFlag(labels, 'message');
+    }
   }
 
   // log.level and log.syslog
-  const syslog = p.log?.syslog;
+  let syslog: SyslogFields | undefined;
+  let ownLevel: unknown;
+  if (vLog !== null && typeof vLog === 'object' && !Array.isArray(vLog)) {
+    const lg = vLog as { level?: unknown; syslog?: unknown };
+    ownLevel = lg.level;
+    if (lg.syslog !== null && typeof lg.syslog === 'object') syslog = lg.syslog as SyslogFields;
+  } else if (vLog !== undefined) budget.put(fields, 'log', vLog);
   let level: string | undefined;
-  for (const k of LEVEL_KEYS) {
-    const raw = k === 'log.level' ? (p.log?.level ?? p[k]) : p[k];
-    if (raw === undefined || raw === null) continue;
-    const lv = canonicalLevel(raw);
-    if (level === undefined && lv !== undefined) level = lv;
-    else if (lv === undefined || lv !== level) budget.put(fields, k, raw);
-  }
+  if (ownLevel !== undefined) level = levelKey(budget, fields, 'log.level', ownLevel, level);
+  if (vLevelDotted !== undefined) level = levelKey(budget, fields, 'log.level', vLevelDotted, level);
+  if (vLevel !== undefined) level = levelKey(budget, fields, 'level', vLevel, level);
+  if (vSeverity !== undefined) level = levelKey(budget, fields, 'severity', vSeverity, level);
+  if (vLvl !== undefined) level = levelKey(budget, fields, 'lvl', vLvl, level);
   if (level === undefined && syslog?.severity !== undefined) level = SEVERITY_LEVELS[syslog.severity.code];
 
   // host.name
-  const host = str(objField(p.host, 'name')) ?? str(typeof p.host === 'string' ? p.host : undefined) ?? str(p['host.name']) ?? str(p.hostname) ?? syslog?.hostname ?? ctx.hostname;
-  if (p.hostname !== undefined && p.hostname !== host) budget.put(fields, 'hostname', p.hostname);
+  const host = str(objField(vHost, 'name')) ?? str(vHost) ?? str(vHostDotted) ?? str(vHostname) ?? str(syslog?.hostname) ?? ctx.hostname;
+  if (vHostname !== undefined && vHostname !== host) budget.put(fields, 'hostname', vHostname);
 
   // service.name
-  let service =
-    str(objField(p.service, 'name')) ?? str(typeof p.service === 'string' ? p.service : undefined) ?? str(p['service.name']) ?? syslog?.appname;
+  let service = str(objField(vService, 'name')) ?? str(vService) ?? str(vServiceDotted) ?? str(syslog?.appname);
   if (service === undefined && ctx.unit) service = ctx.unit.endsWith('.service') ? ctx.unit.slice(0, -8) : ctx.unit;
   if (service === undefined && ctx.file) service = serviceFromFile(ctx.file);
 
   // process.pid
-  const pid = toPid(p.process?.pid) ?? toPid(p['process.pid']) ?? toPid(p.pid) ?? (syslog?.procid !== undefined ? toPid(syslog.procid) : undefined);
-  if (p.pid !== undefined && toPid(p.pid) !== pid) budget.put(fields, 'pid', p.pid);
+  const pid = toPid(objField(vProcess, 'pid')) ?? toPid(vPidDotted) ?? toPid(vPid) ?? (syslog?.procid !== undefined ? toPid(syslog.procid) : undefined);
+  if (vPid !== undefined && toPid(vPid) !== pid) budget.put(fields, 'pid', vPid);
 
   // event.id: the source's when it gave a usable one.
-  const srcId = str(p.event?.id) ?? str(p['event.id']);
+  const srcId = str(objField(vEvent, 'id')) ?? str(vEventId);
   const id = srcId !== undefined && srcId.length <= 512 ? srcId : (ctx.ids ?? defaultIdGenerator()).next();
 
   // fields: explicit ones, leftovers, then what the message carries.
-  const srcFields = p.fields;
-  if (srcFields !== null && typeof srcFields === 'object' && !Array.isArray(srcFields)) {
-    for (const k in srcFields) budget.put(fields, k, srcFields[k]);
-  }
-  for (const k in p) {
-    if (CONSUMED.has(k)) continue;
-    budget.put(fields, k, p[k]);
-  }
-  // Leftover sub-keys of ECS objects we only partly model (host.ip, service.version, …).
-  for (const k of ['host', 'service', 'process', 'event'] as const) {
-    const o = p[k];
-    if (o === null || typeof o !== 'object') continue;
-    let extra: Record<string, unknown> | undefined;
-    for (const sk in o as Record<string, unknown>) {
-      if (sk === 'name' || sk === 'pid' || sk === 'id' || sk === 'created' || sk === 'original') continue;
-      (extra ??= {})[sk] = (o as Record<string, unknown>)[sk];
+  if (vFields !== null && typeof vFields === 'object' && !Array.isArray(vFields)) {
+    const src = vFields as Record<string, unknown>;
+    for (const k in src) budget.put(fields, k, src[k]);
+  } else if (vFields !== undefined) budget.put(fields, 'fields', vFields);
+  if (leftovers !== undefined) for (const k of leftovers) budget.put(fields, k, p[k]);
+  // Sub-keys of ECS objects we only partly model (host.ip, service.version, …) and non-object values.
+  if (vHost !== undefined) extraKeys(budget, fields, 'host', vHost);
+  if (vService !== undefined) extraKeys(budget, fields, 'service', vService);
+  if (vProcess !== undefined) extraKeys(budget, fields, 'process', vProcess);
+  if (vEvent !== undefined) extraKeys(budget, fields, 'event', vEvent);
+  if (message.length > 0) {
+    if (ctx.extractJson === false || !extractJsonObject(message, fields, budget)) {
+      if (ctx.extractKeyValues !== false) extractKeyValues(message, fields, budget);
     }
-    if (extra) budget.put(fields, k, extra);
-  }
-  if (message.length > 0 && ctx.extractJson !== false && message.charCodeAt(0) <= 123) {
-    if (!extractJsonObject(message, fields, budget) && ctx.extractKeyValues !== false) extractKeyValues(message, fields, budget);
-  } else if (message.length > 0 && ctx.extractKeyValues !== false) {
-    extractKeyValues(message, fields, budget);
   }
   if (budget.cut) addFlag(labels, 'fields');
 

@@ -41,3 +41,12 @@ describe('zonedToEpochMs', () => {
     expect(yearInZone('UTC', Date.parse('2025-12-31T20:00:00Z'))).toBe(2025);
   });
 });
+
+describe('isoFromMs', () => {
+  it('matches Date#toISOString, including far dates and fractions', async () => {
+    const { isoFromMs } = await import('./time');
+    const samples = [0, 1, 999, 86_399_999, 951_782_400_000 /* 2000-02-29 */, 1_763_805_600_123, 253_402_300_799_999, 253_402_300_800_000, -1, 1.5, 4_102_444_800_000];
+    for (let i = 0; i < 2000; i++) samples.push(Math.floor(Math.random() * 4e12));
+    for (const ms of samples) expect(isoFromMs(ms), String(ms)).toBe(new Date(Math.trunc(ms)).toISOString());
+  });
+});

@@ -37,6 +37,12 @@ export function timeErrorColumn(): number {
   return lastErrorColumn;
 }
 
+/** Records where a timestamp failed; a plain function, not a closure, so the hot path allocates nothing. */
+function fail(col: number): null {
+  lastErrorColumn = col;
+  return null;
+}
+
 /**
  * Scans an RFC 3339 `date-time` starting at `start` (RFC 5424 section 6.2.3 profile when `strict`):
  *   FULL-DATE "T" PARTIAL-TIME TIME-OFFSET, TIME-SECFRAC 1*6DIGIT, upper-case "T" and "Z",
@@ -47,10 +53,6 @@ export function timeErrorColumn(): number {
 export function scanRfc3339(s: string, start: number, strict: boolean): ScannedTime | null {
   const n = s.length;
   let i = start;
-  const fail = (col: number): null => {
-    lastErrorColumn = col;
-    return null;
-  };
   if (n - i < 19) return fail(Math.min(n, i + 10));
   const y1 = d2(s, i);
   const y2 = d2(s, i + 2);
@@ -146,16 +148,33 @@ export function toEpochMs(v: unknown): number | undefined {
   return undefined;
 }
 
-let isoCacheMs = Number.NaN;
-let isoCache = '';
+const PAD2: string[] = [];
+for (let i = 0; i < 100; i++) PAD2.push(i < 10 ? `0${i}` : String(i));
+const PAD3: string[] = [];
+for (let i = 0; i < 1000; i++) PAD3.push(String(i).padStart(3, '0'));
+const DAY = 86_400_000;
+const MAX_4_DIGIT_YEAR_MS = 253_402_300_800_000; // 10000-01-01T00:00:00Z
+let dayCache = Number.NaN;
+let dayText = '';
 
-/** `Date#toISOString` with a one-entry cache: a batch of events shares a receive time. */
+/**
+ * `Date#toISOString` (UTC, millisecond precision), computed from a per-day cache of "YYYY-MM-DDT" and
+ * table look-ups for the time of day: a stream of events mostly shares its day, and this runs per event.
+ */
 export function isoFromMs(ms: number): string {
-  if (ms === isoCacheMs) return isoCache;
-  const s = new Date(ms).toISOString();
-  isoCacheMs = ms;
-  isoCache = s;
-  return s;
+  if (!(ms >= 0 && ms < MAX_4_DIGIT_YEAR_MS) || !Number.isInteger(ms)) return new Date(Math.trunc(ms)).toISOString();
+  const day = Math.floor(ms / DAY);
+  if (day !== dayCache) {
+    dayText = new Date(day * DAY).toISOString().slice(0, 11);
+    dayCache = day;
+  }
+  let r = ms - day * DAY;
+  const h = Math.floor(r / 3_600_000);
+  r -= h * 3_600_000;
+  const m = Math.floor(r / 60_000);
+  r -= m * 60_000;
+  const sec = Math.floor(r / 1000);
+  return `${dayText}${PAD2[h]}:${PAD2[m]}:${PAD2[sec]}.${PAD3[r - sec * 1000]}Z`;
 }
 
 // ---------------------------------------------------------------------------------------------------

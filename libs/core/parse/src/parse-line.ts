@@ -209,7 +209,6 @@ function parseJson(s: string, format: string): PartialEvent {
  */
 function parseAuto(s: string, opts: ParseOptions, strict: boolean): PartialEvent {
   const c = s.charCodeAt(0);
-  const o3164 = syslogOpts(opts, strict, 'auto');
   if (c === 60 /* < */) {
     let first: ParseFailure | undefined;
     if (looksLikeRfc5424(s)) {
@@ -218,7 +217,7 @@ function parseAuto(s: string, opts: ParseOptions, strict: boolean): PartialEvent
       first = r;
       if (strict) return failed(s, 'rfc5424', r.code);
     }
-    const r = parseRfc3164(s, o3164);
+    const r = parseRfc3164(s, syslogOpts(opts, strict, 'auto'));
     if (r.ok) return syslogToPartial(r);
     if (strict) return failed(s, first ? 'rfc5424' : 'rfc3164', (first ?? r).code);
     return { message: s };
@@ -230,7 +229,7 @@ function parseAuto(s: string, opts: ParseOptions, strict: boolean): PartialEvent
   }
   if (!strict) {
     if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) {
-      const r = syslogOf(parseRfc3164(s, o3164));
+      const r = syslogOf(parseRfc3164(s, syslogOpts(opts, strict, 'auto')));
       if (r) return syslogToPartial(r);
     } else if (c >= 49 && c <= 57 && s.charCodeAt(1) === 32) {
       const r = syslogOf(parseRfc5424(s, { strict: false }));

@@ -23,12 +23,31 @@ export interface Rfc5424Options {
 }
 
 const LIMITS = { hostname: 255, appname: 48, procid: 128, msgid: 32 } as const;
-const FIELD_ERRORS: Record<keyof typeof LIMITS, ParseErrorCode> = {
-  hostname: 'HOSTNAME_INVALID',
-  appname: 'APPNAME_INVALID',
-  procid: 'PROCID_INVALID',
-  msgid: 'MSGID_INVALID',
-};
+/** Header field failures, encoded as negative numbers so the scanner returns a plain int. */
+const TRUNCATED = -1;
+const BAD_AT = -2; // -2 - column
+
+/**
+ * Scans one header field at `i`; returns the index of the SP after it, or TRUNCATED / BAD_AT - column.
+ * Lenient mode lets 8-bit characters through (host names in local scripts), never control bytes.
+ */
+function headerField(s: string, i: number, cap: number, strict: boolean): number {
+  const n = s.length;
+  if (i >= n) return TRUNCATED;
+  let k = i;
+  for (; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 32) break;
+    if (k - i >= cap || !(isPrintUsAscii(c) || (!strict && c >= 128))) return BAD_AT - k;
+  }
+  if (k === i) return BAD_AT - i;
+  if (k >= n) return TRUNCATED;
+  return k;
+}
+
+function fieldFailure(s: string, i: number, r: number, code: ParseErrorCode) {
+  return r === TRUNCATED ? fail('HEADER_TRUNCATED', Math.max(i, s.length)) : fail(code, BAD_AT - r);
+}
 
 /** True when `s` starts like an RFC 5424 message: "<" 1-3 digits ">" NONZERO-DIGIT (cheap, for auto-detection). */
 export function looksLikeRfc5424(s: string): boolean {
@@ -96,21 +115,22 @@ export function parseRfc5424(s: string, opts: Rfc5424Options): SyslogResult {
   i++;
 
   // HOSTNAME, APP-NAME, PROCID, MSGID: NILVALUE or 1*<cap>PRINTUSASCII, each followed by SP.
-  for (const f of ['hostname', 'appname', 'procid', 'msgid'] as const) {
-    if (i >= n) return fail('HEADER_TRUNCATED', i);
-    let end = s.indexOf(' ', i);
-    if (end === -1) end = n;
-    const len = end - i;
-    if (len === 0 || len > LIMITS[f]) return fail(FIELD_ERRORS[f], i + Math.min(len, LIMITS[f]));
-    for (let k = i; k < end; k++) {
-      const c = s.charCodeAt(k);
-      // Lenient mode lets 8-bit characters through (host names in local scripts), never control bytes.
-      if (!isPrintUsAscii(c) && (strict || c < 128)) return fail(FIELD_ERRORS[f], k);
-    }
-    if (!(len === 1 && s.charCodeAt(i) === 45)) m[f] = s.slice(i, end);
-    if (end >= n) return fail('HEADER_TRUNCATED', end);
-    i = end + 1;
-  }
+  let end = headerField(s, i, LIMITS.hostname, strict);
+  if (end < 0) return fieldFailure(s, i, end, 'HOSTNAME_INVALID');
+  if (end - i !== 1 || s.charCodeAt(i) !== 45) m.hostname = s.slice(i, end);
+  i = end + 1;
+  end = headerField(s, i, LIMITS.appname, strict);
+  if (end < 0) return fieldFailure(s, i, end, 'APPNAME_INVALID');
+  if (end - i !== 1 || s.charCodeAt(i) !== 45) m.appname = s.slice(i, end);
+  i = end + 1;
+  end = headerField(s, i, LIMITS.procid, strict);
+  if (end < 0) return fieldFailure(s, i, end, 'PROCID_INVALID');
+  if (end - i !== 1 || s.charCodeAt(i) !== 45) m.procid = s.slice(i, end);
+  i = end + 1;
+  end = headerField(s, i, LIMITS.msgid, strict);
+  if (end < 0) return fieldFailure(s, i, end, 'MSGID_INVALID');
+  if (end - i !== 1 || s.charCodeAt(i) !== 45) m.msgid = s.slice(i, end);
+  i = end + 1;
 
   // STRUCTURED-DATA
   if (i >= n) return fail('HEADER_TRUNCATED', i);
