@@ -1,0 +1,98 @@
+/**
+ * The one place where the inputs turn raw records into events. Everything protocol-specific stays in the
+ * input folders; parsing and normalization belong to @backlog/core-parse and @backlog/core-event.
+ */
+import { type LogEvent, normalize } from '@backlog/core-event';
+import { type LineFormat as CoreLineFormat, parseLine } from '@backlog/core-parse';
+
+export type HarvestEvent = LogEvent;
+
+/** Formats the line parser understands (@backlog/core-parse `LineFormat`). */
+export type LineFormat = CoreLineFormat;
+
+/** Why the transport flags an event; each becomes a label so the flag is searchable in Kibana. */
+export type FlagReason = 'truncated' | 'partial_frame' | 'framing_error';
+
+export interface MakeEventOptions {
+  format: LineFormat;
+  /** `labels.input`. */
+  input: string;
+  /** Receive time: the `@timestamp` fallback and `event.created`. */
+  receivedAt: Date;
+  /** host.name when the record names none. */
+  hostname: string;
+  /** Extra labels (env, instance name). */
+  labels?: Record<string, string>;
+  /** Flags the transport already knows (truncated line, cut frame). */
+  flags?: readonly FlagReason[];
+  /** The length of the record before truncation, bytes (with `truncated`). */
+  originalBytes?: number;
+  /** The framing decoder's error code, with `framing_error`. */
+  framingError?: string;
+  /** Path of the tailed file (service.name fallback). */
+  file?: string;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * Bytes → string. Invalid UTF-8 is replaced by U+FFFD (WHATWG decoding) and flagged, so the event still
+ * carries everything that was readable and says that it was altered.
+ */
+export function decodeUtf8(raw: Buffer | string): { text: string; invalid: boolean } {
+  if (typeof raw === 'string') return { text: raw, invalid: false };
+  try {
+    return { text: strictUtf8.decode(raw), invalid: false };
+  } catch {
+    return { text: lenientUtf8.decode(raw), invalid: true };
+  }
+}
+
+/**
+ * Parses one record (@backlog/core-parse `parseLine`: RFC 5424, RFC 3164, JSON, text, invalid UTF-8 and NUL
+ * handling) and normalizes it (@backlog/core-event). Never throws: an unparsable record is a flagged event.
+ */
+export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): HarvestEvent {
+  let event: HarvestEvent;
+  try {
+    // The transport already bounded the record; the parser's own cap is set just above it so it never cuts twice.
+    const partial = parseLine(raw, { format: opts.format, maxLineBytes: Math.max(64, (typeof raw === 'string' ? raw.length * 3 : raw.length) + 1) });
+    event = normalize(partial, normalizeContext(opts, { file: opts.file }));
+  } catch (err) {
+    const text = typeof raw === 'string' ? raw : decodeUtf8(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)).text;
+    event = fallbackEvent(text, opts, `parser_crash: ${(err as Error).message}`);
+  }
+  return applyFlags(event, opts.flags ?? [], opts);
+}
+
+/** Adds `labels.input`, the instance labels and the transport's flags to a parsed event. */
+export function applyFlags(event: HarvestEvent, flags: readonly FlagReason[], opts: Pick<MakeEventOptions, 'input' | 'labels' | 'originalBytes' | 'framingError'>): HarvestEvent {
+  const labels: Record<string, string> = { ...opts.labels, ...event.labels, input: opts.input };
+  for (const f of flags) {
+    // DESIGN.md: flags are labels, so "show me what was truncated" is a Kibana filter. `truncated` is a
+    // comma list shared with normalize() (which adds `message`, `fields`); ours says the line was cut.
+    if (f === 'truncated') {
+      const cur = labels.truncated;
+      labels.truncated = cur ? (cur.split(',').includes('line') ? cur : `line,${cur}`) : 'line';
+      if (opts.originalBytes !== undefined) labels.original_bytes = String(opts.originalBytes);
+    } else if (f === 'framing_error') labels.framing_error = opts.framingError ?? 'true';
+    else labels[f] = 'true';
+  }
+  event.labels = labels;
+  return event;
+}
+
+/** The event of a record nobody could parse: the raw text as message, the reason in labels.parse_error. */
+export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, reason: string): HarvestEvent {
+  return normalize(
+    { message: text, labels: { ...opts.labels, parse_error: reason } },
+    { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, extractJson: false, extractKeyValues: false },
+  );
+}
+
+/** normalize()'s context for an input's event. */
+export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, extra?: { unit?: string; file?: string }) {
+  return { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, ...extra };
+}
+

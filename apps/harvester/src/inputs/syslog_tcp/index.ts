@@ -1,0 +1,93 @@
+import { Lifecycle, type Source } from '@backlog/core-pipeline';
+import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
+import type { FlagReason, HarvestEvent } from '../shared/event';
+import { makeEvent } from '../shared/event';
+import { InputCore, type InputContext, type InputFactory } from '../shared/input';
+import { TcpListener } from '../shared/tcp';
+import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
+
+/**
+ * Syslog over TCP with RFC 6587 framing (octet counting §3.4.1 and non-transparent LF/NUL §3.4.2, decided
+ * per frame by @backlog/core-parse's SyslogFrameDecoder). One decoder per connection, so its memory is
+ * bounded by maxFrameBytes; when the sink asks to pause, every socket stops reading and TCP flow control
+ * pushes back on the senders (rsyslog then queues on its side instead of us dropping).
+ */
+export class SyslogTcpInput implements Source {
+  readonly type = 'syslog_tcp';
+  readonly name: string;
+  readonly core: InputCore;
+  private readonly lc = new Lifecycle();
+  readonly listener: TcpListener;
+
+  constructor(
+    private readonly cfg: SyslogTcpConfig,
+    ctx: InputContext,
+  ) {
+    this.name = cfg.name ?? this.type;
+    this.core = new InputCore(this.type, this.name, ctx);
+    this.listener = new TcpListener({
+      host: cfg.host,
+      port: cfg.port,
+      maxConnections: cfg.maxConnections,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      logger: this.core.logger,
+      sink: ctx.sink,
+      onConnection: () => this.connection(),
+    });
+  }
+
+  private connection() {
+    const decoder = new SyslogFrameDecoder({ mode: this.cfg.framing, maxFrameBytes: this.cfg.maxFrameBytes });
+    const emit = (frames: Frame[], stopping: boolean): boolean => {
+      if (frames.length === 0) return this.core.sink.writable;
+      const receivedAt = new Date();
+      const events: HarvestEvent[] = frames.map((f) => this.frame(f, receivedAt, stopping));
+      return this.core.emit(events);
+    };
+    return {
+      data: (chunk: Buffer) => emit(decoder.push(chunk), false),
+      // The peer closed (or we stop): what the decoder holds is the last frame, flagged when it was cut.
+      end: (reason: string) => void emit(decoder.end(), reason !== 'end'),
+    };
+  }
+
+  private frame(f: Frame, receivedAt: Date, stopping: boolean): HarvestEvent {
+    const flags: FlagReason[] = [];
+    if (f.truncated) flags.push('truncated');
+    if (f.error === 'FRAME_EOF' || (stopping && f.framing === 'eof')) flags.push('partial_frame');
+    else if (f.error && f.error !== 'FRAME_TOO_LONG') flags.push('framing_error');
+    const original = f.declaredLength ?? f.payload.length;
+    this.core.received(1, f.truncated ? original : f.payload.length);
+    return makeEvent(f.payload, {
+      format: this.cfg.format,
+      input: this.type,
+      receivedAt,
+      hostname: this.core.ctx.hostname,
+      labels: this.core.labels,
+      flags,
+      originalBytes: f.truncated ? original : undefined,
+      framingError: f.error?.toLowerCase(),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.lc.start(async () => {
+      await this.listener.start();
+      this.core.logger.info('listening', this.address());
+    });
+  }
+
+  stop(deadline: number): Promise<void> {
+    return this.lc.stop(() => this.listener.stop(deadline));
+  }
+
+  address() {
+    return this.listener.address();
+  }
+}
+
+export const syslogTcpInput = {
+  type: 'syslog_tcp',
+  configSchema: syslogTcpConfigSchema,
+  create: (config: SyslogTcpConfig, ctx: InputContext) => new SyslogTcpInput(config, ctx),
+} satisfies InputFactory<typeof syslogTcpConfigSchema>;
