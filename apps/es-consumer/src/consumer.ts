@@ -189,18 +189,27 @@ export class EsConsumer {
       return committing;
     };
 
-    const done = await this.writer.write(
-      items,
-      (item) => {
-        tracker.settle(item.origin.offset);
-        if (Date.now() - lastCommit >= this.opts.consumer.commitIntervalMs) void commit(false);
-      },
-      {
-        heartbeat: () => batch.heartbeat(),
-        aborted: () => this.abandon || stale || batch.isStale(),
-      },
-    );
-    await commit(true);
+    // kafkajs sends heartbeats only when the handler asks; a fetch of several MiB can take longer to
+    // index than the session timeout, so beat on a timer while we work (kafkajs throttles it to the
+    // heartbeat interval). A beat that fails means a rebalance: the batch then reports isStale().
+    const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), Math.max(100, Math.floor(this.opts.consumer.heartbeatIntervalMs / 2)));
+    let done: boolean;
+    try {
+      done = await this.writer.write(
+        items,
+        (item) => {
+          tracker.settle(item.origin.offset);
+          if (Date.now() - lastCommit >= this.opts.consumer.commitIntervalMs) void commit(false);
+        },
+        {
+          heartbeat: () => batch.heartbeat(),
+          aborted: () => this.abandon || stale || batch.isStale(),
+        },
+      );
+      await commit(true);
+    } finally {
+      clearInterval(beat);
+    }
     if (!done) this.logger.info('fetch abandoned before every document settled; the rest is redelivered', { topic, partition, open: tracker.open });
   }
 }
