@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { parseManifest } from '@backlog/core-codec';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyArchive } from '../../apps/cli/src/commands/archive';
 import { startPrivateS3 } from './private-s3';
 import { type Rec, archivedIds, buildRecords, exited, listKeys, manifests, produce, s3Of, sleep, startCompressor, unbzip2Text, waitFor } from './helpers';
 
@@ -121,6 +122,26 @@ describe('compressor: exactly once, late parts, dead letters', () => {
     expect(got.length).toBe(ids.length);
     expect(new Set(got).size).toBe(ids.length);
   }, 180_000);
+
+  it('backlog archive verify: OK on a whole archive, names a corrupt part and exits non-zero', async () => {
+    const range = { fromMs: START, toMs: START + 45 * 60_000 };
+    const good = await verifyArchive(s3, { env: envA, ...range });
+    expect(good.problems).toEqual([]);
+    expect(good.missingWindows).toEqual([]);
+    expect(good.events).toBe(ids.length);
+    expect(good.ok).toBe(true);
+    const { key } = (await manifests(s3, envB))[0] as { key: string };
+    const partKeyB = key.replace(/\.json$/, '.log.bz2');
+    const bytes = Buffer.from(await s3.get(partKeyB));
+    const at = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x55, at);
+    await s3.put(partKeyB, bytes);
+    const bad = await verifyArchive(s3, { env: envB, fromMs: START, toMs: START + 60 * 60_000 });
+    expect(bad.ok).toBe(false);
+    expect(bad.problems.map((p) => p.code)).toContain('SHA256_MISMATCH');
+    expect(bad.problems.every((p) => p.key === partKeyB)).toBe(true);
+    expect(bad.missingWindows.length).toBe(3);
+  });
 });
 
 describe('compressor: S3 server stopped for 60 s', () => {

@@ -138,6 +138,8 @@ export function startCompressor(info: StackInfo, env: string, extra: Record<stri
       BACKLOG_COMPRESSOR_IDLE_SECONDS: '3',
       BACKLOG_COMPRESSOR_COMMIT_INTERVAL_MS: '200',
       BACKLOG_COMPRESSOR_WORKERS: '2',
+      // A killed member's partitions move after this; the broker's group.min.session.timeout.ms is 6 s.
+      BACKLOG_COMPRESSOR_SESSION_TIMEOUT_MS: '8000',
       ...extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

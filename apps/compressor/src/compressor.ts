@@ -120,6 +120,8 @@ export class Compressor {
     await this.producer.connect();
     this.consumer = this.deps.kafka.consumer({
       groupId: `compressor-${this.deps.env}`,
+      sessionTimeoutMs: s.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.min(3_000, Math.floor(s.sessionTimeoutMs / 3)),
       // A record is ≤ 900 KiB by contract; leave room so one never stalls a fetch.
       maxBytesPerPartition: 2 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,

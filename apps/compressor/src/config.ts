@@ -43,6 +43,8 @@ export const compressorSettingsShape = {
   compressedPartitions: z.number().int().min(0).default(0),
   /** Partitions of h-<env> when the compressor has to create it (normally the harvester did). Default 3. */
   harvestPartitions: z.number().int().min(1).default(3),
+  /** Kafka group session timeout, ms: how long a crashed member holds its partitions before they move. Default 30,000. */
+  sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
   /** Partitions handled concurrently by this member. Default 4. */
   partitionsConsumedConcurrently: z.number().int().min(1).default(4),
 };
