@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { registerBench } from './commands/bench';
+import { registerParse } from './commands/parse';
 import { registerStack } from './commands/stack';
 import { registerStart } from './commands/start';
 
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse];
