@@ -125,6 +125,7 @@ async function pipeline(batches: { value: Buffer; timestamp: number }[], workers
       pending.push(p);
     }
   };
+  const done: { manifest: PartManifest; object: Buffer }[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let off = 0n;
@@ -137,10 +138,10 @@ async function pipeline(batches: { value: Buffer; timestamp: number }[], workers
     }
     seal(asm.addRecord(off++, b.timestamp, lines).seal);
     // The app bounds parts in flight the same way (backpressure): never more than the pool can take.
-    while (pending.length > workers * 2) await pending.shift();
+    while (pending.length > workers * 2) done.push(await (pending.shift() as Promise<{ manifest: PartManifest; object: Buffer }>));
   }
   seal(asm.sealIdle(Number.MAX_SAFE_INTEGER));
-  const parts = await Promise.all(pending.splice(0));
+  const parts = [...done, ...(await Promise.all(pending.splice(0)))];
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   return { seconds, parts, encoder: pool.encoder, mainCpuSeconds: (cpu.user + cpu.system) / 1e6 };
