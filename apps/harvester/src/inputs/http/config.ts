@@ -10,8 +10,11 @@ export const httpConfigSchema = z
     host: bindHostField,
     /** TCP port. Default 8080 (DESIGN.md). */
     port: portField(8080),
-    /** Parsing of NDJSON lines and string batch elements. Default `auto` (JSON, syslog or text per line). */
-    format: formatField('auto'),
+    /**
+     * Parsing of each NDJSON line. Default `json`: a line that is not a JSON object is kept as a flagged
+     * event (`labels.parse_error`). (String elements of a JSON batch are always parsed with `auto`.)
+     */
+    format: formatField('json'),
     /** Largest request body as sent (compressed or not), bytes; larger → 413. Default 10 MiB. */
     maxBodyBytes: bytesField(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     /** Largest body after gzip decompression, bytes; larger → 413 (zip-bomb guard). Default 64 MiB. */

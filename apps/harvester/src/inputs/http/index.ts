@@ -5,7 +5,7 @@ import { Lifecycle, type Source, settleBy } from '@backlog/core-pipeline';
 import type { FlagReason, HarvestEvent } from '../shared/event';
 import { fallbackEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
-import { LineSplitter } from '../shared/lines';
+import { LineSplitter, isBlank } from '../shared/lines';
 import { type HttpConfig, httpConfigSchema } from './config';
 
 class HttpError extends Error {
@@ -182,7 +182,7 @@ export class HttpInput implements Source {
 
   /** One parsed JSON value of a batch. Re-serialized so that the one line parser (with its caps) handles it. */
   private element(el: unknown, record: (raw: string, format: HttpConfig['format'], bytes: number, flags?: FlagReason[]) => void, events: HarvestEvent[], receivedAt: Date): void {
-    if (typeof el === 'string') return record(capString(el, this.cfg.maxRecordBytes).text, this.cfg.format, Buffer.byteLength(el), capString(el, this.cfg.maxRecordBytes).cut ? ['truncated'] : []);
+    if (typeof el === 'string') return record(capString(el, this.cfg.maxRecordBytes).text, 'auto', Buffer.byteLength(el), capString(el, this.cfg.maxRecordBytes).cut ? ['truncated'] : []);
     let text: string;
     try {
       text = JSON.stringify(el) ?? 'null';
@@ -210,11 +210,6 @@ export class HttpInput implements Source {
     const a = this.server?.address() as AddressInfo | null | undefined;
     return a ? { host: a.address, port: a.port } : undefined;
   }
-}
-
-function isBlank(line: Buffer): boolean {
-  for (const b of line) if (b !== 32 && b !== 9 && b !== 13) return false;
-  return true;
 }
 
 function capString(s: string, maxBytes: number): { text: string; cut: boolean } {

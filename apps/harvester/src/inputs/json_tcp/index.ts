@@ -1,7 +1,7 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import type { HarvestEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
-import { LineSplitter } from '../shared/lines';
+import { LineSplitter, isBlank } from '../shared/lines';
 import { TcpListener } from '../shared/tcp';
 import { type JsonTcpConfig, jsonTcpConfigSchema } from './config';
 
@@ -40,7 +40,7 @@ export class JsonTcpInput implements Source {
     let batch: HarvestEvent[] = [];
     const onLine = (line: Buffer, info: { truncated: boolean; originalBytes: number }, partial = false) => {
       // Blank lines are keep-alives for some shippers, not records.
-      if (info.originalBytes === 0 || (line.length <= 2 && line.toString('latin1').trim() === '')) return;
+      if (info.originalBytes === 0 || (!info.truncated && isBlank(line))) return;
       core.received(1, info.originalBytes);
       const flags = [...(info.truncated ? (['truncated'] as const) : []), ...(partial ? (['partial_frame'] as const) : [])];
       batch.push(core.event(line, format, flags, info.originalBytes));

@@ -88,3 +88,9 @@ export class LineSplitter {
     onLine(line, { truncated, originalBytes, endOffset: this.offset });
   }
 }
+
+/** A line of only spaces, tabs and CRs: a keep-alive some shippers send, not a record. */
+export function isBlank(line: Uint8Array): boolean {
+  for (const b of line) if (b !== 32 && b !== 9 && b !== 13) return false;
+  return true;
+}

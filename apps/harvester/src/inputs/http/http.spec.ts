@@ -1,0 +1,130 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
+import { type HttpInput, httpInput } from './index';
+
+const run = promisify(execFile);
+const inputs: HttpInput[] = [];
+async function start(sink: CollectingSink, extra: Record<string, unknown> = {}) {
+  const input = httpInput.create(httpInput.configSchema.parse({ type: 'http', port: 0, ...extra }), testContext(sink));
+  inputs.push(input);
+  await input.start();
+  return { input, url: `http://127.0.0.1:${input.address()?.port ?? 0}` };
+}
+afterEach(async () => {
+  for (const i of inputs.splice(0)) await i.stop(Date.now() + 2000);
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'http-input-'));
+function file(name: string, data: Buffer | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+/** curl, the real client: returns status and body. */
+async function curl(url: string, args: string[]): Promise<{ status: number; body: string; headers: string }> {
+  const { stdout } = await run('curl', ['-sS', '-D', '-', '-o', '-', '-w', '\n%{http_code}', ...args, url], { maxBuffer: 64 * 1024 * 1024 });
+  const lines = stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  const text = lines.join('\n');
+  const split = text.indexOf('\r\n\r\n');
+  return { status, headers: text.slice(0, split), body: text.slice(split + 4) };
+}
+
+describe('http', () => {
+  it('defaults: 127.0.0.1:8080', () => {
+    expect(httpInput.configSchema.parse({ type: 'http' })).toMatchObject({ host: '127.0.0.1', port: 8080, maxBodyBytes: 10 * 1024 * 1024 });
+  });
+
+  it('curl: JSON object, NDJSON, batch, gzip, healthz', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink);
+    const h = ['-H', 'content-type: application/json'];
+    expect(await curl(`${url}/logs`, [...h, '--data-binary', '{"message":"plain","level":"warn","service":"api"}'])).toMatchObject({ status: 202, body: '{"accepted":1,"flagged":0}\n' });
+    expect(await curl(`${url}/logs`, ['-H', 'content-type: application/x-ndjson', '--data-binary', `@${file('a.ndjson', '{"message":"n1"}\n{"message":"n2"}\nbroken {\n')}`])).toMatchObject({ status: 202, body: '{"accepted":3,"flagged":1}\n' });
+    expect(await curl(`${url}/logs/batch`, [...h, '--data-binary', '[{"message":"b1"},{"message":"b2"},"<13>1 2026-11-22T10:00:00Z web-9 nginx 7 - - from a string"]'])).toMatchObject({ status: 202, body: '{"accepted":3,"flagged":0}\n' });
+    const gz = file('b.json.gz', gzipSync(JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ message: `gz ${i}` })))));
+    expect(await curl(`${url}/logs/batch`, [...h, '-H', 'content-encoding: gzip', '--data-binary', `@${gz}`])).toMatchObject({ status: 202, body: '{"accepted":500,"flagged":0}\n' });
+    expect(await curl(`${url}/healthz`, [])).toMatchObject({ status: 200 });
+    expect(sink.events.length).toBe(507);
+    expect(sink.events[0]).toMatchObject({ message: 'plain', log: { level: 'warn' }, service: { name: 'api' }, labels: { input: 'http' } });
+    expect(sink.events[3]).toMatchObject({ message: 'broken {' });
+    expect(sink.events[6]).toMatchObject({ message: 'from a string', host: { name: 'web-9' }, service: { name: 'nginx' } });
+    expect(expectAccounted(input.core.stats)).toMatchObject({ received: 507, emitted: 507 });
+  });
+
+  it('an unparsable line inside a batch becomes a flagged event; a non-JSON batch is read line by line', async () => {
+    const sink = new CollectingSink();
+    const { url } = await start(sink);
+    const r = await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '{"message":"ok"}\n{"message": nope}\n']);
+    expect(r).toMatchObject({ status: 202, body: '{"accepted":2,"flagged":1}\n' });
+    expect(sink.events[1]).toMatchObject({ message: '{"message": nope}', labels: { parse_error: expect.any(String) } });
+  });
+
+  it('413 over the body limit (declared or streamed) and over the decompressed limit (gzip bomb); 503 with Retry-After while the sink is full', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxBodyBytes: 64 * 1024, maxDecompressedBytes: 1024 * 1024 });
+    const big = file('big.json', `{"message":"${'x'.repeat(200_000)}"}`);
+    expect((await curl(`${url}/logs`, ['--data-binary', `@${big}`])).status).toBe(413);
+    // chunked, no content-length: the cap applies while streaming
+    expect((await curl(`${url}/logs`, ['-H', 'transfer-encoding: chunked', '--data-binary', `@${big}`])).status).toBe(413);
+    const bomb = file('bomb.gz', gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20))); // 50 MiB of spaces in ~50 KiB
+    expect((await curl(`${url}/logs`, ['-H', 'content-encoding: gzip', '--data-binary', `@${bomb}`])).status).toBe(413);
+    expect((await curl(`${url}/logs`, ['-H', 'content-encoding: gzip', '--data-binary', 'not gzip at all'])).status).toBe(400);
+    expect((await curl(`${url}/logs`, ['-X', 'GET'])).status).toBe(405);
+    expect((await curl(`${url}/nope`, ['--data-binary', 'x'])).status).toBe(404);
+    sink.pause();
+    const busy = await curl(`${url}/logs`, ['--data-binary', '{"message":"later"}']);
+    expect(busy.status).toBe(503);
+    expect(busy.headers).toMatch(/retry-after: 2/i);
+    sink.resume();
+    expect((await curl(`${url}/logs`, ['--data-binary', '{"message":"later"}'])).status).toBe(202);
+    expect(input.core.stats.dropped.get('body_too_large')).toBe(3);
+    expect(input.core.stats.dropped.get('bad_request')).toBe(1);
+    expect(sink.events.map((e) => e.message)).toEqual(['later']);
+    expectAccounted(input.core.stats);
+  });
+
+  it('hostile: 10,000 malformed records in NDJSON and batch bodies, some gzip', async () => {
+    const sink = new CollectingSink(100);
+    const { input, url } = await start(sink, { maxRecordBytes: 256 * 1024 });
+    const rand = rng(9110);
+    const rss0 = rssMiB();
+    let expected = 0;
+    let accepted = 0;
+    for (let req = 0; req < 50; req++) {
+      const recs: Buffer[] = [];
+      for (let i = req * 200; i < req * 200 + 200; i++) recs.push(i % 1000 === 7 ? Buffer.alloc(2 * 1024 * 1024, 0x5b) : hostileRecord(rand, i));
+      let body: Buffer;
+      const batch = req % 3 === 0;
+      if (batch) {
+        // A JSON array of strings and objects.
+        const arr = recs.map((r, i) => (i % 2 ? r.toString('latin1') : { message: r.toString('utf8'), n: i }));
+        body = Buffer.from(JSON.stringify(arr));
+        expected += arr.length;
+      } else {
+        body = Buffer.concat(recs.flatMap((r) => [r, Buffer.from('\n')]));
+        expected += body.toString('latin1').split('\n').filter((l) => l.replace(/[ \t\r]/g, '').length > 0).length;
+      }
+      const gzip = req % 2 === 0;
+      const res = await fetch(`${url}${batch ? '/logs/batch' : '/logs'}`, {
+        method: 'POST',
+        headers: { 'content-type': batch ? 'application/json' : 'application/x-ndjson', ...(gzip ? { 'content-encoding': 'gzip' } : {}) },
+        body: gzip ? gzipSync(body) : body,
+      });
+      expect(res.status).toBe(202);
+      accepted += ((await res.json()) as { accepted: number }).accepted;
+    }
+    const acc = expectAccounted(input.core.stats);
+    expect(accepted).toBe(expected);
+    expect(acc.received).toBe(expected);
+    expect(sink.count).toBe(expected);
+    expect(rssMiB() - rss0).toBeLessThan(400);
+  });
+});
