@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerArchive } from './commands/archive';
 import { registerBench } from './commands/bench';
 import { registerParse } from './commands/parse';
 import { registerStack } from './commands/stack';
@@ -7,4 +8,4 @@ import { registerStart } from './commands/start';
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerArchive];
