@@ -100,7 +100,7 @@ export function parseLine(input: string | Uint8Array, opts: ParseOptions = {}): 
   if (end !== s.length) s = s.slice(0, end);
 
   const p = parseString(s, opts, bytes !== undefined);
-  if (bytes !== undefined) fixEncoding(p, bytes);
+  if (bytes !== undefined) fixEncoding(p, bytes, opts.format ?? 'auto');
   else if (s.indexOf('\0') !== -1) {
     if (p.log?.syslog !== undefined && p.labels?.parse_error === undefined) label(p, 'parse_warning', 'nul_byte');
     else if (p.labels?.parse_error === undefined) return withCut({ message: s, labels: { parse_error: `${opts.format ?? 'auto'}:nul_byte` } }, cut);
@@ -114,10 +114,10 @@ function withCut(p: PartialEvent, cut: boolean): PartialEvent {
 }
 
 /** Marks the non-UTF-8 case after parsing the Latin-1 reading of the bytes. */
-function fixEncoding(p: PartialEvent, bytes: Uint8Array): void {
+function fixEncoding(p: PartialEvent, bytes: Uint8Array, requested: string): void {
   const sys = p.log?.syslog;
   if (sys === undefined || p.labels?.parse_error !== undefined) {
-    const format = (p.labels?.parse_error as string | undefined)?.split(':')[0] ?? 'auto';
+    const format = (p.labels?.parse_error as string | undefined)?.split(':')[0] ?? requested;
     p.message = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     delete p.log;
     p.labels = { parse_error: `${format}:invalid_utf8` };
