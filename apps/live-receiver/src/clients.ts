@@ -1,11 +1,39 @@
 import type { LiveEvent } from './datagram';
 import { compileClientFilter, type ClientFilter } from './filter';
 
+const isEmptyFilter = (f: ClientFilter) => !f.env && !f.host && !f.service && !f.level && !f.text;
+
 /** The few things the hub needs from a WebSocket (the `ws` package's WebSocket has them). */
 export interface ClientSocket {
   readonly bufferedAmount: number;
-  send(data: string): void;
+  /** Sends one text message (a Buffer holds its UTF-8 bytes). */
+  send(data: string | Buffer): void;
 }
+
+/**
+ * One event from the cluster channel: its datagram bytes (validated JSON, passed through to the
+ * browsers as they are) and, parsed on first need, the event its filters look at.
+ */
+export interface FanoutItem {
+  raw: Buffer;
+  /** undefined: not parsed yet; null: unparseable (never sent to a filtering client). */
+  event?: LiveEvent | null;
+}
+
+function eventOf(item: FanoutItem): LiveEvent | null {
+  if (item.event !== undefined) return item.event;
+  try {
+    const v = JSON.parse(item.raw.toString('utf8')) as { event?: unknown };
+    item.event = typeof v.event === 'object' && v.event !== null ? (v.event as LiveEvent) : null;
+  } catch {
+    item.event = null;
+  }
+  return item.event;
+}
+
+const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
+const EVENTS_TAIL = Buffer.from(']}');
+const COMMA = Buffer.from(',');
 
 export interface HubOptions {
   /** Events queued per client before new ones are dropped (and counted into a marker). */
@@ -24,16 +52,19 @@ interface DroppedMarker {
 }
 
 class Client {
-  /** Raw event texts (already JSON) and markers, in delivery order. */
-  readonly queue: (string | DroppedMarker)[] = [];
+  /** Raw datagrams (already JSON) and markers, in delivery order. */
+  readonly queue: (Buffer | DroppedMarker)[] = [];
   events = 0;
   droppedTotal = 0;
   match: (e: LiveEvent) => boolean;
+  /** No filter: events are passed through without being parsed. */
+  matchAll: boolean;
   constructor(
     readonly socket: ClientSocket,
     public filter: ClientFilter,
   ) {
     this.match = compileClientFilter(filter);
+    this.matchAll = isEmptyFilter(filter);
   }
 }
 
@@ -67,21 +98,25 @@ export class ClientHub {
   setFilter(c: Client, filter: ClientFilter): void {
     c.filter = filter;
     c.match = compileClientFilter(filter);
+    c.matchAll = isEmptyFilter(filter);
   }
 
-  /** Offers parsed events (with their raw JSON text) to every client whose filter matches. */
-  deliver(events: readonly { event: LiveEvent; text: string }[]): void {
+  /** Offers events to every client whose filter matches; each is parsed at most once, and only if a filter needs it. */
+  deliver(items: readonly FanoutItem[]): void {
     if (this.clients.size === 0) return;
     const cap = this.opts.queueEvents;
     for (const c of this.clients) {
-      for (const { event, text } of events) {
-        if (!c.match(event)) continue;
+      for (const item of items) {
+        if (!c.matchAll) {
+          const event = eventOf(item);
+          if (!event || !c.match(event)) continue;
+        }
         if (c.events < cap) {
-          c.queue.push(text);
+          c.queue.push(item.raw);
           c.events++;
         } else {
           const last = c.queue[c.queue.length - 1];
-          if (typeof last === 'object') last.dropped++;
+          if (last !== undefined && !Buffer.isBuffer(last)) last.dropped++;
           else c.queue.push({ dropped: 1 });
           c.droppedTotal++;
           this.opts.onDropped?.(1);
@@ -129,17 +164,24 @@ export class ClientHub {
 
   private sendSome(c: Client): void {
     const head = c.queue[0];
-    if (head !== undefined && typeof head === 'object') {
+    if (head !== undefined && !Buffer.isBuffer(head)) {
       c.queue.shift();
       c.socket.send(`{"type":"dropped","count":${head.dropped}}`);
       return;
     }
     // Take up to maxBatch events, stopping at the next marker so it keeps its place.
     let n = 0;
-    while (n < c.queue.length && n < this.opts.maxBatch && typeof c.queue[n] === 'string') n++;
-    const batch = c.queue.splice(0, n) as string[];
+    while (n < c.queue.length && n < this.opts.maxBatch && Buffer.isBuffer(c.queue[n])) n++;
+    const batch = c.queue.splice(0, n) as Buffer[];
     c.events -= n;
-    c.socket.send(`{"type":"events","events":[${batch.join(',')}]}`);
+    // The message is assembled from the datagrams' bytes: no decode, no re-encode.
+    const parts: Buffer[] = [EVENTS_HEAD];
+    for (let i = 0; i < batch.length; i++) {
+      if (i) parts.push(COMMA);
+      parts.push(batch[i] as Buffer);
+    }
+    parts.push(EVENTS_TAIL);
+    c.socket.send(Buffer.concat(parts));
   }
 
   close(): void {

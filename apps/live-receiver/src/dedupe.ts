@@ -11,21 +11,23 @@ export interface DeduperOptions {
   maxBatch: number;
   maxInFlight: number;
   maxPending: number;
-  /** Datagrams this receiver claimed first (called before publishing; e.g. the log.io forwarder). */
+  /** Datagrams this receiver claimed first (and published); e.g. for the log.io forwarder. */
   onWon?: (won: readonly LiveDatagram[]) => void;
   /** Counters. */
   onDuplicates?: (n: number) => void;
   onDropped?: (reason: 'backpressure' | 'redis_unavailable', n: number) => void;
+  /** Why a batch failed (for a rate-limited log line). */
+  onError?: (err: Error) => void;
 }
 
 interface Item {
   d: LiveDatagram;
-  text: string;
+  raw: Buffer;
 }
 
 /**
  * Claims each datagram's `(host, run, seq)` in Redis and publishes the ones this receiver claimed
- * first. Datagrams that arrive in one turn of the event loop travel in one pipelined round trip
+ * first (one script call per batch, see bus.ts). Datagrams that arrive in one turn of the event loop travel in one pipelined round trip
  * (up to `maxBatch`), with up to `maxInFlight` round trips at once; beyond `maxPending` waiting
  * datagrams new ones are dropped (`backpressure`), so a slow Redis costs events, never memory.
  */
@@ -37,12 +39,12 @@ export class Deduper {
 
   constructor(private readonly o: DeduperOptions) {}
 
-  offer(d: LiveDatagram, text: string): void {
+  offer(d: LiveDatagram, raw: Buffer): void {
     if (this.pending.length >= this.o.maxPending) {
       this.o.onDropped?.('backpressure', 1);
       return;
     }
-    this.pending.push({ d, text });
+    this.pending.push({ d, raw });
     if (this.pending.length >= this.o.maxBatch) this.pump();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -68,24 +70,27 @@ export class Deduper {
 
   private async run(batch: Item[]): Promise<void> {
     let won: boolean[];
+    const keys = new Array<string>(batch.length);
+    // Buffers, not strings: ioredis writes them as they are (no UTF-8 re-encoding per event).
+    const texts = new Array<Buffer>(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const it = batch[i] as Item;
+      keys[i] = this.o.prefix + dedupeId(it.d);
+      texts[i] = it.raw;
+    }
     try {
-      won = await this.o.bus.claim(batch.map((i) => this.o.prefix + dedupeId(i.d)), this.o.ttlMs);
-    } catch {
+      won = await this.o.bus.claimAndPublish(keys, texts, this.o.ttlMs, this.o.channel);
+    } catch (err) {
+      this.o.onError?.(err as Error);
       // Without Redis there is no cluster-wide dedupe nor fan-out: the live view is lossy by
       // contract, so these are dropped and counted rather than shown twice or held.
       this.o.onDropped?.('redis_unavailable', batch.length);
       return;
     }
-    const winners: Item[] = [];
-    for (let i = 0; i < batch.length; i++) if (won[i]) winners.push(batch[i] as Item);
+    const winners: LiveDatagram[] = [];
+    for (let i = 0; i < batch.length; i++) if (won[i]) winners.push((batch[i] as Item).d);
     if (batch.length - winners.length) this.o.onDuplicates?.(batch.length - winners.length);
-    if (!winners.length) return;
-    this.o.onWon?.(winners.map((w) => w.d));
-    try {
-      await this.o.bus.publish(this.o.channel, winners.map((w) => w.text).join('\n'));
-    } catch {
-      this.o.onDropped?.('redis_unavailable', winners.length);
-    }
+    if (winners.length) this.o.onWon?.(winners);
   }
 
   /** Resolves when nothing is pending or in flight (for a graceful stop). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ClientHub, type ClientSocket } from './clients';
 import { liveReceiverConfigSchema } from './config';
-import { decodeDatagram, dedupeId } from './datagram';
+import { decodeDatagram, dedupeId, readHeader } from './datagram';
 import { compileClientFilter, parseClientFilter } from './filter';
 import { GapCounter } from './gaps';
 import { logIoText } from './logio';
@@ -29,7 +29,15 @@ describe('decodeDatagram', () => {
   });
   it('turns whitespace newlines into spaces (the fan-out separator)', () => {
     const r = decodeDatagram(Buffer.from('{"v":1,\n"host":"h","run":"r","seq":1,"sent":1,"event":{}}'));
-    expect(typeof r !== 'string' && !r.text.includes('\n')).toBe(true);
+    expect(typeof r !== 'string' && !r.raw.includes(0x0a)).toBe(true);
+  });
+});
+
+describe('readHeader', () => {
+  it('reads the harvester layout without parsing, and any other layout by parsing', () => {
+    expect(readHeader(Buffer.from('{"v":1,"host":"web-01","run":"r1","seq":42,"sent":1700000000000,"event":{}}'))).toEqual({ host: 'web-01', run: 'r1', seq: 42, sent: 1_700_000_000_000 });
+    expect(readHeader(Buffer.from('{"event":{},"seq":1,"sent":2,"run":"r","host":"h\\u00e9","v":1}'))).toMatchObject({ host: 'hé', seq: 1 });
+    expect(readHeader(Buffer.from('nope'))).toBeUndefined();
   });
 });
 
@@ -67,11 +75,11 @@ describe('ClientHub', () => {
   class FakeSocket implements ClientSocket {
     bufferedAmount = 0;
     readonly sent: unknown[] = [];
-    send(data: string) {
-      this.sent.push(JSON.parse(data));
+    send(data: string | Buffer) {
+      this.sent.push(JSON.parse(data.toString()));
     }
   }
-  const ev = (i: number, level = 'info') => ({ event: { message: `m${i}`, log: { level } }, text: JSON.stringify({ seq: i, event: { message: `m${i}`, log: { level } } }) });
+  const ev = (i: number, level = 'info') => ({ raw: Buffer.from(JSON.stringify({ seq: i, event: { message: `m${i}`, log: { level } } })) });
 
   it('sends matching events in one message per turn', async () => {
     const hub = new ClientHub({ queueEvents: 100, highWaterBytes: 1000, maxBatch: 50 });

@@ -113,6 +113,7 @@
     div.className = 'row lv-' + rank(level);
     div.dataset.seq = d.seq;
     div.dataset.host = d.host;
+    div.dataset.sent = d.sent; // harvester send time (epoch ms): lets a benchmark measure send → row
     const cell = (cls, text) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; div.appendChild(s); return s; };
     const ts = e['@timestamp'] ? new Date(e['@timestamp']) : new Date(d.sent);
     cell('t', isNaN(ts) ? '' : ts.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(ts.getMilliseconds()).padStart(3, '0'));
