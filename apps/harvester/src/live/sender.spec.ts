@@ -46,3 +46,19 @@ describe('createLiveSender', () => {
     await sender.stop();
   });
 });
+
+describe('registerLiveSenderMetrics', () => {
+  it('mirrors the sender counts at scrape time', async () => {
+    const { MetricsRegistry } = await import('@backlog/platform-telemetry');
+    const { registerLiveSenderMetrics } = await import('./metrics');
+    const registry = new MetricsRegistry();
+    const sender = createLiveSender({ enabled: true, targets: ['127.0.0.1:9'], filter: { minLevel: 'error' } });
+    registerLiveSenderMetrics(registry, sender);
+    sender.send({ message: 'x', log: { level: 'info' } });
+    sender.send({ message: 'y', log: { level: 'error' }, host: { name: 'h'.repeat(3000) } });
+    const text = await registry.metrics();
+    expect(text).toMatch(/^harvester_live_filtered_events_total 1$/m);
+    expect(text).toMatch(/^harvester_live_dropped_events_total\{reason="oversize"\} 1$/m);
+    await sender.stop();
+  });
+});
