@@ -11,7 +11,8 @@
 // The sender runs in a child process (this file with --sender) so that sending does not delay the
 // clients' event loop. Last stdout line: {"name":"live","results":[…]}.
 // Knobs (env): BACKLOG_BENCH_LIVE_SECONDS (per case, default 5), BACKLOG_BENCH_LIVE_MAX_RATE (ladder top, 80000),
-// BACKLOG_BENCH_LIVE_BROWSER (1 = run the browser cases, default 1), BACKLOG_REDIS_URL.
+// BACKLOG_BENCH_LIVE_BROWSER (1 = run the browser cases, default 1), BACKLOG_BENCH_LIVE_CASES (ws,browser,ladder),
+// BACKLOG_REDIS_URL.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -25,6 +26,8 @@ const TOKEN = randomBytes(16).toString('hex');
 const SECONDS = Number(process.env.BACKLOG_BENCH_LIVE_SECONDS ?? 5);
 const MAX_RATE = Number(process.env.BACKLOG_BENCH_LIVE_MAX_RATE ?? 80_000);
 const BROWSER = (process.env.BACKLOG_BENCH_LIVE_BROWSER ?? '1') !== '0' && existsSync('/usr/bin/chromium');
+/** Which groups to run: ws, browser, ladder (default all). */
+const CASES = new Set((process.env.BACKLOG_BENCH_LIVE_CASES ?? 'ws,browser,ladder').split(','));
 const DEADLINE = Date.now() + 6 * 60_000; // hard stop for the whole script
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -241,7 +244,7 @@ async function main(): Promise<void> {
   try {
     const base = await baselineCase(10_000);
     log(JSON.stringify(base));
-    for (const rate of [1_000, 10_000, 50_000]) {
+    for (const rate of CASES.has('ws') ? [1_000, 10_000, 50_000] : []) {
       const r = await wsCase(rx, rate, 1);
       const row: Record<string, unknown> = { case: `ws-${rate}/s`, p50_ms: r.p50_ms, p95_ms: r.p95_ms, p99_ms: r.p99_ms, sent: r.sent, offered_per_s: r.offeredPerS, delivered_pct: r.minDeliveredPct, dropped_marker_events: r.dropped };
       if (rate === 10_000) {
@@ -252,7 +255,7 @@ async function main(): Promise<void> {
       log(JSON.stringify(row));
       results.push(row);
     }
-    if (BROWSER) {
+    if (BROWSER && CASES.has('browser')) {
       for (const rate of [1_000, 10_000]) {
         const b = await browserCase(rx, rate);
         log(JSON.stringify(b));
@@ -262,7 +265,7 @@ async function main(): Promise<void> {
     // Ladder with 10 clients: highest rate where every client gets ≥ 99 %, no marker, p95 < 250 ms.
     let best = 0;
     let bestRow: Awaited<ReturnType<typeof wsCase>> | undefined;
-    for (const rate of [5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000].filter((x) => x <= MAX_RATE)) {
+    for (const rate of [5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000].filter((x) => x <= MAX_RATE && CASES.has('ladder'))) {
       if (Date.now() > DEADLINE - 60_000) break;
       const r = await wsCase(rx, rate, 10);
       log(JSON.stringify({ ladder: rate, ...r }));
@@ -271,7 +274,7 @@ async function main(): Promise<void> {
         bestRow = r;
       } else break;
     }
-    results.push({ case: 'sustained-10-clients', max_rate_per_s: best, offered_per_s: bestRow?.offeredPerS ?? null, p50_ms: bestRow?.p50_ms ?? null, p95_ms: bestRow?.p95_ms ?? null, p99_ms: bestRow?.p99_ms ?? null, delivered_pct: bestRow?.minDeliveredPct ?? null });
+    if (CASES.has('ladder')) results.push({ case: 'sustained-10-clients', max_rate_per_s: best, offered_per_s: bestRow?.offeredPerS ?? null, p50_ms: bestRow?.p50_ms ?? null, p95_ms: bestRow?.p95_ms ?? null, p99_ms: bestRow?.p99_ms ?? null, delivered_pct: bestRow?.minDeliveredPct ?? null });
     results.push(base);
   } finally {
     rx.child.kill('SIGTERM');

@@ -6,7 +6,7 @@
 // Until apps/harvester/src/main.ts exists, `logger` talks to tests/live/fixtures/mini-harvester.ts,
 // which feeds the harvester's real LiveSender (the piece under test on the harvester's side).
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -86,6 +86,7 @@ describe('live view', () => {
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.getElementById('rate')?.textContent !== '0', undefined, { timeout: 3_000 }).catch(() => undefined);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'live-view.png') });
+    writeFileSync(join(ARTIFACTS, 'live-view.json'), `${JSON.stringify({ loggerToPageMs: elapsed, via: 'tests/live/fixtures/mini-harvester.ts → LiveSender', at: new Date().toISOString() })}\n`);
     expect(elapsed, `logger → page took ${elapsed} ms`).toBeLessThan(1000);
   });
 

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
-  const MAX_ROWS = 5000;       // rows kept in the page
+  const MAX_ROWS = 3000;       // rows kept in the page
   const MAX_HELD = 20000;      // events kept while paused; beyond, counted as dropped
   const RANK = { emerg: 0, emergency: 0, panic: 0, alert: 1, crit: 2, critical: 2, fatal: 2, err: 3, error: 3,
     warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7 };
@@ -29,6 +29,9 @@
   let renderScheduled = false;
   let retryMs = 500;
   let rateCount = 0;
+  // Follow the tail unless the reader scrolled up; tracked on scroll so that a render never has to
+  // measure the page before appending (that would force a layout per render).
+  let follow = true;
 
   const setState = (s, detail) => {
     stats.state = s;
@@ -94,12 +97,21 @@
     stats.held = held.length;
   }
 
+  let lastRender = 0;
   function scheduleRender() {
     if (renderScheduled) return;
     renderScheduled = true;
     // A timer, not requestAnimationFrame: a tab in the background still keeps its row count bounded.
-    setTimeout(render, 16);
+    // At most ~10 renders a second: each one costs a layout and a paint of the whole view, which at
+    // high rates would otherwise keep the page's only thread busy and let latency pile up; a lone
+    // line still shows within ~16 ms.
+    const wait = Math.max(16, 100 - (performance.now() - lastRender));
+    setTimeout(render, wait);
   }
+
+  // Intl-based toLocaleTimeString costs tens of µs per call; a row needs only HH:MM:SS.mmm.
+  const two = (n) => (n < 10 ? '0' : '') + n;
+  const clock = (t) => two(t.getHours()) + ':' + two(t.getMinutes()) + ':' + two(t.getSeconds()) + '.' + String(t.getMilliseconds()).padStart(3, '0');
 
   function row(d) {
     const div = document.createElement('div');
@@ -116,7 +128,7 @@
     div.dataset.sent = d.sent; // harvester send time (epoch ms): lets a benchmark measure send → row
     const cell = (cls, text) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; div.appendChild(s); return s; };
     const ts = e['@timestamp'] ? new Date(e['@timestamp']) : new Date(d.sent);
-    cell('t', isNaN(ts) ? '' : ts.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(ts.getMilliseconds()).padStart(3, '0'));
+    cell('t', isNaN(ts) ? '' : clock(ts));
     cell('h', (e.host && e.host.name) || d.host || '');
     cell('s', (e.service && e.service.name) || '');
     cell('l', level);
@@ -141,11 +153,17 @@
 
   function render() {
     renderScheduled = false;
+    lastRender = performance.now();
     const log = $('log');
-    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     let items = pending;
     pending = [];
-    if (items.length > MAX_ROWS) items = items.slice(items.length - MAX_ROWS);
+    if (items.length > MAX_ROWS) {
+      // More arrived since the last render than the page keeps: show the newest, say how many were skipped.
+      let skipped = 0;
+      for (const it of items.slice(0, items.length - MAX_ROWS)) if (!it.note && it.marker === undefined) skipped++;
+      items = items.slice(items.length - MAX_ROWS);
+      if (skipped) { stats.dropped += skipped; items.unshift({ marker: skipped }); }
+    }
     const frag = document.createDocumentFragment();
     for (const it of items) {
       if (it.note) { frag.appendChild(it.note); continue; }
@@ -157,12 +175,17 @@
     log.appendChild(frag);
     let extra = log.childElementCount - MAX_ROWS;
     while (extra-- > 0 && log.firstElementChild) log.firstElementChild.remove();
-    if (atBottom) log.scrollTop = log.scrollHeight;
+    if (follow) log.scrollTop = log.scrollHeight;
     $('shown').textContent = stats.shown;
     $('dropped').textContent = stats.dropped;
     $('missing').textContent = stats.missing;
     $('held').textContent = held.length;
   }
+
+  $('log').addEventListener('scroll', () => {
+    const log = $('log');
+    follow = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  }, { passive: true });
 
   setInterval(() => { $('rate').textContent = rateCount; rateCount = 0; $('missing').textContent = stats.missing; }, 1000);
 
