@@ -7,3 +7,4 @@ export { compileLiveFilter, liveFilterSchema, type LiveFilterConfig } from './fi
 export { encodeDatagram, cutToFit, DATAGRAM_VERSION, DEFAULT_MAX_DATAGRAM_BYTES, type DatagramHeader, type LiveEventLike, type EncodeResult } from './datagram';
 export { levelRank, isKnownLevel } from './levels';
 export { registerLiveSenderMetrics } from './metrics';
+export { asLiveEvent } from './event-compat';
