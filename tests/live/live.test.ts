@@ -189,6 +189,49 @@ describe('live view', () => {
     ca.close();
   });
 
+  it('a browser that stops reading gets "N dropped" markers; a reading one on the same receiver is not held up', async () => {
+    // Default per-client limits (5,000 events, 1 MiB unsent): the stalled client overflows them, the reader does not.
+    const r = await startReceiver(ns);
+    try {
+      const fast = await wsClient(r, { host: 'slowtest' });
+      const slow = await wsClient(r, { host: 'slowtest' });
+      // Stop reading: the kernel buffers fill, then the receiver's socket buffer, then its queue for this client.
+      (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+      const s = createLiveSender({ enabled: true, targets: [`127.0.0.1:${r.udpPort}`] }, { host: 'slow-test' });
+      senders.push(s);
+      const N = 30_000;
+      const pad = 'p'.repeat(600); // bigger events fill the socket buffers sooner
+      for (let i = 0; i < N; i++) {
+        s.send({ host: { name: 'slowtest' }, message: `slow ${i} ${pad}`, labels: { env: ns } });
+        if (i % 200 === 199) await new Promise((res) => setTimeout(res, 5));
+      }
+      // The reader gets what the receiver fanned out (UDP may lose some on a busy machine: the
+      // receiver's count, not N, is the reference) while the other client is stalled. This test
+      // process is itself the reader and the sender, so on a loaded machine it may fall behind for a
+      // moment too: it must then see markers, never silence, and far fewer than the stalled one.
+      let delivered = -1;
+      await waitFor(async () => {
+        const now = await metric(r, 'live_receiver_fanout_events_total');
+        const settled = now === delivered && fast.events.length + fast.dropped === now;
+        delivered = now;
+        return settled;
+      }, 15_000, 'the reading client to account for every fanned-out event').catch((e: Error) => {
+        throw new Error(`${e.message}: ${fast.events.length} + ${fast.dropped} dropped of ${delivered}`);
+      });
+      expect(await metric(r, 'live_receiver_client_dropped_events_total')).toBeGreaterThan(0);
+      (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.resume();
+      await waitFor(() => slow.events.length + slow.dropped >= delivered, 10_000, `slow client: ${slow.events.length} events + ${slow.dropped} dropped of ${delivered}`);
+      expect(slow.dropped).toBeGreaterThan(0);
+      expect(fast.dropped).toBeLessThan(slow.dropped / 10);
+      expect(slow.events.length + slow.dropped).toBe(delivered);
+      expect(new Set(slow.events.map((e) => e.seq)).size).toBe(slow.events.length);
+      fast.close();
+      slow.close();
+    } finally {
+      await stopProc(r);
+    }
+  });
+
   it('10,000 malformed datagrams are counted, nothing crashes, and valid events still flow', async () => {
     if (!a) throw new Error('setup failed');
     const before = await metric(a, 'live_receiver_dropped_events_total', 'reason="invalid_');
