@@ -1,5 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
+import { MetricsRegistry } from '@backlog/platform-telemetry';
+import { registerLiveSenderMetrics } from './metrics';
 import { createLiveSender } from './sender';
 
 // Loopback UDP is local to this process (no server of the stack), so this stays a unit test.
@@ -49,8 +51,6 @@ describe('createLiveSender', () => {
 
 describe('registerLiveSenderMetrics', () => {
   it('mirrors the sender counts at scrape time', async () => {
-    const { MetricsRegistry } = await import('@backlog/platform-telemetry');
-    const { registerLiveSenderMetrics } = await import('./metrics');
     const registry = new MetricsRegistry();
     const sender = createLiveSender({ enabled: true, targets: ['127.0.0.1:9'], filter: { minLevel: 'error' } });
     registerLiveSenderMetrics(registry, sender);
