@@ -9,8 +9,8 @@ export const shippingConfigSchema = z
     flushIntervalMs: z.number().int().min(10).max(3_600_000).default(30_000),
     /** Cap on one record's gzip value, bytes; below the broker's max.message.bytes. Default 921 600 (900 KiB). */
     maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(900 * 1024),
-    /** Memory cap on one batch's raw NDJSON, bytes. Default 16 MiB. */
-    maxBatchRawBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+    /** Memory cap on one batch's raw NDJSON, bytes (keeps the harvester small; records stay well under 900 KiB). Default 4 MiB. */
+    maxBatchRawBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
     /** Events per batch at most. Default 200 000. */
     maxBatchEvents: z.number().int().min(1).default(200_000),
     /** Open batches (one per 5-minute window) at once. Default 4. */

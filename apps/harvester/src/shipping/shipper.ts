@@ -14,7 +14,7 @@ export interface ShipperOptions {
   flushIntervalMs: number;
   /** Cap on a record's gzip value, bytes; keep it under the broker's max.message.bytes. Default 921 600 (900 KiB). */
   maxRecordBytes: number;
-  /** Upper bound on a batch's raw NDJSON, bytes (memory cap; the compressed cap usually closes it first). Default 16 MiB. */
+  /** Upper bound on a batch's raw NDJSON, bytes: the memory cap (highly compressible logs reach it before the 900 KiB record cap). Default 4 MiB. */
   maxBatchRawBytes: number;
   /** Upper bound on events per batch. Default 200 000. */
   maxBatchEvents: number;
@@ -36,7 +36,7 @@ export interface ShipperOptions {
 export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
   flushIntervalMs: 30_000,
   maxRecordBytes: 900 * 1024,
-  maxBatchRawBytes: 16 * 1024 * 1024,
+  maxBatchRawBytes: 4 * 1024 * 1024,
   maxBatchEvents: 200_000,
   maxOpenBatches: 4,
   gzipLevel: 6,
