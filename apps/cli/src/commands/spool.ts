@@ -1,0 +1,119 @@
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { createKafka } from '@backlog/adapter-kafka';
+import { decodeSegment, decodeWal, harvestTopic, segmentSeqOf } from '@backlog/core-codec';
+
+const DEFAULT_DIR = '.backlog/harvester/spool';
+
+interface Row {
+  file: string;
+  kind: 'segment' | 'wal' | 'quarantine';
+  bytes: number;
+  events?: number;
+  window?: string;
+  batchId?: string;
+  ok: boolean;
+  problem?: string;
+}
+
+/** Reads the spool with core-codec's format (the CLI may not import the harvester app). Never modifies it. */
+export function inspectSpool(dir: string): Row[] {
+  const rows: Row[] = [];
+  const list = (sub: string) => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)).sort() : []);
+  for (const n of list('seg')) {
+    if (segmentSeqOf(n) === undefined) continue;
+    const file = join(dir, 'seg', n);
+    const bytes = statSync(file).size;
+    try {
+      const { meta } = decodeSegment(readFileSync(file));
+      rows.push({ file, kind: 'segment', bytes, events: meta.count, window: meta.headers.window, batchId: meta.batchId, ok: true });
+    } catch (err) {
+      rows.push({ file, kind: 'segment', bytes, ok: false, problem: (err as Error).message });
+    }
+  }
+  for (const n of list('wal')) {
+    const file = join(dir, 'wal', n);
+    const bytes = statSync(file).size;
+    try {
+      const w = decodeWal(readFileSync(file));
+      const events = w.lines.reduce((s, l) => s + l.split('\n').filter(Boolean).length, 0);
+      rows.push({ file, kind: 'wal', bytes, events, window: w.meta.window.toString(36), batchId: w.meta.batchId, ok: w.tail !== 'corrupt', ...(w.tail !== 'clean' ? { problem: `${w.tail} tail` } : {}) });
+    } catch (err) {
+      rows.push({ file, kind: 'wal', bytes, ok: false, problem: (err as Error).message });
+    }
+  }
+  for (const n of list('quarantine')) rows.push({ file: join(dir, 'quarantine', n), kind: 'quarantine', bytes: statSync(join(dir, 'quarantine', n)).size, ok: false });
+  return rows;
+}
+
+/**
+ * `backlog spool inspect | drain | purge`: look into a harvester's spool, send its closed segments to
+ * h-<env> now (with the harvester stopped), or delete it. drain sends each segment with the same
+ * idempotent producer as the harvester and deletes it only after Kafka acknowledged it.
+ */
+export function registerSpool(program: Command): void {
+  const spool = program.command('spool').description("a harvester's disk spool: inspect, drain to Kafka, purge");
+  spool
+    .command('inspect')
+    .description('list segments, open WALs and quarantined files with their events and checksum state')
+    .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
+    .option('--json', 'one JSON object per line')
+    .action((opts: { dir: string; json?: boolean }) => {
+      const rows = inspectSpool(opts.dir);
+      if (opts.json) {
+        for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      } else {
+        for (const r of rows) process.stdout.write(`${r.kind.padEnd(10)} ${(r.ok ? 'ok' : 'BAD').padEnd(4)} ${String(r.events ?? '-').padStart(8)} ev ${String(r.bytes).padStart(10)} B  ${r.window ?? ''} ${r.file}${r.problem ? `  (${r.problem})` : ''}\n`);
+        const ev = rows.filter((r) => r.ok).reduce((s, r) => s + (r.events ?? 0), 0);
+        process.stdout.write(`${rows.length} files, ${ev} events waiting, ${rows.filter((r) => !r.ok).length} damaged/quarantined\n`);
+      }
+      if (rows.some((r) => !r.ok)) process.exitCode = 2;
+    });
+  spool
+    .command('drain')
+    .description('send every closed segment to h-<env> now and delete each once Kafka acknowledged it (stop the harvester first)')
+    .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
+    .option('--env <env>', 'environment (topic h-<env>)', process.env.BACKLOG_ENV ?? 'dev')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated', process.env.BACKLOG_KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .action(async (opts: { dir: string; env: string; brokers: string }) => {
+      const rows = inspectSpool(opts.dir).filter((r) => r.kind === 'segment');
+      const producer = createKafka({ brokers: opts.brokers.split(','), clientId: 'backlog-spool-drain' }).producer();
+      await producer.connect();
+      let sent = 0;
+      let events = 0;
+      try {
+        for (const r of rows) {
+          if (!r.ok) {
+            process.stderr.write(`skipping damaged ${r.file}: ${r.problem}\n`);
+            continue;
+          }
+          const { meta, value } = decodeSegment(readFileSync(r.file));
+          await producer.send(harvestTopic(opts.env), [{ key: meta.key, value, headers: meta.headers }]);
+          rmSync(r.file);
+          sent++;
+          events += meta.count;
+        }
+      } finally {
+        await producer.disconnect();
+      }
+      process.stdout.write(`${JSON.stringify({ segments: sent, events, topic: harvestTopic(opts.env), openWals: inspectSpool(opts.dir).filter((r) => r.kind === 'wal').length })}\n`);
+    });
+  spool
+    .command('purge')
+    .description('delete segments, WALs and quarantine (events not yet in Kafka are lost: needs --yes)')
+    .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
+    .option('--quarantine-only', 'delete only quarantined files')
+    .option('--yes', 'really delete')
+    .action((opts: { dir: string; quarantineOnly?: boolean; yes?: boolean }) => {
+      const rows = inspectSpool(opts.dir).filter((r) => !opts.quarantineOnly || r.kind === 'quarantine');
+      const events = rows.reduce((s, r) => s + (r.ok ? (r.events ?? 0) : 0), 0);
+      if (!opts.yes) {
+        process.stdout.write(`would delete ${rows.length} files holding ${events} events not yet acknowledged; add --yes\n`);
+        process.exitCode = 1;
+        return;
+      }
+      for (const r of rows) rmSync(r.file, { force: true });
+      process.stdout.write(`${JSON.stringify({ deleted: rows.length, events })}\n`);
+    });
+}
