@@ -5,7 +5,7 @@
 //   node --import tsx tests/shipping/harness/harvester.ts <config.json>
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Source, SourceSink } from '@backlog/core-pipeline';
+import type { Source, SourcePosition, SourceSink } from '@backlog/core-pipeline';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
 import { shippingConfigSchema } from '../../../apps/harvester/src/shipping/config';
 import { startShipping } from '../../../apps/harvester/src/shipping/wire';
@@ -35,15 +35,18 @@ async function main() {
   const logger = createJsonLogger({ level: 'warn' });
   const sources: Source[] = [];
   const host = cfg.host ?? hostname();
+  // Positions acknowledged while the previous run's spool drains, before the inputs exist: handed over once they do.
+  const early: SourcePosition[] = [];
   const shipping = await startShipping(
     { host, env: cfg.env, brokers: cfg.brokers, shipping: shippingConfigSchema.parse(cfg.shipping) },
-    { registry, logger, onCommit: (p) => sources.forEach((s) => s.commit?.(p)) },
+    { registry, logger, onCommit: (p) => (sources.length ? sources.forEach((s) => s.commit?.(p)) : early.push(...p)) },
   );
   for (const raw of cfg.inputs) {
     const f = await factoryOf(raw.type);
     const ctx = { sink: shipping.sink as unknown as SourceSink<unknown>, logger, metrics: registry, hostname: host, labels: { env: cfg.env }, stateDir: cfg.stateDir };
     sources.push(f.create(f.configSchema.parse(raw), ctx));
   }
+  if (early.length) for (const s of sources) s.commit?.(early);
   for (const s of sources) await s.start();
   const telemetry = await startTelemetryServer({ registry, port: cfg.metricsPort, health: () => shipping.health() });
   process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, metricsPort: telemetry.port, inputs: sources.map((s) => ({ type: s.type, ...s.address?.() })) })}\n`);
