@@ -1,0 +1,67 @@
+import { hostname } from 'node:os';
+import { WHEN_FULL_POLICIES } from '@backlog/core-pipeline';
+import { appConfigSchema } from '@backlog/platform-config';
+import { z } from 'zod';
+import { type InputConfig, inputConfigSchema } from './inputs/registry';
+
+/** What runs with no config at all: the listeners `backlog start` announces (DESIGN.md "Default ports"). */
+export const DEFAULT_INPUTS: InputConfig[] = [{ type: 'syslog_udp' }, { type: 'syslog_tcp' }, { type: 'json_tcp' }, { type: 'http' }].map((c) => inputConfigSchema.parse(c));
+
+/**
+ * The harvester's configuration: the shared connection settings plus its own keys. Every key documents
+ * its unit and default; unknown keys are errors (ARCHITECTURE.md habit 2). Shipping to Kafka (spool,
+ * batches) is configured by the shipping part (next issue); until then events go to stdout as NDJSON.
+ */
+export const harvesterConfigSchema = appConfigSchema({
+  host: z
+    .object({
+      /** `host.name` of events that name none, and the Kafka record key. Default: the OS host name. */
+      name: z.string().min(1).default(() => hostname()),
+    })
+    .strict()
+    .prefault({}),
+  /** Directory for checkpoints (file offsets, journald cursor). Default `.backlog/harvester/state`. */
+  stateDir: z.string().min(1).default('.backlog/harvester/state'),
+  /**
+   * The inputs, each `{ type, …its keys }` (see README's table). Names (default: the type) must be
+   * unique. Default: syslog_udp and syslog_tcp on 127.0.0.1:5514, json_tcp on :5170, http on :8080.
+   */
+  inputs: z
+    .array(inputConfigSchema)
+    .default(() => DEFAULT_INPUTS.map((c) => ({ ...c })))
+    .superRefine((inputs, ctx) => {
+      const seen = new Set<string>();
+      inputs.forEach((c, i) => {
+        const name = c.name ?? c.type;
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate input name ${name}: give each input of the same type a name` });
+        seen.add(name);
+      });
+    }),
+  queue: z
+    .object({
+      /** Events held between the inputs and the output. Default 10 000. */
+      capacity: z.number().int().min(1).max(10_000_000).default(10_000),
+      /** When full: `block` pauses the inputs (TCP/file/stdin/journald push back, HTTP answers 503, UDP drops and counts); or `drop_oldest` / `drop_newest` (counted). Default `block`. */
+      whenFull: z.enum(WHEN_FULL_POLICIES).default('block'),
+    })
+    .strict()
+    .prefault({}),
+  metrics: z
+    .object({
+      /** `/metrics` + `/healthz` listen address. Default `127.0.0.1`. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port. Default 9101 (DESIGN.md); 0 = any free port. */
+      port: z.number().int().min(0).max(65535).default(9101),
+    })
+    .strict()
+    .prefault({}),
+  log: z
+    .object({
+      /** Lowest level written to stderr: debug, info, warn, error. Default `info`. */
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .strict()
+    .prefault({}),
+});
+
+export type HarvesterConfig = z.output<typeof harvesterConfigSchema>;

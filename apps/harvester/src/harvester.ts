@@ -1,0 +1,94 @@
+import type { Writable } from 'node:stream';
+import type { LogEvent } from '@backlog/core-event';
+import { type Logger, QueueSink, type Source, type SourcePosition, settleBy } from '@backlog/core-pipeline';
+import type { DeepReadonly } from '@backlog/platform-config';
+import type { MetricsRegistry } from '@backlog/platform-telemetry';
+import type { HarvesterConfig } from './config';
+import type { InputStats } from './inputs/shared/input';
+import { type InputConfig, createInput } from './inputs/registry';
+
+type WithStats = Source & { core?: { stats: InputStats }; done?: Promise<void> };
+
+/**
+ * inputs → bounded queue → NDJSON on a stream (stdout), framework-free. Positions are committed to the
+ * inputs once the stream accepted the lines (the write callback), which is this stage's "delivery"; the
+ * shipper of the next issue replaces the stream with Kafka and commits after the broker's ack.
+ */
+export class Harvester {
+  readonly sink: QueueSink<LogEvent>;
+  readonly inputs: WithStats[];
+  private running = false;
+  private loop?: Promise<void>;
+  private stopP?: Promise<void>;
+
+  constructor(
+    cfg: DeepReadonly<HarvesterConfig>,
+    private readonly deps: { logger: Logger; metrics: MetricsRegistry; out: Writable },
+  ) {
+    const dropped = deps.metrics.counter('harvester_queue_dropped_events_total', 'Events dropped by the queue between inputs and output, by reason', ['reason']);
+    this.sink = new QueueSink<LogEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
+    const ctx = { sink: this.sink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir };
+    // Input configs are only read; the frozen config's readonly types are narrower than the schemas' outputs.
+    this.inputs = cfg.inputs.map((c) => createInput(c as InputConfig, ctx) as WithStats);
+  }
+
+  /** Starts every input; if one cannot start (port in use), the others are stopped and the error thrown. */
+  async start(): Promise<void> {
+    const started: Source[] = [];
+    try {
+      for (const input of this.inputs) {
+        await input.start();
+        started.push(input);
+      }
+    } catch (err) {
+      await Promise.all(started.map((s) => s.stop(Date.now() + 2000)));
+      throw err;
+    }
+    this.running = true;
+    this.loop = this.drain();
+  }
+
+  /** Resolves when every input that can end (stdin) ended, if all of them can; never otherwise. */
+  get inputsDone(): Promise<void> | undefined {
+    return this.inputs.every((i) => i.done) ? Promise.all(this.inputs.map((i) => i.done)).then(() => undefined) : undefined;
+  }
+
+  private async drain(): Promise<void> {
+    const out = this.deps.out;
+    for (;;) {
+      if (this.sink.size === 0) {
+        if (!this.running) return;
+        await Promise.race([this.sink.waitForEvents(), new Promise((r) => setTimeout(r, 200))]);
+        continue;
+      }
+      const { events, positions } = this.sink.take(1000);
+      let text = '';
+      for (const e of events) text += `${JSON.stringify(e)}\n`;
+      await new Promise<void>((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
+      if (positions.length) this.commit(positions);
+    }
+  }
+
+  private commit(positions: readonly SourcePosition[]): void {
+    for (const input of this.inputs) input.commit?.(positions);
+  }
+
+  /** Stops intake, writes out what is queued, persists checkpoints; keeps to the deadline; safe twice. */
+  stop(deadline: number): Promise<void> {
+    this.stopP ??= (async () => {
+      await Promise.all(this.inputs.map((i) => i.stop(deadline)));
+      this.running = false;
+      if (this.loop) await settleBy(this.loop, deadline);
+      this.sink.close();
+    })();
+    return this.stopP;
+  }
+
+  health(): { ok: boolean; inputs: Record<string, unknown>[]; queued: number } {
+    return {
+      ok: this.running,
+      queued: this.sink.size,
+      inputs: this.inputs.map((i) => ({ type: i.type, name: i.name, ...(i.address?.() ?? {}), ...(i.core ? i.core.stats.toJSON() : {}) })),
+    };
+  }
+}
