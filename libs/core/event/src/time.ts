@@ -183,11 +183,46 @@ export function isoFromMs(ms: number): string {
 
 interface ZoneOffsets {
   fmt: Intl.DateTimeFormat;
-  /** hour bucket (epoch ms / 3.6e6) → offset in ms (local - UTC) */
+  /** quarter-hour bucket (epoch ms / 9e5) → offset in ms (local - UTC) */
   cache: Map<number, number>;
+  hour: HourMemo;
+  year: YearMemo;
+}
+
+/**
+ * The last wall-clock hour zonedToEpochMs converted in a zone. Syslog lines arrive roughly in time
+ * order, so consecutive RFC 3164 timestamps share their hour: the conversion (Date.UTC plus offset
+ * look-ups) then runs once per hour instead of once per line. `start` is the instant of hh:00:00.000,
+ * or NaN when the zone's offset is not the same for the whole hour (near a DST transition), which sends
+ * every time of that hour through the full conversion.
+ */
+interface HourMemo {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  start: number;
+}
+
+/** The calendar year last computed by yearInZone, as the wall-clock span [lo, hi) it covers (UTC-based ms). */
+interface YearMemo {
+  lo: number;
+  hi: number;
+  year: number;
+}
+
+function newHourMemo(): HourMemo {
+  return { y: Number.NaN, mo: 0, d: 0, h: 0, start: Number.NaN };
+}
+
+function newYearMemo(): YearMemo {
+  return { lo: 0, hi: 0, year: 0 };
 }
 
 const zones = new Map<string, ZoneOffsets>();
+/** UTC needs no Intl formatter, only the memos. */
+const utcHour = newHourMemo();
+const utcYear = newYearMemo();
 
 /** Throws EventError(TIMEZONE_INVALID) for a zone Intl does not know. Call at config time. */
 export function checkTimeZone(tz: string): void {
@@ -212,7 +247,7 @@ function zoneOf(tz: string): ZoneOffsets {
     } catch {
       throw new EventError('TIMEZONE_INVALID', `unknown time zone ${JSON.stringify(tz)}`);
     }
-    z = { fmt, cache: new Map() };
+    z = { fmt, cache: new Map(), hour: newHourMemo(), year: newYearMemo() };
     zones.set(tz, z);
   }
   return z;
@@ -243,13 +278,55 @@ export function zoneOffsetAt(tz: string, ms: number): number {
   return off;
 }
 
+const HOUR = 3_600_000;
+const QUARTER = 900_000;
+/**
+ * Date.UTC's range (TimeClip) minus a day: start + the time within the hour stays in range, and so do the
+ * instants hourStart probes (zone offsets are under a day), where the full conversion would not throw.
+ */
+const MAX_HOUR_START = 8.64e15 - DAY;
+
+/** True when zone `tz` has offset `off` at every instant of [from, from + 1 h) (offsets are cached per quarter hour). */
+function offsetHoldsForHour(tz: string, from: number, off: number): boolean {
+  for (let t = from; t < from + HOUR; t += QUARTER) if (zoneOffsetAt(tz, t) !== off) return false;
+  return zoneOffsetAt(tz, from + HOUR - 1) === off;
+}
+
 /**
  * The instant at which the wall clock of zone `tz` shows the given local time. In a DST gap (a local
  * time that does not exist) the pre-transition offset is used; in an overlap, the earlier instant.
  */
 export function zonedToEpochMs(tz: string, y: number, mo1: number, d: number, h: number, mi: number, s: number, ms = 0): number {
-  const local = Date.UTC(y, mo1 - 1, d, h, mi, s, ms);
-  if (tz === 'UTC' || tz === 'Etc/UTC') return local;
+  const utc = tz === 'UTC' || tz === 'Etc/UTC';
+  // Fast path: a whole minute/second/ms inside the hour of the last call (see HourMemo). Date.UTC is
+  // linear in its integer fields, so hour start + the time within the hour is exactly what it returns.
+  if (mi >= 0 && mi < 60 && s >= 0 && s < 60 && ms >= 0 && ms < 1000 && (mi | 0) === mi && (s | 0) === s && (ms | 0) === ms) {
+    const memo = utc ? utcHour : zoneOf(tz).hour;
+    if (memo.y !== y || memo.mo !== mo1 || memo.d !== d || memo.h !== h) {
+      memo.y = y;
+      memo.mo = mo1;
+      memo.d = d;
+      memo.h = h;
+      memo.start = hourStart(tz, utc, Date.UTC(y, mo1 - 1, d, h));
+    }
+    if (!Number.isNaN(memo.start)) return memo.start + mi * 60_000 + s * 1000 + ms;
+  }
+  return zonedSlow(tz, utc, Date.UTC(y, mo1 - 1, d, h, mi, s, ms));
+}
+
+/** Instant of the wall-clock hour that starts at `local` (UTC-based ms), NaN when its offset is not uniform. */
+function hourStart(tz: string, utc: boolean, local: number): number {
+  if (!(Math.abs(local) <= MAX_HOUR_START)) return Number.NaN;
+  if (utc) return local;
+  // With one offset O over the local hour and over the instants it maps to, zonedSlow computes
+  // local - O for every time of the hour: its look-ups all answer O.
+  const off = zoneOffsetAt(tz, local);
+  return offsetHoldsForHour(tz, local, off) && offsetHoldsForHour(tz, local - off, off) ? local - off : Number.NaN;
+}
+
+/** The full conversion of `local` (the wall time read as if it were UTC). */
+function zonedSlow(tz: string, utc: boolean, local: number): number {
+  if (utc) return local;
   const off1 = zoneOffsetAt(tz, local);
   let t = local - off1;
   const off2 = zoneOffsetAt(tz, t);
@@ -263,5 +340,18 @@ export function zonedToEpochMs(tz: string, y: number, mo1: number, d: number, h:
 
 /** Calendar year of instant `ms` on the wall clock of zone `tz`. */
 export function yearInZone(tz: string, ms: number): number {
-  return new Date(ms + zoneOffsetAt(tz, ms)).getUTCFullYear();
+  const utc = tz === 'UTC' || tz === 'Etc/UTC';
+  const local = utc ? ms : ms + zoneOffsetAt(tz, ms);
+  // Called once per year-less RFC 3164 line with the receive time: answer from the last year's span
+  // rather than build a Date each time.
+  const memo = utc ? utcYear : zoneOf(tz).year;
+  if (local >= memo.lo && local < memo.hi) return memo.year;
+  const year = new Date(local).getUTCFullYear();
+  // Date.UTC reads years 0-99 as 1900-1999: keep such spans out of the memo.
+  if (year >= 100) {
+    memo.year = year;
+    memo.lo = Date.UTC(year, 0, 1);
+    memo.hi = Date.UTC(year + 1, 0, 1);
+  }
+  return year;
 }

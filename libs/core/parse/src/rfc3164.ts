@@ -152,10 +152,15 @@ function completeYear(bt: BsdTime, o: Rfc3164Options, m: SyslogMessage): number 
     const now = o.now ?? Date.now();
     year = yearInZone(tz, now);
     // Candidate in this year; move it into (now - 11 months, now + 1 month]. Feb 29 is tried in a leap year.
-    const at = (y: number) => zonedToEpochMs(tz, y, bt.month, Math.min(bt.day, daysInMonth(y, bt.month)), bt.hour, bt.minute, bt.second, bt.ms);
-    const t = at(year);
+    const dim = daysInMonth(year, bt.month);
+    const t = zonedToEpochMs(tz, year, bt.month, Math.min(bt.day, dim), bt.hour, bt.minute, bt.second, bt.ms);
     if (t > now + 31 * DAY_MS) year--;
     else if (t <= now - 334 * DAY_MS) year++;
+    else if (bt.day <= dim) {
+      // The usual case: the candidate is the answer; do not convert the same time twice.
+      m.year = year;
+      return t;
+    }
   }
   m.year = year;
   if (bt.day > daysInMonth(year, bt.month)) return undefined;
