@@ -3,16 +3,26 @@ import { WHEN_FULL_POLICIES } from '@backlog/core-pipeline';
 import { appConfigSchema } from '@backlog/platform-config';
 import { z } from 'zod';
 import { type InputConfig, inputConfigSchema } from './inputs/registry';
+import { liveConfigSchema } from './live';
+import { shippingConfigSchema } from './shipping/config';
 
 /** What runs with no config at all: the listeners `backlog start` announces (DESIGN.md "Default ports"). */
 export const DEFAULT_INPUTS: InputConfig[] = [{ type: 'syslog_udp' }, { type: 'syslog_tcp' }, { type: 'json_tcp' }, { type: 'http' }].map((c) => inputConfigSchema.parse(c));
 
 /**
  * The harvester's configuration: the shared connection settings plus its own keys. Every key documents
- * its unit and default; unknown keys are errors (ARCHITECTURE.md habit 2). Shipping to Kafka (spool,
- * batches) is configured by the shipping part (next issue); until then events go to stdout as NDJSON.
+ * its unit and default; unknown keys are errors (ARCHITECTURE.md habit 2).
  */
 export const harvesterConfigSchema = appConfigSchema({
+  /**
+   * Where events go: `kafka` (batches to h-<env> through the disk spool, or sealed through a
+   * nacl-gateway; see SHIPPING.md) or `stdout` (NDJSON, for pipes and debugging). Default `kafka`.
+   */
+  output: z.enum(['kafka', 'stdout']).default('kafka'),
+  /** Batching, spool and transport to Kafka (SHIPPING.md). */
+  shipping: shippingConfigSchema.prefault({}),
+  /** The lossy UDP copy for the live view (docs/specs/live-datagram.md). Off unless enabled. */
+  live: liveConfigSchema.prefault({}),
   host: z
     .object({
       /** `host.name` of events that name none, and the Kafka record key. Default: the OS host name. */

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { LogEvent } from '@backlog/core-event';
-import { type Logger, QueueSink, type Source, type SourcePosition, settleBy } from '@backlog/core-pipeline';
+import { type Logger, QueueSink, type Source, type SourcePosition, type SourceSink, settleBy } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
 import type { HarvesterConfig } from './config';
@@ -15,7 +15,9 @@ type WithStats = Source & { core?: { stats: InputStats }; done?: Promise<void> }
  * shipper of the next issue replaces the stream with Kafka and commits after the broker's ack.
  */
 export class Harvester {
-  readonly sink: QueueSink<LogEvent>;
+  /** What the inputs write to: the shipper (output kafka) or the stdout queue. */
+  readonly sink: SourceSink<LogEvent>;
+  private readonly queue?: QueueSink<LogEvent>;
   readonly inputs: WithStats[];
   private running = false;
   private loop?: Promise<void>;
@@ -23,10 +25,16 @@ export class Harvester {
 
   constructor(
     cfg: DeepReadonly<HarvesterConfig>,
-    private readonly deps: { logger: Logger; metrics: MetricsRegistry; out: Writable },
+    private readonly deps: { logger: Logger; metrics: MetricsRegistry; out?: Writable; sink?: SourceSink<LogEvent> },
   ) {
-    const dropped = deps.metrics.counter('harvester_queue_dropped_events_total', 'Events dropped by the queue between inputs and output, by reason', ['reason']);
-    this.sink = new QueueSink<LogEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
+    if (deps.sink) {
+      // Shipping: the shipper is the bounded stage (spool cap + when-full policy) and commits positions after Kafka acked.
+      this.sink = deps.sink;
+    } else {
+      const dropped = deps.metrics.counter('harvester_queue_dropped_events_total', 'Events dropped by the queue between inputs and output, by reason', ['reason']);
+      this.queue = new QueueSink<LogEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
+      this.sink = this.queue;
+    }
     const ctx = { sink: this.sink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir };
     // Input configs are only read; the frozen config's readonly types are narrower than the schemas' outputs.
     this.inputs = cfg.inputs.map((c) => createInput(c as InputConfig, ctx) as WithStats);
@@ -45,7 +53,7 @@ export class Harvester {
       throw err;
     }
     this.running = true;
-    this.loop = this.drain();
+    if (this.queue) this.loop = this.drain(this.queue);
   }
 
   /** Resolves when every input that can end (stdin) ended, if all of them can; never otherwise. */
@@ -53,15 +61,15 @@ export class Harvester {
     return this.inputs.every((i) => i.done) ? Promise.all(this.inputs.map((i) => i.done)).then(() => undefined) : undefined;
   }
 
-  private async drain(): Promise<void> {
-    const out = this.deps.out;
+  private async drain(queue: QueueSink<LogEvent>): Promise<void> {
+    const out = this.deps.out ?? process.stdout;
     for (;;) {
-      if (this.sink.size === 0) {
+      if (queue.size === 0) {
         if (!this.running) return;
-        await Promise.race([this.sink.waitForEvents(), new Promise((r) => setTimeout(r, 200))]);
+        await Promise.race([queue.waitForEvents(), new Promise((r) => setTimeout(r, 200))]);
         continue;
       }
-      const { events, positions } = this.sink.take(1000);
+      const { events, positions } = queue.take(1000);
       let text = '';
       for (const e of events) text += `${JSON.stringify(e)}\n`;
       await new Promise<void>((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
@@ -69,7 +77,8 @@ export class Harvester {
     }
   }
 
-  private commit(positions: readonly SourcePosition[]): void {
+  /** Positions whose events were delivered (written out, or acknowledged by Kafka): inputs may persist them. */
+  commit(positions: readonly SourcePosition[]): void {
     for (const input of this.inputs) input.commit?.(positions);
   }
 
@@ -79,7 +88,7 @@ export class Harvester {
       await Promise.all(this.inputs.map((i) => i.stop(deadline)));
       this.running = false;
       if (this.loop) await settleBy(this.loop, deadline);
-      this.sink.close();
+      this.queue?.close();
     })();
     return this.stopP;
   }
@@ -87,7 +96,7 @@ export class Harvester {
   health(): { ok: boolean; inputs: Record<string, unknown>[]; queued: number } {
     return {
       ok: this.running,
-      queued: this.sink.size,
+      queued: this.queue?.size ?? 0,
       inputs: this.inputs.map((i) => ({ type: i.type, name: i.name, ...(i.address?.() ?? {}), ...(i.core ? i.core.stats.toJSON() : {}) })),
     };
   }

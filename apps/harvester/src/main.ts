@@ -1,12 +1,17 @@
-// harvester: reads logs (syslog UDP/TCP, JSON lines, HTTP, files, journald, stdin), normalizes them and —
-// until shipping to Kafka lands — writes them to stdout as NDJSON. The only file that exits.
+// harvester: reads logs (syslog UDP/TCP, JSON lines, HTTP, files, journald, stdin), normalizes them,
+// ships them to h-<env> through the disk spool (or sealed through a nacl-gateway), sends a lossy UDP
+// copy to the live view when enabled, or writes NDJSON to stdout (output: stdout). The only file that exits.
 //
 //   node --import tsx apps/harvester/src/main.ts [--config harvester.yaml]
-//   some-app | BACKLOG_HARVESTER_INPUTS='[{"type":"stdin"}]' node --import tsx apps/harvester/src/main.ts
+//   some-app | BACKLOG_HARVESTER_OUTPUT=stdout BACKLOG_HARVESTER_INPUTS='[{"type":"stdin"}]' node --import tsx apps/harvester/src/main.ts
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
 import { MetricsRegistry, type TelemetryServer, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
+import type { LogEvent } from '@backlog/core-event';
+import type { SourcePosition, SourceSink } from '@backlog/core-pipeline';
 import { harvesterConfigSchema } from './config';
 import { Harvester } from './harvester';
+import { type LiveConfig, type LiveSender, createLiveSender, registerLiveSenderMetrics } from './live';
+import { type Shipping, startShipping } from './shipping/wire';
 
 const argv = process.argv.slice(2);
 const option = (name: string) => {
@@ -28,20 +33,72 @@ const logger = createJsonLogger({ level: cfg.log.level, base: { app: 'harvester'
 logger.info('config', { config: redact(cfg) });
 
 const registry = new MetricsRegistry({ defaultMetrics: true });
-const harvester = new Harvester(cfg, { logger, metrics: registry, out: process.stdout });
+
+// The live copy never waits: it sees each event as the inputs hand it over, before shipping.
+let live: LiveSender | undefined;
+if (cfg.live.enabled) {
+  // The sender only reads its config; the frozen config's readonly arrays are narrower than its input type.
+  live = createLiveSender(cfg.live as LiveConfig, { host: cfg.host.name });
+  registerLiveSenderMetrics(registry, live);
+}
+const withLive = (sink: SourceSink<LogEvent>, l: LiveSender): SourceSink<LogEvent> => ({
+  write(events, positions) {
+    for (const e of events) l.send(e);
+    return sink.write(events, positions);
+  },
+  get writable() {
+    return sink.writable;
+  },
+  onWritable: (listener) => sink.onWritable(listener),
+  get retryAfterSeconds() {
+    return sink.retryAfterSeconds;
+  },
+});
+
+// Shipping starts before the inputs: it recovers the spool and commits what the last run got acknowledged,
+// so a file input resumes after those lines. Commits that arrive before the inputs exist are handed over later.
+let shipping: Shipping | undefined;
+// Set once the inputs exist; shipping may acknowledge (recovered) batches before that.
+const ready: { harvester?: Harvester } = {};
+const early: SourcePosition[] = [];
+try {
+  if (cfg.output === 'kafka') {
+    shipping = await startShipping(
+      { host: cfg.host.name, env: cfg.env, brokers: cfg.kafka.brokers, shipping: cfg.shipping },
+      { registry, logger, onCommit: (p) => (ready.harvester ? ready.harvester.commit(p) : early.push(...p)) },
+    );
+  }
+} catch (err) {
+  logger.error('cannot start shipping', { err });
+  process.exit(1);
+}
+const out = shipping?.sink as SourceSink<LogEvent> | undefined;
+const sink = out && live ? withLive(out, live) : out;
+const harvester = new Harvester(cfg, { logger, metrics: registry, out: process.stdout, sink });
+ready.harvester = harvester;
+if (early.length) harvester.commit(early);
+if (!shipping && live) logger.warn('live output is only wired with output kafka; stdout mode sends no live copy');
 let telemetry: TelemetryServer | undefined;
 let exitCode = 0;
+const health = () => {
+  const h = harvester.health();
+  const s = shipping?.health();
+  return { ...h, ok: h.ok && (s?.ok ?? true), ...(s ? { shipping: s.shipping } : {}), ...(live ? { live: live.stats } : {}) };
+};
 
 async function shutdown(reason: string): Promise<void> {
   logger.info('stopping', { reason });
   const deadline = Date.now() + 10_000;
+  // Inputs first (they hand over what they read), then shipping flushes open batches; the rest stays spooled.
   await harvester.stop(deadline);
+  await shipping?.stop(deadline);
+  await live?.stop();
   await telemetry?.close();
   logger.info('stopped', { inputs: harvester.health().inputs });
 }
 
 try {
-  telemetry = await startTelemetryServer({ registry, host: cfg.metrics.host, port: cfg.metrics.port, health: () => harvester.health() });
+  telemetry = await startTelemetryServer({ registry, host: cfg.metrics.host, port: cfg.metrics.port, health });
   await harvester.start();
   logger.info('started', { inputs: harvester.health().inputs, metrics: `http://${cfg.metrics.host}:${telemetry.port}/metrics` });
 } catch (err) {
