@@ -259,6 +259,9 @@ class IdempotentProducer implements Producer {
       maxInFlightRequests: 1,
       // Topic auto-creation is off on our brokers; a missing topic must fail, not be created with defaults.
       allowAutoTopicCreation: false,
+      // The murmur2 partitioner of kafkajs 2 (the Java client's), chosen explicitly: it keeps one key
+      // on one partition and silences the start-up notice about the v1 → v2 default change.
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       retry,
     });
   }
@@ -323,6 +326,9 @@ class GroupConsumer implements Consumer {
       maxBytes: options.maxBytes ?? 10 * 1024 * 1024,
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
       allowAutoTopicCreation: false,
+      // The murmur2 partitioner of kafkajs 2 (the Java client's), chosen explicitly: it keeps one key
+      // on one partition and silences the start-up notice about the v1 → v2 default change.
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       retry,
     });
   }
