@@ -326,9 +326,6 @@ class GroupConsumer implements Consumer {
       maxBytes: options.maxBytes ?? 10 * 1024 * 1024,
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 500,
       allowAutoTopicCreation: false,
-      // The murmur2 partitioner of kafkajs 2 (the Java client's), chosen explicitly: it keeps one key
-      // on one partition and silences the start-up notice about the v1 → v2 default change.
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
       retry,
     });
   }
