@@ -64,12 +64,20 @@ export function registerStart(program: Command): void {
         const child = spawn(process.execPath, ['--import', 'tsx', join(root, app.entry)], {
           cwd: root,
           stdio: ['ignore', 'inherit', 'inherit'],
-          env: { ...process.env, BACKLOG_ENV: opts.env },
+          env: {
+            ...process.env,
+            BACKLOG_ENV: opts.env,
+            // With the live-receiver in the same run, the harvester sends it the live copy (unless configured otherwise).
+            ...(app.name === 'harvester' && chosen.some((a) => a.name === 'live-receiver') && process.env.BACKLOG_HARVESTER_LIVE_ENABLED === undefined
+              ? { BACKLOG_HARVESTER_LIVE_ENABLED: 'true', BACKLOG_HARVESTER_LIVE_TARGETS: '127.0.0.1:5515' }
+              : {}),
+          },
         });
         children.push({ name: app.name, child });
         const ok = await waitHealthy(app.health, child, 60_000);
         say(`${app.name.padEnd(14)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
         for (const s of app.shows) say(`${''.padEnd(16)}${s}`);
+        if (!ok) say(`${''.padEnd(16)}(its log is above; the other apps keep running)`);
       }
       say('');
       say(`env ${opts.env}: Kafka 127.0.0.1:9092 · search http://127.0.0.1:9200 (index patterns logs-${opts.env}-recent-*, logs-${opts.env}-history-*) · S3 http://127.0.0.1:9000/backlog/${opts.env}/ · Redis 127.0.0.1:6379`);
