@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -55,6 +56,8 @@ export function registerStart(program: Command): void {
         say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       }
       const chosen = APPS.filter((a) => names.length === 0 || names.includes(a.name));
+      // The live page needs a token; make one for this run unless configured, and print the URL with it.
+      const liveToken = process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN ?? randomBytes(16).toString('hex');
       const children: { name: string; child: ChildProcess }[] = [];
       for (const app of chosen) {
         if (!existsSync(join(root, app.entry))) {
@@ -71,12 +74,13 @@ export function registerStart(program: Command): void {
             ...(app.name === 'harvester' && chosen.some((a) => a.name === 'live-receiver') && process.env.BACKLOG_HARVESTER_LIVE_ENABLED === undefined
               ? { BACKLOG_HARVESTER_LIVE_ENABLED: 'true', BACKLOG_HARVESTER_LIVE_TARGETS: '127.0.0.1:5515' }
               : {}),
+            ...(app.name === 'live-receiver' ? { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: liveToken } : {}),
           },
         });
         children.push({ name: app.name, child });
         const ok = await waitHealthy(app.health, child, 60_000);
         say(`${app.name.padEnd(14)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
-        for (const s of app.shows) say(`${''.padEnd(16)}${s}`);
+        for (const s of app.shows) say(`${''.padEnd(16)}${app.name === 'live-receiver' ? `${s}#token=${liveToken}` : s}`);
         if (!ok) say(`${''.padEnd(16)}(its log is above; the other apps keep running)`);
       }
       say('');
