@@ -106,9 +106,23 @@ export function scanRfc3339(s: string, start: number, strict: boolean): ScannedT
     second = 59;
     msFrac = 999;
   }
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, msFrac) - offsetMin * 60_000;
+  // Date.UTC is linear in its fields, so the day's start plus the time of day is exactly what it would
+  // return; the day's start is remembered because consecutive lines mostly share their day.
+  if (year !== memoYear || month !== memoMonth || day !== memoDay) {
+    memoDayMs = Date.UTC(year, month - 1, day);
+    memoYear = year;
+    memoMonth = month;
+    memoDay = day;
+  }
+  const ms = memoDayMs + hour * 3_600_000 + minute * 60_000 + second * 1000 + msFrac - offsetMin * 60_000;
   return { ms, end: i };
 }
+
+/** scanRfc3339's last calendar day and its start (epoch ms at 00:00Z). */
+let memoYear = -1;
+let memoMonth = -1;
+let memoDay = -1;
+let memoDayMs = 0;
 
 /** Epoch milliseconds from a number whose unit is guessed from its size (s, ms, µs or ns since 1970). */
 export function epochToMs(v: number): number | undefined {
