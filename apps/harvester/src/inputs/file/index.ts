@@ -206,18 +206,42 @@ export class FileInput implements Source {
     this.firstScan = false;
   }
 
-  private async track(path: string, st: Stats): Promise<void> {
-    const key = keyOf(st);
-    if (this.tracked.has(key)) return;
+  private async track(path: string, seen: Stats): Promise<void> {
+    if (this.tracked.has(keyOf(seen))) return;
     if (this.tracked.size >= this.cfg.maxOpenFiles) {
       this.core.logger.warn('maxOpenFiles reached, not tailing', { path, maxOpenFiles: this.cfg.maxOpenFiles });
       return;
     }
     let fh: FileHandle;
+    let st: Stats;
     try {
       fh = await open(path, 'r');
     } catch (err) {
       this.core.logger.warn('cannot open file', { path, err });
+      return;
+    }
+    try {
+      // The identity is what we opened, not what stat() saw a moment earlier: the path may have been
+      // rotated in between (stat → rename → open), and tailing one inode under another's key would read it twice.
+      st = await fh.stat();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      this.core.logger.warn('cannot stat file', { path, err });
+      return;
+    }
+    const key = keyOf(st);
+    if (key !== keyOf(seen)) {
+      // The file stat() saw was rotated away before we opened the path: find it under its new name and
+      // tail it as a rotated file, so the lines it holds are not skipped.
+      const moved = await findByInode(dirname(path), keyOf(seen));
+      if (moved && !this.tracked.has(keyOf(seen))) {
+        await this.track(moved, seen);
+        const t = this.tracked.get(keyOf(seen));
+        if (t) t.rotated = true;
+      }
+    }
+    if (this.tracked.has(key)) {
+      await fh.close().catch(() => undefined);
       return;
     }
     const saved = this.state.files[key];
