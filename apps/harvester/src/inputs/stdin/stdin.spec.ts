@@ -57,7 +57,7 @@ describe('stdin', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/harvester/src/main.ts')], {
       cwd: root,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, BACKLOG_ENV: 'e2e', BACKLOG_HARVESTER_INPUTS: '[{"type":"stdin"}]', BACKLOG_HARVESTER_METRICS_PORT: '0', BACKLOG_HARVESTER_STATE_DIR: state, BACKLOG_HARVESTER_HOST_NAME: 'e2e-host' },
+      env: { PATH: process.env.PATH, BACKLOG_ENV: 'e2e', BACKLOG_HARVESTER_INPUTS: '[{"type":"stdin"}]', BACKLOG_HARVESTER_OUTPUT: 'stdout', BACKLOG_HARVESTER_METRICS_PORT: '0', BACKLOG_HARVESTER_STATE_DIR: state, BACKLOG_HARVESTER_HOST_NAME: 'e2e-host' },
     });
     let out = '';
     let err = '';
