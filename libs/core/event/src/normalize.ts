@@ -122,11 +122,13 @@ function serviceFromFile(path: string): string | undefined {
 function toPid(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 0x7fffffff ? v : undefined;
   if (typeof v === 'string' && v.length > 0 && v.length <= 10) {
+    // Read the digits as they are checked: exact for 10 digits, and cheaper than Number(v) per event.
+    let n = 0;
     for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i);
       if (c < 48 || c > 57) return undefined;
+      n = n * 10 + (c - 48);
     }
-    const n = Number(v);
     return n <= 0x7fffffff ? n : undefined;
   }
   return undefined;
