@@ -1,6 +1,6 @@
 import { MAX_PRI, daysInMonth, scanRfc3339, yearInZone, zonedToEpochMs } from '@backlog/core-event';
 import { fail } from './errors';
-import { scanStructuredData } from './structured-data';
+import { type SdOptions, scanStructuredData } from './structured-data';
 import { type SyslogMessage, type SyslogResult, addWarning, scanPri } from './syslog-message';
 
 /**
@@ -139,6 +139,8 @@ function looksLikeTag(s: string, start: number, end: number): boolean {
 }
 
 const MAX_TAG = 128;
+/** Shared, never-mutated options for the SD element after a TAG (no literal per line on the hot path). */
+const SD_AFTER_TAG: Readonly<SdOptions> = Object.freeze({ strict: false, requireParams: true });
 
 function completeYear(bt: BsdTime, o: Rfc3164Options, m: SyslogMessage): number | undefined {
   const tz = o.timeZone ?? 'UTC';
@@ -316,7 +318,7 @@ export function parseRfc3164(s: string, o: Rfc3164Options): SyslogResult {
 
   // An RFC 5424 SD element right after the TAG (rsyslog's own messages, RSYSLOG_ForwardFormat).
   if (!strict && s.charCodeAt(i) === 91) {
-    const sd = scanStructuredData(s, i, { strict: false, requireParams: true });
+    const sd = scanStructuredData(s, i, SD_AFTER_TAG);
     if (sd.ok && (sd.end === n || s.charCodeAt(sd.end) === 32)) {
       m.structuredData = sd.sd;
       i = sd.end;

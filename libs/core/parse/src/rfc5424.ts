@@ -1,6 +1,6 @@
 import { MAX_PRI, scanRfc3339, timeErrorColumn } from '@backlog/core-event';
 import { type ParseErrorCode, fail } from './errors';
-import { scanStructuredData } from './structured-data';
+import { type SdOptions, scanStructuredData } from './structured-data';
 import { type SyslogMessage, type SyslogResult, addWarning, isPrintUsAscii, scanPri } from './syslog-message';
 
 /**
@@ -21,6 +21,10 @@ import { type SyslogMessage, type SyslogResult, addWarning, isPrintUsAscii, scan
 export interface Rfc5424Options {
   strict: boolean;
 }
+
+// Shared, never-mutated: an options literal per line costs an allocation on the hot path.
+const SD_STRICT: Readonly<SdOptions> = Object.freeze({ strict: true });
+const SD_LENIENT: Readonly<SdOptions> = Object.freeze({ strict: false });
 
 const LIMITS = { hostname: 255, appname: 48, procid: 128, msgid: 32 } as const;
 /** Header field failures, encoded as negative numbers so the scanner returns a plain int. */
@@ -138,7 +142,7 @@ export function parseRfc5424(s: string, opts: Rfc5424Options): SyslogResult {
   if (s.charCodeAt(i) === 45 /* - */) {
     i++;
   } else if (s.charCodeAt(i) === 91 /* [ */) {
-    const sd = scanStructuredData(s, i, { strict });
+    const sd = scanStructuredData(s, i, strict ? SD_STRICT : SD_LENIENT);
     if (sd.ok && (sd.end === n || s.charCodeAt(sd.end) === 32)) {
       m.structuredData = sd.sd;
       i = sd.end;
