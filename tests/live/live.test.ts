@@ -67,6 +67,8 @@ beforeAll(async () => {
         BACKLOG_HARVESTER_HOST_NAME: 'harvester-1',
         BACKLOG_HARVESTER_LIVE_ENABLED: 'true',
         BACKLOG_HARVESTER_LIVE_TARGETS: `127.0.0.1:${a.udpPort}`,
+        // This test is about the live copy only: no Kafka shipping, no spool shared with other runs.
+        BACKLOG_HARVESTER_OUTPUT: 'stdout',
       },
       (l) => l.msg === 'started',
       30_000,
@@ -110,7 +112,8 @@ describe('live view', () => {
     await page.waitForFunction((text) => (globalThis as unknown as PageGlobals).document.getElementById('log')?.textContent?.includes(text) ?? false, nonce, { timeout: 5_000, polling: 10 });
     const elapsed = Date.now() - t0;
     const row = page.locator('.row', { hasText: nonce });
-    await expect(row.locator('.l').textContent()).resolves.toBe('err');
+    // log.level as normalize() sets it from syslog severity 3 (DESIGN.md's example: "level": "error").
+    await expect(row.locator('.l').textContent()).resolves.toBe(via.startsWith('apps/harvester') ? 'error' : 'err');
     await expect(row.locator('.s').textContent()).resolves.toBe('checkout');
     expect(await row.getAttribute('class')).toContain('lv-3'); // error colour
 

@@ -25,7 +25,14 @@ export class Harvester {
 
   constructor(
     cfg: DeepReadonly<HarvesterConfig>,
-    private readonly deps: { logger: Logger; metrics: MetricsRegistry; out?: Writable; sink?: SourceSink<LogEvent> },
+    private readonly deps: {
+      logger: Logger;
+      metrics: MetricsRegistry;
+      out?: Writable;
+      sink?: SourceSink<LogEvent>;
+      /** Sees every event as the inputs hand it over (the live copy); must never block or throw. */
+      tap?: (event: LogEvent) => void;
+    },
   ) {
     if (deps.sink) {
       // Shipping: the shipper is the bounded stage (spool cap + when-full policy) and commits positions after Kafka acked.
@@ -35,7 +42,9 @@ export class Harvester {
       this.queue = new QueueSink<LogEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
       this.sink = this.queue;
     }
-    const ctx = { sink: this.sink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir };
+    const tap = deps.tap;
+    const inputSink: SourceSink<LogEvent> = tap ? tapSink(this.sink, tap) : this.sink;
+    const ctx = { sink: inputSink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir };
     // Input configs are only read; the frozen config's readonly types are narrower than the schemas' outputs.
     this.inputs = cfg.inputs.map((c) => createInput(c as InputConfig, ctx) as WithStats);
   }
@@ -100,4 +109,21 @@ export class Harvester {
       inputs: this.inputs.map((i) => ({ type: i.type, name: i.name, ...(i.address?.() ?? {}), ...(i.core ? i.core.stats.toJSON() : {}) })),
     };
   }
+}
+
+/** A sink that shows each event to `tap` before handing it on; backpressure is the inner sink's. */
+function tapSink(sink: SourceSink<LogEvent>, tap: (event: LogEvent) => void): SourceSink<LogEvent> {
+  return {
+    write(events, positions) {
+      for (const e of events) tap(e);
+      return sink.write(events, positions);
+    },
+    get writable() {
+      return sink.writable;
+    },
+    onWritable: (listener) => sink.onWritable(listener),
+    get retryAfterSeconds() {
+      return sink.retryAfterSeconds;
+    },
+  };
 }

@@ -41,20 +41,6 @@ if (cfg.live.enabled) {
   live = createLiveSender(cfg.live as LiveConfig, { host: cfg.host.name });
   registerLiveSenderMetrics(registry, live);
 }
-const withLive = (sink: SourceSink<LogEvent>, l: LiveSender): SourceSink<LogEvent> => ({
-  write(events, positions) {
-    for (const e of events) l.send(e);
-    return sink.write(events, positions);
-  },
-  get writable() {
-    return sink.writable;
-  },
-  onWritable: (listener) => sink.onWritable(listener),
-  get retryAfterSeconds() {
-    return sink.retryAfterSeconds;
-  },
-});
-
 // Shipping starts before the inputs: it recovers the spool and commits what the last run got acknowledged,
 // so a file input resumes after those lines. Commits that arrive before the inputs exist are handed over later.
 let shipping: Shipping | undefined;
@@ -72,12 +58,11 @@ try {
   logger.error('cannot start shipping', { err });
   process.exit(1);
 }
-const out = shipping?.sink as SourceSink<LogEvent> | undefined;
-const sink = out && live ? withLive(out, live) : out;
-const harvester = new Harvester(cfg, { logger, metrics: registry, out: process.stdout, sink });
+const sink = shipping?.sink as SourceSink<LogEvent> | undefined;
+const liveSender = live;
+const harvester = new Harvester(cfg, { logger, metrics: registry, out: process.stdout, sink, tap: liveSender ? (e) => liveSender.send(e) : undefined });
 ready.harvester = harvester;
 if (early.length) harvester.commit(early);
-if (!shipping && live) logger.warn('live output is only wired with output kafka; stdout mode sends no live copy');
 let telemetry: TelemetryServer | undefined;
 let exitCode = 0;
 const health = () => {
