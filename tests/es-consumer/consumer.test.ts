@@ -64,6 +64,8 @@ describe('es-consumer (real Kafka + OpenSearch)', () => {
       console.error(await newMetricsText());
       throw e;
     });
+    // Committed means indexed, not yet searchable: refresh (interval 1 s) before reading back.
+    await t.search.refresh([recent(), dlq()]).catch(() => undefined);
     const indexed = await t.search.search<Record<string, unknown>>({ index: recent(), size: 500, query: { prefix: { 'event.id': 'conf-' } }, source: ['event.id', 'tags', 'backlog'] });
     const dead = await t.search.search<{ event: { id: string }; backlog: { dlq: { reason: string } } }>({ index: dlq(), size: 500, query: { prefix: { 'event.id': 'conf-' } } });
     expect(indexed.total.value + dead.total.value).toBe(total);
