@@ -1,10 +1,9 @@
 import { createKafka, type KafkaClient } from '@backlog/adapter-kafka';
-import { createSearch, type SearchConfigInput, type SearchPort } from '@backlog/adapter-search';
+import { createSearch, logsTemplate, type SearchConfigInput, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { EsConsumerConfig } from './config';
 import type { EsConsumerOptions } from './consumer';
-import { logsTemplate } from './template';
 
 type Config = DeepReadonly<EsConsumerConfig>;
 

@@ -1,5 +1,5 @@
 import { CodecError, decodeBatch, recentIndexName } from '@backlog/core-codec';
-import type { Json } from '@backlog/adapter-search';
+import { moveToConflicts, type Json } from '@backlog/adapter-search';
 
 /**
  * Turning one `h-<env>` record into search documents: events for `logs-<env>-recent-YYYY.MM.DD`
@@ -148,17 +148,6 @@ function addTag(doc: Json, tag: string): void {
     moveToConflicts(doc, 'tags', tags);
     doc.tags = [tag];
   }
-}
-
-/** Records a refused value under `backlog.conflicts` (keyword strings: it cannot conflict again). */
-export function moveToConflicts(doc: Json, field: string, value: unknown): void {
-  const backlog = isObject(doc.backlog) ? doc.backlog : (doc.backlog = {});
-  if (backlog.conflicts !== undefined && !Array.isArray(backlog.conflicts)) {
-    // The source brought its own `backlog.conflicts`: keep it, as a conflict of its own.
-    backlog.conflicts = [{ field: 'backlog.conflicts', value: JSON.stringify(backlog.conflicts) }];
-  }
-  const list = (backlog.conflicts ??= []) as Json[];
-  list.push({ field, value: JSON.stringify(value) ?? 'undefined' });
 }
 
 /** Event → document: `_id = event.id`, index by the UTC day of `@timestamp`. */

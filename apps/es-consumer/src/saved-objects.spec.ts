@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freeFormObjectMapping, type Json } from '@backlog/adapter-search';
-import { fieldMapping, logsProperties } from './template';
+import { fieldMapping, logsProperties } from '@backlog/adapter-search';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const FLAVOURS = [

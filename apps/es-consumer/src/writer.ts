@@ -1,6 +1,5 @@
-import { SearchError, isAlreadyIndexed, type BulkItemResult, type BulkOp, type SearchPort } from '@backlog/adapter-search';
+import { SearchError, isAlreadyIndexed, isMappingError, resolveConflict, type BulkItemResult, type BulkOp, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
-import { isMappingError, resolveConflict } from './conflict';
 import { deadLetter, deadLetterEvent, type DlqReason, type WriteItem } from './document';
 import type { EsConsumerMetrics } from './metrics';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BulkItemResult } from '@backlog/adapter-search';
+import type { BulkItemResult } from './port';
 import { conflictField, isMappingError, resolveConflict, takeField } from './conflict';
 
 const item = (reason: string, type = 'mapper_parsing_exception', causedBy?: { type: string; reason: string }): BulkItemResult => ({

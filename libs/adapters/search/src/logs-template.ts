@@ -1,4 +1,4 @@
-import type { IndexTemplate, Json } from '@backlog/adapter-search';
+import type { IndexTemplate, Json } from './port';
 
 /**
  * The composable index template for `logs-*` (DESIGN.md "Elasticsearch indices"; rules in
@@ -93,7 +93,7 @@ export function logsTemplate(o: TemplateOptions): IndexTemplate {
     indexPatterns: [...o.patterns],
     priority: o.priority,
     version: TEMPLATE_VERSION,
-    meta: { managed_by: 'backlog es-consumer', doc: 'docs/specs/recent-index.md' },
+    meta: { managed_by: 'backlog', doc: 'docs/specs/recent-index.md' },
     template: {
       settings: {
         'index.number_of_shards': o.shards,

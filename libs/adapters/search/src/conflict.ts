@@ -1,12 +1,12 @@
-import type { BulkItemResult, Json } from '@backlog/adapter-search';
-import { moveToConflicts } from './document';
+import type { BulkItemResult, Json } from './port';
 
 /**
  * Mapping conflicts: a document refused (HTTP 400 on its bulk item) because one of its values does
  * not fit the index's mapping — a number where a keyword object was mapped, an object where a long
  * was, a string that is not a date. Instead of losing the document we move the refused value to
  * `backlog.conflicts` (keyword strings, which cannot conflict), tag it `mapping_conflict`, and send it
- * again. docs/specs/recent-index.md lists the rules.
+ * again. docs/specs/recent-index.md lists the rules. Shared by every writer of `logs-*`
+ * (es-consumer, indexer).
  */
 
 /** Error types of a refused value on Elasticsearch 8 (`document_parsing_exception`) and OpenSearch 2 (`mapper_parsing_exception`). */
@@ -44,6 +44,17 @@ export function conflictField(item: BulkItemResult): string | undefined {
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Records a refused value under `backlog.conflicts` (keyword strings: it cannot conflict again). */
+export function moveToConflicts(doc: Json, field: string, value: unknown): void {
+  const backlog = isObject(doc.backlog) ? doc.backlog : (doc.backlog = {});
+  if (backlog.conflicts !== undefined && !Array.isArray(backlog.conflicts)) {
+    // The source brought its own `backlog.conflicts`: keep it, as a conflict of its own.
+    backlog.conflicts = [{ field: 'backlog.conflicts', value: JSON.stringify(backlog.conflicts) }];
+  }
+  const list = (backlog.conflicts ??= []) as Json[];
+  list.push({ field, value: JSON.stringify(value) ?? 'undefined' });
+}
 
 /**
  * Removes `field` from `doc` and returns `{value}`, or undefined when it is not there. Field names are
