@@ -82,6 +82,32 @@ describe('redis adapter', () => {
     expect(claims.filter(Boolean)).toHaveLength(1);
   });
 
+  it('lease renewal only by the holder; hashes and sets', async () => {
+    expect(await a.setNx('lease', 'me', { ttlMs: 1_000 })).toBe(true);
+    expect(await a.expireIfEquals('lease', 'other', 60_000)).toBe(false);
+    expect(await a.ttlMs('lease')).toBeLessThanOrEqual(1_000);
+    expect(await a.expireIfEquals('lease', 'me', 60_000)).toBe(true);
+    expect(await a.ttlMs('lease')).toBeGreaterThan(1_000);
+    expect(await a.expireIfEquals('gone', 'me', 60_000)).toBe(false);
+
+    expect(await a.hGetAll('h')).toEqual({});
+    await a.hSet('h', 'p0', '{"state":"done"}');
+    await a.hSet('h', 'p1', 'x');
+    expect(await a.hGet('h', 'p0')).toBe('{"state":"done"}');
+    expect(await a.hGet('h', 'nope')).toBeNull();
+    expect(await a.hGetAll('h')).toEqual({ p0: '{"state":"done"}', p1: 'x' });
+    expect(await a.hDel('h', 'p1', 'nope')).toBe(1);
+    expect(await b.hGetAll('h')).toEqual({});
+
+    expect(await a.sAdd('s', 'x', 'y', 'x')).toBe(2);
+    expect(await a.sAdd('s', 'y')).toBe(0);
+    expect((await a.sMembers('s')).sort()).toEqual(['x', 'y']);
+    expect(await a.sRem('s', 'x', 'z')).toBe(1);
+    expect(await a.sMembers('s')).toEqual(['y']);
+    expect(await a.sMembers('never')).toEqual([]);
+    await a.del('h', 's', 'lease');
+  });
+
   it('pub/sub round trip', async () => {
     const got: Array<[string, string]> = [];
     const sub = await a.subscribe('live', (m, ch) => got.push([ch, m]));

@@ -46,6 +46,22 @@ export interface RedisPort {
   delIfEquals(key: string, value: string): Promise<boolean>;
   /** Sets a new TTL on an existing key; false when the key does not exist. */
   expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Sets a new TTL only if the key still holds `value` (atomic, Lua): renewing a lease we own, not a successor's. */
+  expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** HSET of one field. */
+  hSet(key: string, field: string, value: string): Promise<void>;
+  /** HGET of one field; null when the key or field does not exist. */
+  hGet(key: string, field: string): Promise<string | null>;
+  /** Every field of a hash (`{}` when the key does not exist). */
+  hGetAll(key: string): Promise<Record<string, string>>;
+  /** Deletes fields of a hash; returns how many existed. */
+  hDel(key: string, ...fields: string[]): Promise<number>;
+  /** Adds members to a set; returns how many were new. */
+  sAdd(key: string, ...members: string[]): Promise<number>;
+  /** Removes members from a set; returns how many were there. */
+  sRem(key: string, ...members: string[]): Promise<number>;
+  /** Every member of a set (`[]` when the key does not exist), in no particular order. */
+  sMembers(key: string): Promise<string[]>;
   /** Remaining TTL in ms; `null` when the key does not exist, `Infinity` when it has no expiry. */
   ttlMs(key: string): Promise<number | null>;
   /** Publishes to the (prefixed) channel; returns the number of subscribers that received it. */
@@ -61,6 +77,7 @@ export interface RedisPort {
 }
 
 const DEL_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXPIRE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 export function createRedis(config: RedisConfig): RedisPort {
   return new RedisAdapter(config);
@@ -113,6 +130,43 @@ class RedisAdapter implements RedisPort {
   async expire(key: string, ttlMs: number): Promise<boolean> {
     const ttl = ttlOf({ ttlMs });
     return (await this.run(`PEXPIRE ${key}`, () => this.cmd.pexpire(this.k(key), ttl ?? 0))) === 1;
+  }
+
+  async expireIfEquals(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const ttl = ttlOf({ ttlMs }) as number;
+    const n = await this.run(`PEXPIRE-IF-EQUALS ${key}`, () => this.cmd.eval(EXPIRE_IF_EQUALS, 1, this.k(key), value, String(ttl)));
+    return n === 1;
+  }
+
+  async hSet(key: string, field: string, value: string): Promise<void> {
+    await this.run(`HSET ${key}`, () => this.cmd.hset(this.k(key), field, value));
+  }
+
+  hGet(key: string, field: string): Promise<string | null> {
+    return this.run(`HGET ${key}`, () => this.cmd.hget(this.k(key), field));
+  }
+
+  hGetAll(key: string): Promise<Record<string, string>> {
+    return this.run(`HGETALL ${key}`, () => this.cmd.hgetall(this.k(key)));
+  }
+
+  hDel(key: string, ...fields: string[]): Promise<number> {
+    if (fields.length === 0) return Promise.resolve(0);
+    return this.run(`HDEL ${key}`, () => this.cmd.hdel(this.k(key), ...fields));
+  }
+
+  sAdd(key: string, ...members: string[]): Promise<number> {
+    if (members.length === 0) return Promise.resolve(0);
+    return this.run(`SADD ${key}`, () => this.cmd.sadd(this.k(key), ...members));
+  }
+
+  sRem(key: string, ...members: string[]): Promise<number> {
+    if (members.length === 0) return Promise.resolve(0);
+    return this.run(`SREM ${key}`, () => this.cmd.srem(this.k(key), ...members));
+  }
+
+  sMembers(key: string): Promise<string[]> {
+    return this.run(`SMEMBERS ${key}`, () => this.cmd.smembers(this.k(key)));
   }
 
   async ttlMs(key: string): Promise<number | null> {
