@@ -4,16 +4,30 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { repoRoot, stackDown, stackUp } from '@backlog/testing';
+import { type DevConfig, SEALED_HARVESTER_PORTS, ensureDevConfig } from './dev-config';
 
 /**
  * The pipeline's apps as `backlog start` runs them. An app whose entry does not exist yet is skipped
  * with a note, so `npm start` always starts whatever the checkout contains. Ports are DESIGN.md's.
  */
 export const APPS = [
-  { name: 'harvester', entry: 'apps/harvester/src/main.ts', health: 'http://127.0.0.1:9101/healthz', shows: ['syslog UDP+TCP 127.0.0.1:5514', 'JSON lines TCP 127.0.0.1:5170', 'HTTP http://127.0.0.1:8080/logs'] },
-  { name: 'nacl-gateway', entry: 'apps/nacl-gateway/src/main.ts', health: 'http://127.0.0.1:9102/healthz', shows: ['sealed frames TCP 127.0.0.1:5516'] },
+  // The consumers first: they create h-<env> and c-<env>, so the harvesters' first batches find their topic.
   { name: 'es-consumer', entry: 'apps/es-consumer/src/main.ts', health: 'http://127.0.0.1:9103/healthz', shows: [] },
   { name: 'compressor', entry: 'apps/compressor/src/main.ts', health: 'http://127.0.0.1:9104/healthz', shows: [] },
+  { name: 'nacl-gateway', entry: 'apps/nacl-gateway/src/main.ts', health: 'http://127.0.0.1:9102/healthz', shows: ['sealed frames TCP 127.0.0.1:5516'] },
+  { name: 'harvester', entry: 'apps/harvester/src/main.ts', health: 'http://127.0.0.1:9101/healthz', shows: ['syslog UDP+TCP 127.0.0.1:5514', 'JSON lines TCP 127.0.0.1:5170', 'HTTP http://127.0.0.1:8080/logs'] },
+  {
+    // A second harvester on the same machine, shipping sealed through the nacl-gateway (dev-config.ts).
+    name: 'harvester-sealed',
+    entry: 'apps/harvester/src/main.ts',
+    health: `http://127.0.0.1:${SEALED_HARVESTER_PORTS.metrics}/healthz`,
+    shows: [
+      `syslog UDP+TCP 127.0.0.1:${SEALED_HARVESTER_PORTS.syslog}`,
+      `JSON lines TCP 127.0.0.1:${SEALED_HARVESTER_PORTS.json}`,
+      `HTTP http://127.0.0.1:${SEALED_HARVESTER_PORTS.http}/logs`,
+      'files .backlog/dev/logs/*.log',
+    ],
+  },
   { name: 'indexer', entry: 'apps/indexer/src/main.ts', health: 'http://127.0.0.1:9105/healthz', shows: ['indexer API http://127.0.0.1:8081/v1/history'] },
   { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: ['live view http://127.0.0.1:8082/'] },
 ] as const;
@@ -59,15 +73,20 @@ export function registerStart(program: Command): void {
       // The live page needs a token; make one for this run unless configured, and print the URL with it.
       const liveToken = process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN ?? randomBytes(16).toString('hex');
       const children: { name: string; child: ChildProcess }[] = [];
+      const liveOn = chosen.some((a) => a.name === 'live-receiver');
+      let dev: DevConfig | undefined;
       for (const app of chosen) {
-        // The gateway cannot run without its key pair; in a default run it is skipped until one is configured
-        // (`backlog keys generate`, then keys.secretKeyFile — apps/nacl-gateway/README.md). Named explicitly, it starts and lists what is missing.
-        if (app.name === 'nacl-gateway' && names.length === 0 && !Object.keys(process.env).some((k) => k.startsWith('BACKLOG_NACL_GATEWAY_KEYS_') || k === 'BACKLOG_NACL_GATEWAY_CONFIG')) {
-          say(`${app.name.padEnd(14)} no key pair configured, skipped (backlog keys generate; apps/nacl-gateway/README.md)`);
+        // Without a configured key pair, the gateway and the sealed harvester use the local run's own
+        // (written once under .backlog/dev/); with one configured (BACKLOG_NACL_GATEWAY_*), the gateway
+        // uses it and the sealed harvester is left to the operator.
+        const gatewayConfigured = Object.keys(process.env).some((k) => k.startsWith('BACKLOG_NACL_GATEWAY_KEYS_') || k === 'BACKLOG_NACL_GATEWAY_CONFIG');
+        if (app.name === 'harvester-sealed' && gatewayConfigured) {
+          say(`${app.name.padEnd(16)} skipped: the nacl-gateway uses your configured keys (point a harvester at it with shipping.sealed.*)`);
           continue;
         }
+        if ((app.name === 'nacl-gateway' || app.name === 'harvester-sealed') && !gatewayConfigured) dev ??= ensureDevConfig(root, opts.env, { liveTargets: liveOn ? '127.0.0.1:5515' : undefined });
         if (!existsSync(join(root, app.entry))) {
-          say(`${app.name.padEnd(14)} not built yet (no ${app.entry}), skipped`);
+          say(`${app.name.padEnd(16)} not built yet (no ${app.entry}), skipped`);
           continue;
         }
         const child = spawn(process.execPath, ['--import', 'tsx', join(root, app.entry)], {
@@ -77,17 +96,20 @@ export function registerStart(program: Command): void {
             ...process.env,
             BACKLOG_ENV: opts.env,
             // With the live-receiver in the same run, the harvester sends it the live copy (unless configured otherwise).
-            ...(app.name === 'harvester' && chosen.some((a) => a.name === 'live-receiver') && process.env.BACKLOG_HARVESTER_LIVE_ENABLED === undefined
+            ...(app.name === 'harvester' && liveOn && process.env.BACKLOG_HARVESTER_LIVE_ENABLED === undefined
               ? { BACKLOG_HARVESTER_LIVE_ENABLED: 'true', BACKLOG_HARVESTER_LIVE_TARGETS: '127.0.0.1:5515' }
               : {}),
             ...(app.name === 'live-receiver' ? { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: liveToken } : {}),
+            // The local run's own config files (platform-config reads $BACKLOG_<APP>_CONFIG).
+            ...(app.name === 'nacl-gateway' && dev ? { BACKLOG_NACL_GATEWAY_CONFIG: dev.gatewayConfig } : {}),
+            ...(app.name === 'harvester-sealed' && dev ? { BACKLOG_HARVESTER_CONFIG: dev.sealedHarvesterConfig } : {}),
           },
         });
         children.push({ name: app.name, child });
         const ok = await waitHealthy(app.health, child, 60_000);
-        say(`${app.name.padEnd(14)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
-        for (const s of app.shows) say(`${''.padEnd(16)}${app.name === 'live-receiver' ? `${s}#token=${liveToken}` : s}`);
-        if (!ok) say(`${''.padEnd(16)}(its log is above; the other apps keep running)`);
+        say(`${app.name.padEnd(16)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
+        for (const s of app.shows) say(`${''.padEnd(18)}${app.name === 'live-receiver' ? `${s}#token=${liveToken}` : s}`);
+        if (!ok) say(`${''.padEnd(18)}(its log is above; the other apps keep running)`);
       }
       say('');
       say(`env ${opts.env}: Kafka 127.0.0.1:9092 · search http://127.0.0.1:9200 (index patterns logs-${opts.env}-recent-*, logs-${opts.env}-history-*) · S3 http://127.0.0.1:9000/backlog/${opts.env}/ · Redis 127.0.0.1:6379`);
