@@ -192,6 +192,11 @@ export interface Admin {
   listTopics(): Promise<string[]>;
   /** Per partition: earliest (`low`) and next-to-be-written (`high`) offsets. */
   topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>>;
+  /**
+   * Per partition: the earliest offset whose record timestamp is ≥ `timestampMs` (the high watermark
+   * where there is none), so a reader of "records since T" starts there instead of at the beginning.
+   */
+  topicOffsetsAt(topic: string, timestampMs: number): Promise<Array<{ partition: number; offset: string }>>;
   /** The group's committed offsets for a topic (`-1` where nothing is committed). */
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
   disconnect(): Promise<void>;
@@ -470,6 +475,17 @@ class KafkaAdmin implements Admin {
         .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
         .sort((x, y) => x.partition - y.partition),
     );
+  }
+
+  topicOffsetsAt(topic: string, timestampMs: number): Promise<Array<{ partition: number; offset: string }>> {
+    return wrap(`topic offsets at ${timestampMs} ${topic}`, async () => {
+      const [at, ends] = await Promise.all([this.a.fetchTopicOffsetsByTimestamp(topic, timestampMs), this.a.fetchTopicOffsets(topic)]);
+      const high = new Map(ends.map((p) => [p.partition, p.high]));
+      // Kafka answers -1 when no record is that recent: start at the end then.
+      return at
+        .map((p) => ({ partition: p.partition, offset: p.offset === '-1' ? (high.get(p.partition) ?? '0') : p.offset }))
+        .sort((x, y) => x.partition - y.partition);
+    });
   }
 
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>> {

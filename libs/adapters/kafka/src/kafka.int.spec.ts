@@ -108,6 +108,12 @@ describe('kafka adapter', () => {
     // Same key → same partition, in order.
     expect(byValue.get('batch-1')?.partition).toBe(byValue.get('batch-2')?.partition);
     expect(BigInt(byValue.get('batch-2')?.offset ?? '0')).toBeGreaterThan(BigInt(one?.offset ?? '0'));
+    // Offsets by time: from before the first record → where records start; from the future → the end.
+    const at0 = await admin.topicOffsetsAt(topics.main, 0);
+    const ends = await admin.topicOffsets(topics.main);
+    expect(at0.map((p) => p.offset)).toEqual(ends.map((p) => p.low));
+    const later = await admin.topicOffsetsAt(topics.main, Date.now() + 3_600_000);
+    expect(later.map((p) => p.offset)).toEqual(ends.map((p) => p.high));
     expect(byValue.get('batch-3')?.headers).toEqual({});
     await consumer.disconnect();
     // kafkajs' own logs (at logLevel info: the group join) reach our logger port.

@@ -3,3 +3,4 @@ export * from './errors';
 export * from './window';
 export * from './spool-format';
 export * from './part';
+export * from './time';
