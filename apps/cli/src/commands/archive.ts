@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { type S3Port, createS3, isS3AdapterError } from '@backlog/adapter-s3';
-import { type PartManifest, type PartProblem, checkPart, parseManifest, parsePartKey, windowId, windowPrefix, windowsInRange } from '@backlog/core-codec';
+import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
+import { type PartProblem, checkPart } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 
 /**
@@ -69,41 +69,25 @@ async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<voi
 }
 
 export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: number; toMs: number; allowEmpty?: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
-  const windows = windowsInRange(opts.fromMs, opts.toMs);
-  const problems: VerifyProblem[] = [];
-  const missingWindows: string[] = [];
-  const toCheck: { key: string; base: string }[] = [];
-  for (const w of windows) {
-    const prefix = windowPrefix(opts.env, w);
-    const parts = new Set<string>();
-    const mans = new Set<string>();
-    for await (const o of s3.list(prefix)) {
-      const p = parsePartKey(o.key);
-      if (!p) continue;
-      const base = o.key.replace(/\.(log\.bz2|json)$/, '');
-      (p.kind === 'part' ? parts : mans).add(base);
-    }
-    if (parts.size === 0 && mans.size === 0) missingWindows.push(windowId(w));
-    for (const b of parts) if (!mans.has(b)) problems.push({ code: 'MISSING_MANIFEST', key: `${b}.log.bz2`, message: 'part without its manifest (an interrupted write, or a deleted manifest)' });
-    for (const b of mans) {
-      if (!parts.has(b)) problems.push({ code: 'MISSING_PART', key: `${b}.json`, message: 'manifest without its part' });
-      else toCheck.push({ key: `${b}.json`, base: b });
-    }
-  }
+  // Every part of the range's windows, also those whose events all lie outside [from, to): a check covers whole windows.
+  const listing = await listArchiveParts(s3, opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
+  const problems: VerifyProblem[] = listing.problems.map((p) => ({ ...p }));
+  const missingWindows = listing.windowsWithoutParts;
+  const toCheck = listing.parts;
   let events = 0;
   let bytes = 0;
   let done = 0;
-  await pool(toCheck, Math.max(1, Math.min(4, availableParallelism())), async ({ key, base }) => {
-    let m: PartManifest;
+  await pool(toCheck, Math.max(1, Math.min(4, availableParallelism())), async ({ key, manifest: m }) => {
+    let object: Buffer;
     try {
-      m = parseManifest(await s3.get(key));
+      object = await s3.get(key, { maxBytes: Math.max(m.compressedBytes, 1) + 1024 * 1024 });
     } catch (e) {
-      problems.push({ code: 'BAD_MANIFEST', key, message: isS3AdapterError(e) ? e.message : `invalid manifest: ${(e as Error).message.slice(0, 300)}` });
+      if (!isS3AdapterError(e) || (e.code !== 'S3_NOT_FOUND' && e.code !== 'S3_TOO_LARGE')) throw e;
+      problems.push({ code: e.code === 'S3_NOT_FOUND' ? 'MISSING_PART' : 'SIZE_MISMATCH', key, message: e.message });
       return;
     }
-    const object = await s3.get(`${base}.log.bz2`);
     const texts = await Promise.all(m.streams.map((s) => (s.offset + s.length <= object.length ? bunzip(object.subarray(s.offset, s.offset + s.length)) : Promise.resolve(new Error('stream beyond the object\'s end')))));
-    for (const p of checkPart(m, object, texts)) problems.push({ code: p.code, key: `${base}.log.bz2`, message: p.message });
+    for (const p of checkPart(m, object, texts)) problems.push({ code: p.code, key, message: p.message });
     events += m.count;
     bytes += object.length;
     opts.onProgress?.(++done, toCheck.length);
@@ -114,7 +98,7 @@ export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: num
     env: opts.env,
     from: new Date(opts.fromMs).toISOString(),
     to: new Date(opts.toMs).toISOString(),
-    windows: windows.length,
+    windows: listing.windows.length,
     parts: toCheck.length,
     events,
     compressedBytes: bytes,

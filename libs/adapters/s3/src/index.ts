@@ -1,2 +1,3 @@
 export * from './s3';
 export * from './errors';
+export * from './archive-reader';
