@@ -6,6 +6,8 @@ import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/plat
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import type { SearchPort } from '@backlog/adapter-search';
 import { consumerOptions, createSearch, installTemplate, kafkaClient, searchAdapterConfig, unsupportedSettings, untilReady } from './app';
+import { harvestTopic } from '@backlog/core-codec';
+import { startLagPoller } from './lag';
 import { esConsumerConfigSchema } from './config';
 import { EsConsumer } from './consumer';
 import { esConsumerMetrics } from './metrics';
@@ -106,7 +108,11 @@ async function run(): Promise<number> {
           timer = setInterval(() => void prune(search, metrics), cfg.prune.intervalMinutes * 60_000);
           timer.unref();
         }
+        // The group's lag from the broker's point of view (metrics.groupLag), also while paused.
+        const opts = consumerOptions(cfg);
+        const lag = startLagPoller({ admin: kafkaClient(cfg, logger).admin(), groupId: opts.groupId, topic: harvestTopic(cfg.env), gauge: metrics.groupLag, intervalMs: 15_000, logger });
         const why = await Promise.race([stopSignal.then(() => undefined), fatalP]);
+        await lag.stop();
         if (why) {
           logger.error('consumer stopped for good; exiting so that a supervisor restarts it', { error: why });
           exit = 1;
