@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COUNTER_BITS, EventIdGenerator, isUuidV7, uuidV7Timestamp } from './ids';
+import { COUNTER_BITS, EventIdGenerator, MAX_ID_OFFSET, idStreamTag, isUuidV7, keyedEventId, offsetEventId, uuidV7Timestamp } from './ids';
 
 const bytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex');
 
@@ -82,5 +82,40 @@ describe('EventIdGenerator (UUIDv7, RFC 9562)', () => {
 
   it('rejects a run id that is not 48 bits', () => {
     expect(() => new EventIdGenerator({ runId: new Uint8Array(4) })).toThrowError(expect.objectContaining({ code: 'RUN_ID_INVALID' }));
+  });
+});
+
+describe('deterministic ids for re-readable sources (ADR 0008)', () => {
+  it('offsetEventId: a UUIDv7 with the base time, the same for the same (base, tag, offset), ordered by offset', () => {
+    const tag = idStreamTag('web-01', 'file', '2049:1234', 0, 1_763_805_600_123);
+    const a = offsetEventId(1_763_805_600_123, tag, 0)!;
+    const b = offsetEventId(1_763_805_600_123, tag, 17)!;
+    const c = offsetEventId(1_763_805_600_123, tag, MAX_ID_OFFSET)!;
+    for (const id of [a, b, c]) {
+      expect(isUuidV7(id)).toBe(true);
+      expect(uuidV7Timestamp(id)).toBe(1_763_805_600_123);
+    }
+    expect(offsetEventId(1_763_805_600_123, tag, 17)).toBe(b);
+    expect(a < b && b < c).toBe(true);
+    // The last 42 bits are the offset; the tag fills rand_a and the top of rand_b.
+    const n = BigInt(`0x${b.replace(/-/g, '')}`);
+    expect(Number(n & ((1n << 42n) - 1n))).toBe(17);
+    expect(Number((n >> 64n) & 0xfffn)).toBe(tag >>> 20);
+    expect(Number((n >> 62n) & 3n)).toBe(2);
+    expect(Number((n >> 42n) & 0xfffffn)).toBe(tag & 0xfffff);
+    expect(offsetEventId(1_763_805_600_123, tag, MAX_ID_OFFSET + 1)).toBeUndefined();
+    expect(offsetEventId(1_763_805_600_123, tag, -1)).toBeUndefined();
+    // Another stream (tag) starting in the same millisecond never shares an id.
+    const other = idStreamTag('web-01', 'file', '2049:1235', 0, 1_763_805_600_123);
+    expect(other).not.toBe(tag);
+    expect(offsetEventId(1_763_805_600_123, other, 17)).not.toBe(b);
+  });
+
+  it('keyedEventId: a UUIDv7 with the record time, a function of the key', () => {
+    const id = keyedEventId(1_763_805_600_123, 's=abc;i=1;b=def');
+    expect(isUuidV7(id)).toBe(true);
+    expect(uuidV7Timestamp(id)).toBe(1_763_805_600_123);
+    expect(keyedEventId(1_763_805_600_123, 's=abc;i=1;b=def')).toBe(id);
+    expect(keyedEventId(1_763_805_600_123, 's=abc;i=2;b=def')).not.toBe(id);
   });
 });

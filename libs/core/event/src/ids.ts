@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { EventError } from './errors';
 
 /**
@@ -132,4 +132,57 @@ export function isUuidV7(id: string): boolean {
 /** The unix_ts_ms field of a UUIDv7 (no validation beyond the layout). */
 export function uuidV7Timestamp(id: string): number {
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/**
+ * Deterministic ids for sources that can be read twice (ADR 0008): a re-read line must carry the id its
+ * first reading had, so that the duplicate a crash causes is idempotent downstream (`_id = event.id`).
+ * Both keep the UUIDv7 layout (version 7, RFC 9562 variant), so `isUuidV7` and `uuidV7Timestamp` hold.
+ */
+
+/** Largest stream offset `offsetEventId` encodes: 2^42 - 1 (4 TiB per file generation). */
+export const MAX_ID_OFFSET = 2 ** 42 - 1;
+
+/** 32 bits of SHA-256 over `parts` (joined with NUL): the stream tag of `offsetEventId`. */
+export function idStreamTag(...parts: readonly (string | number)[]): number {
+  return createHash('sha256').update(parts.join('\0')).digest().readUInt32BE(0);
+}
+
+/**
+ * The id of the record that starts at byte `offset` of a stream (a file generation):
+ *
+ *   bits   0-47  unix_ts_ms = baseMs, when the harvester began reading this stream (kept in its checkpoint)
+ *   bits  48-51  ver = 0b0111
+ *   bits  52-63  tag, high 12 bits
+ *   bits  64-65  var = 0b10
+ *   bits  66-85  tag, low 20 bits
+ *   bits  86-127 offset (42 bits)
+ *
+ * `tag` (`idStreamTag` of host, input, file identity, generation, baseMs) separates streams that began in
+ * the same millisecond. Ids of one stream share their first 23 hex digits and grow with the offset, so they
+ * sort in file order and compress like the generator's. Returns undefined past `MAX_ID_OFFSET` (the caller
+ * then takes a generated id).
+ */
+export function offsetEventId(baseMs: number, tag: number, offset: number): string | undefined {
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_ID_OFFSET) return undefined;
+  const ms = Math.max(0, Math.min(Math.floor(baseMs), 2 ** 48 - 1));
+  const t = tag >>> 0;
+  const hi12 = t >>> 20;
+  const lo20 = t & 0xfffff;
+  // group 4: var (0b10) + tag bits 19..6 (14 bits); group 5: tag bits 5..0 then the 42-bit offset.
+  const g4 = 0x8000 | (lo20 >>> 6);
+  const g5 = (lo20 & 0x3f) * 2 ** 42 + offset;
+  return `${tsPrefix(ms)}${hi12.toString(16).padStart(3, '0')}-${g4.toString(16)}-${g5.toString(16).padStart(12, '0')}`;
+}
+
+/**
+ * The id of a record named by a unique key its source gives (a journald cursor): unix_ts_ms = the record's
+ * own time, the 74 other bits from SHA-256 of the key.
+ */
+export function keyedEventId(ms: number, key: string): string {
+  const d = createHash('sha256').update(key).digest();
+  const t = Math.max(0, Math.min(Math.floor(ms), 2 ** 48 - 1));
+  const a = d.readUInt16BE(0) & 0x0fff;
+  const b = 0x8000 | (d.readUInt16BE(2) & 0x3fff);
+  return `${tsPrefix(t)}${a.toString(16).padStart(3, '0')}-${b.toString(16)}-${d.subarray(4, 10).toString('hex')}`;
 }

@@ -1,6 +1,6 @@
 export { SCHEMA_VERSION, LogEventSchema, SyslogSchema, assertLogEvent, type LogEvent, type SyslogFields } from './schema';
 export { EventError, EVENT_ERRORS, type EventErrorCode } from './errors';
-export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, type EventIdGeneratorOptions } from './ids';
+export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, offsetEventId, keyedEventId, idStreamTag, MAX_ID_OFFSET, type EventIdGeneratorOptions } from './ids';
 export {
   normalize,
   DEFAULT_NORMALIZE_LIMITS,

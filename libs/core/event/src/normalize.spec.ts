@@ -122,3 +122,11 @@ describe('normalize', () => {
     }
   });
 });
+
+describe('normalize: ctx.eventId (ADR 0008)', () => {
+  it('uses the given id when the source names none, and the source id when it does', () => {
+    const id = '019aa8f2-1a7b-7123-8456-0000000000aa';
+    expect(normalize({ message: 'x' }, { eventId: id }).event.id).toBe(id);
+    expect(normalize({ message: 'x', event: { id: 'from-source' } }, { eventId: id }).event.id).toBe('from-source');
+  });
+});

@@ -51,6 +51,8 @@ export interface NormalizeContext {
   original?: string;
   /** Id generator; default: the process-wide one. */
   ids?: EventIdGenerator;
+  /** `event.id` when the source names none, instead of a generated one: a deterministic id from the record's position (ADR 0008). */
+  eventId?: string;
   /** Extract `key=value` pairs from messages into `fields` (default true). */
   extractKeyValues?: boolean;
   /** Extract a message that is a whole JSON object into `fields` (default true). */
@@ -278,7 +280,7 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
 
   // event.id: the source's when it gave a usable one.
   const srcId = str(objField(vEvent, 'id')) ?? str(vEventId);
-  const id = srcId !== undefined && srcId.length <= 512 ? srcId : (ctx.ids ?? defaultIdGenerator()).next();
+  const id = srcId !== undefined && srcId.length <= 512 ? srcId : (ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next());
 
   // fields: explicit ones, leftovers, then what the message carries.
   if (vFields !== null && typeof vFields === 'object' && !Array.isArray(vFields)) {

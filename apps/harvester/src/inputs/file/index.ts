@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { type FSWatcher, type Stats, watch } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { idStreamTag, offsetEventId } from '@backlog/core-event';
 import { Lifecycle, type Source, type SourcePosition, settleBy } from '@backlog/core-pipeline';
 import type { FlagReason, HarvestEvent } from '../shared/event';
 import { expandGlob, segmentRegExp } from '../shared/glob';
@@ -12,7 +14,26 @@ import { type FileConfig, fileConfigSchema } from './config';
 /** Checkpoint file content. Offsets are *committed* ones: their lines were acknowledged downstream. */
 export interface FileState {
   version: 1;
-  files: Record<string, { path: string; offset: number; gen: number; updatedAt: string }>;
+  files: Record<string, FileEntry>;
+}
+
+export interface FileEntry {
+  path: string;
+  offset: number;
+  gen: number;
+  updatedAt: string;
+  /**
+   * When this generation of the file was first tailed (epoch ms): the time part of its lines' ids, which
+   * derive from (host, input, file identity, generation, idBase, line offset), so a line read again after a
+   * crash carries the id it had (ADR 0008). Written to the checkpoint before the first line is read.
+   */
+  idBase?: number;
+  /**
+   * `<n>:<sha256 prefix>` of the file's first n (≤ 256) bytes: on restart, a file whose first bytes changed
+   * was truncated and rewritten while we were down, so it is read from 0 as a new generation (its offsets,
+   * and the ids made from them, no longer name the same lines).
+   */
+  head?: string;
 }
 
 /** One tailed file, identified by device + inode (a path changes on rotation, the inode does not). */
@@ -24,6 +45,11 @@ interface Tracked {
   readOffset: number;
   /** Bumped when the file is truncated (copytruncate): older cursors no longer mean anything. */
   gen: number;
+  /** Time part and stream tag of this generation's line ids (FileEntry.idBase). */
+  idBase: number;
+  idTag: number;
+  /** Bytes the checkpointed `head` fingerprint covers (≤ HEAD_BYTES). */
+  headLen: number;
   splitter: LineSplitter;
   /** The path no longer leads to this inode (renamed or deleted). */
   rotated: boolean;
@@ -31,6 +57,7 @@ interface Tracked {
 }
 
 const CHUNK = 64 * 1024;
+const HEAD_BYTES = 256;
 
 /**
  * Tails files matching globs, like `tail -F` with a memory of where it stopped:
@@ -66,6 +93,7 @@ export class FileInput implements Source {
   private unsubscribe?: () => void;
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly excludes: RegExp[];
+  private lastIdBase = 0;
 
   constructor(
     private readonly cfg: FileConfig,
@@ -84,7 +112,10 @@ export class FileInput implements Source {
   start(): Promise<void> {
     return this.lc.start(async () => {
       const saved = await this.stateFile.read((err) => this.core.logger.warn('checkpoint unreadable, starting fresh', { err, path: this.stateFile.path }));
-      if (saved?.version === 1 && saved.files) this.state = saved;
+      if (saved?.version === 1 && saved.files) {
+        if (Object.keys(this.state.files).length) this.dirty = true;
+        this.state = mergeEarlyCommits(saved, this.state);
+      }
       for (const e of Object.values(this.state.files)) this.knownPaths.add(e.path);
       this.unsubscribe = this.core.sink.onWritable(() => {
         if (this.blocked) {
@@ -115,7 +146,9 @@ export class FileInput implements Source {
       // Acks of a generation before a truncation must not move the new generation's offset.
       if (cur && (gen < cur.gen || (gen === cur.gen && offset <= cur.offset))) continue;
       const t = this.tracked.get(key);
-      this.state.files[key] = { path: t?.path ?? cur?.path ?? '', offset, gen, updatedAt: new Date().toISOString() };
+      const same = cur?.gen === gen ? cur : undefined;
+      const idBase = same ? same.idBase : t?.gen === gen ? t.idBase : undefined;
+      this.state.files[key] = { path: t?.path ?? cur?.path ?? '', offset, gen, updatedAt: new Date().toISOString(), ...(idBase !== undefined ? { idBase } : {}), ...(same?.head ? { head: same.head } : {}) };
       this.dirty = true;
     }
     if (this.lc.stopping && this.dirty) void this.checkpoint();
@@ -247,18 +280,31 @@ export class FileInput implements Source {
     const saved = this.state.files[key];
     let offset: number;
     let gen = 0;
-    if (saved && st.size >= saved.offset) {
+    let idBase: number | undefined;
+    let head: string | undefined;
+    if (saved && st.size >= saved.offset && (saved.head === undefined || (await headOf(fh, Number(saved.head.split(':')[0]), st.size)) === saved.head)) {
       offset = saved.offset;
       gen = saved.gen;
-    } else if (this.firstScan && this.cfg.startAt === 'end' && !this.knownPaths.has(path) && !saved) offset = st.size;
-    else offset = 0;
-    // Record where we begin, so a restart before the first ack does not jump to the end of a file we had started.
-    if (!saved || saved.offset !== offset) {
-      this.state.files[key] = { path, offset, gen, updatedAt: new Date().toISOString() };
+      idBase = saved.idBase;
+      head = saved.head;
+    } else {
+      // A file that shrank while we were down is new content: a new generation, so neither late commits of
+      // the old one nor its line ids apply to it.
+      if (saved) gen = saved.gen + 1;
+      offset = this.firstScan && this.cfg.startAt === 'end' && !this.knownPaths.has(path) && !saved ? st.size : 0;
+    }
+    // Record where we begin (so a restart before the first ack does not jump to the end of a file we had
+    // started) and the id base of this generation, durably before any of its lines can be shipped.
+    const headLen = Math.min(HEAD_BYTES, st.size);
+    if (headLen > (head ? Number(head.split(':')[0]) : 0)) head = await headOf(fh, headLen, st.size);
+    if (!saved || saved.offset !== offset || saved.gen !== gen || idBase === undefined || saved.head !== head) {
+      idBase ??= this.newIdBase();
+      this.state.files[key] = { path, offset, gen, updatedAt: new Date().toISOString(), idBase, ...(head ? { head } : {}) };
       this.dirty = true;
+      await this.checkpoint();
     }
     this.knownPaths.add(path);
-    this.tracked.set(key, { key, path, fh, readOffset: offset, gen, splitter: new LineSplitter(this.cfg.maxLineBytes, offset), rotated: false, lastActivity: Date.now() });
+    this.tracked.set(key, { key, path, fh, readOffset: offset, gen, idBase, idTag: this.idTag(key, gen, idBase), headLen: head ? headLen : 0, splitter: new LineSplitter(this.cfg.maxLineBytes, offset), rotated: false, lastActivity: Date.now() });
     this.watchDir(dirname(path));
     this.core.logger.info('tailing', { path, offset });
   }
@@ -271,7 +317,8 @@ export class FileInput implements Source {
     } catch {
       return false;
     }
-    if (size < t.readOffset) this.truncated(t);
+    if (size < t.readOffset) await this.truncated(t);
+    if (t.headLen < HEAD_BYTES && size > t.headLen) await this.updateHead(t, size);
     let budget = this.cfg.readBudgetBytes;
     const buf = Buffer.allocUnsafe(CHUNK);
     while (t.readOffset < size && budget > 0) {
@@ -282,9 +329,10 @@ export class FileInput implements Source {
       t.lastActivity = Date.now();
       const events: HarvestEvent[] = [];
       let end = -1;
+      let lineStart = t.splitter.committedOffset;
       t.splitter.push(buf.subarray(0, bytesRead), (line, info) => {
-        this.line(t, line, info.truncated ? ['truncated'] : [], info.originalBytes, events);
-        end = info.endOffset;
+        this.line(t, line, info.truncated ? ['truncated'] : [], info.originalBytes, lineStart, events);
+        lineStart = end = info.endOffset;
       });
       const positions = end >= 0 ? [this.position(t, end)] : undefined;
       if (!this.core.emit(events, positions)) {
@@ -295,14 +343,35 @@ export class FileInput implements Source {
     return t.readOffset < size;
   }
 
-  private line(t: Tracked, line: Buffer, flags: FlagReason[], originalBytes: number, out: HarvestEvent[]): void {
+  private line(t: Tracked, line: Buffer, flags: FlagReason[], originalBytes: number, start: number, out: HarvestEvent[]): void {
     if (originalBytes === 0) return;
     this.core.received(1, originalBytes);
     // normalize() names the service after the file when the line names none (DESIGN.md "Missing fields are added").
-    const e = this.core.event(line, this.cfg.format, flags, originalBytes, { file: t.path });
+    const e = this.core.event(line, this.cfg.format, flags, originalBytes, { file: t.path, eventId: offsetEventId(t.idBase, t.idTag, start) });
     // ECS `log.file.path`; LogEvent's `log` is strict, so it travels in `fields` under its ECS name.
     e.fields = { ...e.fields, 'log.file.path': t.path };
     out.push(e);
+  }
+
+  /** The file grew while its fingerprint covers fewer than HEAD_BYTES: fingerprint more of it. */
+  private async updateHead(t: Tracked, size: number): Promise<void> {
+    const len = Math.min(HEAD_BYTES, size);
+    const head = await headOf(t.fh, len, size).catch(() => undefined);
+    const entry = this.state.files[t.key];
+    if (!head || !entry || entry.gen !== t.gen) return;
+    t.headLen = len;
+    entry.head = head;
+    this.dirty = true;
+  }
+
+  /** A fresh id base: the clock, but never the same millisecond twice within this input. */
+  private newIdBase(): number {
+    this.lastIdBase = Math.max(Date.now(), this.lastIdBase + 1);
+    return this.lastIdBase;
+  }
+
+  private idTag(key: string, gen: number, idBase: number): number {
+    return idStreamTag(this.core.ctx.hostname, this.name, key, gen, idBase);
   }
 
   private position(t: Tracked, offset: number): SourcePosition {
@@ -310,17 +379,23 @@ export class FileInput implements Source {
   }
 
   /** copytruncate: the file shrank. Keep a cut partial line (flagged), then start over in a new generation. */
-  private truncated(t: Tracked): void {
+  private async truncated(t: Tracked): Promise<void> {
     this.core.logger.info('file truncated', { path: t.path, offset: t.readOffset });
     const events: HarvestEvent[] = [];
-    t.splitter.flush((line, info) => this.line(t, line, ['partial_frame', ...(info.truncated ? (['truncated'] as const) : [])], info.originalBytes, events));
+    const start = t.splitter.committedOffset;
+    t.splitter.flush((line, info) => this.line(t, line, ['partial_frame', ...(info.truncated ? (['truncated'] as const) : [])], info.originalBytes, start, events));
     this.core.emit(events);
     t.gen++;
     t.readOffset = 0;
     t.splitter = new LineSplitter(this.cfg.maxLineBytes, 0);
-    // Nothing before the truncation can be re-read any more: the checkpoint moves to the new generation's start.
-    this.state.files[t.key] = { path: t.path, offset: 0, gen: t.gen, updatedAt: new Date().toISOString() };
+    t.idBase = this.newIdBase();
+    t.idTag = this.idTag(t.key, t.gen, t.idBase);
+    t.headLen = 0;
+    // Nothing before the truncation can be re-read any more: the checkpoint moves to the new generation's
+    // start, with the generation's id base, written before its first line is read.
+    this.state.files[t.key] = { path: t.path, offset: 0, gen: t.gen, updatedAt: new Date().toISOString(), idBase: t.idBase };
     this.dirty = true;
+    await this.checkpoint();
   }
 
   /** Closes rotated files that were read to the end and stayed idle for the grace period. */
@@ -333,8 +408,9 @@ export class FileInput implements Source {
       // The writer is gone: an unterminated last line is as complete as it will ever be.
       const events: HarvestEvent[] = [];
       let end = -1;
+      const start = t.splitter.committedOffset;
       t.splitter.flush((line, info) => {
-        this.line(t, line, info.truncated ? ['truncated'] : [], info.originalBytes, events);
+        this.line(t, line, info.truncated ? ['truncated'] : [], info.originalBytes, start, events);
         end = info.endOffset;
       });
       this.core.emit(events, end >= 0 ? [this.position(t, end)] : undefined);
@@ -389,6 +465,28 @@ export class FileInput implements Source {
   files(): { path: string; offset: number; rotated: boolean }[] {
     return [...this.tracked.values()].map((t) => ({ path: t.path, offset: t.readOffset, rotated: t.rotated }));
   }
+}
+
+/**
+ * The checkpoint to resume from, given the one on disk and the commits that arrived before start() (the
+ * previous run's spool draining): per file, the newer offset of the same generation. Those commits can only
+ * be ahead of the checkpoint (they are acks the previous run did not live to write down).
+ */
+export function mergeEarlyCommits(saved: FileState, early: FileState): FileState {
+  for (const [key, c] of Object.entries(early.files)) {
+    const s = saved.files[key];
+    if (s && c.gen === s.gen && c.offset > s.offset) saved.files[key] = { ...s, offset: c.offset, updatedAt: c.updatedAt };
+  }
+  return saved;
+}
+
+/** `<len>:<sha256 prefix>` of a file's first `len` bytes; undefined when the file is shorter. */
+async function headOf(fh: FileHandle, len: number, size: number): Promise<string | undefined> {
+  if (!(len > 0) || size < len) return undefined;
+  const buf = Buffer.alloc(len);
+  const { bytesRead } = await fh.read(buf, 0, len, 0);
+  if (bytesRead < len) return undefined;
+  return `${len}:${createHash('sha256').update(buf).digest('hex').slice(0, 16)}`;
 }
 
 function keyOf(st: Stats): string {

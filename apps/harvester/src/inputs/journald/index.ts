@@ -57,7 +57,9 @@ export class JournaldInput implements Source {
   start(): Promise<void> {
     return this.lc.start(async () => {
       const saved = await this.stateFile.read((err) => this.core.logger.warn('cursor checkpoint unreadable, starting fresh', { err }));
-      if (saved?.version === 1) this.state = saved;
+      // A cursor committed before start() (the previous run's spool draining) is newer than the checkpoint.
+      if (saved?.version === 1 && !this.state.cursor) this.state = saved;
+      else if (this.state.cursor) this.dirty = true;
       this.readCursor = this.state.cursor;
       this.unsubscribe = this.core.sink.onWritable(() => this.child?.stdout?.resume());
       this.spawn();

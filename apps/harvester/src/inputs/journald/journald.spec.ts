@@ -93,9 +93,23 @@ describe('journald', () => {
     await again.start();
     await waitFor(() => sink2.events.length === 2, 5000, 'the two unacknowledged entries');
     expect(sink2.events.map((e) => e.fields?.journald)).toMatchObject([{ cursor: 's=1;i=3' }, { cursor: 's=1;i=4' }]);
+    // An entry read again carries the id it had the first time (derived from host and cursor, ADR 0008).
+    expect(sink2.events.map((e) => e.event.id)).toEqual(sink.events.slice(2).map((e) => e.event.id));
+    expect(new Set(sink.events.map((e) => e.event.id)).size).toBe(4);
     // journalctl exited (--fake-exit): it is restarted after the last cursor read, and prints nothing twice.
     await waitFor(() => again.runs >= 3, 5000, 'restarts');
     expect(sink2.events.length).toBe(2);
+  });
+
+  it('a cursor committed before start() (the previous run\'s spool draining) wins over the checkpoint', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'journald-state-'));
+    const first = make(new CollectingSink(), { command: fake, startAt: 'beginning', args: [`--fake-entries=${entriesFile}`] }, stateDir);
+    first.commit([{ source: 'journald:journald', cursor: 's=1;i=1' }]);
+    await first.stop(Date.now() + 2000);
+    const again = make(new CollectingSink(), { command: fake, args: [`--fake-entries=${entriesFile}`] }, stateDir);
+    again.commit([{ source: 'journald:journald', cursor: 's=1;i=3' }]);
+    await again.start();
+    expect(again.args()).toContain('--after-cursor=s=1;i=3');
   });
 
   it('a command that does not exist is logged and retried, never a crash', async () => {

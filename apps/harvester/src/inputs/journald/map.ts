@@ -1,4 +1,4 @@
-import { type PartialEvent, normalize } from '@backlog/core-event';
+import { type PartialEvent, keyedEventId, normalize } from '@backlog/core-event';
 import type { HarvestEvent } from '../shared/event';
 import { decodeUtf8 } from '../shared/event';
 
@@ -68,6 +68,9 @@ export function journalEntryToEvent(entry: Record<string, unknown>, ctx: Journal
   }
   const cursor = fieldText(entry.__CURSOR)?.text;
   if (cursor) journald.cursor = cursor;
+  // The cursor names the entry for good: an entry read again after a crash gets the id it had (ADR 0008).
+  const rtMs = p['@timestamp'] as number | undefined;
+  const eventId = cursor && rtMs !== undefined ? keyedEventId(rtMs, `${ctx.hostname}\0${cursor}`) : undefined;
   p.fields = { journald };
   p.labels = labels;
   return normalize(p, {
@@ -78,5 +81,6 @@ export function journalEntryToEvent(entry: Record<string, unknown>, ctx: Journal
     unit,
     // The message of a journal entry is the program's text; do not mine it for key=value pairs twice.
     extractJson: true,
+    eventId,
   });
 }

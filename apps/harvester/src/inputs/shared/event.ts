@@ -31,6 +31,8 @@ export interface MakeEventOptions {
   framingError?: string;
   /** Path of the tailed file (service.name fallback). */
   file?: string;
+  /** `event.id` unless the record names its own: a deterministic id from the record's position (ADR 0008). */
+  eventId?: string;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -58,7 +60,7 @@ export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): Har
   try {
     // The transport already bounded the record; the parser's own cap is set just above it so it never cuts twice.
     const partial = parseLine(raw, { format: opts.format, maxLineBytes: Math.max(64, (typeof raw === 'string' ? raw.length * 3 : raw.length) + 1) });
-    event = normalize(partial, normalizeContext(opts, { file: opts.file }));
+    event = normalize(partial, normalizeContext(opts, { file: opts.file, eventId: opts.eventId }));
   } catch (err) {
     const text = typeof raw === 'string' ? raw : decodeUtf8(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)).text;
     event = fallbackEvent(text, opts, `parser_crash: ${(err as Error).message}`);
@@ -84,15 +86,15 @@ export function applyFlags(event: HarvestEvent, flags: readonly FlagReason[], op
 }
 
 /** The event of a record nobody could parse: the raw text as message, the reason in labels.parse_error. */
-export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, reason: string): HarvestEvent {
+export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'eventId'>, reason: string): HarvestEvent {
   return normalize(
     { message: text, labels: { ...opts.labels, parse_error: reason } },
-    { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, extractJson: false, extractKeyValues: false },
+    { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, extractJson: false, extractKeyValues: false, eventId: opts.eventId },
   );
 }
 
 /** normalize()'s context for an input's event. */
-export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, extra?: { unit?: string; file?: string }) {
+export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, extra?: { unit?: string; file?: string; eventId?: string }) {
   return { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, ...extra };
 }
 

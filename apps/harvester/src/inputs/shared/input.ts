@@ -90,8 +90,8 @@ export class InputCore {
   }
 
   /** Parse + normalize one record; never throws. */
-  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string }): HarvestEvent {
-    return makeEvent(raw, { format, input: this.type, receivedAt: extra?.receivedAt ?? new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, file: extra?.file });
+  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string; eventId?: string }): HarvestEvent {
+    return makeEvent(raw, { format, input: this.type, receivedAt: extra?.receivedAt ?? new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, file: extra?.file, eventId: extra?.eventId });
   }
 
   /** Hands events to the sink, counting them. Returns the sink's answer: false = pause reading. */
