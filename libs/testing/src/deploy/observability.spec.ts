@@ -102,7 +102,7 @@ describe('deploy/grafana/dashboards/backlog.json', () => {
     expect(exprs.filter((e) => /by \(reason\)/.test(e) && /_dropped_/.test(e)).length).toBeGreaterThanOrEqual(4);
     expect(has(/harvester_spool_bytes/)).toBe(true);
     expect(has(/time\(\) - max\(compressor_sealed_window_end_seconds/)).toBe(true);
-    expect(has(/indexer_history_jobs/)).toBe(true);
+    expect(has(/indexer_jobs_active/) && has(/indexer_jobs_finished_total/)).toBe(true);
     // Every app contributes at least one metric.
     const byApp = dashboardMetricsByApp(dashboard);
     for (const app of APP_NAMES) expect(byApp[app].length, app).toBeGreaterThan(0);
