@@ -26,7 +26,7 @@ const run = promisify(execFile);
 
 /** What the page functions below touch in the browser (the workspace is typechecked without the DOM lib). */
 interface PageGlobals {
-  __live: { state: string; held: number };
+  __live: { state: string; held: number; items(): { host?: string; seq?: number }[] };
   document: {
     getElementById(id: string): { textContent: string | null } | null;
     querySelectorAll(selector: string): { length: number };
@@ -175,10 +175,22 @@ describe('live view', () => {
     const won = (await metric(a, 'live_receiver_emitted_events_total')) - wonBefore + (await metric(b, 'live_receiver_emitted_events_total'));
     const dups = (await metric(a, 'live_receiver_dropped_events_total', 'reason="duplicate"')) - dupsBefore + (await metric(b, 'live_receiver_dropped_events_total', 'reason="duplicate"'));
     expect({ won, dups }).toEqual({ won: N, dups: N });
-    // The browser (connected to a) shows each of them once.
-    await page.waitForFunction((n) => (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-host="harvester-2"]').length >= n, N, { timeout: 10_000 });
-    const shown = await page.locator('.row[data-host="harvester-2"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-seq')));
-    expect(new Set(shown).size).toBe(shown.length);
+    // The browser (connected to a) shows each of them once: its ring (what the view draws from and
+    // scrolls back through; only the rows in the window are elements) holds each seq once, and the
+    // rows drawn at the tail are the newest of them.
+    await page.waitForFunction((n) => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-2').length >= n, N, { timeout: 10_000 });
+    const inRing = await page.evaluate(() => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-2').map((d) => d.seq));
+    expect(inRing).toHaveLength(N);
+    expect(new Set(inRing).size).toBe(N);
+    // The next frame draws the tail (renders follow the ring, at most one per frame).
+    await page.waitForFunction((last) => {
+      const rows = (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-host="harvester-2"]:not([hidden])') as unknown as ArrayLike<{ getAttribute(n: string): string | null }>;
+      return rows.length > 0 && Number(rows[rows.length - 1]?.getAttribute('data-seq')) === last;
+    }, inRing[inRing.length - 1], { timeout: 5_000 });
+    const drawn = await page.locator('.row[data-host="harvester-2"]:not([hidden])').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))));
+    expect(drawn.length).toBeGreaterThan(5);
+    expect(new Set(drawn).size).toBe(drawn.length);
+    expect(drawn).toEqual(inRing.slice(-drawn.length));
 
     // Kill b hard (no goodbye): a goes on with every event, still once.
     await stopProc(b, 'SIGKILL');

@@ -42,6 +42,13 @@ export interface HubOptions {
   highWaterBytes: number;
   /** Events per message at most. */
   maxBatch: number;
+  /**
+   * Least time between two sends to the clients, ms (default 0: every event-loop turn). The first
+   * events after a quiet spell go out at once; under load, whatever arrives within the interval goes
+   * out as one message per client instead of one per Redis batch, which is what a browser can take:
+   * each message is a task on the page's only thread.
+   */
+  flushIntervalMs?: number;
   /** Called with the number of events dropped for a slow client (for the metric). */
   onDropped?: (n: number) => void;
 }
@@ -77,6 +84,8 @@ class Client {
 export class ClientHub {
   private readonly clients = new Set<Client>();
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastFlush = -Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: HubOptions) {}
@@ -134,15 +143,21 @@ export class ClientHub {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // setImmediate: everything that arrived in this turn of the event loop goes out in one message.
-    setImmediate(() => {
+    const run = () => {
       this.flushScheduled = false;
+      this.flushTimer = undefined;
       this.flush();
-    });
+    };
+    // Everything that arrived in this turn of the event loop (and, under load, within the flush
+    // interval) goes out in one message; a quiet stream's first event is not held back.
+    const wait = (this.opts.flushIntervalMs ?? 0) - (performance.now() - this.lastFlush);
+    if (wait <= 0) setImmediate(run);
+    else this.flushTimer = setTimeout(run, Math.ceil(wait));
   }
 
   /** Writes queued events to each client that has room; retries later for those that do not. */
   flush(): void {
+    this.lastFlush = performance.now();
     let waiting = false;
     for (const c of this.clients) {
       while (c.queue.length) {
@@ -186,7 +201,9 @@ export class ClientHub {
 
   close(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     this.retryTimer = undefined;
+    this.flushTimer = undefined;
     this.clients.clear();
   }
 }

@@ -69,8 +69,14 @@ export const liveReceiverConfigSchema = appConfigSchema({
       queueEvents: z.number().int().min(10).default(5_000),
       /** Bytes the WebSocket may hold unsent before the receiver stops writing to it (then its queue fills). Default 1 MiB. */
       highWaterBytes: z.number().int().min(1024).default(1024 * 1024),
-      /** Events per WebSocket message at most. Default 500. */
-      maxBatch: z.number().int().min(1).default(500),
+      /** Events per WebSocket message at most. Default 1,000. */
+      maxBatch: z.number().int().min(1).default(1_000),
+      /**
+       * Least time between two messages to a browser, ms: under load, what arrives within it is sent
+       * as one message (a browser pays per message, not per byte). The first event after a quiet
+       * spell is sent at once. 0 = every event-loop turn. Default 25.
+       */
+      flushIntervalMs: z.number().int().min(0).max(1000).default(25),
     })
     .strict()
     .prefault({}),

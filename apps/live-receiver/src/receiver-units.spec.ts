@@ -94,6 +94,25 @@ describe('ClientHub', () => {
     hub.close();
   });
 
+  it('coalesces under load: at most one message per flushIntervalMs, the first event after a quiet spell at once', async () => {
+    const hub = new ClientHub({ queueEvents: 1000, highWaterBytes: 1 << 20, maxBatch: 1000, flushIntervalMs: 500 });
+    const a = new FakeSocket();
+    hub.add(a, {});
+    hub.deliver([ev(0)]);
+    await tick();
+    expect(a.sent).toHaveLength(1); // not held back
+    for (let i = 1; i <= 10; i++) {
+      hub.deliver([ev(i)]);
+      await tick();
+    }
+    expect(a.sent).toHaveLength(1); // within the interval: queued
+    const t0 = Date.now();
+    while (a.sent.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+    expect(a.sent).toHaveLength(2);
+    expect((a.sent[1] as { events: { seq: number }[] }).events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    hub.close();
+  });
+
   it('a stalled client gets a "N dropped" marker at the place of the loss; others are not held up', async () => {
     const dropped: number[] = [];
     const hub = new ClientHub({ queueEvents: 10, highWaterBytes: 1000, maxBatch: 4, onDropped: (n) => dropped.push(n) });

@@ -1,10 +1,15 @@
 // The live view's page: plain browser JavaScript, no build step. Log text is only ever put into the
 // page with textContent (never innerHTML): log lines are untrusted input.
+//
+// How it stays fast at tens of thousands of events a second (docs/adr/0008-live-page-rendering.md):
+// - the receiver batches events into one WebSocket message per ~25 ms; each message is parsed once;
+// - events go into a ring (the last `rows` events, default 5,000), not into the DOM;
+// - once per animation frame, only the rows in view are drawn, from a fixed pool of row elements
+//   (fixed row height, so no row is ever measured): the page's work per frame depends on the size of
+//   the window, not on the event rate.
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
-  const MAX_ROWS = 3000;       // rows kept in the page
-  const MAX_HELD = 20000;      // events kept while paused; beyond, counted as dropped
   const RANK = { emerg: 0, emergency: 0, panic: 0, alert: 1, crit: 2, critical: 2, fatal: 2, err: 3, error: 3,
     warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7 };
   const rank = (l) => (typeof l === 'string' && RANK[l.toLowerCase()] !== undefined ? RANK[l.toLowerCase()] : 6);
@@ -20,18 +25,42 @@
   }
   for (const k of ['env', 'host', 'service', 'level', 'text']) if (params.get(k)) $('f-' + k).value = params.get(k);
 
-  const stats = { received: 0, shown: 0, dropped: 0, missing: 0, held: 0, state: 'connecting', receiver: null };
-  window.__live = stats; // read by tests and by anyone debugging from the console
+  /** Events (and markers, notes) the page keeps to scroll back through; ?rows= changes it (100…100,000). */
+  const RING = Math.min(100000, Math.max(100, Math.floor(Number(params.get('rows'))) || 5000));
+  /** Events kept while paused; beyond, counted as dropped. */
+  const MAX_HELD = RING;
+  /** Row height in px: must match `.row` in index.html (fixed, so that no row is ever measured). */
+  const ROW_H = 20;
+
+  // `latencies`: when a caller (the benchmark) sets it to an array, every event pushes, at the frame
+  // that drew the view with it, (that time − the harvester's `sent`) in ms; `arrivals` likewise at
+  // the moment its WebSocket message was parsed.
+  const stats = { received: 0, shown: 0, dropped: 0, missing: 0, held: 0, rows: 0, ring: RING, frames: 0, state: 'connecting', receiver: null, latencies: null, arrivals: null };
+  // For tests and for anyone debugging from the console: the events in the ring, oldest first.
+  stats.items = () => { const out = []; for (let i = 0; i < count; i++) out.push(at(i)); return out; };
+  window.__live = stats;
+
+  // ---- the ring -------------------------------------------------------------------------------
+  const ring = new Array(RING);
+  let start = 0;   // index in `ring` of the oldest item
+  let count = 0;   // items in the ring
+  let version = 0; // bumps on every change: a render with nothing new draws nothing
+  const at = (i) => ring[(start + i) % RING];
+  /** Items evicted since the last render: a reader scrolled up keeps looking at the same rows. */
+  let evictedSinceRender = 0;
+  function push(item) {
+    if (count < RING) ring[(start + count++) % RING] = item;
+    else { ring[start] = item; start = (start + 1) % RING; evictedSinceRender++; }
+    version++;
+  }
+
   let ws = null;
   let paused = false;
   let held = [];
-  let pending = [];
-  let renderScheduled = false;
   let retryMs = 500;
   let rateCount = 0;
-  // Follow the tail unless the reader scrolled up; tracked on scroll so that a render never has to
-  // measure the page before appending (that would force a layout per render).
-  let follow = true;
+  /** `sent` of events taken in since the last frame (only while the benchmark records). */
+  let sentPending = [];
 
   const setState = (s, detail) => {
     stats.state = s;
@@ -71,123 +100,193 @@
     };
   }
 
+  // One JSON.parse per WebSocket message (the receiver puts many events in one); events go into the
+  // ring at once, and the view is redrawn at the next animation frame, whatever the message rate.
   function onMessage(data) {
     let msg;
     try { msg = JSON.parse(data); } catch { return; }
     if (msg.type === 'events') {
-      stats.received += msg.events.length;
-      rateCount += msg.events.length;
-      for (const d of msg.events) enqueue(d);
+      const evs = msg.events;
+      stats.received += evs.length;
+      rateCount += evs.length;
+      if (paused) { for (let i = 0; i < evs.length; i++) hold(evs[i]); return; }
+      for (let i = 0; i < evs.length; i++) push(evs[i]);
+      stats.shown += evs.length;
+      if (stats.latencies) for (let i = 0; i < evs.length; i++) sentPending.push(evs[i].sent);
+      if (stats.arrivals) { const now = Date.now(); for (let i = 0; i < evs.length; i++) stats.arrivals.push(now - evs[i].sent); }
     } else if (msg.type === 'dropped') {
       stats.dropped += msg.count;
-      enqueue({ marker: msg.count });
+      if (paused) { held.push({ marker: msg.count }); return; }
+      push({ marker: msg.count });
     } else if (msg.type === 'stats') {
       stats.missing = msg.missing;
+      return;
     } else if (msg.type === 'hello') {
       stats.receiver = msg.receiver;
       addNote('connected to receiver ' + msg.receiver + ' at ' + new Date(msg.connectedAt).toLocaleTimeString() + ': events from now on');
-    }
+      return;
+    } else return;
     scheduleRender();
   }
 
-  function enqueue(item) {
-    if (!paused) { pending.push(item); return; }
+  function hold(item) {
     if (held.length < MAX_HELD) held.push(item);
-    else { stats.dropped++; }
+    else stats.dropped++;
     stats.held = held.length;
   }
 
-  let lastRender = 0;
+  function addNote(text) {
+    push({ note: text });
+    scheduleRender();
+  }
+
+  // ---- the view ---------------------------------------------------------------------------------
+  const log = $('log');
+  const space = $('space');
+  const rowsEl = $('rows');
+  /** Row elements, reused frame after frame; as many as fit in the window, plus one. */
+  const pool = [];
+  let viewHeight = log.clientHeight;
+  // Follow the tail unless the reader scrolled up (tracked on scroll: a render never measures).
+  let follow = true;
+  let scrollTop = 0;
+  let drawn = { first: -1, n: -1, version: -1, selected: -1 };
+  let selected = null; // the item shown in the detail panel
+  let renderScheduled = false;
+  let emptyGone = false;
+
+  new ResizeObserver(() => { viewHeight = log.clientHeight; drawn.version = -1; scheduleRender(); }).observe(log);
+
+  /** Least time between two renders, ms: ~30 redraws a second are plenty for a tail, and half the cost of 60. */
+  const MIN_FRAME_MS = 30;
+  let lastRender = -Infinity;
   function scheduleRender() {
     if (renderScheduled) return;
     renderScheduled = true;
-    // A timer, not requestAnimationFrame: a tab in the background still keeps its row count bounded.
-    // At most ~10 renders a second: each one costs a layout and a paint of the whole view, which at
-    // high rates would otherwise keep the page's only thread busy and let latency pile up; a lone
-    // line still shows within ~16 ms.
-    const wait = Math.max(16, 100 - (performance.now() - lastRender));
-    setTimeout(render, wait);
+    // At most one render per frame, right before the browser paints. A tab in the background gets
+    // no frames and draws nothing; its ring stays bounded.
+    requestAnimationFrame(frame);
+  }
+  function frame(t) {
+    if (t - lastRender < MIN_FRAME_MS - 4) { requestAnimationFrame(frame); return; }
+    lastRender = t;
+    render();
   }
 
   // Intl-based toLocaleTimeString costs tens of µs per call; a row needs only HH:MM:SS.mmm.
   const two = (n) => (n < 10 ? '0' : '') + n;
   const clock = (t) => two(t.getHours()) + ':' + two(t.getMinutes()) + ':' + two(t.getSeconds()) + '.' + String(t.getMilliseconds()).padStart(3, '0');
 
-  function row(d) {
+  function makeRow() {
     const div = document.createElement('div');
-    if (d.marker !== undefined) {
-      div.className = 'row marker';
-      div.textContent = '⋯ ' + d.marker + ' event' + (d.marker === 1 ? '' : 's') + ' dropped: this page could not keep up';
-      return div;
+    div.className = 'row';
+    for (const cls of ['t', 'h', 's', 'l', 'm']) { const s = document.createElement('span'); s.className = cls; div.appendChild(s); }
+    const cut = document.createElement('span');
+    cut.className = 'cut';
+    cut.textContent = '✂ ';
+    const text = document.createElement('span');
+    div.lastChild.append(cut, text);
+    const cells = div.children;
+    return { div, t: cells[0], h: cells[1], s: cells[2], l: cells[3], m: cells[4], cut, text, item: undefined };
+  }
+
+  function fill(r, d) {
+    if (r.item === d) return;
+    r.item = d;
+    const div = r.div;
+    if (d.marker !== undefined || d.note !== undefined) {
+      div.className = d.note !== undefined ? 'row note' : 'row marker';
+      div.removeAttribute('data-seq');
+      div.removeAttribute('data-host');
+      r.t.textContent = r.h.textContent = r.s.textContent = r.l.textContent = '';
+      r.cut.hidden = true;
+      r.text.textContent = d.note !== undefined ? d.note : '⋯ ' + d.marker + ' event' + (d.marker === 1 ? '' : 's') + ' dropped: this page could not keep up';
+      return;
     }
     const e = d.event || {};
     const level = (e.log && e.log.level) || 'info';
-    div.className = 'row lv-' + rank(level);
-    div.dataset.seq = d.seq;
-    div.dataset.host = d.host;
-    div.dataset.sent = d.sent; // harvester send time (epoch ms): lets a benchmark measure send → row
-    const cell = (cls, text) => { const s = document.createElement('span'); s.className = cls; s.textContent = text; div.appendChild(s); return s; };
+    div.className = 'row lv-' + rank(level) + (d === selected ? ' sel' : '');
+    div.setAttribute('data-seq', d.seq);
+    div.setAttribute('data-host', d.host);
     const ts = e['@timestamp'] ? new Date(e['@timestamp']) : new Date(d.sent);
-    cell('t', isNaN(ts) ? '' : clock(ts));
-    cell('h', (e.host && e.host.name) || d.host || '');
-    cell('s', (e.service && e.service.name) || '');
-    cell('l', level);
-    const m = cell('m', typeof e.message === 'string' ? e.message : JSON.stringify(e.message === undefined ? '' : e.message));
-    if (d.truncated !== undefined || d.stripped) {
-      const c = document.createElement('span');
-      c.className = 'cut';
-      c.textContent = '✂';
-      c.title = d.truncated !== undefined ? 'cut to fit a datagram (was ' + d.truncated + ' bytes)' : 'fields left out: ' + d.stripped.join(', ');
-      m.appendChild(c);
-    }
-    return div;
-  }
-
-  function addNote(text) {
-    const div = document.createElement('div');
-    div.className = 'row note';
-    div.textContent = text;
-    pending.push({ note: div });
-    scheduleRender();
+    r.t.textContent = isNaN(ts) ? '' : clock(ts);
+    r.h.textContent = (e.host && e.host.name) || d.host || '';
+    r.s.textContent = (e.service && e.service.name) || '';
+    r.l.textContent = level;
+    r.text.textContent = typeof e.message === 'string' ? e.message : JSON.stringify(e.message === undefined ? '' : e.message);
+    const cut = d.truncated !== undefined || d.stripped;
+    r.cut.hidden = !cut;
+    if (cut) r.cut.title = d.truncated !== undefined ? 'cut to fit a datagram (was ' + d.truncated + ' bytes)' : 'fields left out: ' + d.stripped.join(', ');
   }
 
   function render() {
     renderScheduled = false;
-    lastRender = performance.now();
-    const log = $('log');
-    let items = pending;
-    pending = [];
-    if (items.length > MAX_ROWS) {
-      // More arrived since the last render than the page keeps: show the newest, say how many were skipped.
-      let skipped = 0;
-      for (const it of items.slice(0, items.length - MAX_ROWS)) if (!it.note && it.marker === undefined) skipped++;
-      items = items.slice(items.length - MAX_ROWS);
-      if (skipped) { stats.dropped += skipped; items.unshift({ marker: skipped }); }
+    stats.frames++;
+    const evicted = evictedSinceRender;
+    evictedSinceRender = 0;
+    const total = count * ROW_H;
+    const fit = Math.ceil(viewHeight / ROW_H) + 1;
+    while (pool.length < fit) { const r = makeRow(); pool.push(r); rowsEl.appendChild(r.div); }
+    if (drawn.version !== version) space.style.height = total + 'px';
+    if (follow) {
+      scrollTop = Math.max(0, total - viewHeight);
+      if (log.scrollTop !== scrollTop) log.scrollTop = scrollTop;
+    } else if (evicted) {
+      // The rows under the reader's eyes moved up by `evicted` places: keep them where they are.
+      scrollTop = Math.max(0, scrollTop - evicted * ROW_H);
+      log.scrollTop = scrollTop;
     }
-    const frag = document.createDocumentFragment();
-    for (const it of items) {
-      if (it.note) { frag.appendChild(it.note); continue; }
-      frag.appendChild(row(it));
-      if (it.marker === undefined) stats.shown++;
+    const first = Math.min(Math.floor(scrollTop / ROW_H), Math.max(0, count - 1));
+    const n = Math.min(fit, count - first);
+    if (first !== drawn.first || n !== drawn.n || version !== drawn.version || drawn.selected !== selected) {
+      rowsEl.style.transform = 'translateY(' + first * ROW_H + 'px)';
+      for (let i = 0; i < pool.length; i++) {
+        const r = pool[i];
+        if (i < n) { fill(r, at(first + i)); r.div.hidden = false; }
+        else if (!r.div.hidden) { r.div.hidden = true; r.item = undefined; }
+      }
+      drawn = { first, n, version, selected };
     }
-    const empty = $('empty');
-    if (empty && items.length) empty.remove();
-    log.appendChild(frag);
-    let extra = log.childElementCount - MAX_ROWS;
-    while (extra-- > 0 && log.firstElementChild) log.firstElementChild.remove();
-    if (follow) log.scrollTop = log.scrollHeight;
+    stats.rows = count;
+    if (count && !emptyGone) { $('empty').hidden = true; emptyGone = true; }
+    if (sentPending.length) {
+      const now = Date.now();
+      if (stats.latencies) for (let i = 0; i < sentPending.length; i++) stats.latencies.push(now - sentPending[i]);
+      sentPending = [];
+    }
+    if (performance.now() - countersAt > 250) showCounters();
+  }
+
+  log.addEventListener('scroll', () => {
+    const top = log.scrollTop;
+    if (top === scrollTop) return; // our own scroll
+    scrollTop = top;
+    follow = top + viewHeight >= count * ROW_H - ROW_H / 2;
+    scheduleRender();
+  }, { passive: true });
+
+  // Click a row: its whole datagram below the log (the rows show one line each).
+  rowsEl.addEventListener('click', (ev) => {
+    const div = ev.target.closest('.row');
+    const r = div && pool.find((p) => p.div === div);
+    if (!r || !r.item || r.item.note !== undefined || r.item.marker !== undefined) return;
+    selected = r.item === selected ? null : r.item;
+    $('detail').hidden = !selected;
+    $('detail-text').textContent = selected ? JSON.stringify(selected, null, 2) : '';
+    r.item = undefined; // redraw with the selection colour
+    scheduleRender();
+  });
+  $('detail-close').addEventListener('click', () => { selected = null; $('detail').hidden = true; scheduleRender(); });
+
+  let countersAt = 0;
+  function showCounters() {
+    countersAt = performance.now();
     $('shown').textContent = stats.shown;
     $('dropped').textContent = stats.dropped;
     $('missing').textContent = stats.missing;
     $('held').textContent = held.length;
   }
-
-  $('log').addEventListener('scroll', () => {
-    const log = $('log');
-    follow = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  }, { passive: true });
-
-  setInterval(() => { $('rate').textContent = rateCount; rateCount = 0; $('missing').textContent = stats.missing; }, 1000);
+  setInterval(() => { $('rate').textContent = rateCount; rateCount = 0; showCounters(); }, 1000);
 
   $('filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -199,9 +298,21 @@
     paused = !paused;
     $('pause').textContent = paused ? 'resume' : 'pause';
     $('paused-box').hidden = !paused;
-    if (!paused) { pending.push(...held); held = []; stats.held = 0; scheduleRender(); }
+    if (!paused) {
+      for (const it of held) { push(it); if (it.marker === undefined) stats.shown++; }
+      held = [];
+      stats.held = 0;
+      scheduleRender();
+    }
+    showCounters();
   });
-  $('clear').addEventListener('click', () => { $('log').textContent = ''; });
+  $('clear').addEventListener('click', () => {
+    ring.fill(undefined);
+    start = count = 0;
+    version++;
+    follow = true;
+    scheduleRender();
+  });
   $('token-set').addEventListener('click', () => {
     token = $('token').value.trim();
     sessionStorage.setItem('backlog-live-token', token);
