@@ -3,7 +3,7 @@
 // deploy/grafana's dashboard queries use. The names come from the dashboard itself (libs/testing's
 // deploy/observability.ts), so a panel added for a metric no app exposes fails here, by name.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,9 @@ const wanted = dashboardMetricsByApp(dashboard);
 const ns = testNamespace('obs');
 const scratch = mkdtempSync(join(tmpdir(), 'obs-test-'));
 const running = new Set<ChildProcess>();
+/** Each app's scrape, kept for the docs check below and written to .backlog/reports/metrics/<app>.prom. */
+const scrapes = new Map<AppName, string>();
+const reports = join(root, '.backlog', 'reports', 'metrics');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -57,7 +60,11 @@ interface Started {
   health: { status: number; body: Record<string, unknown> };
 }
 
-/** Starts the app, waits until /metrics answers (bounded), returns one scrape and /healthz. */
+/**
+ * Starts the app and waits (bounded) until /healthz answers 200: some apps register part of their
+ * metrics once connected (the indexer after the search engine answered). Then one scrape. An app that
+ * serves /metrics but never becomes healthy is scraped anyway, and the health answer is reported.
+ */
 async function startAndScrape(app: AppName, schema: z.ZodType, extra: Record<string, string>): Promise<Started> {
   const { env, metricsPort } = await portEnv(app, schema);
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')], {
@@ -71,21 +78,22 @@ async function startAndScrape(app: AppName, schema: z.ZodType, extra: Record<str
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   const base = `http://127.0.0.1:${metricsPort}`;
   const until = Date.now() + 90_000;
+  let health: Started['health'] | undefined;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before serving /metrics:\n${out}`);
-    if (Date.now() > until) throw new Error(`${app} did not serve ${base}/metrics within 90 s:\n${out}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${app} exited (${child.exitCode ?? child.signalCode}) before it was healthy:\n${out}`);
     try {
-      const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) {
-        const metrics = await res.text();
-        const h = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
-        return { child, metrics, health: { status: h.status, body: (await h.json()) as Record<string, unknown> } };
-      }
+      const h = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      health = { status: h.status, body: (await h.json()) as Record<string, unknown> };
     } catch {
       /* not listening yet */
     }
+    if (health?.status === 200 || (health && Date.now() > until)) break;
+    if (Date.now() > until) throw new Error(`${app} did not serve ${base}/healthz within 90 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
+  expect(res.status, `${app} GET /metrics`).toBe(200);
+  return { child, metrics: await res.text(), health };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -108,6 +116,9 @@ afterAll(async () => {
 async function check(app: AppName, schema: z.ZodType, extra: Record<string, string>): Promise<void> {
   expect(wanted[app].length, `the dashboard uses no ${app} metric`).toBeGreaterThan(0);
   const s = await startAndScrape(app, schema, extra);
+  scrapes.set(app, s.metrics);
+  mkdirSync(reports, { recursive: true });
+  writeFileSync(join(reports, `${app}.prom`), s.metrics);
   try {
     expect([200, 503], JSON.stringify(s.health)).toContain(s.health.status);
     expect(typeof s.health.body.ok, `${app} /healthz body ${JSON.stringify(s.health.body)}`).toBe('boolean');
