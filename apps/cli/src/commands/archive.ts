@@ -1,14 +1,20 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
 import { type PartProblem, checkPart } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
+import { type RunSummary, exportArchive, exitCodeOf } from './archive-export';
+import { replayArchive, replayTargetRefusal } from './archive-replay';
+import { parseFilterArgs } from './archive-run';
 
 /**
- * `backlog archive verify --env E --from T --to T`: recomputes every part's sha256 and event counts
- * against its manifest (docs/specs/archive.md), lists windows without any part, parts without a
- * manifest (and the reverse) and corrupt parts, and exits non-zero on any problem.
+ * `backlog archive verify|export|replay --env E --from T --to T` (docs/specs/archive.md).
+ * verify recomputes every part's sha256 and event counts against its manifest, lists windows without
+ * any part, parts without a manifest (and the reverse) and corrupt parts, and exits non-zero on any
+ * problem. export (archive-export.ts) writes the events as NDJSON; replay (archive-replay.ts) produces
+ * them into a Kafka topic as h-<env> batches. Both are resumable part by part.
  */
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -147,4 +153,153 @@ export function registerArchive(program: Command): void {
         s3.close();
       }
     });
+
+  registerExport(archive);
+  registerReplay(archive);
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+interface RunCliOptions {
+  env: string;
+  from: string;
+  to: string;
+  filter: string[];
+  state?: string;
+  restart?: boolean;
+  skipCorrupt?: boolean;
+  ahead: string;
+}
+
+function timesOf(opts: { from: string; to: string }): { fromMs: number; toMs: number } {
+  const now = Date.now();
+  const fromMs = parseTimeArg(opts.from, now);
+  const toMs = parseTimeArg(opts.to, now);
+  if (!(toMs > fromMs)) throw new Error('--to must be after --from');
+  return { fromMs, toMs };
+}
+
+function aheadOf(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new Error(`--ahead ${JSON.stringify(text)}: expected an integer 0..16`);
+  return n;
+}
+
+/** First Ctrl-C: finish the part in progress, checkpoint, stop. Second: leave at once (the checkpoint is consistent either way). */
+function stopOnSignal(): { stopping: { requested: boolean }; dispose: () => void } {
+  const stopping = { requested: false };
+  const onSig = () => {
+    if (stopping.requested) process.exit(130);
+    stopping.requested = true;
+    process.stderr.write('\nstopping after the part in progress (Ctrl-C again to leave now; a rerun resumes)\n');
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  return { stopping, dispose: () => (process.off('SIGINT', onSig), process.off('SIGTERM', onSig)) };
+}
+
+function commonRunOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--env <env>', 'environment name', process.env.BACKLOG_ENV)
+    .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
+    .option('--to <time>', 'end (exclusive): RFC 3339, epoch seconds, or relative', 'now')
+    .option('--filter <key=value>', 'keep matching events only: host=a,b  service=x  level=error  message~text (repeatable, all must match)', collect, [])
+    .option('--state <file>', 'checkpoint file (default .backlog/archive/<op>-<env>-<from36>-<to36>[-<topic>].json)')
+    .option('--restart', 'ignore an existing checkpoint and start from the first part')
+    .option('--skip-corrupt', 'accept corrupt parts as lost: record them as skipped (not retried on resume) and exit 0')
+    .option('--ahead <n>', 'parts downloaded and verified ahead of the one being written', '2');
+}
+
+function finish(summary: RunSummary, to: NodeJS.WriteStream): void {
+  to.write(`${JSON.stringify(summary)}\n`);
+  process.exitCode = exitCodeOf(summary);
+}
+
+function registerExport(archive: Command): void {
+  commonRunOptions(
+    archive
+      .command('export')
+      .description('write the events of [from, to) as NDJSON, window by window, to a file or stdout; resumable; exit 3 when corrupt parts were left out')
+      .option('--out <file>', 'output file, or - for stdout', '-'),
+  ).action(async (opts: RunCliOptions & { out: string }) => {
+    const { fromMs, toMs } = timesOf(opts);
+    const filter = parseFilterArgs(opts.filter);
+    const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
+    const s3 = createS3({ ...cfg.s3 });
+    const sig = stopOnSignal();
+    try {
+      const summary = await exportArchive(s3, {
+        env: opts.env,
+        fromMs,
+        toMs,
+        out: opts.out,
+        filter,
+        statePath: opts.state,
+        root: process.cwd(),
+        restart: opts.restart,
+        skipCorrupt: opts.skipCorrupt,
+        ahead: aheadOf(opts.ahead),
+        progress: process.stderr.isTTY ? process.stderr : undefined,
+        stopping: sig.stopping,
+      });
+      finish(summary, process.stderr);
+    } finally {
+      sig.dispose();
+      s3.close();
+    }
+  });
+}
+
+function registerReplay(archive: Command): void {
+  commonRunOptions(
+    archive
+      .command('replay')
+      .description('produce the events of [from, to) into a Kafka topic as h-<env> batches (gzip NDJSON), window by window; resumable; exit 3 when corrupt parts were left out')
+      .requiredOption('--topic <topic>', 'target topic (created when missing)')
+      .option('--partitions <n>', 'partitions of the topic when it has to be created (default: as many as h-<env>, else 1)')
+      .option('--force', 'allow h-<env> of the same env or a c-* topic as the target'),
+  ).action(async (opts: RunCliOptions & { topic: string; partitions?: string; force?: boolean }) => {
+    const { fromMs, toMs } = timesOf(opts);
+    const filter = parseFilterArgs(opts.filter);
+    const refusal = replayTargetRefusal(opts.env, opts.topic);
+    if (refusal && !opts.force) throw new Error(`--topic ${opts.topic}: ${refusal} (--force to do it anyway)`);
+    const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
+    const s3 = createS3({ ...cfg.s3 });
+    const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `backlog-archive-replay-${opts.env}` });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    const sig = stopOnSignal();
+    try {
+      await admin.connect();
+      const topics = await admin.listTopics();
+      if (!topics.includes(opts.topic)) {
+        let partitions = opts.partitions === undefined ? undefined : Number(opts.partitions);
+        if (partitions !== undefined && (!Number.isInteger(partitions) || partitions < 1)) throw new Error(`--partitions ${JSON.stringify(opts.partitions)}: expected a positive integer`);
+        const h = `h-${opts.env}`;
+        partitions ??= topics.includes(h) ? (await admin.topicOffsets(h)).length : 1;
+        await admin.ensureTopics([{ topic: opts.topic, partitions }]);
+      }
+      await producer.connect();
+      const summary = await replayArchive(s3, producer, {
+        env: opts.env,
+        fromMs,
+        toMs,
+        topic: opts.topic,
+        filter,
+        statePath: opts.state,
+        root: process.cwd(),
+        restart: opts.restart,
+        skipCorrupt: opts.skipCorrupt,
+        ahead: aheadOf(opts.ahead),
+        progress: process.stderr.isTTY ? process.stderr : undefined,
+        stopping: sig.stopping,
+      });
+      finish(summary, process.stdout);
+    } finally {
+      sig.dispose();
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      s3.close();
+    }
+  });
 }

@@ -1,0 +1,242 @@
+import { resolve } from 'node:path';
+import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
+import type { S3Port } from '@backlog/adapter-s3';
+import { type BatchEvent, encodeBatch, harvestTopic } from '@backlog/core-codec';
+import type { RunSummary } from './archive-export';
+import {
+  type BadPart,
+  CheckpointStore,
+  type EventFilter,
+  Progress,
+  badPartOf,
+  defaultStatePath,
+  eventMatches,
+  filterText,
+  isEmptyFilter,
+  planRun,
+  readInOrder,
+  stableUuid,
+  stallAfterParts,
+  stallForever,
+} from './archive-run';
+
+/**
+ * `backlog archive replay --topic T`: the events of [from, to) produced again as h-<env> records
+ * (gzip NDJSON batches, docs/specs/topic-h.md) so that es-consumer or the compressor can read the
+ * topic like a harvester's. One part at a time, in window order; a part is checkpointed once every
+ * record of it is acknowledged (acks=all, idempotent producer), so a rerun never produces a finished
+ * part again. A part interrupted half-way is produced again whole on resume: its first records then
+ * exist twice, with the same `batch-id` and the same event ids (downstream de-duplicates on
+ * `event.id`, the document `_id`).
+ */
+
+export interface ReplayBatchOptions {
+  /** NDJSON bytes per batch before it is cut. Default 1 MiB. */
+  maxRawBytes: number;
+  /** A batch whose gzip value is larger is halved (the broker's max.message.bytes). Default 900 KiB. */
+  maxValueBytes: number;
+  /** All hosts' pending events together; above it every pending batch is cut. Default 16 MiB. */
+  maxPendingBytes: number;
+}
+
+export const DEFAULT_REPLAY_BATCH: ReplayBatchOptions = { maxRawBytes: 1 << 20, maxValueBytes: 900 * 1024, maxPendingBytes: 16 << 20 };
+
+/**
+ * Turns one part's events into h-<env> records: per `host.name` (the record key, so one host's
+ * batches stay in order on one partition), in part order (@timestamp sorted, one window: a batch never
+ * straddles windows), cut by size. Batch ids derive from the part key and the batch's sequence
+ * number, so the same part replayed again yields the same ids. Deterministic.
+ */
+export class ReplayBatcher {
+  private readonly pending = new Map<string, { events: BatchEvent[]; raw: number }>();
+  private pendingBytes = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly partKey: string,
+    private readonly opts: ReplayBatchOptions = DEFAULT_REPLAY_BATCH,
+  ) {}
+
+  /** Adds an event (its NDJSON line and parsed form); returns the records that became full. */
+  add(event: BatchEvent, line: string): ProduceRecord[] {
+    const host = typeof event.host?.name === 'string' && event.host.name ? event.host.name : '_unknown';
+    const n = Buffer.byteLength(line) + 1;
+    const out: ProduceRecord[] = [];
+    const full = this.pending.get(host);
+    if (full && full.raw + n > this.opts.maxRawBytes) out.push(...this.cut(host));
+    let p = this.pending.get(host);
+    if (!p) this.pending.set(host, (p = { events: [], raw: 0 }));
+    p.events.push(event);
+    p.raw += n;
+    this.pendingBytes += n;
+    if (this.pendingBytes > this.opts.maxPendingBytes) out.push(...this.flush());
+    return out;
+  }
+
+  /** Every pending batch as records (end of the part). */
+  flush(): ProduceRecord[] {
+    const out: ProduceRecord[] = [];
+    for (const host of [...this.pending.keys()].sort()) out.push(...this.cut(host));
+    return out;
+  }
+
+  private cut(host: string): ProduceRecord[] {
+    const p = this.pending.get(host);
+    this.pending.delete(host);
+    if (!p || !p.events.length) return [];
+    this.pendingBytes -= p.raw;
+    return this.encode(host, p.events);
+  }
+
+  private encode(host: string, events: BatchEvent[]): ProduceRecord[] {
+    const b = encodeBatch(events, { host, batchId: stableUuid(`${this.partKey}#${this.seq}`) });
+    if (b.value.length > this.opts.maxValueBytes && events.length > 1) {
+      const mid = events.length >> 1;
+      return [...this.encode(host, events.slice(0, mid)), ...this.encode(host, events.slice(mid))];
+    }
+    this.seq++;
+    return [{ key: b.key, value: b.value, headers: { ...b.headers } }];
+  }
+}
+
+export interface ReplayOptions {
+  env: string;
+  fromMs: number;
+  toMs: number;
+  topic: string;
+  filter: EventFilter;
+  statePath?: string;
+  root: string;
+  restart?: boolean;
+  skipCorrupt?: boolean;
+  ahead?: number;
+  batch?: Partial<ReplayBatchOptions>;
+  /** Bytes of records per produce request. Default 4 MiB. */
+  maxRequestBytes?: number;
+  progress?: NodeJS.WriteStream;
+  stopping?: { requested: boolean };
+}
+
+/** Why a topic must not be a replay target without --force. */
+export function replayTargetRefusal(env: string, topic: string): string | undefined {
+  if (topic === harvestTopic(env)) return `${topic} is the live topic of env ${env}: the compressor would archive these events a second time`;
+  if (/^c-/.test(topic)) return `${topic} looks like a compressed-parts topic (c-<env>), which holds bz2 streams, not h-<env> batches`;
+  return undefined;
+}
+
+export async function replayArchive(s3: S3Port, producer: Producer, opts: ReplayOptions): Promise<RunSummary> {
+  const identity = { op: 'replay' as const, env: opts.env, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), filter: filterText(opts.filter), topic: opts.topic };
+  const statePath = opts.statePath ? resolve(opts.statePath) : defaultStatePath(opts.root, { op: 'replay', env: opts.env, fromMs: opts.fromMs, toMs: opts.toMs, topic: opts.topic });
+  const cp = CheckpointStore.open(statePath, identity, opts.restart ?? false);
+  cp.save();
+  const plan = await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter);
+  const todo = plan.parts.filter((p) => !cp.isDone(p.key));
+  const alreadyBytes = plan.parts.filter((p) => cp.isDone(p.key)).reduce((a, p) => a + p.manifest.compressedBytes, 0);
+  const progress = new Progress(plan.parts.length, plan.totalBytes, opts.progress, alreadyBytes);
+  progress.parts = plan.parts.length - todo.length;
+  const partsAlreadyDone = progress.parts;
+  const corrupt: BadPart[] = [];
+  const filtering = !isEmptyFilter(opts.filter);
+  const maxRequest = opts.maxRequestBytes ?? 4 << 20;
+  const stall = stallAfterParts();
+  let finishedHere = 0;
+  let stopped = false;
+  let records = 0;
+
+  for await (const r of readInOrder(s3, todo, { fromMs: opts.fromMs, toMs: opts.toMs, ahead: opts.ahead ?? 2, onBytes: (n) => { progress.bytes += n; progress.tick(); } })) {
+    if (opts.stopping?.requested) {
+      stopped = true;
+      break;
+    }
+    const fail = (e: Error): BadPart => {
+      const bad = badPartOf(r.part, e);
+      if (!bad) throw e;
+      return bad;
+    };
+    let bad: BadPart | undefined = r.error ? fail(r.error) : undefined;
+    let events = 0;
+    if (!bad && r.batches) {
+      const batcher = new ReplayBatcher(r.part.key, { ...DEFAULT_REPLAY_BATCH, ...opts.batch });
+      let queue: ProduceRecord[] = [];
+      let queued = 0;
+      let sentBatches = 0;
+      const send = async (force: boolean) => {
+        if (!queue.length || (!force && queued < maxRequest)) return;
+        const q = queue;
+        queue = [];
+        queued = 0;
+        await producer.send(opts.topic, q);
+        records += q.length;
+        sentBatches++;
+        if (stall !== undefined && finishedHere === stall && sentBatches === 1) await stallForever();
+      };
+      const enqueue = async (recs: ProduceRecord[]) => {
+        for (const rec of recs) {
+          queue.push(rec);
+          queued += rec.value.length;
+        }
+        await send(false);
+      };
+      try {
+        for await (const batch of r.batches) {
+          let n = 0;
+          for (const line of batch) {
+            const ev = JSON.parse(line) as BatchEvent;
+            if (filtering && !eventMatches(opts.filter, ev)) continue;
+            n++;
+            await enqueue(batcher.add(ev, line));
+          }
+          events += n;
+          progress.events += n;
+          progress.tick();
+          // The stall hook wants a record of the part out before it stops.
+          if (stall !== undefined && finishedHere === stall) await send(true);
+        }
+        await enqueue(batcher.flush());
+        await send(true);
+      } catch (e) {
+        progress.events -= events;
+        bad = fail(e as Error);
+      }
+    }
+    if (bad) {
+      corrupt.push(bad);
+      opts.progress?.write(`\r\x1b[2K${bad.code} ${bad.key}: ${bad.message}\n`);
+      if (opts.skipCorrupt) cp.skip(bad.key, `${bad.code}: ${bad.message}`);
+      continue;
+    }
+    cp.finish(r.part.key, { events });
+    finishedHere++;
+    progress.parts++;
+    progress.tick();
+  }
+  progress.end();
+  const earlierSkipped = Object.entries(cp.state.skipped).filter(([k]) => !corrupt.some((c) => c.key === k)).map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why }));
+  const allCorrupt = [...corrupt, ...earlierSkipped];
+  const problems: BadPart[] = plan.problems.map((p) => ({ ...p }));
+  return {
+    op: 'replay',
+    env: opts.env,
+    from: identity.from,
+    to: identity.to,
+    filter: identity.filter,
+    topic: opts.topic,
+    state: statePath,
+    resumed: cp.resumed,
+    windows: plan.windows,
+    windowsWithoutParts: plan.windowsWithoutParts,
+    parts: plan.parts.length,
+    partsDone: finishedHere,
+    partsAlreadyDone,
+    partsFilteredOut: plan.filteredOut,
+    events: progress.events,
+    bytes: progress.bytes,
+    records,
+    corrupt: allCorrupt,
+    problems,
+    skippedCorrupt: opts.skipCorrupt ?? false,
+    stopped,
+    elapsedMs: progress.elapsedMs(),
+    ok: !stopped && (opts.skipCorrupt ? true : allCorrupt.length === 0 && problems.length === 0),
+  };
+}
