@@ -1,0 +1,162 @@
+import { parseArgs } from 'node:util';
+import type { Logger } from '@backlog/core-pipeline';
+import { type Indexer, installTemplate } from './app';
+import { FilterError, filterText, parseFilterArgs } from './filter';
+import { fmtBytes, fmtSeconds, progressBar, progressJson } from './progress';
+import { RequestError, indexOf } from './request';
+import { ConflictError, NotFoundError } from './service';
+import type { JobView } from './status';
+
+/**
+ * `main.ts history <load|list|extend|drop> …` — what `backlog history …` runs (ADR 0008: the CLI
+ * starts the app as a child process). Output: the index name first, then progress as a bar on a
+ * terminal (stderr) or JSON lines (stdout) otherwise; exit 0 done, 2 partial, 1 failed or error,
+ * 64 usage error.
+ */
+
+export const USAGE = `usage:
+  history load --env E --from T --to T [--filter K=V[,V…]|message~TEXT]… [--max-events N] [--ttl-hours H] [--dry-run] [--json]
+  history list [--env E] [--json]
+  history extend <index> [--hours H]
+  history drop <index>
+times: RFC 3339, epoch seconds, or relative (-2h, -30m, now). filters: host=, service=, level= (comma = or), message~text (repeat = and)`;
+
+export class UsageError extends Error {
+  readonly exitCode = 64;
+}
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  tty: boolean;
+}
+
+const EXIT = { done: 0, partial: 2, failed: 1, queued: 1, loading: 1 } as const;
+
+/** Parses only; used before the config is loaded so that `--env` can be accepted by it. */
+export function parseHistoryArgs(argv: string[]) {
+  const [sub, ...rest] = argv;
+  if (!sub || !['load', 'list', 'extend', 'drop'].includes(sub)) throw new UsageError(`unknown or missing history command ${sub ?? ''}\n${USAGE}`);
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        env: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        filter: { type: 'string', multiple: true },
+        'max-events': { type: 'string' },
+        'ttl-hours': { type: 'string' },
+        hours: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        config: { type: 'string' },
+      },
+    });
+    return { sub, values, positionals };
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+}
+
+const num = (v: string | undefined, what: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${what}: expected a positive number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHistoryArgs>, io: CliIo, logger: Logger, signal: AbortSignal): Promise<number> {
+  const { sub, values, positionals } = args;
+  const svc = ix.service;
+  try {
+    if (sub === 'list') {
+      const views = await svc.list(values.env);
+      if (values.json || !io.tty) for (const v of views) io.out(JSON.stringify(v));
+      else if (!views.length) io.out('no history indices');
+      else for (const v of views) io.out(`${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter && Object.keys(v.filter).length ? `  filter ${filterText(v.filter)}` : ''}`);
+      return 0;
+    }
+    if (sub === 'extend' || sub === 'drop') {
+      const index = positionals[0];
+      if (!index || positionals.length > 1) throw new UsageError(`history ${sub} takes one index name\n${USAGE}`);
+      if (sub === 'drop') {
+        const r = await svc.drop(index);
+        io.out(r.deleted.length ? `deleted ${index}` : `forgot ${index} (no index was there)`);
+        return 0;
+      }
+      const v = await svc.extend(index, num(values.hours, '--hours'));
+      io.out(`${index} expires ${v.expiresAt}`);
+      return 0;
+    }
+    // load
+    for (const k of ['env', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`history load needs --${k}\n${USAGE}`);
+    const filter = parseFilterArgs(values.filter ?? []);
+    const maxEvents = num(values['max-events'], '--max-events');
+    if (maxEvents !== undefined && !Number.isInteger(maxEvents)) throw new UsageError('--max-events: expected an integer');
+    const ttlHours = num(values['ttl-hours'], '--ttl-hours');
+    const req = svc.validate({ env: values.env, start: values.from, end: values.to, filter, ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
+    const index = indexOf(req);
+    io.out(index);
+    if (values['dry-run']) {
+      const plan = await ix.loader.plan(req);
+      const s = plan.summary;
+      const bytes = s.parts.reduce((n, p) => n + p.bytes, 0);
+      const events = s.parts.reduce((n, p) => n + p.events, 0);
+      const secs = bytes / ix.cfg.load.estimateBytesPerSecond;
+      if (values.json || !io.tty) {
+        io.out(JSON.stringify({ index, dryRun: true, windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
+      } else {
+        for (const p of s.parts) io.out(`  ${p.source.padEnd(5)} ${p.id.padEnd(28)} ${String(p.events).padStart(9)} events ${fmtBytes(p.bytes).padStart(10)}`);
+        io.out(`${s.parts.length} parts in ${s.windows} windows · ${events.toLocaleString('en-US')} events (manifests, before filters) · ${fmtBytes(bytes)} compressed · about ${fmtSeconds(secs)} at ${fmtBytes(ix.cfg.load.estimateBytesPerSecond)}/s`);
+        if (s.skippedByFilter) io.out(`${s.skippedByFilter} parts skipped: their manifests hold nothing the filter accepts`);
+        if (s.windowsWithoutParts.length) io.out(`${s.windowsWithoutParts.length} windows without parts: ${s.windowsWithoutParts.slice(0, 12).join(' ')}${s.windowsWithoutParts.length > 12 ? ' …' : ''}`);
+        if (s.truncatedAtMs !== undefined) io.out(`--max-events stops the load at ${new Date(s.truncatedAtMs).toISOString()}`);
+        for (const p of s.problems) io.err(`problem ${p.code} ${p.key}: ${p.message}`);
+      }
+      return 0;
+    }
+    if (ix.cfg.template.install) await installTemplate(ix.search, ix.cfg);
+    await svc.record(req);
+    let lastLine = '';
+    const show = (v: JobView) => {
+      if (io.tty) {
+        const line = progressBar(v);
+        if (line !== lastLine) io.err(`\r\x1b[2K${line}`);
+        lastLine = line;
+      } else io.out(progressJson(v));
+    };
+    const v = await ix.loader.run(index, { onProgress: show, signal });
+    if (io.tty) io.err('\n');
+    for (const f of v.failures) io.err(`failed ${f.part} (${f.key}): ${f.code} ${f.reason}`);
+    for (const p of v.problems) io.err(`problem ${p.code} ${p.key}: ${p.message}`);
+    if (v.error) io.err(v.error);
+    if (signal.aborted) {
+      io.err('interrupted: loaded parts are kept; run the same command again to resume');
+      return 130;
+    }
+    const summary = { index, status: v.status, events: v.progress.events, parts: v.progress.parts, expiresAt: v.expiresAt };
+    if (io.tty) io.err(`${v.status}: ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events in ${index}, expires ${v.expiresAt}\n`);
+    else io.out(JSON.stringify({ done: true, ...summary }));
+    // Someone else may still be loading parts of this job (another indexer): that is not a failure of ours.
+    return EXIT[v.status];
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(e.message);
+      return e.exitCode;
+    }
+    if (e instanceof RequestError || e instanceof FilterError || e instanceof RangeError) {
+      io.err(`invalid request: ${e instanceof RequestError ? e.reasons.join('\n  ') : e.message}`);
+      return 64;
+    }
+    if (e instanceof NotFoundError || e instanceof ConflictError) {
+      io.err(e.message);
+      return 1;
+    }
+    logger.error('history command failed', { error: e });
+    io.err(`failed: ${(e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { appConfigSchema, type DeepReadonly } from '@backlog/platform-config';
+
+const MiB = 1024 * 1024;
+const port = z.number().int().min(0).max(65535);
+const envName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1-32 chars of a-z 0-9 _ -');
+
+/**
+ * The indexer's configuration (shared connection settings + its own keys). Every key has its unit and
+ * default in the doc comment (apps/indexer/README.md has the table). Unknown keys are errors.
+ */
+export const indexerConfigSchema = appConfigSchema({
+  /** Environments the API and CLI accept. Default `[]` = only `env`. An unknown env is a 400. */
+  envs: z.array(envName).default([]),
+  api: z
+    .object({
+      /** Bind address of the HTTP API. Default 127.0.0.1. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port of the HTTP API. Default 8081 (DESIGN.md); 0 picks a free one. */
+      port: port.default(8081),
+      /**
+       * Bearer token callers must send (`Authorization: Bearer <token>`). Default: none, which is only
+       * allowed while the API binds to a loopback address.
+       */
+      token: z.string().min(16, 'a token needs at least 16 characters').optional(),
+      /** Longest range one request may load, hours. Default 168 (7 days). */
+      maxRangeHours: z.number().positive().max(24 * 366).default(168),
+    })
+    .strict()
+    .prefault({}),
+  history: z
+    .object({
+      /** A history index expires this many hours after its last request. Default 24. */
+      ttlHours: z.number().positive().max(24 * 365).default(24),
+      /** Longest expiry a request or `extend` may ask for, hours. Default 720 (30 days). */
+      maxTtlHours: z.number().positive().max(24 * 365 * 5).default(720),
+      /** Seconds between two runs of the expiry reaper (one at start). Default 60. */
+      reaperIntervalSeconds: z.number().positive().default(60),
+      /** Run the expiry reaper and resume unfinished jobs in this process (servers). Default true. */
+      reaper: z.boolean().default(true),
+    })
+    .strict()
+    .prefault({}),
+  load: z
+    .object({
+      /** Parts loaded at the same time per job. Default 4. */
+      partConcurrency: z.number().int().min(1).max(64).default(4),
+      /** Documents per `_bulk` request. Default 2,000. */
+      bulkDocs: z.number().int().min(1).max(100_000).default(2_000),
+      /** Approximate bytes per `_bulk` request. Default 8 MiB. */
+      bulkBytes: z.number().int().min(64 * 1024).max(90 * MiB).default(8 * MiB),
+      /** `_bulk` requests in flight per part. Default 2. */
+      bulkConcurrency: z.number().int().min(1).max(16).default(2),
+      /** Per-request timeout of the search engine, ms. Default 30,000. */
+      requestTimeoutMs: z.number().int().min(100).default(30_000),
+      /** Lease of a part's lock in Redis, ms (renewed at a third of it). A dead loader's part is taken over after this. Default 30,000. */
+      leaseMs: z.number().int().min(1_000).max(600_000).default(30_000),
+      /** Attempts at one part before it is reported failed (S3 or search engine errors). Default 3. */
+      partAttempts: z.number().int().min(1).max(20).default(3),
+      /** Bulk rounds with retriable failures (429, 5xx, engine down) before a part attempt fails. Default 8. */
+      bulkAttempts: z.number().int().min(1).max(100).default(8),
+      /** First back-off, ms (doubles, with jitter). Default 200. */
+      initialBackoffMs: z.number().int().min(1).default(200),
+      /** Longest back-off, ms. Default 10,000. */
+      maxBackoffMs: z.number().int().min(10).default(10_000),
+      /** Re-sends of one document after moving a value the mapping refused. Default 4. */
+      maxConflictRounds: z.number().int().min(0).max(20).default(4),
+      /** Bytes of a part held in memory while it is verified; more spills to a temp file. Default 64 MiB. */
+      memoryBytes: z.number().int().min(MiB).default(64 * MiB),
+      /** Estimated load speed for `--dry-run`, compressed bytes per second. Default 4 MiB/s. */
+      estimateBytesPerSecond: z.number().positive().default(4 * MiB),
+    })
+    .strict()
+    .prefault({}),
+  compressedTopic: z
+    .object({
+      /** Read windows not yet in S3 from `c-<env>`. Default true. */
+      enabled: z.boolean().default(true),
+      /** Cap on the bytes read from `c-<env>` for one plan; past it the rest is reported, not loaded. Default 256 MiB. */
+      maxBytes: z.number().int().min(MiB).default(256 * MiB),
+      /** Give up reading `c-<env>` after this long, ms. Default 30,000. */
+      timeoutMs: z.number().int().min(1_000).default(30_000),
+    })
+    .strict()
+    .prefault({}),
+  template: z
+    .object({
+      /** Install/refresh the `logs-*` index template at start (the same one the es-consumer installs). Default true. */
+      install: z.boolean().default(true),
+      /** Template name. Default `backlog-logs`. */
+      name: z.string().min(1).default('backlog-logs'),
+      /** Index patterns. Default `['logs-*']`. */
+      patterns: z.array(z.string().min(1)).min(1).default(['logs-*']),
+      /** Priority; must exceed Elasticsearch 8's built-in `logs` template (100). Default 200. */
+      priority: z.number().int().min(101).default(200),
+      /** Primary shards. Default 1. */
+      shards: z.number().int().min(1).max(64).default(1),
+      /** Replicas. Default 0 (single node). */
+      replicas: z.number().int().min(0).max(8).default(0),
+      /** `index.refresh_interval`. Default `1s`. */
+      refreshInterval: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1').default('1s'),
+    })
+    .strict()
+    .prefault({}),
+  state: z
+    .object({
+      /** Prefix of every Redis key of the indexer. Default `backlog:indexer:`. */
+      keyPrefix: z.string().min(1).default('backlog:indexer:'),
+    })
+    .strict()
+    .prefault({}),
+  metrics: z
+    .object({
+      /** Bind address of /metrics and /healthz. Default 127.0.0.1. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port. Default 9105 (DESIGN.md); 0 picks a free one. */
+      port: port.default(9105),
+    })
+    .strict()
+    .prefault({}),
+  log: z
+    .object({
+      /** `debug`, `info`, `warn` or `error`. Default `info`. */
+      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    })
+    .strict()
+    .prefault({}),
+  /** Graceful stop deadline, ms: release part locks, stop the HTTP server. Default 15,000. */
+  stopTimeoutMs: z.number().int().min(100).default(15_000),
+});
+
+export type IndexerConfig = z.output<typeof indexerConfigSchema>;
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Problems across keys that the schema cannot see; listed all at once with the schema's. */
+export function crossCheck(cfg: DeepReadonly<IndexerConfig>): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  if (!cfg.api.token && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback)` });
+  if (cfg.history.ttlHours > cfg.history.maxTtlHours) out.push({ path: 'history.ttlHours', message: `exceeds history.maxTtlHours (${cfg.history.maxTtlHours})` });
+  if (cfg.load.initialBackoffMs > cfg.load.maxBackoffMs) out.push({ path: 'load.initialBackoffMs', message: 'exceeds load.maxBackoffMs' });
+  if (cfg.kafka.ssl) out.push({ path: 'kafka.ssl', message: 'TLS to Kafka is not supported by the Kafka adapter yet' });
+  if (cfg.kafka.sasl) out.push({ path: 'kafka.sasl', message: 'SASL is not supported by the Kafka adapter yet' });
+  if (cfg.search.tls.caFile) out.push({ path: 'search.tls.caFile', message: 'a custom CA is not supported by the search adapter yet' });
+  return out;
+}
+
+/** The envs requests may name. */
+export function allowedEnvs(cfg: { env: string; envs: readonly string[] }): string[] {
+  return cfg.envs.length ? [...cfg.envs] : [cfg.env];
+}

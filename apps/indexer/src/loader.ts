@@ -1,0 +1,312 @@
+import { createHash } from 'node:crypto';
+import type { KafkaClient } from '@backlog/adapter-kafka';
+import { type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
+import type { Json, SearchPort } from '@backlog/adapter-search';
+import type { Logger } from '@backlog/core-pipeline';
+import { type BulkDoc, BulkAbortedError, HistoryBulk, type HistoryBulkOptions } from './bulk';
+import { eventMatcher } from './filter';
+import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
+import { kafkaPartEvents } from './kafka-part';
+import type { IndexerMetrics } from './metrics';
+import { type PartSource, type Plan, type PlannerOptions, makePlan } from './planner';
+import { type JobView, jobView } from './status';
+
+export interface LoaderDeps {
+  s3: S3Port;
+  search: SearchPort;
+  store: JobStore;
+  kafka?: KafkaClient;
+  metrics: IndexerMetrics;
+  logger: Logger;
+}
+
+export interface LoaderOptions {
+  /** This process's owner token for part locks (unique per process). */
+  owner: string;
+  partConcurrency: number;
+  leaseMs: number;
+  partAttempts: number;
+  memoryBytes: number;
+  bulk: HistoryBulkOptions;
+  planner: PlannerOptions;
+  /** Lines per batch read from a part (one `write` of the bulk writer). Default 2,000. */
+  batchLines?: number;
+}
+
+export interface RunOptions {
+  /** Called after each part and about every second while loading. */
+  onProgress?: (view: JobView) => void;
+  /** Set to stop: parts in flight are abandoned without a checkpoint (their locks released). */
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+  });
+
+/** Longest `_id` the engines accept is 512 bytes; a missing or longer id gets a content hash (still idempotent). */
+function docId(ev: Json, line: string): string {
+  const e = ev.event as { id?: unknown } | undefined;
+  const id = e && typeof e.id === 'string' ? e.id : '';
+  if (id && Buffer.byteLength(id) <= 512) return id;
+  return `h-${createHash('sha256').update(line).digest('hex').slice(0, 40)}`;
+}
+
+export class JobGoneError extends Error {
+  readonly code = 'JOB_GONE';
+}
+
+/**
+ * Runs one history load (docs/specs/indexer.md, "Loading"): plans, creates the index, then loads
+ * the parts without a checkpoint, `partConcurrency` at a time. Each part is taken under a Redis lease
+ * (SET NX PX, renewed by a timer), so two loaders — two API instances, a server and a CLI, a restarted
+ * process — never load one part at the same time, and a dead loader's part is taken over once its
+ * lease lapses. A part's checkpoint is written only after every document was acknowledged. Framework-
+ * free: the Nest shell, the CLI, tests and benchmarks use it alike.
+ */
+export class HistoryLoader {
+  private readonly bulk: HistoryBulk;
+
+  constructor(
+    private readonly deps: LoaderDeps,
+    private readonly opts: LoaderOptions,
+  ) {
+    this.bulk = new HistoryBulk(deps.search, deps.metrics, opts.bulk);
+  }
+
+  plan(job: Pick<JobDoc, 'env' | 'fromMs' | 'toMs' | 'filter' | 'maxEvents'>): Promise<Plan> {
+    const req = { env: job.env, fromMs: job.fromMs, toMs: job.toMs, filter: job.filter, ...(job.maxEvents !== undefined ? { maxEvents: job.maxEvents } : {}) };
+    return makePlan({ s3: this.deps.s3, ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}), logger: this.deps.logger }, req, this.opts.planner);
+  }
+
+  async view(index: string): Promise<JobView | undefined> {
+    const { store } = this.deps;
+    const job = await store.getJob(index);
+    if (!job) return undefined;
+    const [plan, cps, prog, planError] = await Promise.all([store.getPlan(index), store.checkpoints(index), store.progress(index), store.planError(index)]);
+    return jobView(job, plan, cps, prog, planError ? { planError } : {});
+  }
+
+  /** Creates the index (the `logs-*` template gives it its mappings) and writes its `_meta`. */
+  async ensureIndex(job: JobDoc, extra: Json = {}): Promise<void> {
+    const { search } = this.deps;
+    await search.createIndex(job.index);
+    await this.writeMeta(job, extra);
+  }
+
+  async writeMeta(job: JobDoc, extra: Json = {}): Promise<void> {
+    const { search } = this.deps;
+    const meta = await search.getIndexMeta(job.index);
+    const prev = (meta.history as Json | undefined) ?? {};
+    await search.putIndexMeta(job.index, {
+      ...meta,
+      history: {
+        ...prev,
+        env: job.env,
+        start: job.fromMs,
+        end: job.toMs,
+        filter: job.filter,
+        ...(job.maxEvents !== undefined ? { maxEvents: job.maxEvents } : {}),
+        createdAt: job.createdAt,
+        requestedAt: job.requestedAt,
+        expiresAt: job.expiresAt,
+        ...extra,
+      },
+    });
+  }
+
+  /** Plans and loads everything not yet checkpointed; resolves with the job's view when no part is left to this process. */
+  async run(index: string, ro: RunOptions = {}): Promise<JobView> {
+    const { store, logger, metrics } = this.deps;
+    const job = await store.getJob(index);
+    if (!job) throw new JobGoneError(`no job for ${index}`);
+    metrics.jobsStarted.inc();
+    metrics.jobsActive.inc();
+    try {
+      let plan: Plan;
+      try {
+        plan = await this.plan(job);
+      } catch (e) {
+        await store.setPlanError(job, `planning failed: ${(e as Error).message}`);
+        logger.error('planning failed', { index, error: e });
+        return (await this.view(index)) as JobView;
+      }
+      await store.setPlanError(job, undefined);
+      await store.putPlan(job, plan.summary);
+      await this.ensureIndex(job);
+      const view = await this.loadParts(job, plan, ro);
+      if (view.status !== 'loading' && view.status !== 'queued') {
+        metrics.jobsFinished.inc({ status: view.status });
+        await this.writeMeta(job, { status: view.status, events: view.progress.events.indexed + view.progress.events.already }).catch(() => undefined);
+      }
+      return view;
+    } finally {
+      metrics.jobsActive.dec();
+    }
+  }
+
+  private async loadParts(job: JobDoc, plan: Plan, ro: RunOptions): Promise<JobView> {
+    const { store } = this.deps;
+    const done = await store.checkpoints(job.index);
+    const queue = plan.summary.parts.filter((p) => !done[p.id]).map((p) => ({ part: p, notBefore: 0 }));
+    let lastReport = 0;
+    const report = async (force = false) => {
+      if (!ro.onProgress || (!force && Date.now() - lastReport < 1000)) return;
+      lastReport = Date.now();
+      const v = await this.view(job.index);
+      if (v) ro.onProgress(v);
+    };
+    const timer = ro.onProgress ? setInterval(() => void report().catch(() => undefined), 1000) : undefined;
+    const worker = async () => {
+      while (queue.length && !ro.signal?.aborted) {
+        const now = Date.now();
+        const i = queue.findIndex((q) => q.notBefore <= now);
+        if (i < 0) {
+          await sleep(Math.max(50, Math.min(...queue.map((q) => q.notBefore)) - now), ro.signal);
+          continue;
+        }
+        const [item] = queue.splice(i, 1) as [{ part: PlannedPart; notBefore: number }];
+        const id = item.part.id;
+        if (await store.checkpoint(job.index, id)) continue;
+        if (!(await store.getJob(job.index))) throw new JobGoneError(`${job.index} was dropped`);
+        if (!(await store.lock(job.index, id, this.opts.owner, this.opts.leaseMs))) {
+          // Another loader has it: look again later (it finishes, or its lease lapses if it died).
+          queue.push({ part: item.part, notBefore: Date.now() + Math.min(1000, this.opts.leaseMs / 4) });
+          continue;
+        }
+        try {
+          if (await store.checkpoint(job.index, id)) continue;
+          const cp = await this.loadPart(job, item.part, plan.sources.get(id) as PartSource, ro.signal);
+          if (cp) {
+            await store.putCheckpoint(job, id, cp);
+            this.deps.metrics.parts.inc({ outcome: cp.state, source: item.part.source });
+          }
+        } finally {
+          await store.release(job.index, id, this.opts.owner).catch(() => undefined);
+        }
+        await report(true);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(this.opts.partConcurrency, queue.length)) }, worker));
+    } finally {
+      if (timer) clearInterval(timer);
+    }
+    const v = (await this.view(job.index)) as JobView;
+    ro.onProgress?.(v);
+    return v;
+  }
+
+  /** One part, with retries; undefined when abandoned (stop, lease lost) — no checkpoint then. */
+  private async loadPart(job: JobDoc, part: PlannedPart, source: PartSource, signal?: AbortSignal): Promise<PartCheckpoint | undefined> {
+    const { store, metrics, logger } = this.deps;
+    const startedAt = Date.now();
+    let lost = false;
+    const renew = setInterval(() => {
+      store.renew(job.index, part.id, this.opts.owner, this.opts.leaseMs).then(
+        (ok) => {
+          if (!ok && !lost) {
+            lost = true;
+            metrics.lockLost.inc();
+            logger.warn('part lease lost; leaving the part to its new holder', { index: job.index, part: part.id });
+          }
+        },
+        () => undefined,
+      );
+    }, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
+    const aborted = () => lost || signal?.aborted === true;
+    try {
+      let lastError: { code: string; message: string } | undefined;
+      for (let attempt = 1; attempt <= this.opts.partAttempts; attempt++) {
+        const c = { read: 0, indexed: 0, already: 0, filtered: 0, rejected: 0, bytes: 0, firstRejection: undefined as string | undefined };
+        let lastFlush = 0;
+        try {
+          const match = eventMatcher(job.filter);
+          const batches =
+            source.kind === 's3'
+              ? readPartEvents(this.deps.s3, source.part, {
+                  fromMs: job.fromMs,
+                  toMs: job.toMs,
+                  verify: true,
+                  memoryBytes: this.opts.memoryBytes,
+                  batchLines: this.opts.batchLines ?? 2000,
+                  onBytes: (n) => {
+                    c.bytes += n;
+                    metrics.readBytes.inc(n);
+                  },
+                })
+              : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.opts.batchLines ?? 2000);
+          if (source.kind === 'kafka') c.bytes = part.bytes;
+          for await (const lines of batches) {
+            if (aborted()) return undefined;
+            const docs: BulkDoc[] = [];
+            for (const line of lines) {
+              c.read++;
+              let ev: Json;
+              try {
+                ev = JSON.parse(line) as Json;
+              } catch {
+                // A verified part holds only events; count it as refused rather than crash.
+                c.rejected++;
+                c.firstRejection ??= `a line is not JSON: ${line.slice(0, 120)}`;
+                metrics.rejected.inc({ reason: 'bad_json' });
+                continue;
+              }
+              if (!match(ev)) {
+                c.filtered++;
+                continue;
+              }
+              docs.push({ id: docId(ev, line), doc: ev, bytes: line.length + 64, rounds: 0 });
+            }
+            metrics.readEvents.inc(lines.length);
+            metrics.filtered.inc(lines.length - docs.length);
+            const t = await this.bulk.write(job.index, docs, aborted);
+            c.indexed += t.indexed;
+            c.already += t.already;
+            c.rejected += t.rejected;
+            c.firstRejection ??= t.firstRejection;
+            metrics.indexed.inc(t.indexed);
+            metrics.alreadyIndexed.inc(t.already);
+            if (Date.now() - lastFlush >= 1000) {
+              lastFlush = Date.now();
+              await store.putProgress(job, part.id, { read: c.read, indexed: c.indexed + c.already, bytes: c.bytes, startedAt, at: Date.now(), by: this.opts.owner }).catch(() => undefined);
+            }
+          }
+          if (aborted()) return undefined;
+          const base = { read: c.read, indexed: c.indexed, already: c.already, filtered: c.filtered, rejected: c.rejected, bytes: c.bytes, attempts: attempt, startedAt, at: Date.now(), by: this.opts.owner };
+          if (c.rejected) return { ...base, state: 'failed', code: 'DOCUMENTS_REJECTED', reason: `${c.rejected} events refused by the search engine; first: ${c.firstRejection ?? ''}` };
+          return { ...base, state: 'done' };
+        } catch (e) {
+          if (e instanceof BulkAbortedError || aborted()) return undefined;
+          const code = isArchivePartError(e) ? e.code : ((e as { code?: string }).code ?? 'ERROR');
+          lastError = { code, message: (e as Error).message };
+          metrics.partFailures.inc({ code });
+          logger.warn('loading a part failed', { index: job.index, part: part.id, attempt, code, error: e });
+          // A part that does not match its manifest fails the same way every time.
+          if (isArchivePartError(e)) break;
+          if (attempt < this.opts.partAttempts) await sleep(Math.min(10_000, 1000 * 2 ** (attempt - 1)), signal);
+        }
+      }
+      return {
+        state: 'failed',
+        read: 0,
+        indexed: 0,
+        already: 0,
+        filtered: 0,
+        rejected: 0,
+        bytes: 0,
+        code: lastError?.code ?? 'ERROR',
+        reason: (lastError?.message ?? 'failed').slice(0, 1000),
+        attempts: this.opts.partAttempts,
+        startedAt,
+        at: Date.now(),
+        by: this.opts.owner,
+      };
+    } finally {
+      clearInterval(renew);
+      await store.clearProgress(job.index, part.id).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type { KafkaClient } from '@backlog/adapter-kafka';
+import { type ArchivePart, type S3Port, listArchiveParts } from '@backlog/adapter-s3';
+import { type PartManifest, compressedRecordKey, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
+import type { Logger } from '@backlog/core-pipeline';
+import { type CompressedScanOptions, type KafkaPart, readCompressedTopic } from './cenv';
+import { type HistoryFilter, partMayMatch } from './filter';
+import type { PlanSummary, PlannedPart } from './jobs';
+
+/**
+ * The plan of a load (issue "Plan without scanning the bucket"): the window ids of the range give
+ * the S3 prefixes to list (`listArchiveParts` lists nothing else); windows with nothing in S3 yet —
+ * and, for a range that reaches into the last `recentMs`, every window — are looked up in
+ * `c-<env>`, where the compressor put the same parts first. A part found in both is read from S3.
+ */
+export type PartSource = { kind: 's3'; part: ArchivePart } | { kind: 'kafka'; part: KafkaPart };
+
+export interface Plan {
+  summary: PlanSummary;
+  sources: Map<string, PartSource>;
+}
+
+export interface PlanRequest {
+  env: string;
+  fromMs: number;
+  toMs: number;
+  filter: HistoryFilter;
+  maxEvents?: number;
+}
+
+export interface PlannerDeps {
+  s3: S3Port;
+  kafka?: KafkaClient;
+  logger: Logger;
+}
+
+export interface PlannerOptions {
+  compressedTopic: CompressedScanOptions & { enabled: boolean };
+  /** Ranges ending less than this long ago also read c-<env> for windows partly in S3. Default 1 h. */
+  recentMs?: number;
+}
+
+const partIdOf = (m: PartManifest) => compressedRecordKey(m.window, m.partition, m.firstOffset);
+
+function planned(m: PartManifest, source: 's3' | 'kafka', key: string, fromMs: number, toMs: number): PlannedPart {
+  const streams = streamsInRange(m, fromMs, toMs);
+  return {
+    id: partIdOf(m),
+    source,
+    key,
+    window: m.window,
+    events: streams.reduce((n, s) => n + s.count, 0),
+    // A verified read downloads the whole object (sha256); c-<env> parts are in memory already.
+    bytes: source === 's3' ? m.compressedBytes : streams.reduce((n, s) => n + s.length, 0),
+    minTs: m.minTs,
+    maxTs: m.maxTs,
+  };
+}
+
+export async function makePlan(deps: PlannerDeps, req: PlanRequest, opts: PlannerOptions, nowMs = Date.now()): Promise<Plan> {
+  const listing = await listArchiveParts(deps.s3, req.env, req.fromMs, req.toMs);
+  const sources = new Map<string, PartSource>();
+  const problems = [...listing.problems] as PlanSummary['problems'];
+  for (const p of listing.parts) sources.set(partIdOf(p.manifest), { kind: 's3', part: p });
+
+  const recent = req.toMs > nowMs - (opts.recentMs ?? 3_600_000);
+  const look = new Set(recent ? listing.windows : listing.windowsWithoutParts);
+  // Windows that have not ended cannot be in S3 or c-<env> yet (only late parts can); skip the read for those alone.
+  for (const w of [...look]) if (windowStartMs(parseWindowId(w)) > nowMs) look.delete(w);
+  if (look.size && deps.kafka && opts.compressedTopic.enabled) {
+    const since = Math.min(...[...look].map((w) => windowStartMs(parseWindowId(w))));
+    const found = await readCompressedTopic(deps.kafka, req.env, look, since, opts.compressedTopic, deps.logger);
+    problems.push(...found.problems);
+    for (const kp of found.parts) {
+      if (sources.has(kp.id)) continue;
+      if (!(kp.manifest.maxTs >= req.fromMs && kp.manifest.minTs < req.toMs)) continue;
+      sources.set(kp.id, { kind: 'kafka', part: kp });
+    }
+  }
+
+  const windowsFound = new Set([...sources.values()].map((s) => s.part.manifest.window));
+  let parts: PlannedPart[] = [];
+  let skippedByFilter = 0;
+  for (const [id, src] of sources) {
+    const m = src.part.manifest;
+    if (!partMayMatch(req.filter, m)) {
+      skippedByFilter++;
+      sources.delete(id);
+      continue;
+    }
+    parts.push(planned(m, src.kind, src.kind === 's3' ? src.part.key : id, req.fromMs, req.toMs));
+  }
+  const order = (p: PlannedPart) => windowStartMs(parseWindowId(p.window));
+  parts.sort((a, b) => order(a) - order(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  // maxEvents: whole windows in time order while the manifests' counts fit (deterministic, so a
+  // resumed or repeated load picks the same parts).
+  let truncatedAtMs: number | undefined;
+  if (req.maxEvents !== undefined) {
+    const perWindow = new Map<string, number>();
+    for (const p of parts) perWindow.set(p.window, (perWindow.get(p.window) ?? 0) + p.events);
+    let total = 0;
+    for (const [w, n] of perWindow) {
+      if (total + n > req.maxEvents) {
+        truncatedAtMs = Math.max(req.fromMs, windowStartMs(parseWindowId(w)));
+        break;
+      }
+      total += n;
+    }
+    if (truncatedAtMs !== undefined) {
+      const cut = truncatedAtMs;
+      for (const p of parts) if (order(p) >= cut) sources.delete(p.id);
+      parts = parts.filter((p) => sources.has(p.id));
+    }
+  }
+  const summary: PlanSummary = {
+    at: nowMs,
+    parts,
+    windows: listing.windows.length,
+    windowsWithoutParts: listing.windows.filter((w) => !windowsFound.has(w)),
+    skippedByFilter,
+    problems,
+  };
+  if (truncatedAtMs !== undefined) summary.truncatedAtMs = truncatedAtMs;
+  return { summary, sources };
+}
