@@ -112,6 +112,16 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
 
+/** Metric names in the table under `### <app>` of docs/operations.md. */
+function docsMetricTable(app: AppName): string[] {
+  const text = readFileSync(join(root, 'docs', 'operations.md'), 'utf8');
+  const start = text.indexOf(`\n### ${app}\n`);
+  if (start < 0) return [];
+  const rest = text.slice(start + app.length + 6);
+  const end = rest.search(/\n##/);
+  return [...(end < 0 ? rest : rest.slice(0, end)).matchAll(/^\| `([a-z0-9_]+)` \|/gm)].map((m) => m[1] as string);
+}
+
 /** The checks shared by every app: health answers JSON with `ok`, and no dashboard name is missing. */
 async function check(app: AppName, schema: z.ZodType, extra: Record<string, string>): Promise<void> {
   expect(wanted[app].length, `the dashboard uses no ${app} metric`).toBeGreaterThan(0);
@@ -125,7 +135,12 @@ async function check(app: AppName, schema: z.ZodType, extra: Record<string, stri
     // Node process metrics come with every app (collectDefaultMetrics).
     expect(s.metrics).toContain('# TYPE process_resident_memory_bytes gauge');
     const missing = missingMetrics(app, dashboard, s.metrics);
-    expect(missing, `${app} /metrics lacks names deploy/grafana/dashboards/backlog.json queries: ${missing.join(', ')}`).toEqual([]);
+    expect.soft(missing, `${app} /metrics lacks names deploy/grafana/dashboards/backlog.json queries: ${missing.join(', ')}`).toEqual([]);
+    // docs/operations.md's table for the app lists exactly the families it registers (Node's own aside).
+    const families = [...s.metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string).filter((n) => !n.startsWith('process_') && !n.startsWith('nodejs_'));
+    const documented = docsMetricTable(app);
+    expect.soft(families.filter((n) => !documented.includes(n)), `${app} metrics missing from docs/operations.md "### ${app}"`).toEqual([]);
+    expect.soft(documented.filter((n) => !families.includes(n)), `docs/operations.md "### ${app}" lists metrics ${app} does not expose`).toEqual([]);
   } finally {
     await stop(s.child);
   }
