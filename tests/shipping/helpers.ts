@@ -97,6 +97,49 @@ export function spawnTs(file: string, args: string[], env: Record<string, string
   });
 }
 
+/**
+ * Spawns the real harvester (apps/harvester/src/main.ts --config <file>) and resolves once it logged
+ * `started` (inputs listening). `ready.metricsPort` is the config's metrics port.
+ */
+export function spawnHarvester(configFile: string, metricsPort: number, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/harvester/src/main.ts'), '--config', configFile], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const proc: Proc = {
+    child,
+    ready: { metricsPort, pid: child.pid },
+    output: () => err.slice(-8000),
+    kill9: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    term: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    let started = false;
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`harvester not started within ${timeoutMs} ms:\n${err.slice(-4000)}`));
+    }, timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.length > 400_000) err = err.slice(-200_000);
+      if (!started && /"msg":"started"/.test(err)) {
+        started = true;
+        clearTimeout(t);
+        resolve(proc);
+      }
+    });
+    child.once('exit', (code, sig) => {
+      clearTimeout(t);
+      if (!started) reject(new Error(`harvester exited (${code ?? sig}) before it started:\n${err.slice(-4000)}`));
+    });
+  });
+}
+
 export interface TopicContent {
   records: number;
   events: Record<string, unknown>[];

@@ -129,6 +129,20 @@ describe('Shipper', () => {
     await shipper.stop(1000);
   });
 
+  it('block: a full WAL that closes into a smaller gzip segment lifts the block without any ack', async () => {
+    const sender = new MemorySender();
+    sender.hold = new Promise(() => undefined); // the next hop never answers (Kafka down)
+    const { shipper } = make(tmp(), { spoolMaxBytes: 4000, whenFull: 'block' }, sender);
+    shipper.start();
+    let woke = 0;
+    shipper.onWritable(() => woke++);
+    const base = new Date().toISOString();
+    expect(shipper.write(Array.from({ length: 60 }, (_, i) => ev(base, i)))).toBe(false);
+    shipper.flush();
+    expect(shipper.writable).toBe(true);
+    expect(woke).toBe(1);
+  });
+
   it('drop_oldest: deletes the oldest unsent segment and counts its events', async () => {
     const sender = new MemorySender();
     sender.hold = new Promise(() => undefined);

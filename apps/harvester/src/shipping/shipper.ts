@@ -243,6 +243,7 @@ export class Shipper implements SourceSink<BatchEvent> {
     if (this.open.get(b.window) === b) this.open.delete(b.window);
     if (b.lines.length === 0) {
       this.deps.spool.removeWal(b.wal);
+      this.updateWritable();
       return;
     }
     const positions = [...b.positions].map(([source, cursor]) => ({ source, cursor }));
@@ -255,6 +256,8 @@ export class Shipper implements SourceSink<BatchEvent> {
       this.log.error('could not write a spool segment; will retry', { batch: b.id, err: (err as Error).message });
       if (!this.unclosed.includes(b)) this.unclosed.push(b);
     }
+    // The WAL (raw NDJSON) became a gzip segment: the spool shrank, and inputs paused on the cap may go on.
+    this.updateWritable();
   }
 
   /** Encodes within the record cap and writes the segments; `group` ties the pieces to their positions. */
@@ -403,6 +406,7 @@ export class Shipper implements SourceSink<BatchEvent> {
     const was = this.blocked;
     this.blocked = full;
     this.deps.metrics.blocked.set(full ? 1 : 0);
+    this.deps.metrics.spoolBytes.set(this.deps.spool.bytes);
     if (was && !full) for (const l of [...this.listeners]) l();
     return !full;
   }
