@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerArchive } from './commands/archive';
 import { registerBench } from './commands/bench';
 import { registerDemo } from './commands/demo';
+import { registerHistory } from './commands/history';
 import { registerKeys } from './commands/keys';
 import { registerParse } from './commands/parse';
 import { registerSpool } from './commands/spool';
@@ -11,4 +12,4 @@ import { registerStart } from './commands/start';
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerArchive, registerSpool, registerKeys, registerDemo];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerArchive, registerSpool, registerKeys, registerDemo];
