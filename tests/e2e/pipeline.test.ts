@@ -275,5 +275,9 @@ function indexerEnv(): Record<string, string> {
   return {
     BACKLOG_INDEXER_METRICS_PORT: String(ports.indexer),
     BACKLOG_INDEXER_API_PORT: String(ports.indexerApi),
+    BACKLOG_INDEXER_TEMPLATE_NAME: `backlog-logs-${env}`,
+    BACKLOG_INDEXER_TEMPLATE_PATTERNS: `logs-${env}-*`,
+    BACKLOG_INDEXER_TEMPLATE_PRIORITY: '420',
+    BACKLOG_INDEXER_STATE_KEY_PREFIX: `backlog:${env}:indexer:`,
   };
 }
