@@ -179,7 +179,11 @@ export class HistoryLoader {
         try {
           if (await store.checkpoint(job.index, id)) continue;
           const cp = await this.loadPart(job, item.part, plan.sources.get(id) as PartSource, ro.signal);
-          if (cp) {
+          // Checkpoint only while still holding the lease: a holder whose lease lapsed (a long stall) leaves it to the new one.
+          if (cp && !(await store.renew(job.index, id, this.opts.owner, this.opts.leaseMs))) {
+            this.deps.metrics.lockLost.inc();
+            this.deps.logger.warn('part lease lapsed before its checkpoint; leaving the part to its new holder', { index: job.index, part: id });
+          } else if (cp) {
             await store.putCheckpoint(job, id, cp);
             this.deps.metrics.parts.inc({ outcome: cp.state, source: item.part.source });
           }

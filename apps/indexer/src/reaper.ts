@@ -26,7 +26,12 @@ export async function reapOnce(
     for (const info of existing) {
       let job = await store.getJob(info.name);
       if (!job) {
-        const meta = await search.getIndexMeta(info.name).catch(() => ({}) as Record<string, unknown>);
+        let meta: Record<string, unknown>;
+        try {
+          meta = await search.getIndexMeta(info.name);
+        } catch {
+          continue; // deleted since the listing (a drop): nothing to rebuild
+        }
         const h = (meta.history ?? {}) as Record<string, unknown>;
         const range = parseHistoryIndex(info.name) as { env: string; fromMs: number; toMs: number };
         const created = typeof h.createdAt === 'number' ? h.createdAt : (info.createdAt ?? nowMs);

@@ -140,8 +140,9 @@ export class HistoryService {
     const env = job?.env ?? (parsed as { env: string }).env;
     this.running.get(index)?.abort.abort();
     const wasListed = (await this.store.indices(env)).includes(index);
-    await this.store.remove(env, index);
+    // Index first, job second: a reaper that sees the index without its job would rebuild the job from _meta.
     const deleted = await this.search.deleteIndices(index);
+    await this.store.remove(env, index);
     if (!job && !wasListed && deleted.length === 0) throw new NotFoundError(`no history index ${index}`);
     return { index, deleted };
   }
