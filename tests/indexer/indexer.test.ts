@@ -248,7 +248,8 @@ describe('indexer: history loads', () => {
     const bad = ms[0] as (typeof ms)[number];
     const key = bad.key.replace(/\.json$/, '.log.bz2');
     const obj = Buffer.from(await s3.get(key));
-    obj[Math.floor(obj.length / 2)] ^= 0xff;
+    const at = Math.floor(obj.length / 2);
+    obj[at] = (obj[at] as number) ^ 0xff;
     await s3.put(key, obj);
     const ix = procs[0] as IndexerProc;
     const r = await ix.call('POST', '/v1/history', { env, start: iso(from), end: iso(to) });
