@@ -1,4 +1,4 @@
-import { type PartLine, PartStats, WINDOW_SECONDS, windowEndMs, windowOf } from '@backlog/core-codec';
+import { type PartLine, PartStats, WINDOW_SECONDS, comparePartLines, windowEndMs, windowOf } from '@backlog/core-codec';
 import type { SpillFile } from './spill';
 
 /**
@@ -59,8 +59,11 @@ export interface InFlight {
   wmAtOpen: number;
 }
 
-/** Bytes a buffered line costs in memory: the string (V8 stores ASCII at one byte per char) plus object overhead. */
-const lineCost = (l: PartLine) => l.line.length + l.id.length + 96;
+/**
+ * Bytes a buffered line costs in memory: its text (a string: V8 stores ASCII at one byte per char; a
+ * byte view: its bytes, plus the view object) plus the id and the PartLine object.
+ */
+const lineCost = (l: PartLine) => l.line.length + l.id.length + (typeof l.line === 'string' ? 96 : 176);
 
 export class PartitionAssembler {
   private wm = -Infinity;
@@ -138,7 +141,7 @@ export class PartitionAssembler {
         cost += lineCost(l.line);
       }
       // Batches come sorted by @timestamp; sorting again is linear then, and fixes ties by event.id.
-      run.sort((a, b) => (a.ts !== b.ts ? a.ts - b.ts : a.id < b.id ? -1 : a.id > b.id ? 1 : a.line < b.line ? -1 : a.line > b.line ? 1 : 0));
+      run.sort(comparePartLines);
       buf.lastOffset = offset;
       if (buf.spill) buf.spill.appendRun(run);
       else {

@@ -1,25 +1,42 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writevSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
- * bz2 compression on every core through spawned `lbzip2 -n1` (or `bzip2`) processes, one stream per
- * process, at most `workers` at a time. Why processes and not worker threads: there is no native bz2
- * encoder for Node, a JS one runs several times slower than lbzip2 (docs/adr/0005-bz2-by-spawned-lbzip2.md),
- * and a process per stream keeps the event loop free for Kafka heartbeats.
+ * bz2 compression on every core through spawned `lbzip2` (or `bzip2`) processes
+ * (docs/adr/0005-bz2-by-spawned-lbzip2.md).
+ *
+ * A job is a list of inputs, each of which becomes one complete bz2 stream. The inputs are written to
+ * scratch files and one process compresses them all (`lbzip2 -n1 -9 -f f0 f1 …` writes
+ * `f0.bz2 f1.bz2 …`), so a job costs one process start, not one per stream; `workers` jobs run side
+ * by side, one per core. Process starts are not
+ * free: Node forks itself to spawn, which costs ~10 ms of CPU in the parent and as much in the child
+ * once the compressor holds a few hundred MiB. They are made from a small long-lived shell per job slot
+ * (started while the process is still small), so a start costs a fork of `sh`, not of Node.
+ *
+ * lbzip2's output does not depend on its thread count or on stdin vs file input (checked), so the
+ * bytes are those of `lbzip2 -n1 -9 < chunk` (deterministic parts).
  */
 export type Bz2Tool = 'lbzip2' | 'bzip2';
 
 export interface Bz2PoolOptions {
   /** `auto` picks lbzip2 when installed, else bzip2. */
   tool: Bz2Tool | 'auto';
-  /** Concurrent compressions. Default: the number of cores. */
+  /** Cores to compress on. Default: the number of cores. */
   workers: number;
-  /** A compression that takes longer is killed and retried (a stuck process must not stall a window). */
+  /** A job that takes longer is killed and fails (the caller retries). Default 120 s plus 60 s per 32 MiB. */
   timeoutMs?: number;
+  /** Where scratch files go. Default `<tmp>/backlog-compressor`. */
+  tmpDir?: string;
 }
 
 export class Bz2Error extends Error {
   readonly retriable = true;
-  constructor(readonly code: 'BZ2_TOOL_MISSING' | 'BZ2_FAILED', message: string) {
+  constructor(
+    readonly code: 'BZ2_TOOL_MISSING' | 'BZ2_FAILED',
+    message: string,
+  ) {
     super(message);
     this.name = 'Bz2Error';
   }
@@ -33,14 +50,173 @@ function installed(tool: Bz2Tool): string | undefined {
   return m?.[1] ?? 'unknown';
 }
 
+/**
+ * The job runner: reads `<errfile> <file>…` lines, compresses the files (each to `<file>.bz2`, input
+ * removed), answers the exit status on a line. Names are ours (no spaces, no glob characters), and
+ * relative to the scratch directory it changed into.
+ */
+const RUNNER = `set -f
+cd -- "$1" || exit 71
+tool=$2
+args=$3
+while IFS= read -r line; do
+  err=\${line%% *}
+  files=\${line#* }
+  $tool $args -- $files 2>"$err"
+  echo $?
+done`;
+
+class Runner {
+  private readonly child: ChildProcess;
+  private buf = '';
+  private pending?: { resolve: (code: number) => void; reject: (e: Error) => void };
+  /** Killed or exited: never given a job again. */
+  dead = false;
+  private exited = false;
+
+  constructor(dir: string, tool: string, args: string) {
+    // Own process group, so a stuck job is killed with the encoder it started.
+    this.child = spawn('sh', ['-c', RUNNER, 'bz2-runner', dir, tool, args], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    this.child.stdin?.on('error', () => undefined);
+    this.child.stdout?.setEncoding('utf8');
+    this.child.stdout?.on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const code = Number(this.buf.slice(0, nl));
+        this.buf = this.buf.slice(nl + 1);
+        const p = this.pending;
+        this.pending = undefined;
+        p?.resolve(code);
+      }
+    });
+    this.child.once('exit', (code, signal) => {
+      this.dead = true;
+      this.exited = true;
+      const p = this.pending;
+      this.pending = undefined;
+      p?.reject(new Bz2Error('BZ2_FAILED', `bz2 runner exited ${code ?? signal}`));
+    });
+    this.child.once('error', () => undefined);
+    this.hold(false);
+  }
+
+  /** An idle runner must not keep the process alive; a busy one must (its job's promise is pending). */
+  private hold(on: boolean): void {
+    const handles = [this.child, this.child.stdout, this.child.stdin] as unknown as ({ ref?: () => void; unref?: () => void } | null)[];
+    for (const h of handles) (on ? h?.ref : h?.unref)?.call(h);
+  }
+
+  run(errFile: string, files: string[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.dead) return reject(new Bz2Error('BZ2_FAILED', 'bz2 runner is gone'));
+      this.hold(true);
+      const done = () => this.hold(false);
+      this.pending = {
+        resolve: (code) => {
+          done();
+          resolve(code);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      this.child.stdin?.write(`${errFile} ${files.join(' ')}\n`);
+    });
+  }
+
+  kill(): void {
+    if (this.dead || this.child.pid === undefined) return;
+    this.dead = true;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.hold(true);
+      this.child.once('exit', () => resolve());
+      this.child.stdin?.end();
+    });
+  }
+}
+
+let seq = 0;
+
+/** IOV_MAX on Linux: pieces per writev call. */
+const IOV = 1024;
+
+function writeInput(path: string, input: Uint8Array | readonly Uint8Array[]): number {
+  if (!Array.isArray(input)) {
+    writeFileSync(path, input as Uint8Array);
+    return (input as Uint8Array).length;
+  }
+  const pieces = input as readonly Uint8Array[];
+  const fd = openSync(path, 'w');
+  let bytes = 0;
+  try {
+    for (let i = 0; i < pieces.length; i += IOV) {
+      const part = pieces.slice(i, i + IOV);
+      let want = 0;
+      for (const p of part) want += p.length;
+      // writevSync may write less than asked (a full disk reports an error instead): finish the rest.
+      let done = writevSync(fd, part);
+      while (done < want) done += writeRest(fd, part, done);
+      bytes += want;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return bytes;
+}
+
+/** Writes what a short writev left of `pieces`, after its first `skip` bytes. */
+function writeRest(fd: number, pieces: readonly Uint8Array[], skip: number): number {
+  const rest: Uint8Array[] = [];
+  let at = 0;
+  for (const p of pieces) {
+    if (at + p.length > skip) rest.push(at >= skip ? p : p.subarray(skip - at));
+    at += p.length;
+  }
+  return writevSync(fd, rest);
+}
+
+/** Scratch directories of compressors that died (kill -9) are removed by the next one. */
+function removeStale(parent: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^bz2-(\d+)$/.exec(n);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(parent, n), { recursive: true, force: true });
+    }
+  }
+}
+
 export class Bz2Pool {
   readonly tool: Bz2Tool;
-  /** Recorded in each manifest: same input + same encoder = same bytes. */
+  /** Recorded in each manifest: same input + same encoder = same bytes (the thread count does not change them). */
   readonly encoder: string;
-  private readonly args: string[];
-  private active = 0;
+  private readonly args: string;
+  /** Jobs that may run at once, and the runners that are idle. */
+  private readonly slots: number;
+  private readonly idle: Runner[] = [];
+  private live = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly timeoutMs: number;
+  private readonly dir: string;
+  private closed = false;
 
   constructor(readonly options: Bz2PoolOptions) {
     const pick: Bz2Tool[] = options.tool === 'auto' ? ['lbzip2', 'bzip2'] : [options.tool];
@@ -54,60 +230,107 @@ export class Bz2Pool {
     }
     if (!chosen) throw new Bz2Error('BZ2_TOOL_MISSING', `none of ${pick.join(', ')} is installed (scripts/prereqs.sh installs them)`);
     this.tool = chosen.tool;
-    // lbzip2 -n1: one thread per process; the pool supplies the parallelism, so each stream's bytes do
-    // not depend on how many cores the machine has (lbzip2's output does not depend on -n either).
-    this.args = this.tool === 'lbzip2' ? ['-n1', '-9', '-c'] : ['-9', '-c'];
-    this.encoder = `${this.tool} ${chosen.version} ${this.args.filter((a) => a !== '-c').join(' ')}`;
-    this.timeoutMs = options.timeoutMs ?? 120_000;
+    const workers = Math.max(1, options.workers || availableParallelism());
+    // One single-threaded job per core: lbzip2 -n2 spends ~5 % more CPU than -n1 on the same bytes
+    // (thread hand-offs), and parts (or a big part's jobs) side by side fill the cores as well.
+    this.slots = workers;
+    this.args = this.tool === 'lbzip2' ? '-n1 -9 -f' : '-9 -f';
+    this.encoder = `${this.tool} ${chosen.version} -9`;
+    const parent = options.tmpDir ?? join(tmpdir(), 'backlog-compressor');
+    this.dir = join(parent, `bz2-${process.pid}`);
+    removeStale(parent);
+    mkdirSync(this.dir, { recursive: true });
+    // Start the runners now, while this process is small (a fork copies its page tables).
+    for (let i = 0; i < this.slots; i++) this.idle.push(this.newRunner());
   }
 
+  private newRunner(): Runner {
+    return new Runner(this.dir, this.tool, this.args);
+  }
+
+  /** Jobs running now. */
   get busy(): number {
-    return this.active;
+    return this.live;
   }
 
   /** One complete bz2 stream of `input`. */
-  async compress(input: Buffer | string): Promise<Buffer> {
-    await this.acquire();
+  async compress(input: Uint8Array | string): Promise<Buffer> {
+    const [out] = await this.compressAll([typeof input === 'string' ? Buffer.from(input) : input]);
+    return out as Buffer;
+  }
+
+  /**
+   * One complete bz2 stream per input, in order, made by one process. An input may be given as its
+   * pieces (e.g. each line and its newline): they are written with writev, never copied into one buffer.
+   */
+  async compressAll(inputs: readonly (Uint8Array | readonly Uint8Array[])[]): Promise<Buffer[]> {
+    if (inputs.length === 0) return [];
+    if (this.closed) throw new Bz2Error('BZ2_FAILED', 'bz2 pool is closed');
+    const runner = await this.acquire();
+    const base = `j${++seq}`;
+    const names = inputs.map((_, i) => `${base}-${i}`);
+    const errFile = `${base}.err`;
     try {
-      return await this.run(input);
+      let bytes = 0;
+      for (const [i, input] of inputs.entries()) bytes += writeInput(join(this.dir, names[i] as string), input);
+      const timeoutMs = this.options.timeoutMs ?? 120_000 + Math.ceil(bytes / (32 << 20)) * 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        runner.run(errFile, names),
+        new Promise<number>((_, reject) => {
+          timer = setTimeout(() => {
+            runner.kill();
+            reject(new Bz2Error('BZ2_FAILED', `${this.tool} took longer than ${timeoutMs} ms`));
+          }, timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (code !== 0) {
+        let err = '';
+        try {
+          err = readFileSync(join(this.dir, errFile), 'utf8').trim();
+        } catch {
+          /* no message */
+        }
+        throw new Bz2Error('BZ2_FAILED', `${this.tool} exited ${code}: ${err}`);
+      }
+      return names.map((n) => readFileSync(join(this.dir, `${n}.bz2`)));
+    } catch (e) {
+      throw e instanceof Bz2Error ? e : new Bz2Error('BZ2_FAILED', `${this.tool}: ${(e as Error).message}`);
     } finally {
-      this.release();
+      for (const n of names) {
+        rmSync(join(this.dir, n), { force: true });
+        rmSync(join(this.dir, `${n}.bz2`), { force: true });
+      }
+      rmSync(join(this.dir, errFile), { force: true });
+      this.release(runner);
     }
   }
 
-  private acquire(): Promise<void> {
-    if (this.active < this.options.workers) {
-      this.active++;
-      return Promise.resolve();
+  private acquire(): Promise<Runner> {
+    if (this.live < this.slots) {
+      this.live++;
+      return Promise.resolve(this.takeRunner());
     }
-    return new Promise((resolve) => this.waiting.push(() => resolve()));
+    return new Promise((resolve) => this.waiting.push(() => resolve(this.takeRunner())));
   }
 
-  private release(): void {
+  private takeRunner(): Runner {
+    let r = this.idle.pop();
+    while (r?.dead) r = this.idle.pop();
+    return r ?? this.newRunner();
+  }
+
+  private release(r: Runner): void {
+    if (!r.dead) this.idle.push(r);
     const next = this.waiting.shift();
     if (next) next();
-    else this.active--;
+    else this.live--;
   }
 
-  private run(input: Buffer | string): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.tool, this.args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      let err = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), this.timeoutMs);
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.stdin.on('error', () => undefined); // EPIPE when the child died: reported by 'close'
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(new Bz2Error('BZ2_FAILED', `${this.tool}: ${e.message}`));
-      });
-      child.once('close', (code, signal) => {
-        clearTimeout(timer);
-        if (code === 0) resolve(Buffer.concat(out));
-        else reject(new Bz2Error('BZ2_FAILED', `${this.tool} exited ${code ?? signal}: ${err.trim()}`));
-      });
-      child.stdin.end(input);
-    });
+  /** Ends the runners (they exit once idle) and removes the scratch directory. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idle.splice(0).map((r) => r.close()));
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -5,20 +5,18 @@ import {
   CodecError,
   compressedRecords,
   compressedTopic,
-  decodeBatch,
-  facetsOf,
   harvestTopic,
   manifestKey,
   partKey,
-  partLineOf,
   serializeManifest,
 } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
-import { type Checkpoint, type InFlight, type LineIn, type PartBuffer, PartitionAssembler, latenessBucket } from './assembler';
+import { type Checkpoint, type InFlight, type PartBuffer, PartitionAssembler, latenessBucket } from './assembler';
 import { Bz2Pool } from './bz2-pool';
 import type { CompressorSettings } from './config';
 import { type CompressorMetrics, compressorMetrics } from './metrics';
+import { batchLines } from './scan';
 import { sealPart } from './sealer';
 import { SpillFile } from './spill';
 
@@ -93,7 +91,7 @@ export class Compressor {
     this.hTopic = harvestTopic(deps.env);
     this.cTopic = compressedTopic(deps.env);
     this.m = compressorMetrics(deps.metrics);
-    this.pool = new Bz2Pool({ tool: deps.settings.codec, workers: deps.settings.workers });
+    this.pool = new Bz2Pool({ tool: deps.settings.codec, workers: deps.settings.workers, tmpDir: deps.settings.spillDir });
     this.now = deps.now ?? Date.now;
   }
 
@@ -192,6 +190,7 @@ export class Compressor {
     await this.admin?.disconnect().catch(() => undefined);
     for (const st of this.states.values()) this.dropState(st);
     this.states.clear();
+    await this.pool.close().catch(() => undefined);
     this.m.rssPeak.set(this.peaks().rssBytes);
   }
 
@@ -261,7 +260,8 @@ export class Compressor {
     }
     let decoded;
     try {
-      decoded = decodeBatch<Record<string, unknown>>(rec.value, { maxDecompressedBytes: s.maxBatchRawBytes });
+      // Raw lines kept as bytes, sort key and facets read by a scanner (scan.ts): no JSON.parse per event.
+      decoded = batchLines(rec.value, s.maxBatchRawBytes);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       const reason = e.code === 'BATCH_TOO_LARGE' ? 'too_large' : e.code === 'BATCH_NOT_GZIP' ? 'not_gzip' : 'corrupt';
@@ -269,14 +269,7 @@ export class Compressor {
       this.launch(st, st.asm.skipOffset(off));
       return;
     }
-    const lines: LineIn[] = [];
-    const bad = decoded.bad.map((b) => ({ ...b }));
-    for (const [i, ev] of decoded.events.entries()) {
-      const text = JSON.stringify(ev);
-      const pl = partLineOf(ev, text);
-      if (pl) lines.push({ line: pl, facets: facetsOf(ev) });
-      else bad.push({ line: i + 1, reason: 'no parseable @timestamp', raw: text });
-    }
+    const { lines, bad } = decoded;
     this.m.events.inc({ partition: plabel }, lines.length);
     if (bad.length) this.deadLetter(st, rec, 'bad_lines', `${bad.length} line(s) are not archivable events`, bad);
     const res = st.asm.addRecord(off, rec.timestamp, lines);

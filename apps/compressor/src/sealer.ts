@@ -1,4 +1,4 @@
-import { type PartManifest, type PartLine, type StreamChunk, assemblePart, chunkText, cutStreams, mergeRuns, splitChunk } from '@backlog/core-codec';
+import { type PartManifest, type PartLine, type StreamChunk, assemblePart, cutStreams, mergeRuns, splitChunk } from '@backlog/core-codec';
 import type { PartBuffer } from './assembler';
 import type { Bz2Pool } from './bz2-pool';
 
@@ -10,6 +10,8 @@ export interface SealOptions {
   streamRawBytes: number;
   /** A compressed stream must fit one c-<env> record; bigger ones are cut in half and recompressed. */
   maxRecordBytes: number;
+  /** NDJSON bytes handed to one encoder process (its streams are compressed one after the other). Default 16 MiB. */
+  jobRawBytes?: number;
 }
 
 export interface SealedPart {
@@ -21,33 +23,65 @@ export interface SealedPart {
 
 type Stream = { bytes: Buffer; count: number; minTs: number; maxTs: number; rawBytes: number };
 
+const NL = Buffer.from('\n');
+
+/** A chunk's NDJSON as pieces (each line's bytes, then a newline) for writev: no copy into one buffer. */
+function chunkPieces(chunk: StreamChunk): Uint8Array[] {
+  const out: Uint8Array[] = new Array<Uint8Array>(chunk.lines.length * 2);
+  let i = 0;
+  for (const l of chunk.lines) {
+    out[i++] = typeof l.line === 'string' ? Buffer.from(l.line) : l.line;
+    out[i++] = NL;
+  }
+  return out;
+}
+
 /**
  * Seals one buffered part: k-way merge of its sorted runs (memory and spill file), cut into streams
- * at event boundaries, each compressed as a whole bz2 stream on the pool (all cores), concatenated in
- * order. Every step is a function of the events only, so the bytes are the same on every run.
+ * at event boundaries, compressed as whole bz2 streams — the streams of up to `jobRawBytes` by one
+ * encoder process, jobs side by side on every core — concatenated in order. Every
+ * step is a function of the events only, so the bytes are the same on every run.
  */
 export async function sealPart(buf: PartBuffer, pool: Bz2Pool, opts: SealOptions): Promise<SealedPart> {
   const runs: Iterable<PartLine>[] = [...(buf.spill?.readers() ?? []), ...buf.runs];
+  const jobRaw = opts.jobRawBytes ?? 16 * 1024 * 1024;
   let oversized = 0;
-  const compressChunk = async (chunk: StreamChunk): Promise<Stream[]> => {
-    const bytes = await pool.compress(chunkText(chunk.lines));
-    if (bytes.length > opts.maxRecordBytes) {
-      const halves = splitChunk(chunk);
-      if (halves) return [...(await compressChunk(halves[0])), ...(await compressChunk(halves[1]))];
-      oversized++;
+  const compressJob = async (chunks: StreamChunk[]): Promise<Stream[]> => {
+    const outs = await pool.compressAll(chunks.map(chunkPieces));
+    const streams: Stream[] = [];
+    for (const [i, bytes] of outs.entries()) {
+      const chunk = chunks[i] as StreamChunk;
+      if (bytes.length > opts.maxRecordBytes) {
+        const halves = splitChunk(chunk);
+        if (halves) {
+          streams.push(...(await compressJob(halves)));
+          continue;
+        }
+        oversized++;
+      }
+      streams.push({ bytes, count: chunk.count, minTs: chunk.minTs, maxTs: chunk.maxTs, rawBytes: chunk.rawBytes });
     }
-    return [{ bytes, count: chunk.count, minTs: chunk.minTs, maxTs: chunk.maxTs, rawBytes: chunk.rawBytes }];
+    return streams;
   };
-  // Keep the pool busy but bound the raw text held: at most workers+1 chunks in flight per part.
-  const lookahead = pool.options.workers + 1;
+  // At most `workers` + 1 jobs of this part in flight: every core busy, the next job's files ready behind.
   const pending: Promise<Stream[]>[] = [];
   const streams: Stream[] = [];
-  for (const chunk of cutStreams(mergeRuns(runs), opts.streamRawBytes)) {
-    const p = compressChunk(chunk);
+  let job: StreamChunk[] = [];
+  let jobBytes = 0;
+  const flush = async () => {
+    const p = compressJob(job);
     p.catch(() => undefined); // awaited below in order; this only stops an early rejection being "unhandled"
     pending.push(p);
-    if (pending.length >= lookahead) streams.push(...(await (pending.shift() as Promise<Stream[]>)));
+    job = [];
+    jobBytes = 0;
+    if (pending.length > pool.options.workers) streams.push(...(await (pending.shift() as Promise<Stream[]>)));
+  };
+  for (const chunk of cutStreams(mergeRuns(runs), opts.streamRawBytes)) {
+    job.push(chunk);
+    jobBytes += chunk.rawBytes;
+    if (jobBytes >= jobRaw) await flush();
   }
+  if (job.length) await flush();
   for (const p of pending) streams.push(...(await p));
   const { object, manifest } = assemblePart({
     encoder: pool.encoder,

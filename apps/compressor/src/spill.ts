@@ -29,11 +29,11 @@ export class SpillFile {
   appendRun(run: readonly PartLine[]): void {
     if (run.length === 0) return;
     this.fd ??= openSync(this.path, 'w+');
-    const parts: Buffer[] = [];
+    const parts: Uint8Array[] = [];
     let total = 0;
     for (const l of run) {
       const id = Buffer.from(l.id);
-      const line = Buffer.from(l.line);
+      const line = typeof l.line === 'string' ? Buffer.from(l.line) : l.line;
       const head = Buffer.allocUnsafe(14);
       head.writeUInt32LE(10 + id.length + line.length, 0);
       head.writeDoubleLE(l.ts, 4);
@@ -80,7 +80,8 @@ function* readRun(fd: number, start: number, end: number, chunkBytes: number): G
     const ts = buf.readDoubleLE(4);
     const idLen = buf.readUInt16LE(12);
     const id = buf.toString('utf8', 14, 14 + idLen);
-    const line = buf.toString('utf8', 14 + idLen, 4 + len);
+    // The line's bytes as they were (a view into this read chunk): no decode, no re-encode.
+    const line = buf.subarray(14 + idLen, 4 + len);
     buf = buf.subarray(4 + len);
     yield { ts, id, line };
   }

@@ -5,6 +5,7 @@ import {
   PartStats,
   assemblePart,
   checkPart,
+  chunkBytes,
   chunkText,
   comparePartLines,
   compressedRecords,
@@ -43,6 +44,31 @@ describe('part ordering', () => {
     expect([...mergeRuns(runs)]).toEqual(all);
     expect([...mergeRuns([...runs].reverse())].map((l) => l.line)).toEqual(all.map((l) => l.line));
     expect([...mergeRuns([])]).toEqual([]);
+  });
+});
+
+describe('lines as bytes', () => {
+  const asBytes = (l: PartLine): PartLine => ({ ...l, line: Buffer.from(l.line as string) });
+  it('sort, cut, count and serialize exactly like the same lines as text', () => {
+    const base = windowStartMs(W);
+    // Ties on (@timestamp, event.id) fall to the line's bytes: UTF-8 byte order, not UTF-16 order.
+    const tie = (msg: string): PartLine => ({ ts: base, id: 'same', line: JSON.stringify({ '@timestamp': new Date(base).toISOString(), message: msg }) });
+    const text = [tie('\u{1F600}'), tie('\uFF5E'), tie('b'), tie('a'), ...Array.from({ length: 50 }, (_, i) => line(base + (i % 7), `id-${i % 5}`))];
+    const bytes = text.map(asBytes);
+    const sortedText = [...text].sort(comparePartLines).map((l) => l.line as string);
+    const sortedBytes = [...bytes].sort(comparePartLines).map((l) => Buffer.from(l.line as Uint8Array).toString());
+    expect(sortedBytes).toEqual(sortedText);
+    expect(sortedText.map((l) => (JSON.parse(l) as { message?: string }).message).filter((m) => m !== undefined)).toEqual(['a', 'b', '\uFF5E', '\u{1F600}']);
+    const ct = [...cutStreams([...text].sort(comparePartLines), 500)];
+    const cb = [...cutStreams([...bytes].sort(comparePartLines), 500)];
+    expect(cb.map((c) => [c.count, c.rawBytes, c.minTs, c.maxTs])).toEqual(ct.map((c) => [c.count, c.rawBytes, c.minTs, c.maxTs]));
+    expect(cb.map((c) => chunkBytes(c).toString())).toEqual(ct.map((c) => chunkText(c.lines)));
+    expect(cb.map((c) => chunkText(c.lines))).toEqual(ct.map((c) => chunkText(c.lines)));
+    const st = new PartStats();
+    const sb = new PartStats();
+    for (const l of text) st.add(l);
+    for (const l of bytes) sb.add(l);
+    expect(sb.rawBytes).toBe(st.rawBytes);
   });
 });
 

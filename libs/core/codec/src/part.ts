@@ -9,25 +9,45 @@ import { windowEndMs, windowId, windowOf, windowStartMs } from './window';
  * all I/O live in apps/compressor and the CLI. Spec: docs/specs/archive.md.
  */
 
-/** One event of a part, as the merge sees it: its sort key and its NDJSON line (no trailing newline). */
+/**
+ * One event of a part, as the merge sees it: its sort key and its NDJSON line (no trailing newline),
+ * either as text or as its UTF-8 bytes. The compressor keeps bytes (a view into the gunzipped batch:
+ * no decode to a JS string and no re-encode on the way to the bz2 encoder); readers and tests use text.
+ * Both forms of the same line sort, count and serialize identically.
+ */
 export interface PartLine {
   /** @timestamp as epoch ms. */
   ts: number;
   /** event.id ('' when absent): the deterministic tie-break. */
   id: string;
-  line: string;
+  line: string | Uint8Array;
+}
+
+const bytesOf = (l: string | Uint8Array): Uint8Array => (typeof l === 'string' ? Buffer.from(l) : l);
+
+/** UTF-8 bytes of a line (without its newline). */
+export function lineByteLength(l: string | Uint8Array): number {
+  return typeof l === 'string' ? Buffer.byteLength(l) : l.length;
+}
+
+/** Byte order of two lines (the spec's last sort key). Only reached on (@timestamp, event.id) ties. */
+function compareLineBytes(a: string | Uint8Array, b: string | Uint8Array): number {
+  if (typeof a === 'string' && typeof b === 'string') {
+    if (a === b) return 0;
+    // Plain string order is UTF-16 code unit order, which differs from byte order for some non-ASCII text.
+  }
+  return Buffer.compare(bytesOf(a), bytesOf(b));
 }
 
 /**
- * Total order of a part: @timestamp, then event.id, then the line itself. The last key makes the
+ * Total order of a part: @timestamp, then event.id, then the line's bytes. The last key makes the
  * order (and so the bytes) independent of the order batches arrived in, which is what lets a crash
  * + re-read rewrite an identical object (two identical lines are interchangeable).
  */
 export function comparePartLines(a: PartLine, b: PartLine): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.id !== b.id) return a.id < b.id ? -1 : 1;
-  if (a.line !== b.line) return a.line < b.line ? -1 : 1;
-  return 0;
+  return compareLineBytes(a.line, b.line);
 }
 
 /**
@@ -59,7 +79,10 @@ export function* mergeRuns(runs: Iterable<PartLine>[]): Generator<PartLine> {
   const heads: PartLine[] = [];
   const idx: number[] = [];
   const less = (i: number, j: number) => {
-    const c = comparePartLines(heads[i] as PartLine, heads[j] as PartLine);
+    const a = heads[i] as PartLine;
+    const b = heads[j] as PartLine;
+    if (a.ts !== b.ts) return a.ts < b.ts;
+    const c = comparePartLines(a, b);
     return c < 0 || (c === 0 && (idx[i] as number) < (idx[j] as number));
   };
   const swap = (i: number, j: number) => {
@@ -127,13 +150,29 @@ export interface StreamChunk {
 /** The NDJSON text of a chunk: one line per event, each `\n`-terminated. */
 export function chunkText(lines: readonly PartLine[]): string {
   let s = '';
-  for (const l of lines) s += l.line + '\n';
+  for (const l of lines) s += (typeof l.line === 'string' ? l.line : Buffer.from(l.line.buffer, l.line.byteOffset, l.line.byteLength).toString('utf8')) + '\n';
   return s;
+}
+
+/** The NDJSON bytes of a chunk (what the bz2 encoder gets): one copy per line into one buffer. */
+export function chunkBytes(chunk: Pick<StreamChunk, 'lines' | 'rawBytes'>): Buffer {
+  const out = Buffer.allocUnsafe(chunk.rawBytes);
+  let at = 0;
+  for (const l of chunk.lines) {
+    if (typeof l.line === 'string') at += out.write(l.line, at, 'utf8');
+    else {
+      out.set(l.line, at);
+      at += l.line.length;
+    }
+    out[at++] = 0x0a;
+  }
+  if (at !== out.length) throw new Error(`chunk holds ${at} bytes, expected ${out.length}`);
+  return out;
 }
 
 function chunkOf(lines: PartLine[]): StreamChunk {
   let raw = 0;
-  for (const l of lines) raw += Buffer.byteLength(l.line) + 1;
+  for (const l of lines) raw += lineByteLength(l.line) + 1;
   return { lines, rawBytes: raw, count: lines.length, minTs: lines[0]?.ts ?? 0, maxTs: lines[lines.length - 1]?.ts ?? 0 };
 }
 
@@ -146,7 +185,7 @@ export function* cutStreams(lines: Iterable<PartLine>, targetRawBytes: number): 
   let cur: PartLine[] = [];
   let bytes = 0;
   for (const l of lines) {
-    const n = Buffer.byteLength(l.line) + 1;
+    const n = lineByteLength(l.line) + 1;
     if (cur.length && bytes + n > targetRawBytes) {
       yield chunkOf(cur);
       cur = [];
@@ -253,7 +292,7 @@ export class PartStats {
     this.count++;
     if (line.ts < this.minTs) this.minTs = line.ts;
     if (line.ts > this.maxTs) this.maxTs = line.ts;
-    this.rawBytes += Buffer.byteLength(line.line) + 1;
+    this.rawBytes += lineByteLength(line.line) + 1;
     if (facets?.host) this.hosts.add(facets.host);
     if (facets?.service) this.services.add(facets.service);
     if (facets?.level) this.levels.add(facets.level);

@@ -1,0 +1,61 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Bz2Pool } from './bz2-pool';
+
+const dir = mkdtempSync(join(tmpdir(), 'bz2pool-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const text = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => `{"@timestamp":"2026-11-22T10:00:${String(i % 60).padStart(2, '0')}.000Z","n":${(i * seed) % 997},"message":"line ${i} of ${seed}"}\n`).join(''));
+
+describe('Bz2Pool', () => {
+  it('one process per job, one stream per input, bytes equal to `lbzip2 -n1 -9 < input`', async () => {
+    const pool = new Bz2Pool({ tool: 'lbzip2', workers: 2, tmpDir: dir });
+    expect(pool.encoder).toMatch(/^lbzip2 [\d.]+ -9$/);
+    const inputs = [text(20_000, 3), text(5, 7), text(40_000, 11)];
+    // The same inputs given as pieces (lines and newlines, as the sealer hands them over).
+    const pieces = inputs.map((b) => b.toString().split(/(?<=\n)/).map((l) => Buffer.from(l)));
+    const [a, b] = await Promise.all([pool.compressAll(inputs), pool.compressAll(pieces)]);
+    for (const [i, input] of inputs.entries()) {
+      const ref = execFileSync('lbzip2', ['-n1', '-9', '-c'], { input, maxBuffer: 1 << 28 });
+      expect(a[i]!.equals(ref)).toBe(true);
+      expect(b[i]!.equals(ref)).toBe(true);
+      expect(execFileSync('bzip2', ['-d', '-c'], { input: a[i], maxBuffer: 1 << 28 }).equals(input)).toBe(true);
+    }
+    expect((await pool.compress('x\n')).equals(execFileSync('lbzip2', ['-n1', '-9', '-c'], { input: 'x\n' }))).toBe(true);
+    await pool.close();
+    // Scratch files are gone with the pool.
+    expect(existsSync(join(dir, `bz2-${process.pid}`))).toBe(false);
+  });
+
+  it('runs jobs side by side up to `workers`, queues the rest, and survives a killed runner', async () => {
+    const own = join(dir, 'side-by-side');
+    const pool = new Bz2Pool({ tool: 'lbzip2', workers: 2, tmpDir: own });
+    const jobs = Array.from({ length: 5 }, (_, i) => pool.compressAll([text(30_000, i + 1)]));
+    expect(pool.busy).toBeLessThanOrEqual(2);
+    const outs = await Promise.all(jobs);
+    expect(outs.map((o) => execFileSync('bzip2', ['-d', '-c'], { input: o[0], maxBuffer: 1 << 28 }).length)).toEqual(Array.from({ length: 5 }, (_, i) => text(30_000, i + 1).length));
+    // A runner that died is replaced: kill every runner shell of this pool, then compress again.
+    const pids = execFileSync('pgrep', ['-f', `bz2-runner ${join(own, `bz2-${process.pid}`)}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    expect(pids.length).toBe(2);
+    for (const p of pids) process.kill(Number(p), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await pool.compressAll([text(100, 1)]);
+    expect(execFileSync('bzip2', ['-d', '-c'], { input: again[0] }).equals(text(100, 1))).toBe(true);
+    await pool.close();
+  });
+
+  it('a failing encoder is a retriable error with its message, and the pool goes on', async () => {
+    const pool = new Bz2Pool({ tool: 'bzip2', workers: 1, tmpDir: dir });
+    expect(pool.encoder).toMatch(/^bzip2 [\d.]+ -9$/);
+    const out = await pool.compressAll([text(10, 1)]);
+    expect(execFileSync('bzip2', ['-d', '-c'], { input: out[0] }).equals(text(10, 1))).toBe(true);
+    // Remove the scratch directory under the pool: the write fails, the error says why, nothing is left behind.
+    rmSync(join(dir, `bz2-${process.pid}`), { recursive: true, force: true });
+    await expect(pool.compressAll([text(10, 1)])).rejects.toMatchObject({ name: 'Bz2Error', code: 'BZ2_FAILED', retriable: true });
+    await pool.close();
+    expect(readdirSync(dir).filter((n) => n === `bz2-${process.pid}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,133 @@
+import { gzipSync } from 'node:zlib';
+import { CodecError, decodeBatch, facetsOf, partLineOf } from '@backlog/core-codec';
+import { describe, expect, it } from 'vitest';
+import { batchLines, rawBatchLines } from './scan';
+
+/** What the compressor did before the scanner: JSON.parse every line, JSON.stringify it, read the key. */
+function reference(value: Buffer) {
+  const d = decodeBatch<Record<string, unknown>>(value);
+  const lines: { ts: number; id: string; line: string; facets: string }[] = [];
+  const bad = d.bad.map((b) => b.reason.replace(/:.*/, ''));
+  for (const ev of d.events) {
+    const text = JSON.stringify(ev);
+    const pl = partLineOf(ev, text);
+    if (pl) lines.push({ ts: pl.ts, id: pl.id, line: text, facets: JSON.stringify(facetsOf(ev)) });
+    else bad.push('no parseable @timestamp');
+  }
+  return { lines, bad: bad.sort() };
+}
+
+function scanned(value: Buffer) {
+  const r = batchLines(value, 1 << 26);
+  return {
+    lines: r.lines.map((l) => ({ ts: l.line.ts, id: l.line.id, line: Buffer.from(l.line.line as Uint8Array).toString('utf8'), facets: JSON.stringify(l.facets) })),
+    bad: r.bad.map((b) => b.reason.replace(/:.*/, '')).sort(),
+    slow: r.slow,
+  };
+}
+
+const same = (text: string | Buffer) => {
+  const v = gzipSync(typeof text === 'string' ? Buffer.from(text) : text);
+  const s = scanned(v);
+  expect({ lines: s.lines, bad: s.bad }).toEqual(reference(v));
+  return s.slow;
+};
+
+const ok = '{"@timestamp":"2026-11-22T10:00:00.123Z","event":{"id":"0193-a"},"host":{"name":"web-01"},"service":{"name":"nginx"},"log":{"level":"info"},"message":"GET / 200","labels":{"env":"dev"}}';
+
+describe('batch scanner', () => {
+  it('takes the fast path for JSON.stringify output and reads key and facets from the bytes', () => {
+    const slow = same(`${ok}\n${ok.replace('10:00:00.123Z', '10:00:01Z').replace('0193-a', '0193-b')}\n`);
+    expect(slow).toBe(0);
+    const r = rawBatchLines(Buffer.from(`${ok}\n`));
+    expect(r.lines[0]!.line).toMatchObject({ ts: Date.parse('2026-11-22T10:00:00.123Z'), id: '0193-a' });
+    expect(r.lines[0]!.facets).toEqual({ host: 'web-01', service: 'nginx', level: 'info' });
+    expect(Buffer.isBuffer(r.lines[0]!.line.line)).toBe(true);
+  });
+
+  it('gives the bytes JSON.parse + JSON.stringify would for every non-canonical or odd line', () => {
+    const cases = [
+      '{"@timestamp":"2026-11-22T10:00:00Z","event":{"id":"a\\"b"},"message":"tab\\there \\u001b[0m é ☃ 😀"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z", "message":"space"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","message":"sl\\/ash \\u0041 \\ud83d\\ude00"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","a":1,"a":2}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","b":1,"1":2}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","n":1.0,"m":-0,"k":1e5,"z":12345678901234567890}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","n":1.5,"m":-3,"k":1e+21,"t":true,"f":false,"x":null,"arr":[1,"a",{"b":[]},[]],"o":{}}',
+      '{"@timestamp":"2026-02-31T10:00:00.123Z"}',
+      '{"@timestamp":"2026-01-01T24:00:00.000Z"}',
+      '{"@timestamp":"2026-11-22T10:00:00+02:00"}',
+      '{"@timestamp":"nope"}',
+      '{"@timestamp":12345}',
+      '{"event":{"id":"x"}}',
+      '[1,2]',
+      '"str"',
+      'null',
+      '{bad json',
+      '',
+      '   ',
+      `${ok}\r`,
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","event":"str","host":["name"],"service":{"name":""},"log":{"level":"warn","level2":"x"}}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","event":{"id":5},"host":{"name":"h\\n1"}}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","__proto__":{"x":1}}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":"\\u0008\\u000a\\u001F\\u001f"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":"\u2028\u007f\u0085"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","d":{"x":1,"x":2}}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":"x"}garbage',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":tru}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":"unterminated}',
+      '{"@timestamp":"0999-11-22T10:00:00.123Z","a":[]}',
+      '{"@timestamp":"2026-13-22T10:00:00.123Z"}',
+      '{"@timestamp":"2026-11-22t10:00:00.123Z"}',
+      '{"@timestamp":"2026-11-22T10:00:00.123Z","m":"raw\ttab"}',
+    ];
+    for (const c of cases) same(c);
+    same(`${cases.join('\n')}\n`);
+    // Invalid UTF-8 anywhere in a batch: every line takes the old path (U+FFFD, as before).
+    same(Buffer.concat([Buffer.from(`${ok}\n`), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from(cases[0]!)]));
+  });
+
+  it('matches the old path on mutated and random events (fuzz, fixed seed)', () => {
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = ['"', '\\', ' ', '{', '}', '[', ']', ':', ',', '0', '1', '-', '.', 'e', 'u', 'n', 't', '\t', 'é', '\u0001', 'a', '\\u00', '\\n', '@timestamp', 'event', 'id', 'host', 'name'];
+    const texts: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      let s = ok;
+      for (let j = 0, k = 1 + rnd(3); j < k; j++) {
+        const p = rnd(s.length);
+        const ch = alphabet[rnd(alphabet.length)] as string;
+        const op = rnd(3);
+        s = op === 0 ? s.slice(0, p) + s.slice(p + 1) : op === 1 ? s.slice(0, p) + ch + s.slice(p) : s.slice(0, p) + ch + s.slice(p + 1);
+      }
+      texts.push(s);
+    }
+    const value = (d: number): unknown => {
+      const t = rnd(d > 3 ? 4 : 7);
+      if (t === 0) return rnd(2) ? rnd(1000) - 500 : rnd(1e9) / 7;
+      if (t === 1) return String.fromCharCode(...Array.from({ length: rnd(6) }, () => (rnd(3) ? 32 + rnd(95) : rnd(0x3000))));
+      if (t === 2) return [true, false, null][rnd(3)];
+      if (t === 3) return 'x';
+      if (t === 4) return Array.from({ length: rnd(4) }, () => value(d + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < rnd(5); i++) o[['a', 'name', 'id', 'level', '10', 'x y', 'é'][rnd(7)] as string] = value(d + 1);
+      return o;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const o: Record<string, unknown> = { '@timestamp': new Date(1.7e12 + rnd(1e9) * 10).toISOString() };
+      for (const k of ['event', 'host', 'service', 'log', 'message', 'labels']) if (rnd(2)) o[k] = value(1);
+      texts.push(JSON.stringify(o));
+    }
+    for (let i = 0; i < texts.length; i += 100) same(texts.slice(i, i + 100).join('\n'));
+  });
+
+  it('fails the record as a whole for what decodeBatch fails it for', () => {
+    expect(() => batchLines(Buffer.from('not gzip'), 1 << 20)).toThrow(CodecError);
+    expect(() => batchLines(gzipSync(Buffer.alloc(2 << 20, 0x61)), 1 << 20)).toThrow(/exceeds/);
+    const truncated = gzipSync(Buffer.from(ok)).subarray(0, 20);
+    expect(() => batchLines(truncated, 1 << 20)).toThrow(CodecError);
+  });
+});

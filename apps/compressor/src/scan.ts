@@ -1,0 +1,417 @@
+import { isUtf8 } from 'node:buffer';
+import { gunzipSync } from 'node:zlib';
+import { CodecError, facetsOf, partLineOf } from '@backlog/core-codec';
+import type { LineIn } from './assembler';
+
+/**
+ * h-<env> batch → part lines, without building a JS object per event.
+ *
+ * A part holds each event as `JSON.stringify(JSON.parse(line))` (docs/specs/archive.md). Parsing and
+ * re-serializing every event costs more CPU than the whole rest of the pipeline, and the harvester
+ * already writes exactly that form. So each line is checked by a byte scanner that accepts only text
+ * `JSON.stringify` would reproduce byte for byte, and reads the sort key and manifest facets on the
+ * way; the line's bytes then go into the part as they are (a view into the gunzipped batch: no UTF-8
+ * decode, no re-encode). Anything the scanner does not prove canonical — whitespace, `\/` or `\u0041`
+ * escapes, duplicate keys, integer-like keys (V8 moves them first), non-canonical numbers, invalid
+ * UTF-8, a missing or odd @timestamp — takes the exact old path (JSON.parse, JSON.stringify,
+ * partLineOf), so the part bytes are the same either way; only the cost differs.
+ */
+
+export interface BatchLines {
+  lines: LineIn[];
+  /** Lines that are not archivable events, with their 1-based line number and the reason. */
+  bad: { line: number; reason: string; raw: string }[];
+  rawBytes: number;
+  /** Lines that needed the JSON.parse path (for the metric / benchmark). */
+  slow: number;
+}
+
+/** Gunzips one record value with a cap on the output (a gzip bomb is a `too_large` dead letter). */
+export function gunzipBatch(value: Uint8Array, maxDecompressedBytes: number): Buffer {
+  if (value.length < 2 || value[0] !== 0x1f || value[1] !== 0x8b) throw new CodecError('BATCH_NOT_GZIP', 'record value is not gzip (missing 1f 8b magic)');
+  // Output in one piece when the gzip trailer's ISIZE is right (the usual case): no 16 KiB pieces
+  // glued together by a copy. A wrong ISIZE only costs that copy; the cap still holds.
+  const isize = value.length >= 18 ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32LE(value.length - 4) : 0;
+  const chunkSize = Math.max(64, Math.min(isize + 1, maxDecompressedBytes + 1, value.length * 64 + 65_536));
+  try {
+    return gunzipSync(value, { maxOutputLength: maxDecompressedBytes, chunkSize });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new CodecError('BATCH_TOO_LARGE', `decompressed batch exceeds ${maxDecompressedBytes} bytes`);
+    throw new CodecError('BATCH_CORRUPT', `gunzip failed: ${e.message}`);
+  }
+}
+
+/** Gunzips and splits one h-<env> batch into part lines (see the file comment). Throws CodecError for the record as a whole. */
+export function batchLines(value: Uint8Array, maxDecompressedBytes: number): BatchLines {
+  return rawBatchLines(gunzipBatch(value, maxDecompressedBytes));
+}
+
+/** The NDJSON of a batch (already gunzipped) as part lines. */
+export function rawBatchLines(raw: Buffer): BatchLines {
+  const out: BatchLines = { lines: [], bad: [], rawBytes: raw.length, slow: 0 };
+  // Invalid UTF-8 is replaced by U+FFFD when decoded: such a batch is not byte-canonical; take the slow path.
+  const fast = isUtf8(raw);
+  const facets = new FacetCache(raw);
+  let start = 0;
+  let lineNo = 0;
+  while (start < raw.length) {
+    let end = raw.indexOf(0x0a, start);
+    if (end === -1) end = raw.length;
+    lineNo++;
+    if (fast && scanLine(raw, start, end)) {
+      const ts = tsOf(raw, S.tsStart, S.tsEnd);
+      if (ts !== undefined) {
+        const line = raw.subarray(start, end);
+        const id = S.idStart >= 0 ? raw.toString('utf8', S.idStart, S.idEnd) : '';
+        out.lines.push({ line: { ts, id, line }, facets: facets.of(S.hostStart, S.hostEnd, S.serviceStart, S.serviceEnd, S.levelStart, S.levelEnd) });
+        start = end + 1;
+        continue;
+      }
+    }
+    slowLine(raw.toString('utf8', start, end), lineNo, out);
+    start = end + 1;
+  }
+  return out;
+}
+
+/** The old path, byte for byte: JSON.parse, JSON.stringify, partLineOf. */
+function slowLine(text: string, lineNo: number, out: BatchLines): void {
+  if (text.trim() === '') return;
+  out.slow++;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    out.bad.push({ line: lineNo, reason: `invalid JSON: ${(err as Error).message}`, raw: text });
+    return;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    out.bad.push({ line: lineNo, reason: 'not a JSON object', raw: text });
+    return;
+  }
+  const ev = v as Record<string, unknown>;
+  const canon = JSON.stringify(ev);
+  const pl = partLineOf(ev, canon);
+  if (!pl) {
+    out.bad.push({ line: lineNo, reason: 'no parseable @timestamp', raw: canon });
+    return;
+  }
+  out.lines.push({ line: { ts: pl.ts, id: pl.id, line: Buffer.from(canon) }, facets: facetsOf(ev) });
+}
+
+/** host.name / service.name / log.level strings, decoded once per distinct byte sequence in a row. */
+class FacetCache {
+  private readonly starts = [-1, -1, -1];
+  private readonly ends = [-1, -1, -1];
+  private readonly values: (string | undefined)[] = [undefined, undefined, undefined];
+  private last: { host?: string; service?: string; level?: string } = {};
+  constructor(private readonly b: Buffer) {}
+
+  /** The facets object of a line; the previous line's object when all three are the same (no allocation). */
+  of(hs: number, he: number, ss: number, se: number, ls: number, le: number): { host?: string; service?: string; level?: string } {
+    const host = this.get(0, hs, he);
+    const service = this.get(1, ss, se);
+    const level = this.get(2, ls, le);
+    const l = this.last;
+    if (l.host === host && l.service === service && l.level === level) return l;
+    this.last = { host, service, level };
+    return this.last;
+  }
+
+  get(k: number, s: number, e: number): string | undefined {
+    if (s < 0 || e === s) return undefined; // absent, or '' (facetsOf ignores empty strings)
+    const ps = this.starts[k] as number;
+    const pe = this.ends[k] as number;
+    if (ps >= 0 && pe - ps === e - s) {
+      let i = 0;
+      const n = e - s;
+      while (i < n && this.b[ps + i] === this.b[s + i]) i++;
+      if (i === n) return this.values[k];
+    }
+    const v = this.b.toString('utf8', s, e);
+    this.starts[k] = s;
+    this.ends[k] = e;
+    this.values[k] = v;
+    return v;
+  }
+}
+
+/** What scanLine found: byte ranges of the captured string values (inside the quotes), -1 when absent. */
+const S = { tsStart: -1, tsEnd: -1, idStart: -1, idEnd: -1, hostStart: -1, hostEnd: -1, serviceStart: -1, serviceEnd: -1, levelStart: -1, levelEnd: -1 };
+
+// What a value at depth 1 or 2 is captured as.
+const CAP_NONE = 0;
+const CAP_TS = 1;
+const CAP_EVENT = 2;
+const CAP_HOST = 3;
+const CAP_SERVICE = 4;
+const CAP_LOG = 5;
+const CAP_ID = 6;
+const CAP_NAME_HOST = 7;
+const CAP_NAME_SERVICE = 8;
+const CAP_LEVEL = 9;
+
+const MAX_DEPTH = 64;
+const MAX_KEYS = 1024;
+/** Key ranges of the objects being scanned (duplicate-key check): start, end pairs. */
+const keyStack = new Int32Array(2 * MAX_KEYS);
+let keyTop = 0;
+let depth = 0;
+let pos = 0;
+let end = 0;
+/** Whether the string scanned last held an escape sequence. */
+let escaped = false;
+let buf: Buffer;
+
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const K_TIMESTAMP = bytes('@timestamp');
+const K_EVENT = bytes('event');
+const K_HOST = bytes('host');
+const K_SERVICE = bytes('service');
+const K_LOG = bytes('log');
+const K_ID = bytes('id');
+const K_NAME = bytes('name');
+const K_LEVEL = bytes('level');
+
+/** b[s, e) equals key (the caller checked the length). */
+function is(b: Buffer, s: number, key: Uint8Array): boolean {
+  for (let i = 0; i < key.length; i++) if (b[s + i] !== key[i]) return false;
+  return true;
+}
+
+/**
+ * True when b[s, e) is a JSON object exactly as JSON.stringify writes it; sets S.
+ * Module-level state keeps the hot loop free of allocations.
+ */
+export function scanLine(b: Buffer, s: number, e: number): boolean {
+  S.tsStart = S.idStart = S.hostStart = S.serviceStart = S.levelStart = -1;
+  S.tsEnd = S.idEnd = S.hostEnd = S.serviceEnd = S.levelEnd = -1;
+  if (e - s < 2 || b[s] !== 0x7b) return false;
+  buf = b;
+  pos = s;
+  end = e;
+  depth = 0;
+  keyTop = 0;
+  return object(CAP_NONE) && pos === e;
+}
+
+/** Scans a string starting at its opening quote; returns false if not canonical. Leaves pos after the closing quote. */
+function string(): boolean {
+  const b = buf;
+  let p = pos + 1;
+  const e = end;
+  escaped = false;
+  while (p < e) {
+    const c = b[p] as number;
+    if (c === 0x22) {
+      pos = p + 1;
+      return true;
+    }
+    if (c < 0x20) return false;
+    if (c === 0x5c) {
+      escaped = true;
+      const x = b[p + 1];
+      // JSON.stringify writes these short escapes, and \u00xx only for the other control characters.
+      if (x === 0x22 || x === 0x5c || x === 0x62 || x === 0x66 || x === 0x6e || x === 0x72 || x === 0x74) p += 2;
+      else if (x === 0x75 && b[p + 2] === 0x30 && b[p + 3] === 0x30 && (b[p + 4] === 0x30 || b[p + 4] === 0x31)) {
+        const h = b[p + 5] as number;
+        const v = (b[p + 4] === 0x31 ? 16 : 0) + (h >= 0x30 && h <= 0x39 ? h - 0x30 : h >= 0x61 && h <= 0x66 ? h - 0x57 : -100);
+        if (v < 0 || v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return false;
+        p += 6;
+      } else return false;
+    } else p++;
+  }
+  return false;
+}
+
+function object(cap: number): boolean {
+  if (++depth > MAX_DEPTH) return false;
+  const b = buf;
+  const keyBase = keyTop;
+  pos++; // '{'
+  if (b[pos] === 0x7d) {
+    pos++;
+    depth--;
+    return true;
+  }
+  for (;;) {
+    if (b[pos] !== 0x22) return false;
+    const ks = pos + 1;
+    if (!string()) return false;
+    const ke = pos - 1;
+    const klen = ke - ks;
+    // Integer-like keys are enumerated first by V8 (order changes); escaped keys: leave to the slow path.
+    if (escaped || (klen > 0 && (b[ks] as number) >= 0x30 && (b[ks] as number) <= 0x39)) return false;
+    // Duplicate keys collapse in JSON.parse.
+    for (let k = keyBase; k < keyTop; k += 2) {
+      const s2 = keyStack[k] as number;
+      if ((keyStack[k + 1] as number) - s2 !== klen) continue;
+      let i = 0;
+      while (i < klen && b[s2 + i] === b[ks + i]) i++;
+      if (i === klen) return false;
+    }
+    if (keyTop >= keyStack.length) return false;
+    keyStack[keyTop++] = ks;
+    keyStack[keyTop++] = ke;
+    if (b[pos] !== 0x3a) return false;
+    pos++;
+    let vcap = CAP_NONE;
+    if (depth === 1) {
+      if (klen === 10 && is(b, ks, K_TIMESTAMP)) vcap = CAP_TS;
+      else if (klen === 5 && is(b, ks, K_EVENT)) vcap = CAP_EVENT;
+      else if (klen === 4 && is(b, ks, K_HOST)) vcap = CAP_HOST;
+      else if (klen === 7 && is(b, ks, K_SERVICE)) vcap = CAP_SERVICE;
+      else if (klen === 3 && is(b, ks, K_LOG)) vcap = CAP_LOG;
+    } else if (depth === 2 && cap !== CAP_NONE) {
+      if (cap === CAP_EVENT && klen === 2 && is(b, ks, K_ID)) vcap = CAP_ID;
+      else if ((cap === CAP_HOST || cap === CAP_SERVICE) && klen === 4 && is(b, ks, K_NAME)) vcap = cap === CAP_HOST ? CAP_NAME_HOST : CAP_NAME_SERVICE;
+      else if (cap === CAP_LOG && klen === 5 && is(b, ks, K_LEVEL)) vcap = CAP_LEVEL;
+    }
+    if (!value(vcap)) return false;
+    const c = b[pos];
+    if (c === 0x2c) {
+      pos++;
+      continue;
+    }
+    if (c === 0x7d) {
+      pos++;
+      keyTop = keyBase;
+      depth--;
+      return true;
+    }
+    return false;
+  }
+}
+
+function array(): boolean {
+  if (++depth > MAX_DEPTH) return false;
+  const b = buf;
+  pos++; // '['
+  if (b[pos] === 0x5d) {
+    pos++;
+    depth--;
+    return true;
+  }
+  for (;;) {
+    if (!value(CAP_NONE)) return false;
+    const c = b[pos];
+    if (c === 0x2c) {
+      pos++;
+      continue;
+    }
+    if (c === 0x5d) {
+      pos++;
+      depth--;
+      return true;
+    }
+    return false;
+  }
+}
+
+function value(cap: number): boolean {
+  const b = buf;
+  const c = b[pos] as number;
+  if (c === 0x22) {
+    const vs = pos + 1;
+    if (!string()) return false;
+    if (cap >= CAP_ID || cap === CAP_TS) {
+      const ve = pos - 1;
+      // A captured value with an escape needs decoding: leave it to the slow path (rare).
+      if (escaped) return false;
+      if (cap === CAP_TS) {
+        S.tsStart = vs;
+        S.tsEnd = ve;
+      } else if (cap === CAP_ID) {
+        S.idStart = vs;
+        S.idEnd = ve;
+      } else if (cap === CAP_NAME_HOST) {
+        S.hostStart = vs;
+        S.hostEnd = ve;
+      } else if (cap === CAP_NAME_SERVICE) {
+        S.serviceStart = vs;
+        S.serviceEnd = ve;
+      } else if (cap === CAP_LEVEL) {
+        S.levelStart = vs;
+        S.levelEnd = ve;
+      }
+    }
+    return true;
+  }
+  if (c === 0x7b) return object(cap === CAP_EVENT || cap === CAP_HOST || cap === CAP_SERVICE || cap === CAP_LOG ? cap : CAP_NONE);
+  if (c === 0x5b) return array();
+  if (c === 0x74) return literal(0x74, 0x72, 0x75, 0x65, 4); // true
+  if (c === 0x66) return b[pos + 4] === 0x65 && literal(0x66, 0x61, 0x6c, 0x73, 5); // false
+  if (c === 0x6e) return literal(0x6e, 0x75, 0x6c, 0x6c, 4); // null
+  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return number();
+  return false;
+}
+
+function literal(c0: number, c1: number, c2: number, c3: number, n: number): boolean {
+  const b = buf;
+  if (b[pos] !== c0 || b[pos + 1] !== c1 || b[pos + 2] !== c2 || b[pos + 3] !== c3 || pos + n > end) return false;
+  pos += n;
+  return true;
+}
+
+/** A number is canonical when it is what Number → String gives back (no `1.0`, `1e5`, `-0`, overflow). */
+function number(): boolean {
+  const b = buf;
+  const s = pos;
+  let p = pos;
+  for (;;) {
+    const c = b[p] as number;
+    if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) p++;
+    else break;
+    if (p >= end) break;
+  }
+  const tok = b.toString('latin1', s, p);
+  // Plain short integers (the common case) are canonical unless they have a leading zero or are -0.
+  const n = Number(tok);
+  if (!Number.isFinite(n) || String(n) !== tok) return false;
+  pos = p;
+  return true;
+}
+
+const dayCache = new Map<number, number>();
+
+/** Two ASCII digits at b[i], b[i+1] as a number; -1 when either is not a digit. */
+function two(b: Buffer, i: number): number {
+  const x = (b[i] as number) - 0x30;
+  const y = (b[i + 1] as number) - 0x30;
+  return x >= 0 && x <= 9 && y >= 0 && y <= 9 ? x * 10 + y : -1;
+}
+
+/** @timestamp → epoch ms exactly as Date.parse, fast for `YYYY-MM-DDTHH:MM:SS(.sss)Z`; undefined when unparseable. */
+function tsOf(b: Buffer, s: number, e: number): number | undefined {
+  if (s < 0) return undefined;
+  const n = e - s;
+  if ((n === 24 || n === 20) && b[s + 4] === 0x2d && b[s + 7] === 0x2d && b[s + 10] === 0x54 && b[s + 13] === 0x3a && b[s + 16] === 0x3a && b[e - 1] === 0x5a) {
+    const y1 = two(b, s);
+    const y2 = two(b, s + 2);
+    const mo = two(b, s + 5);
+    const dd = two(b, s + 8);
+    const hh = two(b, s + 11);
+    const mi = two(b, s + 14);
+    const ss = two(b, s + 17);
+    let ms = 0;
+    if (n === 24) {
+      const a = two(b, s + 20);
+      const c = (b[s + 22] as number) - 0x30;
+      ms = b[s + 19] === 0x2e && a >= 0 && c >= 0 && c <= 9 ? a * 10 + c : -1;
+    }
+    if (y1 >= 0 && y2 >= 0 && mo >= 0 && dd >= 0 && hh >= 0 && hh < 24 && mi >= 0 && mi < 60 && ss >= 0 && ss < 60 && ms >= 0) {
+      const dayKey = ((y1 * 100 + y2) * 100 + mo) * 100 + dd;
+      let day = dayCache.get(dayKey);
+      if (day === undefined) {
+        // The date part by Date.parse itself, so its rules (range, rollover) are exactly the same.
+        day = Date.parse(`${b.toString('latin1', s, s + 10)}T00:00:00.000Z`);
+        if (dayCache.size > 10_000) dayCache.clear();
+        dayCache.set(dayKey, day);
+      }
+      if (Number.isFinite(day)) return day + hh * 3_600_000 + mi * 60_000 + ss * 1000 + ms;
+    }
+  }
+  const t = Date.parse(b.toString('utf8', s, e));
+  return Number.isFinite(t) ? t : undefined;
+}
