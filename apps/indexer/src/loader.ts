@@ -29,7 +29,7 @@ export interface LoaderOptions {
   memoryBytes: number;
   bulk: HistoryBulkOptions;
   planner: PlannerOptions;
-  /** Lines per batch read from a part (one `write` of the bulk writer). Default 2,000. */
+  /** Lines per batch read from a part (one `write` of the bulk writer). Default bulk documents × bulks in flight, so every write keeps them all busy. */
   batchLines?: number;
 }
 
@@ -74,7 +74,10 @@ export class HistoryLoader {
     private readonly opts: LoaderOptions,
   ) {
     this.bulk = new HistoryBulk(deps.search, deps.metrics, opts.bulk);
+    this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
   }
+
+  private readonly batchLines: number;
 
   plan(job: Pick<JobDoc, 'env' | 'fromMs' | 'toMs' | 'filter' | 'maxEvents'>): Promise<Plan> {
     const req = { env: job.env, fromMs: job.fromMs, toMs: job.toMs, filter: job.filter, ...(job.maxEvents !== undefined ? { maxEvents: job.maxEvents } : {}) };
@@ -235,13 +238,13 @@ export class HistoryLoader {
                   toMs: job.toMs,
                   verify: true,
                   memoryBytes: this.opts.memoryBytes,
-                  batchLines: this.opts.batchLines ?? 2000,
+                  batchLines: this.batchLines,
                   onBytes: (n) => {
                     c.bytes += n;
                     metrics.readBytes.inc(n);
                   },
                 })
-              : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.opts.batchLines ?? 2000);
+              : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
           if (source.kind === 'kafka') c.bytes = part.bytes;
           for await (const lines of batches) {
             if (aborted()) return undefined;
