@@ -138,6 +138,25 @@ async function settle(rx: Rx): Promise<void> {
   }
 }
 
+/** The receiver's own view of a case: how much it fanned out and how late (send → its fan-out). */
+interface RxSnap {
+  fanout: number;
+  buckets: [number, number][];
+}
+async function rxSnap(rx: Rx): Promise<RxSnap> {
+  const text = await (await fetch(`http://127.0.0.1:${rx.metricsPort}/metrics`)).text();
+  const buckets: [number, number][] = [];
+  for (const m of text.matchAll(/^live_receiver_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2])]);
+  return { fanout: Number(/^live_receiver_fanout_events_total (\d+)/m.exec(text)?.[1] ?? 0), buckets };
+}
+/** Share of the sent events the receiver fanned out, and the histogram bucket holding its p95 (ms, "≤"). */
+function rxFigures(a: RxSnap, b: RxSnap, sent: number): { rx_fanout_pct: number; rx_p95_le_ms: number | null } {
+  const d = b.buckets.map(([le, n], i) => [le, n - (a.buckets[i]?.[1] ?? 0)] as [number, number]);
+  const total = d.at(-1)?.[1] ?? 0;
+  const p95 = total ? (d.find(([, n]) => n >= total * 0.95)?.[0] ?? null) : null;
+  return { rx_fanout_pct: Math.round(((b.fanout - a.fanout) / Math.max(1, sent)) * 1000) / 10, rx_p95_le_ms: p95 === Infinity ? null : p95 };
+}
+
 // ---- measuring ---------------------------------------------------------------------------------
 interface Collector {
   latencies: number[];
@@ -180,18 +199,20 @@ const pct = (xs: number[], p: number): number | null => {
 };
 const summary = (lat: number[]) => ({ p50_ms: pct(lat, 50), p95_ms: pct(lat, 95), p99_ms: pct(lat, 99) });
 
-async function wsCase(rx: Rx, rate: number, clients: number): Promise<{ rate: number; sent: number; offeredPerS: number; minDeliveredPct: number; dropped: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null }> {
+async function wsCase(rx: Rx, rate: number, clients: number): Promise<{ rate: number; sent: number; offeredPerS: number; minDeliveredPct: number; dropped: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null; rx_fanout_pct: number; rx_p95_le_ms: number | null }> {
   await settle(rx);
   const run = `b${randomBytes(5).toString('hex')}`;
   const cs = await Promise.all(Array.from({ length: clients }, () => wsCollector(rx, run)));
+  const snap0 = await rxSnap(rx);
   const res = await runSender(`127.0.0.1:${rx.udpPort}`, rate, SECONDS, run);
   // Wait for stragglers (bounded).
   const until = Date.now() + 3000;
   while (Date.now() < until && cs.some((c) => c.received + c.dropped < res.sent)) await sleep(50);
   for (const c of cs) c.close();
+  const rxf = rxFigures(snap0, await rxSnap(rx), res.sent);
   const all = cs.flatMap((c) => c.latencies);
   const minDelivered = Math.min(...cs.map((c) => c.received / Math.max(1, res.sent)));
-  return { rate, sent: res.sent, offeredPerS: Math.round(res.sent / res.seconds), minDeliveredPct: Math.round(minDelivered * 1000) / 10, dropped: cs.reduce((s, c) => s + c.dropped, 0), ...summary(all) };
+  return { rate, sent: res.sent, offeredPerS: Math.round(res.sent / res.seconds), minDeliveredPct: Math.round(minDelivered * 1000) / 10, dropped: cs.reduce((s, c) => s + c.dropped, 0), ...summary(all), ...rxf };
 }
 
 // ---- browsers: the live page in headless Chromium ------------------------------------------------
@@ -245,6 +266,8 @@ interface PagesResult {
   framesPerS: number;
   visibility: string;
   load: string;
+  rx_fanout_pct: number;
+  rx_p95_le_ms: number | null;
 }
 
 async function pagesCase(rx: Rx, pages: OpenPage[], rate: number): Promise<PagesResult> {
@@ -261,6 +284,7 @@ async function pagesCase(rx: Rx, pages: OpenPage[], rate: number): Promise<Pages
     })),
   );
   const t0 = Date.now();
+  const snap0 = await rxSnap(rx);
   const res = await runSender(`127.0.0.1:${rx.udpPort}`, rate, SECONDS, `b${randomBytes(5).toString('hex')}`);
   // Wait for stragglers (bounded): every page has drawn or been told it lost each event.
   const state = () => Promise.all(pages.map((p) => p.page.evaluate(() => ({ n: (globalThis as unknown as LivePage).__live.latencies?.length ?? 0, dropped: (globalThis as unknown as LivePage).__live.dropped, frames: (globalThis as unknown as LivePage).__live.frames }))));
@@ -272,6 +296,7 @@ async function pagesCase(rx: Rx, pages: OpenPage[], rate: number): Promise<Pages
   }
   const wall = (Date.now() - t0) / 1000;
   const after = await Promise.all(pages.map((p) => p.perf()));
+  const rxf = rxFigures(snap0, await rxSnap(rx), res.sent);
   const lat: number[] = [];
   const arr: number[] = [];
   let minDelivered = Infinity;
@@ -305,6 +330,7 @@ async function pagesCase(rx: Rx, pages: OpenPage[], rate: number): Promise<Pages
     framesPerS: Math.round(frames / pages.length / wall),
     visibility: [...new Set(before.map((b) => b.live.visibility))].join(','),
     load: load(),
+    ...rxf,
   };
 }
 
@@ -343,7 +369,7 @@ async function main(): Promise<void> {
     for (const rate of CASES.has('ws') ? [1_000, 10_000, 50_000] : []) {
       const r = await wsCase(rx, rate, 1);
       wsP95[rate] = r.p95_ms;
-      const row: Record<string, unknown> = { case: `ws-${rate}/s`, p50_ms: r.p50_ms, p95_ms: r.p95_ms, p99_ms: r.p99_ms, sent: r.sent, offered_per_s: r.offeredPerS, delivered_pct: r.minDeliveredPct, dropped_marker_events: r.dropped, load_1_5_15: load() };
+      const row: Record<string, unknown> = { case: `ws-${rate}/s`, p50_ms: r.p50_ms, p95_ms: r.p95_ms, p99_ms: r.p99_ms, sent: r.sent, offered_per_s: r.offeredPerS, delivered_pct: r.minDeliveredPct, dropped_marker_events: r.dropped, rx_fanout_pct: r.rx_fanout_pct, rx_p95_le_ms: r.rx_p95_le_ms, load_1_5_15: load() };
       if (rate === 10_000) {
         row.target = 'p95 < 250 ms';
         row.baseline = { p95_ms: base.p95_ms as number };
@@ -371,6 +397,8 @@ async function main(): Promise<void> {
             arrived_p95_ms: r.arrived.p95_ms,
             page_busy_pct: r.pageBusyPct,
             page_frames_per_s: r.framesPerS,
+            rx_fanout_pct: r.rx_fanout_pct,
+            rx_p95_le_ms: r.rx_p95_le_ms,
             load_1_5_15: r.load,
           };
           if (rate === 10_000) {
@@ -450,6 +478,7 @@ async function main(): Promise<void> {
       'the page keeps the last 5,000 events in a ring and draws only the rows in its window (a fixed pool, once per frame, ≤ ~33 redraws/s): page_busy_pct = the renderer main thread\'s busy time (CDP TaskDuration) / wall time',
       'one live-receiver process, one Redis; sender in its own process; 2-core machines make the sender, receiver, Redis, clients and Chromium share CPU',
       'delivered_pct = events drawn (browsers) or received (ws) by the slowest client / events sent; UDP loss at the kernel counts against it',
+      'rx_fanout_pct, rx_p95_le_ms: the receiver\'s own figures for the case (events it fanned out / sent; the bucket of its send → fan-out histogram holding the p95): when these are already bad, the clients are not what fell behind',
       'offered_per_s = the rate the sender really reached (a loaded machine may not reach the nominal rate)',
       'ladders (5k, 10k, 15k, 20k, 30k, 40k, 60k, 80k/s) stop at the first rate that fails ≥ 99 % delivery, no dropped marker and p95 < 250 ms; sustained-10-browsers: 10 pages, each in its own browser context, in one headless Chromium',
       `load average (1/5/15 min) at start: ${loadAtStart}; per case in load_1_5_15 (the machine may be shared; compare figures of one run)`,

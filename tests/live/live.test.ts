@@ -26,7 +26,7 @@ const run = promisify(execFile);
 
 /** What the page functions below touch in the browser (the workspace is typechecked without the DOM lib). */
 interface PageGlobals {
-  __live: { state: string; held: number; items(): { host?: string; seq?: number }[] };
+  __live: { state: string; held: number; shown: number; dropped: number; items(): { host?: string; seq?: number; marker?: number }[] };
   document: {
     getElementById(id: string): { textContent: string | null } | null;
     querySelectorAll(selector: string): { length: number };
@@ -202,6 +202,72 @@ describe('live view', () => {
     expect(new Set(ca.events.map((e) => e.seq)).size).toBe(500);
     expect(ca.events.length).toBe(500);
     ca.close();
+  });
+
+  it('a page that cannot keep up gets "N dropped" from the receiver (its window of unacknowledged messages), not a backlog', async () => {
+    if (!a || !browser) throw new Error('setup failed');
+    const ctx = await browser.newContext();
+    try {
+      const slow = await ctx.newPage();
+      await slow.goto(`http://127.0.0.1:${a.httpPort}/?token=${TOKEN}&host=flowtest`);
+      await slow.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 10_000 });
+      // The reference: a plain client (no window) with the same filter gets everything fanned out.
+      const ref = await wsClient(a, { host: 'flowtest' });
+      const sender = createLiveSender({ enabled: true, targets: [`127.0.0.1:${a.udpPort}`] }, { host: 'harvester-3', run: `flow${Date.now()}` });
+      senders.push(sender);
+      const fannedBefore = await metric(a, 'live_receiver_fanout_events_total');
+      // The page's thread is stopped in the debugger (at its next line of script) while 20,000
+      // events go out: it acknowledges nothing, so the receiver stops after the page's window,
+      // queues up to clients.queueEvents (5,000) and drops the rest into a marker.
+      const cdp = await ctx.newCDPSession(slow);
+      await cdp.send('Debugger.enable');
+      await cdp.send('Debugger.pause');
+      const N = 20_000;
+      for (let i = 0; i < N; i++) {
+        sender.send({ host: { name: 'flowtest' }, service: { name: 'svc' }, message: `flow ${i}`, labels: { env: ns } });
+        if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
+      }
+      // Settled: the receiver's fan-out count stopped moving and the reference has all of it.
+      let expected = -1;
+      await waitFor(async () => {
+        const now = (await metric(a as Receiver, 'live_receiver_fanout_events_total')) - fannedBefore;
+        const settled = now === expected && ref.events.length + ref.dropped === now;
+        expected = now;
+        return settled;
+      }, 15_000, 'the reference client to get every fanned-out event').catch((e: Error) => {
+        throw new Error(`${e.message}: ${ref.events.length} + ${ref.dropped} of ${expected}`);
+      });
+      await cdp.send('Debugger.resume');
+      await cdp.send('Debugger.disable');
+      const counts = () => slow.evaluate(() => {
+        const l = (globalThis as unknown as PageGlobals).__live;
+        return { shown: l.shown, dropped: l.dropped, markersInRing: l.items().filter((d) => d.marker !== undefined).length };
+      });
+      await waitFor(async () => {
+        const c = await counts();
+        return c.shown + c.dropped >= expected;
+      }, 15_000, `the page to account for ${expected} events`).catch(async (e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(await counts())}`);
+      });
+      // Every event is on the page or counted in a marker there (the ring keeps only the last
+      // 5,000 rows, so the counters are the reference); the marker is where the loss was.
+      const c = await counts();
+      expect(c.dropped).toBeGreaterThan(0);
+      expect(c.shown + c.dropped).toBe(expected);
+      // What reached the page while it was stopped is bounded: its window (4 messages of at most
+      // clients.maxBatch = 1,000 events) plus its queue at the receiver (5,000); no backlog beyond.
+      expect(c.shown).toBeLessThanOrEqual(4 * 1000 + 5000);
+      expect(c.markersInRing).toBeGreaterThan(0);
+      expect(ref.dropped).toBe(0);
+      expect(await metric(a, 'live_receiver_client_dropped_events_total')).toBeGreaterThanOrEqual(c.dropped);
+      // The page shows each event it got once, in order.
+      const seqs = await slow.evaluate(() => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-3').map((d) => d.seq as number));
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      ref.close();
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('a browser that stops reading gets "N dropped" markers; a reading one on the same receiver is not held up', async () => {

@@ -63,6 +63,12 @@ class Client {
   readonly queue: (Buffer | DroppedMarker)[] = [];
   events = 0;
   droppedTotal = 0;
+  /**
+   * Messages (events or dropped) the client may have unacknowledged; 0 = it does not acknowledge
+   * (then only the socket's unsent bytes hold the receiver back). See `setWindow`.
+   */
+  window = 0;
+  unacked = 0;
   match: (e: LiveEvent) => boolean;
   /** No filter: events are passed through without being parsed. */
   matchAll: boolean;
@@ -108,6 +114,24 @@ export class ClientHub {
     c.filter = filter;
     c.match = compileClientFilter(filter);
     c.matchAll = isEmptyFilter(filter);
+  }
+
+  /**
+   * The client acknowledges the messages it has taken in (`ack`) and may have at most `window`
+   * unacknowledged. A browser's network stack reads a socket far ahead of its page (megabytes on
+   * loopback), so unsent bytes alone never tell that a page fell behind: its events would wait in
+   * buffers for seconds instead of being dropped with a marker. With a window, what a slow page
+   * cannot take stays in its bounded queue here, and the overflow becomes "N dropped".
+   */
+  setWindow(c: Client, window: number): void {
+    c.window = Math.max(0, Math.min(1024, Math.floor(window)));
+    this.scheduleFlush();
+  }
+
+  ack(c: Client, n: number): void {
+    if (!(n > 0)) return;
+    c.unacked = Math.max(0, c.unacked - Math.floor(n));
+    if (c.queue.length) this.scheduleFlush();
   }
 
   /** Offers events to every client whose filter matches; each is parsed at most once, and only if a filter needs it. */
@@ -161,6 +185,8 @@ export class ClientHub {
     let waiting = false;
     for (const c of this.clients) {
       while (c.queue.length) {
+        // Window full: the client's next ack flushes again.
+        if (c.window && c.unacked >= c.window) break;
         if (c.socket.bufferedAmount >= this.opts.highWaterBytes) {
           waiting = true;
           break;
@@ -178,6 +204,7 @@ export class ClientHub {
   }
 
   private sendSome(c: Client): void {
+    c.unacked++;
     const head = c.queue[0];
     if (head !== undefined && !Buffer.isBuffer(head)) {
       c.queue.shift();

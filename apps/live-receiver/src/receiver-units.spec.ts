@@ -113,6 +113,31 @@ describe('ClientHub', () => {
     hub.close();
   });
 
+  it('a client with a window gets at most that many unacknowledged messages; beyond, its queue and then a marker', async () => {
+    const hub = new ClientHub({ queueEvents: 5, highWaterBytes: 1 << 20, maxBatch: 2 });
+    const page = new FakeSocket();
+    const plain = new FakeSocket();
+    const p = hub.add(page, {});
+    hub.add(plain, {});
+    hub.setWindow(p, 2);
+    for (let i = 0; i < 12; i++) {
+      hub.deliver([ev(i)]);
+      await tick();
+    }
+    // Two messages out, unacknowledged; five queued; the rest dropped into one marker.
+    expect(page.sent.map((m) => (m as { events: { seq: number }[] }).events.map((e) => e.seq))).toEqual([[0], [1]]);
+    expect(plain.sent.flatMap((m) => (m as { events: unknown[] }).events)).toHaveLength(12); // no window: not held back
+    hub.ack(p, 2);
+    await tick();
+    expect(page.sent).toHaveLength(4); // the window again: two more messages (2 events each)
+    hub.ack(p, 10);
+    await tick();
+    const seen = page.sent.map((m) => m as { type: string; count?: number; events?: { seq: number }[] });
+    expect(seen.flatMap((m) => m.events?.map((e) => e.seq) ?? [])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(seen.at(-1)).toEqual({ type: 'dropped', count: 5 });
+    hub.close();
+  });
+
   it('a stalled client gets a "N dropped" marker at the place of the loss; others are not held up', async () => {
     const dropped: number[] = [];
     const hub = new ClientHub({ queueEvents: 10, highWaterBytes: 1000, maxBatch: 4, onDropped: (n) => dropped.push(n) });

@@ -282,8 +282,12 @@ export class LiveReceiver {
       } catch {
         return;
       }
-      if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'filter') {
-        const f = parseClientFilter(((msg as { filter?: unknown }).filter ?? {}) as Record<string, unknown>);
+      if (typeof msg !== 'object' || msg === null) return;
+      const m = msg as { type?: unknown; filter?: unknown; n?: unknown; window?: unknown };
+      if (m.type === 'ack' && typeof m.n === 'number') this.hub.ack(client, m.n);
+      else if (m.type === 'flow' && typeof m.window === 'number') this.hub.setWindow(client, m.window);
+      else if (m.type === 'filter') {
+        const f = parseClientFilter((m.filter ?? {}) as Record<string, unknown>);
         this.hub.setFilter(client, f);
         ws.send(JSON.stringify({ type: 'filter', filter: f }));
       }

@@ -29,6 +29,8 @@
   const RING = Math.min(100000, Math.max(100, Math.floor(Number(params.get('rows'))) || 5000));
   /** Events kept while paused; beyond, counted as dropped. */
   const MAX_HELD = RING;
+  /** Messages the receiver may send ahead of the ones this page has taken in (flow control). */
+  const WINDOW = 4;
   /** Row height in px: must match `.row` in index.html (fixed, so that no row is ever measured). */
   const ROW_H = 20;
 
@@ -84,7 +86,16 @@
     const sock = new WebSocket(url);
     ws = sock;
     let opened = false;
-    sock.onopen = () => { opened = true; retryMs = 500; setState('connected'); $('token-box').hidden = true; };
+    sock.onopen = () => {
+      opened = true;
+      retryMs = 500;
+      setState('connected');
+      $('token-box').hidden = true;
+      // Flow control: the receiver sends at most WINDOW messages ahead of what this page took in;
+      // when the page falls behind, its events wait (bounded) at the receiver and the excess comes
+      // back as "N dropped", instead of piling up for seconds in the browser's socket buffers.
+      sock.send('{"type":"flow","window":' + WINDOW + '}');
+    };
     sock.onmessage = (m) => onMessage(m.data);
     sock.onclose = (ev) => {
       if (ws !== sock) return;
@@ -105,6 +116,7 @@
   function onMessage(data) {
     let msg;
     try { msg = JSON.parse(data); } catch { return; }
+    if (msg.type === 'events' || msg.type === 'dropped') ack();
     if (msg.type === 'events') {
       const evs = msg.events;
       stats.received += evs.length;
@@ -127,6 +139,10 @@
       return;
     } else return;
     scheduleRender();
+  }
+
+  function ack() {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send('{"type":"ack","n":1}');
   }
 
   function hold(item) {
@@ -255,6 +271,7 @@
       sentPending = [];
     }
     if (performance.now() - countersAt > 250) showCounters();
+    else if (!countersTimer) countersTimer = setTimeout(showCounters, 250); // the last figures show too
   }
 
   log.addEventListener('scroll', () => {
@@ -279,7 +296,10 @@
   $('detail-close').addEventListener('click', () => { selected = null; $('detail').hidden = true; scheduleRender(); });
 
   let countersAt = 0;
+  let countersTimer = 0;
   function showCounters() {
+    clearTimeout(countersTimer);
+    countersTimer = 0;
     countersAt = performance.now();
     $('shown').textContent = stats.shown;
     $('dropped').textContent = stats.dropped;
