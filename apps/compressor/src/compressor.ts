@@ -9,6 +9,7 @@ import {
   manifestKey,
   partKey,
   serializeManifest,
+  windowEndMs,
 } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -46,6 +47,10 @@ interface PState {
   committed?: string;
   lastCheckpoint?: string;
   spillSeq: number;
+  /** High watermark of the partition at the last fetch (for compressor_committed_lag). */
+  highWatermark?: string;
+  /** Newest window whose main part was written. */
+  newestSealedWindow?: number;
 }
 
 class Stopped extends Error {
@@ -233,6 +238,8 @@ export class Compressor {
       this.states.set(p, st);
     }
     st.busy = true;
+    st.highWatermark = batch.highWatermark;
+    this.updateLag(st);
     try {
       for (const rec of batch.records) {
         await this.waitCapacity(batch, st);
@@ -278,6 +285,12 @@ export class Compressor {
     if (Number.isFinite(st.asm.watermark)) this.m.watermark.set({ partition: plabel }, st.asm.watermark / 1000);
     this.enforceMemory();
     this.launch(st, res.seal);
+  }
+
+  private updateLag(st: PState): void {
+    if (st.highWatermark === undefined || st.committed === undefined) return;
+    const lag = BigInt(st.highWatermark) - BigInt(st.committed);
+    this.m.lag.set({ topic: this.hTopic, partition: String(st.partition) }, Number(lag > 0n ? lag : 0n));
   }
 
   private bufferedBytes(): number {
@@ -383,6 +396,10 @@ export class Compressor {
       await this.retry('kafka', () => (this.producer as Producer).send(this.cTopic, chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers }))));
     }
     this.m.parts.inc({ kind: b.late ? 'late' : 'main' });
+    if (!b.late && (st.newestSealedWindow === undefined || b.window > st.newestSealedWindow)) {
+      st.newestSealedWindow = b.window;
+      this.m.sealedWindowEnd.set({ partition: String(st.partition) }, windowEndMs(b.window) / 1000);
+    }
     this.m.partEvents.inc(manifest.count);
     this.m.rawBytes.inc(manifest.rawBytes);
     this.m.compressedBytes.inc(manifest.compressedBytes);
@@ -432,6 +449,7 @@ export class Compressor {
             await this.consumer.commit([{ topic: this.hTopic, partition: st.partition, offset: cp.offset }]);
             st.committed = cp.offset;
             this.m.committed.set({ partition: String(st.partition) }, Number(cp.offset));
+            this.updateLag(st);
           }
         } catch (e) {
           // Not fatal: the next tick tries again, and a restart resumes from the older commit.

@@ -22,6 +22,8 @@ export function compressorMetrics(r: MetricsRegistry) {
     inflight: r.gauge('compressor_inflight_parts', 'Parts sealed and not yet acknowledged by S3 and c-<env>'),
     watermark: r.gauge('compressor_watermark_seconds', 'Event-time watermark per partition (epoch seconds)', ['partition']),
     committed: r.gauge('compressor_committed_offset', 'Committed h-<env> offset per partition', ['partition']),
+    lag: r.gauge('compressor_committed_lag', 'Records of h-<env> not yet archived: the high watermark at the last fetch minus the committed offset', ['topic', 'partition']),
+    sealedWindowEnd: r.gauge('compressor_sealed_window_end_seconds', 'End (epoch seconds) of the newest window whose main part is in S3 and c-<env>; archive lag = now - this', ['partition']),
     rssPeak: r.gauge('compressor_rss_peak_bytes', 'Peak resident set size of the process'),
   };
 }
