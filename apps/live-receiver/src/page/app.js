@@ -37,7 +37,7 @@
   // `latencies`: when a caller (the benchmark) sets it to an array, every event pushes, at the frame
   // that drew the view with it, (that time − the harvester's `sent`) in ms; `arrivals` likewise at
   // the moment its WebSocket message was parsed.
-  const stats = { received: 0, shown: 0, dropped: 0, missing: 0, held: 0, rows: 0, ring: RING, frames: 0, state: 'connecting', receiver: null, latencies: null, arrivals: null };
+  const stats = { received: 0, shown: 0, dropped: 0, missing: 0, held: 0, rows: 0, ring: RING, frames: 0, frameLag: 0, state: 'connecting', receiver: null, latencies: null, arrivals: null };
   // For tests and for anyone debugging from the console: the events in the ring, oldest first.
   stats.items = () => { const out = []; for (let i = 0; i < count; i++) out.push(at(i)); return out; };
   window.__live = stats;
@@ -51,6 +51,7 @@
   /** Items evicted since the last render: a reader scrolled up keeps looking at the same rows. */
   let evictedSinceRender = 0;
   function push(item) {
+    newSinceRender++;
     if (count < RING) ring[(start + count++) % RING] = item;
     else { ring[start] = item; start = (start + 1) % RING; evictedSinceRender++; }
     version++;
@@ -173,19 +174,44 @@
 
   new ResizeObserver(() => { viewHeight = log.clientHeight; drawn.version = -1; scheduleRender(); }).observe(log);
 
-  /** Least time between two renders, ms: ~30 redraws a second are plenty for a tail, and half the cost of 60. */
-  const MIN_FRAME_MS = 30;
+  /**
+   * Least time between two renders, ms: ~30 redraws a second for a stream one can read, ~20 when
+   * more arrives between two redraws than the window shows (every row is replaced each time; nobody
+   * reads that). And when frames come late (the machine is busy: ten pages on a small box, or the
+   * receiver on the same machine), the page backs off up to 4 redraws a second, leaving the CPU to
+   * what feeds it instead of competing with it.
+   */
+  const FRAME_MS = 30;
+  const FLOOD_FRAME_MS = 50;
+  const MAX_FRAME_MS = 250;
   let lastRender = -Infinity;
+  let newSinceRender = 0;
+  /** The last render replaced more rows than the window holds. */
+  let flooding = false;
+  /** How late animation frames come (ms, moving average): the page's own measure of a busy machine. */
+  let frameLag = 0;
+  let requestedAt = 0;
+  let waitTimer = 0;
   function scheduleRender() {
     if (renderScheduled) return;
     renderScheduled = true;
+    const interval = Math.min(MAX_FRAME_MS, Math.max(flooding ? FLOOD_FRAME_MS : FRAME_MS, 3 * frameLag));
+    const wait = interval - (performance.now() - lastRender);
     // At most one render per frame, right before the browser paints. A tab in the background gets
     // no frames and draws nothing; its ring stays bounded.
+    if (wait <= 4) requestFrame();
+    else waitTimer = setTimeout(requestFrame, wait);
+  }
+  function requestFrame() {
+    waitTimer = 0;
+    requestedAt = performance.now();
     requestAnimationFrame(frame);
   }
-  function frame(t) {
-    if (t - lastRender < MIN_FRAME_MS - 4) { requestAnimationFrame(frame); return; }
-    lastRender = t;
+  function frame() {
+    lastRender = performance.now();
+    // A frame normally comes within ~16 ms of the request; what is beyond is the machine's delay.
+    frameLag = 0.8 * frameLag + 0.2 * Math.max(0, lastRender - requestedAt - 16);
+    stats.frameLag = Math.round(frameLag);
     render();
   }
 
@@ -193,17 +219,34 @@
   const two = (n) => (n < 10 ? '0' : '') + n;
   const clock = (t) => two(t.getHours()) + ':' + two(t.getMinutes()) + ':' + two(t.getSeconds()) + '.' + String(t.getMilliseconds()).padStart(3, '0');
 
+  // Columns in characters (the font is monospace): inline text padded with spaces lays out at a
+  // fraction of the cost of fixed-width boxes (inline-block, grid) with ellipsis.
+  const COLS = { h: 16, s: 14, l: 8 };
+  const SPACES = ' '.repeat(64);
+  const fitTo = (text, w) => (text.length > w ? text.slice(0, w - 1) + '…' : text);
+
   function makeRow() {
     const div = document.createElement('div');
     div.className = 'row';
-    for (const cls of ['t', 'h', 's', 'l', 'm']) { const s = document.createElement('span'); s.className = cls; div.appendChild(s); }
-    const cut = document.createElement('span');
-    cut.className = 'cut';
-    cut.textContent = '✂ ';
-    const text = document.createElement('span');
-    div.lastChild.append(cut, text);
-    const cells = div.children;
-    return { div, t: cells[0], h: cells[1], s: cells[2], l: cells[3], m: cells[4], cut, text, item: undefined };
+    const r = { div, item: undefined };
+    for (const cls of ['t', 'h', 's', 'l', 'm']) {
+      const span = document.createElement('span');
+      span.className = cls;
+      div.appendChild(span);
+      r[cls] = span;
+      if (cls !== 'm') { const pad = document.createTextNode(' '); div.appendChild(pad); r['p' + cls] = pad; }
+    }
+    r.cut = document.createElement('span');
+    r.cut.className = 'cut';
+    r.cut.textContent = '✂ ';
+    r.text = document.createTextNode('');
+    r.m.append(r.cut, r.text);
+    return r;
+  }
+
+  function cell(r, key, text, w) {
+    r[key].textContent = text;
+    r['p' + key].data = SPACES.slice(0, Math.max(1, w + 1 - text.length));
   }
 
   function fill(r, d) {
@@ -215,8 +258,9 @@
       div.removeAttribute('data-seq');
       div.removeAttribute('data-host');
       r.t.textContent = r.h.textContent = r.s.textContent = r.l.textContent = '';
+      r.pt.data = r.ph.data = r.ps.data = r.pl.data = '';
       r.cut.hidden = true;
-      r.text.textContent = d.note !== undefined ? d.note : '⋯ ' + d.marker + ' event' + (d.marker === 1 ? '' : 's') + ' dropped: this page could not keep up';
+      r.text.data = d.note !== undefined ? d.note : '⋯ ' + d.marker + ' event' + (d.marker === 1 ? '' : 's') + ' dropped: this page could not keep up';
       return;
     }
     const e = d.event || {};
@@ -225,11 +269,11 @@
     div.setAttribute('data-seq', d.seq);
     div.setAttribute('data-host', d.host);
     const ts = e['@timestamp'] ? new Date(e['@timestamp']) : new Date(d.sent);
-    r.t.textContent = isNaN(ts) ? '' : clock(ts);
-    r.h.textContent = (e.host && e.host.name) || d.host || '';
-    r.s.textContent = (e.service && e.service.name) || '';
-    r.l.textContent = level;
-    r.text.textContent = typeof e.message === 'string' ? e.message : JSON.stringify(e.message === undefined ? '' : e.message);
+    cell(r, 't', isNaN(ts) ? '' : clock(ts), 12);
+    cell(r, 'h', fitTo(String((e.host && e.host.name) || d.host || ''), COLS.h), COLS.h);
+    cell(r, 's', fitTo(String((e.service && e.service.name) || ''), COLS.s), COLS.s);
+    cell(r, 'l', fitTo(String(level), COLS.l), COLS.l);
+    r.text.data = typeof e.message === 'string' ? e.message : JSON.stringify(e.message === undefined ? '' : e.message);
     const cut = d.truncated !== undefined || d.stripped;
     r.cut.hidden = !cut;
     if (cut) r.cut.title = d.truncated !== undefined ? 'cut to fit a datagram (was ' + d.truncated + ' bytes)' : 'fields left out: ' + d.stripped.join(', ');
@@ -237,6 +281,9 @@
 
   function render() {
     renderScheduled = false;
+    clearTimeout(waitTimer);
+    flooding = newSinceRender > pool.length;
+    newSinceRender = 0;
     stats.frames++;
     const evicted = evictedSinceRender;
     evictedSinceRender = 0;
