@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
+import { FilterError, filterText, parseFilterArgs } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import { type Indexer, installTemplate } from './app';
-import { FilterError, filterText, parseFilterArgs } from './filter';
 import { fmtBytes, fmtSeconds, progressBar, progressJson } from './progress';
 import { RequestError, indexOf } from './request';
 import { ConflictError, NotFoundError } from './service';

@@ -1,5 +1,5 @@
 import type { RedisPort } from '@backlog/adapter-redis';
-import type { HistoryFilter } from './filter';
+import type { EventFilter } from '@backlog/core-codec';
 
 /**
  * Job state in Redis (docs/specs/indexer.md, "Job state"). All keys under the adapter's prefix
@@ -23,7 +23,7 @@ export interface JobDoc {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: HistoryFilter;
+  filter: EventFilter;
   maxEvents?: number;
   createdAt: number;
   /** Last time this load was requested (POST, CLI load, extend). */

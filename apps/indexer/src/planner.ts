@@ -1,9 +1,8 @@
 import type { KafkaClient } from '@backlog/adapter-kafka';
 import { type ArchivePart, type S3Port, listArchiveParts } from '@backlog/adapter-s3';
-import { type PartManifest, compressedRecordKey, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
+import { type EventFilter, type PartManifest, compressedRecordKey, partMayMatch, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import { type CompressedScanOptions, type KafkaPart, readCompressedTopic } from './cenv';
-import { type HistoryFilter, partMayMatch } from './filter';
 import type { PlanSummary, PlannedPart } from './jobs';
 
 /**
@@ -23,7 +22,7 @@ export interface PlanRequest {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: HistoryFilter;
+  filter: EventFilter;
   maxEvents?: number;
 }
 

@@ -1,6 +1,6 @@
 import type { SearchPort } from '@backlog/adapter-search';
+import { type EventFilter, normalizeFilter } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
-import { normalizeFilter, type HistoryFilter } from './filter';
 import type { JobDoc, JobStore } from './jobs';
 import type { IndexerMetrics } from './metrics';
 import { parseHistoryIndex } from './request';
@@ -41,7 +41,7 @@ export async function reapOnce(
           env,
           fromMs: range.fromMs,
           toMs: range.toMs,
-          filter: normalizeFilter(h.filter as HistoryFilter | undefined),
+          filter: normalizeFilter(h.filter as EventFilter | undefined),
           ...(typeof h.maxEvents === 'number' ? { maxEvents: h.maxEvents } : {}),
           createdAt: created,
           requestedAt: typeof h.requestedAt === 'number' ? h.requestedAt : created,

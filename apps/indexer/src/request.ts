@@ -1,13 +1,12 @@
 import { z } from 'zod';
-import { historyIndexName, parseTimeArg } from '@backlog/core-codec';
-import { type HistoryFilter, normalizeFilter } from './filter';
+import { type EventFilter, historyIndexName, normalizeFilter, parseTimeArg } from '@backlog/core-codec';
 
 /** A validated load request: whole seconds, [fromMs, toMs). */
 export interface LoadRequest {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: HistoryFilter;
+  filter: EventFilter;
   /** At most this many events (whole windows, in time order, by the manifests' counts). */
   maxEvents?: number;
   /** Expiry after this request, hours (default: config `history.ttlHours`). */

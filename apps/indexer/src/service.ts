@@ -1,6 +1,6 @@
 import type { Json, SearchPort } from '@backlog/adapter-search';
+import { sameFilter } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
-import { sameFilter } from './filter';
 import type { JobDoc, JobStore } from './jobs';
 import type { HistoryLoader } from './loader';
 import type { IndexerMetrics } from './metrics';

@@ -1,4 +1,4 @@
-import type { HistoryFilter } from './filter';
+import type { EventFilter } from '@backlog/core-codec';
 import type { JobDoc, PartCheckpoint, PartProgress, PlanProblem, PlanSummary } from './jobs';
 
 export type JobStatus = 'queued' | 'loading' | 'done' | 'partial' | 'failed';
@@ -9,7 +9,7 @@ export interface JobView {
   env: string;
   start: string;
   end: string;
-  filter: HistoryFilter;
+  filter: EventFilter;
   maxEvents?: number;
   status: JobStatus;
   createdAt: string;

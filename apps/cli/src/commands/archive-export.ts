@@ -2,16 +2,13 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Port } from '@backlog/adapter-s3';
+import { type EventFilter, eventMatcher, filterText, isEmptyFilter } from '@backlog/core-codec';
 import {
   type BadPart,
   CheckpointStore,
-  type EventFilter,
   Progress,
   badPartOf,
   defaultStatePath,
-  eventMatches,
-  filterText,
-  isEmptyFilter,
   planRun,
   readInOrder,
   stallAfterParts,
@@ -179,6 +176,7 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
     progress.events = 0;
     const corrupt: BadPart[] = [];
     const filtering = !isEmptyFilter(opts.filter);
+    const matches = eventMatcher(opts.filter);
     const stall = stallAfterParts();
     let finishedHere = 0;
     let stopped = false;
@@ -202,7 +200,7 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
             let text = '';
             let n = 0;
             for (const line of batch) {
-              if (filtering && !eventMatches(opts.filter, JSON.parse(line) as Record<string, unknown>)) continue;
+              if (filtering && !matches(JSON.parse(line) as Record<string, unknown>)) continue;
               text += line + '\n';
               n++;
             }

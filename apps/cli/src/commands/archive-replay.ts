@@ -1,18 +1,14 @@
 import { resolve } from 'node:path';
 import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
 import type { S3Port } from '@backlog/adapter-s3';
-import { type BatchEvent, encodeBatch, harvestTopic } from '@backlog/core-codec';
+import { type BatchEvent, type EventFilter, encodeBatch, eventMatcher, filterText, harvestTopic, isEmptyFilter } from '@backlog/core-codec';
 import type { RunSummary } from './archive-export';
 import {
   type BadPart,
   CheckpointStore,
-  type EventFilter,
   Progress,
   badPartOf,
   defaultStatePath,
-  eventMatches,
-  filterText,
-  isEmptyFilter,
   planRun,
   readInOrder,
   stableUuid,
@@ -137,6 +133,7 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
   const partsAlreadyDone = progress.parts;
   const corrupt: BadPart[] = [];
   const filtering = !isEmptyFilter(opts.filter);
+  const matches = eventMatcher(opts.filter);
   const maxRequest = opts.maxRequestBytes ?? 4 << 20;
   const stall = stallAfterParts();
   let finishedHere = 0;
@@ -182,7 +179,7 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
           let n = 0;
           for (const line of batch) {
             const ev = JSON.parse(line) as BatchEvent;
-            if (filtering && !eventMatches(opts.filter, ev)) continue;
+            if (filtering && !matches(ev)) continue;
             n++;
             await enqueue(batcher.add(ev, line));
           }

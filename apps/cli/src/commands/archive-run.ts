@@ -2,100 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type ArchivePart, type ArchiveProblem, type S3Port, isArchivePartError, listArchiveParts, readPartEvents } from '@backlog/adapter-s3';
-import type { PartManifest } from '@backlog/core-codec';
+import { type EventFilter, partMayMatch } from '@backlog/core-codec';
 
 /**
  * What `backlog archive export` and `backlog archive replay` share (docs/specs/archive.md,
- * "Readers"): the filter, the checkpoint file that makes a run resumable part by part, reading parts
+ * "Readers"): the checkpoint file that makes a run resumable part by part, reading parts
  * in window order with a small read-ahead, and the progress line.
  */
-
-// ---- filter -------------------------------------------------------------------------------------
-
-/**
- * Which events to keep. Every given field must match: `host`, `service`, `level` — the event's
- * `host.name` / `service.name` / `log.level` is one of the values (level case-insensitive);
- * `message` — every term is a case-insensitive substring of `message`. Same syntax as
- * `backlog history load --filter`.
- */
-export interface EventFilter {
-  host?: string[];
-  service?: string[];
-  level?: string[];
-  message?: string[];
-}
-
-const FILTER_KEYS = ['host', 'service', 'level', 'message'] as const;
-
-/** `--filter host=web-1,web-2 --filter level=error --filter message~timeout`. Throws naming the bad argument. */
-export function parseFilterArgs(args: readonly string[]): EventFilter {
-  const out: EventFilter = {};
-  for (const arg of args) {
-    const m = /^([a-z]+)(=|~)(.*)$/s.exec(arg);
-    if (!m) throw new Error(`--filter ${JSON.stringify(arg)}: expected key=value[,value…] (host, service, level) or message~text`);
-    const [, key, op, value] = m as unknown as [string, string, string, string];
-    if (!(FILTER_KEYS as readonly string[]).includes(key)) throw new Error(`--filter ${JSON.stringify(arg)}: unknown key ${key} (host, service, level, message)`);
-    if (key === 'message') {
-      if (op !== '~') throw new Error(`--filter ${JSON.stringify(arg)}: message takes ~ (substring), e.g. message~timeout`);
-      if (!value) throw new Error(`--filter ${JSON.stringify(arg)}: empty text`);
-      (out.message ??= []).push(value.toLowerCase());
-      continue;
-    }
-    if (op !== '=') throw new Error(`--filter ${JSON.stringify(arg)}: ${key} takes = (exact values), e.g. ${key}=a,b`);
-    const values = value.split(',').map((v) => v.trim());
-    if (values.some((v) => !v)) throw new Error(`--filter ${JSON.stringify(arg)}: empty value`);
-    const k = key as 'host' | 'service' | 'level';
-    out[k] = [...new Set([...(out[k] ?? []), ...values.map((v) => (k === 'level' ? v.toLowerCase() : v))])].sort();
-  }
-  if (out.message) out.message = [...new Set(out.message)].sort();
-  return out;
-}
-
-export function isEmptyFilter(f: EventFilter): boolean {
-  return !f.host && !f.service && !f.level && !f.message;
-}
-
-/** `host=a,b level=error message~x`: stable, so a checkpoint can tell whether a rerun asks for the same thing. */
-export function filterText(f: EventFilter): string {
-  const parts: string[] = [];
-  for (const k of ['host', 'service', 'level'] as const) if (f[k]) parts.push(`${k}=${(f[k] as string[]).join(',')}`);
-  for (const t of f.message ?? []) parts.push(`message~${t}`);
-  return parts.join(' ');
-}
-
-const str = (o: unknown, k: string): string | undefined => {
-  const v = o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined;
-  return typeof v === 'string' ? v : undefined;
-};
-
-export function eventMatches(f: EventFilter, ev: Record<string, unknown>): boolean {
-  if (f.host) {
-    const h = str(ev.host, 'name');
-    if (h === undefined || !f.host.includes(h)) return false;
-  }
-  if (f.service) {
-    const s = str(ev.service, 'name');
-    if (s === undefined || !f.service.includes(s)) return false;
-  }
-  if (f.level) {
-    const l = str(ev.log, 'level');
-    if (l === undefined || !f.level.includes(l.toLowerCase())) return false;
-  }
-  if (f.message) {
-    const m = typeof ev.message === 'string' ? ev.message.toLowerCase() : undefined;
-    if (m === undefined) return false;
-    for (const t of f.message) if (!m.includes(t)) return false;
-  }
-  return true;
-}
-
-/** False when the manifest's distinct hosts/services/levels prove no event of the part can match. */
-export function partMayMatch(f: EventFilter, m: Pick<PartManifest, 'hosts' | 'services' | 'levels'>): boolean {
-  if (f.host && !m.hosts.some((h) => (f.host as string[]).includes(h))) return false;
-  if (f.service && !m.services.some((s) => (f.service as string[]).includes(s))) return false;
-  if (f.level && !m.levels.some((l) => (f.level as string[]).includes(l.toLowerCase()))) return false;
-  return true;
-}
 
 // ---- checkpoint ---------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseTimeArg } from './archive';
 import { type RunSummary, exitCodeOf } from './archive-export';
 import { DEFAULT_REPLAY_BATCH, ReplayBatcher, replayTargetRefusal } from './archive-replay';
-import { CheckpointStore, Progress, defaultStatePath, eventMatches, filterText, humanBytes, humanDuration, parseFilterArgs, partMayMatch } from './archive-run';
+import { CheckpointStore, Progress, defaultStatePath, humanBytes, humanDuration } from './archive-run';
 
 describe('archive: time arguments', () => {
   const now = Date.parse('2026-11-22T12:00:00Z');
@@ -22,39 +22,6 @@ describe('archive: time arguments', () => {
   });
   it('rejects anything else', () => {
     for (const bad of ['yesterday', '2h', '-2y', '2026-13-45T99:00:00Z', '']) expect(() => parseTimeArg(bad, now)).toThrow(/not a time/);
-  });
-});
-
-describe('archive export/replay: filters', () => {
-  const ev = (host: string, service: string, level: string, message: string) => ({ host: { name: host }, service: { name: service }, log: { level }, message });
-  it('parses --filter arguments, normalizes them and prints them stably', () => {
-    const f = parseFilterArgs(['host=web-2,web-1', 'level=ERROR', 'host=web-1', 'message~Time Out', 'service=nginx']);
-    expect(f).toEqual({ host: ['web-1', 'web-2'], level: ['error'], message: ['time out'], service: ['nginx'] });
-    expect(filterText(f)).toBe('host=web-1,web-2 service=nginx level=error message~time out');
-    expect(filterText(parseFilterArgs([]))).toBe('');
-  });
-  it('rejects bad arguments naming them', () => {
-    expect(() => parseFilterArgs(['hostweb'])).toThrow(/"hostweb": expected key=value/);
-    expect(() => parseFilterArgs(['region=eu'])).toThrow(/unknown key region/);
-    expect(() => parseFilterArgs(['message=x'])).toThrow(/message takes ~/);
-    expect(() => parseFilterArgs(['host~x'])).toThrow(/host takes =/);
-    expect(() => parseFilterArgs(['host=a,,b'])).toThrow(/empty value/);
-  });
-  it('matches events: every field must match, level and message ignore case', () => {
-    const f = parseFilterArgs(['host=web-1', 'level=error', 'message~timeout']);
-    expect(eventMatches(f, ev('web-1', 'x', 'ERROR', 'upstream Timeout after 3 s'))).toBe(true);
-    expect(eventMatches(f, ev('web-2', 'x', 'error', 'timeout'))).toBe(false);
-    expect(eventMatches(f, ev('web-1', 'x', 'info', 'timeout'))).toBe(false);
-    expect(eventMatches(f, ev('web-1', 'x', 'error', 'ok'))).toBe(false);
-    expect(eventMatches(f, { message: 'timeout' })).toBe(false);
-    expect(eventMatches({}, {})).toBe(true);
-  });
-  it('skips a part whose manifest proves nothing can match', () => {
-    const m = { hosts: ['web-1', 'web-2'], services: ['nginx'], levels: ['INFO', 'warn'] };
-    expect(partMayMatch(parseFilterArgs(['host=web-3']), m)).toBe(false);
-    expect(partMayMatch(parseFilterArgs(['host=web-2', 'level=info']), m)).toBe(true);
-    expect(partMayMatch(parseFilterArgs(['level=error']), m)).toBe(false);
-    expect(partMayMatch(parseFilterArgs(['message~anything']), m)).toBe(true);
   });
 });
 

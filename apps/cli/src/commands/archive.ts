@@ -3,11 +3,10 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
-import { type PartProblem, checkPart } from '@backlog/core-codec';
+import { type PartProblem, checkPart, parseFilterArgs } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { type RunSummary, exportArchive, exitCodeOf } from './archive-export';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
-import { parseFilterArgs } from './archive-run';
 
 /**
  * `backlog archive verify|export|replay --env E --from T --to T` (docs/specs/archive.md).

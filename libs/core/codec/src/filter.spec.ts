@@ -11,6 +11,19 @@ describe('filters', () => {
   });
   it('refuses what it cannot read, naming the argument', () => {
     for (const bad of ['host', 'colour=red', 'message=x', 'host~web', 'host=a,,b', 'message~']) expect(() => parseFilterArgs([bad])).toThrow(FilterError);
+    expect(() => parseFilterArgs(['hostweb'])).toThrow(/"hostweb": expected key=value/);
+    expect(() => parseFilterArgs(['region=eu'])).toThrow(/unknown key region/);
+    expect(() => parseFilterArgs(['message=x'])).toThrow(/message takes ~/);
+    expect(() => parseFilterArgs(['host~x'])).toThrow(/host takes =/);
+    expect(() => parseFilterArgs(['host=a,,b'])).toThrow(/empty value/);
+    expect(() => parseFilterArgs(['message~'])).toThrow(/empty text/);
+  });
+  it('prints a parsed filter stably: sorted, de-duplicated, whatever the argument order', () => {
+    const f = parseFilterArgs(['host=web-2,web-1', 'level=ERROR', 'host=web-1', 'message~Time Out', 'service=nginx']);
+    expect(f).toEqual({ host: ['web-1', 'web-2'], level: ['error'], message: ['time out'], service: ['nginx'] });
+    expect(filterText(f)).toBe('host=web-1,web-2 service=nginx level=error message~time out');
+    expect(filterText(parseFilterArgs(['service=nginx', 'message~Time Out', 'level=error', 'host=web-1,web-2']))).toBe(filterText(f));
+    expect(filterText(parseFilterArgs([]))).toBe('');
   });
   it('matches every given field; level ignores case; message terms are all required substrings', () => {
     const m = eventMatcher(normalizeFilter({ host: ['web-1'], level: ['error', 'warn'], message: ['timeout'] }));
@@ -27,6 +40,9 @@ describe('filters', () => {
     expect(partMayMatch(normalizeFilter({ host: ['web-2', 'web-3'] }), man)).toBe(true);
     expect(partMayMatch(normalizeFilter({ level: ['WARN'] }), man)).toBe(false);
     expect(partMayMatch(normalizeFilter({ service: ['nginx'], message: ['x'] }), man)).toBe(true);
+    // Manifest levels are compared case-insensitively too.
+    expect(partMayMatch(parseFilterArgs(['level=info']), { ...man, levels: ['INFO', 'warn'] })).toBe(true);
+    expect(partMayMatch(parseFilterArgs(['level=error']), { ...man, levels: ['INFO', 'warn'] })).toBe(false);
   });
   it('compares filters after normalizing', () => {
     expect(sameFilter({ host: ['b', 'a'], level: ['Error'] }, { host: ['a', 'b'], level: ['error'] })).toBe(true);
