@@ -1,8 +1,9 @@
 // The live view's page: plain browser JavaScript, no build step. Log text is only ever put into the
 // page with textContent (never innerHTML): log lines are untrusted input.
 //
-// How it stays fast at tens of thousands of events a second (docs/adr/0008-live-page-rendering.md):
-// - the receiver batches events into one WebSocket message per ~25 ms; each message is parsed once;
+// How it stays fast at tens of thousands of events a second (docs/adr/0010-live-page-rendering.md):
+// - the receiver batches events into one WebSocket message per ~25 ms; each message is parsed once,
+//   and acknowledged, so a page that falls behind gets "N dropped" instead of a backlog;
 // - events go into a ring (the last `rows` events, default 5,000), not into the DOM;
 // - once per animation frame, only the rows in view are drawn, from a fixed pool of row elements
 //   (fixed row height, so no row is ever measured): the page's work per frame depends on the size of
