@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
-import { type PartProblem, checkPart, parseFilterArgs } from '@backlog/core-codec';
+import { type PartProblem, checkPart, parseFilterArgs, parseTimeArg } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { type RunSummary, exportArchive, exitCodeOf } from './archive-export';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
@@ -15,22 +15,6 @@ import { replayArchive, replayTargetRefusal } from './archive-replay';
  * problem. export (archive-export.ts) writes the events as NDJSON; replay (archive-replay.ts) produces
  * them into a Kafka topic as h-<env> batches. Both are resumable part by part.
  */
-
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-
-/** RFC 3339, epoch seconds, or relative to now (`-2h`, `-30m`, `now`). Returns epoch ms. */
-export function parseTimeArg(text: string, nowMs = Date.now()): number {
-  const t = text.trim();
-  if (t === 'now') return nowMs;
-  const rel = /^-(\d+(?:\.\d+)?)([smhdw])$/.exec(t);
-  if (rel) return nowMs - Number(rel[1]) * (UNITS[rel[2] as string] as number) * 1000;
-  if (/^\d{1,12}(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/i.test(t)) {
-    const ms = Date.parse(t.length === 10 ? `${t}T00:00:00Z` : t);
-    if (Number.isFinite(ms)) return ms;
-  }
-  throw new Error(`not a time: ${JSON.stringify(text)} (use RFC 3339, epoch seconds, or relative like -2h)`);
-}
 
 export interface VerifyProblem {
   code: PartProblem['code'] | 'MISSING_WINDOW' | 'MISSING_MANIFEST' | 'MISSING_PART' | 'BAD_MANIFEST';

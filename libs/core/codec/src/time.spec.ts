@@ -6,6 +6,7 @@ describe('parseTimeArg', () => {
   it('reads RFC 3339, dates, epoch seconds and relative times', () => {
     expect(parseTimeArg('2026-11-22T10:00:00Z', now)).toBe(Date.parse('2026-11-22T10:00:00Z'));
     expect(parseTimeArg('2026-11-22T11:00:00+01:00', now)).toBe(Date.parse('2026-11-22T10:00:00Z'));
+    expect(parseTimeArg('2026-11-22T10:00:00.5+01:00', now)).toBe(Date.parse('2026-11-22T09:00:00.500Z'));
     expect(parseTimeArg('2026-11-22', now)).toBe(Date.parse('2026-11-22T00:00:00Z'));
     expect(parseTimeArg('1795341600', now)).toBe(1795341600_000);
     expect(parseTimeArg('1795341600.5', now)).toBe(1795341600_500);
