@@ -1,4 +1,4 @@
-import { bulkLines, parseBulkResponse } from './bulk';
+import { bulkBody, parseBulkResponse } from './bulk';
 import { searchConfigSchema, type SearchConfigInput } from './config';
 import { detectEngine } from './detect';
 import { chunkNames, type Driver } from './drivers/driver';
@@ -55,7 +55,7 @@ export class SearchAdapter implements SearchPort {
   async bulk(ops: readonly BulkOp[], options: BulkOptions = {}): Promise<BulkResult> {
     this.open();
     if (ops.length === 0) return { tookMs: 0, errors: false, items: [], succeeded: 0, failed: 0 };
-    const body = await this.driver.bulk(bulkLines(ops), options.refresh);
+    const body = await this.driver.bulk(bulkBody(ops), options.refresh);
     return parseBulkResponse(ops, body);
   }
 

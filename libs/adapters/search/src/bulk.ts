@@ -1,17 +1,34 @@
 import { SearchError, isRetriableStatus } from './errors';
-import type { BulkItemError, BulkItemResult, BulkOp, BulkOpType, BulkResult, Json } from './port';
+import type { BulkItemError, BulkItemResult, BulkOp, BulkOpType, BulkResult, Json, RawBulkOp } from './port';
 
-/** The `_bulk` NDJSON lines for `ops` (action line, then source line except for delete). */
+const isRaw = (o: BulkOp): o is RawBulkOp => 'source' in o && typeof o.source === 'string';
+
+/** The `_bulk` NDJSON lines for `ops` (action line, then source line except for delete); a raw op's source is parsed back (for inspection). */
 export function bulkLines(ops: readonly BulkOp[]): Json[] {
-  const lines: Json[] = [];
+  return bulkBody(ops)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Json);
+}
+
+/**
+ * The `_bulk` request body for `ops`: action line, then source line except for delete, each ending
+ * in '\n'. A raw op's source is copied as it is (it must not hold a newline: SEARCH_BAD_REQUEST).
+ */
+export function bulkBody(ops: readonly BulkOp[]): string {
+  let body = '';
   for (const o of ops) {
-    const meta: Json = { _index: o.index };
-    if (o.id !== undefined) meta._id = o.id;
-    lines.push({ [o.op]: meta });
-    if (o.op === 'index' || o.op === 'create') lines.push(o.doc);
-    else if (o.op === 'update') lines.push(o.docAsUpsert ? { doc: o.doc, doc_as_upsert: true } : { doc: o.doc });
+    body += o.id !== undefined ? JSON.stringify({ [o.op]: { _index: o.index, _id: o.id } }) : JSON.stringify({ [o.op]: { _index: o.index } });
+    body += '\n';
+    if (isRaw(o)) {
+      if (o.source.includes('\n')) throw new SearchError('SEARCH_BAD_REQUEST', `bulk: the source of ${o.op} ${o.id ?? '(no id)'} holds a newline; a raw source must be one line of JSON`);
+      body += o.source;
+    } else if (o.op === 'index' || o.op === 'create') body += JSON.stringify(o.doc);
+    else if (o.op === 'update') body += JSON.stringify(o.docAsUpsert ? { doc: o.doc, doc_as_upsert: true } : { doc: o.doc });
+    else continue;
+    body += '\n';
   }
-  return lines;
+  return body;
 }
 
 const OP_TYPES: ReadonlySet<string> = new Set(['index', 'create', 'update', 'delete']);

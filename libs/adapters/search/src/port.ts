@@ -16,8 +16,23 @@ export type BulkOpType = 'index' | 'create' | 'update' | 'delete';
 export type BulkOp =
   | { op: 'index'; index: string; id?: string; doc: Json }
   | { op: 'create'; index: string; id?: string; doc: Json }
+  | RawBulkOp
   | { op: 'update'; index: string; id: string; doc: Json; docAsUpsert?: boolean }
   | { op: 'delete'; index: string; id: string };
+
+/**
+ * An `index`/`create` whose document is already one line of JSON (an archive line as stored): it
+ * goes into the `_bulk` body as it is, without a parse and a re-serialization. It must be one JSON
+ * object on one line — a source holding a newline is refused before sending (SEARCH_BAD_REQUEST), so it
+ * can never be read as an action line. Item results are checked exactly like those of `doc` ops.
+ */
+export interface RawBulkOp {
+  op: 'index' | 'create';
+  index: string;
+  id?: string;
+  /** The document's JSON text, without the trailing newline. */
+  source: string;
+}
 
 export interface BulkItemError {
   /** The engine's error type, e.g. `document_parsing_exception`, `version_conflict_engine_exception`. */

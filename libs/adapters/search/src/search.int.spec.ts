@@ -105,6 +105,27 @@ describe.each(cases)('search contract: $name', (c) => {
     expect(await search.count(day)).toBe(2);
   });
 
+  it('bulk sends raw source lines as they are, with the same per-item results', async () => {
+    const index = `logs-${ns}-recent-2026.11.25`;
+    const r = await search.bulk(
+      [
+        { op: 'create', index, id: 'r1', source: '{"@timestamp":"2026-11-25T00:00:00Z","message":"raw one","count":1}' },
+        { op: 'create', index, id: 'r1', source: '{"@timestamp":"2026-11-25T00:00:01Z","message":"raw again","count":2}' },
+        { op: 'create', index, id: 'r2', source: '{"@timestamp":"2026-11-25T00:00:02Z","count":"not a number"}' },
+        { op: 'create', index, id: 'd1', doc: { '@timestamp': '2026-11-25T00:00:03Z', message: 'parsed' } },
+      ],
+      { refresh: true },
+    );
+    expect(r.items.map((i) => i.status)).toEqual([201, 409, 400, 201]);
+    expect(r.items[1] && isAlreadyIndexed(r.items[1])).toBe(true);
+    expect(r.items[2]?.error?.type).toMatch(/^(mapper|document)_parsing_exception$/);
+    const res = await search.search<{ message: string }>({ index, query: { term: { _id: 'r1' } } });
+    expect(res.hits.map((h) => h.source.message)).toEqual(['raw one']);
+    const bad = await rejection(search.bulk([{ op: 'create', index, id: 'x', source: '{"a":1}\n{"b":2}' }]));
+    expect(bad.code).toBe('SEARCH_BAD_REQUEST');
+    expect(await search.count(index)).toBe(2);
+  });
+
   it('new indices get the template: mappings, settings and _meta', async () => {
     const index = `logs-${ns}-recent-2026.11.23`;
     // Sources that disagree on the type of fields.x must both be accepted (free-form object).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunkNames } from './drivers/driver';
-import { bulkLines, classifyServer, createSearch, errorFromResponse, freeFormObjectMapping, parseBulkResponse, type BulkOp } from './index';
+import { bulkBody, bulkLines, classifyServer, createSearch, errorFromResponse, freeFormObjectMapping, parseBulkResponse, type BulkOp } from './index';
 
 describe('bulk lines and results', () => {
   const ops: BulkOp[] = [
@@ -20,6 +20,20 @@ describe('bulk lines and results', () => {
       { doc: { c: 3 }, doc_as_upsert: true },
       { delete: { _index: 'i', _id: '3' } },
     ]);
+  });
+
+  it('copies a raw source line as it is, beside serialized documents', () => {
+    const raw: BulkOp[] = [
+      { op: 'create', index: 'i', id: 'r1', source: '{"n":12345678901234567890,"b":"x"}' },
+      { op: 'create', index: 'i', id: 'd1', doc: { a: 1 } },
+    ];
+    expect(bulkBody(raw)).toBe('{"create":{"_index":"i","_id":"r1"}}\n{"n":12345678901234567890,"b":"x"}\n{"create":{"_index":"i","_id":"d1"}}\n{"a":1}\n');
+    expect(bulkBody(ops)).toBe(bulkLines(ops).map((l) => `${JSON.stringify(l)}\n`).join(''));
+  });
+
+  it('refuses a raw source holding a newline (it could not be told from an action line)', () => {
+    const bad: BulkOp[] = [{ op: 'create', index: 'i', id: 'x', source: '{"a":1}\n{"delete":{"_index":"i","_id":"y"}}' }];
+    expect(() => bulkBody(bad)).toThrow(expect.objectContaining({ code: 'SEARCH_BAD_REQUEST' }));
   });
 
   it('maps item statuses, errors and retriability in request order', () => {

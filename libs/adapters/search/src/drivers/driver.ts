@@ -8,8 +8,8 @@ import type { Json, SearchEngine } from '../port';
  */
 export interface Driver {
   readonly engine: SearchEngine;
-  /** `lines` are the NDJSON lines of `_bulk` (action, source, action, …). */
-  bulk(lines: Json[], refresh: boolean | 'wait_for' | undefined): Promise<Json>;
+  /** `body` is the NDJSON `_bulk` body (action, source, action, …, each line ending in '\n'), sent as it is. */
+  bulk(body: string, refresh: boolean | 'wait_for' | undefined): Promise<Json>;
   putIndexTemplate(name: string, body: Json): Promise<void>;
   deleteIndexTemplate(name: string): Promise<void>;
   createIndex(name: string, body: Json): Promise<void>;

@@ -22,9 +22,10 @@ export class ElasticsearchDriver implements Driver {
     });
   }
 
-  bulk(lines: Json[], refresh: boolean | 'wait_for' | undefined): Promise<Json> {
+  bulk(body: string, refresh: boolean | 'wait_for' | undefined): Promise<Json> {
+    // A string body is sent as it is (the transport serializes only objects and arrays).
     return this.call('bulk', () =>
-      this.client.bulk({ operations: lines as estypes.BulkRequest['operations'], ...(refresh !== undefined ? { refresh } : {}) }),
+      this.client.bulk({ operations: body as unknown as estypes.BulkRequest['operations'], ...(refresh !== undefined ? { refresh } : {}) }),
     );
   }
 

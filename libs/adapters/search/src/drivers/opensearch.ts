@@ -28,8 +28,9 @@ export class OpenSearchDriver implements Driver {
     });
   }
 
-  bulk(lines: Json[], refresh: boolean | 'wait_for' | undefined): Promise<Json> {
-    return this.call('bulk', () => this.client.bulk({ body: lines, ...(refresh !== undefined ? { refresh } : {}) }));
+  bulk(body: string, refresh: boolean | 'wait_for' | undefined): Promise<Json> {
+    // A string body is sent as it is (the client serializes only objects and arrays).
+    return this.call('bulk', () => this.client.bulk({ body: body as never, ...(refresh !== undefined ? { refresh } : {}) }));
   }
 
   async putIndexTemplate(name: string, body: Json): Promise<void> {
