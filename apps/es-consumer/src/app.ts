@@ -1,5 +1,5 @@
 import { createKafka, type KafkaClient } from '@backlog/adapter-kafka';
-import { createSearch, logsTemplate, type SearchConfigInput, type SearchPort } from '@backlog/adapter-search';
+import { createSearch, installLogsTemplate, type SearchConfigInput, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { EsConsumerConfig } from './config';
@@ -52,17 +52,7 @@ export function consumerOptions(cfg: Config): EsConsumerOptions {
 }
 
 export async function installTemplate(search: SearchPort, cfg: Config): Promise<void> {
-  await search.putIndexTemplate(
-    cfg.template.name,
-    logsTemplate({
-      patterns: cfg.template.patterns,
-      priority: cfg.template.priority,
-      shards: cfg.template.shards,
-      replicas: cfg.template.replicas,
-      refreshInterval: cfg.template.refreshInterval,
-      freeForm: search.freeFormObjectMapping(),
-    }),
-  );
+  await installLogsTemplate(search, cfg.template);
 }
 
 /** Retries `fn` (e.g. reaching the search engine at start) until it succeeds or `stopped()` says so. */

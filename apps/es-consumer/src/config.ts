@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { logsTemplateConfigSchema } from '@backlog/adapter-search';
 import { appConfigSchema } from '@backlog/platform-config';
 
 const MiB = 1024 * 1024;
@@ -83,25 +84,8 @@ export const esConsumerConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
-  template: z
-    .object({
-      /** Install/refresh the index template at start. Default true. */
-      install: z.boolean().default(true),
-      /** Template name. Default `backlog-logs`. */
-      name: z.string().min(1).default('backlog-logs'),
-      /** Index patterns. Default `['logs-*']` (DESIGN.md: one template for `logs-*`). */
-      patterns: z.array(z.string().min(1)).min(1).default(['logs-*']),
-      /** Priority; must exceed Elasticsearch 8's built-in `logs` template (100). Default 200. */
-      priority: z.number().int().min(101).default(200),
-      /** Primary shards per daily index. Default 1. */
-      shards: z.number().int().min(1).max(64).default(1),
-      /** Replicas. Default 0 (single node); set 1+ on a cluster. */
-      replicas: z.number().int().min(0).max(8).default(0),
-      /** `index.refresh_interval`. Default `1s`: what the 3 s end-to-end target needs (docs/specs/recent-index.md). */
-      refreshInterval: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1').default('1s'),
-    })
-    .strict()
-    .prefault({}),
+  /** The `logs-*` index template (@backlog/adapter-search, shared with the indexer). */
+  template: logsTemplateConfigSchema,
   prune: z
     .object({
       /** Run the pruning job in this process. Default true. */

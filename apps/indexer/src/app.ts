@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { createKafka } from '@backlog/adapter-kafka';
 import { createRedis, type RedisPort } from '@backlog/adapter-redis';
 import { createS3, type S3Port } from '@backlog/adapter-s3';
-import { createSearch, logsTemplate, type SearchPort } from '@backlog/adapter-search';
+import { createSearch, installLogsTemplate, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -30,11 +30,7 @@ export interface Indexer {
 }
 
 export async function installTemplate(search: SearchPort, cfg: Config): Promise<void> {
-  const t = cfg.template;
-  await search.putIndexTemplate(
-    t.name,
-    logsTemplate({ patterns: t.patterns, priority: t.priority, shards: t.shards, replicas: t.replicas, refreshInterval: t.refreshInterval, freeForm: search.freeFormObjectMapping() }),
-  );
+  await installLogsTemplate(search, cfg.template);
 }
 
 export async function buildIndexer(cfg: Config, logger: Logger, registry: MetricsRegistry, extraEnvs: readonly string[] = []): Promise<Indexer> {

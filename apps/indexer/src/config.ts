@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { logsTemplateConfigSchema } from '@backlog/adapter-search';
 import { appConfigSchema, type DeepReadonly } from '@backlog/platform-config';
 
 const MiB = 1024 * 1024;
@@ -83,25 +84,8 @@ export const indexerConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
-  template: z
-    .object({
-      /** Install/refresh the `logs-*` index template at start (the same one the es-consumer installs). Default true. */
-      install: z.boolean().default(true),
-      /** Template name. Default `backlog-logs`. */
-      name: z.string().min(1).default('backlog-logs'),
-      /** Index patterns. Default `['logs-*']`. */
-      patterns: z.array(z.string().min(1)).min(1).default(['logs-*']),
-      /** Priority; must exceed Elasticsearch 8's built-in `logs` template (100). Default 200. */
-      priority: z.number().int().min(101).default(200),
-      /** Primary shards. Default 1. */
-      shards: z.number().int().min(1).max(64).default(1),
-      /** Replicas. Default 0 (single node). */
-      replicas: z.number().int().min(0).max(8).default(0),
-      /** `index.refresh_interval`. Default `1s`. */
-      refreshInterval: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1').default('1s'),
-    })
-    .strict()
-    .prefault({}),
+  /** The `logs-*` index template (@backlog/adapter-search, shared with the es-consumer). */
+  template: logsTemplateConfigSchema,
   state: z
     .object({
       /** Prefix of every Redis key of the indexer. Default `backlog:indexer:`. */
