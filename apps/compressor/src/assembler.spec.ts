@@ -23,7 +23,7 @@ function records(): { offset: bigint; ts: number; lines: LineIn[] }[] {
       for (let i = 0; i < 5; i++) {
         const ts = t + i * 5000 + host.charCodeAt(0);
         const line = JSON.stringify({ '@timestamp': new Date(ts).toISOString(), event: { id: `e${id}` }, host: { name: host } });
-        lines.push({ line: { ts, id: `e${id++}`, line }, facets: { host } });
+        lines.push({ ts, id: `e${id++}`, line, host });
       }
       out.push({ offset: off++, ts: t + 30_000, lines });
     }
@@ -31,7 +31,7 @@ function records(): { offset: bigint; ts: number; lines: LineIn[] }[] {
       // host z, offline for an hour, catches up: events of window W0 and W0+1.
       for (const w of [W0, W0 + 1]) {
         const ts = windowStartMs(w) + 1000;
-        out.push({ offset: off++, ts: t, lines: [{ line: { ts, id: `late${w}`, line: JSON.stringify({ '@timestamp': new Date(ts).toISOString(), event: { id: `late${w}` } }) }, facets: { host: 'z' } }] });
+        out.push({ offset: off++, ts: t, lines: [{ ts, id: `late${w}`, line: JSON.stringify({ '@timestamp': new Date(ts).toISOString(), event: { id: `late${w}` } }), host: 'z' }] });
       }
     }
   }
@@ -77,7 +77,7 @@ describe('PartitionAssembler', () => {
 
   it('seals windows by watermark + grace, keeps late events in further parts, loses nothing', () => {
     const all = whole.written.flatMap((w) => w.lines);
-    const expected = recs.flatMap((r) => r.lines.map((l) => l.line.line));
+    const expected = recs.flatMap((r) => r.lines.map((l) => l.line));
     expect(all.sort()).toEqual([...expected].sort());
     expect(new Set(all).size).toBe(all.length);
     const late = whole.written.filter((w) => w.late);
@@ -106,10 +106,10 @@ describe('PartitionAssembler', () => {
   it('the checkpoint holds the watermark before its offset', () => {
     const a = new PartitionAssembler(opts, { offset: 0n });
     const ts = windowStartMs(W0) + 1000;
-    a.addRecord(0n, ts, [{ line: { ts, id: 'x', line: '{}' }, facets: {} }]);
+    a.addRecord(0n, ts, [{ ts, id: 'x', line: '{}' }]);
     expect(a.checkpoint()).toEqual({ v: 1, partition: 0, offset: '0', watermark: null, sealed: [] });
     const ts2 = windowEndMs(W0) + 61_000;
-    const r = a.addRecord(1n, ts2, [{ line: { ts: ts2, id: 'y', line: '{}' }, facets: {} }]);
+    const r = a.addRecord(1n, ts2, [{ ts: ts2, id: 'y', line: '{}' }]);
     expect(r.seal).toHaveLength(1);
     a.done(r.seal[0]!);
     expect(a.checkpoint()).toEqual({ v: 1, partition: 0, offset: '1', watermark: ts, sealed: [] });

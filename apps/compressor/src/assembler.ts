@@ -21,10 +21,15 @@ export interface AssemblerOptions {
   maxPartRawBytes: number;
 }
 
-export interface LineIn {
-  line: PartLine;
-  facets: { host?: string; service?: string; level?: string };
+/** host.name, service.name and log.level of an event (for the manifest). */
+export interface Facets {
+  host?: string;
+  service?: string;
+  level?: string;
 }
+
+/** One event of a batch: its part line and its facets, in one object (no second object per event). */
+export type LineIn = PartLine & Facets;
 
 /** A part being filled, then sealed. */
 export interface PartBuffer {
@@ -61,9 +66,13 @@ export interface InFlight {
 
 /**
  * Bytes a buffered line costs in memory: its text (a string: V8 stores ASCII at one byte per char; a
- * byte view: its bytes, plus the view object) plus the id and the PartLine object.
+ * byte view: its bytes, plus the view object) plus the id and the PartLine object. A scanned line's id
+ * is not decoded until a tie needs it (`idBytes`), so its cost is its byte length.
  */
-const lineCost = (l: PartLine) => l.line.length + l.id.length + (typeof l.line === 'string' ? 96 : 176);
+const lineCost = (l: LineIn) => {
+  const idBytes = (l as { idBytes?: number }).idBytes;
+  return l.line.length + (idBytes ?? l.id.length) + (typeof l.line === 'string' ? 96 : 176);
+};
 
 export class PartitionAssembler {
   private wm = -Infinity;
@@ -108,18 +117,27 @@ export class PartitionAssembler {
     const groups = new Map<number, LineIn[]>();
     let skipped = 0;
     let maxTs = -Infinity;
+    // The usual batch lies in one window: then the batch's own array is the group (no copy).
+    let one: number | undefined = lines.length ? windowOf((lines[0] as LineIn).ts) : undefined;
     for (const l of lines) {
-      const w = windowOf(l.line.ts);
-      const written = this.written.get(w);
-      if (written !== undefined && offset <= written) {
-        // Already in a part written before a restart (offsets ≤ its lastOffset were all in it).
-        skipped++;
-        continue;
+      if (l.ts > maxTs) maxTs = l.ts;
+      if (windowOf(l.ts) !== one) one = undefined;
+    }
+    if (one !== undefined && !this.isWritten(one, offset)) groups.set(one, lines as LineIn[]);
+    else {
+      maxTs = -Infinity;
+      for (const l of lines) {
+        const w = windowOf(l.ts);
+        if (this.isWritten(w, offset)) {
+          // Already in a part written before a restart (offsets ≤ its lastOffset were all in it).
+          skipped++;
+          continue;
+        }
+        let g = groups.get(w);
+        if (!g) groups.set(w, (g = []));
+        g.push(l);
+        if (l.ts > maxTs) maxTs = l.ts;
       }
-      let g = groups.get(w);
-      if (!g) groups.set(w, (g = []));
-      g.push(l);
-      if (l.line.ts > maxTs) maxTs = l.line.ts;
     }
     const late: { window: number; latenessMs: number }[] = [];
     for (const [w, group] of groups) {
@@ -133,12 +151,15 @@ export class PartitionAssembler {
         buf = { window: w, late: isLate, firstOffset: offset, lastOffset: offset, wmAtOpen: wmBefore, runs: [], memBytes: 0, stats: new PartStats() };
         this.open.set(key, buf);
       }
-      const run: PartLine[] = [];
+      const run: PartLine[] = group.slice();
       let cost = 0;
+      let prev: LineIn | undefined;
       for (const l of group) {
-        run.push(l.line);
-        buf.stats.add(l.line, l.facets);
-        cost += lineCost(l.line);
+        // The facets go into Sets: skip that when they are the previous line's (the scanner interns them).
+        const same = prev !== undefined && l.host === prev.host && l.service === prev.service && l.level === prev.level;
+        buf.stats.add(l, same ? undefined : l);
+        prev = l;
+        cost += lineCost(l);
       }
       // Batches come sorted by @timestamp; sorting again is linear then, and fixes ties by event.id.
       run.sort(comparePartLines);
@@ -153,6 +174,12 @@ export class PartitionAssembler {
     if (Number.isFinite(maxTs)) this.wm = Math.max(this.wm, Math.min(maxTs, recordTs + this.opts.maxFutureSkewMs));
     this.next = offset + 1n;
     return { seal: this.take((b) => this.expired(b, this.wm, offset)), late, skipped };
+  }
+
+  /** A part written before a restart already holds this offset's events of window `w`. */
+  private isWritten(w: number, offset: bigint): boolean {
+    const written = this.written.get(w);
+    return written !== undefined && offset <= written;
   }
 
   /** Marks an offset as read when it held no events (a dead-letter record, an empty batch). */

@@ -47,12 +47,39 @@ export function batchLines(value: Uint8Array, maxDecompressedBytes: number): Bat
   return rawBatchLines(gunzipBatch(value, maxDecompressedBytes));
 }
 
+/**
+ * A line the scanner proved canonical: its bytes are a view into the gunzipped batch, and its
+ * event.id is decoded only when asked for — the merge needs it on @timestamp ties only.
+ */
+class ScannedLine implements LineIn {
+  private idText: string | undefined = undefined;
+  constructor(
+    readonly ts: number,
+    readonly line: Buffer,
+    private readonly raw: Buffer,
+    private readonly idStart: number,
+    private readonly idEnd: number,
+    readonly host: string | undefined,
+    readonly service: string | undefined,
+    readonly level: string | undefined,
+  ) {}
+
+  get id(): string {
+    if (this.idText === undefined) this.idText = this.idStart < 0 ? '' : this.raw.toString('utf8', this.idStart, this.idEnd);
+    return this.idText;
+  }
+
+  /** UTF-8 bytes of the id (memory accounting, without decoding it). */
+  get idBytes(): number {
+    return this.idStart < 0 ? 0 : this.idEnd - this.idStart;
+  }
+}
+
 /** The NDJSON of a batch (already gunzipped) as part lines. */
 export function rawBatchLines(raw: Buffer): BatchLines {
   const out: BatchLines = { lines: [], bad: [], rawBytes: raw.length, slow: 0 };
   // Invalid UTF-8 is replaced by U+FFFD when decoded: such a batch is not byte-canonical; take the slow path.
   const fast = isUtf8(raw);
-  const facets = new FacetCache(raw);
   let start = 0;
   let lineNo = 0;
   while (start < raw.length) {
@@ -62,9 +89,9 @@ export function rawBatchLines(raw: Buffer): BatchLines {
     if (fast && scanLine(raw, start, end)) {
       const ts = tsOf(raw, S.tsStart, S.tsEnd);
       if (ts !== undefined) {
-        const line = raw.subarray(start, end);
-        const id = S.idStart >= 0 ? raw.toString('utf8', S.idStart, S.idEnd) : '';
-        out.lines.push({ line: { ts, id, line }, facets: facets.of(S.hostStart, S.hostEnd, S.serviceStart, S.serviceEnd, S.levelStart, S.levelEnd) });
+        out.lines.push(
+          new ScannedLine(ts, raw.subarray(start, end), raw, S.idStart, S.idEnd, HOSTS.of(raw, S.hostStart, S.hostEnd), SERVICES.of(raw, S.serviceStart, S.serviceEnd), LEVELS.of(raw, S.levelStart, S.levelEnd)),
+        );
         start = end + 1;
         continue;
       }
@@ -97,45 +124,52 @@ function slowLine(text: string, lineNo: number, out: BatchLines): void {
     out.bad.push({ line: lineNo, reason: 'no parseable @timestamp', raw: canon });
     return;
   }
-  out.lines.push({ line: { ts: pl.ts, id: pl.id, line: Buffer.from(canon) }, facets: facetsOf(ev) });
+  const f = facetsOf(ev);
+  out.lines.push({ ts: pl.ts, id: pl.id, line: Buffer.from(canon), host: f.host, service: f.service, level: f.level });
 }
 
-/** host.name / service.name / log.level strings, decoded once per distinct byte sequence in a row. */
-class FacetCache {
-  private readonly starts = [-1, -1, -1];
-  private readonly ends = [-1, -1, -1];
-  private readonly values: (string | undefined)[] = [undefined, undefined, undefined];
-  private last: { host?: string; service?: string; level?: string } = {};
-  constructor(private readonly b: Buffer) {}
+/**
+ * Facet strings (host.name, service.name, log.level) decoded once per distinct byte sequence and then
+ * shared: no string per line, and the same string object each time, so the manifest's Sets and the
+ * assembler's "same as the previous line" check cost a pointer comparison. Bounded: it starts over
+ * once it holds `max` values (a stream of distinct hosts costs a decode per line, as before).
+ */
+class Interner {
+  private readonly map = new Map<number, { bytes: Buffer; value: string }[]>();
+  private size = 0;
+  constructor(private readonly max: number) {}
 
-  /** The facets object of a line; the previous line's object when all three are the same (no allocation). */
-  of(hs: number, he: number, ss: number, se: number, ls: number, le: number): { host?: string; service?: string; level?: string } {
-    const host = this.get(0, hs, he);
-    const service = this.get(1, ss, se);
-    const level = this.get(2, ls, le);
-    const l = this.last;
-    if (l.host === host && l.service === service && l.level === level) return l;
-    this.last = { host, service, level };
-    return this.last;
-  }
-
-  get(k: number, s: number, e: number): string | undefined {
+  of(b: Buffer, s: number, e: number): string | undefined {
     if (s < 0 || e === s) return undefined; // absent, or '' (facetsOf ignores empty strings)
-    const ps = this.starts[k] as number;
-    const pe = this.ends[k] as number;
-    if (ps >= 0 && pe - ps === e - s) {
-      let i = 0;
-      const n = e - s;
-      while (i < n && this.b[ps + i] === this.b[s + i]) i++;
-      if (i === n) return this.values[k];
+    const n = e - s;
+    let h = n;
+    for (let i = s; i < e; i++) h = (Math.imul(h, 31) + (b[i] as number)) | 0;
+    let list = this.map.get(h);
+    if (list) {
+      for (const c of list) {
+        const cb = c.bytes;
+        if (cb.length !== n) continue;
+        let i = 0;
+        while (i < n && cb[i] === b[s + i]) i++;
+        if (i === n) return c.value;
+      }
+    } else {
+      if (this.size >= this.max) {
+        this.map.clear();
+        this.size = 0;
+      }
+      this.map.set(h, (list = []));
     }
-    const v = this.b.toString('utf8', s, e);
-    this.starts[k] = s;
-    this.ends[k] = e;
-    this.values[k] = v;
-    return v;
+    const value = b.toString('utf8', s, e);
+    list.push({ bytes: Buffer.from(b.subarray(s, e)), value });
+    this.size++;
+    return value;
   }
 }
+
+const HOSTS = new Interner(4096);
+const SERVICES = new Interner(4096);
+const LEVELS = new Interner(256);
 
 /** What scanLine found: byte ranges of the captured string values (inside the quotes), -1 when absent. */
 const S = { tsStart: -1, tsEnd: -1, idStart: -1, idEnd: -1, hostStart: -1, hostEnd: -1, serviceStart: -1, serviceEnd: -1, levelStart: -1, levelEnd: -1 };
