@@ -3,17 +3,7 @@ import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Port } from '@backlog/adapter-s3';
 import { type EventFilter, eventMatcher, filterText, isEmptyFilter } from '@backlog/core-codec';
-import {
-  type BadPart,
-  CheckpointStore,
-  Progress,
-  badPartOf,
-  defaultStatePath,
-  planRun,
-  readInOrder,
-  stallAfterParts,
-  stallForever,
-} from './archive-run';
+import { type BadPart, CheckpointStore, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive export`: the events of [from, to) as NDJSON, windows in order and within a window
@@ -44,43 +34,6 @@ export interface ExportOptions {
   progress?: NodeJS.WriteStream;
   /** Set to true (e.g. by SIGINT) to stop after the part being written. */
   stopping?: { requested: boolean };
-}
-
-export interface RunSummary {
-  op: 'export' | 'replay';
-  env: string;
-  from: string;
-  to: string;
-  filter: string;
-  out?: string;
-  topic?: string;
-  state?: string;
-  resumed: boolean;
-  windows: number;
-  windowsWithoutParts: string[];
-  parts: number;
-  partsDone: number;
-  partsAlreadyDone: number;
-  partsFilteredOut: number;
-  events: number;
-  bytes: number;
-  /** replay: records produced by this run. */
-  records?: number;
-  /** Corrupt or unreadable parts (this run); with --skip-corrupt also those skipped by an earlier run. */
-  corrupt: BadPart[];
-  /** Listing problems: parts without manifest, manifests without part or unparseable. */
-  problems: BadPart[];
-  skippedCorrupt: boolean;
-  stopped: boolean;
-  elapsedMs: number;
-  /** true when every part of the range was delivered (or knowingly skipped with --skip-corrupt). */
-  ok: boolean;
-}
-
-/** Exit status of a finished run: 0 complete, 3 finished but parts are missing (corrupt/unreadable), 130 stopped. */
-export function exitCodeOf(s: RunSummary): number {
-  if (s.stopped) return 130;
-  return s.ok ? 0 : 3;
 }
 
 class FileOut {
@@ -167,31 +120,18 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
   const stdout = opts.stdout ?? process.stdout;
 
   try {
-    const plan = await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter);
-    const todo = plan.parts.filter((p) => !cp?.isDone(p.key));
-    const alreadyBytes = plan.parts.filter((p) => cp?.isDone(p.key)).reduce((a, p) => a + p.manifest.compressedBytes, 0);
-    const progress = new Progress(plan.parts.length, plan.totalBytes, opts.progress, alreadyBytes);
-    progress.parts = plan.parts.length - todo.length;
-    const partsAlreadyDone = progress.parts;
-    progress.events = 0;
-    const corrupt: BadPart[] = [];
+    const run = new RunTracker(await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter), cp, opts);
+    const progress = run.progress;
     const filtering = !isEmptyFilter(opts.filter);
     const matches = eventMatcher(opts.filter);
     const stall = stallAfterParts();
-    let finishedHere = 0;
-    let stopped = false;
 
-    for await (const r of readInOrder(s3, todo, { fromMs: opts.fromMs, toMs: opts.toMs, ahead: opts.ahead ?? 2, onBytes: (n) => { progress.bytes += n; progress.tick(); } })) {
+    for await (const r of run.read(s3, opts)) {
       if (opts.stopping?.requested) {
-        stopped = true;
+        run.stopped = true;
         break;
       }
-      const fail = (e: Error): BadPart => {
-        const bad = badPartOf(r.part, e);
-        if (!bad) throw e; // S3 unreachable, disk full…: fatal, the checkpoint holds what is done
-        return bad;
-      };
-      let bad: BadPart | undefined = r.error ? fail(r.error) : undefined;
+      let bad: BadPart | undefined = r.error ? run.badPart(r.part, r.error) : undefined;
       let events = 0;
       if (!bad && r.batches) {
         try {
@@ -209,28 +149,23 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
             events += n;
             progress.events += n;
             progress.tick();
-            if (stall !== undefined && finishedHere === stall && ++batchNo === 1) {
+            if (stall !== undefined && run.finishedHere === stall && ++batchNo === 1) {
               if (file) await file.sync();
               await stallForever();
             }
           }
         } catch (e) {
-          bad = fail(e as Error);
+          bad = run.badPart(r.part, e as Error);
           progress.events -= events;
           if (file) await file.truncate(cp ? cp.state.outBytes : file.length);
         }
       }
       if (bad) {
-        corrupt.push(bad);
-        opts.progress?.write(`\r\x1b[2K${bad.code} ${bad.key}: ${bad.message}\n`);
-        if (opts.skipCorrupt) cp?.skip(bad.key, `${bad.code}: ${bad.message}`);
+        run.corruptPart(bad);
         continue;
       }
       const outBytes = file ? await file.sync() : undefined;
-      cp?.finish(r.part.key, outBytes === undefined ? { events } : { events, outBytes });
-      finishedHere++;
-      progress.parts++;
-      progress.tick();
+      run.partDone(r.part.key, outBytes === undefined ? { events } : { events, outBytes });
     }
     if (file) {
       await file.sync();
@@ -240,33 +175,7 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
       }
     }
     progress.end();
-    const earlierSkipped = cp ? Object.entries(cp.state.skipped).filter(([k]) => !corrupt.some((c) => c.key === k)).map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why })) : [];
-    const allCorrupt = [...corrupt, ...earlierSkipped];
-    const problems: BadPart[] = plan.problems.map((p) => ({ ...p }));
-    return {
-      op: 'export',
-      env: opts.env,
-      from: identity.from,
-      to: identity.to,
-      filter: identity.filter,
-      out: outPath,
-      ...(statePath ? { state: statePath } : {}),
-      resumed: cp?.resumed ?? false,
-      windows: plan.windows,
-      windowsWithoutParts: plan.windowsWithoutParts,
-      parts: plan.parts.length,
-      partsDone: finishedHere,
-      partsAlreadyDone,
-      partsFilteredOut: plan.filteredOut,
-      events: progress.events,
-      bytes: progress.bytes,
-      corrupt: allCorrupt,
-      problems,
-      skippedCorrupt: opts.skipCorrupt ?? false,
-      stopped,
-      elapsedMs: progress.elapsedMs(),
-      ok: !stopped && (opts.skipCorrupt ? true : allCorrupt.length === 0 && problems.length === 0),
-    };
+    return run.summary(identity, { out: outPath }, statePath ? { state: statePath } : {});
   } finally {
     await file?.close();
   }

@@ -2,19 +2,7 @@ import { resolve } from 'node:path';
 import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
 import type { S3Port } from '@backlog/adapter-s3';
 import { type BatchEvent, type EventFilter, encodeBatch, eventMatcher, filterText, harvestTopic, isEmptyFilter } from '@backlog/core-codec';
-import type { RunSummary } from './archive-export';
-import {
-  type BadPart,
-  CheckpointStore,
-  Progress,
-  badPartOf,
-  defaultStatePath,
-  planRun,
-  readInOrder,
-  stableUuid,
-  stallAfterParts,
-  stallForever,
-} from './archive-run';
+import { type BadPart, CheckpointStore, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive replay --topic T`: the events of [from, to) produced again as h-<env> records
@@ -125,32 +113,20 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
   const statePath = opts.statePath ? resolve(opts.statePath) : defaultStatePath(opts.root, { op: 'replay', env: opts.env, fromMs: opts.fromMs, toMs: opts.toMs, topic: opts.topic });
   const cp = CheckpointStore.open(statePath, identity, opts.restart ?? false);
   cp.save();
-  const plan = await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter);
-  const todo = plan.parts.filter((p) => !cp.isDone(p.key));
-  const alreadyBytes = plan.parts.filter((p) => cp.isDone(p.key)).reduce((a, p) => a + p.manifest.compressedBytes, 0);
-  const progress = new Progress(plan.parts.length, plan.totalBytes, opts.progress, alreadyBytes);
-  progress.parts = plan.parts.length - todo.length;
-  const partsAlreadyDone = progress.parts;
-  const corrupt: BadPart[] = [];
+  const run = new RunTracker(await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter), cp, opts);
+  const progress = run.progress;
   const filtering = !isEmptyFilter(opts.filter);
   const matches = eventMatcher(opts.filter);
   const maxRequest = opts.maxRequestBytes ?? 4 << 20;
   const stall = stallAfterParts();
-  let finishedHere = 0;
-  let stopped = false;
   let records = 0;
 
-  for await (const r of readInOrder(s3, todo, { fromMs: opts.fromMs, toMs: opts.toMs, ahead: opts.ahead ?? 2, onBytes: (n) => { progress.bytes += n; progress.tick(); } })) {
+  for await (const r of run.read(s3, opts)) {
     if (opts.stopping?.requested) {
-      stopped = true;
+      run.stopped = true;
       break;
     }
-    const fail = (e: Error): BadPart => {
-      const bad = badPartOf(r.part, e);
-      if (!bad) throw e;
-      return bad;
-    };
-    let bad: BadPart | undefined = r.error ? fail(r.error) : undefined;
+    let bad: BadPart | undefined = r.error ? run.badPart(r.part, r.error) : undefined;
     let events = 0;
     if (!bad && r.batches) {
       const batcher = new ReplayBatcher(r.part.key, { ...DEFAULT_REPLAY_BATCH, ...opts.batch });
@@ -165,7 +141,7 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
         await producer.send(opts.topic, q);
         records += q.length;
         sentBatches++;
-        if (stall !== undefined && finishedHere === stall && sentBatches === 1) await stallForever();
+        if (stall !== undefined && run.finishedHere === stall && sentBatches === 1) await stallForever();
       };
       const enqueue = async (recs: ProduceRecord[]) => {
         for (const rec of recs) {
@@ -187,53 +163,21 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
           progress.events += n;
           progress.tick();
           // The stall hook wants a record of the part out before it stops.
-          if (stall !== undefined && finishedHere === stall) await send(true);
+          if (stall !== undefined && run.finishedHere === stall) await send(true);
         }
         await enqueue(batcher.flush());
         await send(true);
       } catch (e) {
         progress.events -= events;
-        bad = fail(e as Error);
+        bad = run.badPart(r.part, e as Error);
       }
     }
     if (bad) {
-      corrupt.push(bad);
-      opts.progress?.write(`\r\x1b[2K${bad.code} ${bad.key}: ${bad.message}\n`);
-      if (opts.skipCorrupt) cp.skip(bad.key, `${bad.code}: ${bad.message}`);
+      run.corruptPart(bad);
       continue;
     }
-    cp.finish(r.part.key, { events });
-    finishedHere++;
-    progress.parts++;
-    progress.tick();
+    run.partDone(r.part.key, { events });
   }
   progress.end();
-  const earlierSkipped = Object.entries(cp.state.skipped).filter(([k]) => !corrupt.some((c) => c.key === k)).map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why }));
-  const allCorrupt = [...corrupt, ...earlierSkipped];
-  const problems: BadPart[] = plan.problems.map((p) => ({ ...p }));
-  return {
-    op: 'replay',
-    env: opts.env,
-    from: identity.from,
-    to: identity.to,
-    filter: identity.filter,
-    topic: opts.topic,
-    state: statePath,
-    resumed: cp.resumed,
-    windows: plan.windows,
-    windowsWithoutParts: plan.windowsWithoutParts,
-    parts: plan.parts.length,
-    partsDone: finishedHere,
-    partsAlreadyDone,
-    partsFilteredOut: plan.filteredOut,
-    events: progress.events,
-    bytes: progress.bytes,
-    records,
-    corrupt: allCorrupt,
-    problems,
-    skippedCorrupt: opts.skipCorrupt ?? false,
-    stopped,
-    elapsedMs: progress.elapsedMs(),
-    ok: !stopped && (opts.skipCorrupt ? true : allCorrupt.length === 0 && problems.length === 0),
-  };
+  return run.summary(identity, { topic: opts.topic }, { state: statePath }, { records });
 }

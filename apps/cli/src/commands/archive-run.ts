@@ -274,6 +274,141 @@ export class Progress {
   }
 }
 
+// ---- a run's bookkeeping and its summary -------------------------------------------------------
+
+/** What export and replay print at the end (JSON), and what decides the exit status. */
+export interface RunSummary {
+  op: 'export' | 'replay';
+  env: string;
+  from: string;
+  to: string;
+  filter: string;
+  out?: string;
+  topic?: string;
+  state?: string;
+  resumed: boolean;
+  windows: number;
+  windowsWithoutParts: string[];
+  parts: number;
+  partsDone: number;
+  partsAlreadyDone: number;
+  partsFilteredOut: number;
+  events: number;
+  bytes: number;
+  /** replay: records produced by this run. */
+  records?: number;
+  /** Corrupt or unreadable parts (this run); with --skip-corrupt also those skipped by an earlier run. */
+  corrupt: BadPart[];
+  /** Listing problems: parts without manifest, manifests without part or unparseable. */
+  problems: BadPart[];
+  skippedCorrupt: boolean;
+  stopped: boolean;
+  elapsedMs: number;
+  /** true when every part of the range was delivered (or knowingly skipped with --skip-corrupt). */
+  ok: boolean;
+}
+
+/** Exit status of a finished run: 0 complete, 3 finished but parts are missing (corrupt/unreadable), 130 stopped. */
+export function exitCodeOf(s: RunSummary): number {
+  if (s.stopped) return 130;
+  return s.ok ? 0 : 3;
+}
+
+/**
+ * The part bookkeeping export and replay share: which parts are left to do (those the checkpoint
+ * does not hold), the progress counters, corrupt parts, finished parts, and the summary at the end.
+ * `cp` is absent for an export to stdout without --state.
+ */
+export class RunTracker {
+  readonly todo: ArchivePart[];
+  readonly progress: Progress;
+  readonly partsAlreadyDone: number;
+  readonly corrupt: BadPart[] = [];
+  finishedHere = 0;
+  stopped = false;
+
+  constructor(
+    readonly plan: RunPlan,
+    private readonly cp: CheckpointStore | undefined,
+    private readonly opts: { progress?: NodeJS.WriteStream; skipCorrupt?: boolean },
+  ) {
+    this.todo = plan.parts.filter((p) => !cp?.isDone(p.key));
+    const alreadyBytes = plan.parts.filter((p) => cp?.isDone(p.key)).reduce((a, p) => a + p.manifest.compressedBytes, 0);
+    this.progress = new Progress(plan.parts.length, plan.totalBytes, opts.progress, alreadyBytes);
+    this.progress.parts = plan.parts.length - this.todo.length;
+    this.partsAlreadyDone = this.progress.parts;
+  }
+
+  /** The parts left to do, in order, read ahead (readInOrder), their bytes counted in the progress line. */
+  read(s3: S3Port, opts: { fromMs: number; toMs: number; ahead?: number }): ReturnType<typeof readInOrder> {
+    return readInOrder(s3, this.todo, {
+      fromMs: opts.fromMs,
+      toMs: opts.toMs,
+      ahead: opts.ahead ?? 2,
+      onBytes: (n) => {
+        this.progress.bytes += n;
+        this.progress.tick();
+      },
+    });
+  }
+
+  /** A part's error as a corrupt part; anything else (S3 unreachable, disk full…) is rethrown: fatal, the checkpoint holds what is done. */
+  badPart(part: ArchivePart, e: Error): BadPart {
+    const bad = badPartOf(part, e);
+    if (!bad) throw e;
+    return bad;
+  }
+
+  /** Reports a corrupt part on the progress stream; with --skip-corrupt the checkpoint records it as skipped. */
+  corruptPart(bad: BadPart): void {
+    this.corrupt.push(bad);
+    this.opts.progress?.write(`\r\x1b[2K${bad.code} ${bad.key}: ${bad.message}\n`);
+    if (this.opts.skipCorrupt) this.cp?.skip(bad.key, `${bad.code}: ${bad.message}`);
+  }
+
+  /** A part delivered (written and synced, or every record acknowledged): checkpointed and counted. */
+  partDone(key: string, part: FinishedPart): void {
+    this.cp?.finish(key, part);
+    this.finishedHere++;
+    this.progress.parts++;
+    this.progress.tick();
+  }
+
+  /** The summary; `target` is `{ out }` or `{ topic }`, `extra` what only one kind of run counts. */
+  summary(identity: RunIdentity, target: { out: string } | { topic: string }, state: { state?: string }, extra: { records?: number } = {}): RunSummary {
+    const cp = this.cp;
+    const earlierSkipped = cp ? Object.entries(cp.state.skipped).filter(([k]) => !this.corrupt.some((c) => c.key === k)).map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why })) : [];
+    const allCorrupt = [...this.corrupt, ...earlierSkipped];
+    const problems: BadPart[] = this.plan.problems.map((p) => ({ ...p }));
+    const skipCorrupt = this.opts.skipCorrupt ?? false;
+    return {
+      op: identity.op,
+      env: identity.env,
+      from: identity.from,
+      to: identity.to,
+      filter: identity.filter,
+      ...target,
+      ...state,
+      resumed: cp?.resumed ?? false,
+      windows: this.plan.windows,
+      windowsWithoutParts: this.plan.windowsWithoutParts,
+      parts: this.plan.parts.length,
+      partsDone: this.finishedHere,
+      partsAlreadyDone: this.partsAlreadyDone,
+      partsFilteredOut: this.plan.filteredOut,
+      events: this.progress.events,
+      bytes: this.progress.bytes,
+      ...extra,
+      corrupt: allCorrupt,
+      problems,
+      skippedCorrupt: skipCorrupt,
+      stopped: this.stopped,
+      elapsedMs: this.progress.elapsedMs(),
+      ok: !this.stopped && (skipCorrupt ? true : allCorrupt.length === 0 && problems.length === 0),
+    };
+  }
+}
+
 /** A UUID-shaped id derived from `text`: the same part replayed again carries the same batch ids. */
 export function stableUuid(text: string): string {
   const h = createHash('sha256').update(text).digest('hex');

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type BatchEvent, decodeBatch } from '@backlog/core-codec';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RunSummary, exitCodeOf } from './archive-export';
 import { DEFAULT_REPLAY_BATCH, ReplayBatcher, replayTargetRefusal } from './archive-replay';
-import { CheckpointStore, Progress, defaultStatePath, humanBytes, humanDuration } from './archive-run';
+import { CheckpointStore, Progress, type RunSummary, defaultStatePath, exitCodeOf, humanBytes, humanDuration } from './archive-run';
 
 describe('archive export/replay: checkpoint', () => {
   const dir = mkdtempSync(join(tmpdir(), 'backlog-archive-cp-'));

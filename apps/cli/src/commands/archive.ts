@@ -3,10 +3,11 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
-import { type PartProblem, checkPart, parseFilterArgs, parseTimeArg } from '@backlog/core-codec';
+import { type EventFilter, type PartProblem, checkPart, parseFilterArgs, parseTimeArg } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
-import { type RunSummary, exportArchive, exitCodeOf } from './archive-export';
+import { exportArchive } from './archive-export';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
+import { type RunSummary, exitCodeOf } from './archive-run';
 
 /**
  * `backlog archive verify|export|replay --env E --from T --to T` (docs/specs/archive.md).
@@ -193,6 +194,23 @@ function commonRunOptions(cmd: Command): Command {
     .option('--ahead <n>', 'parts downloaded and verified ahead of the one being written', '2');
 }
 
+/** The options export and replay take alike, from their command lines. */
+function runOptionsOf(opts: RunCliOptions, range: { fromMs: number; toMs: number }, filter: EventFilter, stopping: { requested: boolean }) {
+  return {
+    env: opts.env,
+    fromMs: range.fromMs,
+    toMs: range.toMs,
+    filter,
+    statePath: opts.state,
+    root: process.cwd(),
+    restart: opts.restart,
+    skipCorrupt: opts.skipCorrupt,
+    ahead: aheadOf(opts.ahead),
+    progress: process.stderr.isTTY ? process.stderr : undefined,
+    stopping,
+  };
+}
+
 function finish(summary: RunSummary, to: NodeJS.WriteStream): void {
   to.write(`${JSON.stringify(summary)}\n`);
   process.exitCode = exitCodeOf(summary);
@@ -205,26 +223,13 @@ function registerExport(archive: Command): void {
       .description('write the events of [from, to) as NDJSON, window by window, to a file or stdout; resumable; exit 3 when corrupt parts were left out')
       .option('--out <file>', 'output file, or - for stdout', '-'),
   ).action(async (opts: RunCliOptions & { out: string }) => {
-    const { fromMs, toMs } = timesOf(opts);
+    const range = timesOf(opts);
     const filter = parseFilterArgs(opts.filter);
     const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
     const s3 = createS3({ ...cfg.s3 });
     const sig = stopOnSignal();
     try {
-      const summary = await exportArchive(s3, {
-        env: opts.env,
-        fromMs,
-        toMs,
-        out: opts.out,
-        filter,
-        statePath: opts.state,
-        root: process.cwd(),
-        restart: opts.restart,
-        skipCorrupt: opts.skipCorrupt,
-        ahead: aheadOf(opts.ahead),
-        progress: process.stderr.isTTY ? process.stderr : undefined,
-        stopping: sig.stopping,
-      });
+      const summary = await exportArchive(s3, { ...runOptionsOf(opts, range, filter, sig.stopping), out: opts.out });
       finish(summary, process.stderr);
     } finally {
       sig.dispose();
@@ -242,7 +247,7 @@ function registerReplay(archive: Command): void {
       .option('--partitions <n>', 'partitions of the topic when it has to be created (default: as many as h-<env>, else 1)')
       .option('--force', 'allow h-<env> of the same env or a c-* topic as the target'),
   ).action(async (opts: RunCliOptions & { topic: string; partitions?: string; force?: boolean }) => {
-    const { fromMs, toMs } = timesOf(opts);
+    const range = timesOf(opts);
     const filter = parseFilterArgs(opts.filter);
     const refusal = replayTargetRefusal(opts.env, opts.topic);
     if (refusal && !opts.force) throw new Error(`--topic ${opts.topic}: ${refusal} (--force to do it anyway)`);
@@ -263,20 +268,7 @@ function registerReplay(archive: Command): void {
         await admin.ensureTopics([{ topic: opts.topic, partitions }]);
       }
       await producer.connect();
-      const summary = await replayArchive(s3, producer, {
-        env: opts.env,
-        fromMs,
-        toMs,
-        topic: opts.topic,
-        filter,
-        statePath: opts.state,
-        root: process.cwd(),
-        restart: opts.restart,
-        skipCorrupt: opts.skipCorrupt,
-        ahead: aheadOf(opts.ahead),
-        progress: process.stderr.isTTY ? process.stderr : undefined,
-        stopping: sig.stopping,
-      });
+      const summary = await replayArchive(s3, producer, { ...runOptionsOf(opts, range, filter, sig.stopping), topic: opts.topic });
       finish(summary, process.stdout);
     } finally {
       sig.dispose();
