@@ -4,7 +4,14 @@ import type { IndexerMetrics } from './metrics';
 /** One document of a history load: `_id` = event.id, written with `create` (a second load is a 409, not a duplicate). */
 export interface BulkDoc {
   id: string;
+  /** The parsed event (filters, conflict handling, and the body once `line` is dropped). */
   doc: Json;
+  /**
+   * The event's JSON line as stored in the archive: while set, it is sent as it is (no re-serialization).
+   * Dropped when the engine refuses the line for good, so the document is re-sent serialized from `doc`
+   * and then judged exactly as before (conflict rules included).
+   */
+  line?: string;
   /** Approximate source bytes (for cutting requests). */
   bytes: number;
   /** Conflict rounds so far. */
@@ -103,7 +110,7 @@ export class HistoryBulk {
     let failures = 0;
     while (pending.length) {
       if (aborted()) throw new BulkAbortedError('aborted');
-      const ops: BulkOp[] = pending.map((d) => ({ op: 'create', index, id: d.id, doc: d.doc }));
+      const ops: BulkOp[] = pending.map((d) => (d.line !== undefined ? { op: 'create', index, id: d.id, source: d.line } : { op: 'create', index, id: d.id, doc: d.doc }));
       const t0 = process.hrtime.bigint();
       let results: BulkItemResult[];
       try {
@@ -111,6 +118,11 @@ export class HistoryBulk {
       } catch (err) {
         const e = err instanceof SearchError ? err : new SearchError('SEARCH_UNAVAILABLE', String(err));
         if (e.code === 'SEARCH_BAD_REQUEST' || e.code === 'SEARCH_REQUEST_TOO_LARGE') {
+          if (pending.length === 1 && pending[0]?.line !== undefined) {
+            // A single raw line refused as a whole: try it serialized before giving up on it.
+            (pending[0] as BulkDoc).line = undefined;
+            continue;
+          }
           if (pending.length > 1) {
             // Refused as a whole: halve until the culprit stands alone.
             const mid = Math.ceil(pending.length / 2);
@@ -146,6 +158,13 @@ export class HistoryBulk {
           retriable++;
           why ||= `${r.status} ${r.error?.type ?? ''}`;
           this.metrics.retried.inc({ reason: r.status === 429 ? 'throttled' : 'server_error' });
+          again.push(d);
+          return;
+        }
+        if (d.line !== undefined) {
+          // Refused as stored: send it once more as the parsed document (what a serialized load sends),
+          // so the raw path never refuses more than the serialized one; not a conflict round.
+          d.line = undefined;
           again.push(d);
           return;
         }

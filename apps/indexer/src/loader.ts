@@ -254,10 +254,11 @@ export class HistoryLoader {
               let ev: Json;
               try {
                 ev = JSON.parse(line) as Json;
+                if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) throw new TypeError('not an object');
               } catch {
                 // A verified part holds only events; count it as refused rather than crash.
                 c.rejected++;
-                c.firstRejection ??= `a line is not JSON: ${line.slice(0, 120)}`;
+                c.firstRejection ??= `a line is not a JSON object: ${line.slice(0, 120)}`;
                 metrics.rejected.inc({ reason: 'bad_json' });
                 continue;
               }
@@ -265,7 +266,8 @@ export class HistoryLoader {
                 c.filtered++;
                 continue;
               }
-              docs.push({ id: docId(ev, line), doc: ev, bytes: line.length + 64, rounds: 0 });
+              // The line goes to _bulk as stored (parsed only for the filter and the id).
+              docs.push({ id: docId(ev, line), doc: ev, line, bytes: line.length + 64, rounds: 0 });
             }
             metrics.readEvents.inc(lines.length);
             metrics.filtered.inc(lines.length - docs.length);
