@@ -18,7 +18,7 @@ import {
   windowStartMs,
 } from '@backlog/core-codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArchivePart, ArchivePartError, createS3, listArchiveParts, readPartEvents, type S3Port } from './index';
+import { type ArchivePart, ArchivePartError, createS3, findLbzip2, listArchiveParts, readPartEvents, type S3Port } from './index';
 
 // 2026-01-01T10:00Z: parts live under a per-run env, so the window only has to be fixed.
 const W0 = Math.floor(Date.UTC(2026, 0, 1, 10, 0, 0) / 300_000);
@@ -175,6 +175,30 @@ describe('archive reader', () => {
     rmSync(spill, { recursive: true, force: true });
   });
 
+  it('decodes alike with a spawned lbzip2 and with unbzip2-stream (auto picks lbzip2 when it is installed)', async () => {
+    // scripts/prereqs.sh installs lbzip2; without it `auto` falls back and an explicit `lbzip2` is an error.
+    const lbzip2 = await findLbzip2();
+    const l = await listArchiveParts(s3, env, windowStartMs(W0 + 1), windowEndMs(W0 + 1));
+    const p = l.parts[0] as ArchivePart;
+    const want = (parts.w1p0 as Built).lines.map((x) => x.line);
+    expect(await all(readPartEvents(s3, p, { decoder: 'unbzip2-stream' }))).toEqual(want);
+    expect(await all(readPartEvents(s3, p, { decoder: 'auto', decoderThreads: 1 }))).toEqual(want);
+    if (lbzip2) {
+      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', decoderThreads: 2 }))).toEqual(want);
+      const start = windowStartMs(W0 + 1) + 75 * 1000;
+      const slice = (parts.w1p0 as Built).lines.filter((x) => x.ts >= start && x.ts < start + 75 * 1000).map((x) => x.line);
+      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000 }))).toEqual(slice);
+      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000, verify: false }))).toEqual(slice);
+    } else {
+      expect((await rejection(all(readPartEvents(s3, p, { decoder: 'lbzip2' })))).message).toMatch(/lbzip2 is not on the PATH/);
+    }
+    // The manifest's codec is checked before anything is fetched.
+    const odd = { ...p, manifest: { ...p.manifest, codec: 'zstd' } } as unknown as ArchivePart;
+    const e = await rejection(all(readPartEvents(s3, odd)));
+    expect(e.code).toBe('DECOMPRESS');
+    expect(e.message).toMatch(/codec zstd is not supported/);
+  });
+
   it('filters on @timestamp at window edges, [from, to)', async () => {
     const m = (parts.w1p0 as Built).lines;
     const start = windowStartMs(W0 + 1);
@@ -223,9 +247,12 @@ describe('archive reader', () => {
     expect(err.code).toBe('SHA256_MISMATCH');
     expect(err.message).toContain(p.key);
     expect(yielded).toEqual([]);
-    // Unverified, the same bytes fail to decompress (bz2 CRC) rather than yield garbage silently.
-    const e2 = await rejection(all(readPartEvents(s3, p, { verify: false })));
-    expect(e2.code).toBe('DECOMPRESS');
+    // Unverified, the same bytes fail to decompress (bz2 CRC) rather than yield garbage silently — with either decoder.
+    for (const decoder of ['auto', 'unbzip2-stream'] as const) {
+      const e2 = await rejection(all(readPartEvents(s3, p, { verify: false, decoder })));
+      expect(e2.code).toBe('DECOMPRESS');
+      expect(e2.message).toContain(p.key);
+    }
     for await (const o of s3.list(`${env2}/`)) await s3.delete(o.key);
   });
 

@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants, createReadStream } from 'node:fs';
+import { type FileHandle, access, mkdtemp, open, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -187,7 +188,17 @@ export interface ReadPartOptions {
   tmpDir?: string;
   /** Called with each chunk of compressed bytes received from S3 (progress). */
   onBytes?: (n: number) => void;
+  /**
+   * bz2 decoder: `lbzip2` (a spawned `lbzip2 -d`, native and off the event loop), `unbzip2-stream`
+   * (pure JS, in process), or `auto` (the default): lbzip2 when it is on the PATH, else unbzip2-stream.
+   * Both read any number of concatenated streams.
+   */
+  decoder?: Bz2Decoder;
+  /** Threads of a spawned lbzip2 (`-n`). Default min(2, available cores). */
+  decoderThreads?: number;
 }
+
+export type Bz2Decoder = 'auto' | 'lbzip2' | 'unbzip2-stream';
 
 const MiB = 1024 * 1024;
 
@@ -213,27 +224,110 @@ function timestampOf(line: string): number | undefined {
   }
 }
 
-/** Decompresses bz2 (any number of concatenated streams) into lines (without '\n'). */
-async function* bz2Lines(source: Readable, key: string): AsyncGenerator<string> {
+let lbzip2Path: Promise<string | undefined> | undefined;
+
+/** The lbzip2 executable on the PATH (looked up once), or undefined. */
+export function findLbzip2(): Promise<string | undefined> {
+  lbzip2Path ??= (async () => {
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      if (!dir) continue;
+      const file = join(dir, 'lbzip2');
+      try {
+        await access(file, constants.X_OK);
+        return file;
+      } catch {
+        // not here
+      }
+    }
+    return undefined;
+  })();
+  return lbzip2Path;
+}
+
+interface DecodeWith {
+  decoder: 'lbzip2' | 'unbzip2-stream';
+  /** The lbzip2 executable. */
+  path?: string;
+  threads: number;
+}
+
+async function resolveDecoder(opts: ReadPartOptions): Promise<DecodeWith> {
+  const threads = Math.max(1, Math.floor(opts.decoderThreads ?? Math.min(2, availableParallelism())));
+  const want = opts.decoder ?? 'auto';
+  if (want === 'unbzip2-stream') return { decoder: want, threads };
+  const path = await findLbzip2();
+  if (path) return { decoder: 'lbzip2', path, threads };
+  if (want === 'lbzip2') throw new Error('lbzip2 is not on the PATH (scripts/prereqs.sh installs it); use decoder "auto" or "unbzip2-stream"');
+  return { decoder: 'unbzip2-stream', threads };
+}
+
+/**
+ * Decompresses bz2 (any number of concatenated streams) into chunks of plain bytes. A corrupt input
+ * throws ArchivePartError DECOMPRESS; an error of `source` (S3) is thrown as it is; a decoder that
+ * cannot start (lbzip2 gone) is a plain Error — the part is not to blame, the caller may retry.
+ */
+function bz2Chunks(source: Readable, key: string, d: DecodeWith): AsyncGenerator<Buffer> {
+  return d.decoder === 'lbzip2' ? lbzip2Chunks(source, key, d.path as string, d.threads) : unbzip2Chunks(source, key);
+}
+
+async function* unbzip2Chunks(source: Readable, key: string): AsyncGenerator<Buffer> {
   const dec = unbzip2();
   const out = new PassThrough({ highWaterMark: 4 * MiB });
   const fail = (e: unknown) => out.destroy(new ArchivePartError('DECOMPRESS', key, `bz2: ${(e as Error)?.message ?? String(e)}`, e));
   source.once('error', (e) => out.destroy(e));
   dec.once('error', fail);
   source.pipe(dec).pipe(out);
-  const text = new StringDecoder('utf8');
-  let rest = '';
   try {
-    for await (const chunk of out as AsyncIterable<Buffer>) {
-      const s = rest + text.write(chunk);
-      const lines = s.split('\n');
-      rest = lines.pop() as string;
-      for (const l of lines) yield l;
-    }
+    for await (const chunk of out as AsyncIterable<Buffer>) yield chunk;
   } finally {
     source.destroy();
     out.on('error', () => undefined);
     out.destroy();
+  }
+}
+
+async function* lbzip2Chunks(source: Readable, key: string, path: string, threads: number): AsyncGenerator<Buffer> {
+  const child = spawn(path, ['-d', '-c', `-n${threads}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString('utf8');
+  });
+  // lbzip2 stops reading at the first bad byte: the write side then fails (EPIPE) and its exit status says why.
+  child.stdin.on('error', () => undefined);
+  let sourceError: unknown;
+  source.once('error', (e) => {
+    sourceError = e;
+    child.kill('SIGKILL');
+  });
+  source.pipe(child.stdin);
+  let done = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) yield chunk;
+    const r = await exited;
+    if (sourceError !== undefined) throw sourceError;
+    if (r.error) throw new Error(`${key}: cannot run lbzip2: ${r.error.message}`, { cause: r.error });
+    if (r.code !== 0) throw new ArchivePartError('DECOMPRESS', key, `bz2: lbzip2 -d exited with ${r.code ?? r.signal}: ${stderr.trim().slice(0, 300) || 'no message'}`);
+    done = true;
+  } finally {
+    source.unpipe(child.stdin);
+    source.destroy();
+    if (!done && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** Splits decompressed chunks into lines (without '\n'); the text must end with a newline. */
+async function* linesOf(chunks: AsyncIterable<Buffer>, key: string): AsyncGenerator<string> {
+  const text = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of chunks) {
+    const s = rest + text.write(chunk);
+    const lines = s.split('\n');
+    rest = lines.pop() as string;
+    for (const l of lines) yield l;
   }
   rest += text.end();
   if (rest !== '') throw new ArchivePartError('DECOMPRESS', key, 'the decompressed text does not end with a newline (a truncated part?)');
@@ -340,6 +434,8 @@ export async function* readPartEvents(s3: S3Port, part: ArchivePart, opts: ReadP
   const to = opts.toMs ?? Infinity;
   const batchLines = Math.max(1, opts.batchLines ?? 1000);
   if (!partOverlaps(m, from, to)) return;
+  if (m.codec !== 'bzip2') throw new ArchivePartError('DECOMPRESS', part.key, `codec ${String(m.codec)} is not supported (bzip2 only)`);
+  const decodeWith = await resolveDecoder(opts);
   // Whole part in range: no line needs its @timestamp read.
   const filter = !(m.minTs >= from && m.maxTs < to);
   const inRange = (line: string): boolean => {
@@ -358,7 +454,7 @@ export async function* readPartEvents(s3: S3Port, part: ArchivePart, opts: ReadP
     const sources = streams.length === m.streams.length ? [undefined] : rangesOf(streams);
     let batch: string[] = [];
     for (const range of sources) {
-      for await (const line of bz2Lines(counted(await openObject(s3, part.key, range)), part.key)) {
+      for await (const line of linesOf(bz2Chunks(counted(await openObject(s3, part.key, range)), part.key, decodeWith), part.key)) {
         if (!inRange(line)) continue;
         batch.push(line);
         if (batch.length >= batchLines) {
@@ -390,23 +486,35 @@ export async function* readPartEvents(s3: S3Port, part: ArchivePart, opts: ReadP
     // 2. Decompress, counting every event and keeping those in range.
     let count = 0;
     let kept = 0;
-    let pending: string[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (!pending.length) return;
-      await lines.write(Buffer.from(pending.join('\n') + '\n'));
-      pending = [];
-      pendingBytes = 0;
-    };
-    for await (const line of bz2Lines(object.readable(), part.key)) {
-      count++;
-      if (!inRange(line)) continue;
-      kept++;
-      pending.push(line);
-      pendingBytes += line.length + 1;
-      if (pendingBytes >= MiB) await flush();
+    if (!filter) {
+      // Every event is kept: the decompressed bytes are spooled as they come, events counted as newlines.
+      let last = 10;
+      for await (const chunk of bz2Chunks(object.readable(), part.key, decodeWith)) {
+        for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) count++;
+        if (chunk.length) last = chunk[chunk.length - 1] as number;
+        await lines.write(chunk);
+      }
+      if (last !== 10) throw new ArchivePartError('DECOMPRESS', part.key, 'the decompressed text does not end with a newline (a truncated part?)');
+      kept = count;
+    } else {
+      let pending: string[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (!pending.length) return;
+        await lines.write(Buffer.from(pending.join('\n') + '\n'));
+        pending = [];
+        pendingBytes = 0;
+      };
+      for await (const line of linesOf(bz2Chunks(object.readable(), part.key, decodeWith), part.key)) {
+        count++;
+        if (!inRange(line)) continue;
+        kept++;
+        pending.push(line);
+        pendingBytes += line.length + 1;
+        if (pendingBytes >= MiB) await flush();
+      }
+      await flush();
     }
-    await flush();
     await lines.seal();
     await object.dispose();
     if (count !== m.count) throw new ArchivePartError('COUNT_MISMATCH', part.key, `${count} events decompressed, manifest says ${m.count}`);
