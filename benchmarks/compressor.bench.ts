@@ -23,13 +23,14 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BatchEvent, type PartManifest, encodeBatch, windowOf } from '@backlog/core-codec';
-import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
+import { appConfigSchema } from '@backlog/platform-config';
 import { repoRoot } from '@backlog/testing';
 import { z } from 'zod';
 import { PartitionAssembler } from '../apps/compressor/src/assembler';
 import { Bz2Pool } from '../apps/compressor/src/bz2-pool';
 import { batchLines } from '../apps/compressor/src/scan';
 import { sealPart } from '../apps/compressor/src/sealer';
+import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
   /** NDJSON MiB pushed through the pipeline and the baselines. Default 48. */
@@ -42,16 +43,7 @@ const schema = appConfigSchema({
   loghubDir: z.string().optional(),
 });
 
-let cfg: ReturnType<typeof loadConfig<typeof schema>>;
-try {
-  cfg = loadConfig({ app: 'bench-compressor', schema });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const cfg = loadBenchConfig('bench-compressor', schema);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 * 1024;

@@ -19,12 +19,13 @@ import { createKafka } from '@backlog/adapter-kafka';
 import { createSearch } from '@backlog/adapter-search';
 import { encodeBatch, harvestTopic, recentIndexName, windowOf } from '@backlog/core-codec';
 import { silentLogger } from '@backlog/core-pipeline';
-import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
+import { appConfigSchema } from '@backlog/platform-config';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { consumerOptions, installTemplate } from '../apps/es-consumer/src/app';
 import { esConsumerConfigSchema } from '../apps/es-consumer/src/config';
 import { EsConsumer } from '../apps/es-consumer/src/consumer';
 import { esConsumerMetrics } from '../apps/es-consumer/src/metrics';
+import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
   /** Events per case. Default 200,000. */
@@ -41,16 +42,7 @@ const schema = appConfigSchema({
   timeoutS: z.number().positive().default(600),
 });
 
-let cfg: ReturnType<typeof loadConfig<typeof schema>>;
-try {
-  cfg = loadConfig({ app: 'bench-es-consumer', schema });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const cfg = loadBenchConfig('bench-es-consumer', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const env = `bench${randomBytes(3).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { z } from 'zod';
-import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
+import { appConfigSchema } from '@backlog/platform-config';
+import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
   /** Seconds per produce case (each also stops at `maxMib`). Default 20. */
@@ -31,16 +32,7 @@ const schema = appConfigSchema({
   consumeTimeoutS: z.number().positive().default(120),
 });
 
-let cfg: ReturnType<typeof loadConfig<typeof schema>>;
-try {
-  cfg = loadConfig({ app: 'bench-kafka', schema });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const cfg = loadBenchConfig('bench-kafka', schema);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 * 1024;

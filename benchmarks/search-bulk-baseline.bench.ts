@@ -11,7 +11,8 @@
 //   BACKLOG_SEARCH_URL=https://es:9200 BACKLOG_SEARCH_API_KEY=… npm run bench -- search-bulk-baseline
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
+import { appConfigSchema } from '@backlog/platform-config';
+import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
   /** Events to load per case. Default 200,000. */
@@ -24,16 +25,7 @@ const schema = appConfigSchema({
   maxSeconds: z.number().positive().max(1800).default(120),
 });
 
-let cfg: ReturnType<typeof loadConfig<typeof schema>>;
-try {
-  cfg = loadConfig({ app: 'bench-search', schema });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const cfg = loadBenchConfig('bench-search', schema);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const base = cfg.search.url.replace(/\/+$/, '');
