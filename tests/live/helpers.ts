@@ -131,6 +131,26 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Waits until `read()` has stopped moving for `quietMs` and `ok(value)` holds; returns the value. A
+ * count that holds still for two quick polls is not settled on a loaded machine (a Redis round trip
+ * in flight, a receiver descheduled), hence the quiet period.
+ */
+export async function waitSettled(read: () => Promise<number>, ok: (n: number) => boolean, timeoutMs: number, what: () => string, quietMs = 1000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let last = Number.NaN;
+  let since = Date.now();
+  while (Date.now() < until) {
+    const n = await read();
+    if (n !== last) {
+      last = n;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs && ok(n)) return n;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()} (last count ${last})`);
+}
+
 export function udpSocket(): Socket {
   return createSocket('udp4');
 }

@@ -20,7 +20,7 @@ import { testNamespace } from '@backlog/testing';
 import { createLiveSender, type LiveSender } from '../../apps/harvester/src/live';
 import { liveReceiverConfigSchema } from '../../apps/live-receiver/src/config';
 import { LiveReceiver } from '../../apps/live-receiver/src/receiver';
-import { ROOT, TOKEN, metric, spawnTs, startReceiver, stopProc, udpSocket, waitFor, wsClient, type Proc, type Receiver } from './helpers';
+import { ROOT, TOKEN, metric, spawnTs, startReceiver, stopProc, udpSocket, waitFor, waitSettled, wsClient, type Proc, type Receiver } from './helpers';
 
 const run = promisify(execFile);
 
@@ -228,15 +228,12 @@ describe('live view', () => {
         if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5));
       }
       // Settled: the receiver's fan-out count stopped moving and the reference has all of it.
-      let expected = -1;
-      await waitFor(async () => {
-        const now = (await metric(a as Receiver, 'live_receiver_fanout_events_total')) - fannedBefore;
-        const settled = now === expected && ref.events.length + ref.dropped === now;
-        expected = now;
-        return settled;
-      }, 15_000, 'the reference client to get every fanned-out event').catch((e: Error) => {
-        throw new Error(`${e.message}: ${ref.events.length} + ${ref.dropped} of ${expected}`);
-      });
+      const expected = await waitSettled(
+        async () => (await metric(a as Receiver, 'live_receiver_fanout_events_total')) - fannedBefore,
+        (n) => ref.events.length + ref.dropped === n,
+        20_000,
+        () => `the reference client to get every fanned-out event: ${ref.events.length} + ${ref.dropped}`,
+      );
       await cdp.send('Debugger.resume');
       await cdp.send('Debugger.disable');
       const counts = () => slow.evaluate(() => {
@@ -290,15 +287,12 @@ describe('live view', () => {
       // receiver's count, not N, is the reference) while the other client is stalled. This test
       // process is itself the reader and the sender, so on a loaded machine it may fall behind for a
       // moment too: it must then see markers, never silence, and far fewer than the stalled one.
-      let delivered = -1;
-      await waitFor(async () => {
-        const now = await metric(r, 'live_receiver_fanout_events_total');
-        const settled = now === delivered && fast.events.length + fast.dropped === now;
-        delivered = now;
-        return settled;
-      }, 15_000, 'the reading client to account for every fanned-out event').catch((e: Error) => {
-        throw new Error(`${e.message}: ${fast.events.length} + ${fast.dropped} dropped of ${delivered}`);
-      });
+      const delivered = await waitSettled(
+        () => metric(r, 'live_receiver_fanout_events_total'),
+        (n) => fast.events.length + fast.dropped === n,
+        20_000,
+        () => `the reading client to account for every fanned-out event: ${fast.events.length} + ${fast.dropped} dropped`,
+      );
       expect(await metric(r, 'live_receiver_client_dropped_events_total')).toBeGreaterThan(0);
       (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.resume();
       await waitFor(() => slow.events.length + slow.dropped >= delivered, 10_000, `slow client: ${slow.events.length} events + ${slow.dropped} dropped of ${delivered}`);

@@ -31,9 +31,14 @@ function eventOf(item: FanoutItem): LiveEvent | null {
   return item.event;
 }
 
-const EVENTS_HEAD = Buffer.from('{"type":"events","events":[');
-const EVENTS_TAIL = Buffer.from(']}');
-const COMMA = Buffer.from(',');
+/** How a client gets events: one JSON message (default), or the datagrams one per line. */
+export type Framing = 'json' | 'lines';
+const FRAMES: Record<Framing, { head: Buffer; sep: Buffer; tail: Buffer }> = {
+  json: { head: Buffer.from('{"type":"events","events":['), sep: Buffer.from(','), tail: Buffer.from(']}') },
+  // A datagram holds no raw newline (decodeDatagram turns JSON whitespace newlines into spaces), so a
+  // page can split the message and parse only the events it draws.
+  lines: { head: Buffer.from('{"type":"lines"}\n'), sep: Buffer.from('\n'), tail: Buffer.alloc(0) },
+};
 
 export interface HubOptions {
   /** Events queued per client before new ones are dropped (and counted into a marker). */
@@ -69,6 +74,7 @@ class Client {
    */
   window = 0;
   unacked = 0;
+  framing: Framing = 'json';
   match: (e: LiveEvent) => boolean;
   /** No filter: events are passed through without being parsed. */
   matchAll: boolean;
@@ -126,6 +132,10 @@ export class ClientHub {
   setWindow(c: Client, window: number): void {
     c.window = Math.max(0, Math.min(1024, Math.floor(window)));
     this.scheduleFlush();
+  }
+
+  setFraming(c: Client, framing: Framing): void {
+    c.framing = framing;
   }
 
   ack(c: Client, n: number): void {
@@ -217,12 +227,13 @@ export class ClientHub {
     const batch = c.queue.splice(0, n) as Buffer[];
     c.events -= n;
     // The message is assembled from the datagrams' bytes: no decode, no re-encode.
-    const parts: Buffer[] = [EVENTS_HEAD];
+    const f = FRAMES[c.framing];
+    const parts: Buffer[] = [f.head];
     for (let i = 0; i < batch.length; i++) {
-      if (i) parts.push(COMMA);
+      if (i) parts.push(f.sep);
       parts.push(batch[i] as Buffer);
     }
-    parts.push(EVENTS_TAIL);
+    parts.push(f.tail);
     c.socket.send(Buffer.concat(parts));
   }
 

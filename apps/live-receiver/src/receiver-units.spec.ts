@@ -138,6 +138,20 @@ describe('ClientHub', () => {
     hub.close();
   });
 
+  it('framing "lines": the datagrams one per line under a one-line header, bytes unchanged', async () => {
+    const hub = new ClientHub({ queueEvents: 100, highWaterBytes: 1 << 20, maxBatch: 50 });
+    const raw: string[] = [];
+    const c = hub.add({ bufferedAmount: 0, send: (d) => raw.push(d.toString()) }, {});
+    hub.setFraming(c, 'lines');
+    hub.deliver([ev(1), ev(2, 'error')]);
+    await tick();
+    expect(raw).toEqual([`{"type":"lines"}\n${ev(1).raw.toString()}\n${ev(2, 'error').raw.toString()}`]);
+    const [head, ...lines] = (raw[0] as string).split('\n');
+    expect(JSON.parse(head as string)).toEqual({ type: 'lines' });
+    expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2]);
+    hub.close();
+  });
+
   it('a stalled client gets a "N dropped" marker at the place of the loss; others are not held up', async () => {
     const dropped: number[] = [];
     const hub = new ClientHub({ queueEvents: 10, highWaterBytes: 1000, maxBatch: 4, onDropped: (n) => dropped.push(n) });

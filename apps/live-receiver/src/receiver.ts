@@ -283,9 +283,12 @@ export class LiveReceiver {
         return;
       }
       if (typeof msg !== 'object' || msg === null) return;
-      const m = msg as { type?: unknown; filter?: unknown; n?: unknown; window?: unknown };
+      const m = msg as { type?: unknown; filter?: unknown; n?: unknown; window?: unknown; framing?: unknown };
       if (m.type === 'ack' && typeof m.n === 'number') this.hub.ack(client, m.n);
-      else if (m.type === 'flow' && typeof m.window === 'number') this.hub.setWindow(client, m.window);
+      else if (m.type === 'flow') {
+        if (m.framing === 'lines' || m.framing === 'json') this.hub.setFraming(client, m.framing);
+        if (typeof m.window === 'number') this.hub.setWindow(client, m.window);
+      }
       else if (m.type === 'filter') {
         const f = parseClientFilter((m.filter ?? {}) as Record<string, unknown>);
         this.hub.setFilter(client, f);
