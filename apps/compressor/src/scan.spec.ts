@@ -123,6 +123,35 @@ describe('batch scanner', () => {
     for (let i = 0; i < texts.length; i += 100) same(texts.slice(i, i + 100).join('\n'));
   });
 
+  it('checks lines against known layouts exactly as the full scan would (same keys, values of every kind)', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    // Values that sit in a layout's holes: strings (escapes, control bytes, non-ASCII), numbers
+    // canonical or not, literals, arrays, and objects — with or without the captured keys inside.
+    const holes = ['"x"', '"a\\"b"', '"tab\there"', '"raw\ttab"', '"\u001f"', '"\u0041"', '"\/"', '"é☃"', '""', '12', '1.0', '-0', '1e5', 'true', 'nul', '[]', '[1,{"a":1,"a":2}]', '{}', '{"id":"in"}', '{"id":"a","id":"b"}', '{"name":"n","1":2}', '{"level":5}', '{"id":"e\\"}', '"2026-11-22T10:00:00.123Z"', '"2026-11-22T10:00:00Z"', '"not a date"'];
+    // Mostly plain values (lines share a layout), sometimes any of the above.
+    const pick = () => (rnd(10) ? ['"x"', '"é☃"', '12', 'true', '"2026-11-22T10:00:00Z"'][rnd(5)] : holes[rnd(holes.length)]) as string;
+    const texts: string[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const ts = rnd(10) ? `"2026-11-22T10:00:${String(rnd(60)).padStart(2, '0')}.${String(rnd(1000)).padStart(3, '0')}Z"` : pick();
+      const ev = rnd(10) ? `{"id":${rnd(4) ? `"e${rnd(50)}"` : pick()},"created":${pick()}}` : pick();
+      const host = rnd(10) ? `{"name":${rnd(4) ? `"h${rnd(3)}"` : pick()}}` : pick();
+      const log = rnd(10) ? `{"level":${rnd(4) ? '"info"' : pick()}}` : pick();
+      texts.push(`{"@timestamp":${ts},"event":${ev},"host":${host},"service":{"name":"s"},"log":${log},"message":${pick()},"labels":{"env":${pick()}}}`);
+    }
+    let layout = 0;
+    for (let i = 0; i < texts.length; i += 200) {
+      const v = gzipSync(Buffer.from(texts.slice(i, i + 200).join('\n')));
+      expect({ lines: scanned(v).lines, bad: scanned(v).bad }).toEqual(reference(v));
+      layout += batchLines(v, 1 << 26).layout;
+    }
+    // The layout path was really taken (most lines share one of a few layouts).
+    expect(layout).toBeGreaterThan(1000);
+  });
+
   it('fails the record as a whole for what decodeBatch fails it for', () => {
     expect(() => batchLines(Buffer.from('not gzip'), 1 << 20)).toThrow(CodecError);
     expect(() => batchLines(gzipSync(Buffer.alloc(2 << 20, 0x61)), 1 << 20)).toThrow(/exceeds/);
