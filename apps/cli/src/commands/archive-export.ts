@@ -2,8 +2,8 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Port } from '@backlog/adapter-s3';
-import { type EventFilter, eventMatcher, filterText, isEmptyFilter } from '@backlog/core-codec';
-import { type BadPart, CheckpointStore, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
+import { eventMatcher, filterText, isEmptyFilter } from '@backlog/core-codec';
+import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive export`: the events of [from, to) as NDJSON, windows in order and within a window
@@ -13,27 +13,12 @@ import { type BadPart, CheckpointStore, type RunSummary, RunTracker, defaultStat
  * so a crash never duplicates nor loses a line.
  */
 
-export interface ExportOptions {
-  env: string;
-  fromMs: number;
-  toMs: number;
+/** `statePath`: stdout exports keep a checkpoint only when it is given. */
+export interface ExportOptions extends RunOptions {
   /** A file path, or '-' for `stdout`. */
   out: string;
-  filter: EventFilter;
-  /** Checkpoint file; default `.backlog/archive/export-<env>-<from36>-<to36>.json` under `root`. Stdout exports keep one only when given. */
-  statePath?: string;
-  root: string;
-  restart?: boolean;
-  /** Record corrupt parts as skipped (exit 0, not retried on resume) instead of failing the run at the end. */
-  skipCorrupt?: boolean;
-  /** Parts downloading and verifying ahead of the one being written. Default 2. */
-  ahead?: number;
   /** Where stdout exports go (tests); default process.stdout. */
   stdout?: Writable;
-  /** Progress line target (a TTY), or undefined for none. */
-  progress?: NodeJS.WriteStream;
-  /** Set to true (e.g. by SIGINT) to stop after the part being written. */
-  stopping?: { requested: boolean };
 }
 
 class FileOut {

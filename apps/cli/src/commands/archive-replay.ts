@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
 import type { S3Port } from '@backlog/adapter-s3';
-import { type BatchEvent, type EventFilter, encodeBatch, eventMatcher, filterText, harvestTopic, isEmptyFilter } from '@backlog/core-codec';
-import { type BadPart, CheckpointStore, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
+import { type BatchEvent, encodeBatch, eventMatcher, filterText, harvestTopic, isEmptyFilter } from '@backlog/core-codec';
+import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive replay --topic T`: the events of [from, to) produced again as h-<env> records
@@ -83,22 +83,11 @@ export class ReplayBatcher {
   }
 }
 
-export interface ReplayOptions {
-  env: string;
-  fromMs: number;
-  toMs: number;
+export interface ReplayOptions extends RunOptions {
   topic: string;
-  filter: EventFilter;
-  statePath?: string;
-  root: string;
-  restart?: boolean;
-  skipCorrupt?: boolean;
-  ahead?: number;
   batch?: Partial<ReplayBatchOptions>;
   /** Bytes of records per produce request. Default 4 MiB. */
   maxRequestBytes?: number;
-  progress?: NodeJS.WriteStream;
-  stopping?: { requested: boolean };
 }
 
 /** Why a topic must not be a replay target without --force. */

@@ -274,7 +274,27 @@ export class Progress {
   }
 }
 
-// ---- a run's bookkeeping and its summary -------------------------------------------------------
+// ---- a run's options, bookkeeping and summary -------------------------------------------------------
+
+/** What export and replay both take. */
+export interface RunOptions {
+  env: string;
+  fromMs: number;
+  toMs: number;
+  filter: EventFilter;
+  /** Checkpoint file; default `.backlog/archive/<op>-<env>-<from36>-<to36>[-<topic>].json` under `root`. */
+  statePath?: string;
+  root: string;
+  restart?: boolean;
+  /** Record corrupt parts as skipped (exit 0, not retried on resume) instead of failing the run at the end. */
+  skipCorrupt?: boolean;
+  /** Parts downloading and verifying ahead of the one being written. Default 2. */
+  ahead?: number;
+  /** Progress line target (a TTY), or undefined for none. */
+  progress?: NodeJS.WriteStream;
+  /** Set to true (e.g. by SIGINT) to stop after the part being written. */
+  stopping?: { requested: boolean };
+}
 
 /** What export and replay print at the end (JSON), and what decides the exit status. */
 export interface RunSummary {

@@ -7,7 +7,7 @@ import { type EventFilter, type PartProblem, checkPart, parseFilterArgs, parseTi
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
-import { type RunSummary, exitCodeOf } from './archive-run';
+import { type RunOptions, type RunSummary, exitCodeOf } from './archive-run';
 
 /**
  * `backlog archive verify|export|replay --env E --from T --to T` (docs/specs/archive.md).
@@ -195,7 +195,7 @@ function commonRunOptions(cmd: Command): Command {
 }
 
 /** The options export and replay take alike, from their command lines. */
-function runOptionsOf(opts: RunCliOptions, range: { fromMs: number; toMs: number }, filter: EventFilter, stopping: { requested: boolean }) {
+function runOptionsOf(opts: RunCliOptions, range: { fromMs: number; toMs: number }, filter: EventFilter, stopping: { requested: boolean }): RunOptions {
   return {
     env: opts.env,
     fromMs: range.fromMs,
