@@ -12,7 +12,7 @@ import { repoRoot } from '@backlog/testing';
 const { Kafka, logLevel } = kafkajs;
 export const root = repoRoot();
 /** Heap caps for the harvester process (apps/harvester/SHIPPING.md, "Memory"). */
-export const HARVESTER_NODE_OPTIONS = '--max-old-space-size=96 --max-semi-space-size=4';
+export const HARVESTER_NODE_OPTIONS = `--max-old-space-size=96 --max-semi-space-size=4${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS ? ` ${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS}` : ''}`;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort(): Promise<number> {

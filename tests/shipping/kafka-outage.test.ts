@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testNamespace } from '@backlog/testing';
 import { type PrivateKafka, startPrivateKafka } from '../../libs/testing/src/stack/private-kafka';
-import { HARVESTER_NODE_OPTIONS, type Proc, ensureTopic, freePort, idReport, metricValue, readTopic, scrape, sleep, spawnTs } from './helpers';
+import { HARVESTER_NODE_OPTIONS, type Proc, ensureTopic, freePort, idReport, metricValue, readTopic, scrape, sleep, spawnHarvester } from './helpers';
 import { tcpLoad } from './load';
 
 const env = testNamespace('outage');
@@ -35,16 +35,16 @@ describe(`Kafka stopped for ${DOWN_S} s under ${RATE} events/s (issue 5, fault b
     await ensureTopic(kafka.brokers, `h-${env}`, 2);
     const inPort = await freePort();
     const cfgFile = join(dir, 'harvester.json');
+    const metricsPort = await freePort();
     writeFileSync(cfgFile, JSON.stringify({
-      host: 'web-01', env, brokers: kafka.brokers, stateDir: join(dir, 'state'), metricsPort: await freePort(),
+      env, kafka: { brokers: kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, 'state'), metrics: { port: metricsPort },
       shipping: { flushIntervalMs: 5000, spool: { dir: join(dir, 'spool') } },
       inputs: [{ type: 'json_tcp', port: inPort }],
     }));
-    // The heap caps SHIPPING.md recommends for the harvester: V8 otherwise lets garbage grow the heap
-    // to hundreds of MB before it collects (measured: 200-325 MB RSS without them, ~130 MB with).
-    harvester = await spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS });
+    // The real harvester (main.ts), with the heap caps it is deployed with (SHIPPING.md "Memory": V8 sizes
+    // its heap from the command line only; uncapped, garbage alone takes it to 200-330 MB RSS here).
+    harvester = await spawnHarvester(cfgFile, metricsPort, { NODE_OPTIONS: process.env.BACKLOG_TEST_HARVESTER_NODE_OPTIONS ?? HARVESTER_NODE_OPTIONS });
     const pid = harvester.child.pid!;
-    const metricsPort = harvester.ready.metricsPort as number;
     let maxRss = 0;
     const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMb(pid))), 500);
 
