@@ -89,7 +89,7 @@ describe('Shipper', () => {
     a.shipper.start();
     const base = '2026-11-22T10:00:00.000Z';
     a.shipper.write(Array.from({ length: 500 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 500 }]);
-    a.shipper.flush();
+    await a.shipper.flushed();
     a.shipper.write(Array.from({ length: 300 }, (_, i) => ev(at(base, 1000 + i), 500 + i)), [{ source: 'file:a', cursor: 800 }]);
     // "kill -9": no stop(). One closed segment and one WAL remain; add a damaged segment.
     writeFileSync(join(dir, 'seg', '0000000000009999.seg'), Buffer.from('BLSG\x01garbage'));
@@ -138,7 +138,7 @@ describe('Shipper', () => {
     shipper.onWritable(() => woke++);
     const base = new Date().toISOString();
     expect(shipper.write(Array.from({ length: 60 }, (_, i) => ev(base, i)))).toBe(false);
-    shipper.flush();
+    await shipper.flushed();
     expect(shipper.writable).toBe(true);
     expect(woke).toBe(1);
   });
@@ -150,7 +150,7 @@ describe('Shipper', () => {
     shipper.start();
     for (let i = 0; i < 6; i++) {
       shipper.write(Array.from({ length: 20 }, (_, j) => ev(new Date().toISOString(), i * 100 + j)));
-      shipper.flush();
+      await shipper.flushed();
     }
     const dropped = (await metrics.dropped.get()).values.find((v) => v.labels.reason === 'spool_full')?.value ?? 0;
     expect(dropped).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type SegmentMeta, type SpoolPosition, type WalMeta, decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalHeader, segmentFileName,
@@ -175,6 +176,40 @@ export class Spool {
       return refOf(s.seq, file, s.bytes, s.meta);
     });
     if (this.fsync) fsyncDir(this.segDir);
+    return refs;
+  }
+
+  /**
+   * writeSegments on libuv's thread pool (open, write, fsync, rename, fsync of the directory): the event
+   * loop goes on reading inputs while the disk syncs. Sequence numbers are taken at the call, so calls
+   * made one after another keep their order.
+   */
+  async writeSegmentsAsync(items: { meta: SegmentMeta; value: Uint8Array }[]): Promise<SegmentRef[]> {
+    const staged = items.map(({ meta, value }) => ({ seq: this.nextSeq++, meta, buf: encodeSegment(meta, value) }));
+    for (const s of staged) {
+      const fh = await openAsync(join(this.tmpDir, segmentFileName(s.seq)), 'w');
+      try {
+        await fh.writeFile(s.buf);
+        if (this.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    const refs: SegmentRef[] = [];
+    for (const s of staged) {
+      const file = join(this.segDir, segmentFileName(s.seq));
+      await renameAsync(join(this.tmpDir, segmentFileName(s.seq)), file);
+      this.segBytes += s.buf.length;
+      refs.push(refOf(s.seq, file, s.buf.length, s.meta));
+    }
+    if (this.fsync) {
+      const d = await openAsync(this.segDir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    }
     return refs;
   }
 

@@ -70,6 +70,13 @@ export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): Har
 
 /** Adds `labels.input`, the instance labels and the transport's flags to a parsed event. */
 export function applyFlags(event: HarvestEvent, flags: readonly FlagReason[], opts: Pick<MakeEventOptions, 'input' | 'labels' | 'originalBytes' | 'framingError'>): HarvestEvent {
+  if (flags.length === 0) {
+    // The common case, on the hot path: fill in what normalize() did not set, without copying the object.
+    const labels = event.labels;
+    if (opts.labels) for (const k in opts.labels) if (labels[k] === undefined) labels[k] = opts.labels[k]!;
+    labels.input = opts.input;
+    return event;
+  }
   const labels: Record<string, string> = { ...opts.labels, ...event.labels, input: opts.input };
   for (const f of flags) {
     // DESIGN.md: flags are labels, so "show me what was truncated" is a Kibana filter. `truncated` is a

@@ -41,7 +41,15 @@ export class SyslogTcpInput implements Source {
     const emit = (frames: Frame[], stopping: boolean): boolean => {
       if (frames.length === 0) return this.core.sink.writable;
       const receivedAt = new Date();
-      const events: HarvestEvent[] = frames.map((f) => this.frame(f, receivedAt, stopping));
+      const events: HarvestEvent[] = new Array(frames.length);
+      let bytes = 0;
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i]!;
+        bytes += f.truncated ? (f.declaredLength ?? f.payload.length) : f.payload.length;
+        events[i] = this.frame(f, receivedAt, stopping);
+      }
+      // Counted once per read, not per frame: a metric update costs more than parsing a short line's header.
+      this.core.received(frames.length, bytes);
       return this.core.emit(events);
     };
     return {
@@ -57,7 +65,6 @@ export class SyslogTcpInput implements Source {
     if (f.error === 'FRAME_EOF' || (stopping && f.framing === 'eof')) flags.push('partial_frame');
     else if (f.error && f.error !== 'FRAME_TOO_LONG') flags.push('framing_error');
     const original = f.declaredLength ?? f.payload.length;
-    this.core.received(1, f.truncated ? original : f.payload.length);
     return makeEvent(f.payload, {
       format: this.cfg.format,
       input: this.type,
