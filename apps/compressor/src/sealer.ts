@@ -1,4 +1,4 @@
-import { type PartManifest, type PartLine, type StreamChunk, assemblePart, cutStreams, mergeRuns, splitChunk } from '@backlog/core-codec';
+import { type PartManifest, type PartLine, type StreamChunk, WINDOW_SECONDS, assemblePart, comparePartLines, cutStreams, mergeRuns, splitChunk, windowStartMs } from '@backlog/core-codec';
 import type { PartBuffer } from './assembler';
 import type { Bz2Pool } from './bz2-pool';
 
@@ -36,6 +36,53 @@ function chunkPieces(chunk: StreamChunk): Uint8Array[] {
   return out;
 }
 
+const WINDOW_MS = WINDOW_SECONDS * 1000;
+/** Counts per millisecond of a window (+1), reused: the sort below runs synchronously. */
+const counts = new Uint32Array(WINDOW_MS + 1);
+
+/**
+ * The lines of an in-memory part in part order (comparePartLines), without a k-way merge: every line
+ * of a part lies in its window, and @timestamp is a whole number of ms, so a counting sort on the
+ * millisecond within the window orders them in two linear passes; lines with the same @timestamp are
+ * then sorted by comparePartLines. The result equals mergeRuns' order except among lines that compare
+ * equal, which are byte-identical, so the part's bytes are the same. Undefined (the caller merges)
+ * when a line lies outside the window.
+ */
+export function sortWindow(runs: readonly (readonly PartLine[])[], window: number): PartLine[] | undefined {
+  const start = windowStartMs(window);
+  counts.fill(0);
+  let n = 0;
+  for (const run of runs) {
+    for (const l of run) {
+      const k = l.ts - start;
+      if (!(k >= 0 && k < WINDOW_MS && Number.isInteger(k))) return undefined;
+      counts[k + 1] = (counts[k + 1] as number) + 1;
+    }
+    n += run.length;
+  }
+  for (let k = 1; k <= WINDOW_MS; k++) counts[k] = (counts[k] as number) + (counts[k - 1] as number);
+  const out = new Array<PartLine>(n);
+  for (const run of runs) {
+    for (const l of run) {
+      const k = l.ts - start;
+      const at = counts[k] as number;
+      out[at] = l;
+      counts[k] = at + 1;
+    }
+  }
+  for (let i = 0; i < n; ) {
+    const ts = (out[i] as PartLine).ts;
+    let j = i + 1;
+    while (j < n && (out[j] as PartLine).ts === ts) j++;
+    if (j - i > 1) {
+      const tie = out.slice(i, j).sort(comparePartLines);
+      for (let k = 0; k < tie.length; k++) out[i + k] = tie[k] as PartLine;
+    }
+    i = j;
+  }
+  return out;
+}
+
 /**
  * Seals one buffered part: k-way merge of its sorted runs (memory and spill file), cut into streams
  * at event boundaries, compressed as whole bz2 streams — the streams of up to `jobRawBytes` by one
@@ -43,7 +90,9 @@ function chunkPieces(chunk: StreamChunk): Uint8Array[] {
  * step is a function of the events only, so the bytes are the same on every run.
  */
 export async function sealPart(buf: PartBuffer, pool: Bz2Pool, opts: SealOptions): Promise<SealedPart> {
-  const runs: Iterable<PartLine>[] = [...(buf.spill?.readers() ?? []), ...buf.runs];
+  // In memory: a counting sort of the window. Spilled: a k-way merge reading each run from disk lazily.
+  const sorted = buf.spill ? undefined : sortWindow(buf.runs, buf.window);
+  const lines: Iterable<PartLine> = sorted ?? mergeRuns([...(buf.spill?.readers() ?? []), ...buf.runs]);
   const jobRaw = opts.jobRawBytes ?? 16 * 1024 * 1024;
   let oversized = 0;
   const compressJob = async (chunks: StreamChunk[]): Promise<Stream[]> => {
@@ -76,7 +125,7 @@ export async function sealPart(buf: PartBuffer, pool: Bz2Pool, opts: SealOptions
     jobBytes = 0;
     if (pending.length > pool.options.workers) streams.push(...(await (pending.shift() as Promise<Stream[]>)));
   };
-  for (const chunk of cutStreams(mergeRuns(runs), opts.streamRawBytes)) {
+  for (const chunk of cutStreams(lines, opts.streamRawBytes)) {
     job.push(chunk);
     jobBytes += chunk.rawBytes;
     if (jobBytes >= jobRaw) await flush();
