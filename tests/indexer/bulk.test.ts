@@ -6,7 +6,7 @@ import { createSearch, logsTemplate, type SearchPort } from '@backlog/adapter-se
 import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BulkDoc, HistoryBulk } from '../../apps/indexer/src/bulk';
+import { BulkAbortedError, type BulkDoc, HistoryBulk } from '../../apps/indexer/src/bulk';
 import { indexerMetrics } from '../../apps/indexer/src/metrics';
 
 const ns = testNamespace('ixbulk');
@@ -77,5 +77,31 @@ describe('history bulk: raw archive lines', () => {
     expect(t.rejected).toBe(1);
     expect(t.firstRejection).toMatch(/event e5: 400/);
     expect(await value(metrics.rejected)).toBe(1);
+  });
+
+  it('parts stream documents into requests that share the writer\'s slots; each part gets its own tally; an abort is thrown', async () => {
+    const metrics = indexerMetrics(new MetricsRegistry());
+    const bulk = new HistoryBulk(search, metrics, { ...opts, maxDocs: 3, maxInFlight: 2 });
+    const line = (p: string, i: number) => `{"@timestamp":"2026-11-20T11:00:${String(i).padStart(2, '0')}.000Z","event":{"id":"${p}${i}"},"message":"m"}`;
+    const part = async (p: string, n: number) => {
+      const w = bulk.writer(index);
+      for (let i = 0; i < n; i++) {
+        const wait = w.add(doc(line(p, i), `${p}${i}`));
+        if (wait) await wait;
+      }
+      return w.finish();
+    };
+    const [a, b] = await Promise.all([part('pa', 25), part('pb', 11)]);
+    expect(a).toEqual({ indexed: 25, already: 0, rejected: 0 });
+    expect(b).toEqual({ indexed: 11, already: 0, rejected: 0 });
+    expect(await value(metrics.indexed)).toBe(36);
+    let stop = false;
+    const w = bulk.writer(index, () => stop);
+    for (let i = 0; i < 3; i++) await w.add(doc(line('pc', i), `pc${i}`));
+    stop = true;
+    w.add(doc(line('pc', 3), 'pc3'));
+    await expect(w.finish()).rejects.toBeInstanceOf(BulkAbortedError);
+    await search.refresh(index);
+    expect(await search.count(index, { prefix: { 'event.id': 'pa' } })).toBe(25);
   });
 });

@@ -29,7 +29,14 @@ export interface BulkTally {
 export interface HistoryBulkOptions {
   maxDocs: number;
   maxBytes: number;
+  /** Requests in flight for one `write`/part when `maxInFlight` is not given. */
   concurrency: number;
+  /**
+   * Requests in flight across every part this writer serves (a loader's parts share them: a part
+   * takes the slots the others leave free, so one part alone — the last of a job — keeps them all
+   * busy). Default `concurrency`.
+   */
+  maxInFlight?: number;
   /** Rounds with retriable failures before giving up (BulkExhaustedError). */
   attempts: number;
   initialBackoffMs: number;
@@ -49,6 +56,100 @@ export class BulkAbortedError extends Error {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A counting semaphore; waiters are served in arrival order, so parts take turns. */
+class Slots {
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  acquire(): Promise<void> | undefined {
+    if (this.free > 0) {
+      this.free--;
+      return undefined;
+    }
+    return new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/**
+ * One part's stream of documents into `_bulk`: documents are cut into requests (`maxDocs`,
+ * `maxBytes`) as they come, and each request is sent as soon as a slot of the writer is free,
+ * without waiting for the part's earlier requests — reading and parsing go on meanwhile. `finish`
+ * sends the rest and waits for every request; the first failure (retries exhausted, index gone,
+ * abort) is thrown by the next `add` or by `finish`. `drain` waits for what is in flight (so no request
+ * outlives its attempt at the part).
+ */
+export class PartWriter {
+  readonly tally: BulkTally = { indexed: 0, already: 0, rejected: 0 };
+  private cur: BulkDoc[] = [];
+  private bytes = 0;
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly bulk: HistoryBulk,
+    private readonly index: string,
+    private readonly aborted: () => boolean,
+    private readonly limits: { maxDocs: number; maxBytes: number },
+  ) {}
+
+  /** Adds a document; a promise only when a request had to wait for a slot (await it). */
+  add(d: BulkDoc): Promise<void> | undefined {
+    if (this.failure) throw this.failure.error;
+    let waiting: Promise<void> | undefined;
+    if (this.cur.length && (this.cur.length >= this.limits.maxDocs || this.bytes + d.bytes > this.limits.maxBytes)) waiting = this.submit();
+    this.cur.push(d);
+    this.bytes += d.bytes;
+    return waiting;
+  }
+
+  async finish(): Promise<BulkTally> {
+    if (this.cur.length && !this.failure) await this.submit();
+    await this.drain();
+    if (this.failure) throw this.failure.error;
+    return this.tally;
+  }
+
+  async drain(): Promise<void> {
+    while (this.running.size) await Promise.all([...this.running]);
+  }
+
+  private submit(): Promise<void> | undefined {
+    const chunk = this.cur;
+    this.cur = [];
+    this.bytes = 0;
+    const slot = this.bulk.slots.acquire();
+    if (!slot) {
+      this.start(chunk);
+      return undefined;
+    }
+    return slot.then(() => this.start(chunk));
+  }
+
+  private start(chunk: BulkDoc[]): void {
+    if (this.failure) {
+      this.bulk.slots.release();
+      throw this.failure.error;
+    }
+    const p: Promise<void> = this.bulk
+      .writeChunk(this.index, chunk, this.tally, this.aborted)
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => {
+        this.bulk.slots.release();
+        this.running.delete(p);
+      });
+    this.running.add(p);
+  }
+}
+
 /**
  * `_bulk` with a check of every item (ARCHITECTURE.md habit 4), the history-load flavour of the
  * es-consumer's writer: 2xx and 409-on-create are delivered; 429/5xx items and retriable transport
@@ -58,40 +159,36 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * index here: the event stays in the archive and the job reports the part.
  */
 export class HistoryBulk {
+  /** Requests in flight across every part (`maxInFlight`). */
+  readonly slots: Slots;
+
   constructor(
     private readonly search: Pick<SearchPort, 'bulk'>,
     private readonly metrics: IndexerMetrics,
     private readonly opts: HistoryBulkOptions,
     private readonly sleep: (ms: number) => Promise<void> = defaultSleep,
     private readonly random: () => number = Math.random,
-  ) {}
-
-  chunks(docs: readonly BulkDoc[]): BulkDoc[][] {
-    const out: BulkDoc[][] = [];
-    let cur: BulkDoc[] = [];
-    let bytes = 0;
-    for (const d of docs) {
-      if (cur.length && (cur.length >= this.opts.maxDocs || bytes + d.bytes > this.opts.maxBytes)) {
-        out.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(d);
-      bytes += d.bytes;
-    }
-    if (cur.length) out.push(cur);
-    return out;
+  ) {
+    this.slots = new Slots(Math.max(1, opts.maxInFlight ?? opts.concurrency));
   }
 
+  /** A streaming writer for one part (or one attempt at it) into `index`. */
+  writer(index: string, aborted: () => boolean = () => false): PartWriter {
+    return new PartWriter(this, index, aborted, { maxDocs: this.opts.maxDocs, maxBytes: this.opts.maxBytes });
+  }
+
+  /** Writes `docs` (through a part writer) and resolves once every one was acknowledged or refused. */
   async write(index: string, docs: readonly BulkDoc[], aborted: () => boolean = () => false): Promise<BulkTally> {
-    const tally: BulkTally = { indexed: 0, already: 0, rejected: 0 };
-    const chunks = this.chunks(docs);
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) await this.writeChunk(index, chunks[next++] as BulkDoc[], tally, aborted);
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency, chunks.length) }, worker));
-    return tally;
+    const w = this.writer(index, aborted);
+    try {
+      for (const d of docs) {
+        const wait = w.add(d);
+        if (wait) await wait;
+      }
+      return await w.finish();
+    } finally {
+      await w.drain();
+    }
   }
 
   private backoffMs(attempt: number): number {
@@ -105,7 +202,8 @@ export class HistoryBulk {
     this.metrics.rejected.inc({ reason });
   }
 
-  private async writeChunk(index: string, chunk: BulkDoc[], tally: BulkTally, aborted: () => boolean): Promise<void> {
+  /** One request's documents, until each is delivered, refused for good, or the retries run out (throws). Counts `indexed`/`already` in the metrics. */
+  async writeChunk(index: string, chunk: BulkDoc[], tally: BulkTally, aborted: () => boolean): Promise<void> {
     let pending = chunk;
     let failures = 0;
     while (pending.length) {
@@ -144,14 +242,16 @@ export class HistoryBulk {
       const again: BulkDoc[] = [];
       let retriable = 0;
       let why = '';
+      let indexed = 0;
+      let already = 0;
       results.forEach((r, i) => {
         const d = pending[i] as BulkDoc;
         if (r.ok) {
-          tally.indexed++;
+          indexed++;
           return;
         }
         if (isAlreadyIndexed(r)) {
-          tally.already++;
+          already++;
           return;
         }
         if (r.retriable) {
@@ -177,6 +277,10 @@ export class HistoryBulk {
         }
         this.reject(tally, isMappingError(r) ? 'mapping' : 'rejected', `event ${d.id}: ${detail}`);
       });
+      tally.indexed += indexed;
+      tally.already += already;
+      this.metrics.indexed.inc(indexed);
+      this.metrics.alreadyIndexed.inc(already);
       if (retriable) {
         if (++failures >= this.opts.attempts) throw new BulkExhaustedError(`search engine keeps failing items: ${why} (after ${failures} attempts)`);
         await this.sleep(this.backoffMs(failures));

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { KafkaClient } from '@backlog/adapter-kafka';
-import { type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
+import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
 import type { Json, SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
-import { type BulkDoc, BulkAbortedError, HistoryBulk, type HistoryBulkOptions } from './bulk';
+import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions } from './bulk';
 import { eventMatcher } from './filter';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
 import { kafkaPartEvents } from './kafka-part';
@@ -31,6 +31,10 @@ export interface LoaderOptions {
   planner: PlannerOptions;
   /** Lines per batch read from a part (one `write` of the bulk writer). Default bulk documents × bulks in flight, so every write keeps them all busy. */
   batchLines?: number;
+  /** bz2 decoder of S3 parts (readPartEvents): default `auto`, a spawned lbzip2 when installed, else unbzip2-stream. */
+  decoder?: Bz2Decoder;
+  /** Threads of each spawned lbzip2. Default min(2, cores). */
+  decoderThreads?: number;
 }
 
 export interface RunOptions {
@@ -73,7 +77,8 @@ export class HistoryLoader {
     private readonly deps: LoaderDeps,
     private readonly opts: LoaderOptions,
   ) {
-    this.bulk = new HistoryBulk(deps.search, deps.metrics, opts.bulk);
+    // The parts being loaded share the bulk requests in flight (parts × bulks per part by default).
+    this.bulk = new HistoryBulk(deps.search, deps.metrics, { ...opts.bulk, maxInFlight: opts.bulk.maxInFlight ?? opts.bulk.concurrency * Math.max(1, opts.partConcurrency) });
     this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
   }
 
@@ -229,6 +234,7 @@ export class HistoryLoader {
       for (let attempt = 1; attempt <= this.opts.partAttempts; attempt++) {
         const c = { read: 0, indexed: 0, already: 0, filtered: 0, rejected: 0, bytes: 0, firstRejection: undefined as string | undefined };
         let lastFlush = 0;
+        const writer = this.bulk.writer(job.index, aborted);
         try {
           const match = eventMatcher(job.filter);
           const batches =
@@ -239,6 +245,8 @@ export class HistoryLoader {
                   verify: true,
                   memoryBytes: this.opts.memoryBytes,
                   batchLines: this.batchLines,
+                  ...(this.opts.decoder ? { decoder: this.opts.decoder } : {}),
+                  ...(this.opts.decoderThreads ? { decoderThreads: this.opts.decoderThreads } : {}),
                   onBytes: (n) => {
                     c.bytes += n;
                     metrics.readBytes.inc(n);
@@ -248,7 +256,7 @@ export class HistoryLoader {
           if (source.kind === 'kafka') c.bytes = part.bytes;
           for await (const lines of batches) {
             if (aborted()) return undefined;
-            const docs: BulkDoc[] = [];
+            const filteredBefore = c.filtered;
             for (const line of lines) {
               c.read++;
               let ev: Json;
@@ -266,28 +274,32 @@ export class HistoryLoader {
                 c.filtered++;
                 continue;
               }
-              // The line goes to _bulk as stored (parsed only for the filter and the id).
-              docs.push({ id: docId(ev, line), doc: ev, line, bytes: line.length + 64, rounds: 0 });
+              // The line goes to _bulk as stored (parsed only for the filter and the id); requests leave as
+              // soon as they are full and a slot is free, while the part is still being read.
+              const wait = writer.add({ id: docId(ev, line), doc: ev, line, bytes: line.length + 64, rounds: 0 });
+              if (wait) await wait;
             }
             metrics.readEvents.inc(lines.length);
-            metrics.filtered.inc(lines.length - docs.length);
-            const t = await this.bulk.write(job.index, docs, aborted);
-            c.indexed += t.indexed;
-            c.already += t.already;
-            c.rejected += t.rejected;
-            c.firstRejection ??= t.firstRejection;
-            metrics.indexed.inc(t.indexed);
-            metrics.alreadyIndexed.inc(t.already);
+            metrics.filtered.inc(c.filtered - filteredBefore);
             if (Date.now() - lastFlush >= 1000) {
               lastFlush = Date.now();
-              await store.putProgress(job, part.id, { read: c.read, indexed: c.indexed + c.already, bytes: c.bytes, startedAt, at: Date.now(), by: this.opts.owner }).catch(() => undefined);
+              const t = writer.tally;
+              await store.putProgress(job, part.id, { read: c.read, indexed: t.indexed + t.already, bytes: c.bytes, startedAt, at: Date.now(), by: this.opts.owner }).catch(() => undefined);
             }
           }
+          if (aborted()) return undefined;
+          const t = await writer.finish();
+          c.indexed = t.indexed;
+          c.already = t.already;
+          c.rejected += t.rejected;
+          c.firstRejection ??= t.firstRejection;
           if (aborted()) return undefined;
           const base = { read: c.read, indexed: c.indexed, already: c.already, filtered: c.filtered, rejected: c.rejected, bytes: c.bytes, attempts: attempt, startedAt, at: Date.now(), by: this.opts.owner };
           if (c.rejected) return { ...base, state: 'failed', code: 'DOCUMENTS_REJECTED', reason: `${c.rejected} events refused by the search engine; first: ${c.firstRejection ?? ''}` };
           return { ...base, state: 'done' };
         } catch (e) {
+          // No request of this attempt may outlive it (a retry or the next holder starts afresh).
+          await writer.drain();
           if (e instanceof BulkAbortedError || aborted()) return undefined;
           const code = isArchivePartError(e) ? e.code : ((e as { code?: string }).code ?? 'ERROR');
           lastError = { code, message: (e as Error).message };
@@ -296,6 +308,8 @@ export class HistoryLoader {
           // A part that does not match its manifest fails the same way every time.
           if (isArchivePartError(e)) break;
           if (attempt < this.opts.partAttempts) await sleep(Math.min(10_000, 1000 * 2 ** (attempt - 1)), signal);
+        } finally {
+          await writer.drain();
         }
       }
       return {
