@@ -2,27 +2,15 @@
 // does; not the tsx CLI, whose extra process a SIGKILL would orphan), output kept for the failure report,
 // and every child killed when the benchmark exits for whatever reason.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+
+export { freePort } from '@backlog/testing';
 
 const running = new Set<ChildProcess>();
 // Last resort: an exception, process.exit() or a signal's exit never leaves an app behind.
 process.on('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
-
-/** A free TCP port on 127.0.0.1 (asked from the kernel, then released for the app to bind). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface AppProcess {
   readonly name: string;

@@ -15,7 +15,9 @@ import {
   serializeManifest,
   windowStartMs,
 } from '@backlog/core-codec';
-import { type StackInfo, repoRoot } from '@backlog/testing';
+import { type StackInfo, repoRoot, stackEnv } from '@backlog/testing';
+
+export { sleep } from '@backlog/testing';
 
 /** A part line as text (the codec also accepts bytes). */
 export type TextLine = PartLine & { line: string };
@@ -93,16 +95,7 @@ export async function deletePrefix(s3: S3Port, prefix: string): Promise<void> {
 
 /** Environment of a `backlog` child process pointed at the test stack. */
 export function cliEnv(info: StackInfo, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    BACKLOG_KAFKA_BROKERS: info.kafka.brokers.join(','),
-    BACKLOG_S3_ENDPOINT: info.s3.endpoint,
-    BACKLOG_S3_BUCKET: info.s3.bucket,
-    BACKLOG_S3_ACCESS_KEY_ID: info.s3.accessKeyId,
-    BACKLOG_S3_SECRET_ACCESS_KEY: info.s3.secretAccessKey,
-    ...extra,
-  };
+  return { ...process.env, ...stackEnv(info), ...extra };
 }
 
 export interface CliRun {
@@ -163,5 +156,3 @@ export async function topicEventIds(info: StackInfo, topic: string): Promise<{ i
   await consumer.disconnect();
   return { ids, records, batchIds };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,4 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createKafka } from '@backlog/adapter-kafka';
@@ -8,18 +7,7 @@ import { type BatchEvent, encodeBatch, harvestTopic, parseManifest, type PartMan
 import { type StackInfo, repoRoot } from '@backlog/testing';
 import unbzip2 from 'unbzip2-stream';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, sleep, waitFor } from '@backlog/testing';
 
 export interface Rec {
   key: string;
@@ -154,21 +142,6 @@ export function startCompressor(info: StackInfo, env: string, extra: Record<stri
   });
   ready.catch(() => undefined);
   return { child, ready, output: () => out };
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {

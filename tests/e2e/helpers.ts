@@ -1,38 +1,12 @@
 // The end-to-end test's plumbing: each app as the real child process `backlog start` would run,
 // on free loopback ports, in the test's own env, with its output kept for failure messages.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { StackInfo } from '@backlog/testing';
+import { sleep } from '@backlog/testing';
+
+export { freePort, sleep, stackEnv, waitFor } from '@backlog/testing';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** The shared connection settings every app reads (platform-config), pointing at the test stack. */
-export function stackEnv(info: StackInfo, env: string): Record<string, string> {
-  return {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    BACKLOG_ENV: env,
-    BACKLOG_KAFKA_BROKERS: info.kafka.brokers.join(','),
-    BACKLOG_SEARCH_URL: info.search.url,
-    BACKLOG_S3_ENDPOINT: info.s3.endpoint,
-    BACKLOG_S3_BUCKET: info.s3.bucket,
-    BACKLOG_S3_ACCESS_KEY_ID: info.s3.accessKeyId,
-    BACKLOG_S3_SECRET_ACCESS_KEY: info.s3.secretAccessKey,
-    BACKLOG_REDIS_URL: info.redis.url,
-  };
-}
 
 export interface App {
   name: string;
@@ -76,22 +50,6 @@ export async function stopApp(app: App | undefined, graceMs = 15_000): Promise<n
   const code = await app.exited;
   clearTimeout(timer);
   return code;
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : String(last)})`);
-    await sleep(everyMs);
-  }
 }
 
 export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

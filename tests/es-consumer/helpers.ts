@@ -1,5 +1,4 @@
 // Shared by the es-consumer integration tests: realistic batches, a producer, polling, clean-up.
-import { createServer } from 'node:net';
 import { createKafka, type KafkaClient, type Producer } from '@backlog/adapter-kafka';
 import { createSearch, type SearchPort } from '@backlog/adapter-search';
 import { encodeBatch, harvestTopic, windowOf } from '@backlog/core-codec';
@@ -8,33 +7,7 @@ import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { installTemplate } from '../../apps/es-consumer/src/app';
 import { esConsumerConfigSchema } from '../../apps/es-consumer/src/config';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, sleep, waitFor } from '@backlog/testing';
 
 /** Events shaped like the harvester's, all in one 5-minute window (a batch never straddles one). */
 export function makeEvents(prefix: string, n: number, baseMs = Date.now()): Record<string, unknown>[] {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { createRedis, type RedisPort } from '@backlog/adapter-redis';
 import { createSearch, type SearchPort } from '@backlog/adapter-search';
-import { type StackInfo, repoRoot } from '@backlog/testing';
+import { type StackInfo, repoRoot, stackEnv } from '@backlog/testing';
 import { type Rec, buildRecords, exited, freePort, manifests, produce, s3Of, startCompressor, waitFor } from '../compressor/helpers';
 
 export { exited, freePort, manifests, s3Of, waitFor };
@@ -52,15 +52,7 @@ export async function archiveFixture(info: StackInfo, env: string, opts: { start
 
 export function indexerEnv(info: StackInfo, env: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    BACKLOG_ENV: env,
-    BACKLOG_KAFKA_BROKERS: info.kafka.brokers.join(','),
-    BACKLOG_SEARCH_URL: info.search.url,
-    BACKLOG_S3_ENDPOINT: info.s3.endpoint,
-    BACKLOG_S3_BUCKET: info.s3.bucket,
-    BACKLOG_S3_ACCESS_KEY_ID: info.s3.accessKeyId,
-    BACKLOG_S3_SECRET_ACCESS_KEY: info.s3.secretAccessKey,
-    BACKLOG_REDIS_URL: info.redis.url,
+    ...stackEnv(info, env),
     // Scoped so that tests never touch the shared `logs-*` template or another file's keys.
     BACKLOG_INDEXER_TEMPLATE_NAME: `backlog-logs-${env}`,
     BACKLOG_INDEXER_TEMPLATE_PATTERNS: `logs-${env}-*`,
