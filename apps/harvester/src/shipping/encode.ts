@@ -78,3 +78,83 @@ export async function encodeWithinCapAsync(lines: Line[], opts: { host: string; 
   const mid = sorted.length >> 1;
   return [...(await encodeWithinCapAsync(sorted.slice(0, mid), opts, batchId)), ...(await encodeWithinCapAsync(sorted.slice(mid), opts, batchId))];
 }
+
+/**
+ * Offsets of the `n` lines of NDJSON `raw` (each ends with '\n'): starts[i]..starts[i+1]. Throws when
+ * `raw` does not hold exactly `n` lines, so a batch's `count` header can never disagree with its value.
+ */
+export function lineStarts(raw: Buffer, n: number): Uint32Array {
+  const starts = new Uint32Array(n + 1);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    starts[i] = off;
+    const nl = raw.indexOf(10, off);
+    if (nl < 0) throw new RangeError(`expected ${n} lines, found ${i}`);
+    off = nl + 1;
+  }
+  if (off !== raw.length) throw new RangeError(`expected ${n} lines, found more bytes after them`);
+  starts[n] = off;
+  return starts;
+}
+
+/**
+ * A batch as its WAL holds it: NDJSON in append order and each line's @timestamp (ms) in the same order.
+ * Returns the same, sorted by timestamp (stable), copying only when the lines were out of order.
+ */
+export function sortRaw(raw: Buffer, ts: Float64Array): { raw: Buffer; ts: Float64Array; starts: Uint32Array } {
+  const n = ts.length;
+  const starts = lineStarts(raw, n);
+  let sorted = true;
+  for (let i = 1; i < n; i++) {
+    if (ts[i]! < ts[i - 1]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return { raw, ts, starts };
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
+  const out = Buffer.allocUnsafe(raw.length);
+  const ots = new Float64Array(n);
+  const ostarts = new Uint32Array(n + 1);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    const i = order[k]!;
+    ostarts[k] = off;
+    off += raw.copy(out, off, starts[i]!, starts[i + 1]!);
+    ots[k] = ts[i]!;
+  }
+  ostarts[n] = off;
+  return { raw: out, ts: ots, starts: ostarts };
+}
+
+/**
+ * encodeWithinCapAsync for a batch already sorted as NDJSON bytes (sortRaw): no string per event is
+ * held or joined. Same record bytes and headers as encodeLines() of the same lines.
+ */
+export async function encodeRawWithinCapAsync(
+  sorted: { raw: Buffer; ts: Float64Array; starts: Uint32Array },
+  opts: { host: string; level?: number; maxRecordBytes: number },
+  batchId: () => string,
+  from = 0,
+  to = sorted.ts.length,
+): Promise<EncodedBatch[]> {
+  if (to <= from) throw new RangeError('a batch holds at least one event');
+  const min = sorted.ts[from]!;
+  const max = sorted.ts[to - 1]!;
+  if (windowOf(min) !== windowOf(max)) throw new RangeError(`batch straddles windows ${windowId(windowOf(min))}..${windowId(windowOf(max))}`);
+  const raw = sorted.raw.subarray(sorted.starts[from]!, sorted.starts[to]!);
+  const headers: BatchHeaders = {
+    schema: '1',
+    'content-encoding': 'gzip',
+    count: String(to - from),
+    'min-ts': String(min),
+    'max-ts': String(max),
+    window: windowId(windowOf(min)),
+    host: opts.host,
+    'batch-id': batchId(),
+  };
+  const value = await gzipAsync(raw, { level: opts.level ?? DEFAULT_LEVEL });
+  if (value.length <= opts.maxRecordBytes || to - from === 1) return [{ key: opts.host, value, rawBytes: raw.length, headers }];
+  const mid = from + ((to - from) >> 1);
+  return [...(await encodeRawWithinCapAsync(sorted, opts, batchId, from, mid)), ...(await encodeRawWithinCapAsync(sorted, opts, batchId, mid, to))];
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type BatchEvent, type SpoolPosition, windowOf } from '@backlog/core-codec';
 import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
-import { type Line, encodeWithinCap, encodeWithinCapAsync } from './encode';
+import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw } from './encode';
 import type { EncodedBatch } from '@backlog/core-codec';
 import type { ShippingMetrics } from './metrics';
 import type { Logger, SourceSink } from '@backlog/core-pipeline';
@@ -55,7 +55,9 @@ const silent: ShipLogger = { info: () => undefined, warn: () => undefined, error
 interface OpenBatch {
   id: string;
   window: number;
-  lines: Line[];
+  /** @timestamp (ms) of each event, in WAL order; the events themselves are only in the WAL (ADR 0011). */
+  ts: Float64Array;
+  count: number;
   raw: number;
   wal: WalHandle;
   openedAt: number;
@@ -138,7 +140,7 @@ export class Shipper implements SourceSink<BatchEvent> {
   /** Segments closed but not acknowledged, and events still in open batches. */
   get backlog(): { segments: number; openEvents: number } {
     let openEvents = 0;
-    for (const b of this.open.values()) openEvents += b.lines.length;
+    for (const b of this.open.values()) openEvents += b.count;
     return { segments: this.queue.length + this.inflight.size, openEvents };
   }
 
@@ -158,7 +160,9 @@ export class Shipper implements SourceSink<BatchEvent> {
       return false;
     }
     const now = Date.now();
-    const groups = new Map<number, { text: string[]; lines: Line[]; bytes: number }>();
+    const groups = new Map<number, { text: string[]; ts: number[]; bytes: number }>();
+    let lastW = NaN;
+    let g: { text: string[]; ts: number[]; bytes: number } | undefined;
     for (const e of events) {
       let ts = Date.parse(e['@timestamp']);
       if (Number.isNaN(ts)) {
@@ -168,18 +172,21 @@ export class Shipper implements SourceSink<BatchEvent> {
       }
       const line = JSON.stringify(e);
       const w = windowOf(ts);
-      let g = groups.get(w);
-      if (!g) groups.set(w, (g = { text: [], lines: [], bytes: 0 }));
-      g.text.push(line);
-      g.lines.push({ ts, line });
-      g.bytes += line.length + 1;
+      if (w !== lastW) {
+        lastW = w;
+        g = groups.get(w);
+        if (!g) groups.set(w, (g = { text: [], ts: [], bytes: 0 }));
+      }
+      g!.text.push(line);
+      g!.ts.push(ts);
+      g!.bytes += line.length + 1;
     }
     const touched: OpenBatch[] = [];
-    for (const [w, g] of groups) {
+    for (const [w, grp] of groups) {
       const b = this.open.get(w) ?? this.openBatch(w, now);
-      this.deps.spool.appendWal(b.wal, g.text.join('\n') + '\n', positions);
-      for (const l of g.lines) b.lines.push(l);
-      b.raw += g.bytes;
+      this.deps.spool.appendWal(b.wal, grp.text.join('\n') + '\n', positions);
+      pushTs(b, grp.ts);
+      b.raw += grp.bytes;
       for (const p of positions) b.positions.set(p.source, p.cursor);
       touched.push(b);
     }
@@ -187,7 +194,7 @@ export class Shipper implements SourceSink<BatchEvent> {
     if (!touched.length && positions.length) this.tracker.done('');
     this.deps.metrics.received.inc(events.length);
     const rawCap = Math.min(this.opts.maxBatchRawBytes, Math.max(64 * 1024, this.opts.maxRecordBytes * this.ratio * 0.85));
-    for (const b of touched) if (b.raw >= rawCap || b.lines.length >= this.opts.maxBatchEvents) this.closeBatch(b);
+    for (const b of touched) if (b.raw >= rawCap || b.count >= this.opts.maxBatchEvents) this.closeBatch(b);
     while (this.open.size > this.opts.maxOpenBatches) {
       const oldest = [...this.open.values()].sort((a, b) => a.openedAt - b.openedAt)[0]!;
       this.closeBatch(oldest);
@@ -253,14 +260,14 @@ export class Shipper implements SourceSink<BatchEvent> {
   private openBatch(window: number, now: number): OpenBatch {
     const id = this.nextBatchId();
     const wal = this.deps.spool.createWal({ batchId: id, window, host: this.opts.host, createdAtMs: now });
-    const b: OpenBatch = { id, window, lines: [], raw: 0, wal, openedAt: now, positions: new Map() };
+    const b: OpenBatch = { id, window, ts: new Float64Array(1024), count: 0, raw: 0, wal, openedAt: now, positions: new Map() };
     this.open.set(window, b);
     return b;
   }
 
   private closeBatch(b: OpenBatch): void {
     if (this.open.get(b.window) === b) this.open.delete(b.window);
-    if (b.lines.length === 0) {
+    if (b.count === 0) {
       this.deps.spool.removeWal(b.wal);
       this.updateWritable();
       return;
@@ -272,7 +279,7 @@ export class Shipper implements SourceSink<BatchEvent> {
     this.updateWritable();
     this.sealing = this.sealing.then(async () => {
       try {
-        await this.sealLinesAsync(b.id, b.lines, positions, b.openedAt);
+        await this.sealWalAsync(b, positions);
         this.deps.spool.removeWal(b.wal);
       } catch (err) {
         // Disk full or similar: the WAL still holds every event; keep the batch and retry on the next tick.
@@ -289,11 +296,17 @@ export class Shipper implements SourceSink<BatchEvent> {
     });
   }
 
-  /** sealLines with the gzip and the disk writes off the event loop. */
-  private async sealLinesAsync(group: string, lines: Line[], positions: SpoolPosition[], createdAtMs: number): Promise<void> {
+  /**
+   * A closed batch → segments, with the reads, gzip and disk writes off the event loop: its events are
+   * read back from its WAL (checksums verified), sorted by the timestamps kept beside it, then encoded.
+   */
+  private async sealWalAsync(b: OpenBatch, positions: SpoolPosition[]): Promise<void> {
+    const group = b.id;
+    const raw = await b.wal.readLines();
+    const sorted = sortRaw(raw, b.ts.subarray(0, b.count));
     let n = 0;
-    const pieces = await encodeWithinCapAsync(lines, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () => (n++ === 0 ? group : `${group}.${n - 1}`));
-    const refs = await this.deps.spool.writeSegmentsAsync(pieces.map((p) => this.segmentItem(p, positions, group, createdAtMs)));
+    const pieces = await encodeRawWithinCapAsync(sorted, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () => (n++ === 0 ? group : `${group}.${n - 1}`));
+    const refs = await this.deps.spool.writeSegmentsAsync(pieces.map((p) => this.segmentItem(p, positions, group, b.openedAt)));
     this.spooled(group, pieces, refs);
   }
 
@@ -467,6 +480,17 @@ export class Shipper implements SourceSink<BatchEvent> {
     this.deps.metrics.spoolBytes.set(this.deps.spool.bytes);
     this.deps.metrics.spoolSegments.set(this.queue.length + this.inflight.size);
   }
+}
+
+/** Appends timestamps to a batch's typed array, doubling it when full. */
+function pushTs(b: OpenBatch, ts: readonly number[]): void {
+  const need = b.count + ts.length;
+  if (need > b.ts.length) {
+    const grown = new Float64Array(Math.max(need, b.ts.length * 2));
+    grown.set(b.ts.subarray(0, b.count));
+    b.ts = grown;
+  }
+  for (let i = 0; i < ts.length; i++) b.ts[b.count++] = ts[i]!;
 }
 
 function errorReason(err: unknown): string {

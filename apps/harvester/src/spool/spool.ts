@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
+import { open as openAsync, readFile as readFileAsync, rename as renameAsync } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import {
   type SegmentMeta, type SpoolPosition, type WalMeta, decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalHeader, segmentFileName,
   segmentSeqOf, walFileName,
@@ -48,11 +49,40 @@ export interface Recovery {
 export class WalHandle {
   private fd: number;
   bytes: number;
+  /** Length of the header: chunks start here. */
+  readonly headBytes: number;
   constructor(readonly file: string, meta: WalMeta) {
     this.fd = openSync(file, 'a');
     const head = encodeWalHeader(meta);
     writeSync(this.fd, head);
     this.bytes = head.length;
+    this.headBytes = head.length;
+  }
+
+  /**
+   * The NDJSON this handle appended, read back from the file (ADR 0011: the shipper keeps no event strings in
+   * memory; the WAL already has them). Every chunk's checksum is verified and the file must hold exactly
+   * the bytes appended through this handle, else it throws (the caller keeps the batch and retries).
+   * Returns the lines' bytes in append order, without copying when the WAL has one chunk.
+   */
+  async readLines(): Promise<Buffer> {
+    const buf = await readFileAsync(this.file);
+    if (buf.length !== this.bytes) throw new Error(`wal ${this.file} holds ${buf.length} bytes, ${this.bytes} were appended`);
+    const parts: Buffer[] = [];
+    let off = this.headBytes;
+    while (off < buf.length) {
+      if (off + 8 > buf.length) throw new Error(`wal ${this.file}: torn chunk at byte ${off}`);
+      const len = buf.readUInt32BE(off);
+      const crc = buf.readUInt32BE(off + 4);
+      if (len < 4 || off + 8 + len > buf.length) throw new Error(`wal ${this.file}: bad chunk length at byte ${off}`);
+      const payload = buf.subarray(off + 8, off + 8 + len);
+      if (crc32(payload) !== crc) throw new Error(`wal ${this.file}: chunk checksum mismatch at byte ${off}`);
+      const pLen = payload.readUInt32BE(0);
+      if (4 + pLen > len) throw new Error(`wal ${this.file}: bad positions length at byte ${off}`);
+      if (len > 4 + pLen) parts.push(payload.subarray(4 + pLen));
+      off += 8 + len;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /** One write() per sink write: the kernel has the bytes before the inputs are told "accepted". */
