@@ -34,6 +34,11 @@ let browser: Browser | undefined;
 const apps: App[] = [];
 const ports: Record<string, number> = {};
 
+interface PageGlobals {
+  __live: { state: string; items(): unknown[] };
+  document: { body: { textContent: string } };
+}
+
 /** What went in: message text → how it was sent and what the recent index must say about it. */
 interface Sent {
   message: string;
@@ -139,7 +144,7 @@ describe('the whole pipeline', () => {
     if (!browser) throw new Error('setup failed');
     const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
     await page.goto(`http://127.0.0.1:${ports.liveHttp}/?token=${TOKEN}&env=${env}`);
-    await page.waitForFunction(() => /connected/i.test((globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent), undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 15_000 });
 
     firstSendMs = Date.now();
     const levels = ['err', 'warning', 'info'] as const;
@@ -166,13 +171,18 @@ describe('the whole pipeline', () => {
     }
     lastSendMs = Date.now();
 
+    // Every event reached the page (its ring of received events; the DOM holds only the rows in view),
+    // and the newest is drawn.
     const texts = sent.map((s) => s.message);
+    const ringText = () => page.evaluate(() => JSON.stringify((globalThis as unknown as PageGlobals).__live.items()));
     await page
-      .waitForFunction((want) => want.every((t) => (globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent.includes(t)), texts, { timeout: 15_000, polling: 100 })
+      .waitForFunction((want) => { const t = JSON.stringify((globalThis as unknown as PageGlobals).__live.items()); return want.every((w) => t.includes(w)); }, texts, { timeout: 15_000, polling: 100 })
       .catch(async (err: Error) => {
-        const body = await page.evaluate(() => (globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent);
-        throw new Error(`${err.message}\nmissing on the page: ${texts.filter((t) => !body.includes(t)).join(' | ')}\n${appOutputs()}`);
+        const ring = await ringText();
+        throw new Error(`${err.message}\nmissing on the page: ${texts.filter((t) => !ring.includes(t)).join(' | ')}\n${appOutputs()}`);
       });
+    const last = texts[texts.length - 1] as string;
+    await page.waitForFunction((t) => (globalThis as unknown as PageGlobals).document.body.textContent.includes(t), last, { timeout: 5_000, polling: 100 });
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-live.png') });
     await page.close();
