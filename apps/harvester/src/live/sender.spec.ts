@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { registerLiveSenderMetrics } from './metrics';
-import { createLiveSender } from './sender';
+import { createLiveSender, liveConfigSchema } from './sender';
 
 // Loopback UDP is local to this process (no server of the stack), so this stays a unit test.
 describe('createLiveSender', () => {
@@ -10,6 +10,24 @@ describe('createLiveSender', () => {
     const s = createLiveSender({});
     s.send({ message: 'x' });
     expect(s.stats.sent).toBe(0);
+  });
+
+  it('accepts a host name as a target, resolved once when its socket connects', async () => {
+    const got: Record<string, unknown>[] = [];
+    const sock = await new Promise<ReturnType<typeof createSocket>>((resolve) => {
+      const s = createSocket('udp4');
+      s.on('message', (m) => got.push(JSON.parse(m.toString())));
+      s.bind(0, '127.0.0.1', () => resolve(s));
+    });
+    const sender = createLiveSender({ enabled: true, targets: [`localhost:${sock.address().port}`] }, { host: 'h1', run: 'byname' });
+    sender.send({ message: 'to a name', log: { level: 'info' } });
+    const until = Date.now() + 2000;
+    while (got.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    expect(got.map((d) => d.run)).toEqual(['byname']);
+    await sender.stop();
+    sock.close();
+    expect(liveConfigSchema.safeParse({ targets: ['not a target'] }).success).toBe(false);
+    expect(liveConfigSchema.safeParse({ targets: ['live-receiver:5515', '[::1]:5515', '10.0.0.7:5515'] }).success).toBe(true);
   });
 
   it('sends filtered events with host, run and increasing seq to every target', async () => {

@@ -8,14 +8,21 @@ import { compileLiveFilter, liveFilterSchema } from './filter';
 
 const target = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/, 'expected ip:port, e.g. 127.0.0.1:5515 or [::1]:5515 (an IP: no DNS lookup on the hot path)');
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):\d{1,5}$/,
+    'expected host:port, e.g. 127.0.0.1:5515, [::1]:5515 or live-receiver:5515 (a name is resolved once, when the socket connects at start)',
+  );
 
 /** The harvester's `live` config section. Spread it into the harvester's schema as `live: liveConfigSchema.prefault({})`. */
 export const liveConfigSchema = z
   .object({
     /** Send live datagrams at all. Default false: a harvester sends nothing until it is given targets. */
     enabled: z.boolean().default(false),
-    /** Live-receivers (`ip:port`); every datagram goes to each of them. Default `['127.0.0.1:5515']`. */
+    /**
+     * Live-receivers (`ip:port` or `name:port`); every datagram goes to each of them. A name is resolved
+     * once, when the target's socket connects at start (never per datagram): point it at a stable
+     * address such as a Kubernetes Service. Default `['127.0.0.1:5515']`.
+     */
     targets: z.array(target).min(1).default(['127.0.0.1:5515']),
     /** Which events get a live copy. Default: all. */
     filter: liveFilterSchema.prefault({}),
