@@ -37,6 +37,8 @@ export interface HistoryBulkOptions {
    * busy). Default `concurrency`.
    */
   maxInFlight?: number;
+  /** Documents of a part's first request: small, so the first documents are searchable soon. Default maxDocs / 8. */
+  firstDocs?: number;
   /** Rounds with retriable failures before giving up (BulkExhaustedError). */
   attempts: number;
   initialBackoffMs: number;
@@ -57,7 +59,7 @@ export class BulkAbortedError extends Error {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A counting semaphore; waiters are served in arrival order, so parts take turns. */
-class Slots {
+export class Slots {
   private readonly waiters: (() => void)[] = [];
 
   constructor(private free: number) {}
@@ -91,19 +93,25 @@ export class PartWriter {
   private bytes = 0;
   private readonly running = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
+  private maxDocs: number;
 
   constructor(
     private readonly bulk: HistoryBulk,
     private readonly index: string,
     private readonly aborted: () => boolean,
-    private readonly limits: { maxDocs: number; maxBytes: number },
-  ) {}
+    private readonly limits: { maxDocs: number; maxBytes: number; firstDocs: number },
+  ) {
+    this.maxDocs = Math.max(1, Math.min(limits.firstDocs, limits.maxDocs));
+  }
 
   /** Adds a document; a promise only when a request had to wait for a slot (await it). */
   add(d: BulkDoc): Promise<void> | undefined {
     if (this.failure) throw this.failure.error;
     let waiting: Promise<void> | undefined;
-    if (this.cur.length && (this.cur.length >= this.limits.maxDocs || this.bytes + d.bytes > this.limits.maxBytes)) waiting = this.submit();
+    if (this.cur.length && (this.cur.length >= this.maxDocs || this.bytes + d.bytes > this.limits.maxBytes)) {
+      waiting = this.submit();
+      this.maxDocs = this.limits.maxDocs;
+    }
     this.cur.push(d);
     this.bytes += d.bytes;
     return waiting;
@@ -174,7 +182,7 @@ export class HistoryBulk {
 
   /** A streaming writer for one part (or one attempt at it) into `index`. */
   writer(index: string, aborted: () => boolean = () => false): PartWriter {
-    return new PartWriter(this, index, aborted, { maxDocs: this.opts.maxDocs, maxBytes: this.opts.maxBytes });
+    return new PartWriter(this, index, aborted, { maxDocs: this.opts.maxDocs, maxBytes: this.opts.maxBytes, firstDocs: this.opts.firstDocs ?? Math.ceil(this.opts.maxDocs / 8) });
   }
 
   /** Writes `docs` (through a part writer) and resolves once every one was acknowledged or refused. */

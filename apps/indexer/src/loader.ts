@@ -3,7 +3,7 @@ import type { KafkaClient } from '@backlog/adapter-kafka';
 import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
 import type { Json, SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
-import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions } from './bulk';
+import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
 import { eventMatcher } from './filter';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
 import { kafkaPartEvents } from './kafka-part';
@@ -35,6 +35,11 @@ export interface LoaderOptions {
   decoder?: Bz2Decoder;
   /** Threads of each spawned lbzip2. Default min(2, cores). */
   decoderThreads?: number;
+  /**
+   * Parts downloaded, verified and decompressed at the same time (the rest of the `partConcurrency`
+   * parts are indexing). Default 2: the first part is ready sooner than with every part decoding at once.
+   */
+  readConcurrency?: number;
 }
 
 export interface RunOptions {
@@ -80,7 +85,10 @@ export class HistoryLoader {
     // The parts being loaded share the bulk requests in flight (parts × bulks per part by default).
     this.bulk = new HistoryBulk(deps.search, deps.metrics, { ...opts.bulk, maxInFlight: opts.bulk.maxInFlight ?? opts.bulk.concurrency * Math.max(1, opts.partConcurrency) });
     this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
+    this.reads = new Slots(Math.max(1, opts.readConcurrency ?? 2));
   }
+
+  private readonly reads: Slots;
 
   private readonly batchLines: number;
 
@@ -143,8 +151,12 @@ export class HistoryLoader {
       }
       await store.setPlanError(job, undefined);
       await store.putPlan(job, plan.summary);
-      await this.ensureIndex(job);
-      const view = await this.loadParts(job, plan, ro);
+      // The index is created while the first parts are read; their documents wait for it.
+      const indexReady = this.ensureIndex(job);
+      indexReady.catch(() => undefined);
+      const view = await this.loadParts(job, plan, ro, indexReady);
+      // A failed creation abandoned the parts without a checkpoint: the job stays to resume.
+      await indexReady;
       if (view.status !== 'loading' && view.status !== 'queued') {
         metrics.jobsFinished.inc({ status: view.status });
         await this.writeMeta(job, { status: view.status, events: view.progress.events.indexed + view.progress.events.already }).catch(() => undefined);
@@ -155,7 +167,7 @@ export class HistoryLoader {
     }
   }
 
-  private async loadParts(job: JobDoc, plan: Plan, ro: RunOptions): Promise<JobView> {
+  private async loadParts(job: JobDoc, plan: Plan, ro: RunOptions, indexReady: Promise<void>): Promise<JobView> {
     const { store } = this.deps;
     const done = await store.checkpoints(job.index);
     const queue = plan.summary.parts.filter((p) => !done[p.id]).map((p) => ({ part: p, notBefore: 0 }));
@@ -186,7 +198,7 @@ export class HistoryLoader {
         }
         try {
           if (await store.checkpoint(job.index, id)) continue;
-          const cp = await this.loadPart(job, item.part, plan.sources.get(id) as PartSource, ro.signal);
+          const cp = await this.loadPart(job, item.part, plan.sources.get(id) as PartSource, indexReady, ro.signal);
           // Checkpoint only while still holding the lease: a holder whose lease lapsed (a long stall) leaves it to the new one.
           if (cp && !(await store.renew(job.index, id, this.opts.owner, this.opts.leaseMs))) {
             this.deps.metrics.lockLost.inc();
@@ -212,7 +224,7 @@ export class HistoryLoader {
   }
 
   /** One part, with retries; undefined when abandoned (stop, lease lost) — no checkpoint then. */
-  private async loadPart(job: JobDoc, part: PlannedPart, source: PartSource, signal?: AbortSignal): Promise<PartCheckpoint | undefined> {
+  private async loadPart(job: JobDoc, part: PlannedPart, source: PartSource, indexReady: Promise<void>, signal?: AbortSignal): Promise<PartCheckpoint | undefined> {
     const { store, metrics, logger } = this.deps;
     const startedAt = Date.now();
     let lost = false;
@@ -235,6 +247,14 @@ export class HistoryLoader {
         const c = { read: 0, indexed: 0, already: 0, filtered: 0, rejected: 0, bytes: 0, firstRejection: undefined as string | undefined };
         let lastFlush = 0;
         const writer = this.bulk.writer(job.index, aborted);
+        // A read slot from the start of the read until the part is verified (its first batch) or fails.
+        let reading = true;
+        const readSlot = this.reads.acquire();
+        if (readSlot) await readSlot;
+        const doneReading = () => {
+          if (reading) this.reads.release();
+          reading = false;
+        };
         try {
           const match = eventMatcher(job.filter);
           const batches =
@@ -255,6 +275,14 @@ export class HistoryLoader {
               : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
           if (source.kind === 'kafka') c.bytes = part.bytes;
           for await (const lines of batches) {
+            if (reading) {
+              doneReading();
+              try {
+                await indexReady;
+              } catch {
+                return undefined;
+              }
+            }
             if (aborted()) return undefined;
             const filteredBefore = c.filtered;
             for (const line of lines) {
@@ -309,6 +337,7 @@ export class HistoryLoader {
           if (isArchivePartError(e)) break;
           if (attempt < this.opts.partAttempts) await sleep(Math.min(10_000, 1000 * 2 ** (attempt - 1)), signal);
         } finally {
+          doneReading();
           await writer.drain();
         }
       }
