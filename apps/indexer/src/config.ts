@@ -50,7 +50,10 @@ export const indexerConfigSchema = appConfigSchema({
       bulkDocs: z.number().int().min(1).max(100_000).default(2_000),
       /** Approximate bytes per `_bulk` request. Default 8 MiB. */
       bulkBytes: z.number().int().min(64 * 1024).max(90 * MiB).default(8 * MiB),
-      /** `_bulk` requests in flight per part. Default 2. */
+      /**
+       * `_bulk` requests in flight, as a share per part: a job keeps up to partConcurrency × bulkConcurrency
+       * requests in flight from one pool that every part of the job draws on. Default 2.
+       */
       bulkConcurrency: z.number().int().min(1).max(16).default(2),
       /** Per-request timeout of the search engine, ms. Default 30,000. */
       requestTimeoutMs: z.number().int().min(100).default(30_000),
