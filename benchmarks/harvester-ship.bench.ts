@@ -6,13 +6,16 @@
 //                      harvester produced (read back from the topic), so both sides ship the same bytes
 //   gateway-sealed     the same records sealed by SealedSender → in-process Gateway → Kafka (MB/s of
 //                      record values), beside the same bare produce loop in MB/s
-//   rsyslog omkafka    not run: see "peer" in the output
+//   rsyslog omkafka    the peer: rsyslogd (foreground, private config/pid/work dir, loopback port) with imtcp →
+//                      omkafka (librdkafka, gzip, idempotent, acks=all) into a private topic, fed the same lines the
+//                      same way; done when the topic holds N records. Skipped, and said so, when omkafka is missing.
 //
 //   npm run bench -- harvester-ship            (BACKLOG_BENCH_SHIP_EVENTS, default 300000)
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { createKafka } from '@backlog/adapter-kafka';
@@ -65,9 +68,95 @@ async function readRecords(topic: string): Promise<{ key: Buffer | null; value: 
   return out;
 }
 
+/** CPU time (user + system) of a process so far, ms (Linux /proc). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}
+
+async function topicHigh(topic: string): Promise<number> {
+  const admin = new Kafka({ clientId: 'bench-offsets', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function sendLines(port: number, lines: string[]): Promise<void> {
+  const sock: Socket = await new Promise((r) => {
+    const s = connect({ host: '127.0.0.1', port }, () => r(s));
+  });
+  for (let i = 0; i < lines.length; i += 2000) {
+    if (!sock.write(lines.slice(i, i + 2000).join(''))) await new Promise((r) => sock.once('drain', r));
+  }
+  sock.end();
+}
+
+const OMKAFKA = ['/usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so', '/usr/lib/rsyslog/omkafka.so'].find((f) => existsSync(f));
+
+/** rsyslogd with imtcp → omkafka, in the foreground with its own files, on a loopback port. */
+async function runRsyslog(topic: string, lines: string[]): Promise<{ s: number; acked: number; cpuUsPerEvent: number } | string> {
+  if (!OMKAFKA || !existsSync('/usr/sbin/rsyslogd')) return 'rsyslogd or omkafka not installed (Debian: apt-get install rsyslog-kafka)';
+  const rdir = join(dir, 'rsyslog');
+  mkdirSync(join(rdir, 'work'), { recursive: true });
+  const port = await freePort();
+  const conf = join(rdir, 'rsyslog.conf');
+  writeFileSync(conf, [
+    `global(workDirectory="${join(rdir, 'work')}")`,
+    'module(load="imtcp")',
+    'module(load="omkafka")',
+    `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+    'template(name="raw" type="string" string="%rawmsg%")',
+    `action(type="omkafka" broker=["${brokers.join('","')}"] topic="${topic}" template="raw" partitions.auto="on"`,
+    '       confParam=["compression.codec=gzip", "enable.idempotence=true", "acks=all", "linger.ms=50", "batch.num.messages=10000"])',
+    '',
+  ].join('\n'));
+  const rs = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(rdir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  rs.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => rs.once('exit', () => r()));
+  try {
+    const ready = Date.now();
+    while (Date.now() - ready < 10_000) {
+      const up = await new Promise<boolean>((r) => {
+        const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), r(true)));
+        s.once('error', () => r(false));
+      });
+      if (up) break;
+      if (rs.exitCode !== null) return `rsyslogd exited at start: ${err}`;
+      await sleep(100);
+    }
+    const c0 = cpuMs(rs.pid!);
+    const t0 = Date.now();
+    await sendLines(port, lines);
+    // Done when every line is in Kafka, or when the count stood still for 15 s (then the rate is taken up to
+    // the last record that arrived, and the shortfall is reported, not hidden).
+    let acked = 0;
+    let lastChange = Date.now();
+    let cpuAtLastChange = c0;
+    while (acked < lines.length && Date.now() - lastChange < 15_000 && Date.now() - t0 < 300_000) {
+      await sleep(100);
+      const now = await topicHigh(topic);
+      if (now !== acked) {
+        acked = now;
+        lastChange = Date.now();
+        cpuAtLastChange = cpuMs(rs.pid!);
+      }
+    }
+    const s = (lastChange - t0) / 1000;
+    return { s, acked, cpuUsPerEvent: ((cpuAtLastChange - c0) * 1000) / Math.max(1, acked) };
+  } finally {
+    rs.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (rs.exitCode === null && rs.signalCode === null) rs.kill('SIGKILL');
+  }
+}
+
 async function main() {
   const topic = `h-${env}`;
-  for (const t of [topic, `${topic}b`, `${topic}g`]) await ensureTopic(brokers, t, 1);
+  for (const t of [topic, `${topic}b`, `${topic}g`, `${topic}r`]) await ensureTopic(brokers, t, 1);
   const lines = Array.from({ length: N }, (_, i) => `${line(i)}\n`);
   const rawBytes = lines.reduce((s, l) => s + l.length, 0);
 
@@ -76,22 +165,24 @@ async function main() {
   const cfgFile = join(dir, 'h.json');
   writeFileSync(cfgFile, JSON.stringify({ host: 'bench', env, brokers, stateDir: join(dir, 'state'), metricsPort: await freePort(), shipping: { flushIntervalMs: 1000, spool: { dir: join(dir, 'spool') } }, inputs: [{ type: 'syslog_tcp', port: tcpPort, framing: 'lf' }] }));
   const h = await spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS });
-  const sock: Socket = await new Promise((r) => {
-    const s = connect({ host: '127.0.0.1', port: tcpPort }, () => r(s));
-  });
+  const hPid = h.ready.pid as number;
+  const hc0 = cpuMs(hPid);
   const t0 = Date.now();
-  for (let i = 0; i < N; i += 2000) {
-    if (!sock.write(lines.slice(i, i + 2000).join(''))) await new Promise((r) => sock.once('drain', r));
-  }
-  sock.end();
+  await sendLines(tcpPort, lines);
   let acked = 0;
   while (acked < N && Date.now() - t0 < 300_000) {
     await sleep(100);
     acked = metricValue(await scrape(h.ready.metricsPort as number), 'harvester_shipping_acked_events_total');
   }
   const harvesterS = (Date.now() - t0) / 1000;
+  const harvesterCpuUs = ((cpuMs(hPid) - hc0) * 1000) / Math.max(1, acked);
   await h.term();
-  log(`harvester: ${acked}/${N} events acked in ${harvesterS.toFixed(2)} s (${(rawBytes / 1e6).toFixed(1)} MB of syslog)`);
+  log(`harvester: ${acked}/${N} events acked in ${harvesterS.toFixed(2)} s, ${harvesterCpuUs.toFixed(1)} µs CPU/event (${(rawBytes / 1e6).toFixed(1)} MB of syslog)`);
+
+  // ── peer: rsyslog imtcp → omkafka, same lines, same way in ──
+  const peer = await runRsyslog(`${topic}r`, lines);
+  if (typeof peer === 'string') log(`rsyslog omkafka: not measured: ${peer}`);
+  else log(`rsyslog omkafka: ${peer.acked}/${N} lines in Kafka in ${peer.s.toFixed(2)} s, ${peer.cpuUsPerEvent.toFixed(1)} µs CPU/event`);
 
   // ── baseline: bare kafkajs produce loop of the same records ──
   const records = await readRecords(topic);
@@ -133,18 +224,21 @@ async function main() {
 
   const admin = createKafka({ brokers, clientId: 'bench-clean' }).admin();
   await admin.connect();
-  await admin.deleteTopics([topic, `${topic}b`, `${topic}g`]);
+  await admin.deleteTopics([topic, `${topic}b`, `${topic}g`, `${topic}r`]);
   await admin.disconnect();
   rmSync(dir, { recursive: true, force: true });
   clearTimeout(hardDeadline);
 
   const evs = acked / harvesterS;
   const bareEvs = N / bareS;
+  const peerEvs = typeof peer === 'string' ? undefined : peer.acked / peer.s;
   const result = {
     name: 'harvester-ship',
-    peer: 'rsyslog omkafka: not measured (Debian rsyslog-kafka 8.2302 installs here; an rsyslog instance with omkafka is not wired into this script yet)',
+    load_average_1m: Number(loadavg()[0]!.toFixed(1)),
+    peer: typeof peer === 'string' ? `rsyslog omkafka: not measured (${peer})` : 'rsyslog 8 imtcp → omkafka (librdkafka, gzip, idempotent, acks=all), one Kafka record per line, same lines over one TCP connection',
     results: [
-      { case: 'syslog_tcp→kafka acked (1 harvester process, fsync on, gzip level 3, heap caps)', events_per_s: Math.round(evs), baseline: 'bare kafkajs produce loop of the same records', baseline_events_per_s: Math.round(bareEvs), ratio: Number((evs / bareEvs).toFixed(3)) },
+      { case: 'syslog_tcp→kafka acked (1 harvester process, fsync on, gzip level 3, heap caps)', events_per_s: Math.round(evs), cpu_us_per_event: Number(harvesterCpuUs.toFixed(1)), baseline: 'bare kafkajs produce loop of the same records', baseline_events_per_s: Math.round(bareEvs), ratio: Number((evs / bareEvs).toFixed(3)),
+        ...(peerEvs === undefined || typeof peer === 'string' ? {} : { peer_events_per_s: Math.round(peerEvs), peer_lines_in_kafka: peer.acked, peer_lines_sent: N, peer_cpu_us_per_event: Number(peer.cpuUsPerEvent.toFixed(1)), peer_ratio: Number((evs / peerEvs).toFixed(3)) }) },
       { case: 'gateway sealed MB/s (SealedSender → Gateway → Kafka, 4 in flight)', events_per_s: Math.round((N * rounds) / gwS), mb_per_s: Number(gwMBs.toFixed(2)), batches_per_s: Number((total / gwS).toFixed(1)), baseline: 'bare kafkajs produce loop, MB/s', baseline_events_per_s: Math.round(bareEvs), baseline_mb_per_s: Number(bareMBs.toFixed(2)), ratio: Number((gwMBs / bareMBs).toFixed(3)) },
     ],
   };
