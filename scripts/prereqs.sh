@@ -7,6 +7,7 @@
 #   bzip2, lbzip2                          (archive tools and compression baselines)
 #   logger    -> bsdutils                  (a real syslog sender in tests)
 #   rsyslogd  -> rsyslog                   (a real syslog relay in tests)
+#   omkafka   -> rsyslog-kafka             (the rsyslog → Kafka peer in benchmarks/harvester-ship)
 #   curl                                   (HTTP input tests)
 #   chromium  -> chromium                  (live view browser tests; BACKLOG_PREREQS_SKIP_BROWSER=1 skips it)
 set -euo pipefail
@@ -26,6 +27,7 @@ want bzip2 bzip2
 want lbzip2 lbzip2
 want logger bsdutils
 want rsyslogd rsyslog
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || compgen -G '/usr/lib/*/rsyslog/omkafka.so' >/dev/null || need+=(rsyslog-kafka)
 want curl curl
 if [ "${BACKLOG_PREREQS_SKIP_BROWSER:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
