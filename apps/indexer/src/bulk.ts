@@ -1,11 +1,24 @@
 import { type BulkItemResult, type BulkOp, type Json, type SearchPort, SearchError, isAlreadyIndexed, isMappingError, resolveConflict } from '@backlog/adapter-search';
 import type { IndexerMetrics } from './metrics';
 
+function parseObject(line: string): Json | undefined {
+  try {
+    const v = JSON.parse(line) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One document of a history load: `_id` = event.id, written with `create` (a second load is a 409, not a duplicate). */
 export interface BulkDoc {
   id: string;
-  /** The parsed event (filters, conflict handling, and the body once `line` is dropped). */
-  doc: Json;
+  /**
+   * The parsed event (conflict handling, and the body once `line` is dropped). Absent while the line
+   * was never parsed (a load without a filter reads the id from the line's start); parsed from `line`
+   * when it is first needed.
+   */
+  doc?: Json;
   /**
    * The event's JSON line as stored in the archive: while set, it is sent as it is (no re-serialization).
    * Dropped when the engine refuses the line for good, so the document is re-sent serialized from `doc`
@@ -216,7 +229,7 @@ export class HistoryBulk {
     let failures = 0;
     while (pending.length) {
       if (aborted()) throw new BulkAbortedError('aborted');
-      const ops: BulkOp[] = pending.map((d) => (d.line !== undefined ? { op: 'create', index, id: d.id, source: d.line } : { op: 'create', index, id: d.id, doc: d.doc }));
+      const ops: BulkOp[] = pending.map((d) => (d.line !== undefined ? { op: 'create', index, id: d.id, source: d.line } : { op: 'create', index, id: d.id, doc: d.doc as Json }));
       const t0 = process.hrtime.bigint();
       let results: BulkItemResult[];
       try {
@@ -272,12 +285,20 @@ export class HistoryBulk {
         if (d.line !== undefined) {
           // Refused as stored: send it once more as the parsed document (what a serialized load sends),
           // so the raw path never refuses more than the serialized one; not a conflict round.
+          if (d.doc === undefined) {
+            const doc = parseObject(d.line);
+            if (!doc) {
+              this.reject(tally, 'bad_json', `event ${d.id}: the archived line is not a JSON object: ${d.line.slice(0, 120)}`);
+              return;
+            }
+            d.doc = doc;
+          }
           d.line = undefined;
           again.push(d);
           return;
         }
         const detail = `${r.status} ${r.error?.type ?? 'error'}: ${r.error?.reason ?? ''}${r.error?.causedBy ? ` (${r.error.causedBy.type}: ${r.error.causedBy.reason})` : ''}`.slice(0, 500);
-        if (isMappingError(r) && d.rounds < this.opts.maxConflictRounds && resolveConflict(d.doc, r)) {
+        if (isMappingError(r) && d.doc && d.rounds < this.opts.maxConflictRounds && resolveConflict(d.doc, r)) {
           d.rounds++;
           this.metrics.conflicted.inc();
           again.push(d);

@@ -4,7 +4,7 @@ import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from
 import type { Json, SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
-import { eventMatcher } from './filter';
+import { eventMatcher, isEmptyFilter } from '@backlog/core-codec';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
 import { kafkaPartEvents } from './kafka-part';
 import type { IndexerMetrics } from './metrics';
@@ -54,6 +54,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     const t = setTimeout(r, ms);
     signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
   });
+
+/** The start of an event line as the harvester writes it: `{"@timestamp":"…","event":{"id":"<id>"`. */
+const CANONICAL_ID = /^\{"@timestamp":"[^"\\]*","event":\{"id":"([^"\\]+)"/;
 
 /** Longest `_id` the engines accept is 512 bytes; a missing or longer id gets a content hash (still idempotent). */
 function docId(ev: Json, line: string): string {
@@ -257,6 +260,7 @@ export class HistoryLoader {
         };
         try {
           const match = eventMatcher(job.filter);
+          const matchAll = isEmptyFilter(job.filter);
           const batches =
             source.kind === 's3'
               ? readPartEvents(this.deps.s3, source.part, {
@@ -287,6 +291,17 @@ export class HistoryLoader {
             const filteredBefore = c.filtered;
             for (const line of lines) {
               c.read++;
+              // Without a filter the id is all a line is read for: an archived event (the harvester's
+              // canonical JSON) starts with its @timestamp and event.id, so it is taken from there and the
+              // line is parsed only when that shape is not found (or the engine refuses the line as stored).
+              if (matchAll) {
+                const m = CANONICAL_ID.exec(line);
+                if (m && Buffer.byteLength(m[1] as string) <= 512) {
+                  const wait = writer.add({ id: m[1] as string, line, bytes: line.length + 64, rounds: 0 });
+                  if (wait) await wait;
+                  continue;
+                }
+              }
               let ev: Json;
               try {
                 ev = JSON.parse(line) as Json;
