@@ -7,7 +7,6 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
@@ -16,6 +15,7 @@ import { repoRoot } from '@backlog/testing';
 import { compressorConfigSchema } from '../../apps/compressor/src/config';
 import { esConsumerConfigSchema } from '../../apps/es-consumer/src/config';
 import { harvesterConfigSchema } from '../../apps/harvester/src/config';
+import { crossCheck as indexerCrossCheck, indexerConfigSchema } from '../../apps/indexer/src/config';
 import { liveReceiverConfigSchema } from '../../apps/live-receiver/src/config';
 import { gatewayConfigSchema } from '../../apps/nacl-gateway/src/config';
 
@@ -98,7 +98,6 @@ const APPS: { app: string; kind: 'Deployment' | 'DaemonSet'; schema?: z.ZodType;
 const CREATED_BY_OPERATOR = new Set(['Secret/nacl-gateway-key']);
 
 /** The indexer is newer than this test: its schema is loaded at run time when it exists. */
-const indexerConfig = join(root, 'apps', 'indexer', 'src', 'config.ts');
 const workload = (app: string) => objects.find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === app);
 const envPrefix = (app: string) => `BACKLOG_${app.toUpperCase().replace(/-/g, '_')}_`;
 
@@ -256,25 +255,17 @@ describe('deploy/k8s manifests', () => {
     });
   }
 
-  if (!existsSync(indexerConfig)) {
-    it.todo('indexer: apps/indexer/src/config.ts does not exist yet; once it does, its ConfigMap (metrics 0.0.0.0:9105) is loaded through its schema here');
-  } else {
-    it("indexer: its ConfigMap and environment are valid for apps/indexer's config schema", async () => {
-      const mod = (await import(pathToFileURL(indexerConfig).href)) as Record<string, unknown>;
-      const schema = Object.values(mod).find((v) => typeof v === 'object' && v !== null && '_zod' in v && 'metrics' in ((v as { shape?: object }).shape ?? {})) as z.ZodType | undefined;
-      if (!schema) throw new Error('apps/indexer/src/config.ts exports no config schema with a metrics section');
-      const cfg = effectiveConfig('indexer', schema);
-      expect(cfg.metrics).toEqual({ host: '0.0.0.0', port: 9105 });
-      // The API listens on all interfaces at the port the container (and the Service) names.
-      const api = cfg.api as { host: string; port: number } | undefined;
-      expect(api).toMatchObject({ host: '0.0.0.0', port: 8081 });
-      const c = workload('indexer')?.spec?.template?.spec.containers[0] as Container;
-      expect(c.ports?.find((p) => p.name === 'api')?.containerPort).toBe(8081);
-      // The checks main.ts adds to the schema's (a token off loopback, …), where the app exports them.
-      const cross = mod.crossCheck as ((c: unknown) => { path: string; message: string }[]) | undefined;
-      if (cross) expect(cross(cfg)).toEqual([]);
-    });
-  }
+  it("indexer: its ConfigMap and environment are valid for apps/indexer's config schema", async () => {
+    const cfg = effectiveConfig('indexer', indexerConfigSchema);
+    expect(cfg.metrics).toEqual({ host: '0.0.0.0', port: 9105 });
+    // The API listens on all interfaces at the port the container (and the Service) names.
+    const api = cfg.api as { host: string; port: number } | undefined;
+    expect(api).toMatchObject({ host: '0.0.0.0', port: 8081 });
+    const c = workload('indexer')?.spec?.template?.spec.containers[0] as Container;
+    expect(c.ports?.find((p) => p.name === 'api')?.containerPort).toBe(8081);
+    // The checks main.ts adds to the schema's (a token off loopback, …).
+    expect(indexerCrossCheck(cfg as never)).toEqual([]);
+  });
 
   it('harvester: hostPorts for syslog UDP+TCP 5514, JSON 5170, HTTP 8080; spool and state on a hostPath; host.name from the node', () => {
     const w = workload('harvester') as Obj;
@@ -317,17 +308,12 @@ describe('docker-compose.yml app environment', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string | number | boolean>; command?: string[] }> };
   /** The service's environment as Compose passes it, `${VAR:-default}` taken at its default. */
   const composeEnv = (app: string) => Object.fromEntries(Object.entries(compose.services[app]?.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1')]));
-  if (existsSync(indexerConfig)) {
-    it('indexer: valid for its own config schema, listening on all interfaces', async () => {
-      const mod = (await import(pathToFileURL(indexerConfig).href)) as Record<string, unknown>;
-      const schema = Object.values(mod).find((v) => typeof v === 'object' && v !== null && '_zod' in v && 'metrics' in ((v as { shape?: object }).shape ?? {})) as z.ZodType;
-      const cfg = loadConfig({ app: 'indexer', schema, env: composeEnv('indexer') }) as { metrics: { host: string; port: number }; api: { host: string; port: number } };
-      expect(cfg.metrics).toEqual({ host: '0.0.0.0', port: 9105 });
-      expect(cfg.api).toMatchObject({ host: '0.0.0.0', port: 8081 });
-      const cross = mod.crossCheck as ((c: unknown) => unknown[]) | undefined;
-      if (cross) expect(cross(cfg)).toEqual([]);
-    });
-  }
+  it('indexer: valid for its own config schema, listening on all interfaces', () => {
+    const cfg = loadConfig({ app: 'indexer', schema: indexerConfigSchema, env: composeEnv('indexer') });
+    expect(cfg.metrics).toEqual({ host: '0.0.0.0', port: 9105 });
+    expect(cfg.api).toMatchObject({ host: '0.0.0.0', port: 8081 });
+    expect(indexerCrossCheck(cfg)).toEqual([]);
+  });
   for (const a of APPS.filter((x) => x.schema)) {
     it(`${a.app}: valid for its own config schema, listening on all interfaces`, () => {
       const env = composeEnv(a.app);
