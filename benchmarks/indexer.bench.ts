@@ -20,13 +20,14 @@ import { createS3, findLbzip2 } from '@backlog/adapter-s3';
 import { createSearch } from '@backlog/adapter-search';
 import { PartStats, assemblePart, cutStreams, facetsOf, historyIndexName, manifestKey, partKey, serializeManifest, windowOf } from '@backlog/core-codec';
 import { silentLogger } from '@backlog/core-pipeline';
-import { appConfigSchema, ConfigError, loadConfig } from '@backlog/platform-config';
+import { appConfigSchema } from '@backlog/platform-config';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
 import { installTemplate } from '../apps/indexer/src/app';
 import { indexerConfigSchema } from '../apps/indexer/src/config';
 import { JobStore } from '../apps/indexer/src/jobs';
 import { HistoryLoader } from '../apps/indexer/src/loader';
 import { indexerMetrics } from '../apps/indexer/src/metrics';
+import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
   /** Events in the archive range. Default 200,000. */
@@ -37,7 +38,7 @@ const schema = appConfigSchema({
   partConcurrency: z.number().int().min(1).max(32).default(4),
   /** `_bulk` documents (both cases). Default 2,000. */
   bulkDocs: z.number().int().min(100).max(20_000).default(2_000),
-  /** `_bulk` requests in flight per part. Default 2. */
+  /** `_bulk` requests in flight, as a share per part of the job's pool (partConcurrency × this). Default 2. */
   bulkConcurrency: z.number().int().min(1).max(16).default(2),
   /**
    * Timed pairs, run baseline, indexer, indexer, baseline, … (ABBA: a load that drifts during the run
@@ -48,16 +49,7 @@ const schema = appConfigSchema({
   decoder: z.enum(['auto', 'lbzip2', 'unbzip2-stream']).default('auto'),
 });
 
-let cfg: ReturnType<typeof loadConfig<typeof schema>>;
-try {
-  cfg = loadConfig({ app: 'bench-indexer', schema });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  throw err;
-}
+const cfg = loadBenchConfig('bench-indexer', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const env = `benchix${randomBytes(3).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
