@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { logsTemplateConfigSchema } from '@backlog/adapter-search';
-import { appConfigSchema } from '@backlog/platform-config';
+import { appConfigSchema, logSettingsSchema, metricsSettingsSchema } from '@backlog/platform-config';
 
 const MiB = 1024 * 1024;
-const port = z.number().int().min(0).max(65535);
 
 /**
  * The es-consumer's configuration (shared connection settings + its own keys). Every key has its unit
@@ -97,22 +96,8 @@ export const esConsumerConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
-  metrics: z
-    .object({
-      /** Bind address of /metrics and /healthz. Default 127.0.0.1. */
-      host: z.string().min(1).default('127.0.0.1'),
-      /** Port. Default 9103 (DESIGN.md); 0 picks a free one. */
-      port: port.default(9103),
-    })
-    .strict()
-    .prefault({}),
-  log: z
-    .object({
-      /** `debug`, `info`, `warn` or `error`. Default `info`. */
-      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    })
-    .strict()
-    .prefault({}),
+  metrics: metricsSettingsSchema(9103),
+  log: logSettingsSchema,
   /** Graceful stop deadline, ms: stop intake, finish in-flight bulks, commit. Default 30,000. */
   stopTimeoutMs: z.number().int().min(100).default(30_000),
 });

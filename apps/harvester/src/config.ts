@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WHEN_FULL_POLICIES } from '@backlog/core-pipeline';
-import { appConfigSchema } from '@backlog/platform-config';
+import { appConfigSchema, logSettingsSchema, metricsSettingsSchema } from '@backlog/platform-config';
 import { z } from 'zod';
 import { type InputConfig, inputConfigSchema } from './inputs/registry';
 import { liveConfigSchema } from './live';
@@ -56,22 +56,8 @@ export const harvesterConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
-  metrics: z
-    .object({
-      /** `/metrics` + `/healthz` listen address. Default `127.0.0.1`. */
-      host: z.string().min(1).default('127.0.0.1'),
-      /** Port. Default 9101 (DESIGN.md); 0 = any free port. */
-      port: z.number().int().min(0).max(65535).default(9101),
-    })
-    .strict()
-    .prefault({}),
-  log: z
-    .object({
-      /** Lowest level written to stderr: debug, info, warn, error. Default `info`. */
-      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    })
-    .strict()
-    .prefault({}),
+  metrics: metricsSettingsSchema(9101),
+  log: logSettingsSchema,
 });
 
 export type HarvesterConfig = z.output<typeof harvesterConfigSchema>;

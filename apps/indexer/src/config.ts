@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { logsTemplateConfigSchema } from '@backlog/adapter-search';
-import { appConfigSchema, type DeepReadonly } from '@backlog/platform-config';
+import { appConfigSchema, logSettingsSchema, metricsSettingsSchema, type DeepReadonly } from '@backlog/platform-config';
 
 const MiB = 1024 * 1024;
 const port = z.number().int().min(0).max(65535);
@@ -96,22 +96,8 @@ export const indexerConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
-  metrics: z
-    .object({
-      /** Bind address of /metrics and /healthz. Default 127.0.0.1. */
-      host: z.string().min(1).default('127.0.0.1'),
-      /** Port. Default 9105 (DESIGN.md); 0 picks a free one. */
-      port: port.default(9105),
-    })
-    .strict()
-    .prefault({}),
-  log: z
-    .object({
-      /** `debug`, `info`, `warn` or `error`. Default `info`. */
-      level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-    })
-    .strict()
-    .prefault({}),
+  metrics: metricsSettingsSchema(9105),
+  log: logSettingsSchema,
   /** Graceful stop deadline, ms: release part locks, stop the HTTP server. Default 15,000. */
   stopTimeoutMs: z.number().int().min(100).default(15_000),
 });

@@ -15,3 +15,4 @@ export {
   SHARED_KEYS,
   type ConnectionSettings,
 } from './connections';
+export { logSettingsSchema, metricsSettingsSchema } from './telemetry-settings';
