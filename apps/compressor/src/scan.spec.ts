@@ -1,7 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { CodecError, decodeBatch, facetsOf, partLineOf } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
-import { batchLines, rawBatchLines } from './scan';
+import { batchLines, hasControl, rawBatchLines } from './scan';
+
+// A raw control byte (JSON.stringify escapes every one; a newline separates lines).
+const CONTROL = /[\u0000-\u0009\u000b-\u001f]/;
 
 /** What the compressor did before the scanner: JSON.parse every line, JSON.stringify it, read the key. */
 function reference(value: Buffer) {
@@ -121,6 +124,10 @@ describe('batch scanner', () => {
       texts.push(JSON.stringify(o));
     }
     for (let i = 0; i < texts.length; i += 100) same(texts.slice(i, i + 100).join('\n'));
+    // Batches without a raw control byte take the native search for quotes and backslashes.
+    const plain = texts.filter((t) => !CONTROL.test(t));
+    expect(plain.length).toBeGreaterThan(3000);
+    for (let i = 0; i < plain.length; i += 100) same(plain.slice(i, i + 100).join('\n'));
   });
 
   it('checks lines against known layouts exactly as the full scan would (same keys, values of every kind)', () => {
@@ -143,13 +150,36 @@ describe('batch scanner', () => {
       texts.push(`{"@timestamp":${ts},"event":${ev},"host":${host},"service":{"name":"s"},"log":${log},"message":${pick()},"labels":{"env":${pick()}}}`);
     }
     let layout = 0;
-    for (let i = 0; i < texts.length; i += 200) {
-      const v = gzipSync(Buffer.from(texts.slice(i, i + 200).join('\n')));
-      expect({ lines: scanned(v).lines, bad: scanned(v).bad }).toEqual(reference(v));
-      layout += batchLines(v, 1 << 26).layout;
+    // As they come (most batches hold a raw control byte somewhere: the byte loop checks every
+    // string), and without the lines holding one (the quote and backslash search in native code).
+    for (const set of [texts, texts.filter((t) => !CONTROL.test(t))]) {
+      for (let i = 0; i < set.length; i += 200) {
+        const v = gzipSync(Buffer.from(set.slice(i, i + 200).join('\n')));
+        expect({ lines: scanned(v).lines, bad: scanned(v).bad }).toEqual(reference(v));
+        layout += batchLines(v, 1 << 26).layout;
+      }
     }
     // The layout path was really taken (most lines share one of a few layouts).
-    expect(layout).toBeGreaterThan(1000);
+    expect(layout).toBeGreaterThan(4000);
+  });
+
+  it('finds control bytes other than newlines at any alignment', () => {
+    let seed = 3;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const naive = (b: Uint8Array) => b.some((c) => c < 0x20 && c !== 0x0a);
+    const backing = Buffer.alloc(300);
+    for (let i = 0; i < 3000; i++) {
+      for (let k = 0; k < backing.length; k++) backing[k] = rnd(8) ? 0x20 + rnd(0xe0) : 0x0a;
+      if (rnd(2)) backing[rnd(backing.length)] = rnd(0x20);
+      const from = rnd(9);
+      const b = backing.subarray(from, from + rnd(backing.length - from));
+      expect(hasControl(b)).toBe(naive(b));
+    }
+    expect(hasControl(Buffer.from('{"a":"\n"}\n{"b":1}\n'))).toBe(false);
+    for (const c of [0x00, 0x09, 0x0b, 0x0d, 0x1f]) expect(hasControl(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, c, 0x22, 0x7d]))).toBe(true);
   });
 
   it('fails the record as a whole for what decodeBatch fails it for', () => {

@@ -82,10 +82,28 @@ export function rawBatchLines(raw: Buffer): BatchLines {
   const out: BatchLines = { lines: [], bad: [], rawBytes: raw.length, slow: 0, layout: 0 };
   // Invalid UTF-8 is replaced by U+FFFD when decoded: such a batch is not byte-canonical; take the slow path.
   const fast = isUtf8(raw);
+  // The batch as a latin1 string (one char per byte, a memcpy): String#indexOf finds quotes,
+  // backslashes and newlines in native code instead of a JS loop over every byte.
+  text = raw.toString('latin1');
+  view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  plain = fast && !hasControl(raw);
+  bsFrom = 0;
+  bsNext = -1;
+  try {
+    return scanBatch(raw, out, fast);
+  } finally {
+    text = '';
+    view = NO_VIEW;
+    plain = false;
+  }
+}
+
+function scanBatch(raw: Buffer, out: BatchLines, fast: boolean): BatchLines {
   let start = 0;
   let lineNo = 0;
+  const t = text;
   while (start < raw.length) {
-    let end = raw.indexOf(0x0a, start);
+    let end = t.indexOf('\n', start);
     if (end === -1) end = raw.length;
     lineNo++;
     let ok = false;
@@ -112,6 +130,34 @@ export function rawBatchLines(raw: Buffer): BatchLines {
     start = end + 1;
   }
   return out;
+}
+
+/**
+ * True when b holds a byte below 0x20 other than a newline. Such a byte never occurs in
+ * JSON.stringify output (it escapes them), so a batch without any lets a string's end be found by
+ * searching for the next quote (see `string`). Four bytes at a time: a 32-bit word holds a byte
+ * below 0x20 exactly when (x - 0x20202020) & ~x & 0x80808080 is non-zero; only the words that do
+ * (those holding a newline) are looked at byte by byte.
+ */
+export function hasControl(b: Uint8Array): boolean {
+  const n = b.length;
+  let i = 0;
+  const head = Math.min(n, (4 - (b.byteOffset & 3)) & 3);
+  for (; i < head; i++) if ((b[i] as number) < 0x20 && b[i] !== 0x0a) return true;
+  const words = (n - i) >> 2;
+  if (words > 0) {
+    const w = new Int32Array(b.buffer, b.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      const x = w[k] as number;
+      if (((x - 0x20202020) & ~x & 0x80808080) !== 0) {
+        const at = i + 4 * k;
+        for (let j = at; j < at + 4; j++) if ((b[j] as number) < 0x20 && b[j] !== 0x0a) return true;
+      }
+    }
+    i += 4 * words;
+  }
+  for (; i < n; i++) if ((b[i] as number) < 0x20 && b[i] !== 0x0a) return true;
+  return false;
 }
 
 /** The old path, byte for byte: JSON.parse, JSON.stringify, partLineOf. */
@@ -209,6 +255,17 @@ let end = 0;
 /** Whether the string scanned last held an escape sequence. */
 let escaped = false;
 let buf: Buffer;
+/** `buf` as a DataView (literal runs are compared four bytes at a time). */
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+let view: DataView<ArrayBufferLike> = NO_VIEW;
+/** The batch being scanned as a latin1 string (text[i] is the byte buf[i]). */
+let text = '';
+/** The batch is valid UTF-8 and holds no control byte but newlines: a string ends at the next quote unless a backslash comes first. */
+let plain = false;
+/** The first backslash at or after bsFrom (NO_BS: none); recomputed when a string starts outside [bsFrom, bsNext]. */
+let bsFrom = 0;
+let bsNext = -1;
+const NO_BS = 0x7fffffff;
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const K_TIMESTAMP = bytes('@timestamp');
@@ -256,6 +313,8 @@ class Layout {
   ops = new Int32Array(3 * 256);
   n = 0;
   lit = new Uint8Array(4096);
+  /** `lit` read four bytes at a time. */
+  litView = new DataView(this.lit.buffer);
   litLen = 0;
   valid = false;
 }
@@ -300,13 +359,18 @@ function matchLayout(t: Layout, b: Buffer, s: number, e: number): boolean {
   keyTop = 0;
   const ops = t.ops;
   const lit = t.lit;
+  const lv = t.litView;
+  const bv = view;
   for (let i = 0; i < t.n; i += 3) {
     const op = ops[i] as number;
     if (op === OP_LIT) {
       const ls = ops[i + 1] as number;
       const n = ops[i + 2] as number;
       if (pos + n > e) return false;
-      for (let k = 0; k < n; k++) if (b[pos + k] !== lit[ls + k]) return false;
+      // Four bytes at a time (a DataView read compiles to one unaligned load), then the tail.
+      let k = 0;
+      for (; k + 4 <= n; k += 4) if (bv.getInt32(pos + k) !== lv.getInt32(ls + k)) return false;
+      for (; k < n; k++) if (b[pos + k] !== lit[ls + k]) return false;
       pos += n;
     } else {
       depth = ops[i + 1] as number;
@@ -374,7 +438,7 @@ function learnObject(t: Layout, cap: number): boolean {
   for (;;) {
     // Keys of an accepted line hold no escapes: the key ends at the next quote.
     const ks = pos + 1;
-    const ke = b.indexOf(0x22, ks);
+    const ke = text.indexOf('"', ks);
     if (ke < 0 || ke >= end || b[ke + 1] !== 0x3a) return false;
     if (!emitLit(t, pos, ke + 2)) return false;
     const vcap = keyCap(b, ks, ke - ks, cap);
@@ -420,6 +484,22 @@ function string(): boolean {
   let p = pos + 1;
   const e = end;
   escaped = false;
+  if (plain) {
+    // No control bytes in the batch: the bytes up to the next quote are the string's, unless a
+    // backslash comes first (then the loop below checks the escapes from there on).
+    const q = text.indexOf('"', p);
+    if (q < 0 || q >= e) return false;
+    if (p < bsFrom || p > bsNext) {
+      const x = text.indexOf('\\', p);
+      bsFrom = p;
+      bsNext = x < 0 ? NO_BS : x;
+    }
+    if (bsNext > q) {
+      pos = q + 1;
+      return true;
+    }
+    p = bsNext;
+  }
   while (p < e) {
     const c = b[p] as number;
     if (c === 0x22) {
@@ -571,7 +651,7 @@ function number(): boolean {
     else break;
     if (p >= end) break;
   }
-  const tok = b.toString('latin1', s, p);
+  const tok = text.length ? text.slice(s, p) : b.toString('latin1', s, p);
   // Plain short integers (the common case) are canonical unless they have a leading zero or are -0.
   const n = Number(tok);
   if (!Number.isFinite(n) || String(n) !== tok) return false;
