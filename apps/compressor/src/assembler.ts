@@ -1,4 +1,4 @@
-import { type PartLine, PartStats, WINDOW_SECONDS, comparePartLines, windowEndMs, windowOf } from '@backlog/core-codec';
+import { type PartLine, PartStats, WINDOW_SECONDS, comparePartLines, lineByteLength, windowEndMs, windowOf } from '@backlog/core-codec';
 import type { SpillFile } from './spill';
 
 /**
@@ -28,8 +28,15 @@ export interface Facets {
   level?: string;
 }
 
-/** One event of a batch: its part line and its facets, in one object (no second object per event). */
-export type LineIn = PartLine & Facets;
+/**
+ * One event of a batch: its part line and its facets, in one object (no second object per event),
+ * and the line's UTF-8 byte length when known without looking at the line (a scanned line's `line`
+ * makes a view object on each read).
+ */
+export type LineIn = PartLine & Facets & { readonly size?: number };
+
+/** UTF-8 bytes of a line (without its newline). */
+export const lineSize = (l: LineIn): number => l.size ?? lineByteLength(l.line);
 
 /** A part being filled, then sealed. */
 export interface PartBuffer {
@@ -71,7 +78,7 @@ export interface InFlight {
  */
 const lineCost = (l: LineIn) => {
   const idBytes = (l as { idBytes?: number }).idBytes;
-  return l.line.length + (idBytes ?? l.id.length) + (typeof l.line === 'string' ? 96 : 176);
+  return (l.size ?? l.line.length) + (idBytes ?? l.id.length) + (typeof l.size === 'number' || typeof l.line !== 'string' ? 176 : 96);
 };
 
 export class PartitionAssembler {
@@ -154,10 +161,19 @@ export class PartitionAssembler {
       const run: PartLine[] = group.slice();
       let cost = 0;
       let prev: LineIn | undefined;
+      const stats = buf.stats;
       for (const l of group) {
-        // The facets go into Sets: skip that when they are the previous line's (the scanner interns them).
-        const same = prev !== undefined && l.host === prev.host && l.service === prev.service && l.level === prev.level;
-        buf.stats.add(l, same ? undefined : l);
+        // PartStats.add, with the size known without reading `line`. The facets go into Sets: skip
+        // that when they are the previous line's (the scanner interns them).
+        stats.count++;
+        if (l.ts < stats.minTs) stats.minTs = l.ts;
+        if (l.ts > stats.maxTs) stats.maxTs = l.ts;
+        stats.rawBytes += lineSize(l) + 1;
+        if (prev === undefined || l.host !== prev.host || l.service !== prev.service || l.level !== prev.level) {
+          if (l.host) stats.hosts.add(l.host);
+          if (l.service) stats.services.add(l.service);
+          if (l.level) stats.levels.add(l.level);
+        }
         prev = l;
         cost += lineCost(l);
       }

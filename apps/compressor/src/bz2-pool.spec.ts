@@ -15,13 +15,16 @@ describe('Bz2Pool', () => {
     const pool = new Bz2Pool({ tool: 'lbzip2', workers: 2, tmpDir: dir });
     expect(pool.encoder).toMatch(/^lbzip2 [\d.]+ -9$/);
     const inputs = [text(20_000, 3), text(5, 7), text(40_000, 11)];
-    // The same inputs given as pieces (lines and newlines, as the sealer hands them over).
+    // The same inputs given as pieces (lines and newlines).
     const pieces = inputs.map((b) => b.toString().split(/(?<=\n)/).map((l) => Buffer.from(l)));
-    const [a, b] = await Promise.all([pool.compressAll(inputs), pool.compressAll(pieces)]);
+    // And as inputs that copy themselves into the pool's buffer (as the sealer hands them over).
+    const fills = inputs.map((b) => ({ size: b.length, fill: (out: Buffer) => void b.copy(out) }));
+    const [a, b, c] = await Promise.all([pool.compressAll(inputs), pool.compressAll(pieces), pool.compressAll(fills)]);
     for (const [i, input] of inputs.entries()) {
       const ref = execFileSync('lbzip2', ['-n1', '-9', '-c'], { input, maxBuffer: 1 << 28 });
       expect(a[i]!.equals(ref)).toBe(true);
       expect(b[i]!.equals(ref)).toBe(true);
+      expect(c[i]!.equals(ref)).toBe(true);
       expect(execFileSync('bzip2', ['-d', '-c'], { input: a[i], maxBuffer: 1 << 28 }).equals(input)).toBe(true);
     }
     expect((await pool.compress('x\n')).equals(execFileSync('lbzip2', ['-n1', '-9', '-c'], { input: 'x\n' }))).toBe(true);

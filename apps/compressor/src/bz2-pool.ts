@@ -148,6 +148,15 @@ class Runner {
 
 let seq = 0;
 
+/** An input that copies its `size` bytes into the buffer it is given, when its job runs (nothing is assembled before). */
+export interface FillInput {
+  readonly size: number;
+  fill(out: Buffer): void;
+}
+
+/** One input: its bytes, its pieces (e.g. each line and its newline), or a FillInput. */
+export type Bz2Input = Uint8Array | readonly Uint8Array[] | FillInput;
+
 /** Scratch buffer the pieces of an input are copied into, reused (inputs are written one at a time). */
 let scratch = Buffer.allocUnsafe(0);
 /** Bigger inputs get a buffer of their own rather than growing the shared one for good. */
@@ -158,10 +167,17 @@ const SCRATCH_MAX = 16 << 20;
  * newline) is first copied into a reused buffer: one memcpy per line costs far less than a writev of
  * two iovecs per line (the kernel's per-iovec work, the arrays of pieces per call).
  */
-function writeInput(path: string, input: Uint8Array | readonly Uint8Array[]): number {
+function writeInput(path: string, input: Bz2Input): number {
   let bytes: Uint8Array;
-  if (!Array.isArray(input)) bytes = input as Uint8Array;
-  else {
+  if (input instanceof Uint8Array) bytes = input;
+  else if (!Array.isArray(input)) {
+    const f = input as FillInput;
+    const n = f.size;
+    if (scratch.length < n && n <= SCRATCH_MAX) scratch = Buffer.allocUnsafe(Math.max(n, Math.min(SCRATCH_MAX, scratch.length * 2)));
+    const out = n <= scratch.length ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
+    f.fill(out);
+    bytes = out;
+  } else {
     const pieces = input as readonly Uint8Array[];
     let n = 0;
     for (const p of pieces) n += p.length;
@@ -263,9 +279,10 @@ export class Bz2Pool {
 
   /**
    * One complete bz2 stream per input, in order, made by one process. An input may be given as its
-   * pieces (e.g. each line and its newline): they are written with writev, never copied into one buffer.
+   * bytes, as its pieces (e.g. each line and its newline) or as a FillInput; pieces and FillInputs are
+   * copied into one reused buffer and written with one write.
    */
-  async compressAll(inputs: readonly (Uint8Array | readonly Uint8Array[])[]): Promise<Buffer[]> {
+  async compressAll(inputs: readonly Bz2Input[]): Promise<Buffer[]> {
     if (inputs.length === 0) return [];
     if (this.closed) throw new Bz2Error('BZ2_FAILED', 'bz2 pool is closed');
     const runner = await this.acquire();

@@ -50,21 +50,39 @@ export function batchLines(value: Uint8Array, maxDecompressedBytes: number): Bat
 }
 
 /**
- * A line the scanner proved canonical: its bytes are a view into the gunzipped batch, and its
- * event.id is decoded only when asked for — the merge needs it on @timestamp ties only.
+ * A line the scanner proved canonical: the batch buffer and the line's byte range in it. No view
+ * object is made per line (`line` makes one when asked: ties, spilling); the sealer copies the bytes
+ * straight from the batch (`copyTo`). Its event.id is decoded only when asked for — the order needs
+ * it on @timestamp ties only.
  */
-class ScannedLine implements LineIn {
+export class ScannedLine implements LineIn {
   private idText: string | undefined = undefined;
   constructor(
     readonly ts: number,
-    readonly line: Buffer,
     private readonly raw: Buffer,
+    private readonly start: number,
+    private readonly end: number,
     private readonly idStart: number,
     private readonly idEnd: number,
     readonly host: string | undefined,
     readonly service: string | undefined,
     readonly level: string | undefined,
   ) {}
+
+  /** The line's bytes (a view into the batch, made on each call). */
+  get line(): Buffer {
+    return this.raw.subarray(this.start, this.end);
+  }
+
+  /** UTF-8 bytes of the line. */
+  get size(): number {
+    return this.end - this.start;
+  }
+
+  /** Copies the line's bytes to out[at…]; returns the position after them. */
+  copyTo(out: Buffer, at: number): number {
+    return at + this.raw.copy(out, at, this.start, this.end);
+  }
 
   get id(): string {
     if (this.idText === undefined) this.idText = this.idStart < 0 ? '' : this.raw.toString('utf8', this.idStart, this.idEnd);
@@ -120,7 +138,7 @@ function scanBatch(raw: Buffer, out: BatchLines, fast: boolean): BatchLines {
       const ts = tsOf(raw, S.tsStart, S.tsEnd);
       if (ts !== undefined) {
         out.lines.push(
-          new ScannedLine(ts, raw.subarray(start, end), raw, S.idStart, S.idEnd, HOSTS.of(raw, S.hostStart, S.hostEnd), SERVICES.of(raw, S.serviceStart, S.serviceEnd), LEVELS.of(raw, S.levelStart, S.levelEnd)),
+          new ScannedLine(ts, raw, start, end, S.idStart, S.idEnd, HOSTS.of(raw, S.hostStart, S.hostEnd), SERVICES.of(raw, S.serviceStart, S.serviceEnd), LEVELS.of(raw, S.levelStart, S.levelEnd)),
         );
         start = end + 1;
         continue;

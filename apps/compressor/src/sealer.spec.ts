@@ -1,6 +1,8 @@
-import { type PartLine, comparePartLines, mergeRuns, windowStartMs } from '@backlog/core-codec';
+import { gzipSync } from 'node:zlib';
+import { type PartLine, comparePartLines, cutStreams, mergeRuns, windowStartMs } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
-import { sortWindow } from './sealer';
+import { batchLines } from './scan';
+import { cutLines, sortWindow } from './sealer';
 
 const text = (l: PartLine) => (typeof l.line === 'string' ? l.line : Buffer.from(l.line).toString('utf8'));
 
@@ -40,5 +42,17 @@ describe('sortWindow', () => {
     expect(sortWindow([[{ ts: start - 1, id: '', line: '{}' }]], w)).toBeUndefined();
     expect(sortWindow([[{ ts: start + 0.5, id: '', line: '{}' }]], w)).toBeUndefined();
     expect(sortWindow([], w)).toEqual([]);
+  });
+});
+
+describe('cutLines', () => {
+  it('cuts where cutStreams cuts, for scanned lines, byte views and text', () => {
+    const text = Array.from({ length: 500 }, (_, i) => JSON.stringify({ '@timestamp': new Date(1.7e12 + i).toISOString(), event: { id: `e${i}` }, message: 'é☃'.repeat(i % 37) })).join('\n');
+    const scanned = batchLines(gzipSync(Buffer.from(text)), 1 << 26).lines;
+    expect(scanned.every((l) => typeof l.size === 'number')).toBe(true);
+    const mixed: PartLine[] = scanned.map((l, i) => (i % 3 === 0 ? l : i % 3 === 1 ? { ts: l.ts, id: l.id, line: Buffer.from(l.line) } : { ts: l.ts, id: l.id, line: Buffer.from(l.line).toString('utf8') }));
+    const shape = (c: { lines: PartLine[]; rawBytes: number; count: number; minTs: number; maxTs: number }) => ({ ...c, lines: c.lines.map((l) => l.ts) });
+    for (const target of [1, 100, 700, 4096, 1 << 20])
+      for (const lines of [scanned, mixed]) expect([...cutLines(lines, target)].map(shape)).toEqual([...cutStreams(lines, target)].map(shape));
   });
 });

@@ -1,6 +1,7 @@
-import { type PartManifest, type PartLine, type StreamChunk, WINDOW_SECONDS, assemblePart, comparePartLines, cutStreams, mergeRuns, splitChunk, windowStartMs } from '@backlog/core-codec';
-import type { PartBuffer } from './assembler';
-import type { Bz2Pool } from './bz2-pool';
+import { type PartManifest, type PartLine, type StreamChunk, WINDOW_SECONDS, assemblePart, comparePartLines, mergeRuns, splitChunk, windowStartMs } from '@backlog/core-codec';
+import { type PartBuffer, lineSize } from './assembler';
+import type { Bz2Pool, FillInput } from './bz2-pool';
+import { ScannedLine } from './scan';
 
 export interface SealOptions {
   env: string;
@@ -23,17 +24,48 @@ export interface SealedPart {
 
 type Stream = { bytes: Buffer; count: number; minTs: number; maxTs: number; rawBytes: number };
 
-const NL = Buffer.from('\n');
+/**
+ * A chunk's NDJSON as a pool input that copies itself into the pool's buffer when its job runs:
+ * a scanned line straight from its batch buffer, then a newline. Nothing is assembled beforehand.
+ */
+function chunkInput(chunk: StreamChunk): FillInput {
+  return {
+    size: chunk.rawBytes,
+    fill(out: Buffer): void {
+      let at = 0;
+      for (const l of chunk.lines) {
+        if (l instanceof ScannedLine) at = l.copyTo(out, at);
+        else if (typeof l.line === 'string') at += out.write(l.line, at, 'utf8');
+        else {
+          out.set(l.line, at);
+          at += l.line.length;
+        }
+        out[at++] = 0x0a;
+      }
+      if (at !== chunk.rawBytes) throw new Error(`chunk holds ${at} bytes, expected ${chunk.rawBytes}`);
+    },
+  };
+}
 
-/** A chunk's NDJSON as pieces (each line's bytes, then a newline) for writev: no copy into one buffer. */
-function chunkPieces(chunk: StreamChunk): Uint8Array[] {
-  const out: Uint8Array[] = new Array<Uint8Array>(chunk.lines.length * 2);
-  let i = 0;
-  for (const l of chunk.lines) {
-    out[i++] = typeof l.line === 'string' ? Buffer.from(l.line) : l.line;
-    out[i++] = NL;
+/**
+ * cutStreams (core-codec) with each line's size read without making a view of it: the same chunks,
+ * cut at the same lines.
+ */
+export function* cutLines(lines: Iterable<PartLine>, targetRawBytes: number): Generator<StreamChunk> {
+  let cur: PartLine[] = [];
+  let bytes = 0;
+  const chunk = (): StreamChunk => ({ lines: cur, rawBytes: bytes, count: cur.length, minTs: (cur[0] as PartLine).ts, maxTs: (cur[cur.length - 1] as PartLine).ts });
+  for (const l of lines) {
+    const n = lineSize(l) + 1;
+    if (cur.length && bytes + n > targetRawBytes) {
+      yield chunk();
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(l);
+    bytes += n;
   }
-  return out;
+  if (cur.length) yield chunk();
 }
 
 const WINDOW_MS = WINDOW_SECONDS * 1000;
@@ -96,7 +128,7 @@ export async function sealPart(buf: PartBuffer, pool: Bz2Pool, opts: SealOptions
   const jobRaw = opts.jobRawBytes ?? 16 * 1024 * 1024;
   let oversized = 0;
   const compressJob = async (chunks: StreamChunk[]): Promise<Stream[]> => {
-    const outs = await pool.compressAll(chunks.map(chunkPieces));
+    const outs = await pool.compressAll(chunks.map(chunkInput));
     const streams: Stream[] = [];
     for (const [i, bytes] of outs.entries()) {
       const chunk = chunks[i] as StreamChunk;
@@ -125,7 +157,7 @@ export async function sealPart(buf: PartBuffer, pool: Bz2Pool, opts: SealOptions
     jobBytes = 0;
     if (pending.length > pool.options.workers) streams.push(...(await (pending.shift() as Promise<Stream[]>)));
   };
-  for (const chunk of cutStreams(lines, opts.streamRawBytes)) {
+  for (const chunk of cutLines(lines, opts.streamRawBytes)) {
     job.push(chunk);
     jobBytes += chunk.rawBytes;
     if (jobBytes >= jobRaw) await flush();
