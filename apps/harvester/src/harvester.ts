@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
-import type { LogEvent } from '@backlog/core-event';
+import { eventJson } from '@backlog/core-event';
+import type { HarvestEvent } from './inputs/shared/event';
 import { type Logger, QueueSink, type Source, type SourcePosition, type SourceSink, settleBy } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -16,8 +17,8 @@ type WithStats = Source & { core?: { stats: InputStats }; done?: Promise<void> }
  */
 export class Harvester {
   /** What the inputs write to: the shipper (output kafka) or the stdout queue. */
-  readonly sink: SourceSink<LogEvent>;
-  private readonly queue?: QueueSink<LogEvent>;
+  readonly sink: SourceSink<HarvestEvent>;
+  private readonly queue?: QueueSink<HarvestEvent>;
   readonly inputs: WithStats[];
   private running = false;
   private loop?: Promise<void>;
@@ -29,9 +30,9 @@ export class Harvester {
       logger: Logger;
       metrics: MetricsRegistry;
       out?: Writable;
-      sink?: SourceSink<LogEvent>;
+      sink?: SourceSink<HarvestEvent>;
       /** Sees every event as the inputs hand it over (the live copy); must never block or throw. */
-      tap?: (event: LogEvent) => void;
+      tap?: (event: HarvestEvent) => void;
     },
   ) {
     if (deps.sink) {
@@ -39,11 +40,11 @@ export class Harvester {
       this.sink = deps.sink;
     } else {
       const dropped = deps.metrics.counter('harvester_queue_dropped_events_total', 'Events dropped by the queue between inputs and output, by reason', ['reason']);
-      this.queue = new QueueSink<LogEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
+      this.queue = new QueueSink<HarvestEvent>({ capacity: cfg.queue.capacity, whenFull: cfg.queue.whenFull, onDrop: (_e, reason) => dropped.inc({ reason }) });
       this.sink = this.queue;
     }
     const tap = deps.tap;
-    const inputSink: SourceSink<LogEvent> = tap ? tapSink(this.sink, tap) : this.sink;
+    const inputSink: SourceSink<HarvestEvent> = tap ? tapSink(this.sink, tap) : this.sink;
     const ctx = { sink: inputSink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir };
     // Input configs are only read; the frozen config's readonly types are narrower than the schemas' outputs.
     this.inputs = cfg.inputs.map((c) => createInput(c as InputConfig, ctx) as WithStats);
@@ -70,7 +71,7 @@ export class Harvester {
     return this.inputs.every((i) => i.done) ? Promise.all(this.inputs.map((i) => i.done)).then(() => undefined) : undefined;
   }
 
-  private async drain(queue: QueueSink<LogEvent>): Promise<void> {
+  private async drain(queue: QueueSink<HarvestEvent>): Promise<void> {
     const out = this.deps.out ?? process.stdout;
     for (;;) {
       if (queue.size === 0) {
@@ -80,7 +81,7 @@ export class Harvester {
       }
       const { events, positions } = queue.take(1000);
       let text = '';
-      for (const e of events) text += `${JSON.stringify(e)}\n`;
+      for (const e of events) text += `${eventJson(e)}\n`;
       await new Promise<void>((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
       if (positions.length) this.commit(positions);
     }
@@ -112,7 +113,7 @@ export class Harvester {
 }
 
 /** A sink that shows each event to `tap` before handing it on; backpressure is the inner sink's. */
-function tapSink(sink: SourceSink<LogEvent>, tap: (event: LogEvent) => void): SourceSink<LogEvent> {
+function tapSink(sink: SourceSink<HarvestEvent>, tap: (event: HarvestEvent) => void): SourceSink<HarvestEvent> {
   return {
     write(events, positions) {
       for (const e of events) tap(e);

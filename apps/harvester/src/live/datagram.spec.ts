@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutToFit, encodeDatagram, type LiveEventLike } from './datagram';
+import { cutToFit, encodeDatagram, encodeDatagramJson, type LiveEventLike } from './datagram';
 import { compileLiveFilter } from './filter';
 
 const header = { host: 'web-01', run: 'r1', seq: 7, sent: 1_700_000_000_000 };
@@ -91,5 +91,20 @@ describe('compileLiveFilter', () => {
   it('rejects a bad regex and an unknown level', () => {
     expect(() => compileLiveFilter({ message: '(' })).toThrow(/regular expression/);
     expect(() => compileLiveFilter({ minLevel: 'loud' })).toThrow(/unknown level/);
+  });
+});
+
+describe('encodeDatagramJson (an event that is already its JSON line)', () => {
+  it.each([
+    ['fits', ev('upstream timed out')],
+    ['cut', ev('y'.repeat(5000), { fields: { a: '1' }, log: { level: 'error', syslog: { hostname: 'web-01' } } })],
+    ['unicode cut', ev('ü😀'.repeat(900))],
+  ])('gives the bytes encodeDatagram gives (%s), parsing the line only when it must cut', (_name, e) => {
+    let parsed = 0;
+    const json = JSON.stringify(e);
+    const r = encodeDatagramJson(json, () => (parsed++, JSON.parse(json) as LiveEventLike), header);
+    const want = encodeDatagram(e, header);
+    expect(r).toEqual(want);
+    expect(parsed).toBe(Buffer.byteLength(json) + 80 <= 1400 ? 0 : 1);
   });
 });

@@ -42,9 +42,23 @@ export type EncodeResult =
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
 
 function envelope(h: DatagramHeader, event: unknown, extra: string): string {
+  return envelopeJson(h, JSON.stringify(event), extra);
+}
+
+function envelopeJson(h: DatagramHeader, eventJson: string, extra: string): string {
   // Hand-built so the header keys come first (a reader of `tcpdump -A` sees host/run/seq at once)
   // and only the event needs a full JSON.stringify.
-  return `{"v":${DATAGRAM_VERSION},"host":${JSON.stringify(h.host)},"run":${JSON.stringify(h.run)},"seq":${h.seq},"sent":${h.sent}${extra},"event":${JSON.stringify(event)}}`;
+  return `{"v":${DATAGRAM_VERSION},"host":${JSON.stringify(h.host)},"run":${JSON.stringify(h.run)},"seq":${h.seq},"sent":${h.sent}${extra},"event":${eventJson}}`;
+}
+
+/**
+ * encodeDatagram for an event that is already its JSON line (an EventLine, ADR 0012): the same datagram
+ * bytes, with the line used as it is when it fits; only an event that must be cut is parsed (`event()`).
+ */
+export function encodeDatagramJson(eventJson: string, event: () => LiveEventLike, header: DatagramHeader, maxBytes = DEFAULT_MAX_DATAGRAM_BYTES): EncodeResult {
+  const first = envelopeJson(header, eventJson, '');
+  if (first.length <= maxBytes && utf8(first) <= maxBytes) return { ok: true, buf: Buffer.from(first, 'utf8'), truncated: false };
+  return encodeDatagram(event(), header, maxBytes);
 }
 
 /**

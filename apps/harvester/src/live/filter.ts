@@ -33,6 +33,9 @@ export const liveFilterSchema = z
 
 export type LiveFilterConfig = z.input<typeof liveFilterSchema>;
 
+/** The predicate of an empty filter: a sender seeing it needs no event fields to decide. */
+export const MATCH_ALL = (_e: LiveEventLike): boolean => true;
+
 /** Compiles a filter once into a predicate (the hot path runs the predicate, never re-parses). */
 export function compileLiveFilter(config: LiveFilterConfig = {}): (e: LiveEventLike) => boolean {
   const f = liveFilterSchema.parse(config);
@@ -41,7 +44,7 @@ export function compileLiveFilter(config: LiveFilterConfig = {}): (e: LiveEventL
   const service = f.service.length ? new Set(f.service) : undefined;
   const maxRank = f.minLevel !== undefined ? levelRank(f.minLevel) : undefined;
   const re = f.message !== undefined ? new RegExp(f.message) : undefined;
-  if (!env && !host && !service && maxRank === undefined && !re) return () => true;
+  if (!env && !host && !service && maxRank === undefined && !re) return MATCH_ALL;
   return (e) => {
     if (env && !env.has(e.labels?.env ?? '')) return false;
     if (host && !host.has(e.host?.name ?? '')) return false;

@@ -3,8 +3,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MAX_DATAGRAM_BYTES, encodeDatagram, type LiveEventLike } from './datagram';
-import { compileLiveFilter, liveFilterSchema } from './filter';
+import { EventLine } from '@backlog/core-event';
+import { DEFAULT_MAX_DATAGRAM_BYTES, encodeDatagram, encodeDatagramJson, type LiveEventLike } from './datagram';
+import { MATCH_ALL, compileLiveFilter, liveFilterSchema } from './filter';
 
 const target = z
   .string()
@@ -51,7 +52,7 @@ export interface LiveSenderStats {
 
 export interface LiveSender {
   /** Offers one normalized event; returns at once (never waits, never retries). */
-  send(event: LiveEventLike): void;
+  send(event: LiveEventLike | EventLine): void;
   /** Closes the sockets; later `send` calls are counted as dropped (`stopped`). Safe to call twice. */
   stop(): Promise<void>;
   readonly stats: LiveSenderStats;
@@ -130,11 +131,14 @@ export function createLiveSender(config: LiveConfig = {}, opts: LiveSenderOption
         return;
       }
       try {
-        if (!match(event)) {
+        // An EventLine (the syslog fast path) is parsed only when a filter reads its fields or it must be cut.
+        const line = event instanceof EventLine ? event : undefined;
+        if (match !== MATCH_ALL && !match(line ? line.event : (event as LiveEventLike))) {
           stats.filtered++;
           return;
         }
-        const res = encodeDatagram(event, { host, run, seq, sent: now() }, cfg.maxDatagramBytes);
+        const header = { host, run, seq, sent: now() };
+        const res = line ? encodeDatagramJson(line.json, () => line.event, header, cfg.maxDatagramBytes) : encodeDatagram(event as LiveEventLike, header, cfg.maxDatagramBytes);
         // The seq is spent even when the event is dropped here: receivers then count the gap, which is
         // what a gap means (an event the harvester selected that no browser will see).
         seq++;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type BatchEvent, type SpoolPosition, windowOf } from '@backlog/core-codec';
+import { EventLine } from '@backlog/core-event';
 import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
 import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw } from './encode';
 import type { EncodedBatch } from '@backlog/core-codec';
@@ -68,7 +69,7 @@ interface OpenBatch {
  * inputs → open batch per 5-minute window (+ WAL) → closed segment (spool) → next hop → ack → delete
  * segment, commit source positions. Framework-free so it is unit-tested and benchmarked without Nest.
  */
-export class Shipper implements SourceSink<BatchEvent> {
+export class Shipper implements SourceSink<BatchEvent | EventLine> {
   private readonly open = new Map<number, OpenBatch>();
   private readonly unclosed: OpenBatch[] = [];
   private readonly queue: SegmentRef[] = [];
@@ -153,7 +154,7 @@ export class Shipper implements SourceSink<BatchEvent> {
     return () => this.listeners.delete(listener);
   }
 
-  write(events: readonly BatchEvent[], positions: readonly SpoolPosition[] = []): boolean {
+  write(events: readonly (BatchEvent | EventLine)[], positions: readonly SpoolPosition[] = []): boolean {
     if (this.stopping) {
       // Inputs stop before the shipper; a straggler is still never silently lost: it is counted.
       this.deps.metrics.dropped.inc({ reason: 'stopped' }, events.length);
@@ -164,13 +165,21 @@ export class Shipper implements SourceSink<BatchEvent> {
     let lastW = NaN;
     let g: { text: string[]; ts: number[]; bytes: number } | undefined;
     for (const e of events) {
-      let ts = Date.parse(e['@timestamp']);
-      if (Number.isNaN(ts)) {
-        // normalize() guarantees a timestamp; this guards the window rule against a bug upstream.
-        ts = now;
-        e['@timestamp'] = new Date(now).toISOString();
+      let ts: number;
+      let line: string;
+      if (e instanceof EventLine) {
+        // Serialized already (the syslog fast path, ADR 0012), with its @timestamp in ms.
+        ts = e.ts;
+        line = e.json;
+      } else {
+        ts = Date.parse(e['@timestamp']);
+        if (Number.isNaN(ts)) {
+          // normalize() guarantees a timestamp; this guards the window rule against a bug upstream.
+          ts = now;
+          e['@timestamp'] = new Date(now).toISOString();
+        }
+        line = JSON.stringify(e);
       }
-      const line = JSON.stringify(e);
       const w = windowOf(ts);
       if (w !== lastW) {
         lastW = w;

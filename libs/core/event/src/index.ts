@@ -1,8 +1,11 @@
 export { SCHEMA_VERSION, LogEventSchema, SyslogSchema, assertLogEvent, type LogEvent, type SyslogFields } from './schema';
 export { EventError, EVENT_ERRORS, type EventErrorCode } from './errors';
 export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, offsetEventId, keyedEventId, idStreamTag, MAX_ID_OFFSET, type EventIdGeneratorOptions } from './ids';
+export { EventLine, eventObject, eventJson, jsonString, type AnyEvent } from './line';
 export {
   normalize,
+  normalizedPid,
+  createdIso,
   DEFAULT_NORMALIZE_LIMITS,
   type NormalizeContext,
   type NormalizeLimits,

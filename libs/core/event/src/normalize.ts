@@ -121,7 +121,8 @@ function serviceFromFile(path: string): string | undefined {
   return base.length > 0 ? base : undefined;
 }
 
-function toPid(v: unknown): number | undefined {
+/** `process.pid` from a PROCID / pid value: a non-negative 31-bit integer, else undefined. */
+export function normalizedPid(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 0x7fffffff ? v : undefined;
   if (typeof v === 'string' && v.length > 0 && v.length <= 10) {
     // Read the digits as they are checked: exact for 10 digits, and cheaper than Number(v) per event.
@@ -275,8 +276,8 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   if (service === undefined && ctx.file) service = serviceFromFile(ctx.file);
 
   // process.pid
-  const pid = toPid(objField(vProcess, 'pid')) ?? toPid(vPidDotted) ?? toPid(vPid) ?? (syslog?.procid !== undefined ? toPid(syslog.procid) : undefined);
-  if (vPid !== undefined && toPid(vPid) !== pid) budget.put(fields, 'pid', vPid);
+  const pid = normalizedPid(objField(vProcess, 'pid')) ?? normalizedPid(vPidDotted) ?? normalizedPid(vPid) ?? (syslog?.procid !== undefined ? normalizedPid(syslog.procid) : undefined);
+  if (vPid !== undefined && normalizedPid(vPid) !== pid) budget.put(fields, 'pid', vPid);
 
   // event.id: the source's when it gave a usable one.
   const srcId = str(objField(vEvent, 'id')) ?? str(vEventId);
@@ -324,7 +325,7 @@ let createdMs = Number.NaN;
 let createdStr = '';
 
 /** Receive times repeat across a batch; keep their ISO text apart from the per-event timestamps' cache. */
-function createdIso(ms: number): string {
+export function createdIso(ms: number): string {
   if (ms !== createdMs) {
     createdStr = new Date(ms).toISOString();
     createdMs = ms;

@@ -247,3 +247,50 @@ function parseAuto(s: string, opts: ParseOptions, strict: boolean): PartialEvent
   }
   return failed(s, 'auto', 'NOT_RECOGNIZED');
 }
+
+/**
+ * parseLine's fast path for the common case: a record of valid UTF-8 without NUL bytes, within
+ * `maxLineBytes`, that reads as syslog. Returns the syslog message exactly as parseLine would read it
+ * (same parsers, same order of attempts), or undefined whenever parseLine must take the record
+ * (anything else: JSON, plain text, invalid UTF-8, NUL, too long, a header that does not parse).
+ * `syslogToPartial(parseCleanSyslog(x))` deep-equals `parseLine(x)` where the former is defined
+ * (parse-line.spec.ts checks it over the conformance lines and the corpora).
+ */
+export function parseCleanSyslog(input: Uint8Array, opts: ParseOptions = {}): SyslogMessage | undefined {
+  const format = opts.format ?? 'auto';
+  if (format === 'json' || format === 'text') return undefined;
+  const n = input.length;
+  if (n === 0 || n > (opts.maxLineBytes ?? DEFAULT_MAX_LINE)) return undefined;
+  const c0 = input[0]!;
+  // Auto-detection reads syslog only from '<', a letter (RFC 3164 without PRI) or a digit (RFC 5424 without PRI).
+  if (format === 'auto' && c0 !== 60 && !((c0 >= 65 && c0 <= 90) || (c0 >= 97 && c0 <= 122) || (c0 >= 49 && c0 <= 57))) return undefined;
+  const buf = Buffer.from(input.buffer, input.byteOffset, n);
+  if (buf.indexOf(0) !== -1 || !isUtf8(buf)) return undefined;
+  let s = buf.toString('utf8');
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) === 10 || s.charCodeAt(end - 1) === 13)) end--;
+  if (end === 0) return undefined;
+  if (end !== s.length) s = s.slice(0, end);
+  const strict = opts.mode === 'strict';
+  switch (format) {
+    case 'rfc5424':
+      return syslogOf(parseRfc5424(s, rfc5424Options(strict)));
+    case 'rfc3164':
+      return syslogOf(parseRfc3164(s, syslogOpts(opts, strict, format)));
+    default: {
+      const c = s.charCodeAt(0);
+      if (c === 60 /* < */) {
+        if (looksLikeRfc5424(s)) {
+          const r = parseRfc5424(s, rfc5424Options(strict));
+          if (r.ok) return r;
+          if (strict) return undefined;
+        }
+        return syslogOf(parseRfc3164(s, syslogOpts(opts, strict, 'auto')));
+      }
+      if (strict) return undefined;
+      if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) return syslogOf(parseRfc3164(s, syslogOpts(opts, strict, 'auto')));
+      if (c >= 49 && c <= 57 && s.charCodeAt(1) === 32) return syslogOf(parseRfc5424(s, LENIENT_5424));
+      return undefined;
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import type { LogEvent } from '@backlog/core-event';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
@@ -144,7 +145,7 @@ export class HttpInput implements Source {
   private ingest(body: Buffer, batch: boolean, contentType: string): { accepted: number; flagged: number } {
     const core = this.core;
     const receivedAt = new Date();
-    const events: HarvestEvent[] = [];
+    const events: LogEvent[] = [];
     const record = (raw: Buffer | string, format: 'json' | HttpConfig['format'], bytes: number, flags: FlagReason[] = []) => {
       core.received(1, bytes);
       events.push(core.event(raw, format, flags, bytes, { receivedAt }));
@@ -181,7 +182,7 @@ export class HttpInput implements Source {
   }
 
   /** One parsed JSON value of a batch. Re-serialized so that the one line parser (with its caps) handles it. */
-  private element(el: unknown, record: (raw: string, format: HttpConfig['format'], bytes: number, flags?: FlagReason[]) => void, events: HarvestEvent[], receivedAt: Date): void {
+  private element(el: unknown, record: (raw: string, format: HttpConfig['format'], bytes: number, flags?: FlagReason[]) => void, events: LogEvent[], receivedAt: Date): void {
     if (typeof el === 'string') return record(capString(el, this.cfg.maxRecordBytes).text, 'auto', Buffer.byteLength(el), capString(el, this.cfg.maxRecordBytes).cut ? ['truncated'] : []);
     let text: string;
     try {

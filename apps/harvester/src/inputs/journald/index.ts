@@ -1,3 +1,4 @@
+import type { LogEvent } from '@backlog/core-event';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Lifecycle, type Source, type SourcePosition, settleBy } from '@backlog/core-pipeline';
@@ -97,7 +98,7 @@ export class JournaldInput implements Source {
       if (stderr.length < 4096) stderr += d.toString('utf8');
     });
     child.stdout?.on('data', (chunk: Buffer) => {
-      const events: HarvestEvent[] = [];
+      const events: LogEvent[] = [];
       let cursor: string | undefined;
       splitter.push(chunk, (line, info) => {
         const c = this.line(line, info.truncated, info.originalBytes, events);
@@ -112,7 +113,7 @@ export class JournaldInput implements Source {
       this.core.logger.error('journalctl failed', { err, command: this.cfg.command });
     });
     child.once('close', (code, signal) => {
-      const events: HarvestEvent[] = [];
+      const events: LogEvent[] = [];
       splitter.flush((line, info) => void this.line(line, info.truncated, info.originalBytes, events));
       this.core.emit(events);
       if (this.child === child) this.child = undefined;
@@ -129,7 +130,7 @@ export class JournaldInput implements Source {
   }
 
   /** One output line → one event (a line that is not a journal JSON object is kept, flagged). Returns its cursor. */
-  private line(line: Buffer, truncated: boolean, originalBytes: number, out: HarvestEvent[]): string | undefined {
+  private line(line: Buffer, truncated: boolean, originalBytes: number, out: LogEvent[]): string | undefined {
     if (originalBytes === 0) return undefined;
     this.core.received(1, originalBytes);
     if (!truncated) {

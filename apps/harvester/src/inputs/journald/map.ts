@@ -1,5 +1,5 @@
 import { type PartialEvent, keyedEventId, normalize } from '@backlog/core-event';
-import type { HarvestEvent } from '../shared/event';
+import type { LogEvent } from '@backlog/core-event';
 import { decodeUtf8 } from '../shared/event';
 
 /** RFC 5424 §6.2.1 severities, which journald's PRIORITY uses (sd-journal's LOG_EMERG..LOG_DEBUG). */
@@ -34,7 +34,7 @@ export interface JournalContext {
 }
 
 /** One `journalctl -o json` object → a LogEvent. Never throws. */
-export function journalEntryToEvent(entry: Record<string, unknown>, ctx: JournalContext): HarvestEvent {
+export function journalEntryToEvent(entry: Record<string, unknown>, ctx: JournalContext): LogEvent {
   const msg = fieldText(entry.MESSAGE);
   const p: PartialEvent = { message: msg?.text ?? '' };
   const labels: Record<string, string> = { ...ctx.labels };

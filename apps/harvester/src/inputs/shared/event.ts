@@ -2,10 +2,12 @@
  * The one place where the inputs turn raw records into events. Everything protocol-specific stays in the
  * input folders; parsing and normalization belong to @backlog/core-parse and @backlog/core-event.
  */
-import { type LogEvent, normalize } from '@backlog/core-event';
-import { type LineFormat as CoreLineFormat, parseLine } from '@backlog/core-parse';
+import { EventLine, type LogEvent, normalize } from '@backlog/core-event';
+import { type LineFormat as CoreLineFormat, parseCleanSyslog, parseLine, syslogEventLine } from '@backlog/core-parse';
 
-export type HarvestEvent = LogEvent;
+/** What inputs hand to the sink: an event object, or an event already serialized (the syslog fast path, ADR 0012). */
+export type HarvestEvent = LogEvent | EventLine;
+export { EventLine };
 
 /** Formats the line parser understands (@backlog/core-parse `LineFormat`). */
 export type LineFormat = CoreLineFormat;
@@ -55,8 +57,8 @@ export function decodeUtf8(raw: Buffer | string): { text: string; invalid: boole
  * Parses one record (@backlog/core-parse `parseLine`: RFC 5424, RFC 3164, JSON, text, invalid UTF-8 and NUL
  * handling) and normalizes it (@backlog/core-event). Never throws: an unparsable record is a flagged event.
  */
-export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): HarvestEvent {
-  let event: HarvestEvent;
+export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): LogEvent {
+  let event: LogEvent;
   try {
     // The transport already bounded the record; the parser's own cap is set just above it so it never cuts twice.
     const partial = parseLine(raw, { format: opts.format, maxLineBytes: Math.max(64, (typeof raw === 'string' ? raw.length * 3 : raw.length) + 1) });
@@ -68,8 +70,29 @@ export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): Har
   return applyFlags(event, opts.flags ?? [], opts);
 }
 
+/**
+ * makeEvent for a syslog record, through the fast path where it applies (ADR 0012): a clean record (valid
+ * UTF-8, no NUL, no transport flags) that parses as syslog becomes its NDJSON line directly, byte for byte
+ * what makeEvent + JSON.stringify give; anything else takes makeEvent. `labelsJson` is
+ * eventLabelsJson(opts.labels, opts.input), computed once per input.
+ */
+export function makeSyslogEvent(raw: Uint8Array, opts: MakeEventOptions, labelsJson: string): HarvestEvent {
+  if ((opts.flags === undefined || opts.flags.length === 0) && opts.file === undefined) {
+    const m = parseCleanSyslog(raw, { format: opts.format, maxLineBytes: raw.length });
+    if (m !== undefined) {
+      try {
+        const line = syslogEventLine(m, { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, labelsJson, eventId: opts.eventId });
+        if (line !== undefined) return line;
+      } catch {
+        // never expected; makeEvent below turns whatever it was into a flagged event
+      }
+    }
+  }
+  return makeEvent(raw, opts);
+}
+
 /** Adds `labels.input`, the instance labels and the transport's flags to a parsed event. */
-export function applyFlags(event: HarvestEvent, flags: readonly FlagReason[], opts: Pick<MakeEventOptions, 'input' | 'labels' | 'originalBytes' | 'framingError'>): HarvestEvent {
+export function applyFlags(event: LogEvent, flags: readonly FlagReason[], opts: Pick<MakeEventOptions, 'input' | 'labels' | 'originalBytes' | 'framingError'>): LogEvent {
   if (flags.length === 0) {
     // The common case, on the hot path: fill in what normalize() did not set, without copying the object.
     const labels = event.labels;
@@ -93,7 +116,7 @@ export function applyFlags(event: HarvestEvent, flags: readonly FlagReason[], op
 }
 
 /** The event of a record nobody could parse: the raw text as message, the reason in labels.parse_error. */
-export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'eventId'>, reason: string): HarvestEvent {
+export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'eventId'>, reason: string): LogEvent {
   return normalize(
     { message: text, labels: { ...opts.labels, parse_error: reason } },
     { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, extractJson: false, extractKeyValues: false, eventId: opts.eventId },

@@ -1,8 +1,10 @@
 import type { Logger, SourcePosition, SourceSink } from '@backlog/core-pipeline';
 import { childLogger } from '@backlog/core-pipeline';
 import { type ComponentMetrics, type MetricsRegistry, componentMetrics } from '@backlog/platform-telemetry';
+import { EventLine, type LogEvent } from '@backlog/core-event';
+import { eventLabelsJson } from '@backlog/core-parse';
 import type { z } from 'zod';
-import { type FlagReason, type HarvestEvent, type LineFormat, makeEvent } from './event';
+import { type FlagReason, type HarvestEvent, type LineFormat, makeEvent, makeSyslogEvent } from './event';
 
 /** What the harvester hands every input it creates. */
 export interface InputContext {
@@ -60,6 +62,8 @@ export class InputCore {
   private readonly m: ComponentMetrics<Labels>;
   private readonly l: Record<Labels, string>;
   readonly labels: Record<string, string>;
+  /** `labels` of this input's events as JSON, for the syslog fast path (makeSyslogEvent). */
+  readonly labelsJson: string;
 
   constructor(
     readonly type: string,
@@ -70,6 +74,7 @@ export class InputCore {
     this.m = componentMetrics(ctx.metrics, 'harvester_input', ['input', 'name'] as const);
     this.l = { input: type, name };
     this.labels = { ...ctx.labels, ...(name !== type ? { input_name: name } : {}) };
+    this.labelsJson = eventLabelsJson(this.labels, type);
   }
 
   get sink(): SourceSink<HarvestEvent> {
@@ -90,14 +95,21 @@ export class InputCore {
   }
 
   /** Parse + normalize one record; never throws. */
-  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string; eventId?: string }): HarvestEvent {
+  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string; eventId?: string }): LogEvent {
     return makeEvent(raw, { format, input: this.type, receivedAt: extra?.receivedAt ?? new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, file: extra?.file, eventId: extra?.eventId });
+  }
+
+  /** event() for a syslog record: a clean one takes the fast path to its NDJSON line (ADR 0012). */
+  syslogEvent(raw: Buffer, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number): HarvestEvent {
+    return makeSyslogEvent(raw, { format, input: this.type, receivedAt: new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes }, this.labelsJson);
   }
 
   /** Hands events to the sink, counting them. Returns the sink's answer: false = pause reading. */
   emit(events: readonly HarvestEvent[], positions?: readonly SourcePosition[]): boolean {
     if (events.length === 0 && !positions?.length) return this.ctx.sink.writable;
     for (const e of events) {
+      // An EventLine is only made for a record without flags (makeSyslogEvent).
+      if (e instanceof EventLine) continue;
       const labels = e.labels;
       for (const reason of FLAG_LABELS) {
         if (labels[reason] !== undefined) {

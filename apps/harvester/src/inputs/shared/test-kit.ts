@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import type { SourcePosition, SourceSink } from '@backlog/core-pipeline';
 import { silentLogger } from '@backlog/core-pipeline';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
+import { type LogEvent, eventObject } from '@backlog/core-event';
 import type { HarvestEvent } from './event';
 import type { InputContext, InputStats } from './input';
 
 export class CollectingSink implements SourceSink<HarvestEvent> {
-  events: HarvestEvent[] = [];
+  /** What was written, as objects (an EventLine of the syslog fast path is parsed back). */
+  events: LogEvent[] = [];
   positions: SourcePosition[] = [];
   writes = 0;
   /** Events kept at most (older ones are counted in `discarded`): hostile tests must not hold 10k events of megabytes. */
@@ -33,7 +35,7 @@ export class CollectingSink implements SourceSink<HarvestEvent> {
   }
   write(events: readonly HarvestEvent[], positions?: readonly SourcePosition[]): boolean {
     this.writes++;
-    for (const e of events) this.events.push(e);
+    for (const e of events) this.events.push(eventObject(e));
     if (this.events.length > this.keep) {
       const n = this.events.length - this.keep;
       this.events.splice(0, n);

@@ -1,7 +1,7 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
 import type { FlagReason, HarvestEvent } from '../shared/event';
-import { makeEvent } from '../shared/event';
+import { makeSyslogEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { TcpListener } from '../shared/tcp';
 import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
@@ -79,16 +79,20 @@ export class SyslogTcpInput implements Source {
     if (f.error === 'FRAME_EOF' || (stopping && f.framing === 'eof')) flags.push('partial_frame');
     else if (f.error && f.error !== 'FRAME_TOO_LONG') flags.push('framing_error');
     const original = f.declaredLength ?? f.payload.length;
-    return makeEvent(f.payload, {
-      format: this.cfg.format,
-      input: this.type,
-      receivedAt,
-      hostname: this.core.ctx.hostname,
-      labels: this.core.labels,
-      flags,
-      originalBytes: f.truncated ? original : undefined,
-      framingError: f.error?.toLowerCase(),
-    });
+    return makeSyslogEvent(
+      f.payload,
+      {
+        format: this.cfg.format,
+        input: this.type,
+        receivedAt,
+        hostname: this.core.ctx.hostname,
+        labels: this.core.labels,
+        flags,
+        originalBytes: f.truncated ? original : undefined,
+        framingError: f.error?.toLowerCase(),
+      },
+      this.core.labelsJson,
+    );
   }
 
   start(): Promise<void> {

@@ -55,7 +55,7 @@ export class SyslogUdpInput implements Source {
     while (end > 0 && (msg[end - 1] === 10 || msg[end - 1] === 0)) end--;
     const truncated = end > this.cfg.maxMessageBytes;
     const body = msg.subarray(0, truncated ? this.cfg.maxMessageBytes : end);
-    core.emit([core.event(body, this.cfg.format, truncated ? ['truncated'] : undefined, end)]);
+    core.emit([core.syslogEvent(body, this.cfg.format, truncated ? ['truncated'] : undefined, end)]);
   }
 
   stop(_deadline: number): Promise<void> {
