@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type BatchEvent, type SpoolPosition, windowOf } from '@backlog/core-codec';
+import { type BatchEvent, ByteScratch, type SpoolPosition, windowOf } from '@backlog/core-codec';
 import { EventLine } from '@backlog/core-event';
 import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
 import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw } from './encode';
@@ -88,6 +88,8 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
   private blocked = false;
   /** Closed batches whose gzip + segment write is under way (off the event loop), in order. */
   private sealing: Promise<void> = Promise.resolve();
+  /** Where a seal sorts an out-of-order batch (one seal at a time). */
+  private readonly sortScratch = new ByteScratch(0);
   private pendingSeals = 0;
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -193,7 +195,7 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     const touched: OpenBatch[] = [];
     for (const [w, grp] of groups) {
       const b = this.open.get(w) ?? this.openBatch(w, now);
-      this.deps.spool.appendWal(b.wal, grp.text.join('\n') + '\n', positions);
+      this.deps.spool.appendWal(b.wal, grp.text, positions);
       pushTs(b, grp.ts);
       b.raw += grp.bytes;
       for (const p of positions) b.positions.set(p.source, p.cursor);
@@ -311,8 +313,9 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
    */
   private async sealWalAsync(b: OpenBatch, positions: SpoolPosition[]): Promise<void> {
     const group = b.id;
-    const raw = await b.wal.readLines();
-    const sorted = sortRaw(raw, b.ts.subarray(0, b.count));
+    // The batch's bytes are in memory beside its WAL; the sort scratch is the shipper's (seals run one after another).
+    const raw = b.wal.takeLines();
+    const sorted = sortRaw(raw, b.ts.subarray(0, b.count), this.sortScratch);
     let n = 0;
     const pieces = await encodeRawWithinCapAsync(sorted, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () => (n++ === 0 ? group : `${group}.${n - 1}`));
     const refs = await this.deps.spool.writeSegmentsAsync(pieces.map((p) => this.segmentItem(p, positions, group, b.openedAt)));

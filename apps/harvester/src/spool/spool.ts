@@ -1,9 +1,8 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { open as openAsync, readFile as readFileAsync, rename as renameAsync } from 'node:fs/promises';
+import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import {
-  type SegmentMeta, type SpoolPosition, type WalMeta, decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalHeader, segmentFileName,
+  ByteScratch, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
   segmentSeqOf, walFileName,
 } from '@backlog/core-codec';
 
@@ -51,6 +50,13 @@ export class WalHandle {
   bytes: number;
   /** Length of the header: chunks start here. */
   readonly headBytes: number;
+  /**
+   * The chunks appended through this handle, as written (ADR 0011 revision): the batch's bytes stay in
+   * memory outside the JS heap, so sealing needs no read-back, and the heap holds no event strings.
+   */
+  private readonly mem = new ByteScratch(64 * 1024);
+  private memBytes = 0;
+  private lines: Buffer | undefined;
   constructor(readonly file: string, meta: WalMeta) {
     this.fd = openSync(file, 'a');
     const head = encodeWalHeader(meta);
@@ -60,34 +66,19 @@ export class WalHandle {
   }
 
   /**
-   * The NDJSON this handle appended, read back from the file (ADR 0011: the shipper keeps no event strings in
-   * memory; the WAL already has them). Every chunk's checksum is verified and the file must hold exactly
-   * the bytes appended through this handle, else it throws (the caller keeps the batch and retries).
-   * Returns the lines' bytes in append order, without copying when the WAL has one chunk.
+   * The NDJSON appended through this handle, from memory (the same bytes the file holds after its
+   * header). Call when the batch closes (again: the same view): the chunks are compacted in place, so
+   * nothing may be appended afterwards.
    */
-  async readLines(): Promise<Buffer> {
-    const buf = await readFileAsync(this.file);
-    if (buf.length !== this.bytes) throw new Error(`wal ${this.file} holds ${buf.length} bytes, ${this.bytes} were appended`);
-    const parts: Buffer[] = [];
-    let off = this.headBytes;
-    while (off < buf.length) {
-      if (off + 8 > buf.length) throw new Error(`wal ${this.file}: torn chunk at byte ${off}`);
-      const len = buf.readUInt32BE(off);
-      const crc = buf.readUInt32BE(off + 4);
-      if (len < 4 || off + 8 + len > buf.length) throw new Error(`wal ${this.file}: bad chunk length at byte ${off}`);
-      const payload = buf.subarray(off + 8, off + 8 + len);
-      if (crc32(payload) !== crc) throw new Error(`wal ${this.file}: chunk checksum mismatch at byte ${off}`);
-      const pLen = payload.readUInt32BE(0);
-      if (4 + pLen > len) throw new Error(`wal ${this.file}: bad positions length at byte ${off}`);
-      if (len > 4 + pLen) parts.push(payload.subarray(4 + pLen));
-      off += 8 + len;
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  takeLines(): Buffer {
+    this.lines ??= compactWalChunks(this.mem.buf, 0, this.memBytes);
+    return this.lines;
   }
 
   /** One write() per sink write: the kernel has the bytes before the inputs are told "accepted". */
-  append(lines: string, positions: readonly SpoolPosition[]): number {
-    const chunk = encodeWalChunk(lines, positions);
+  append(lines: readonly string[], positions: readonly SpoolPosition[]): number {
+    const chunk = encodeWalChunkInto(this.mem, lines, positions, this.memBytes);
+    this.memBytes += chunk.length;
     writeSync(this.fd, chunk);
     this.bytes += chunk.length;
     return chunk.length;
@@ -167,7 +158,8 @@ export class Spool {
     return w;
   }
 
-  appendWal(w: WalHandle, lines: string, positions: readonly SpoolPosition[]): void {
+  /** Appends the lines (each without its newline) as one chunk. */
+  appendWal(w: WalHandle, lines: readonly string[], positions: readonly SpoolPosition[]): void {
     this.walBytes += w.append(lines, positions);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalHeader, segmentFileName, segmentSeqOf } from './spool-format';
+import { ByteScratch, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunk, encodeWalChunkInto, encodeWalHeader, segmentFileName, segmentSeqOf } from './spool-format';
 
 const meta = { batchId: 'b1', key: 'web-01', headers: { schema: '1', count: '2' }, count: 2, rawBytes: 10, createdAtMs: 1, positions: [{ source: 'file:/x', cursor: 42 }] };
 
@@ -35,5 +35,36 @@ describe('spool format', () => {
     expect(segmentFileName(12)).toBe('0000000000000012.seg');
     expect(segmentSeqOf('0000000000000012.seg')).toBe(12);
     expect(segmentSeqOf('x.seg')).toBeUndefined();
+  });
+});
+
+describe('encodeWalChunkInto', () => {
+  it('writes the bytes of encodeWalChunk(lines joined), growing its scratch as needed', () => {
+    const scratch = new ByteScratch(16);
+    const cases: [string[], { source: string; cursor: string | number }[]][] = [
+      [['{"a":1}', '{"a":2}'], [{ source: 's', cursor: 1 }]],
+      [['{"m":"ü日本😀"}'], []],
+      [Array.from({ length: 500 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(i) })), [{ source: 'file:/var/log/a', cursor: 'c1' }]],
+      [['{"a":3}'], []],
+    ];
+    for (const [lines, positions] of cases) {
+      const got = Buffer.from(encodeWalChunkInto(scratch, lines, positions));
+      expect(got.equals(encodeWalChunk(`${lines.join('\n')}\n`, positions))).toBe(true);
+    }
+    expect(scratch.buf.length).toBeGreaterThan(16);
+  });
+});
+
+describe('compactWalChunks', () => {
+  it('leaves the lines of consecutive chunks, in order, at the start of the range', () => {
+    const scratch = new ByteScratch(8);
+    const chunks: [string[], { source: string; cursor: number }[]][] = [[['{"a":1}', '{"a":2}'], [{ source: 's', cursor: 1 }]], [['{"b":"ü"}'], []], [['{"c":3}'], [{ source: 't', cursor: 9 }]]];
+    let at = 5;
+    for (const [lines, positions] of chunks) at += encodeWalChunkInto(scratch, lines, positions, at).length;
+    const head = Buffer.from(scratch.buf.subarray(0, 5));
+    const out = compactWalChunks(scratch.buf, 5, at);
+    expect(out.toString()).toBe('{"a":1}\n{"a":2}\n{"b":"ü"}\n{"c":3}\n');
+    expect(out.byteOffset - scratch.buf.byteOffset).toBe(5);
+    expect(scratch.buf.subarray(0, 5).equals(head)).toBe(true);
   });
 });

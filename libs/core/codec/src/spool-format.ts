@@ -76,6 +76,68 @@ export function encodeWalChunk(lines: string, positions: readonly SpoolPosition[
   return Buffer.concat([u32(payload.length), u32(crc32(payload)), payload]);
 }
 
+/** A reusable output buffer (grows as needed, never shrinks): for encodeWalChunkInto and read-backs. */
+export class ByteScratch {
+  buf: Buffer;
+  constructor(initialBytes = 256 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+  /** The buffer, at least `bytes` long; when it grows, its first `keep` bytes are carried over (default none). */
+  ensure(bytes: number, keep = 0): Buffer {
+    if (this.buf.length < bytes) {
+      const grown = Buffer.allocUnsafe(Math.max(bytes, this.buf.length * 2));
+      if (keep > 0) this.buf.copy(grown, 0, 0, keep);
+      this.buf = grown;
+    }
+    return this.buf;
+  }
+}
+
+/**
+ * encodeWalChunk(lines.join('\n') + '\n', positions), written into `scratch`: the same bytes without
+ * allocating buffers per chunk (the harvester appends one chunk per input read). Returns a view of the scratch, valid until its next use.
+ */
+export function encodeWalChunkInto(scratch: ByteScratch, lines: readonly string[], positions: readonly SpoolPosition[], at = 0): Buffer {
+  const pos = positions.length ? JSON.stringify(positions) : '';
+  let units = pos.length;
+  for (let i = 0; i < lines.length; i++) units += lines[i]!.length + 1;
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes. What the scratch holds before `at` is kept.
+  const buf = scratch.ensure(at + 12 + units * 3, at);
+  let off = at + 12;
+  const pLen = pos.length ? buf.write(pos, off) : 0;
+  off += pLen;
+  // One write of the joined lines: join copies each line (often a rope of concatenations) once, where a
+  // write per line would first flatten each into a new string.
+  if (lines.length) {
+    off += buf.write(lines.length === 1 ? lines[0]! : lines.join('\n'), off);
+    buf[off++] = 10;
+  }
+  buf.writeUInt32BE(pLen, at + 8);
+  buf.writeUInt32BE(off - at - 8, at);
+  buf.writeUInt32BE(crc32(buf.subarray(at + 8, off)) >>> 0, at + 4);
+  return buf.subarray(at, off);
+}
+
+/**
+ * The lines of consecutive WAL chunks (`buf[from, to)`, as encodeWalChunk wrote them), moved together in
+ * place at `from`: returns the view of the NDJSON. The chunks' structure is gone afterwards.
+ */
+export function compactWalChunks(buf: Buffer, from: number, to: number): Buffer {
+  let off = from;
+  let dst = from;
+  while (off < to) {
+    const len = buf.readUInt32BE(off);
+    const pLen = buf.readUInt32BE(off + 8);
+    // Lines only ever move towards the start (copyWithin is a memmove).
+    if (len > 4 + pLen) {
+      buf.copyWithin(dst, off + 12 + pLen, off + 8 + len);
+      dst += len - 4 - pLen;
+    }
+    off += 8 + len;
+  }
+  return buf.subarray(from, dst);
+}
+
 export interface DecodedWal {
   meta: WalMeta;
   /** NDJSON text of every valid chunk, in append order. */

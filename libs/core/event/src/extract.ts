@@ -146,10 +146,9 @@ const MAX_KV_KEY = 64;
  * `in=3274 out=1448`. A key is [A-Za-z_][A-Za-z0-9_.-]* preceded by the start of the text, whitespace
  * or `,;([{|`; a value is a double-quoted string (with \" escapes) or runs to the next whitespace, minus
  * one trailing `,` or `;`. Values stay strings: guessing types here causes mapping conflicts later.
- * Linear time: one forward scan per `=`, no regular expressions.
+ * Linear time: one forward scan per `=`, no regular expressions. `pair` returns false to stop the scan.
  */
-export function extractKeyValues(msg: string, into: Record<string, unknown>, budget: FieldBudget): number {
-  let found = 0;
+function scanKeyValues(msg: string, pair: (key: string, value: string) => boolean): void {
   const n = msg.length;
   let eq = msg.indexOf('=');
   while (eq > 0) {
@@ -197,16 +196,46 @@ export function extractKeyValues(msg: string, into: Record<string, unknown>, bud
         value = msg.slice(j, ve);
         j = e;
       }
-      if (!Object.prototype.hasOwnProperty.call(into, key)) {
-        if (!budget.take()) return found;
-        into[key] = budget.str(value);
-        found++;
-      }
+      if (!pair(key, value)) return;
       next = j;
     }
     eq = next < n ? msg.indexOf('=', next) : -1;
   }
+}
+
+/** scanKeyValues into `fields` (existing keys win), bounded by `budget`. Returns the pairs added. */
+export function extractKeyValues(msg: string, into: Record<string, unknown>, budget: FieldBudget): number {
+  let found = 0;
+  scanKeyValues(msg, (key, value) => {
+    if (!Object.prototype.hasOwnProperty.call(into, key)) {
+      if (!budget.take()) return false;
+      into[key] = budget.str(value);
+      found++;
+    }
+    return true;
+  });
   return found;
+}
+
+/**
+ * The `fields` JSON that extractKeyValues(msg, {}, new FieldBudget(limits)) builds, written as text
+ * (no object): `{"k":"v",…}`, or '' when the message has no pairs. Undefined when the budget would cut
+ * something or a key is `__proto__` (the caller then takes the object path).
+ */
+export function keyValuesJson(msg: string, limits: FieldLimits, jsonString: (s: string) => string): string | undefined {
+  if (msg.indexOf('=') < 0) return '';
+  const keys: string[] = [];
+  let out = '';
+  let ok = true;
+  scanKeyValues(msg, (key, value) => {
+    for (let i = 0; i < keys.length; i++) if (keys[i] === key) return true;
+    if (keys.length >= limits.maxKeys || value.length > limits.maxValueLength || key === '__proto__') return (ok = false);
+    keys.push(key);
+    out += `${keys.length > 1 ? ',' : '{'}${jsonString(key)}:${jsonString(value)}`;
+    return true;
+  });
+  if (!ok) return undefined;
+  return out === '' ? '' : `${out}}`;
 }
 
 /**

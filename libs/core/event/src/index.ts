@@ -11,7 +11,7 @@ export {
   type NormalizeLimits,
   type PartialEvent,
 } from './normalize';
-export { FieldBudget, DEFAULT_FIELD_LIMITS, checkFieldLimits, extractKeyValues, extractJsonObject, safeKey, type FieldLimits } from './extract';
+export { FieldBudget, DEFAULT_FIELD_LIMITS, checkFieldLimits, extractKeyValues, extractJsonObject, keyValuesJson, safeKey, type FieldLimits } from './extract';
 export { truncateUtf8, utf8Length } from './truncate';
 export {
   scanRfc3339,

@@ -43,5 +43,14 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** `JSON.stringify(s)` for a string, without the call for the common case of nothing to escape. */
 export function jsonString(s: string): string {
+  const n = s.length;
+  if (n <= 32) {
+    // Short strings (host, app, ids): a loop beats entering the regular expression.
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+    }
+    return `"${s}"`;
+  }
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }

@@ -28,6 +28,19 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     expect(whole).toEqual(['<1>1 - - - - - -', '<14>Aug 30 23:00:05 X4711 msg', 'abc']);
   });
 
+  it('with views, gives the frames of copy mode (payloads read at once), without copying the pushed bytes', () => {
+    const stream = '16 <1>1 - - - - - -<14>Aug 30 23:00:05 X4711 msg\r\n3 abc<5>nul\u0000' + 'x'.repeat(40) + '\n9 truncated+more\n';
+    for (const size of [1, 3, 7, 64]) {
+      const chunks: string[] = [];
+      for (let i = 0; i < stream.length; i += size) chunks.push(stream.slice(i, i + size));
+      const read = (d: SyslogFrameDecoder) => [...chunks.flatMap((c) => d.push(enc(c)).map((f) => ({ ...f, payload: txt(f.payload) }))), ...d.end().map((f) => ({ ...f, payload: txt(f.payload) }))];
+      expect(read(new SyslogFrameDecoder({ views: true, maxFrameBytes: 30 }))).toEqual(read(new SyslogFrameDecoder({ maxFrameBytes: 30 })));
+    }
+    const chunk = enc('<1>one\n<2>two\n');
+    const frames = new SyslogFrameDecoder({ views: true }).push(chunk);
+    expect(frames.map((f) => f.payload.buffer === chunk.buffer)).toEqual([true, true]);
+  });
+
   it('a bogus MSG-LEN (999999999) costs at most one max frame of memory', () => {
     const d = new SyslogFrameDecoder({ maxFrameBytes: 1024 });
     const frames = d.push(enc('999999999 '));

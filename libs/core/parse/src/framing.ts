@@ -32,10 +32,16 @@ export interface FrameDecoderOptions {
   maxFrameBytes?: number;
   /** Strip one CR before an LF trailer (CRLF senders). Default true. */
   stripCr?: boolean;
+  /**
+   * Frames of push() are views of the pushed bytes instead of copies: no allocation per frame, but a
+   * payload is valid only until the next push() or end() (a caller that parses each frame at once, as
+   * the TCP input does). Default false. end()'s frames are always copies.
+   */
+  views?: boolean;
 }
 
 export interface Frame {
-  /** The frame's bytes (a copy: callers may keep it). */
+  /** The frame's bytes: a copy callers may keep, or with `views` a view valid until the next push()/end(). */
   payload: Uint8Array;
   framing: 'octet-counting' | 'lf' | 'nul' | 'eof';
   error?: Extract<ParseErrorCode, 'FRAME_TOO_LONG' | 'FRAME_MSG_LEN_INVALID' | 'FRAME_SP_EXPECTED' | 'FRAME_EOF'>;
@@ -60,6 +66,7 @@ export class SyslogFrameDecoder {
   private readonly mode: FramingMode;
   private readonly max: number;
   private readonly stripCr: boolean;
+  private readonly views: boolean;
   /** Bytes of the frame in progress (bounded: at most max + MSG-LEN digits + 1). */
   private pending: Uint8Array = EMPTY;
   /** How much of `pending` was already searched for a trailer. */
@@ -75,6 +82,7 @@ export class SyslogFrameDecoder {
     this.mode = opts.mode ?? 'auto';
     this.max = opts.maxFrameBytes ?? 65_536;
     this.stripCr = opts.stripCr ?? true;
+    this.views = opts.views ?? false;
     if (!['auto', 'octet-counting', 'lf', 'nul'].includes(this.mode)) throw new ParseError('OPTIONS_INVALID', `unknown framing ${this.mode}`);
     if (!Number.isInteger(this.max) || this.max < 1) throw new ParseError('OPTIONS_INVALID', 'maxFrameBytes must be a positive integer');
   }
@@ -190,13 +198,13 @@ export class SyslogFrameDecoder {
           const body = k + 1;
           if (len > this.max) {
             if (n - body < this.max) return i; // wait until the kept part is complete
-            out.push({ payload: copy(d, body, body + this.max), framing: 'octet-counting', error: 'FRAME_TOO_LONG', truncated: true, declaredLength: len });
+            out.push({ payload: this.views ? d.subarray(body, body + this.max) : copy(d, body, body + this.max), framing: 'octet-counting', error: 'FRAME_TOO_LONG', truncated: true, declaredLength: len });
             this.skipOctets = len - this.max;
             i = body + this.max;
             continue;
           }
           if (n - body < len) return i;
-          out.push({ payload: copy(d, body, body + len), framing: 'octet-counting', declaredLength: len });
+          out.push({ payload: this.views ? d.subarray(body, body + len) : copy(d, body, body + len), framing: 'octet-counting', declaredLength: len });
           i = body + len;
           continue;
         }
@@ -232,7 +240,7 @@ export class SyslogFrameDecoder {
   }
 
   private lineFrame(d: Uint8Array, from: number, to: number, error: Frame['error'], framing: Frame['framing'] = 'lf'): Frame {
-    const f: Frame = { payload: copy(d, from, to), framing };
+    const f: Frame = { payload: this.views ? d.subarray(from, to) : copy(d, from, to), framing };
     if (error) f.error = error;
     const e = error ?? this.lineError;
     if (e && !error) f.error = e;

@@ -264,7 +264,7 @@ export function parseCleanSyslog(input: Uint8Array, opts: ParseOptions = {}): Sy
   const c0 = input[0]!;
   // Auto-detection reads syslog only from '<', a letter (RFC 3164 without PRI) or a digit (RFC 5424 without PRI).
   if (format === 'auto' && c0 !== 60 && !((c0 >= 65 && c0 <= 90) || (c0 >= 97 && c0 <= 122) || (c0 >= 49 && c0 <= 57))) return undefined;
-  const buf = Buffer.from(input.buffer, input.byteOffset, n);
+  const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, n);
   if (buf.indexOf(0) !== -1 || !isUtf8(buf)) return undefined;
   let s = buf.toString('utf8');
   let end = s.length;

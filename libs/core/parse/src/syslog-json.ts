@@ -13,6 +13,7 @@ import {
   extractKeyValues,
   isoFromMs,
   jsonString,
+  keyValuesJson,
   normalizedPid,
   toEpochMs,
 } from '@backlog/core-event';
@@ -89,13 +90,23 @@ export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): Event
 
   let fieldsJson = '';
   if (message.length > 0) {
-    const budget = new FieldBudget(limits);
-    const fields: Record<string, unknown> = {};
-    if (!extractJsonObject(message, fields, budget)) extractKeyValues(message, fields, budget);
-    if (budget.cut) return undefined;
-    for (const _k in fields) {
-      fieldsJson = `,"fields":${JSON.stringify(fields)}`;
-      break;
+    let a = 0;
+    while (a < message.length && (message.charCodeAt(a) === 32 || message.charCodeAt(a) === 9)) a++;
+    if (message.charCodeAt(a) === 123 /* { */) {
+      // Maybe a JSON object: normalize()'s own extraction into an object.
+      const budget = new FieldBudget(limits);
+      const fields: Record<string, unknown> = {};
+      if (!extractJsonObject(message, fields, budget)) extractKeyValues(message, fields, budget);
+      if (budget.cut) return undefined;
+      for (const _k in fields) {
+        fieldsJson = `,"fields":${JSON.stringify(fields)}`;
+        break;
+      }
+    } else {
+      // key=value pairs straight to JSON text (the same pairs, keys and order as extractKeyValues).
+      const kv = keyValuesJson(message, limits, jsonString);
+      if (kv === undefined) return undefined;
+      if (kv !== '') fieldsJson = `,"fields":${kv}`;
     }
   }
 

@@ -40,7 +40,8 @@ export class SyslogTcpInput implements Source {
   }
 
   private connection() {
-    const decoder = new SyslogFrameDecoder({ mode: this.cfg.framing, maxFrameBytes: this.cfg.maxFrameBytes });
+    // Views, not copies: each frame is parsed before the next read is pushed (no allocation per frame).
+    const decoder = new SyslogFrameDecoder({ mode: this.cfg.framing, maxFrameBytes: this.cfg.maxFrameBytes, views: true });
     const emit = (frames: Frame[], stopping: boolean): boolean => {
       if (frames.length === 0) return this.core.sink.writable;
       const receivedAt = new Date();
