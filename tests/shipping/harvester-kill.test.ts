@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stackInfo, testNamespace } from '@backlog/testing';
-import { HARVESTER_NODE_OPTIONS, type Proc, ensureTopic, freePort, metricValue, readTopic, scrape, sleep, spawnTs } from './helpers';
+import { HARVESTER_NODE_ARGS, HARVESTER_NODE_OPTIONS, type Proc, ensureTopic, freePort, metricValue, readTopic, scrape, sleep, spawnTs } from './helpers';
 
 const env = testNamespace('hvkill');
 const N = Number(process.env.BACKLOG_TEST_KILL_EVENTS ?? 200_000) / 2;
@@ -47,7 +47,7 @@ describe('harvester killed with -9 while events arrive (issue 5, fault a)', () =
         { type: 'syslog_tcp', port: tcpPort, framing: 'lf' },
       ],
     }));
-    const start = () => spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS });
+    const start = () => spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS }, 60_000, HARVESTER_NODE_ARGS);
     harvester = await start();
 
     // File writer: N lines over ~10 s, in 100 steps, regardless of the harvester's state.

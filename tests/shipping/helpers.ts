@@ -12,6 +12,8 @@ import { repoRoot } from '@backlog/testing';
 const { Kafka, logLevel } = kafkajs;
 export const root = repoRoot();
 /** Heap caps for the harvester process (apps/harvester/SHIPPING.md, "Memory"). */
+/** Node arguments a harvester runs with (`backlog start` passes the same; ADR 0012). Not allowed in NODE_OPTIONS. */
+export const HARVESTER_NODE_ARGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 export const HARVESTER_NODE_OPTIONS = `--max-old-space-size=96 --max-semi-space-size=4${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS ? ` ${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS}` : ''}`;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,9 +48,9 @@ export interface Proc {
 }
 
 /** Spawns `tsx <file> <args>` and resolves once it prints a JSON line with `ready: true` on stdout. */
-export function spawnTs(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Proc> {
+export function spawnTs(file: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<Proc> {
   // node --import tsx (not the tsx CLI, which runs the script in a child process that a SIGKILL would orphan).
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, file), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, file), ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
@@ -102,7 +104,7 @@ export function spawnTs(file: string, args: string[], env: Record<string, string
  * `started` (inputs listening). `ready.metricsPort` is the config's metrics port.
  */
 export function spawnHarvester(configFile: string, metricsPort: number, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/harvester/src/main.ts'), '--config', configFile], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...HARVESTER_NODE_ARGS, '--import', 'tsx', join(root, 'apps/harvester/src/main.ts'), '--config', configFile], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const proc: Proc = {

@@ -34,6 +34,8 @@ export const APPS = [
 
 /** V8 heap caps for harvesters started here (the outage test's figures: resident ≤ 150 MB at 10,000 events/s). */
 export const HARVESTER_HEAP_FLAGS = ['--max-old-space-size=96', '--max-semi-space-size=4'];
+/** Collection on the main thread only, and no pretenuring of short-lived event strings: a per-host agent's CPU budget is one core (ADR 0012). Node refuses these in NODE_OPTIONS. */
+export const HARVESTER_GC_FLAGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,8 +96,10 @@ export function registerStart(program: Command): void {
         }
         // The harvester's memory bound (≤ 150 MB resident through a Kafka outage) needs V8's heap capped
         // from the command line (apps/harvester/SHIPPING.md "Memory"); an operator's NODE_OPTIONS wins.
-        const heap = app.entry === 'apps/harvester/src/main.ts' && !/max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? HARVESTER_HEAP_FLAGS : [];
-        const child = spawn(process.execPath, [...heap, '--import', 'tsx', join(root, app.entry)], {
+        const isHarvester = app.entry === 'apps/harvester/src/main.ts';
+        const heap = isHarvester && !/max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? HARVESTER_HEAP_FLAGS : [];
+        const gc = isHarvester && process.env.BACKLOG_HARVESTER_PARALLEL_GC !== '1' ? HARVESTER_GC_FLAGS : [];
+        const child = spawn(process.execPath, [...heap, ...gc, '--import', 'tsx', join(root, app.entry)], {
           cwd: root,
           stdio: ['ignore', 'inherit', 'inherit'],
           env: {

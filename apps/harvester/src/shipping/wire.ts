@@ -38,7 +38,8 @@ export async function startShipping(
 ): Promise<Shipping> {
   const s = cfg.shipping;
   const dir = resolve(s.spool.dir);
-  const spool = new Spool({ dir, fsync: s.spool.fsync });
+  // A batch's WAL chunks also stay in memory until it is sealed: room for a whole batch plus one read.
+  const spool = new Spool({ dir, fsync: s.spool.fsync, walBufferBytes: s.maxBatchRawBytes + 256 * 1024 });
   let sender: BatchSender;
   let target: string;
   if (s.sealed.enabled) {

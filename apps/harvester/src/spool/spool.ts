@@ -18,7 +18,15 @@ export interface SpoolOptions {
   dir: string;
   /** fsync segments and the directory before a segment counts as spooled. Default true; tests of throughput may turn it off. */
   fsync?: boolean;
+  /**
+   * Room for one batch's WAL chunks in memory, bytes (the shipper's maxBatchRawBytes plus a read's worth).
+   * The buffers are recycled from batch to batch. Default 2.25 MiB; a larger batch grows its buffer.
+   */
+  walBufferBytes?: number;
 }
+
+/** WAL memory buffers kept for the next batches (open batches plus the one being sealed, usually). */
+const POOLED_WAL_BUFFERS = 4;
 
 export interface SegmentRef {
   seq: number;
@@ -54,10 +62,13 @@ export class WalHandle {
    * The chunks appended through this handle, as written (ADR 0011 revision): the batch's bytes stay in
    * memory outside the JS heap, so sealing needs no read-back, and the heap holds no event strings.
    */
-  private readonly mem = new ByteScratch(64 * 1024);
   private memBytes = 0;
   private lines: Buffer | undefined;
-  constructor(readonly file: string, meta: WalMeta) {
+  constructor(
+    readonly file: string,
+    meta: WalMeta,
+    private mem: ByteScratch = new ByteScratch(64 * 1024),
+  ) {
     this.fd = openSync(file, 'a');
     const head = encodeWalHeader(meta);
     writeSync(this.fd, head);
@@ -88,6 +99,16 @@ export class WalHandle {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
+
+  /** Closes the file and hands back the memory buffer for another WAL; this handle keeps nothing. */
+  release(): ByteScratch {
+    this.close();
+    const m = this.mem;
+    this.mem = new ByteScratch(0);
+    this.memBytes = 0;
+    this.lines = undefined;
+    return m;
+  }
 }
 
 export class Spool {
@@ -99,6 +120,7 @@ export class Spool {
   private walBytes = 0;
   private segBytes = 0;
   private readonly fsync: boolean;
+  private readonly walBuffers: ByteScratch[] = [];
 
   constructor(readonly opts: SpoolOptions) {
     this.walDir = join(opts.dir, 'wal');
@@ -153,7 +175,8 @@ export class Spool {
   }
 
   createWal(meta: WalMeta): WalHandle {
-    const w = new WalHandle(join(this.walDir, walFileName(meta.batchId)), meta);
+    const mem = this.walBuffers.pop() ?? new ByteScratch(this.opts.walBufferBytes ?? 2.25 * 1024 * 1024);
+    const w = new WalHandle(join(this.walDir, walFileName(meta.batchId)), meta, mem);
     this.walBytes += w.bytes;
     return w;
   }
@@ -167,7 +190,11 @@ export class Spool {
   removeWal(w: WalHandle | string, bytes?: number): void {
     const file = typeof w === 'string' ? w : w.file;
     const size = typeof w === 'string' ? (bytes ?? safeSize(file)) : w.bytes;
-    if (typeof w !== 'string') w.close();
+    if (typeof w !== 'string') {
+      // The batch is sealed (or was empty): nothing refers to its bytes any more.
+      const mem = w.release();
+      if (this.walBuffers.length < POOLED_WAL_BUFFERS && mem.buf.length > 0) this.walBuffers.push(mem);
+    }
     rmSync(file, { force: true });
     this.walBytes = Math.max(0, this.walBytes - size);
   }

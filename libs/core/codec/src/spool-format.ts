@@ -99,17 +99,19 @@ export class ByteScratch {
  */
 export function encodeWalChunkInto(scratch: ByteScratch, lines: readonly string[], positions: readonly SpoolPosition[], at = 0): Buffer {
   const pos = positions.length ? JSON.stringify(positions) : '';
-  let units = pos.length;
-  for (let i = 0; i < lines.length; i++) units += lines[i]!.length + 1;
-  // A UTF-16 code unit takes at most 3 UTF-8 bytes. What the scratch holds before `at` is kept.
-  const buf = scratch.ensure(at + 12 + units * 3, at);
+  // One write of the joined lines: join copies each line (often a rope of concatenations) once, where a
+  // write per line would first flatten each into a new string.
+  const text = lines.length === 0 ? '' : lines.length === 1 ? lines[0]! : lines.join('\n');
+  // Exact sizes, so a buffer sized for a batch is not outgrown by a worst-case estimate. What the scratch
+  // holds before `at` is kept.
+  // The exact byte count is only needed when the worst case (3 bytes per UTF-16 unit) might not fit.
+  const worst = at + 13 + (pos.length + text.length) * 3;
+  const buf = worst <= scratch.buf.length ? scratch.buf : scratch.ensure(at + 13 + Buffer.byteLength(pos) + Buffer.byteLength(text), at);
   let off = at + 12;
   const pLen = pos.length ? buf.write(pos, off) : 0;
   off += pLen;
-  // One write of the joined lines: join copies each line (often a rope of concatenations) once, where a
-  // write per line would first flatten each into a new string.
   if (lines.length) {
-    off += buf.write(lines.length === 1 ? lines[0]! : lines.join('\n'), off);
+    off += buf.write(text, off);
     buf[off++] = 10;
   }
   buf.writeUInt32BE(pLen, at + 8);

@@ -39,6 +39,7 @@ export function eventJson(e: AnyEvent): string {
 
 // JSON.stringify escapes `"`, `\`, C0 controls and lone surrogates; a string with none of these is
 // written between quotes as it is. Paired surrogates also match here and simply take the slow path.
+// eslint-disable-next-line no-control-regex -- the C0 controls are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** `JSON.stringify(s)` for a string, without the call for the common case of nothing to escape. */

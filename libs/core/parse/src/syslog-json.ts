@@ -63,9 +63,23 @@ function syslogHead(pri: number | undefined, version: number | undefined): strin
   return h;
 }
 
-function member(out: string, key: string, v: string | undefined): string {
-  if (v === undefined) return out;
-  return `${out}${out.length > 1 ? ',' : ''}"${key}":${jsonString(v)}`;
+function member(out: string, key: string, quoted: string | undefined): string {
+  if (quoted === undefined) return out;
+  return `${out}${out.length > 1 ? ',' : ''}"${key}":${quoted}`;
+}
+
+/** jsonString of header fields (host, app, procid, msgid): few distinct values, so their quoted text is kept. */
+const quotedCache = new Map<string, string>();
+
+function quotedHeader(s: string | undefined): string | undefined {
+  if (s === undefined) return undefined;
+  let q = quotedCache.get(s);
+  if (q === undefined) {
+    q = jsonString(s);
+    if (quotedCache.size >= 1024) quotedCache.clear();
+    quotedCache.set(s, q);
+  }
+  return q;
 }
 
 /**
@@ -110,22 +124,26 @@ export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): Event
     }
   }
 
-  const id = ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next();
+  // A generated id is hex and dashes: nothing to escape.
+  const idJson = ctx.eventId !== undefined ? jsonString(ctx.eventId) : `"${(ctx.ids ?? defaultIdGenerator()).next()}"`;
   const created = createdIso(ctx.receivedAt);
   const iso = tsMs === undefined ? created : isoFromMs(tsMs);
-  let out = `{"@timestamp":"${iso}","event":{"id":${jsonString(id)},"created":"${created}"}`;
-  const host = m.hostname !== undefined && m.hostname.length > 0 ? m.hostname : ctx.hostname;
-  if (host !== undefined) out += `,"host":{"name":${jsonString(host)}}`;
-  if (m.appname !== undefined && m.appname.length > 0) out += `,"service":{"name":${jsonString(m.appname)}}`;
+  let out = `{"@timestamp":"${iso}","event":{"id":${idJson},"created":"${created}"}`;
+  const hostname = quotedHeader(m.hostname);
+  const appname = quotedHeader(m.appname);
+  const procid = quotedHeader(m.procid);
+  if (m.hostname !== undefined && m.hostname.length > 0) out += `,"host":{"name":${hostname}}`;
+  else if (ctx.hostname !== undefined) out += `,"host":{"name":${quotedHeader(ctx.hostname)}}`;
+  if (m.appname !== undefined && m.appname.length > 0) out += `,"service":{"name":${appname}}`;
   if (m.procid !== undefined) {
     const pid = normalizedPid(m.procid);
     if (pid !== undefined) out += `,"process":{"pid":${pid}}`;
   }
   let sys = `{${syslogHead(pri, m.version)}`;
-  sys = member(sys, 'hostname', m.hostname);
-  sys = member(sys, 'appname', m.appname);
-  sys = member(sys, 'procid', m.procid);
-  sys = member(sys, 'msgid', m.msgid);
+  sys = member(sys, 'hostname', hostname);
+  sys = member(sys, 'appname', appname);
+  sys = member(sys, 'procid', procid);
+  sys = member(sys, 'msgid', quotedHeader(m.msgid));
   if (m.structuredData !== undefined) sys += `${sys.length > 1 ? ',' : ''}"structured_data":${JSON.stringify(m.structuredData)}`;
   out += pri !== undefined ? `,"log":{"level":"${SEVERITY_LEVELS[pri & 7]}","syslog":${sys}}}` : `,"log":{"syslog":${sys}}}`;
   out += `,"message":${jsonString(message)},"labels":${ctx.labelsJson}${fieldsJson}}`;

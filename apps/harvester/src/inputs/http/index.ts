@@ -3,7 +3,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { Lifecycle, type Source, settleBy } from '@backlog/core-pipeline';
-import type { FlagReason, HarvestEvent } from '../shared/event';
+import type { FlagReason } from '../shared/event';
 import { fallbackEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';

@@ -2,7 +2,6 @@ import type { LogEvent } from '@backlog/core-event';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Lifecycle, type Source, type SourcePosition, settleBy } from '@backlog/core-pipeline';
-import type { HarvestEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter } from '../shared/lines';
 import { StateFile } from '../shared/state';
