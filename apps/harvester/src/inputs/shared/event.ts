@@ -78,17 +78,25 @@ export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): Log
  */
 export function makeSyslogEvent(raw: Uint8Array, opts: MakeEventOptions, labelsJson: string): HarvestEvent {
   if ((opts.flags === undefined || opts.flags.length === 0) && opts.file === undefined) {
-    const m = parseCleanSyslog(raw, { format: opts.format, maxLineBytes: raw.length });
-    if (m !== undefined) {
-      try {
-        const line = syslogEventLine(m, { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, labelsJson, eventId: opts.eventId });
-        if (line !== undefined) return line;
-      } catch {
-        // never expected; makeEvent below turns whatever it was into a flagged event
-      }
-    }
+    const line = syslogEventLineOf(raw, opts.format, opts.receivedAt.getTime(), opts.hostname, labelsJson, opts.eventId);
+    if (line !== undefined) return line;
   }
   return makeEvent(raw, opts);
+}
+
+/**
+ * The fast path alone, for a record without transport flags: its EventLine, or undefined when the record
+ * must take makeEvent (it is not clean syslog, or normalize() would treat it specially).
+ */
+export function syslogEventLineOf(raw: Uint8Array, format: LineFormat, receivedAtMs: number, hostname: string, labelsJson: string, eventId?: string): EventLine | undefined {
+  const m = parseCleanSyslog(raw, { format, maxLineBytes: raw.length });
+  if (m === undefined) return undefined;
+  try {
+    return syslogEventLine(m, { receivedAt: receivedAtMs, hostname, labelsJson, eventId });
+  } catch {
+    // never expected; makeEvent turns whatever it was into a flagged event
+    return undefined;
+  }
 }
 
 /** Adds `labels.input`, the instance labels and the transport's flags to a parsed event. */

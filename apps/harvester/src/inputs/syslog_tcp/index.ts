@@ -1,7 +1,7 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
 import type { FlagReason, HarvestEvent } from '../shared/event';
-import { makeSyslogEvent } from '../shared/event';
+import { makeSyslogEvent, syslogEventLineOf } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { TcpListener } from '../shared/tcp';
 import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
@@ -75,6 +75,11 @@ export class SyslogTcpInput implements Source {
   }
 
   private frame(f: Frame, receivedAt: Date, stopping: boolean): HarvestEvent {
+    if (f.error === undefined && f.truncated !== true && !(stopping && f.framing === 'eof')) {
+      // No transport flags: the fast path, without an options object per event (ADR 0012).
+      const line = syslogEventLineOf(f.payload, this.cfg.format, receivedAt.getTime(), this.core.ctx.hostname, this.core.labelsJson);
+      if (line !== undefined) return line;
+    }
     const flags: FlagReason[] = [];
     if (f.truncated) flags.push('truncated');
     if (f.error === 'FRAME_EOF' || (stopping && f.framing === 'eof')) flags.push('partial_frame');
