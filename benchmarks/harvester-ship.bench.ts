@@ -335,6 +335,12 @@ async function main() {
   const result = {
     name: 'harvester-ship',
     load_average_1m: Number(loadavg()[0]!.toFixed(1)),
+    notes: [
+      `events_per_s is the sustained rate: the median over ${ROUNDS} rounds of ${N} events of the events acknowledged between 10 % and 90 % of a round, on a harvester warmed up with ${WARMUP} events; whole_run_events_per_s also counts each round's ramp and its last batch's 1 s flush interval.`,
+      pinned ? `The harvester (all threads) and rsyslogd were pinned to CPU ${CORE}; the sender, the Kafka broker and the rest shared the machine. cpu_us_per_event is the harvester's CPU (every thread) per acknowledged event; per_core_cpu_events_per_s = 1e6 / that.` : 'Not pinned (no taskset or one CPU).',
+      'The gateway case runs sealing sender, gateway and producer in this one process; its baseline is the bare produce loop of the same records without sealing.',
+      `Load average (1 min) at the end: ${loadavg()[0]!.toFixed(2)}.`,
+    ],
     peer: typeof peer === 'string' ? `rsyslog omkafka: not measured (${peer})` : 'rsyslog 8 imtcp → omkafka (librdkafka, gzip, idempotent, acks=all), one Kafka record per line, same lines over one TCP connection',
     results: [
       { case: `syslog_tcp→kafka acked (1 harvester process${pinned ? ' pinned to one core' : ''}, fsync on, gzip level 3, heap caps, single-threaded GC, after ${WARMUP} events of warm-up)`, events_per_s: Math.round(evs), whole_run_events_per_s: Math.round(acked / harvesterS), rounds_events_per_s: hRounds.map((r) => Math.round(r.sustained)).join(' / '), cpu_us_per_event: Number(harvesterCpuUs.toFixed(1)), per_core_cpu_events_per_s: Math.round(1e6 / harvesterCpuUs), target: '≥ 100,000 events/s', baseline: 'bare kafkajs produce loop of the same records', baseline_events_per_s: Math.round(bareEvs), ratio: Number((evs / bareEvs).toFixed(3)),
