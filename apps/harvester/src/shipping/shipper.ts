@@ -258,6 +258,8 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
       await this.deps.sender.close().catch(() => undefined);
+      // Deletes of acknowledged segments run off the event loop; a file left behind would be sent again.
+      await Promise.race([this.deps.spool.settled(), new Promise((r) => setTimeout(r, Math.max(100, end - Date.now())).unref())]);
       this.refreshGauges();
     })();
     return this.stopped;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs';
 import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -195,7 +195,7 @@ export class Spool {
       const mem = w.release();
       if (this.walBuffers.length < POOLED_WAL_BUFFERS && mem.buf.length > 0) this.walBuffers.push(mem);
     }
-    rmSync(file, { force: true });
+    unlinkLater(file);
     this.walBytes = Math.max(0, this.walBytes - size);
   }
 
@@ -267,9 +267,14 @@ export class Spool {
     return decodeSegment(readFileSync(ref.file));
   }
 
+  /** Resolves once the spool's deletes (done off the event loop) have all completed. */
+  settled(): Promise<void> {
+    return unlinksSettled();
+  }
+
   /** After the next hop acknowledged (or the when-full policy dropped) the segment. */
   remove(ref: SegmentRef): void {
-    rmSync(ref.file, { force: true });
+    unlinkLater(ref.file);
     this.segBytes = Math.max(0, this.segBytes - ref.bytes);
   }
 
@@ -284,6 +289,38 @@ export class Spool {
     if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
     return to;
   }
+}
+
+/**
+ * Deletes a file the spool is done with, on libuv's thread pool: an unlink on a busy disk can block for
+ * a millisecond, which the event loop should spend reading inputs. A crash before it completes leaves a
+ * file whose events were already delivered; the next start sends them again with the same event ids
+ * (the at-least-once guarantee, as for a crash just before the delete).
+ */
+let pendingUnlinks = 0;
+let unlinkWaiters: (() => void)[] = [];
+
+function unlinkLater(file: string): void {
+  pendingUnlinks++;
+  unlink(file, (err) => {
+    if (err && err.code !== 'ENOENT') {
+      try {
+        rmSync(file, { force: true });
+      } catch {
+        // left for the next start's recovery, which sends it again with the same ids
+      }
+    }
+    if (--pendingUnlinks === 0) {
+      const waiters = unlinkWaiters;
+      unlinkWaiters = [];
+      for (const w of waiters) w();
+    }
+  });
+}
+
+/** Resolves once every delete handed to the thread pool has completed (shutdown waits for it). */
+export function unlinksSettled(): Promise<void> {
+  return pendingUnlinks === 0 ? Promise.resolve() : new Promise((resolve) => unlinkWaiters.push(resolve));
 }
 
 function refOf(seq: number, file: string, bytes: number, meta: SegmentMeta & { group?: string }): SegmentRef {
