@@ -121,6 +121,8 @@ export class Spool {
   private segBytes = 0;
   private readonly fsync: boolean;
   private readonly walBuffers: ByteScratch[] = [];
+  private pendingUnlinks = 0;
+  private unlinkWaiters: (() => void)[] = [];
 
   constructor(readonly opts: SpoolOptions) {
     this.walDir = join(opts.dir, 'wal');
@@ -195,7 +197,7 @@ export class Spool {
       const mem = w.release();
       if (this.walBuffers.length < POOLED_WAL_BUFFERS && mem.buf.length > 0) this.walBuffers.push(mem);
     }
-    unlinkLater(file);
+    this.unlinkLater(file);
     this.walBytes = Math.max(0, this.walBytes - size);
   }
 
@@ -269,12 +271,32 @@ export class Spool {
 
   /** Resolves once the spool's deletes (done off the event loop) have all completed. */
   settled(): Promise<void> {
-    return unlinksSettled();
+    return this.pendingUnlinks === 0 ? Promise.resolve() : new Promise((resolve) => this.unlinkWaiters.push(resolve));
+  }
+
+  /**
+   * Deletes a file the spool is done with, on libuv's thread pool: an unlink on a busy disk can block for
+   * a millisecond, which the event loop should spend reading inputs. A crash before it completes leaves a
+   * file whose events were already delivered; the next start sends them again with the same event ids
+   * (the at-least-once guarantee, as for a crash just before the delete).
+   */
+  private unlinkLater(file: string): void {
+    this.pendingUnlinks++;
+    unlink(file, (err) => {
+      if (err && err.code !== 'ENOENT') {
+        try {
+          rmSync(file, { force: true });
+        } catch {
+          // left for the next start's recovery, which sends it again with the same ids
+        }
+      }
+      if (--this.pendingUnlinks === 0) for (const w of this.unlinkWaiters.splice(0)) w();
+    });
   }
 
   /** After the next hop acknowledged (or the when-full policy dropped) the segment. */
   remove(ref: SegmentRef): void {
-    unlinkLater(ref.file);
+    this.unlinkLater(ref.file);
     this.segBytes = Math.max(0, this.segBytes - ref.bytes);
   }
 
@@ -289,38 +311,6 @@ export class Spool {
     if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
     return to;
   }
-}
-
-/**
- * Deletes a file the spool is done with, on libuv's thread pool: an unlink on a busy disk can block for
- * a millisecond, which the event loop should spend reading inputs. A crash before it completes leaves a
- * file whose events were already delivered; the next start sends them again with the same event ids
- * (the at-least-once guarantee, as for a crash just before the delete).
- */
-let pendingUnlinks = 0;
-let unlinkWaiters: (() => void)[] = [];
-
-function unlinkLater(file: string): void {
-  pendingUnlinks++;
-  unlink(file, (err) => {
-    if (err && err.code !== 'ENOENT') {
-      try {
-        rmSync(file, { force: true });
-      } catch {
-        // left for the next start's recovery, which sends it again with the same ids
-      }
-    }
-    if (--pendingUnlinks === 0) {
-      const waiters = unlinkWaiters;
-      unlinkWaiters = [];
-      for (const w of waiters) w();
-    }
-  });
-}
-
-/** Resolves once every delete handed to the thread pool has completed (shutdown waits for it). */
-export function unlinksSettled(): Promise<void> {
-  return pendingUnlinks === 0 ? Promise.resolve() : new Promise((resolve) => unlinkWaiters.push(resolve));
 }
 
 function refOf(seq: number, file: string, bytes: number, meta: SegmentMeta & { group?: string }): SegmentRef {

@@ -1,4 +1,5 @@
 import { EventError } from './errors';
+import { jsonString } from './line';
 
 /**
  * Bounded copying of free-form data into `fields`, and extraction of key=value pairs and JSON objects
@@ -222,7 +223,7 @@ export function extractKeyValues(msg: string, into: Record<string, unknown>, bud
  * (no object): `{"k":"v",…}`, or '' when the message has no pairs. Undefined when the budget would cut
  * something or a key is `__proto__` (the caller then takes the object path).
  */
-export function keyValuesJson(msg: string, limits: FieldLimits, jsonString: (s: string) => string): string | undefined {
+export function keyValuesJson(msg: string, limits: FieldLimits): string | undefined {
   if (msg.indexOf('=') < 0) return '';
   const keys: string[] = [];
   let out = '';

@@ -118,7 +118,7 @@ export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): Event
       }
     } else {
       // key=value pairs straight to JSON text (the same pairs, keys and order as extractKeyValues).
-      const kv = keyValuesJson(message, limits, jsonString);
+      const kv = keyValuesJson(message, limits);
       if (kv === undefined) return undefined;
       if (kv !== '') fieldsJson = `,"fields":${kv}`;
     }
