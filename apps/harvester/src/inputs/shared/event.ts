@@ -7,7 +7,6 @@ import { type LineFormat as CoreLineFormat, parseCleanSyslog, parseLine, syslogE
 
 /** What inputs hand to the sink: an event object, or an event already serialized (the syslog fast path, ADR 0012). */
 export type HarvestEvent = LogEvent | EventLine;
-export { EventLine };
 
 /** Formats the line parser understands (@backlog/core-parse `LineFormat`). */
 export type LineFormat = CoreLineFormat;
