@@ -25,6 +25,7 @@ import { consumerOptions, installTemplate } from '../apps/es-consumer/src/app';
 import { esConsumerConfigSchema } from '../apps/es-consumer/src/config';
 import { EsConsumer } from '../apps/es-consumer/src/consumer';
 import { esConsumerMetrics } from '../apps/es-consumer/src/metrics';
+import { rawBulk } from './lib/bulk';
 import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
@@ -102,21 +103,7 @@ async function main() {
     // ── baseline: raw _bulk of the same documents (parsed back from the same records) ─────────────
     const docs = records.flatMap((r) => gunzipSync(r.value).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
     const rawIndex = (d: Record<string, unknown>) => recentIndexName(`${env}-raw`, Date.parse(String(d['@timestamp'])));
-    const url = cfg.search.url.replace(/\/+$/, '');
-    let next = 0;
-    const t0 = performance.now();
-    const worker = async () => {
-      while (next < docs.length) {
-        const chunk = docs.slice(next, (next += cfg.bulkDocs));
-        let body = '';
-        for (const d of chunk) body += `${JSON.stringify({ create: { _index: rawIndex(d), _id: (d.event as { id: string }).id } })}\n${JSON.stringify(d)}\n`;
-        const res = await fetch(`${url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-        const out = (await res.json()) as { errors: boolean };
-        if (!res.ok || out.errors) throw new Error(`baseline bulk failed: HTTP ${res.status}`);
-      }
-    };
-    await Promise.all(Array.from({ length: cfg.partitions * cfg.concurrency }, worker));
-    const baselineS = (performance.now() - t0) / 1000;
+    const baselineS = await rawBulk(cfg.search.url, docs, { index: rawIndex, bulkDocs: cfg.bulkDocs, workers: cfg.partitions * cfg.concurrency });
     const baselineRate = docs.length / baselineS;
     log(`raw _bulk: ${docs.length} docs in ${baselineS.toFixed(1)} s = ${Math.round(baselineRate)} docs/s`);
 

@@ -27,6 +27,7 @@ import { indexerConfigSchema } from '../apps/indexer/src/config';
 import { JobStore } from '../apps/indexer/src/jobs';
 import { HistoryLoader } from '../apps/indexer/src/loader';
 import { indexerMetrics } from '../apps/indexer/src/metrics';
+import { rawBulk } from './lib/bulk';
 import { loadBenchConfig } from './lib/config';
 
 const schema = appConfigSchema({
@@ -107,22 +108,8 @@ async function main() {
     const decoderName = cfg.decoder === 'unbzip2-stream' || !(await findLbzip2()) ? 'unbzip2-stream' : 'lbzip2 -d';
 
     // ── baseline: raw _bulk of the same documents ──────────────────────────────────────────────
-    const url = cfg.search.url.replace(/\/+$/, '');
     const baseline = async (rawIndex: string): Promise<number> => {
-      let next = 0;
-      const t0 = performance.now();
-      const worker = async () => {
-        while (next < docs.length) {
-          const chunk = docs.slice(next, (next += cfg.bulkDocs));
-          let body = '';
-          for (const d of chunk) body += `${JSON.stringify({ create: { _index: rawIndex, _id: (d.event as { id: string }).id } })}\n${JSON.stringify(d)}\n`;
-          const res = await fetch(`${url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
-          const out = (await res.json()) as { errors: boolean };
-          if (!res.ok || out.errors) throw new Error(`baseline bulk failed: HTTP ${res.status}`);
-        }
-      };
-      await Promise.all(Array.from({ length: cfg.partConcurrency * cfg.bulkConcurrency }, worker));
-      const s = (performance.now() - t0) / 1000;
+      const s = await rawBulk(cfg.search.url, docs, { index: () => rawIndex, bulkDocs: cfg.bulkDocs, workers: cfg.partConcurrency * cfg.bulkConcurrency });
       await search.refresh(rawIndex);
       const count = await search.count(rawIndex);
       if (count !== docs.length) throw new Error(`baseline indexed ${count} of ${docs.length}`);
