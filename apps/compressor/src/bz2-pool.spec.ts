@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Bz2Pool } from './bz2-pool';
+import { Bz2Pool, ENCODER_MALLOC_ENV } from './bz2-pool';
 
 const dir = mkdtempSync(join(tmpdir(), 'bz2pool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +43,11 @@ describe('Bz2Pool', () => {
     // A runner that died is replaced: kill every runner shell of this pool, then compress again.
     const pids = execFileSync('pgrep', ['-f', `bz2-runner ${join(own, `bz2-${process.pid}`)}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
     expect(pids.length).toBe(2);
+    // The encoders it starts inherit the runner's environment: malloc keeps lbzip2's buffers between files.
+    for (const p of pids) {
+      const env = readFileSync(`/proc/${p}/environ`, 'utf8').split('\0');
+      for (const [k, v] of Object.entries(ENCODER_MALLOC_ENV)) expect(env).toContain(`${k}=${v}`);
+    }
     for (const p of pids) process.kill(Number(p), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     const again = await pool.compressAll([text(100, 1)]);
