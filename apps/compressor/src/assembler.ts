@@ -1,4 +1,5 @@
 import { type PartLine, PartStats, WINDOW_SECONDS, comparePartLines, lineByteLength, windowEndMs, windowOf } from '@backlog/core-codec';
+import type { ColumnRun } from './scan';
 import type { SpillFile } from './spill';
 
 /**
@@ -38,6 +39,12 @@ export type LineIn = PartLine & Facets & { readonly size?: number };
 /** UTF-8 bytes of a line (without its newline). */
 export const lineSize = (l: LineIn): number => l.size ?? lineByteLength(l.line);
 
+/** A buffered batch: its canonical lines as columns, or lines as objects in part order. */
+export type Run = PartLine[] | ColumnRun;
+
+/** A run's lines as objects in part order (for the spill file and the k-way merge). */
+export const sortedLines = (run: Run): PartLine[] => (Array.isArray(run) ? run : run.sorted());
+
 /** A part being filled, then sealed. */
 export interface PartBuffer {
   window: number;
@@ -46,8 +53,11 @@ export interface PartBuffer {
   lastOffset: bigint;
   /** Watermark before `firstOffset` was read: what a checkpoint at `firstOffset` must restore. */
   wmAtOpen: number;
-  /** Sorted runs held in memory (one per batch). */
-  runs: PartLine[][];
+  /**
+   * Runs held in memory, one per batch: the scanner's columns (sorted when sealed), or objects sorted
+   * in part order (lines that took the JSON.parse path, or a batch that spans windows).
+   */
+  runs: Run[];
   memBytes: number;
   spill?: SpillFile;
   stats: PartStats;
@@ -119,35 +129,54 @@ export class PartitionAssembler {
    * counted in flight until `done`), plus counts of late events by lateness and of events skipped
    * because a part written before a restart already holds them.
    */
-  addRecord(offset: bigint, recordTs: number, lines: readonly LineIn[]): { seal: PartBuffer[]; late: { window: number; latenessMs: number }[]; skipped: number } {
+  addRecord(
+    offset: bigint,
+    recordTs: number,
+    objectLines: readonly LineIn[],
+    cols?: ColumnRun,
+  ): { seal: PartBuffer[]; late: { window: number; latenessMs: number }[]; skipped: number } {
     const wmBefore = this.wm;
+    let lines = objectLines;
+    // The usual batch: its columns lie in one window not yet written, and go in as one run.
+    let colsWindow: number | undefined;
+    if (cols && cols.n > 0) {
+      const w = windowOf(cols.minTs);
+      if (windowOf(cols.maxTs) === w && !this.isWritten(w, offset)) colsWindow = w;
+      else lines = [...lines, ...cols.objects()];
+    }
     const groups = new Map<number, LineIn[]>();
     let skipped = 0;
-    let maxTs = -Infinity;
-    // The usual batch lies in one window: then the batch's own array is the group (no copy).
-    let one: number | undefined = lines.length ? windowOf((lines[0] as LineIn).ts) : undefined;
-    for (const l of lines) {
-      if (l.ts > maxTs) maxTs = l.ts;
-      if (windowOf(l.ts) !== one) one = undefined;
-    }
-    if (one !== undefined && !this.isWritten(one, offset)) groups.set(one, lines as LineIn[]);
-    else {
-      maxTs = -Infinity;
+    let maxTs = colsWindow === undefined ? -Infinity : (cols as ColumnRun).maxTs;
+    if (lines.length) {
+      // A batch of objects in one window: the batch's own array is the group (no copy).
+      let one: number | undefined = windowOf((lines[0] as LineIn).ts);
+      let m = -Infinity;
       for (const l of lines) {
-        const w = windowOf(l.ts);
-        if (this.isWritten(w, offset)) {
-          // Already in a part written before a restart (offsets ≤ its lastOffset were all in it).
-          skipped++;
-          continue;
+        if (l.ts > m) m = l.ts;
+        if (windowOf(l.ts) !== one) one = undefined;
+      }
+      if (one !== undefined && !this.isWritten(one, offset)) {
+        groups.set(one, lines as LineIn[]);
+        if (m > maxTs) maxTs = m;
+      } else {
+        for (const l of lines) {
+          const w = windowOf(l.ts);
+          if (this.isWritten(w, offset)) {
+            // Already in a part written before a restart (offsets ≤ its lastOffset were all in it).
+            skipped++;
+            continue;
+          }
+          let g = groups.get(w);
+          if (!g) groups.set(w, (g = []));
+          g.push(l);
+          if (l.ts > maxTs) maxTs = l.ts;
         }
-        let g = groups.get(w);
-        if (!g) groups.set(w, (g = []));
-        g.push(l);
-        if (l.ts > maxTs) maxTs = l.ts;
       }
     }
     const late: { window: number; latenessMs: number }[] = [];
-    for (const [w, group] of groups) {
+    const windows = new Set(groups.keys());
+    if (colsWindow !== undefined) windows.add(colsWindow);
+    for (const w of windows) {
       // Late = the window had expired by the watermark *before* this record, i.e. it was (or would
       // have been) sealed already. Decided from the records alone, so a re-read decides the same.
       const isLate = windowEndMs(w) + this.opts.graceMs <= wmBefore;
@@ -158,38 +187,61 @@ export class PartitionAssembler {
         buf = { window: w, late: isLate, firstOffset: offset, lastOffset: offset, wmAtOpen: wmBefore, runs: [], memBytes: 0, stats: new PartStats() };
         this.open.set(key, buf);
       }
-      const run: PartLine[] = group.slice();
-      let cost = 0;
-      let prev: LineIn | undefined;
-      const stats = buf.stats;
-      for (const l of group) {
-        // PartStats.add, with the size known without reading `line`. The facets go into Sets: skip
-        // that when they are the previous line's (the scanner interns them).
-        stats.count++;
-        if (l.ts < stats.minTs) stats.minTs = l.ts;
-        if (l.ts > stats.maxTs) stats.maxTs = l.ts;
-        stats.rawBytes += lineSize(l) + 1;
-        if (prev === undefined || l.host !== prev.host || l.service !== prev.service || l.level !== prev.level) {
-          if (l.host) stats.hosts.add(l.host);
-          if (l.service) stats.services.add(l.service);
-          if (l.level) stats.levels.add(l.level);
-        }
-        prev = l;
-        cost += lineCost(l);
-      }
-      // Batches come sorted by @timestamp; sorting again is linear then, and fixes ties by event.id.
-      run.sort(comparePartLines);
       buf.lastOffset = offset;
-      if (buf.spill) buf.spill.appendRun(run);
-      else {
-        buf.runs.push(run);
-        buf.memBytes += cost;
-        this.memBytes += cost;
-      }
+      const group = groups.get(w);
+      if (group) this.addObjects(buf, group);
+      if (w === colsWindow) this.addColumns(buf, cols as ColumnRun);
     }
     if (Number.isFinite(maxTs)) this.wm = Math.max(this.wm, Math.min(maxTs, recordTs + this.opts.maxFutureSkewMs));
     this.next = offset + 1n;
     return { seal: this.take((b) => this.expired(b, this.wm, offset)), late, skipped };
+  }
+
+  private addObjects(buf: PartBuffer, group: readonly LineIn[]): void {
+    const run: PartLine[] = group.slice();
+    let cost = 0;
+    let prev: LineIn | undefined;
+    const stats = buf.stats;
+    for (const l of group) {
+      // PartStats.add, with the size known without reading `line`. The facets go into Sets: skip
+      // that when they are the previous line's (the scanner interns them).
+      stats.count++;
+      if (l.ts < stats.minTs) stats.minTs = l.ts;
+      if (l.ts > stats.maxTs) stats.maxTs = l.ts;
+      stats.rawBytes += lineSize(l) + 1;
+      if (prev === undefined || l.host !== prev.host || l.service !== prev.service || l.level !== prev.level) {
+        if (l.host) stats.hosts.add(l.host);
+        if (l.service) stats.services.add(l.service);
+        if (l.level) stats.levels.add(l.level);
+      }
+      prev = l;
+      cost += lineCost(l);
+    }
+    // Batches come sorted by @timestamp; sorting again is linear then, and fixes ties by event.id.
+    run.sort(comparePartLines);
+    this.addRun(buf, run, cost);
+  }
+
+  /** A batch's columns: the stats from the scanner's totals and distinct facets, no pass over the lines. */
+  private addColumns(buf: PartBuffer, cols: ColumnRun): void {
+    const stats = buf.stats;
+    stats.count += cols.n;
+    if (cols.minTs < stats.minTs) stats.minTs = cols.minTs;
+    if (cols.maxTs > stats.maxTs) stats.maxTs = cols.maxTs;
+    stats.rawBytes += cols.rawBytes;
+    for (const h of cols.hosts) stats.hosts.add(h);
+    for (const sv of cols.services) stats.services.add(sv);
+    for (const lv of cols.levels) stats.levels.add(lv);
+    this.addRun(buf, cols, cols.memBytes);
+  }
+
+  private addRun(buf: PartBuffer, run: Run, cost: number): void {
+    if (buf.spill) buf.spill.appendRun(sortedLines(run));
+    else {
+      buf.runs.push(run);
+      buf.memBytes += cost;
+      this.memBytes += cost;
+    }
   }
 
   /** A part written before a restart already holds this offset's events of window `w`. */
@@ -252,7 +304,7 @@ export class PartitionAssembler {
   spillBuffer(b: PartBuffer, make: () => SpillFile): number {
     if (b.memBytes === 0) return 0;
     b.spill ??= make();
-    for (const run of b.runs) b.spill.appendRun(run);
+    for (const run of b.runs) b.spill.appendRun(sortedLines(run));
     b.runs = [];
     const freed = b.memBytes;
     b.memBytes = 0;

@@ -276,10 +276,10 @@ export class Compressor {
       this.launch(st, st.asm.skipOffset(off));
       return;
     }
-    const { lines, bad } = decoded;
-    this.m.events.inc({ partition: plabel }, lines.length);
+    const { cols, slowLines, bad } = decoded;
+    this.m.events.inc({ partition: plabel }, decoded.count);
     if (bad.length) this.deadLetter(st, rec, 'bad_lines', `${bad.length} line(s) are not archivable events`, bad);
-    const res = st.asm.addRecord(off, rec.timestamp, lines);
+    const res = st.asm.addRecord(off, rec.timestamp, slowLines, cols);
     if (res.skipped) this.m.skipped.inc({ partition: plabel }, res.skipped);
     for (const l of res.late) this.m.late.inc({ bucket: latenessBucket(l.latenessMs) });
     if (Number.isFinite(st.asm.watermark)) this.m.watermark.set({ partition: plabel }, st.asm.watermark / 1000);

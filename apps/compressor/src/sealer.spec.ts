@@ -31,7 +31,7 @@ describe('sortWindow', () => {
       }
       const sorted = sortWindow(runs, w);
       expect(sorted).toBeDefined();
-      expect(sorted!.map(text)).toEqual([...mergeRuns(runs)].map(text));
+      expect(sorted!.lines().map(text)).toEqual([...mergeRuns(runs)].map(text));
     }
   });
 
@@ -41,7 +41,7 @@ describe('sortWindow', () => {
     expect(sortWindow([[{ ts: start + 300_000, id: '', line: '{}' }]], w)).toBeUndefined();
     expect(sortWindow([[{ ts: start - 1, id: '', line: '{}' }]], w)).toBeUndefined();
     expect(sortWindow([[{ ts: start + 0.5, id: '', line: '{}' }]], w)).toBeUndefined();
-    expect(sortWindow([], w)).toEqual([]);
+    expect(sortWindow([], w)!.length).toBe(0);
   });
 });
 
