@@ -46,9 +46,9 @@ const schema = appConfigSchema({
   warmupMib: z.number().min(0).max(1024).default(8),
   /**
    * Paired rounds: each runs the pipeline, then `lbzip2 -n1` on the same NDJSON right after it, so both
-   * see the same machine. The round with the median ratio is reported, every round listed. Default 3.
+   * see the same machine. The round with the median ratio is reported, every round listed. Default 5.
    */
-  rounds: z.number().int().min(1).max(15).default(3),
+  rounds: z.number().int().min(1).max(15).default(5),
   /** Where the loghub corpus is. Default `<repo>/../shared/corpora/loghub`. */
   loghubDir: z.string().optional(),
 });
