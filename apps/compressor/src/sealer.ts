@@ -122,53 +122,32 @@ export class SortedWindow {
  */
 export function sortWindow(runs: readonly Run[], window: number): SortedWindow | undefined {
   const start = windowStartMs(window);
+  // Each run's timestamps as one array: the columns' own, or read once from a (rare) run of objects.
+  const times = runs.map((run): ArrayLike<number> => (Array.isArray(run) ? Float64Array.from(run, (l: PartLine) => l.ts) : run.ts));
   counts.fill(0);
   let n = 0;
-  for (const run of runs) {
-    if (Array.isArray(run)) {
-      for (const l of run) {
-        const k = l.ts - start;
-        if (!(k >= 0 && k < WINDOW_MS && Number.isInteger(k))) return undefined;
-        counts[k + 1] = (counts[k + 1] as number) + 1;
-      }
-      n += run.length;
-    } else {
-      const ts = run.ts;
-      for (let i = 0; i < run.n; i++) {
-        const k = (ts[i] as number) - start;
-        if (!(k >= 0 && k < WINDOW_MS && Number.isInteger(k))) return undefined;
-        counts[k + 1] = (counts[k + 1] as number) + 1;
-      }
-      n += run.n;
+  for (const ts of times) {
+    for (let i = 0; i < ts.length; i++) {
+      const k = (ts[i] as number) - start;
+      if (!(k >= 0 && k < WINDOW_MS && Number.isInteger(k))) return undefined;
+      counts[k + 1] = (counts[k + 1] as number) + 1;
     }
+    n += ts.length;
   }
   for (let k = 1; k <= WINDOW_MS; k++) counts[k] = (counts[k] as number) + (counts[k - 1] as number);
   const runOf = new Uint32Array(n);
   const idxOf = new Uint32Array(n);
   const tsOut = new Float64Array(n);
-  for (let r = 0; r < runs.length; r++) {
-    const run = runs[r] as Run;
-    if (Array.isArray(run)) {
-      for (let i = 0; i < run.length; i++) {
-        const t = (run[i] as PartLine).ts;
-        const k = t - start;
-        const at = counts[k] as number;
-        runOf[at] = r;
-        idxOf[at] = i;
-        tsOut[at] = t;
-        counts[k] = at + 1;
-      }
-    } else {
-      const ts = run.ts;
-      for (let i = 0; i < run.n; i++) {
-        const t = ts[i] as number;
-        const k = t - start;
-        const at = counts[k] as number;
-        runOf[at] = r;
-        idxOf[at] = i;
-        tsOut[at] = t;
-        counts[k] = at + 1;
-      }
+  for (let r = 0; r < times.length; r++) {
+    const ts = times[r] as ArrayLike<number>;
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i] as number;
+      const k = t - start;
+      const at = counts[k] as number;
+      runOf[at] = r;
+      idxOf[at] = i;
+      tsOut[at] = t;
+      counts[k] = at + 1;
     }
   }
   const sw = new SortedWindow(runs, runOf, idxOf, tsOut);
