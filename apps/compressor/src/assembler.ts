@@ -125,9 +125,10 @@ export class PartitionAssembler {
   }
 
   /**
-   * Adds one record's events. Returns the parts that are now sealed (taken out of the assembler and
-   * counted in flight until `done`), plus counts of late events by lateness and of events skipped
-   * because a part written before a restart already holds them.
+   * Adds one record's events: lines given as objects, and the scanner's columns for the lines it
+   * proved canonical (`batchLines` gives both). Returns the parts that are now sealed (taken out of
+   * the assembler and counted in flight until `done`), plus counts of late events by lateness and of
+   * events skipped because a part written before a restart already holds them.
    */
   addRecord(
     offset: bigint,
