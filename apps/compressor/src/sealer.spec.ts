@@ -35,6 +35,31 @@ describe('sortWindow', () => {
     }
   });
 
+  it('orders @timestamp ties of scanned batches by event.id and bytes (second-precision timestamps, ids absent, ASCII or not)', () => {
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed >>> 8) % n;
+    };
+    const w = 5_900_000;
+    const start = windowStartMs(w);
+    // Second-precision timestamps: whole batches tie. Ids ASCII (one batch set also with é), some absent.
+    for (const ids of [['a', 'b', 'ab', 'B', '0'], ['a', 'é', 'b']]) {
+      const runs = Array.from({ length: 12 }, () => {
+        const lines = Array.from({ length: 60 }, () => {
+          const ts = start + 1000 * rnd(3);
+          const id = rnd(6) === 0 ? undefined : ids[rnd(ids.length)];
+          return JSON.stringify({ '@timestamp': new Date(ts).toISOString(), ...(id === undefined ? {} : { event: { id } }), message: ['x', 'y', 'xy', 'é'][rnd(4)] });
+        });
+        const cols = batchLines(gzipSync(Buffer.from(lines.join('\n'))), 1 << 26).cols;
+        expect(cols?.n).toBe(60);
+        return cols!;
+      });
+      const sorted = sortWindow(runs, w);
+      expect(sorted!.lines().map(text)).toEqual([...mergeRuns(runs.map((r) => r.sorted()))].map(text));
+    }
+  });
+
   it('leaves a part with a line outside its window (or a fractional ms) to the merge', () => {
     const w = 5_900_000;
     const start = windowStartMs(w);
