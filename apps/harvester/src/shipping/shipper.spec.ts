@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -103,6 +103,38 @@ describe('Shipper', () => {
     expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
     expect((await b.metrics.quarantined.get()).values[0]!.value).toBe(1);
     await b.shipper.stop(1000);
+  });
+
+  it('a WAL left beside its whole batch in segments (killed before the delete completed) is deleted, not sent twice', async () => {
+    const base = '2026-11-22T10:00:00.000Z';
+    for (const split of [false, true]) {
+      const dir = tmp();
+      // split: records over the cap are cut into several segments; one of them is lost with the crash.
+      const a = make(dir, split ? { maxRecordBytes: 800 } : {});
+      a.sender.hold = new Promise(() => undefined); // Kafka never answers: the segments stay spooled
+      a.shipper.start();
+      a.shipper.write(Array.from({ length: 200 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 200 }]);
+      const walDir = join(dir, 'wal');
+      const [wal] = readdirSync(walDir);
+      const walBytes = readFileSync(join(walDir, wal!));
+      await a.shipper.flushed();
+      for (let i = 0; i < 100 && readdirSync(walDir).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      // "kill -9" before the WAL's delete: it is back beside the segments of its batch.
+      writeFileSync(join(walDir, wal!), walBytes);
+      const segs = readdirSync(join(dir, 'seg')).sort();
+      expect(segs.length > 1).toBe(split);
+      if (split) rmSync(join(dir, 'seg', segs[segs.length - 1]!)); // crashed between the renames
+      const b = make(dir);
+      const rec = b.shipper.start();
+      // Whole batch in segments: the WAL is dropped. Part of it missing: the WAL is replayed (same ids).
+      expect(rec.walEvents).toBe(split ? 200 : 0);
+      expect(await b.shipper.drained(3000)).toBe(true);
+      const ids = b.sender.events().map((e) => (e as unknown as { event: { id: string } }).event.id);
+      expect(new Set(ids).size).toBe(200);
+      if (!split) expect(ids).toHaveLength(200);
+      await b.shipper.stop(1000); // waits for the spool's deletes
+      expect(readdirSync(walDir)).toEqual([]);
+    }
   });
 
   it('block: write() returns false when the spool is full and signals when it drains', async () => {

@@ -120,8 +120,8 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     this.tick = setInterval(() => this.onTick(), period);
     this.tick.unref();
     this.pump();
-    if (rec.segments.length || walEvents || rec.quarantined.length) {
-      this.log.info('spool recovered', { segments: rec.segments.length, walEvents, quarantined: rec.quarantined.length });
+    if (rec.segments.length || walEvents || rec.quarantined.length || rec.staleWals.length) {
+      this.log.info('spool recovered', { segments: rec.segments.length, walEvents, quarantined: rec.quarantined.length, staleWals: rec.staleWals.length });
     }
     return { segments: rec.segments.length, walEvents, quarantined: rec.quarantined.length };
   }

@@ -51,6 +51,8 @@ export interface Recovery {
   segments: SegmentRef[];
   wals: RecoveredWal[];
   quarantined: { file: string; reason: string }[];
+  /** WALs whose whole batch was already in segments (a crash before their delete completed): deleted, not replayed. */
+  staleWals: string[];
 }
 
 export class WalHandle {
@@ -148,7 +150,7 @@ export class Spool {
   open(): Recovery {
     for (const d of [this.walDir, this.segDir, this.tmpDir, this.quarantineDir]) mkdirSync(d, { recursive: true });
     for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true });
-    const rec: Recovery = { segments: [], wals: [], quarantined: [] };
+    const rec: Recovery = { segments: [], wals: [], quarantined: [], staleWals: [] };
     const names = readdirSync(this.segDir).filter((n) => segmentSeqOf(n) !== undefined).sort();
     for (const name of names) {
       const file = join(this.segDir, name);
@@ -163,10 +165,22 @@ export class Spool {
         rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
       }
     }
+    // Events per batch already in segments: a batch's segments share its id as their group.
+    const inSegments = new Map<string, number>();
+    for (const r of rec.segments) inSegments.set(r.group, (inSegments.get(r.group) ?? 0) + r.count);
     for (const name of readdirSync(this.walDir).filter((n) => n.endsWith('.wal')).sort()) {
       const file = join(this.walDir, name);
       try {
         const w = decodeWal(readFileSync(file));
+        // The WAL is deleted after its batch's segments are renamed and their directory fsynced; a crash
+        // in between leaves both. Segments holding as many events as the WAL are the whole batch:
+        // replaying the WAL would only send every event twice.
+        const lines = walLineCount(w.lines);
+        if (lines > 0 && (inSegments.get(w.meta.batchId) ?? 0) >= lines) {
+          rmSync(file, { force: true });
+          rec.staleWals.push(file);
+          continue;
+        }
         rec.wals.push({ meta: w.meta, lines: w.lines, positions: w.positions, file, tail: w.tail });
         if (w.tail === 'corrupt') rec.quarantined.push({ file: `${file} (tail after byte ${w.validBytes})`, reason: 'wal chunk checksum mismatch' });
       } catch (err) {
@@ -204,7 +218,9 @@ export class Spool {
   /**
    * Writes closed batches as segments: every tmp file is written and fsynced first, then all are
    * renamed, then the directory is fsynced. A crash before the renames leaves only the WAL (recovered
-   * again); after them, the segments (the WAL may be recovered too: a duplicate with the same ids).
+   * again); after them, the segments, and the WAL if its delete had not completed: `open` then deletes
+   * it unreplayed when the segments hold its whole batch (a crash between two renames leaves a part
+   * missing, and the WAL is replayed: duplicates with the same ids, nothing lost).
    */
   writeSegments(items: { meta: SegmentMeta; value: Uint8Array }[]): SegmentRef[] {
     const staged = items.map(({ meta, value }) => {
@@ -277,8 +293,9 @@ export class Spool {
   /**
    * Deletes a file the spool is done with, on libuv's thread pool: an unlink on a busy disk can block for
    * a millisecond, which the event loop should spend reading inputs. A crash before it completes leaves a
-   * file whose events were already delivered; the next start sends them again with the same event ids
-   * (the at-least-once guarantee, as for a crash just before the delete).
+   * file the next start finds: a WAL whose batch is still whole in segments is deleted then (`open`);
+   * an acknowledged segment, or a WAL whose segments were acknowledged, is sent again with the same
+   * event ids (the at-least-once guarantee, as for a crash just before the delete).
    */
   private unlinkLater(file: string): void {
     this.pendingUnlinks++;
@@ -311,6 +328,13 @@ export class Spool {
     if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
     return to;
   }
+}
+
+/** Events in a WAL's chunks (NDJSON text). */
+function walLineCount(chunks: readonly string[]): number {
+  let n = 0;
+  for (const c of chunks) for (const l of c.split('\n')) if (l) n++;
+  return n;
 }
 
 function refOf(seq: number, file: string, bytes: number, meta: SegmentMeta & { group?: string }): SegmentRef {
