@@ -132,7 +132,7 @@ export class ScannedLine implements LineIn {
 }
 
 /** Int32 slots per line in ColumnRun.pos: line start, end, id start, id end, host, service, level, line number. */
-export const SLOTS = 8;
+const SLOTS = 8;
 
 /**
  * The canonical lines of one batch as columns: @timestamp in a Float64Array; line range, event.id

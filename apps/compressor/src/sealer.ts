@@ -1,7 +1,7 @@
 import { type PartManifest, type PartLine, type StreamChunk, WINDOW_SECONDS, assemblePart, comparePartLines, mergeRuns, splitChunk, windowStartMs } from '@backlog/core-codec';
 import { type LineIn, type PartBuffer, type Run, lineSize, sortedLines } from './assembler';
 import type { Bz2Pool, FillInput } from './bz2-pool';
-import { SLOTS, ScannedLine } from './scan';
+import { ScannedLine } from './scan';
 
 export interface SealOptions {
   env: string;
@@ -101,11 +101,7 @@ export class SortedWindow {
       const run = runs[runOf[k] as number] as Run;
       const i = idxOf[k] as number;
       if (Array.isArray(run)) at = copyLine(run[i] as PartLine, out, at);
-      else {
-        const o = i * SLOTS;
-        const pos = run.pos;
-        at += run.raw.copy(out, at, pos[o] as number, pos[o + 1] as number);
-      }
+      else at += run.raw.copy(out, at, run.start(i), run.end(i));
       out[at++] = 0x0a;
     }
     return at;
