@@ -17,12 +17,11 @@
 //   npm run bench -- compressor
 //   BACKLOG_BENCH_COMPRESSOR_MIB=128 npm run bench -- compressor
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type BatchEvent, type PartManifest, encodeBatch, windowOf } from '@backlog/core-codec';
+import type { PartManifest } from '@backlog/core-codec';
 import { appConfigSchema } from '@backlog/platform-config';
 import { repoRoot } from '@backlog/testing';
 import { z } from 'zod';
@@ -31,6 +30,7 @@ import { Bz2Pool } from '../apps/compressor/src/bz2-pool';
 import { batchLines, gunzipBatch } from '../apps/compressor/src/scan';
 import { sealPart } from '../apps/compressor/src/sealer';
 import { loadBenchConfig } from './lib/config';
+import { type BenchBatch, buildBatches, loadLoghub } from './lib/loghub-batches';
 
 const schema = appConfigSchema({
   /** NDJSON MiB pushed through the pipeline and the baselines. Default 48. */
@@ -58,72 +58,6 @@ const cfg = loadBenchConfig('bench-compressor', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 * 1024;
 
-/** Loghub lines by dataset: the mixture every dataset contributes to in equal turns. */
-function loadLoghub(dir: string): { service: string; lines: string[] }[] {
-  if (!existsSync(dir)) throw new Error(`loghub corpus not found at ${dir} (set BACKLOG_BENCH_COMPRESSOR_LOGHUB_DIR)`);
-  const out: { service: string; lines: string[] }[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const file = join(dir, name, `${name}_2k.log`);
-    if (!existsSync(file)) continue;
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-    if (lines.length) out.push({ service: name.toLowerCase(), lines });
-  }
-  if (!out.length) throw new Error(`no <name>/<name>_2k.log files under ${dir}`);
-  return out;
-}
-
-const levelOf = (line: string) => (/\b(FATAL|ERROR|error|SEVERE)\b/.test(line) ? 'error' : /\b(WARN|WARNING|warn)\b/.test(line) ? 'warn' : /\bDEBUG\b/.test(line) ? 'debug' : 'info');
-
-/** h-<env> batches (gzip NDJSON, one host, one window, ≤ 2,000 events) and the NDJSON they hold. */
-function buildBatches(targetBytes: number, corpus: { service: string; lines: string[] }[]) {
-  // UUIDv7 (RFC 9562): 48-bit ms time, version 7, then per-run random bits with a monotonic counter.
-  const runBits = randomBytes(6).toString('hex');
-  let counter = 0;
-  const id = (ts: number) => {
-    const t = ts.toString(16).padStart(12, '0');
-    const c = (counter++).toString(16).padStart(10, '0');
-    return `${t.slice(0, 8)}-${t.slice(8)}-7${runBits.slice(0, 3)}-${(0x8 | (parseInt(runBits[3] as string, 16) & 3)).toString(16)}${runBits.slice(4, 7)}-${runBits.slice(7, 12)}${c.slice(3)}`;
-  };
-  const hosts = Array.from({ length: 8 }, (_, i) => `host-${String(i).padStart(2, '0')}`);
-  const cursors = corpus.map(() => 0);
-  const batches: { value: Buffer; timestamp: number }[] = [];
-  let bytes = 0;
-  let events = 0;
-  let t = Date.parse('2026-11-22T00:00:00Z');
-  let turn = 0;
-  while (bytes < targetBytes) {
-    // One 30-s flush: each host sends what it logged meanwhile (a few datasets per host).
-    for (const [h, host] of hosts.entries()) {
-      const evs: BatchEvent[] = [];
-      for (let i = 0; i < 250; i++) {
-        const d = (h + turn + i) % corpus.length;
-        const src = corpus[d] as { service: string; lines: string[] };
-        const line = src.lines[(cursors[d] as number) % src.lines.length] as string;
-        cursors[d] = (cursors[d] as number) + 1;
-        const ts = t + Math.floor((i * 30_000) / 250) + h;
-        if (windowOf(ts) !== windowOf(t)) break;
-        const iso = new Date(ts).toISOString();
-        const ev = {
-          '@timestamp': iso,
-          event: { id: id(ts), created: new Date(ts + 40).toISOString() },
-          host: { name: host },
-          service: { name: src.service },
-          log: { level: levelOf(line) },
-          message: line,
-          labels: { env: 'bench', input: 'file' },
-        };
-        bytes += Buffer.byteLength(JSON.stringify(ev)) + 1;
-        evs.push(ev);
-      }
-      events += evs.length;
-      if (evs.length) batches.push({ value: encodeBatch(evs, { host, level: 6 }).value, timestamp: t + 30_000 });
-    }
-    t += 30_000;
-    turn++;
-  }
-  return { batches, bytes, events };
-}
-
 /** CPU seconds of this process (all threads) and of its reaped children, from /proc/self/stat. */
 function cpuNow(): { self: number; children: number } {
   const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
@@ -139,7 +73,7 @@ const cpuSince = (a: { self: number; children: number }) => {
   return { self: b.self - a.self, children: b.children - a.children };
 };
 
-async function pipeline(batches: { value: Buffer; timestamp: number }[], workers: number, tmp: string) {
+async function pipeline(batches: BenchBatch[], workers: number, tmp: string) {
   const pool = new Bz2Pool({ tool: 'lbzip2', workers, tmpDir: tmp });
   const asm = new PartitionAssembler({ partition: 0, graceMs: 60_000, maxFutureSkewMs: 300_000, lateLingerOffsets: 200, maxPartRawBytes: 1 << 30 }, { offset: 0n });
   const pending: Promise<{ manifest: PartManifest; object: Buffer }>[] = [];
@@ -185,7 +119,7 @@ async function pipeline(batches: { value: Buffer; timestamp: number }[], workers
  * ≤ 16 MiB, as the pipeline cuts them. No scan, no windows, no sort, no manifests. What any
  * compressor of h-<env> batches into bz2 on these cores pays before doing its own work.
  */
-async function floorRun(batches: { value: Buffer; timestamp: number }[], workers: number, tmp: string) {
+async function floorRun(batches: BenchBatch[], workers: number, tmp: string) {
   const pool = new Bz2Pool({ tool: 'lbzip2', workers, tmpDir: tmp });
   const cpu0 = cpuNow();
   const pending: Promise<Buffer[]>[] = [];
