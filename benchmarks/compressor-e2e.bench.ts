@@ -1,5 +1,5 @@
 // The compressor app end to end: gzip batches in h-<env> (real Kafka) → the compressor as it is
-// deployed (`node --import tsx apps/compressor/src/main.ts`, its own process, default settings but a
+// deployed (`node --initial-old-space-size=128 --import tsx apps/compressor/src/main.ts`, as `backlog start` runs it: its own process, default settings but a
 // 1 s idle rule) → parts acknowledged by the S3 server and c-<env>, offsets committed. Beside it, in
 // the same round, `lbzip2 -n1 -9` on the NDJSON those parts hold.
 //
@@ -30,6 +30,7 @@ import { WINDOW_SECONDS, compressedTopic, harvestTopic, parseManifest, windowSta
 import { appConfigSchema } from '@backlog/platform-config';
 import { repoRoot } from '@backlog/testing';
 import { z } from 'zod';
+import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
 import { type BenchBatch, buildBatches, loadLoghub } from './lib/loghub-batches';
 import { spawnApp } from './lib/process';
@@ -171,7 +172,7 @@ async function oneRound(r: number, warmup: BenchBatch[], batches: BenchBatch[], 
       BACKLOG_COMPRESSOR_WORKERS: String(cfg.workers),
       BACKLOG_COMPRESSOR_PARTITIONS_CONSUMED_CONCURRENTLY: String(cfg.partitions),
       BACKLOG_COMPRESSOR_SPILL_DIR: join(tmp, 'spill'),
-    });
+    }, COMPRESSOR_NODE_FLAGS);
     const pid = app.child.pid as number;
     const deadline = Date.now() + cfg.timeoutS * 1000;
     while (!app.tail(200).includes('"ready":true')) {
@@ -289,7 +290,7 @@ async function main() {
       name: 'compressor-e2e',
       target: '— (context for compressor: what Kafka, S3 and c-<env> add)',
       notes: [
-        `h-<env> (real Kafka) → the compressor app as deployed (its own process, default settings, idle rule 1 s) → parts in the S3 server and c-<env>, offsets committed to the end. Every round uses a fresh env: the app first compresses ${cfg.warmupMib} MiB of older events (warm-up, untimed), then the measured events are produced while it runs. The parts are read back and must hold every event once.`,
+        `h-<env> (real Kafka) → the compressor app as deployed (its own process, node ${COMPRESSOR_NODE_FLAGS.join(' ')} as backlog start runs it, default settings, idle rule 1 s) → parts in the S3 server and c-<env>, offsets committed to the end. Every round uses a fresh env: the app first compresses ${cfg.warmupMib} MiB of older events (warm-up, untimed), then the measured events are produced while it runs. The parts are read back and must hold every event once.`,
         'per core = MB per CPU-second of the compressor process (all threads) + its encoder runners and their lbzip2 children (from /proc), from the warm-up\'s last commit to the measured events\' last commit; the broker and the S3 server are other processes and not counted. Baseline: lbzip2 -n1 -9 on the NDJSON the measured parts hold, right after each round; the round with the median ratio is reported.',
         'wall = first measured record produced → every partition committed to its end (polled every 50 ms from the broker). The producer (one kafkajs producer, 20 records per send, acks=all) needs well under a second; the rest is the tail after the last record: the idle rule (1 s, checked every 0.5 s) that seals the last windows, their seal, and the commit interval (1 s). So it tells how soon the last events are archived and committed once records stop, not the throughput; the CPU row is the throughput figure.',
         `events: the loghub mixture as in benchmarks/compressor (${corpus.length} datasets, 8 hosts, UUIDv7-style ids, ms timestamps), three hours old.`,

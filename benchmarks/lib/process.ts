@@ -23,14 +23,17 @@ export interface AppProcess {
   stop(graceMs?: number): Promise<string>;
 }
 
-/** Starts `node --import tsx <root>/<entry>` with `env` added to (or, for `undefined`, removed from) this process's. */
-export function spawnApp(root: string, name: string, entry: string, env: Record<string, string | undefined>): AppProcess {
+/**
+ * Starts `node [nodeArgs] --import tsx <root>/<entry>` with `env` added to (or, for `undefined`, removed
+ * from) this process's. `nodeArgs`: what `backlog start` gives that app (e.g. V8 flags Node refuses in NODE_OPTIONS).
+ */
+export function spawnApp(root: string, name: string, entry: string, env: Record<string, string | undefined>, nodeArgs: readonly string[] = []): AppProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete childEnv[k];
     else childEnv[k] = v;
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, entry)], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
   const keep = (d: Buffer) => {

@@ -37,6 +37,13 @@ export const HARVESTER_HEAP_FLAGS = ['--max-old-space-size=96', '--max-semi-spac
 /** Collection on the main thread only, and no pretenuring of short-lived event strings: a per-host agent's CPU budget is one core (ADR 0012). Node refuses these in NODE_OPTIONS. */
 export const HARVESTER_GC_FLAGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 
+/**
+ * The compressor's old generation starts at 128 MiB: V8's small default made it mark-compact 5-8 times
+ * per 50 MB of NDJSON (each batch's buffers and text are short-lived but large), ~18 % of its own CPU;
+ * with it, once (ADR 0013, "Decision" 4). Node refuses it in NODE_OPTIONS.
+ */
+export const COMPRESSOR_NODE_FLAGS = ['--initial-old-space-size=128'];
+
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -99,7 +106,8 @@ export function registerStart(program: Command): void {
         const isHarvester = app.entry === 'apps/harvester/src/main.ts';
         const heap = isHarvester && !/max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? HARVESTER_HEAP_FLAGS : [];
         const gc = isHarvester && process.env.BACKLOG_HARVESTER_PARALLEL_GC !== '1' ? HARVESTER_GC_FLAGS : [];
-        const child = spawn(process.execPath, [...heap, ...gc, '--import', 'tsx', join(root, app.entry)], {
+        const compressor = app.entry === 'apps/compressor/src/main.ts' ? COMPRESSOR_NODE_FLAGS : [];
+        const child = spawn(process.execPath, [...heap, ...gc, ...compressor, '--import', 'tsx', join(root, app.entry)], {
           cwd: root,
           stdio: ['ignore', 'inherit', 'inherit'],
           env: {
