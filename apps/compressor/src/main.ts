@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const base = createJsonLogger({ level: cfg.logLevel });
   const log = base.child?.({ app: 'compressor', env: cfg.env }) ?? base;
-  // V8's small initial old generation makes the compressor mark-compact 5-8 times per 50 MB archived (ADR 0013).
+  // V8's small initial old generation makes the compressor mark-compact 5-9 times per ~60 MB archived instead of once (ADR 0013).
   if (!process.execArgv.some((a) => a.startsWith('--initial-old-space-size'))) log.info('V8 starts with a small old generation: more CPU in GC per MB archived; run node with --initial-old-space-size=128 (backlog start does)');
   const registry = new MetricsRegistry({ defaultMetrics: true });
   const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `compressor-${cfg.env}`, logger: log });

@@ -38,9 +38,9 @@ export const HARVESTER_HEAP_FLAGS = ['--max-old-space-size=96', '--max-semi-spac
 export const HARVESTER_GC_FLAGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 
 /**
- * The compressor's old generation starts at 128 MiB: V8's small default made it mark-compact 5-8 times
- * per 50 MB of NDJSON (each batch's buffers and text are short-lived but large), ~18 % of its own CPU;
- * with it, once (ADR 0013, "Decision" 4). Node refuses it in NODE_OPTIONS.
+ * The compressor's old generation starts at 128 MiB: V8's small default made it mark-compact 5-9 times
+ * per ~60 MB of NDJSON archived (each batch's buffers and text are short-lived but large), ~20 % more of
+ * its own CPU; with it, once (ADR 0013, decision 4). Node refuses it in NODE_OPTIONS.
  */
 export const COMPRESSOR_NODE_FLAGS = ['--initial-old-space-size=128'];
 
