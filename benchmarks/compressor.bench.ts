@@ -29,6 +29,7 @@ import { PartitionAssembler } from '../apps/compressor/src/assembler';
 import { Bz2Pool } from '../apps/compressor/src/bz2-pool';
 import { batchLines, gunzipBatch } from '../apps/compressor/src/scan';
 import { sealPart } from '../apps/compressor/src/sealer';
+import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
 import { type BenchBatch, buildBatches, loadLoghub } from './lib/loghub-batches';
 
@@ -54,6 +55,13 @@ const schema = appConfigSchema({
 });
 
 const cfg = loadBenchConfig('bench-compressor', schema);
+
+// The hot path runs under the V8 flags the compressor app runs with (`backlog start`, k8s; ADR 0013
+// decision 4): started without them, this script runs itself again with them.
+if (!COMPRESSOR_NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const again = spawnSync(process.execPath, [...COMPRESSOR_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(again.status ?? 1);
+}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 * 1024;
@@ -330,7 +338,7 @@ async function main() {
           ? `steady state: ${cfg.warmupMib} MiB of other events went through the same pipeline first, untimed (the compressor is a long-running process; V8 compiles its hot code in the first seconds). ${warm}, against ${round(run.cpu.self / (raw / 1e6), 4)} warm.`
           : 'no warm-up pass: the figure includes V8 compiling the hot code (cold start).',
       ],
-      params: { mib: cfg.mib, warmupMib: cfg.warmupMib, rounds: cfg.rounds, workers, cores, events, parts: run.parts.length, encoder: run.encoder, bzip2Mib: round(sub.length / MiB) },
+      params: { mib: cfg.mib, warmupMib: cfg.warmupMib, rounds: cfg.rounds, workers, cores, events, parts: run.parts.length, encoder: run.encoder, bzip2Mib: round(sub.length / MiB), nodeFlags: COMPRESSOR_NODE_FLAGS.join(' ') },
       results: [
         {
           case: 'sealed parts per core (CPU)',
