@@ -62,10 +62,10 @@ const MiB = 1024 * 1024;
 const TICK = 100; // USER_HZ on Linux
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 
-/** Fields of /proc/<pid>/stat after "(comm) ": utime=11 stime=12 cutime=13 cstime=14, ppid=1. */
-function statOf(pid: number): string[] | undefined {
+/** Fields of /proc/<pid>/stat (or of a task's stat file) after "(comm) ": utime=11 stime=12 cutime=13 cstime=14, ppid=1. */
+function statOf(pid: number, file = `/proc/${pid}/stat`): string[] | undefined {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = readFileSync(file, 'utf8');
     return s.slice(s.lastIndexOf(') ') + 2).split(' ');
   } catch {
     return undefined;
@@ -91,13 +91,8 @@ function appCpu(pid: number): { main: number; encoders: number } {
 function threadCpu(pid: number): { mainUser: number; mainSys: number; otherUser: number; otherSys: number } {
   const out = { mainUser: 0, mainSys: 0, otherUser: 0, otherSys: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let f: string[];
-    try {
-      const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      f = s.slice(s.lastIndexOf(') ') + 2).split(' ');
-    } catch {
-      continue;
-    }
+    const f = statOf(pid, `/proc/${pid}/task/${tid}/stat`);
+    if (!f) continue;
     const main = Number(tid) === pid;
     out[main ? 'mainUser' : 'otherUser'] += Number(f[11]) / TICK;
     out[main ? 'mainSys' : 'otherSys'] += Number(f[12]) / TICK;
