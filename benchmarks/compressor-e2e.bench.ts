@@ -18,9 +18,9 @@
 //
 //   npm run bench -- compressor-e2e
 //   BACKLOG_BENCH_COMPRESSOR_E2E_MIB=128 npm run bench -- compressor-e2e
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +32,7 @@ import { repoRoot } from '@backlog/testing';
 import { z } from 'zod';
 import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
+import { timeTool } from './lib/cpu';
 import { type BenchBatch, buildBatches, loadLoghub } from './lib/loghub-batches';
 import { spawnApp } from './lib/process';
 
@@ -104,12 +105,6 @@ function threadCpu(pid: number): { mainUser: number; mainSys: number; otherUser:
 function peakRss(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
-}
-
-/** CPU seconds of this process's reaped children. */
-function childrenCpu(): number {
-  const f = statOf(process.pid) ?? [];
-  return (Number(f[13]) + Number(f[14])) / TICK;
 }
 
 interface RoundResult {
@@ -230,15 +225,9 @@ async function oneRound(r: number, warmup: BenchBatch[], batches: BenchBatch[], 
     writeFileSync(file, all);
 
     // The baseline, right after: lbzip2 -n1 on the same NDJSON, one process, from a file.
-    const inFd = openSync(file, 'r');
-    const outFd = openSync(join(tmp, 'lb.bz2'), 'w');
-    const c0 = childrenCpu();
-    const lb = spawnSync('lbzip2', ['-n1', '-9', '-c'], { stdio: [inFd, outFd, 'pipe'] });
-    const lbCpu = childrenCpu() - c0;
-    closeSync(inFd);
-    closeSync(outFd);
-    if (lb.status !== 0) throw new Error(`lbzip2 failed: ${lb.stderr?.toString()}`);
-    if (statSync(join(tmp, 'lb.bz2')).size === 0) throw new Error('lbzip2 wrote nothing');
+    const lb = timeTool('lbzip2', ['-n1', '-9', '-c'], file, join(tmp, 'lb.bz2'));
+    if (lb.bytes === 0) throw new Error('lbzip2 wrote nothing');
+    const lbCpu = lb.cpuSeconds;
 
     const main = cpu1.main - cpu0.main;
     const encoders = cpu1.encoders - cpu0.encoders;

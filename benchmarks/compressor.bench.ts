@@ -17,7 +17,7 @@
 //   npm run bench -- compressor
 //   BACKLOG_BENCH_COMPRESSOR_MIB=128 npm run bench -- compressor
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ import { batchLines, gunzipBatch } from '../apps/compressor/src/scan';
 import { sealPart } from '../apps/compressor/src/sealer';
 import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
+import { cpuNow, cpuSince, timeTool } from './lib/cpu';
 import { type BenchBatch, buildBatches, loadLoghub } from './lib/loghub-batches';
 
 const schema = appConfigSchema({
@@ -65,21 +66,9 @@ if (!COMPRESSOR_NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 * 1024;
-
-/** CPU seconds of this process (all threads) and of its reaped children, from /proc/self/stat. */
-function cpuNow(): { self: number; children: number } {
-  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const tick = 100; // USER_HZ on Linux
-  const n = (i: number) => Number(f[i]) / tick;
-  // Fields after "(comm) ": state=0 … utime=11 stime=12 cutime=13 cstime=14.
-  const u = process.cpuUsage();
-  return { self: (u.user + u.system) / 1e6, children: n(13) + n(14) };
-}
-
-const cpuSince = (a: { self: number; children: number }) => {
-  const b = cpuNow();
-  return { self: b.self - a.self, children: b.children - a.children };
-};
+/** NDJSON bytes per bz2 stream and per encoder job, as the compressor's defaults cut them (pipeline and floor alike). */
+const STREAM_RAW_BYTES = 4 * MiB;
+const JOB_RAW_BYTES = 16 * MiB;
 
 async function pipeline(batches: BenchBatch[], workers: number, tmp: string) {
   const pool = new Bz2Pool({ tool: 'lbzip2', workers, tmpDir: tmp });
@@ -88,7 +77,7 @@ async function pipeline(batches: BenchBatch[], workers: number, tmp: string) {
   const stage = { decode: 0, assemble: 0, slowLines: 0, layoutLines: 0 };
   const seal = (bufs: ReturnType<typeof asm.sealIdle>) => {
     for (const b of bufs) {
-      const p = sealPart(b, pool, { env: 'bench', topic: 'h-bench', partition: 0, streamRawBytes: 4 * MiB, maxRecordBytes: 900 * 1024 });
+      const p = sealPart(b, pool, { env: 'bench', topic: 'h-bench', partition: 0, streamRawBytes: STREAM_RAW_BYTES, jobRawBytes: JOB_RAW_BYTES, maxRecordBytes: 900 * 1024 });
       p.catch(() => undefined);
       pending.push(p);
     }
@@ -135,7 +124,6 @@ async function floorRun(batches: BenchBatch[], workers: number, tmp: string) {
   let jobBytes = 0;
   let stream: Buffer[] = [];
   let streamBytes = 0;
-  let out = 0;
   const endStream = () => {
     if (!streamBytes) return;
     job.push(Buffer.concat(stream, streamBytes));
@@ -152,21 +140,18 @@ async function floorRun(batches: BenchBatch[], workers: number, tmp: string) {
     job = [];
     jobBytes = 0;
   };
-  const take = (bufs: Buffer[]) => {
-    for (const b of bufs) out += b.length;
-  };
   for (const b of batches) {
     const raw = gunzipBatch(b.value, 64 * MiB);
-    if (streamBytes + raw.length > 4 * MiB) endStream();
+    if (streamBytes + raw.length > STREAM_RAW_BYTES) endStream();
     stream.push(raw);
     streamBytes += raw.length;
-    if (jobBytes + streamBytes > 16 * MiB) endJob();
-    while (pending.length > workers * 2) take(await (pending.shift() as Promise<Buffer[]>));
+    if (jobBytes + streamBytes > JOB_RAW_BYTES) endJob();
+    while (pending.length > workers * 2) await pending.shift();
   }
   endJob();
-  for (const p of pending.splice(0)) take(await p);
+  await Promise.all(pending.splice(0));
   await pool.close();
-  return { cpu: cpuSince(cpu0), compressedBytes: out };
+  return { cpu: cpuSince(cpu0) };
 }
 
 /**
@@ -174,7 +159,7 @@ async function floorRun(batches: BenchBatch[], workers: number, tmp: string) {
  * one process per slice, all started together. Bare compression with every core busy, as the
  * pipeline's encoders run (they share the caches and memory bandwidth), against `lbzip2 -n1` alone.
  */
-async function sideBySide(all: Buffer, workers: number, tmp: string): Promise<{ cpuSeconds: number; seconds: number }> {
+async function sideBySide(all: Buffer, workers: number, tmp: string): Promise<{ cpuSeconds: number }> {
   const files: string[] = [];
   let from = 0;
   for (let i = 0; i < workers; i++) {
@@ -186,7 +171,6 @@ async function sideBySide(all: Buffer, workers: number, tmp: string): Promise<{ 
     from = to;
   }
   const c0 = cpuNow();
-  const t0 = performance.now();
   await Promise.all(
     files.map((f) => {
       const inFd = openSync(f, 'r');
@@ -203,23 +187,7 @@ async function sideBySide(all: Buffer, workers: number, tmp: string): Promise<{ 
       });
     }),
   );
-  const seconds = (performance.now() - t0) / 1000;
-  return { cpuSeconds: cpuSince(c0).children, seconds };
-}
-
-/** One encoder run on a file: wall seconds, CPU seconds (the child's, from /proc/self/stat), output bytes. */
-function timeTool(cmd: string, args: string[], file: string, outFile: string): { seconds: number; cpuSeconds: number; bytes: number } {
-  const inFd = openSync(file, 'r');
-  const outFd = openSync(outFile, 'w');
-  const c0 = cpuNow();
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { stdio: [inFd, outFd, 'pipe'] });
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSince(c0);
-  closeSync(inFd);
-  closeSync(outFd);
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr?.toString() ?? r.error?.message}`);
-  return { seconds, cpuSeconds: cpu.children, bytes: statSync(outFile).size };
+  return { cpuSeconds: cpuSince(c0).children };
 }
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
