@@ -30,12 +30,14 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { createKafka } from '@backlog/adapter-kafka';
+import { createRedis } from '@backlog/adapter-redis';
 import { generateKeyPair } from '@backlog/core-sealed';
 import { MetricsRegistry, createJsonLogger } from '@backlog/platform-telemetry';
 import { SealedSender } from '../apps/harvester/src/shipping/sealed-sender';
 import { SeqStore } from '../apps/harvester/src/shipping/seq-store';
 import { Gateway, defaultGatewayOptions } from '../apps/nacl-gateway/src/gateway';
 import { gatewayMetrics } from '../apps/nacl-gateway/src/metrics';
+import { RedisReplayStore } from '../apps/nacl-gateway/src/replay-store';
 import { HARVESTER_NODE_ARGS, HARVESTER_NODE_OPTIONS, ensureTopic, freePort, metricValue, scrape, sleep, spawnTs } from '../tests/shipping/helpers';
 
 const { Kafka, logLevel } = kafkajs;
@@ -301,9 +303,14 @@ async function main() {
   const hv = generateKeyPair();
   const gwPort = await freePort();
   const producer = createKafka({ brokers, clientId: 'bench-gw' }).producer();
-  const gw = new Gateway({ ...defaultGatewayOptions, port: gwPort, topic: `${topic}g`, keys: gwKeys, allow: [{ name: 'bench', publicKey: hv.publicKey }] }, { producer, metrics: gatewayMetrics(new MetricsRegistry()), log: createJsonLogger({ level: 'error' }) });
+  // The shared replay record is part of the gateway's per-frame work (one SET NX), so the bench keeps it.
+  const redis = createRedis({ url: process.env.BACKLOG_REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: 'backlog:bench:nacl-gateway:' });
+  const gw = new Gateway(
+    { ...defaultGatewayOptions, port: gwPort, env, topic: `${topic}g`, keys: gwKeys, allow: [{ name: 'bench', publicKey: hv.publicKey }] },
+    { producer, metrics: gatewayMetrics(new MetricsRegistry()), log: createJsonLogger({ level: 'error' }), replay: new RedisReplayStore(redis) },
+  );
   await gw.start();
-  const sender = new SealedSender({ host: '127.0.0.1', port: gwPort, keys: hv, gatewayPublicKey: gwKeys.publicKey, seq: new SeqStore(dir) });
+  const sender = new SealedSender({ host: '127.0.0.1', port: gwPort, env, keys: hv, gatewayPublicKey: gwKeys.publicKey, seq: new SeqStore(dir) });
   const rounds = Math.max(1, Math.ceil(50 / records.length));
   const g0 = Date.now();
   let next = 0;
@@ -318,6 +325,7 @@ async function main() {
   await sender.close();
   await gw.stop();
   await producer.disconnect();
+  await redis.quit();
   const gwMBs = (valueBytes * rounds) / 1e6 / gwS;
   const bareMBs = valueBytes / 1e6 / bareS;
   log(`gateway: ${total} sealed batches in ${gwS.toFixed(2)} s = ${gwMBs.toFixed(1)} MB/s, ${(total / gwS).toFixed(1)} batches/s; bare ${bareMBs.toFixed(1)} MB/s`);

@@ -4,7 +4,7 @@
 import { type Socket, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '@backlog/core-codec';
-import { AckStatus, FrameReader, encodeFrame, generateKeyPair, openAck, sealBatch, sharedKey } from '@backlog/core-sealed';
+import { AckStatus, FrameReader, encodeFrame, generateKeyPair, openAck, sealBatch, sealedKeys } from '@backlog/core-sealed';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { type GatewayProc, startGateway } from './gateway-helpers';
 import { ensureTopic, metricValue, readTopic, scrape, sleep } from './helpers';
@@ -13,7 +13,7 @@ const env = testNamespace('gwfault');
 const topic = `h-${env}`;
 const gwKeys = generateKeyPair();
 const harvester = generateKeyPair();
-const shared = sharedKey(gwKeys.publicKey, harvester.secretKey);
+const shared = sealedKeys(gwKeys.publicKey, harvester.secretKey);
 let gw: GatewayProc;
 let brokers: string[];
 let seq = Date.now() * 1000;
@@ -25,7 +25,7 @@ function record(n: number) {
 }
 
 function frameFor(rec: ReturnType<typeof record>, s = seq++, keyOf = harvester, sh = shared) {
-  return encodeFrame(sealBatch(sh, keyOf.publicKey, { seq: s, sentAtMs: Date.now(), ...rec }));
+  return encodeFrame(sealBatch(sh, keyOf.publicKey, { env, seq: s, sentAtMs: Date.now(), ...rec }));
 }
 
 /** Opens a connection, writes bytes, and reports what came back: acks, or the gateway closing on us. */
@@ -43,7 +43,10 @@ function exchange(bytes: Uint8Array[], opts: { end?: boolean; waitMs?: number; a
       resolve({ acks, closedByPeer });
     };
     sock.on('data', (d: Buffer) => {
-      for (const f of reader.push(d)) acks.push(openAck(shared, f.body));
+      for (const f of reader.push(d)) {
+        const a = openAck(shared, f.body, { env });
+        acks.push({ seq: a.seq, status: a.status });
+      }
       if (opts.acks !== undefined && acks.length >= opts.acks) done();
     });
     sock.on('error', () => undefined);
@@ -62,7 +65,7 @@ function exchange(bytes: Uint8Array[], opts: { end?: boolean; waitMs?: number; a
 beforeAll(async () => {
   brokers = stackInfo().kafka.brokers;
   await ensureTopic(brokers, topic, 1);
-  gw = await startGateway({ env, brokers, keys: gwKeys, allow: [{ name: 'web-01', keys: harvester }] });
+  gw = await startGateway({ env, brokers, redisUrl: stackInfo().redis.url, keys: gwKeys, allow: [{ name: 'web-01', keys: harvester }] });
 });
 
 afterAll(async () => {
@@ -92,10 +95,10 @@ describe('nacl-gateway under hostile frames (issue 5, fault c)', () => {
 
     // Wrong key (1): a sender that is not on the allow list.
     const stranger = generateKeyPair();
-    expect((await exchange([frameFor(record(2), seq++, stranger, sharedKey(gwKeys.publicKey, stranger.secretKey))])).closedByPeer).toBe(true);
+    expect((await exchange([frameFor(record(2), seq++, stranger, sealedKeys(gwKeys.publicKey, stranger.secretKey))])).closedByPeer).toBe(true);
     // Wrong key (2): the allowed sender's public key, sealed for another gateway's key.
     const otherGw = generateKeyPair();
-    expect((await exchange([frameFor(record(2), seq++, harvester, sharedKey(otherGw.publicKey, harvester.secretKey))])).closedByPeer).toBe(true);
+    expect((await exchange([frameFor(record(2), seq++, harvester, sealedKeys(otherGw.publicKey, harvester.secretKey))])).closedByPeer).toBe(true);
 
     // Replayed: the exact bytes of the accepted frame, on a new connection.
     expect((await exchange([good])).acks).toEqual([]);

@@ -10,7 +10,7 @@ export interface GatewayProc extends Proc {
 }
 
 /** Starts apps/nacl-gateway as a real process with a config file; `port` fixed so a restart keeps the address. */
-export async function startGateway(opts: { env: string; brokers: string[]; keys: KeyPair; allow: { name: string; keys: KeyPair }[]; port?: number; metricsPort?: number; extra?: Record<string, unknown> }): Promise<GatewayProc> {
+export async function startGateway(opts: { env: string; brokers: string[]; redisUrl?: string; keys: KeyPair; allow: { name: string; keys: KeyPair }[]; port?: number; metricsPort?: number; extra?: Record<string, unknown> }): Promise<GatewayProc> {
   const port = opts.port ?? (await freePort());
   const metricsPort = opts.metricsPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gw-'));
@@ -18,6 +18,7 @@ export async function startGateway(opts: { env: string; brokers: string[]; keys:
   writeFileSync(file, JSON.stringify({
     env: opts.env,
     kafka: { brokers: opts.brokers },
+    ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
     apps: {
       'nacl-gateway': {
         listen: { host: '127.0.0.1', port },

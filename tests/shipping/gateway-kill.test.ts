@@ -33,10 +33,10 @@ describe('gateway killed mid-stream (issue 5, fault d)', () => {
     await ensureTopic(brokers, `h-${env}`, 2);
     const gwKeys = generateKeyPair();
     const hv = generateKeyPair();
-    const start = () => startGateway({ env, brokers, keys: gwKeys, allow: [{ name: 'web-01', keys: hv }], port: gw?.port, metricsPort: gw?.metricsPort });
+    const start = () => startGateway({ env, brokers, redisUrl: stackInfo().redis.url, keys: gwKeys, allow: [{ name: 'web-01', keys: hv }], port: gw?.port, metricsPort: gw?.metricsPort });
     gw = await start();
     const metrics = shippingMetrics(new MetricsRegistry());
-    const sender = new SealedSender({ host: '127.0.0.1', port: gw.port, keys: hv, gatewayPublicKey: gwKeys.publicKey, seq: new SeqStore(dir), ackTimeoutMs: 10_000 });
+    const sender = new SealedSender({ host: '127.0.0.1', port: gw.port, env, keys: hv, gatewayPublicKey: gwKeys.publicKey, seq: new SeqStore(dir), ackTimeoutMs: 10_000 });
     const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', flushIntervalMs: 100, retryMinMs: 100, retryMaxMs: 1000 }, { spool: new Spool({ dir, fsync: false }), sender, metrics });
     shipper.start();
 

@@ -37,14 +37,28 @@ export const gatewayConfigSchema = appConfigSchema({
   allow: z.array(z.object({ name: z.string().min(1), publicKey: b64key }).strict()).default([]),
   /** Largest frame accepted, bytes. Default 2 MiB (a 900 KiB record plus overhead fits with room). */
   maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
-  /** Sequence numbers remembered per sender for reordering, a multiple of 32. Default 4096. */
+  /** Sequence numbers remembered per sender in memory (the fast first replay check before Redis), a multiple of 32. Default 4096. */
   replayWindow: z.number().int().min(32).max(1 << 20).multipleOf(32).default(4096),
-  /** Frames sealed further than this from the gateway's clock are refused (stale), ms. Default 600 000. */
-  maxClockSkewMs: z.number().int().min(1000).default(600_000),
+  /**
+   * Frames sealed further than this from the gateway's clock are refused (stale), ms; it also bounds how
+   * long the shared replay record (Redis, `redis.url`) keeps each accepted frame. Default 600 000.
+   */
+  maxClockSkewMs: z.number().int().min(1000).max(24 * 3_600_000).default(600_000),
+  /** Prefix of the gateway's Redis keys (replay records `replay:<env>:<sender>:<seq>` under it). Default `backlog:nacl-gateway:`. */
+  replayKeyPrefix: z.string().min(1).default('backlog:nacl-gateway:'),
   /** Frames of one connection produced concurrently before reading pauses. Default 16. */
   maxInFlightPerConnection: z.number().int().min(1).max(1024).default(16),
-  /** Open connections at most. Default 1024. */
+  /** Open connections at most, from all addresses. Default 1024. */
   maxConnections: z.number().int().min(1).default(1024),
+  /**
+   * Open connections from one remote address at most; more are closed at once. Harvesters behind one
+   * NAT share an address: raise it for them. Default 16.
+   */
+  maxConnectionsPerAddress: z.number().int().min(1).default(16),
+  /** A connection with no byte received for this long, and no produce in flight, is closed, ms. Default 120 000 (harvesters reconnect on their next batch). */
+  idleTimeoutMs: z.number().int().min(100).default(120_000),
+  /** A frame must be complete this long after its first byte, or the connection is closed (`frame_timeout`), ms. Default 30 000 (2 MiB at ~0.6 Mbit/s). */
+  frameTimeoutMs: z.number().int().min(100).default(30_000),
 }).superRefine((c, ctx) => {
   if (!c.keys.secretKeyFile && !c.keys.secretKey) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'set keys.secretKeyFile or keys.secretKey' });
 });

@@ -2,6 +2,7 @@
 // The only file that exits the process.
 import { readFileSync } from 'node:fs';
 import { createKafka } from '@backlog/adapter-kafka';
+import { createRedis } from '@backlog/adapter-redis';
 import { harvestTopic } from '@backlog/core-codec';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '@backlog/platform-config';
@@ -9,6 +10,10 @@ import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlo
 import { gatewayConfigSchema } from './config';
 import { Gateway } from './gateway';
 import { gatewayMetrics } from './metrics';
+import { RedisReplayStore } from './replay-store';
+
+/** How often the replay record's Redis is pinged, ms: keeps /healthz and the up gauge current between frames. */
+const REPLAY_PROBE_MS = 5_000;
 
 const log = createJsonLogger().child?.({ app: 'nacl-gateway' }) ?? createJsonLogger();
 
@@ -27,10 +32,23 @@ async function main(): Promise<void> {
   const metrics = gatewayMetrics(registry);
   const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `nacl-gateway-${cfg.env}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2000 } });
   const producer = kafka.producer();
+  // The replay record all replicas share (docs/specs/sealed-transport.md, "Replay"). Without Redis the
+  // gateway refuses frames (fail closed) and reports itself unhealthy; it does not refuse to start.
+  const redis = createRedis({ url: cfg.redis.url, keyPrefix: cfg.replayKeyPrefix, onConnectionError: (e) => log.debug('redis connection error', { err: e.message }) });
+  const replay = new RedisReplayStore(redis, (up) => {
+    metrics.replayStoreUp.set(up ? 1 : 0);
+    if (up) log.info('replay record (redis) reachable again');
+    else log.warn('replay record (redis) unreachable: frames are refused until it answers');
+  });
+  metrics.replayStoreUp.set(1);
+  await replay.probe();
+  const probe = setInterval(() => void replay.probe(), REPLAY_PROBE_MS);
+  probe.unref();
   const gateway = new Gateway(
     {
       host: cfg.listen.host,
       port: cfg.listen.port,
+      env: cfg.env,
       topic: harvestTopic(cfg.env),
       keys,
       allow: cfg.allow.map((a) => ({ name: a.name, publicKey: decodeKey(a.publicKey, `allow ${a.name}`) })),
@@ -39,11 +57,14 @@ async function main(): Promise<void> {
       maxClockSkewMs: cfg.maxClockSkewMs,
       maxInFlightPerConnection: cfg.maxInFlightPerConnection,
       maxConnections: cfg.maxConnections,
+      maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      frameTimeoutMs: cfg.frameTimeoutMs,
     },
-    { producer, metrics, log },
+    { producer, metrics, log, replay },
   );
   const { port } = await gateway.start();
-  const http = await startTelemetryServer({ host: cfg.metrics.host, port: cfg.metrics.port, registry, health: () => ({ ok: gateway.listening, senders: cfg.allow.length }) });
+  const http = await startTelemetryServer({ host: cfg.metrics.host, port: cfg.metrics.port, registry, health: () => ({ ok: gateway.listening && replay.available, senders: cfg.allow.length, replayStore: replay.available ? 'up' : 'unavailable' }) });
   log.info('nacl-gateway listening', { host: cfg.listen.host, port, metricsPort: cfg.metrics.port, topic: harvestTopic(cfg.env), senders: cfg.allow.length });
   // Tests and supervisors wait for this line on stdout.
   process.stdout.write(`${JSON.stringify({ ready: true, port, metricsPort: http.port })}\n`);
@@ -51,9 +72,11 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    clearInterval(probe);
     await gateway.stop(Date.now() + 10_000);
     await http.close();
     await producer.disconnect().catch(() => undefined);
+    await redis.quit().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

@@ -4,12 +4,22 @@ import type { MetricsRegistry } from '@backlog/platform-telemetry';
 export function gatewayMetrics(m: MetricsRegistry) {
   return {
     connections: m.gauge('nacl_gateway_connections', 'Open sender connections'),
+    connectionsClosed: m.counter(
+      'nacl_gateway_connections_closed_total',
+      'Connections the gateway closed for a bound, by reason: idle_timeout, address_limit (maxConnectionsPerAddress), connection_limit (maxConnections)',
+      ['reason'],
+    ),
     frames: m.counter('nacl_gateway_frames_received_total', 'Frames read from senders (valid or not)'),
     bytes: m.counter('nacl_gateway_received_bytes_total', 'Bytes read from senders'),
-    accepted: m.counter('nacl_gateway_accepted_batches_total', 'Frames that opened, passed the replay window and were handed to Kafka', ['sender']),
+    accepted: m.counter('nacl_gateway_accepted_batches_total', 'Frames that opened, passed the replay checks and were handed to Kafka', ['sender']),
     acked: m.counter('nacl_gateway_acked_batches_total', 'Batches acknowledged to the sender after Kafka acknowledged them'),
     ackedEvents: m.counter('nacl_gateway_acked_events_total', 'Events (count header) in acknowledged batches'),
-    rejected: m.counter('nacl_gateway_rejected_total', 'Frames refused, by reason: tampered, truncated, unknown_sender, replay, stale, too_large, malformed', ['reason']),
+    rejected: m.counter(
+      'nacl_gateway_rejected_total',
+      'Frames refused, by reason: tampered, truncated, unknown_sender, replay, stale, too_large, malformed, unsupported_version, wrong_direction, wrong_env, frame_timeout, replay_store_unavailable',
+      ['reason'],
+    ),
+    replayStoreUp: m.gauge('nacl_gateway_replay_store_up', '1 while the shared replay record (Redis) answers; 0 while frames are refused for want of it'),
     produceErrors: m.counter('nacl_gateway_produce_errors_total', 'Kafka produce failures (the sender gets a failed ack and resends)', ['code']),
     produceLatency: m.histogram('nacl_gateway_produce_latency_seconds', 'From frame opened to Kafka ack, seconds', [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]),
     sealedBytes: m.counter('nacl_gateway_sealed_bytes_total', 'Bytes of accepted sealed frames'),

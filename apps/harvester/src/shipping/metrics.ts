@@ -12,6 +12,11 @@ export function shippingMetrics(m: MetricsRegistry) {
     sentBatches: m.counter('harvester_shipping_sent_batches_total', 'Send attempts of a batch to the next hop (retries included)'),
     ackedBatches: m.counter('harvester_shipping_acked_batches_total', 'Batches acknowledged by Kafka (directly or via the gateway)'),
     ackedEvents: m.counter('harvester_shipping_acked_events_total', 'Events acknowledged by Kafka'),
+    rejectedAcks: m.counter(
+      'harvester_shipping_rejected_acks_total',
+      'Frames from the nacl-gateway refused as not an authenticated ack of a pending batch (the connection is dropped, pending batches resent), by reason: tampered, wrong_direction, wrong_env, wrong_batch, unsupported_version, too_large, truncated, malformed',
+      ['reason'],
+    ),
     sendErrors: m.counter('harvester_shipping_send_errors_total', 'Failed send attempts by reason (each is retried)', ['reason']),
     dropped: m.counter('harvester_shipping_dropped_events_total', 'Events dropped by reason (spool_full under drop_oldest, quarantined segments)', ['reason']),
     quarantined: m.counter('harvester_spool_quarantined_total', 'Spool files that failed their checksum and were moved to quarantine/', ['kind']),

@@ -1,7 +1,9 @@
 import { type Socket, connect } from 'node:net';
 import {
-  AckStatus, FrameReader, FrameType, type KeyPair, SealedError, encodeFrame, openAck, sealBatch, sharedKey,
+  AckStatus, FrameReader, type KeyPair, SealedError, type SealedKeys, ackHeader, ackMatches, encodeFrame, openAck, randomNonce, rejectReason,
+  sealBatch, sealedKeys,
 } from '@backlog/core-sealed';
+import type { ShippingMetrics } from './metrics';
 import type { BatchSender } from './port';
 import type { SeqStore } from './seq-store';
 
@@ -11,6 +13,10 @@ export interface SealedSenderOptions {
   keys: KeyPair;
   gatewayPublicKey: Uint8Array;
   seq: SeqStore;
+  /** The env this harvester ships for: sealed into every batch, and required of every ack. */
+  env: string;
+  /** `rejectedAcks{reason}`: frames from the gateway refused as not an authenticated ack of a pending batch. */
+  metrics?: Pick<ShippingMetrics, 'rejectedAcks'>;
   /** Connect timeout, ms. Default 5 000. */
   connectTimeoutMs?: number;
   /** How long a frame may wait for its ack before the connection is dropped and the batch resent, ms. Default 60 000. */
@@ -28,6 +34,8 @@ export class GatewayError extends Error {
 }
 
 interface Pending {
+  /** The batch's nonce: an ack must name it (with the seq) to resolve this send. */
+  nonce: Uint8Array;
   resolve: () => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
@@ -37,24 +45,28 @@ interface Pending {
  * Ships closed batches to the nacl-gateway: each send seals the record with a fresh sequence number
  * and random nonce, writes one frame, and resolves when the gateway's sealed ack says Kafka
  * acknowledged it. A resend is sealed again with a new number, so a retried batch is never taken for
- * a replay. Frames are pipelined on one connection; acks are matched by sequence number.
+ * a replay. Frames are pipelined on one connection; an ack resolves a send only when it opens under
+ * the ack key (never the batch key: a reflected batch is refused), carries our env, and names the
+ * batch's sequence number and nonce. Anything else on the connection is counted, the connection is
+ * dropped and every pending batch is resent: nothing leaves the spool on a frame that is not its ack.
  */
 export class SealedSender implements BatchSender {
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
   private readonly pending = new Map<number, Pending>();
-  private readonly shared: Uint8Array;
+  private readonly keys: SealedKeys;
   private closed = false;
   connected = false;
 
   constructor(private readonly opts: SealedSenderOptions) {
-    this.shared = sharedKey(opts.gatewayPublicKey, opts.keys.secretKey);
+    this.keys = sealedKeys(opts.gatewayPublicKey, opts.keys.secretKey);
   }
 
   async send(rec: { key: string; value: Buffer; headers: Record<string, string> }): Promise<void> {
     const sock = await this.ready();
     const seq = this.opts.seq.take();
-    const frame = encodeFrame(sealBatch(this.shared, this.opts.keys.publicKey, { seq, sentAtMs: Date.now(), key: rec.key, headers: rec.headers, value: rec.value }));
+    const nonce = randomNonce();
+    const frame = encodeFrame(sealBatch(this.keys, this.opts.keys.publicKey, { env: this.opts.env, seq, sentAtMs: Date.now(), key: rec.key, headers: rec.headers, value: rec.value }, nonce));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
@@ -62,7 +74,7 @@ export class SealedSender implements BatchSender {
         // The stream's state is unknown: start over on a new connection.
         this.drop(sock, new GatewayError('GATEWAY_DISCONNECTED', 'ack timeout'));
       }, this.opts.ackTimeoutMs ?? 60_000);
-      this.pending.set(seq, { resolve, reject, timer });
+      this.pending.set(seq, { nonce, resolve, reject, timer });
       sock.write(frame);
     });
   }
@@ -78,7 +90,8 @@ export class SealedSender implements BatchSender {
     this.connecting ??= new Promise<Socket>((resolve, reject) => {
       const sock = connect({ host: this.opts.host, port: this.opts.port });
       sock.setNoDelay(true);
-      const reader = new FrameReader(this.opts.maxAckFrameBytes ?? 4096);
+      // Version and type are checked on a frame's first 2 bytes: a batch sent to us is refused at once.
+      const reader = new FrameReader(this.opts.maxAckFrameBytes ?? 4096, { bytes: 2, check: (head) => ackHeader(head) });
       const fail = (err: Error) => {
         this.connecting = undefined;
         sock.destroy();
@@ -104,17 +117,18 @@ export class SealedSender implements BatchSender {
   private onData(sock: Socket, reader: FrameReader, chunk: Buffer): void {
     try {
       for (const f of reader.push(chunk)) {
-        if (f.type !== FrameType.Ack) throw new SealedError('FRAME_MALFORMED', `unexpected frame type ${f.type}`);
-        const ack = openAck(this.shared, f.body);
+        const ack = openAck(this.keys, f.body, { env: this.opts.env });
         const p = this.pending.get(ack.seq);
-        if (!p) continue; // timed out already
+        if (!p) continue; // an ack of a send that timed out already (its resend is another frame)
+        ackMatches(ack, { seq: ack.seq, nonce: p.nonce });
         this.pending.delete(ack.seq);
         clearTimeout(p.timer);
         if (ack.status === AckStatus.Ok) p.resolve();
         else p.reject(new GatewayError('GATEWAY_FAILED', `gateway could not produce: ${ack.reason ?? 'unknown'}`));
       }
     } catch (err) {
-      // A forged or garbled ack: trust nothing on this connection; every pending batch is resent.
+      // A forged, reflected, garbled or misdirected ack: trust nothing on this connection; every pending batch is resent.
+      this.opts.metrics?.rejectedAcks.inc({ reason: err instanceof SealedError ? rejectReason(err.code) : 'malformed' });
       this.drop(sock, new GatewayError('GATEWAY_BAD_ACK', (err as Error).message));
     }
   }

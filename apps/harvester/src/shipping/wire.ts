@@ -40,6 +40,7 @@ export async function startShipping(
   const dir = resolve(s.spool.dir);
   // A batch's WAL chunks also stay in memory until it is sealed: room for a whole batch plus one read.
   const spool = new Spool({ dir, fsync: s.spool.fsync, walBufferBytes: s.maxBatchRawBytes + 256 * 1024 });
+  const metrics = shippingMetrics(deps.registry);
   let sender: BatchSender;
   let target: string;
   if (s.sealed.enabled) {
@@ -49,7 +50,7 @@ export async function startShipping(
     mkdirSync(dir, { recursive: true });
     sender = new SealedSender({
       host, port: Number(port), keys: { secretKey, publicKey: publicKeyOf(secretKey) }, gatewayPublicKey: decodeKey(s.sealed.gatewayPublicKey!, 'shipping.sealed.gatewayPublicKey'),
-      seq: new SeqStore(dir), ackTimeoutMs: s.sealed.ackTimeoutMs,
+      seq: new SeqStore(dir), ackTimeoutMs: s.sealed.ackTimeoutMs, env: cfg.env, metrics,
     });
     target = `nacl-gateway ${s.sealed.gateway}`;
   } else {
@@ -57,7 +58,6 @@ export async function startShipping(
     sender = new KafkaSender(kafka, harvestTopic(cfg.env));
     target = `kafka ${harvestTopic(cfg.env)}`;
   }
-  const metrics = shippingMetrics(deps.registry);
   const shipper = new Shipper(
     {
       host: cfg.host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,

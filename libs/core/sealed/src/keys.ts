@@ -45,6 +45,38 @@ export function sharedKey(theirPublic: Uint8Array, mySecret: Uint8Array): Uint8A
   return nacl.box.before(checkKey(theirPublic, 'public key'), checkKey(mySecret, 'secret key'));
 }
 
+/**
+ * The two secretbox keys of one harvester–gateway pair, one per direction (docs/adr/0014): a batch
+ * (harvester → gateway) and an ack (gateway → harvester) are sealed under different keys, so a frame
+ * of one direction can never open as a frame of the other, whatever an attacker does to the bytes
+ * around the box. Both derive from the X25519 shared key by SHA-512 (nacl.hash) over a distinct label.
+ */
+export interface SealedKeys {
+  /** Seals batches (harvester → gateway). */
+  batch: Uint8Array;
+  /** Seals acks (gateway → harvester). */
+  ack: Uint8Array;
+}
+
+const te = new TextEncoder();
+export const BATCH_KEY_LABEL = 'backlog sealed v2: batch harvester->gateway';
+export const ACK_KEY_LABEL = 'backlog sealed v2: ack gateway->harvester';
+
+function derive(label: string, shared: Uint8Array): Uint8Array {
+  const l = te.encode(label);
+  const input = new Uint8Array(l.length + 1 + shared.length);
+  input.set(l, 0);
+  // A 0 byte ends the label, so no label is a prefix of another's input.
+  input.set(shared, l.length + 1);
+  return nacl.hash(input).slice(0, nacl.secretbox.keyLength);
+}
+
+/** Per-direction keys of one (local secret, remote public) pair; the same on both ends. Compute once per peer. */
+export function sealedKeys(theirPublic: Uint8Array, mySecret: Uint8Array): SealedKeys {
+  const shared = sharedKey(theirPublic, mySecret);
+  return { batch: derive(BATCH_KEY_LABEL, shared), ack: derive(ACK_KEY_LABEL, shared) };
+}
+
 /** Key files: one JSON object, so that a human can tell a public file from a secret one. */
 export interface KeyFile {
   kind: 'backlog-nacl-keypair';

@@ -56,3 +56,35 @@ export class ReplayWindow {
     this.bits[w]! &= ~m;
   }
 }
+
+/**
+ * The replay record shared by every gateway replica (the gateway implements it with Redis `SET NX`).
+ * A port, so this library stays free of I/O.
+ */
+export interface ReplayStore {
+  /**
+   * Records (env, sender, seq) as accepted for `ttlMs`. Resolves true when this call recorded it, false
+   * when it was recorded before (a replay). Rejects when it cannot tell: the caller must then refuse the
+   * frame (fail closed) and let the sender retry.
+   */
+  claim(entry: { env: string; sender: string; seq: number }, ttlMs: number): Promise<boolean>;
+}
+
+/** Default allowance for gateway replicas' clocks disagreeing, ms (see replayClaimTtlMs). */
+export const REPLAY_CLOCK_MARGIN_MS = 60_000;
+
+/** Throws STALE when a frame's sealed time is further than maxClockSkewMs from now. */
+export function checkFresh(sentAtMs: number, nowMs: number, maxClockSkewMs: number): void {
+  if (Math.abs(nowMs - sentAtMs) > maxClockSkewMs) throw new SealedError('STALE', `frame sealed at ${sentAtMs} is outside ±${maxClockSkewMs} ms of ${nowMs}`);
+}
+
+/**
+ * How long a replay claim must live: until the frame is stale everywhere. A gateway accepts a frame
+ * while its clock is within ±maxClockSkewMs of sentAtMs, so after `now` it stays acceptable for
+ * `sentAtMs + maxClockSkewMs − now` more (at most 2 × maxClockSkewMs, for a frame sealed by a clock
+ * ahead of ours); `marginMs` covers replicas whose clocks lag ours. Past that, the freshness check
+ * refuses the frame on its own and the record is no longer needed.
+ */
+export function replayClaimTtlMs(sentAtMs: number, nowMs: number, maxClockSkewMs: number, marginMs = REPLAY_CLOCK_MARGIN_MS): number {
+  return Math.max(1, Math.ceil(sentAtMs + maxClockSkewMs - nowMs + marginMs));
+}
