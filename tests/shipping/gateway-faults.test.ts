@@ -1,12 +1,11 @@
 // Fault test (c) of issue 5: tampered, truncated, wrong-key, replayed (and oversized) frames reach a real
 // nacl-gateway process in front of the real Kafka. None is accepted, each is counted by reason, and the
 // gateway keeps serving valid frames on other connections throughout.
-import { type Socket, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch } from '@backlog/core-codec';
-import { AckStatus, FrameReader, encodeFrame, generateKeyPair, openAck, sealBatch, sealedKeys } from '@backlog/core-sealed';
+import { AckStatus, encodeFrame, generateKeyPair, openAck, sealBatch, sealedKeys } from '@backlog/core-sealed';
 import { stackInfo, testNamespace } from '@backlog/testing';
-import { type GatewayProc, startGateway } from './gateway-helpers';
+import { type GatewayProc, exchange as exchangeWith, startGateway } from './gateway-helpers';
 import { ensureTopic, metricValue, readTopic, scrape, sleep } from './helpers';
 
 const env = testNamespace('gwfault');
@@ -29,37 +28,15 @@ function frameFor(rec: ReturnType<typeof record>, s = seq++, keyOf = harvester, 
 }
 
 /** Opens a connection, writes bytes, and reports what came back: acks, or the gateway closing on us. */
-function exchange(bytes: Uint8Array[], opts: { end?: boolean; waitMs?: number; acks?: number } = {}): Promise<{ acks: { seq: number; status: number }[]; closedByPeer: boolean }> {
-  return new Promise((resolve) => {
-    const sock: Socket = connect({ host: '127.0.0.1', port: gw.port });
-    const reader = new FrameReader(4096);
-    const acks: { seq: number; status: number }[] = [];
-    let closedByPeer = false;
-    let finished = false;
-    const done = () => {
-      if (finished) return;
-      finished = true;
-      sock.destroy();
-      resolve({ acks, closedByPeer });
-    };
-    sock.on('data', (d: Buffer) => {
-      for (const f of reader.push(d)) {
-        const a = openAck(shared, f.body, { env });
-        acks.push({ seq: a.seq, status: a.status });
-      }
-      if (opts.acks !== undefined && acks.length >= opts.acks) done();
-    });
-    sock.on('error', () => undefined);
-    sock.on('close', () => {
-      closedByPeer = true;
-      done();
-    });
-    sock.on('connect', () => {
-      for (const b of bytes) sock.write(b);
-      if (opts.end) sock.end();
-    });
-    setTimeout(done, opts.waitMs ?? 3000);
-  });
+async function exchange(bytes: Uint8Array[], opts: { end?: boolean; waitMs?: number; acks?: number } = {}): Promise<{ acks: { seq: number; status: number }[]; closedByPeer: boolean }> {
+  const r = await exchangeWith(gw.port, bytes, { ...opts, frames: opts.acks });
+  return {
+    acks: r.frames.map((f) => {
+      const a = openAck(shared, f, { env });
+      return { seq: a.seq, status: a.status };
+    }),
+    closedByPeer: r.closedByPeer,
+  };
 }
 
 beforeAll(async () => {
