@@ -62,8 +62,8 @@ interface Conn {
   finish(reason: CloseReason): void;
 }
 
-/** The connection metrics of the TCP inputs (ARCHITECTURE.md habit 6: named beside the component). */
-function tcpMetrics(registry: MetricsRegistry) {
+/** The connection metrics of the listening inputs (TCP, and HTTP's refusals) — ARCHITECTURE.md habit 6: named beside the component. */
+export function connectionMetrics(registry: MetricsRegistry) {
   const labels = ['input', 'name'] as const;
   return {
     open: registry.gauge('harvester_input_connections', 'Connections open on a TCP input', labels),
@@ -112,14 +112,14 @@ export class TcpListener {
   private unsubscribe?: () => void;
   private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
-  private readonly m: ReturnType<typeof tcpMetrics>;
+  private readonly m: ReturnType<typeof connectionMetrics>;
   private readonly refusedWarning: ThrottledWarning;
   /** Counts behind the metrics, for health and tests. */
   readonly closed = new Map<CloseReason, number>();
   readonly refused = new Map<RefuseReason, number>();
 
   constructor(private readonly opts: TcpListenerOptions) {
-    this.m = tcpMetrics(opts.metrics);
+    this.m = connectionMetrics(opts.metrics);
     this.m.open.set(opts.labels, 0);
     this.refusedWarning = new ThrottledWarning(opts.logger);
   }
