@@ -130,6 +130,40 @@ describe('http', () => {
     expect(sink.events.map((e) => e.message)).toEqual(['first', 'second']);
   });
 
+  it('a sender that goes away mid-body frees its slot and is counted', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxConcurrentRequests: 1 });
+    const { port } = input.address()!;
+    for (const encoding of ['identity', 'gzip']) {
+      const s = await tcpConnect(port);
+      s.write(`POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-encoding: ${encoding}\r\ncontent-length: 1000\r\n\r\n`);
+      s.write(encoding === 'gzip' ? gzipSync('{"message":"never all there"}').subarray(0, 12) : '{"message":"never');
+      await waitFor(() => input.activeRequests === 1, 5000, 'request in progress');
+      s.destroy();
+      await waitFor(() => input.activeRequests === 0, 5000, 'slot freed');
+    }
+    expect((await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"next"}' })).status).toBe(202);
+    expect(input.core.stats.dropped.get('bad_request')).toBe(2);
+    expectAccounted(input.core.stats);
+  });
+
+  it('closes connections beyond maxConnections at once, and counts them', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxConnections: 2 });
+    const { port } = input.address()!;
+    const open = [await tcpConnect(port), await tcpConnect(port)];
+    const third = await tcpConnect(port);
+    await closed(third);
+    await waitFor(() => input.refusedConnections === 1, 5000, 'refusal counted');
+    for (const s of open) s.destroy();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      await sleep(50);
+      status = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
+    }
+    expect(status).toBe(200);
+  });
+
   it('closes connections that send headers or bodies too slowly (408)', async () => {
     const sink = new CollectingSink();
     const { input } = await start(sink, { headersTimeoutMs: 300, requestTimeoutMs: 600 });

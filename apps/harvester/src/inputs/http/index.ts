@@ -114,6 +114,8 @@ export class HttpInput implements Source {
   private active = 0;
   /** Counts behind harvester_input_refused_requests_total (health, tests). */
   readonly refused = new Map<RefusalReason, number>();
+  /** Connections closed at once because maxConnections were open (harvester_input_connections_refused_total). */
+  refusedConnections = 0;
 
   constructor(
     private readonly cfg: HttpConfig,
@@ -144,7 +146,10 @@ export class HttpInput implements Source {
       );
       this.server = server;
       server.maxConnections = this.cfg.maxConnections;
-      server.on('drop', () => this.m.connections.refused.inc({ input: this.type, name: this.name, reason: 'max_connections' }));
+      server.on('drop', () => {
+        this.refusedConnections++;
+        this.m.connections.refused.inc({ input: this.type, name: this.name, reason: 'max_connections' });
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(this.cfg.port, this.cfg.host, () => {
@@ -248,6 +253,10 @@ export class HttpInput implements Source {
       });
       req.on('end', () => (gunzip ? gunzip.end() : finish()));
       req.on('error', () => fail(new HttpError(400, 'bad_request', 'request aborted')));
+      // A sender that goes away mid-body must not hold a concurrency slot (whether or not 'error' came).
+      req.once('close', () => {
+        if (!req.complete) fail(new HttpError(400, 'bad_request', 'request aborted'));
+      });
       if (gunzip) {
         gunzip.on('data', take);
         gunzip.on('end', finish);
