@@ -151,7 +151,8 @@ describe('each app exposes the metrics the Grafana dashboard queries', () => {
     await check('harvester', harvesterConfigSchema, {
       // Ships to h-<ns> through its own spool (the kafka output registers the spool and shipping metrics);
       // the live copy is on (its drop counters are on the dashboard) and aims at a port nobody listens on.
-      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'syslog_udp', port: 0 }]),
+      // A TCP and the HTTP input register the connection and refused-request families.
+      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'syslog_udp', port: 0 }, { type: 'syslog_tcp', port: 0 }, { type: 'http', port: 0 }]),
       BACKLOG_HARVESTER_STATE_DIR: join(scratch, 'harvester', 'state'),
       BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(scratch, 'harvester', 'spool'),
       BACKLOG_HARVESTER_LIVE_ENABLED: 'true',

@@ -83,6 +83,66 @@ describe('SyslogFrameDecoder (RFC 6587)', () => {
     expect(frames.map((f) => txt(f.payload))).toEqual(['2026-11-22 text line', '123']);
   });
 
+  it('a 64 KiB frame pushed one byte at a time costs linear copying in one growing buffer (issue 17 §6)', () => {
+    const body = 'z'.repeat(65_536 - 40);
+    for (const [mode, wire] of [
+      ['auto', `${body.length} ${body}`],
+      ['octet-counting', `${body.length} ${body}`],
+      ['lf', `${body}\n`],
+      ['nul', `${body}\u0000`],
+    ] as const) {
+      const d = new SyslogFrameDecoder({ mode, views: true });
+      const bytes = enc(wire);
+      const frames = [];
+      for (let i = 0; i < bytes.length; i++) {
+        frames.push(...d.push(bytes.subarray(i, i + 1)).map((f) => txt(f.payload)));
+        if (i % 4096 === 0) expect(d.partial).toBe(true);
+      }
+      expect(frames, mode).toEqual([body]);
+      expect(d.partial, mode).toBe(false);
+      const st = d.stats();
+      // Re-concatenating the pending bytes on every push copied ~n²/2 = 2 GiB here.
+      expect(st.copiedBytes, mode).toBeLessThanOrEqual(3 * bytes.length);
+      expect(st.allocations, mode).toBeLessThanOrEqual(12);
+      expect(st.length, mode).toBe(0);
+    }
+  });
+
+  it('holds at most one frame (+ MSG-LEN) between pushes, and gives the frames of one push whatever the chunking (fuzz)', () => {
+    // xorshift: a failure can be replayed
+    let x = 20261122;
+    const rand = () => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x / 0x100000000;
+    };
+    const pieces = ['<1>a', '<2>' + 'b'.repeat(70), '17 <3>octet counted', '5 \n\n\n\n\n', '999 cut', '12', '\n', '\u0000', '\r\n', 'x\r', '0 ', ' ', '1 ', '3 abc', '2026-11-22 text', '9999999999 '];
+    for (let n = 0; n < 5000; n++) {
+      let stream = '';
+      const parts = 1 + Math.floor(rand() * 12);
+      for (let k = 0; k < parts; k++) stream += pieces[Math.floor(rand() * pieces.length)];
+      const bytes = enc(stream);
+      const mode = (['auto', 'octet-counting', 'lf', 'nul'] as const)[n % 4]!;
+      const maxFrameBytes = 8 + Math.floor(rand() * 60);
+      const render = (fs: ReturnType<SyslogFrameDecoder['push']>) => fs.map((f) => ({ ...f, payload: txt(f.payload) }));
+      const once = new SyslogFrameDecoder({ mode, maxFrameBytes });
+      const whole = [...render(once.push(bytes)), ...render(once.end())];
+      const d = new SyslogFrameDecoder({ mode, maxFrameBytes, views: n % 2 === 0 });
+      const got = [];
+      for (let i = 0; i < bytes.length;) {
+        const size = 1 + Math.floor(rand() * 9);
+        got.push(...render(d.push(bytes.subarray(i, i + size))));
+        expect(d.buffered).toBeLessThanOrEqual(maxFrameBytes + 11);
+        i += size;
+      }
+      got.push(...render(d.end()));
+      expect([stream, mode, maxFrameBytes, got]).toEqual([stream, mode, maxFrameBytes, whole]);
+    }
+  });
+
   it('rejects bad options with a coded error', () => {
     expect(() => new SyslogFrameDecoder({ maxFrameBytes: 0 })).toThrowError(expect.objectContaining({ code: 'OPTIONS_INVALID' }));
   });

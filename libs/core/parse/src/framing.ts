@@ -1,3 +1,4 @@
+import { ByteQueue, type ByteQueueStats } from './byte-queue';
 import { ParseError, type ParseErrorCode } from './errors';
 
 /**
@@ -11,6 +12,11 @@ import { ParseError, type ParseErrorCode } from './errors';
  * 1-9 digits followed by SP is octet-counted; anything else ('<' in practice) runs to the next LF or NUL.
  * A digit later in a payload never switches modes. Strict modes "octet-counting", "lf", "nul" accept one
  * framing only.
+ *
+ * The bytes of an incomplete frame wait in one growable buffer (ByteQueue) that the next read appends to:
+ * a frame that arrives one byte per read costs linear copying, not quadratic (issue 17 §6). A read that
+ * completes a waiting frame is appended only up to that frame's end (its trailer, or its MSG-LEN); the
+ * rest of the read is decoded where it lies, without a copy.
  *
  * Memory is bounded by `maxFrameBytes` (+ a few bytes of MSG-LEN): an oversized frame is emitted cut to
  * `maxFrameBytes` with `error: FRAME_TOO_LONG, truncated: true`, and its remaining octets (octet counting)
@@ -67,8 +73,8 @@ export class SyslogFrameDecoder {
   private readonly max: number;
   private readonly stripCr: boolean;
   private readonly views: boolean;
-  /** Bytes of the frame in progress (bounded: at most max + MSG-LEN digits + 1). */
-  private pending: Uint8Array = EMPTY;
+  /** Bytes of the frame in progress (bounded: at most max + MSG-LEN digits + 1), starting at its first byte. */
+  private readonly pending: ByteQueue;
   /** How much of `pending` was already searched for a trailer. */
   private scanned = 0;
   /** Octets still to skip of an oversized octet-counted frame. */
@@ -85,6 +91,7 @@ export class SyslogFrameDecoder {
     this.views = opts.views ?? false;
     if (!['auto', 'octet-counting', 'lf', 'nul'].includes(this.mode)) throw new ParseError('OPTIONS_INVALID', `unknown framing ${this.mode}`);
     if (!Number.isInteger(this.max) || this.max < 1) throw new ParseError('OPTIONS_INVALID', 'maxFrameBytes must be a positive integer');
+    this.pending = new ByteQueue(this.max + MAX_LEN_DIGITS + 2);
   }
 
   /** Bytes held for an incomplete frame (for metrics and tests of the bound). */
@@ -92,25 +99,64 @@ export class SyslogFrameDecoder {
     return this.pending.length;
   }
 
+  /** A frame is in progress: its first bytes are held, or the rest of an oversized one is being skipped. */
+  get partial(): boolean {
+    return this.pending.length > 0 || this.skipOctets > 0 || this.skipLine;
+  }
+
+  /** The buffer of the frame in progress: size, capacity, bytes copied and allocations so far. */
+  stats(): ByteQueueStats {
+    return this.pending.stats();
+  }
+
   push(chunk: Uint8Array): Frame[] {
     const out: Frame[] = [];
-    let data: Uint8Array;
-    if (this.pending.length === 0) data = chunk;
-    else {
-      data = new Uint8Array(this.pending.length + chunk.length);
-      data.set(this.pending, 0);
-      data.set(chunk, this.pending.length);
+    const q = this.pending;
+    // The previous push's views end here (FrameDecoderOptions.views).
+    q.compact();
+    let pos = 0;
+    // A frame is waiting: complete it from the head of this read, appending no further than its end.
+    while (q.length > 0 && pos < chunk.length) {
+      const step = this.completionStep(q.view(), chunk, pos);
+      q.append(chunk, pos, pos + step);
+      pos += step;
+      q.consume(this.run(q.view(), out));
     }
-    const rest = this.run(data, out);
-    this.pending = rest === data.length ? EMPTY : copy(data, rest, data.length);
+    if (pos < chunk.length) {
+      // Nothing waits: decode the rest of the read in place, and keep only its unfinished tail.
+      const data = pos === 0 ? chunk : chunk.subarray(pos);
+      const rest = this.run(data, out);
+      if (rest < data.length) q.append(data, rest, data.length);
+    }
     return out;
+  }
+
+  /**
+   * How many bytes of `chunk` from `pos` the waiting frame `p` can use: up to and including the next
+   * trailer (non-transparent), up to its announced end (octet counting), or one MSG-LEN's worth; never so
+   * many that more than one maximum frame is held.
+   */
+  private completionStep(p: Uint8Array, chunk: Uint8Array, pos: number): number {
+    const avail = chunk.length - pos;
+    if (this.scanned > 0 || this.lineError !== undefined) {
+      // Room for max bytes, a CR and the trailer.
+      const cap = Math.min(avail, Math.max(1, this.max + 2 - p.length));
+      for (let k = 0; k < cap; k++) if (this.isTrailer(chunk[pos + k] as number)) return k + 1;
+      return cap;
+    }
+    // An octet-counted frame (or, in auto mode, digits that may still become one).
+    let j = 0;
+    let len = 0;
+    while (j < p.length && (p[j] as number) >= 48 && (p[j] as number) <= 57) len = len * 10 + ((p[j++] as number) - 48);
+    if (j < p.length && p[j] === SP) return Math.min(avail, Math.max(1, j + 1 + Math.min(len, this.max) - p.length));
+    return Math.min(avail, Math.max(1, MAX_LEN_DIGITS + 1 - p.length));
   }
 
   /** The stream ended: whatever is held becomes a last frame (flagged when it is an incomplete octet-counted one). */
   end(): Frame[] {
     const out: Frame[] = [];
-    const p = this.pending;
-    this.pending = EMPTY;
+    const p = copy(this.pending.view(), 0, this.pending.length);
+    this.pending.clear();
     this.scanned = 0;
     this.skipOctets = 0;
     this.skipLine = false;
@@ -216,7 +262,9 @@ export class SyslogFrameDecoder {
       let k = i + this.scanned;
       while (k < n && !this.isTrailer(d[k] as number)) k++;
       if (k === n) {
-        if (n - i > this.max) {
+        // A CR at the end may be the first half of a CRLF trailer (stripped): wait for the next byte before
+        // calling a frame of exactly max bytes too long, so read boundaries never change the frames.
+        if (n - i > this.max + (this.stripCr && d[n - 1] === CR ? 1 : 0)) {
           out.push(this.lineFrame(d, i, i + this.max, 'FRAME_TOO_LONG'));
           this.scanned = 0;
           this.lineError = undefined;

@@ -6,3 +6,4 @@ export { syslogToPartial, type SyslogMessage, type SyslogResult, type Structured
 export { SyslogFrameDecoder, type Frame, type FrameDecoderOptions, type FramingMode } from './framing';
 export { ParseError, PARSE_ERRORS, type ParseErrorCode, type ParseFailure } from './errors';
 export { syslogEventLine, eventLabelsJson, type SyslogLineContext } from './syslog-json';
+export { ByteQueue, type ByteQueueStats } from './byte-queue';

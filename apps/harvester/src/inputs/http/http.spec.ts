@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
+import { CollectingSink, closed, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
 import { type HttpInput, httpInput } from './index';
 
 const run = promisify(execFile);
@@ -38,8 +38,157 @@ async function curl(url: string, args: string[]): Promise<{ status: number; body
 }
 
 describe('http', () => {
-  it('defaults: 127.0.0.1:8080', () => {
-    expect(httpInput.configSchema.parse({ type: 'http' })).toMatchObject({ host: '127.0.0.1', port: 8080, maxBodyBytes: 10 * 1024 * 1024 });
+  it('defaults: 127.0.0.1:8080; bounded in size, records, concurrency, connections and time', () => {
+    expect(httpInput.configSchema.parse({ type: 'http' })).toMatchObject({
+      host: '127.0.0.1', port: 8080, maxBodyBytes: 10 * 1024 * 1024, maxDecompressedBytes: 8 * 1024 * 1024, maxRecordsPerRequest: 10_000,
+      maxConcurrentRequests: 8, maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000,
+    });
+  });
+
+  it('reads JSON, NDJSON and text content types (charset utf-8), and refuses others with 415 before reading the body', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink);
+    const post = (type: string | undefined, body = '{"message":"m"}') => fetch(`${url}/logs`, { method: 'POST', headers: type === undefined ? {} : { 'content-type': type }, body: Buffer.from(body) });
+    for (const type of [undefined, 'application/json', 'application/json; charset=UTF-8', 'Application/JSON;charset="utf-8"', 'application/vnd.acme.log+json', 'application/x-ndjson', 'application/ndjson', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl', 'text/plain', 'text/plain; charset=us-ascii']) {
+      const res = await post(type);
+      expect([type, res.status, await res.json()]).toEqual([type, 202, { accepted: 1, flagged: 0 }]);
+    }
+    for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html', 'application/json; charset=iso-8859-1', 'text/plain; charset=utf-16']) {
+      const res = await post(type);
+      expect([type, res.status]).toEqual([type, 415]);
+      expect(await res.json()).toMatchObject({ reason: 'unsupported_media_type', error: expect.stringMatching(/content-type|charset/) });
+    }
+    const gz = await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, body: 'x' });
+    expect(gz.status).toBe(415);
+    expect(input.core.stats.dropped.get('unsupported_media_type')).toBe(7);
+    expect(sink.events).toHaveLength(12);
+    expectAccounted(input.core.stats);
+  });
+
+  it('refuses a request over maxRecordsPerRequest whole with 413 naming the reason and the limit; one at the limit is accepted', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxRecordsPerRequest: 100 });
+    const post = async (path: string, type: string, body: Buffer | string, gzip = false) => {
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type, ...(gzip ? { 'content-encoding': 'gzip' } : {}) }, body: gzip ? gzipSync(body) : Buffer.from(body) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `{"message":"r${i}"}\n`).join('');
+    expect(await post('/logs', 'application/x-ndjson', lines(101))).toEqual({ status: 413, body: { error: expect.stringContaining('at most 100'), reason: 'too_many_records', limit: 100, records: 101 } });
+    expect(await post('/logs/batch', 'application/json', JSON.stringify(Array.from({ length: 101 }, (_, i) => ({ message: `e${i}` }))))).toMatchObject({ status: 413, body: { reason: 'too_many_records', limit: 100, records: 101 } });
+    // A million records from 3 KB of gzip are counted, never built.
+    expect(await post('/logs/batch', 'application/json', `[${'{},'.repeat(999_999)}{}]`, true)).toMatchObject({ status: 413, body: { reason: 'too_many_records', records: 1_000_000 } });
+    expect(await post('/logs', 'application/x-ndjson', '{}\n'.repeat(1_000_000), true)).toMatchObject({ status: 413, body: { reason: 'too_many_records', records: 1_000_000 } });
+    expect(sink.events).toHaveLength(0);
+    // Blank lines are not records; 100 records pass.
+    expect(await post('/logs', 'application/x-ndjson', `\n \r\n${lines(100)}\n\n`)).toEqual({ status: 202, body: { accepted: 100, flagged: 0 } });
+    expect(input.core.stats.dropped.get('too_many_records')).toBe(4);
+    expect(expectAccounted(input.core.stats)).toMatchObject({ emitted: 100, dropped: 4 });
+  });
+
+  it('parses and writes a request in slices, and waits between slices while the sink says pause', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink);
+    const sizes: number[] = [];
+    // The sink fills up after the first slice of the request.
+    sink.onWrite = (events) => {
+      sizes.push(events.length);
+      if (sizes.length === 1) sink.pause();
+    };
+    const body = Array.from({ length: 2000 }, (_, i) => ({ message: `s${i}` }));
+    const answer = fetch(`${url}/logs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await waitFor(() => sizes.length === 1, 5000, 'first slice');
+    await sleep(300);
+    // Still one slice in: the input waits for the sink instead of piling up the other 1,500 events.
+    expect(sizes).toEqual([500]);
+    sink.resume();
+    const res = await answer;
+    expect([res.status, await res.json()]).toEqual([202, { accepted: 2000, flagged: 0 }]);
+    expect(sizes).toEqual([500, 500, 500, 500]);
+    expect(sink.events.map((e) => e.message)).toEqual(body.map((b) => b.message));
+    expectAccounted(input.core.stats);
+  });
+
+  it('answers 503 + Retry-After beyond maxConcurrentRequests, before reading the body, and counts it', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxConcurrentRequests: 1 });
+    const { port } = input.address()!;
+    // A request whose body is still arriving holds the only slot.
+    const slow = await tcpConnect(port);
+    slow.write('POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\ncontent-length: 20\r\n\r\n{"message":');
+    await waitFor(() => input.activeRequests === 1, 5000, 'one request in progress');
+    const refused = await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"second"}' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ reason: 'too_many_requests' });
+    let reply = '';
+    slow.on('data', (d: Buffer) => (reply += d.toString()));
+    slow.end('"first"}\n');
+    await closed(slow);
+    expect(reply).toMatch(/^HTTP\/1.1 202/);
+    expect((await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"second"}' })).status).toBe(202);
+    expect(Object.fromEntries(input.refused)).toEqual({ too_many_requests: 1 });
+    expect(sink.events.map((e) => e.message)).toEqual(['first', 'second']);
+  });
+
+  it('a sender that goes away mid-body frees its slot and is counted', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxConcurrentRequests: 1 });
+    const { port } = input.address()!;
+    for (const encoding of ['identity', 'gzip']) {
+      const s = await tcpConnect(port);
+      s.write(`POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-encoding: ${encoding}\r\ncontent-length: 1000\r\n\r\n`);
+      s.write(encoding === 'gzip' ? gzipSync('{"message":"never all there"}').subarray(0, 12) : '{"message":"never');
+      await waitFor(() => input.activeRequests === 1, 5000, 'request in progress');
+      s.destroy();
+      await waitFor(() => input.activeRequests === 0, 5000, 'slot freed');
+    }
+    expect((await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"next"}' })).status).toBe(202);
+    expect(input.core.stats.dropped.get('bad_request')).toBe(2);
+    expectAccounted(input.core.stats);
+  });
+
+  it('closes connections beyond maxConnections at once, and counts them', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink, { maxConnections: 2 });
+    const { port } = input.address()!;
+    const open = [await tcpConnect(port), await tcpConnect(port)];
+    const third = await tcpConnect(port);
+    await closed(third);
+    await waitFor(() => input.refusedConnections === 1, 5000, 'refusal counted');
+    for (const s of open) s.destroy();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      await sleep(50);
+      status = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
+    }
+    expect(status).toBe(200);
+  });
+
+  it('closes connections that send headers or bodies too slowly (408)', async () => {
+    const sink = new CollectingSink();
+    const { input } = await start(sink, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const { port } = input.address()!;
+    const reply = async (parts: string[]) => {
+      const s = await tcpConnect(port);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString()));
+      for (const p of parts) s.write(p);
+      await closed(s);
+      return text;
+    };
+    expect(await reply(['POST /logs HTTP/1.1\r\nhost: x\r\n'])).toMatch(/^HTTP\/1.1 408/);
+    expect(await reply(['POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mess'])).toMatch(/^HTTP\/1.1 408/);
+    expect(sink.events).toHaveLength(0);
+  });
+
+  it('a 4 MB array nested 2 million deep is one flagged record, not a crash', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink);
+    const deep = `[${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}]`;
+    const res = await fetch(`${url}/logs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, flagged: 1 });
+    expectAccounted(input.core.stats);
   });
 
   it('curl: JSON object, NDJSON, batch, gzip, healthz', async () => {
@@ -70,21 +219,23 @@ describe('http', () => {
   it('413 over the body limit (declared or streamed) and over the decompressed limit (gzip bomb); 503 with Retry-After while the sink is full', async () => {
     const sink = new CollectingSink();
     const { input, url } = await start(sink, { maxBodyBytes: 64 * 1024, maxDecompressedBytes: 1024 * 1024 });
+    // A JSON content type: curl's default (a form post) is refused with 415 since issue 17 §2.
+    const h = ['-H', 'content-type: application/json'];
     const big = file('big.json', `{"message":"${'x'.repeat(200_000)}"}`);
-    expect((await curl(`${url}/logs`, ['--data-binary', `@${big}`])).status).toBe(413);
+    expect((await curl(`${url}/logs`, [...h, '--data-binary', `@${big}`])).status).toBe(413);
     // chunked, no content-length: the cap applies while streaming
-    expect((await curl(`${url}/logs`, ['-H', 'transfer-encoding: chunked', '--data-binary', `@${big}`])).status).toBe(413);
+    expect((await curl(`${url}/logs`, [...h, '-H', 'transfer-encoding: chunked', '--data-binary', `@${big}`])).status).toBe(413);
     const bomb = file('bomb.gz', gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20))); // 50 MiB of spaces in ~50 KiB
-    expect((await curl(`${url}/logs`, ['-H', 'content-encoding: gzip', '--data-binary', `@${bomb}`])).status).toBe(413);
-    expect((await curl(`${url}/logs`, ['-H', 'content-encoding: gzip', '--data-binary', 'not gzip at all'])).status).toBe(400);
+    expect((await curl(`${url}/logs`, [...h, '-H', 'content-encoding: gzip', '--data-binary', `@${bomb}`])).status).toBe(413);
+    expect((await curl(`${url}/logs`, [...h, '-H', 'content-encoding: gzip', '--data-binary', 'not gzip at all'])).status).toBe(400);
     expect((await curl(`${url}/logs`, ['-X', 'GET'])).status).toBe(405);
     expect((await curl(`${url}/nope`, ['--data-binary', 'x'])).status).toBe(404);
     sink.pause();
-    const busy = await curl(`${url}/logs`, ['--data-binary', '{"message":"later"}']);
+    const busy = await curl(`${url}/logs`, [...h, '--data-binary', '{"message":"later"}']);
     expect(busy.status).toBe(503);
     expect(busy.headers).toMatch(/retry-after: 2/i);
     sink.resume();
-    expect((await curl(`${url}/logs`, ['--data-binary', '{"message":"later"}'])).status).toBe(202);
+    expect((await curl(`${url}/logs`, [...h, '--data-binary', '{"message":"later"}'])).status).toBe(202);
     expect(input.core.stats.dropped.get('body_too_large')).toBe(3);
     expect(input.core.stats.dropped.get('bad_request')).toBe(1);
     expect(sink.events.map((e) => e.message)).toEqual(['later']);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bindHostField, bytesField, formatField, nameField, portField } from '../shared/config';
+import { bindHostField, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
 
 export const jsonTcpConfigSchema = z
   .object({
@@ -14,10 +14,7 @@ export const jsonTcpConfigSchema = z
     format: formatField('json'),
     /** Longest line kept, bytes; longer lines are truncated and flagged. Default 1 MiB. */
     maxLineBytes: bytesField(1024 * 1024, 256, 64 * 1024 * 1024),
-    /** Connections served at once; more are refused. Default 1024. */
-    maxConnections: z.number().int().min(1).max(100_000).default(1024),
-    /** Close a connection idle this long, ms; 0 = never. Default 0 (log shippers keep connections open for days). */
-    idleTimeoutMs: z.number().int().min(0).default(0),
+    ...tcpBoundsFields,
   })
   .strict();
 

@@ -2,7 +2,7 @@ import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import type { HarvestEvent } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
-import { TcpListener } from '../shared/tcp';
+import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
 import { type JsonTcpConfig, jsonTcpConfigSchema } from './config';
 
 /**
@@ -26,19 +26,25 @@ export class JsonTcpInput implements Source {
       host: cfg.host,
       port: cfg.port,
       maxConnections: cfg.maxConnections,
+      maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
       idleTimeoutMs: cfg.idleTimeoutMs,
+      partialRecordTimeoutMs: cfg.partialRecordTimeoutMs,
       logger: this.core.logger,
       sink: ctx.sink,
+      metrics: ctx.metrics,
+      labels: { input: this.type, name: this.name },
       onConnection: () => this.connection(),
     });
   }
 
-  private connection() {
+  private connection(): ConnectionHandler {
     const core = this.core;
     const splitter = new LineSplitter(this.cfg.maxLineBytes);
     const format = this.cfg.format;
     let batch: HarvestEvent[] = [];
+    let completed = 0;
     const onLine = (line: Buffer, info: { truncated: boolean; originalBytes: number }, partial = false) => {
+      completed++;
       // Blank lines are keep-alives for some shippers, not records.
       if (info.originalBytes === 0 || (!info.truncated && isBlank(line))) return;
       core.received(1, info.originalBytes);
@@ -55,12 +61,19 @@ export class JsonTcpInput implements Source {
         splitter.push(chunk, onLine);
         return flush();
       },
-      end: (reason: string) => {
-        // A last line without LF is complete when the peer closed cleanly; when the connection broke or we
-        // are stopping it may be cut: keep it, flagged.
+      end: (reason: CloseReason) => {
+        // A last line without LF is complete when the peer closed cleanly; when the connection broke, hit a
+        // deadline or we are stopping it may be cut: keep it, flagged.
         splitter.flush((line, info) => onLine(line, info, reason !== 'end'));
         flush();
       },
+      get partial() {
+        return splitter.pending;
+      },
+      get completed() {
+        return completed;
+      },
+      stats: () => splitter.stats(),
     };
   }
 

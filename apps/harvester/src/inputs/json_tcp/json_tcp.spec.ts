@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext, waitFor } from '../shared/test-kit';
+import { CollectingSink, closed, drip, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
 import { type JsonTcpInput, jsonTcpInput } from './index';
 
 const inputs: JsonTcpInput[] = [];
@@ -23,8 +23,87 @@ function send(port: number, data: Buffer | string): Promise<void> {
 }
 
 describe('json_tcp', () => {
-  it('defaults: 127.0.0.1:5170, json', () => {
-    expect(jsonTcpInput.configSchema.parse({ type: 'json_tcp' })).toMatchObject({ host: '127.0.0.1', port: 5170, format: 'json' });
+  it('defaults: 127.0.0.1:5170, json; bounded in connections (in all and per address) and in time (idle, partial line)', () => {
+    expect(jsonTcpInput.configSchema.parse({ type: 'json_tcp' })).toMatchObject({
+      host: '127.0.0.1', port: 5170, format: 'json',
+      maxConnections: 1024, maxConnectionsPerAddress: 256, idleTimeoutMs: 300_000, partialRecordTimeoutMs: 30_000,
+    });
+  });
+
+  it('slow drip: a line sent one byte per write over a real socket is held in one growable buffer, copied linearly', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { maxLineBytes: 64 * 1024, partialRecordTimeoutMs: 600_000 });
+    const line = Buffer.from(JSON.stringify({ message: `drip ${'x'.repeat(3960)}` }));
+    const sock = await tcpConnect(port);
+    await drip(sock, line);
+    await waitFor(() => (input.listener.connectionStats()[0]?.length ?? 0) === line.length, 5000, 'every byte read');
+    const [c] = input.listener.connectionStats();
+    // The test is only meaningful if the bytes really came as many small reads.
+    expect(c!.reads).toBeGreaterThan(line.length / 4);
+    // One buffer, grown geometrically: a handful of allocations, not one per read, and capacity ≤ 2 × the line.
+    expect(c!.allocations).toBeLessThanOrEqual(8);
+    expect(c!.capacity).toBeLessThanOrEqual(2 * line.length);
+    // Linear work: every byte copied a bounded number of times (append + growth moves), whatever the read count.
+    expect(c!.copiedBytes).toBeLessThanOrEqual(3 * line.length);
+    sock.end('\n');
+    await waitFor(() => sink.events.length === 1, 5000, 'the line');
+    expect(sink.events[0]).toMatchObject({ message: `drip ${'x'.repeat(3960)}` });
+    expect(sink.events[0]?.labels.partial_frame).toBeUndefined();
+    expectAccounted(input.core.stats);
+  });
+
+  it('a line started and not finished within partialRecordTimeoutMs closes the connection; what came is kept, flagged; complete lines sent slowly are fine', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { partialRecordTimeoutMs: 300, idleTimeoutMs: 0 });
+    const slow = await tcpConnect(port);
+    const steady = await tcpConnect(port);
+    slow.write('{"message":"never fin');
+    for (let i = 0; i < 6; i++) {
+      steady.write(`{"message":"steady ${i}"}\n`);
+      await sleep(100);
+    }
+    await closed(slow);
+    await sleep(400);
+    expect(steady.destroyed).toBe(false);
+    expect(input.listener.connections).toBe(1);
+    await waitFor(() => sink.events.length === 7, 5000, 'seven events');
+    const cut = sink.events.find((e) => e.labels.partial_frame);
+    expect(cut).toMatchObject({ message: '{"message":"never fin', labels: { partial_frame: 'true', parse_error: expect.any(String) } });
+    expect(Object.fromEntries(input.listener.closed)).toEqual({ partial_timeout: 1 });
+    steady.end();
+    await closed(steady);
+    expect(Object.fromEntries(input.listener.closed)).toEqual({ partial_timeout: 1, end: 1 });
+    expectAccounted(input.core.stats);
+  });
+
+  it('an idle connection is closed after idleTimeoutMs and counted', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { idleTimeoutMs: 200 });
+    const sock = await tcpConnect(port);
+    sock.write('{"message":"then silence"}\n');
+    await closed(sock);
+    expect(Object.fromEntries(input.listener.closed)).toEqual({ idle_timeout: 1 });
+    expect(sink.events.map((e) => e.message)).toEqual(['then silence']);
+  });
+
+  it('refuses connections beyond the per-address and global caps, counting each by reason', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { maxConnections: 3, maxConnectionsPerAddress: 2 });
+    const a = [await tcpConnect(port, '127.0.0.1'), await tcpConnect(port, '127.0.0.1')];
+    await waitFor(() => input.listener.connections === 2, 5000, 'two connections');
+    const third = await tcpConnect(port, '127.0.0.1');
+    await closed(third);
+    expect(Object.fromEntries(input.listener.refused)).toEqual({ max_connections_per_address: 1 });
+    const other = await tcpConnect(port, '127.0.0.2');
+    await waitFor(() => input.listener.connections === 3, 5000, 'three connections');
+    const over = await tcpConnect(port, '127.0.0.3');
+    await closed(over);
+    await waitFor(() => input.listener.refusedConnections === 2, 5000, 'second refusal');
+    expect(Object.fromEntries(input.listener.refused)).toEqual({ max_connections_per_address: 1, max_connections: 1 });
+    // The served connections still work.
+    other.end('{"message":"still served"}\n');
+    await waitFor(() => sink.events.length === 1, 5000, 'an event');
+    for (const s of a) s.destroy();
   });
 
   it('reads NDJSON (CRLF too, blank lines skipped, a last line without LF kept) and flags what is not JSON', async () => {

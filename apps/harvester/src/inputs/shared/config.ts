@@ -20,3 +20,31 @@ export const formatField = (def: LineFormat) => z.enum(LINE_FORMATS as [LineForm
 
 /** A byte size with bounds. */
 export const bytesField = (def: number, min = 64, max = 1024 * 1024 * 1024) => z.number().int().min(min).max(max).default(def);
+
+/**
+ * The connection bounds of the TCP inputs (syslog_tcp, json_tcp; shared/tcp.ts), spread into their
+ * schemas. Every listener has a size, a time and a connection bound (DESIGN.md "Security defaults").
+ */
+export const tcpBoundsFields = {
+  /** Connections served at once; further ones are closed at once and counted (`reason="max_connections"`). Default 1 024. */
+  maxConnections: z.number().int().min(1).max(100_000).default(1024),
+  /**
+   * Connections from one remote address at once; further ones are closed at once and counted
+   * (`reason="max_connections_per_address"`), so one sender cannot take every slot. Loopback senders all
+   * share 127.0.0.1. Default 256.
+   */
+  maxConnectionsPerAddress: z.number().int().min(1).max(100_000).default(256),
+  /**
+   * Close a connection that sent nothing for this long, ms; 0 = never. Default 300 000 (5 min, as
+   * Filebeat's TCP input). Log shippers reconnect by themselves; rsyslog's plain-TCP forwarding may lose
+   * the message it sends into a connection we just closed, so do not set it shorter than the quietest
+   * sender's interval. Suspended while the harvester itself pauses reading (backpressure).
+   */
+  idleTimeoutMs: z.number().int().min(0).default(300_000),
+  /**
+   * A record (line, frame) that was started must be finished within this long, ms; else the connection is
+   * closed and what arrived becomes an event flagged `partial_frame` (`reason="partial_timeout"`); 0 =
+   * never. A slow-drip sender holds at most one record's buffer for this long. Default 30 000.
+   */
+  partialRecordTimeoutMs: z.number().int().min(0).default(30_000),
+};

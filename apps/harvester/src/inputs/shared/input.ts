@@ -24,6 +24,8 @@ export interface InputContext {
 export type DropReason =
   | 'backpressure' // UDP only: it cannot push back, and the sink is full
   | 'body_too_large' // HTTP 413: the sender is told, the whole request counts as one dropped record
+  | 'too_many_records' // HTTP 413: more records than maxRecordsPerRequest; the sender is told, the request counts as one
+  | 'unsupported_media_type' // HTTP 415: a content type or encoding we do not read; the sender is told, the request counts as one
   | 'bad_request' // HTTP 400: a body we could not read at all (bad gzip); the sender is told
   | 'empty' // a record with nothing in it (empty datagram)
   | 'shutdown'; // read after stop() began

@@ -35,6 +35,27 @@ describe('LineSplitter', () => {
     expect(s.buffered).toBe(0);
   });
 
+  it('a 64 KiB line pushed one byte at a time: one growing buffer, linear copying, bounded by maxLineBytes (issue 17 §6)', () => {
+    const s = new LineSplitter(32 * 1024);
+    const line = Buffer.alloc(64 * 1024, 0x61);
+    const out: [number, LineInfo][] = [];
+    for (let i = 0; i < line.length; i++) {
+      s.push(line.subarray(i, i + 1), (l, info) => out.push([l.length, info]));
+      expect(s.buffered).toBeLessThanOrEqual(32 * 1024);
+    }
+    const st = s.stats();
+    expect(st.allocations).toBeLessThanOrEqual(10);
+    expect(st.capacity).toBeLessThanOrEqual(32 * 1024);
+    expect(st.copiedBytes).toBeLessThanOrEqual(3 * 32 * 1024);
+    expect(s.pending).toBe(true);
+    s.push(Buffer.from('\nnext\n'), (l, info) => out.push([l.length, info]));
+    expect(out.map(([n, i]) => [n, i.truncated, i.originalBytes])).toEqual([
+      [32 * 1024, true, 64 * 1024],
+      [4, false, 4],
+    ]);
+    expect(s.pending).toBe(false);
+  });
+
   it('never splits a multi-byte character across reads', () => {
     const euro = Buffer.from('€\n');
     const { out } = split(100, [euro.subarray(0, 1), euro.subarray(1, 2), euro.subarray(2)]);

@@ -1,13 +1,33 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import type { Logger, SourceSink } from '@backlog/core-pipeline';
 import { settleBy } from '@backlog/core-pipeline';
+import type { ByteQueueStats } from '@backlog/core-parse';
+import type { MetricsRegistry } from '@backlog/platform-telemetry';
+
+/** Why a connection ended; each is a `reason` label of harvester_input_connections_closed_total. */
+export type CloseReason =
+  | 'end' // the peer closed cleanly
+  | 'error' // reset or socket error
+  | 'idle_timeout' // no data for idleTimeoutMs
+  | 'partial_timeout' // a record was started and not finished within partialRecordTimeoutMs
+  | 'handler_error' // a decoder bug: it costs one connection, never the process
+  | 'stop'; // the input stopped
+
+/** Why a connection was refused; each is a `reason` label of harvester_input_connections_refused_total. */
+export type RefuseReason = 'max_connections' | 'max_connections_per_address' | 'stopping';
 
 /** What a TCP input does with one connection's bytes. */
 export interface ConnectionHandler {
   /** A chunk arrived. Returns false when the sink asked to pause: the listener stops reading every socket. */
   data(chunk: Buffer): boolean;
-  /** The connection ended (peer closed, reset, idle timeout, or our stop): flush any partial record. */
-  end(reason: 'end' | 'error' | 'timeout' | 'stop'): void;
+  /** The connection ended (peer closed, reset, a deadline, or our stop): flush any partial record, flagged unless `end`. */
+  end(reason: CloseReason): void;
+  /** A record is in progress: bytes of an unfinished line/frame are held, or an oversized one is being skipped. */
+  readonly partial: boolean;
+  /** Records finished on this connection so far (lines, frames): a new one started when it moves. */
+  readonly completed: number;
+  /** The connection's decoding buffer (memory bound and copy accounting; /healthz and tests). */
+  stats(): ByteQueueStats;
 }
 
 export interface TcpListenerOptions {
@@ -15,29 +35,94 @@ export interface TcpListenerOptions {
   port: number;
   /** Connections served at once; Node refuses further ones (server.maxConnections). */
   maxConnections: number;
+  /** Connections from one remote address at once; further ones are closed at once. */
+  maxConnectionsPerAddress: number;
   /** Close a connection after this long without data, ms; 0 = never. */
   idleTimeoutMs: number;
+  /** Close a connection whose record in progress was started this long ago, ms; 0 = never. */
+  partialRecordTimeoutMs: number;
   logger: Logger;
   sink: SourceSink<unknown>;
+  metrics: MetricsRegistry;
+  /** `input` and `name` labels of the connection metrics. */
+  labels: { input: string; name: string };
   onConnection(socket: Socket): ConnectionHandler;
 }
 
+interface Conn {
+  socket: Socket;
+  handler: ConnectionHandler;
+  remote: string;
+  /** Last time data arrived (or reading resumed after a pause), epoch ms. */
+  lastData: number;
+  /** When the record in progress started (0: none), epoch ms. */
+  partialSince: number;
+  completed: number;
+  reads: number;
+  finish(reason: CloseReason): void;
+}
+
+/** The connection metrics of the listening inputs (TCP, and HTTP's refusals) — ARCHITECTURE.md habit 6: named beside the component. */
+export function connectionMetrics(registry: MetricsRegistry) {
+  const labels = ['input', 'name'] as const;
+  return {
+    open: registry.gauge('harvester_input_connections', 'Connections open on a TCP input', labels),
+    closed: registry.counter('harvester_input_connections_closed_total', 'Connections of a TCP input that ended, by reason (end, error, idle_timeout, partial_timeout, handler_error, stop)', [...labels, 'reason']),
+    refused: registry.counter('harvester_input_connections_refused_total', 'Connections a TCP input refused, by reason (max_connections, max_connections_per_address, stopping)', [...labels, 'reason']),
+  };
+}
+
+/** A warning at most once a minute, with how often it happened meanwhile (no log line per refused connection). */
+class ThrottledWarning {
+  private last = 0;
+  private suppressed = 0;
+  constructor(private readonly logger: Logger) {}
+  warn(msg: string, fields: Record<string, unknown>): void {
+    const now = Date.now();
+    if (now - this.last < 60_000) {
+      this.suppressed++;
+      return;
+    }
+    this.logger.warn(msg, { ...fields, ...(this.suppressed ? { sinceLastWarning: this.suppressed } : {}) });
+    this.last = now;
+    this.suppressed = 0;
+  }
+}
+
 /**
- * A TCP server with the backpressure the pipeline needs: when the sink says "pause", every socket stops
- * reading (socket.pause()), Node stops pulling from the kernel once its small readable buffer
- * (highWaterMark) is full, the kernel's receive window closes and the senders block in write() — TCP flow
- * control does the pushing back for us, and each connection's memory stays bounded by that buffer plus its
- * decoder's max frame size. Reading resumes when the sink calls onWritable.
+ * A TCP server with the bounds and the backpressure the pipeline needs.
+ *
+ * Backpressure: when the sink says "pause", every socket stops reading (socket.pause()), Node stops pulling
+ * from the kernel once its small readable buffer (highWaterMark) is full, the kernel's receive window
+ * closes and the senders block in write() — TCP flow control does the pushing back for us. Reading resumes
+ * when the sink calls onWritable.
+ *
+ * Bounds: each connection's memory is its decoder's one growable buffer (≤ the input's max record size)
+ * plus Node's read buffer; connections are capped in all and per remote address; a connection is closed
+ * after `idleTimeoutMs` without data and when a record it started is not finished within
+ * `partialRecordTimeoutMs` (a slow-drip sender holds a buffer for that long at most). Both deadlines are
+ * checked by one sweep per listener (no timer per read) and are suspended while we ourselves pause reading.
+ * Every close and refusal is counted with its reason.
  */
 export class TcpListener {
   private server?: Server;
-  private readonly conns = new Map<Socket, (reason: 'end' | 'error' | 'timeout' | 'stop') => void>();
+  private readonly conns = new Set<Conn>();
+  private readonly perAddress = new Map<string, number>();
   private paused = false;
   private unsubscribe?: () => void;
+  private sweepTimer?: NodeJS.Timeout;
   private stopping = false;
-  refusedConnections = 0;
+  private readonly m: ReturnType<typeof connectionMetrics>;
+  private readonly refusedWarning: ThrottledWarning;
+  /** Counts behind the metrics, for health and tests. */
+  readonly closed = new Map<CloseReason, number>();
+  readonly refused = new Map<RefuseReason, number>();
 
-  constructor(private readonly opts: TcpListenerOptions) {}
+  constructor(private readonly opts: TcpListenerOptions) {
+    this.m = connectionMetrics(opts.metrics);
+    this.m.open.set(opts.labels, 0);
+    this.refusedWarning = new ThrottledWarning(opts.logger);
+  }
 
   get connections(): number {
     return this.conns.size;
@@ -45,15 +130,23 @@ export class TcpListener {
   get isPaused(): boolean {
     return this.paused;
   }
+  /** Refused connections in all (every reason). */
+  get refusedConnections(): number {
+    let n = 0;
+    for (const v of this.refused.values()) n += v;
+    return n;
+  }
+
+  /** Each open connection's decoding buffer and read count (tests, health). */
+  connectionStats(): (ByteQueueStats & { remote: string; reads: number })[] {
+    return [...this.conns].map((c) => ({ remote: c.remote, reads: c.reads, ...c.handler.stats() }));
+  }
 
   async start(): Promise<void> {
     const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     server.maxConnections = this.opts.maxConnections;
-    server.on('drop', () => {
-      this.refusedConnections++;
-      this.opts.logger.warn('connection refused: maxConnections reached', { maxConnections: this.opts.maxConnections });
-    });
+    server.on('drop', () => this.refuse('max_connections'));
     this.unsubscribe = this.opts.sink.onWritable(() => this.resumeAll());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -63,6 +156,13 @@ export class TcpListener {
         resolve();
       });
     });
+    const deadlines = [this.opts.idleTimeoutMs, this.opts.partialRecordTimeoutMs].filter((t) => t > 0);
+    if (deadlines.length) {
+      // A deadline is met within a quarter of itself (at most 1 s late).
+      const every = Math.max(25, Math.min(1000, Math.floor(Math.min(...deadlines) / 4)));
+      this.sweepTimer = setInterval(() => this.sweep(), every);
+      this.sweepTimer.unref();
+    }
   }
 
   address(): { host: string; port: number } | undefined {
@@ -70,56 +170,100 @@ export class TcpListener {
     return a && typeof a === 'object' ? { host: a.address, port: a.port } : undefined;
   }
 
+  private refuse(reason: RefuseReason, socket?: Socket): void {
+    socket?.destroy();
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
+    this.m.refused.inc({ ...this.opts.labels, reason });
+    if (reason !== 'stopping') this.refusedWarning.warn('connection refused', { reason, maxConnections: this.opts.maxConnections, maxConnectionsPerAddress: this.opts.maxConnectionsPerAddress });
+  }
+
   private accept(socket: Socket): void {
-    if (this.stopping) return void socket.destroy();
+    if (this.stopping) return this.refuse('stopping', socket);
+    const remote = socket.remoteAddress ?? '';
+    const fromRemote = this.perAddress.get(remote) ?? 0;
+    if (fromRemote >= this.opts.maxConnectionsPerAddress) return this.refuse('max_connections_per_address', socket);
+    this.perAddress.set(remote, fromRemote + 1);
     const handler = this.opts.onConnection(socket);
-    let ended = false;
-    const finish = (reason: 'end' | 'error' | 'timeout' | 'stop') => {
-      if (ended) return;
-      ended = true;
-      try {
-        handler.end(reason);
-      } catch (err) {
-        this.opts.logger.error('connection handler failed at end', { err });
-      }
+    const now = Date.now();
+    const conn: Conn = {
+      socket,
+      handler,
+      remote,
+      lastData: now,
+      partialSince: 0,
+      completed: 0,
+      reads: 0,
+      finish: (reason) => {
+        if (!this.conns.delete(conn)) return;
+        const left = (this.perAddress.get(remote) ?? 1) - 1;
+        if (left > 0) this.perAddress.set(remote, left);
+        else this.perAddress.delete(remote);
+        this.closed.set(reason, (this.closed.get(reason) ?? 0) + 1);
+        this.m.closed.inc({ ...this.opts.labels, reason });
+        this.m.open.set(this.opts.labels, this.conns.size);
+        try {
+          handler.end(reason);
+        } catch (err) {
+          this.opts.logger.error('connection handler failed at end', { err });
+        }
+      },
     };
-    this.conns.set(socket, finish);
+    this.conns.add(conn);
+    this.m.open.set(this.opts.labels, this.conns.size);
     socket.setKeepAlive(true, 60_000);
     socket.setNoDelay(true);
-    if (this.opts.idleTimeoutMs > 0) socket.setTimeout(this.opts.idleTimeoutMs, () => (finish('timeout'), socket.destroy()));
     socket.on('data', (chunk: Buffer) => {
       let ok = true;
+      conn.reads++;
+      conn.lastData = Date.now();
       try {
         ok = handler.data(chunk);
       } catch (err) {
-        // A decoder bug must cost one connection, never the process.
         this.opts.logger.error('connection handler failed', { err });
-        finish('error');
+        conn.finish('handler_error');
         socket.destroy();
         return;
       }
+      // The deadline of a record in progress runs from the read in which it started.
+      if (!handler.partial) conn.partialSince = 0;
+      else if (conn.partialSince === 0 || handler.completed !== conn.completed) conn.partialSince = conn.lastData;
+      conn.completed = handler.completed;
       if (!ok) this.pauseAll();
     });
     socket.on('end', () => {
-      finish('end');
+      conn.finish('end');
       socket.end();
     });
     socket.on('error', (err) => {
       this.opts.logger.debug('connection error', { err });
-      finish('error');
+      conn.finish('error');
     });
-    socket.on('close', () => {
-      finish('error');
-      this.conns.delete(socket);
-    });
+    socket.on('close', () => conn.finish('error'));
     // pauseOnConnect: read only once registered, and not at all while the sink is full.
     if (!this.paused) socket.resume();
+  }
+
+  /** Closes connections past their idle or partial-record deadline. */
+  private sweep(): void {
+    // While we do not read, silence is ours, not the sender's.
+    if (this.paused || this.stopping) return;
+    const now = Date.now();
+    const { idleTimeoutMs: idle, partialRecordTimeoutMs: partial } = this.opts;
+    for (const c of [...this.conns]) {
+      let reason: CloseReason | undefined;
+      if (idle > 0 && now - c.lastData >= idle) reason = 'idle_timeout';
+      else if (partial > 0 && c.partialSince > 0 && now - c.partialSince >= partial) reason = 'partial_timeout';
+      if (!reason) continue;
+      this.opts.logger.debug('closing connection', { reason, remote: c.remote });
+      c.finish(reason);
+      c.socket.destroy();
+    }
   }
 
   private pauseAll(): void {
     if (this.paused) return;
     this.paused = true;
-    for (const s of this.conns.keys()) s.pause();
+    for (const c of this.conns) c.socket.pause();
     // The sink may have drained between write() and here; never stay paused without a wake-up.
     if (this.opts.sink.writable) queueMicrotask(() => this.resumeAll());
   }
@@ -127,20 +271,27 @@ export class TcpListener {
   private resumeAll(): void {
     if (!this.paused || this.stopping) return;
     this.paused = false;
-    for (const s of this.conns.keys()) s.resume();
+    // The deadlines were suspended while we did not read: they start again now.
+    const now = Date.now();
+    for (const c of this.conns) {
+      c.lastData = now;
+      if (c.partialSince > 0) c.partialSince = now;
+      c.socket.resume();
+    }
   }
 
   /** Stops accepting, flushes every connection's partial record, closes the sockets. */
   async stop(deadline: number): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     const server = this.server;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const [socket, finish] of this.conns) {
-      socket.pause();
-      finish('stop');
-      socket.destroy();
+    for (const c of [...this.conns]) {
+      c.socket.pause();
+      c.finish('stop');
+      c.socket.destroy();
     }
     await settleBy(closed, deadline);
   }

@@ -3,7 +3,7 @@
  * waiting. No mocks of our servers: the specs talk to the inputs over real sockets, files and processes.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SourcePosition, SourceSink } from '@backlog/core-pipeline';
@@ -143,4 +143,32 @@ export function hostileRecord(rand: () => number, i: number): Buffer {
 
 export function rssMiB(): number {
   return process.memoryUsage().rss / 1024 / 1024;
+}
+
+/** A TCP client on loopback, connected. `localAddress` picks the source address (127.0.0.2 … for per-address caps). */
+export function tcpConnect(port: number, localAddress?: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * A slow-drip sender over a real socket: `data` one byte per write(), yielding to the event loop after
+ * each so that each byte tends to arrive as a read of its own (the listener's read count says how many did).
+ */
+export async function drip(socket: Socket, data: Uint8Array): Promise<void> {
+  socket.setNoDelay(true);
+  for (let i = 0; i < data.length; i++) {
+    socket.write(data.subarray(i, i + 1));
+    await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+/** Resolves when the peer closed the socket (or it errored). */
+export function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve();
+    socket.once('close', () => resolve());
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bindHostField, bytesField, formatField, nameField, portField } from '../shared/config';
+import { bindHostField, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
 
 export const syslogTcpConfigSchema = z
   .object({
@@ -22,10 +22,7 @@ export const syslogTcpConfigSchema = z
      * past. It is also the per-connection buffer bound. Default 65 536 (RFC 5425 §4.3.1 asks for at least 2 048).
      */
     maxFrameBytes: bytesField(65_536, 480, 16 * 1024 * 1024),
-    /** Connections served at once; more are refused. Default 1024. */
-    maxConnections: z.number().int().min(1).max(100_000).default(1024),
-    /** Close a connection idle this long, ms; 0 = never. Default 0 (syslog daemons keep one connection open). */
-    idleTimeoutMs: z.number().int().min(0).default(0),
+    ...tcpBoundsFields,
   })
   .strict();
 

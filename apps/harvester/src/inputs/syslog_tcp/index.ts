@@ -3,7 +3,7 @@ import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
 import type { FlagReason, HarvestEvent } from '../shared/event';
 import { makeSyslogEvent, syslogEventLineOf } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
-import { TcpListener } from '../shared/tcp';
+import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
 import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
 
 /** Events per sink write within one socket read. */
@@ -32,14 +32,18 @@ export class SyslogTcpInput implements Source {
       host: cfg.host,
       port: cfg.port,
       maxConnections: cfg.maxConnections,
+      maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
       idleTimeoutMs: cfg.idleTimeoutMs,
+      partialRecordTimeoutMs: cfg.partialRecordTimeoutMs,
       logger: this.core.logger,
       sink: ctx.sink,
+      metrics: ctx.metrics,
+      labels: { input: this.type, name: this.name },
       onConnection: () => this.connection(),
     });
   }
 
-  private connection() {
+  private connection(): ConnectionHandler {
     // Views, not copies: each frame is parsed before the next read is pushed (no allocation per frame).
     const decoder = new SyslogFrameDecoder({ mode: this.cfg.framing, maxFrameBytes: this.cfg.maxFrameBytes, views: true });
     const emit = (frames: Frame[], stopping: boolean): boolean => {
@@ -67,10 +71,23 @@ export class SyslogTcpInput implements Source {
       }
       return ok;
     };
+    let completed = 0;
     return {
-      data: (chunk: Buffer) => emit(decoder.push(chunk), false),
-      // The peer closed (or we stop): what the decoder holds is the last frame, flagged when it was cut.
-      end: (reason: string) => void emit(decoder.end(), reason !== 'end'),
+      data: (chunk: Buffer) => {
+        const frames = decoder.push(chunk);
+        completed += frames.length;
+        return emit(frames, false);
+      },
+      // The peer closed (or a deadline passed, or we stop): what the decoder holds is the last frame,
+      // flagged when it was cut.
+      end: (reason: CloseReason) => void emit(decoder.end(), reason !== 'end'),
+      get partial() {
+        return decoder.partial;
+      },
+      get completed() {
+        return completed;
+      },
+      stats: () => decoder.stats(),
     };
   }
 

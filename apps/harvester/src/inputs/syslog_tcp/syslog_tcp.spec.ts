@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, freePort, hostileRecord, rng, rssMiB, sleep, testContext, waitFor } from '../shared/test-kit';
+import { CollectingSink, closed, drip, expectAccounted, freePort, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
 import { type SyslogTcpInput, syslogTcpInput } from './index';
 
 const inputs: SyslogTcpInput[] = [];
@@ -31,8 +31,53 @@ function send(port: number, data: Buffer | string, opts: { end?: boolean } = {})
 }
 
 describe('syslog_tcp', () => {
-  it('defaults: 127.0.0.1:5514, auto framing', () => {
-    expect(syslogTcpInput.configSchema.parse({ type: 'syslog_tcp' })).toMatchObject({ host: '127.0.0.1', port: 5514, framing: 'auto', maxFrameBytes: 65_536 });
+  it('defaults: 127.0.0.1:5514, auto framing; bounded in connections (in all and per address) and in time (idle, partial frame)', () => {
+    expect(syslogTcpInput.configSchema.parse({ type: 'syslog_tcp' })).toMatchObject({
+      host: '127.0.0.1', port: 5514, framing: 'auto', maxFrameBytes: 65_536,
+      maxConnections: 1024, maxConnectionsPerAddress: 256, idleTimeoutMs: 300_000, partialRecordTimeoutMs: 30_000,
+    });
+  });
+
+  it('slow drip: frames sent one byte per write over a real socket are decoded with linear copying in one bounded buffer', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { partialRecordTimeoutMs: 600_000 });
+    const msg = `<13>1 2026-11-22T10:00:00Z web-01 drip - - - ${'y'.repeat(2900)}`;
+    for (const [framing, wire] of [
+      ['octet', `${Buffer.byteLength(msg)} ${msg}`],
+      ['lf', `${msg}\n`],
+    ] as const) {
+      const before = sink.events.length;
+      const sock = await tcpConnect(port);
+      const bytes = Buffer.from(wire);
+      // All but the last byte: the frame is still incomplete, so the decoder holds it.
+      await drip(sock, bytes.subarray(0, bytes.length - 1));
+      await waitFor(() => (input.listener.connectionStats()[0]?.reads ?? 0) > 0 && input.core.stats.received === before && (input.listener.connectionStats()[0]?.length ?? 0) >= bytes.length - 1 - 8, 5000, `${framing}: every byte read`);
+      const [c] = input.listener.connectionStats();
+      expect(c!.reads, framing).toBeGreaterThan(bytes.length / 4);
+      expect(c!.allocations, framing).toBeLessThanOrEqual(8);
+      expect(c!.capacity, framing).toBeLessThanOrEqual(2 * bytes.length);
+      // Linear: re-copying the pending bytes on every read would be ~reads²/2 (millions here).
+      expect(c!.copiedBytes, framing).toBeLessThanOrEqual(3 * bytes.length);
+      sock.end(bytes.subarray(bytes.length - 1));
+      await waitFor(() => sink.events.length === before + 1, 5000, `${framing}: the frame`);
+      expect(sink.events[before], framing).toMatchObject({ message: 'y'.repeat(2900), service: { name: 'drip' } });
+      await closed(sock);
+      await waitFor(() => input.listener.connections === 0, 5000, 'closed');
+    }
+    expectAccounted(input.core.stats);
+  });
+
+  it('a frame started and not finished within partialRecordTimeoutMs closes the connection; the part received is kept, flagged', async () => {
+    const sink = new CollectingSink();
+    const { input, port } = await start(sink, { partialRecordTimeoutMs: 300 });
+    const sock = await tcpConnect(port);
+    sock.write('<13>1 2026-11-22T10:00:00Z web-01 app - - - complete\n200 <13>1 2026-11-22T10:00:00Z web-01 app - - - cut');
+    await closed(sock);
+    await waitFor(() => sink.events.length === 2, 5000, 'two events');
+    expect(sink.events[0]).toMatchObject({ message: 'complete' });
+    expect(sink.events[1]?.labels).toMatchObject({ partial_frame: 'true' });
+    expect(Object.fromEntries(input.listener.closed)).toEqual({ partial_timeout: 1 });
+    expectAccounted(input.core.stats);
   });
 
   it('receives util-linux logger over TCP: RFC 5424 and RFC 3164, non-transparent and --octet-count framing', async () => {
