@@ -339,7 +339,14 @@ async function probe(brokers: readonly string[], kafkaFor: (broker: string) => K
       await Promise.race([admin.connect(), timeout]);
       return undefined;
     } catch (e) {
-      return mapKafkaError(e, 'start check', [broker]);
+      const err = mapKafkaError(e, 'start check', [broker]);
+      if (err.message.includes(broker)) return err;
+      // Some kafkajs errors ("Closed connection") name no broker: every probe failure names its own.
+      return new KafkaAdapterError(err.code, err.message.replace(/^start check: /, `start check: broker ${broker}: `), {
+        retriable: err.retriable,
+        cause: err.cause,
+        ...(err.brokerError ? { brokerError: err.brokerError } : {}),
+      });
     } finally {
       clearTimeout(timer);
       await admin.disconnect().catch(() => undefined);
