@@ -365,6 +365,19 @@ describe('Kafka over SASL_SSL', () => {
     expect(r.stderr).toContain('kafka.sasl.passwordEnv: the environment variable TEST_UNSET_KAFKA_PASSWORD');
   }, 60_000);
 
+  it('an unreachable cluster is not a refusal: the harvester starts anyway (its spool holds the batches)', async () => {
+    const closed = `127.0.0.1:${await freePort()}`;
+    const a = await start('harvester-unreachable', 'apps/harvester/src/main.ts', port.probe as number, appEnv(kafkaEnv({ listener: closed, user: 'carol', clientCert: 'plain', password: 'file' }), {
+      BACKLOG_HARVESTER_METRICS_PORT: String(port.probe),
+      BACKLOG_HARVESTER_STATE_DIR: join(dir, 'unreachable', 'state'),
+      BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, 'unreachable', 'spool'),
+      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: port.probeHttp }]),
+    }));
+    await waitFor('the start check\'s warning', async () => a.output().includes('Kafka not reachable at start'), 10_000, 200);
+    expect(a.output(), a.output()).toContain(`broker ${closed}`);
+    await stopApp(a);
+  }, 60_000);
+
   it('no password appears in any output', () => {
     for (const a of apps) outputs.push(a.output());
     const all = outputs.join('\n');

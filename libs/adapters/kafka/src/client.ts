@@ -340,8 +340,8 @@ async function probe(brokers: readonly string[], kafkaFor: (broker: string) => K
       return undefined;
     } catch (e) {
       const err = mapKafkaError(e, 'start check', [broker]);
-      if (err.message.includes(broker)) return err;
-      // Some kafkajs errors ("Closed connection") name no broker: every probe failure names its own.
+      if (err.message.includes(`broker ${broker}`)) return err;
+      // Every probe failure starts with the broker it is about (kafkajs' "Closed connection" names none).
       return new KafkaAdapterError(err.code, err.message.replace(/^start check: /, `start check: broker ${broker}: `), {
         retriable: err.retriable,
         cause: err.cause,
