@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { z } from 'zod';
+import { kafkaConnection } from '@backlog/adapter-kafka';
 import { appConfigSchema } from '@backlog/platform-config';
 import { loadBenchConfig } from './lib/config';
 
@@ -141,11 +142,13 @@ async function main(): Promise<void> {
   const recordAt = (i: number) => records[i % records.length] as (typeof records)[number];
   log(`prepared ${records.length} records: ${eventsPerRecord} events, ${(avgBytes / 1024).toFixed(0)} KiB gzip (${(avgRaw / MiB).toFixed(1)} MiB NDJSON, ${(avgRaw / avgBytes).toFixed(1)}:1) each`);
 
+  // The same TLS/SASL material the apps use (kafka.ssl / kafka.sasl), handed to raw kafkajs.
+  const { connection } = kafkaConnection('bench-kafka', cfg.kafka);
   const kafka = new Kafka({
     clientId: 'backlog-bench',
-    brokers: [...cfg.kafka.brokers],
-    ssl: cfg.kafka.ssl,
-    ...(cfg.kafka.sasl ? { sasl: { ...cfg.kafka.sasl } as never } : {}),
+    brokers: connection.brokers,
+    ...(connection.tls ? { ssl: { ...connection.tls, ca: connection.tls.ca ? [...connection.tls.ca] : undefined } } : {}),
+    ...(connection.sasl ? { sasl: { mechanism: connection.sasl.mechanism, username: connection.sasl.username, password: connection.sasl.password } as never } : {}),
     logLevel: logLevel.ERROR,
   });
   const topic = `bench-kafka-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -1,4 +1,4 @@
-import { createKafka, type KafkaClient } from '@backlog/adapter-kafka';
+import { createKafka, type KafkaClient, type KafkaConnection } from '@backlog/adapter-kafka';
 import { createSearch, installLogsTemplate, type SearchConfigInput, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
@@ -10,8 +10,6 @@ type Config = DeepReadonly<EsConsumerConfig>;
 /** Problems the schema cannot see: settings the adapters do not support yet. Listed all at once. */
 export function unsupportedSettings(cfg: Config): string[] {
   const out: string[] = [];
-  if (cfg.kafka.ssl) out.push('kafka.ssl: TLS to Kafka is not supported by the Kafka adapter yet');
-  if (cfg.kafka.sasl) out.push('kafka.sasl: SASL is not supported by the Kafka adapter yet');
   if (cfg.search.tls.caFile) out.push('search.tls.caFile: a custom CA is not supported by the search adapter yet');
   return out;
 }
@@ -29,8 +27,9 @@ export function searchAdapterConfig(cfg: Config): SearchConfigInput {
   };
 }
 
-export function kafkaClient(cfg: Config, logger: Logger): KafkaClient {
-  return createKafka({ brokers: [...cfg.kafka.brokers], clientId: `es-consumer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'warn' });
+/** `connection`: the brokers with their TLS and SASL settings, from `kafkaConnection` at start. */
+export function kafkaClient(cfg: Config, connection: KafkaConnection, logger: Logger): KafkaClient {
+  return createKafka({ ...connection, clientId: `es-consumer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'warn' });
 }
 
 export function consumerOptions(cfg: Config): EsConsumerOptions {

@@ -4,6 +4,7 @@
 //   node --import tsx apps/es-consumer/src/main.ts prune [--dry-run] [--config f] prune once and exit
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
+import { type KafkaConnection, checkKafkaAtStart, kafkaConnection } from '@backlog/adapter-kafka';
 import type { SearchPort } from '@backlog/adapter-search';
 import { consumerOptions, createSearch, installTemplate, kafkaClient, searchAdapterConfig, unsupportedSettings, untilReady } from './app';
 import { harvestTopic } from '@backlog/core-codec';
@@ -22,11 +23,14 @@ const option = (name: string) => {
 const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'run';
 
 let config;
+let kafkaConn: { connection: KafkaConnection; warnings: string[] } | undefined;
 try {
   if (command !== 'run' && command !== 'prune') throw new ConfigError('CONFIG_INVALID', 'es-consumer', [{ path: '', message: `unknown command ${command} (run | prune)` }]);
   config = loadConfig({ app: 'es-consumer', schema: esConsumerConfigSchema, file: option('--config') });
-  const extra = unsupportedSettings(config);
-  if (extra.length) throw new ConfigError('CONFIG_INVALID', 'es-consumer', extra.map((m) => ({ path: m.split(':')[0] as string, message: m.slice(m.indexOf(':') + 2) })));
+  const extra = unsupportedSettings(config).map((m) => ({ path: m.split(':')[0] as string, message: m.slice(m.indexOf(':') + 2) }));
+  // Kafka's TLS files and SASL password are read and checked with the other problems (prune does not use Kafka).
+  if (command === 'run') kafkaConn = kafkaConnection('es-consumer', config.kafka, { extra });
+  else if (extra.length) throw new ConfigError('CONFIG_INVALID', 'es-consumer', extra);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -96,8 +100,13 @@ async function run(): Promise<number> {
       logger.info('search engine', { engine: search.engine, template: cfg.template.name });
       let fatal: (err: Error) => void = () => undefined;
       const fatalP = new Promise<Error>((resolve) => (fatal = resolve));
-      consumer = new EsConsumer(kafkaClient(cfg, logger), search, metrics, logger, consumerOptions(cfg), (e) => fatal(e));
-      const started = await untilReady('starting the Kafka consumer', () => (consumer as EsConsumer).start(), logger, () => stopping).catch((err: Error) => err);
+      const conn = kafkaConn as NonNullable<typeof kafkaConn>;
+      const kafka = kafkaClient(cfg, conn.connection, logger);
+      consumer = new EsConsumer(kafka, search, metrics, logger, consumerOptions(cfg), (e) => fatal(e));
+      // Refused credentials or certificates: one error naming the broker, no retries.
+      const started = await checkKafkaAtStart(kafka, logger, { warnings: conn.warnings })
+        .then(() => untilReady('starting the Kafka consumer', () => (consumer as EsConsumer).start(), logger, () => stopping))
+        .catch((err: Error) => err);
       if (started instanceof Error) {
         logger.error('cannot start consuming', { error: started });
         exit = 1;
@@ -110,7 +119,7 @@ async function run(): Promise<number> {
         }
         // The group's lag from the broker's point of view (metrics.groupLag), also while paused.
         const opts = consumerOptions(cfg);
-        const lag = startLagPoller({ admin: kafkaClient(cfg, logger).admin(), groupId: opts.groupId, topic: harvestTopic(cfg.env), gauge: metrics.groupLag, intervalMs: 15_000, logger });
+        const lag = startLagPoller({ admin: kafkaClient(cfg, conn.connection, logger).admin(), groupId: opts.groupId, topic: harvestTopic(cfg.env), gauge: metrics.groupLag, intervalMs: 15_000, logger });
         const why = await Promise.race([stopSignal.then(() => undefined), fatalP]);
         await lag.stop();
         if (why) {

@@ -5,6 +5,7 @@
 //   node --import tsx apps/harvester/src/main.ts [--config harvester.yaml]
 //   some-app | BACKLOG_HARVESTER_OUTPUT=stdout BACKLOG_HARVESTER_INPUTS='[{"type":"stdin"}]' node --import tsx apps/harvester/src/main.ts
 import { getHeapStatistics } from 'node:v8';
+import { type KafkaConnection, kafkaConnection } from '@backlog/adapter-kafka';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
 import { MetricsRegistry, type TelemetryServer, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
 import type { LogEvent } from '@backlog/core-event';
@@ -23,8 +24,12 @@ const option = (name: string) => {
 };
 
 let config;
+let kafka: { connection: KafkaConnection; warnings: string[] } | undefined;
 try {
   config = loadConfig({ app: 'harvester', schema: harvesterConfigSchema, file: option('--config') });
+  // Kafka's TLS files and SASL password are read and checked now, only when this harvester ships to
+  // Kafka itself: a sealed harvester never holds Kafka credentials.
+  if (config.output === 'kafka' && !config.shipping.sealed.enabled) kafka = kafkaConnection('harvester', config.kafka);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -60,7 +65,7 @@ const early: SourcePosition[] = [];
 try {
   if (cfg.output === 'kafka') {
     shipping = await startShipping(
-      { host: cfg.host.name, env: cfg.env, brokers: cfg.kafka.brokers, shipping: cfg.shipping },
+      { host: cfg.host.name, env: cfg.env, ...(kafka ? { kafka } : {}), shipping: cfg.shipping },
       { registry, logger, onCommit: (p) => (ready.harvester ? ready.harvester.commit(p) : early.push(...p)) },
     );
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createKafka } from '@backlog/adapter-kafka';
+import { type KafkaConnection, checkKafkaAtStart, createKafka } from '@backlog/adapter-kafka';
 import { createRedis, type RedisPort } from '@backlog/adapter-redis';
 import { createS3, type S3Port } from '@backlog/adapter-s3';
 import { createSearch, installLogsTemplate, type SearchPort } from '@backlog/adapter-search';
@@ -33,7 +33,23 @@ export async function installTemplate(search: SearchPort, cfg: Config): Promise<
   await installLogsTemplate(search, cfg.template);
 }
 
-export async function buildIndexer(cfg: Config, logger: Logger, registry: MetricsRegistry, extraEnvs: readonly string[] = []): Promise<Indexer> {
+/**
+ * `kafka`: the brokers with TLS/SASL (`kafkaConnection`, checked at start), needed when
+ * `compressedTopic.enabled`; its start check runs here, so refused credentials fail the build.
+ */
+export async function buildIndexer(
+  cfg: Config,
+  logger: Logger,
+  registry: MetricsRegistry,
+  extraEnvs: readonly string[] = [],
+  kafkaConn?: { connection: KafkaConnection; warnings: readonly string[] },
+): Promise<Indexer> {
+  // Kafka first: refused credentials fail here, before any other connection is opened.
+  if (cfg.compressedTopic.enabled && !kafkaConn) throw new Error('buildIndexer: compressedTopic.enabled needs the Kafka connection');
+  const kafka = cfg.compressedTopic.enabled && kafkaConn
+    ? createKafka({ ...kafkaConn.connection, clientId: `indexer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'error', retry: { retries: 3 } })
+    : undefined;
+  if (kafka && kafkaConn) await checkKafkaAtStart(kafka, logger, { warnings: kafkaConn.warnings });
   const s = cfg.search;
   const search = await createSearch({
     node: s.url,
@@ -45,9 +61,6 @@ export async function buildIndexer(cfg: Config, logger: Logger, registry: Metric
   });
   const s3 = createS3({ ...cfg.s3, maxAttempts: 3, connectionTimeoutMs: 2_000, requestTimeoutMs: 60_000 });
   const redis = createRedis({ url: cfg.redis.url, keyPrefix: cfg.state.keyPrefix, onConnectionError: (e) => logger.debug('redis connection error', { error: e }) });
-  const kafka = cfg.compressedTopic.enabled
-    ? createKafka({ brokers: [...cfg.kafka.brokers], clientId: `indexer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'error', retry: { retries: 3 } })
-    : undefined;
   const metrics = indexerMetrics(registry);
   const store = new JobStore(redis);
   const owner = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -112,8 +112,6 @@ export function crossCheck(cfg: DeepReadonly<IndexerConfig>): { path: string; me
   if (!cfg.api.token && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback)` });
   if (cfg.history.ttlHours > cfg.history.maxTtlHours) out.push({ path: 'history.ttlHours', message: `exceeds history.maxTtlHours (${cfg.history.maxTtlHours})` });
   if (cfg.load.initialBackoffMs > cfg.load.maxBackoffMs) out.push({ path: 'load.initialBackoffMs', message: 'exceeds load.maxBackoffMs' });
-  if (cfg.kafka.ssl) out.push({ path: 'kafka.ssl', message: 'TLS to Kafka is not supported by the Kafka adapter yet' });
-  if (cfg.kafka.sasl) out.push({ path: 'kafka.sasl', message: 'SASL is not supported by the Kafka adapter yet' });
   if (cfg.search.tls.caFile) out.push({ path: 'search.tls.caFile', message: 'a custom CA is not supported by the search adapter yet' });
   return out;
 }

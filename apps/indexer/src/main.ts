@@ -3,6 +3,7 @@
 //
 //   node --import tsx apps/indexer/src/main.ts [--config file.yaml]            serve the API (8081) + metrics/health (9105)
 //   node --import tsx apps/indexer/src/main.ts history load|list|extend|drop …  what `backlog history …` runs
+import { type KafkaConnection, kafkaConnection } from '@backlog/adapter-kafka';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { buildIndexer, installTemplate, type Indexer } from './app';
@@ -29,11 +30,14 @@ if (command === 'history') {
 }
 
 let config;
+let kafkaConn: { connection: KafkaConnection; warnings: string[] } | undefined;
 try {
   if (command !== 'serve' && command !== 'history') throw new ConfigError('CONFIG_INVALID', 'indexer', [{ path: '', message: `unknown command ${command} (serve | history)` }]);
   config = loadConfig({ app: 'indexer', schema: indexerConfigSchema, file: historyArgs?.values.config ?? option('--config') });
   const extra = crossCheck(config);
-  if (extra.length) throw new ConfigError('CONFIG_INVALID', 'indexer', extra);
+  // Kafka (c-<env>) only when it is read: its TLS files and SASL password are checked with the rest.
+  if (config.compressedTopic.enabled) kafkaConn = kafkaConnection('indexer', config.kafka, { extra });
+  else if (extra.length) throw new ConfigError('CONFIG_INVALID', 'indexer', extra);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -57,7 +61,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 
 async function history(): Promise<number> {
   const args = historyArgs as NonNullable<typeof historyArgs>;
-  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), args.values.env ? [args.values.env] : []);
+  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), args.values.env ? [args.values.env] : [], kafkaConn);
   try {
     return await runHistoryCli(ix, args, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
   } finally {
@@ -88,7 +92,7 @@ async function serve(): Promise<number> {
   try {
     for (let wait = 500; !ix && !abort.signal.aborted; wait = Math.min(10_000, wait * 2)) {
       try {
-        ix = await buildIndexer(cfg, logger, registry);
+        ix = await buildIndexer(cfg, logger, registry, [], kafkaConn);
         if (cfg.template.install) await installTemplate(ix.search, cfg);
       } catch (err) {
         if ((err as { retriable?: unknown }).retriable === false) throw err;

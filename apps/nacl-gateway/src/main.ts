@@ -1,7 +1,7 @@
 // nacl-gateway: sealed batches from harvesters (TCP 5516) → h-<env>; /metrics and /healthz on 9102.
 // The only file that exits the process.
 import { readFileSync } from 'node:fs';
-import { createKafka } from '@backlog/adapter-kafka';
+import { type KafkaConnection, checkKafkaAtStart, createKafka, kafkaConnection } from '@backlog/adapter-kafka';
 import { createRedis } from '@backlog/adapter-redis';
 import { harvestTopic } from '@backlog/core-codec';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
@@ -19,8 +19,11 @@ const log = createJsonLogger().child?.({ app: 'nacl-gateway' }) ?? createJsonLog
 
 async function main(): Promise<void> {
   let cfg;
+  let kafkaConn: { connection: KafkaConnection; warnings: string[] };
   try {
     cfg = loadConfig({ app: 'nacl-gateway', schema: gatewayConfigSchema, file: process.argv.find((a) => a.startsWith('--config='))?.slice(9) });
+    // TLS files and the SASL password, read and checked before any socket opens.
+    kafkaConn = kafkaConnection('nacl-gateway', cfg.kafka);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -30,7 +33,10 @@ async function main(): Promise<void> {
   const keys = { secretKey, publicKey: publicKeyOf(secretKey) };
   const registry = new MetricsRegistry({ defaultMetrics: true });
   const metrics = gatewayMetrics(registry);
-  const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `nacl-gateway-${cfg.env}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2000 } });
+  const kafka = createKafka({ ...kafkaConn.connection, clientId: `nacl-gateway-${cfg.env}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2000 } });
+  // Refused credentials or certificates end the start here, naming the broker; an unreachable cluster
+  // does not (harvesters keep their batches spooled until the gateway's produce succeeds).
+  await checkKafkaAtStart(kafka, log, { warnings: kafkaConn.warnings });
   const producer = kafka.producer();
   // The replay record all replicas share (docs/specs/sealed-transport.md, "Replay"). Without Redis the
   // gateway refuses frames (fail closed) and reports itself unhealthy; it does not refuse to start.

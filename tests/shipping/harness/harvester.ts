@@ -38,7 +38,7 @@ async function main() {
   // Positions acknowledged while the previous run's spool drains, before the inputs exist: handed over once they do.
   const early: SourcePosition[] = [];
   const shipping = await startShipping(
-    { host, env: cfg.env, brokers: cfg.brokers, shipping: shippingConfigSchema.parse(cfg.shipping) },
+    { host, env: cfg.env, kafka: { connection: { brokers: cfg.brokers }, warnings: [] }, shipping: shippingConfigSchema.parse(cfg.shipping) },
     { registry, logger, onCommit: (p) => (sources.length ? sources.forEach((s) => s.commit?.(p)) : early.push(...p)) },
   );
   for (const raw of cfg.inputs) {

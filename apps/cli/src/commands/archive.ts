@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
 import { type EventFilter, type PartProblem, checkPart, parseFilterArgs, parseTimeArg } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
+import { cliKafka } from './kafka';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
 import { type RunOptions, type RunSummary, exitCodeOf } from './archive-run';
 
@@ -252,8 +252,8 @@ function registerReplay(archive: Command): void {
     const refusal = replayTargetRefusal(opts.env, opts.topic);
     if (refusal && !opts.force) throw new Error(`--topic ${opts.topic}: ${refusal} (--force to do it anyway)`);
     const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
+    const kafka = await cliKafka(cfg.kafka, `backlog-archive-replay-${opts.env}`);
     const s3 = createS3({ ...cfg.s3 });
-    const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `backlog-archive-replay-${opts.env}` });
     const admin = kafka.admin();
     const producer = kafka.producer();
     const sig = stopOnSignal();

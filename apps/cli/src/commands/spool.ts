@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { createKafka } from '@backlog/adapter-kafka';
 import { decodeSegment, decodeWal, harvestTopic, segmentSeqOf } from '@backlog/core-codec';
+import { appConfigSchema, loadConfig } from '@backlog/platform-config';
+import { cliKafka } from './kafka';
 
 const DEFAULT_DIR = '.backlog/harvester/spool';
 
@@ -74,11 +75,15 @@ export function registerSpool(program: Command): void {
     .command('drain')
     .description('send every closed segment to h-<env> now and delete each once Kafka acknowledged it (stop the harvester first)')
     .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
-    .option('--env <env>', 'environment (topic h-<env>)', process.env.BACKLOG_ENV ?? 'dev')
-    .option('--brokers <list>', 'Kafka brokers, comma-separated', process.env.BACKLOG_KAFKA_BROKERS ?? '127.0.0.1:9092')
-    .action(async (opts: { dir: string; env: string; brokers: string }) => {
+    .option('--env <env>', 'environment (topic h-<env>); default: the config\'s env (BACKLOG_ENV)')
+    .option('--brokers <list>', 'Kafka brokers, comma-separated; default: the config\'s kafka.brokers (BACKLOG_KAFKA_BROKERS). TLS and SASL come from kafka.ssl / kafka.sasl')
+    .action(async (opts: { dir: string; env?: string; brokers?: string }) => {
+      // The shared config, as the harvester reads it: brokers, env, and kafka.ssl / kafka.sasl.
+      const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
+      const env = opts.env ?? cfg.env;
       const rows = inspectSpool(opts.dir).filter((r) => r.kind === 'segment');
-      const producer = createKafka({ brokers: opts.brokers.split(','), clientId: 'backlog-spool-drain' }).producer();
+      const kafka = await cliKafka(cfg.kafka, 'backlog-spool-drain', opts.brokers ? { brokers: opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) } : {});
+      const producer = kafka.producer();
       await producer.connect();
       let sent = 0;
       let events = 0;
@@ -89,7 +94,7 @@ export function registerSpool(program: Command): void {
             continue;
           }
           const { meta, value } = decodeSegment(readFileSync(r.file));
-          await producer.send(harvestTopic(opts.env), [{ key: meta.key, value, headers: meta.headers }]);
+          await producer.send(harvestTopic(env), [{ key: meta.key, value, headers: meta.headers }]);
           rmSync(r.file);
           sent++;
           events += meta.count;
@@ -97,7 +102,7 @@ export function registerSpool(program: Command): void {
       } finally {
         await producer.disconnect();
       }
-      process.stdout.write(`${JSON.stringify({ segments: sent, events, topic: harvestTopic(opts.env), openWals: inspectSpool(opts.dir).filter((r) => r.kind === 'wal').length })}\n`);
+      process.stdout.write(`${JSON.stringify({ segments: sent, events, topic: harvestTopic(env), openWals: inspectSpool(opts.dir).filter((r) => r.kind === 'wal').length })}\n`);
     });
   spool
     .command('purge')

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createKafka } from '@backlog/adapter-kafka';
+import { type KafkaConnection, checkKafkaAtStart, createKafka } from '@backlog/adapter-kafka';
 import { type BatchEvent, harvestTopic } from '@backlog/core-codec';
 import type { Logger, SourcePosition } from '@backlog/core-pipeline';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
@@ -27,13 +27,18 @@ export interface Shipping {
  * Builds and starts shipping for harvester main.ts. Call it before the inputs start, then pass
  * `shipping.sink` as their sink and route commits back:
  *
- *   const shipping = await startShipping({ host, env, brokers, shipping: config.shipping }, { registry, logger, onCommit: (p) => sources.forEach((s) => s.commit?.(p)) });
+ *   const shipping = await startShipping({ host, env, kafka, shipping: config.shipping }, { registry, logger, onCommit: (p) => sources.forEach((s) => s.commit?.(p)) });
+ *
+ * `kafka` is the connection `kafkaConnection` built from the shared settings (brokers, TLS, SASL) and
+ * its warnings; it is unused when shipping is sealed. Before shipping directly, the brokers are probed
+ * once: credentials or certificates they refuse throw (the harvester exits with the message), an
+ * unreachable cluster is only logged (the spool holds the batches until it is back).
  *
  * It recovers the spool and waits (up to `startupDrainMs`) until the previous run's batches are
  * acknowledged, so that file offsets they hold are committed before a file input re-reads from them.
  */
 export async function startShipping(
-  cfg: { host: string; env: string; brokers: readonly string[]; shipping: ShippingConfig },
+  cfg: { host: string; env: string; kafka?: { connection: KafkaConnection; warnings: readonly string[] }; shipping: ShippingConfig },
   deps: { registry: MetricsRegistry; logger: Logger; onCommit?: (positions: SourcePosition[]) => void },
 ): Promise<Shipping> {
   const s = cfg.shipping;
@@ -54,7 +59,10 @@ export async function startShipping(
     });
     target = `nacl-gateway ${s.sealed.gateway}`;
   } else {
-    const kafka = createKafka({ brokers: [...cfg.brokers], clientId: `harvester-${cfg.host}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2_000 } });
+    if (!cfg.kafka) throw new Error('startShipping: kafka connection settings are required to ship to Kafka');
+    const kafka = createKafka({ ...cfg.kafka.connection, clientId: `harvester-${cfg.host}`, retry: { retries: 5, initialRetryTimeMs: 200, maxRetryTimeMs: 2_000 } });
+    // Bounded: a hung broker must not hold the inputs back for long.
+    await checkKafkaAtStart(kafka, deps.logger, { warnings: cfg.kafka.warnings, timeoutMs: 5_000 });
     sender = new KafkaSender(kafka, harvestTopic(cfg.env));
     target = `kafka ${harvestTopic(cfg.env)}`;
   }

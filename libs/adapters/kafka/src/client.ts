@@ -1,6 +1,7 @@
 import kafkajs from 'kafkajs';
 import type {
   Admin as KAdmin,
+  KafkaConfig as KafkaJSConfig,
   Consumer as KConsumer,
   EachBatchPayload,
   IHeaders,
@@ -33,6 +34,34 @@ export interface KafkaConfig {
    * Default: 8 retries, 300 ms initial, 30 s max: about a minute before an error reaches the caller.
    */
   retry?: { retries?: number; initialRetryTimeMs?: number; maxRetryTimeMs?: number };
+  /** TLS to the brokers. Default: plaintext. Build it from the shared settings with `kafkaConnection`. */
+  tls?: KafkaTlsOptions;
+  /** SASL authentication. Default: none. Build it from the shared settings with `kafkaConnection`. */
+  sasl?: KafkaSaslOptions;
+}
+
+/** TLS options: PEM text, not file names (`kafkaConnection` reads and checks the files). */
+export interface KafkaTlsOptions {
+  /** CA certificates (PEM) trusted for the brokers' certificates. Default: Node's bundled CAs. */
+  ca?: readonly string[];
+  /** Client certificate chain (PEM), for listeners that require client authentication. */
+  cert?: string;
+  /** Private key (PEM) of `cert`. */
+  key?: string;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /** Verify the brokers' certificates and host names. Default true. */
+  rejectUnauthorized?: boolean;
+  /** SNI and the name checked against every broker's certificate. Default: each broker's host. */
+  servername?: string;
+}
+
+export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface KafkaSaslOptions {
+  mechanism: KafkaSaslMechanism;
+  username: string;
+  password: string;
 }
 
 /** A record to produce. `value` is opaque bytes (for h-<env>: a gzip NDJSON batch). */
@@ -203,6 +232,15 @@ export interface Admin {
 }
 
 export interface KafkaClient {
+  /**
+   * Connects once to each bootstrap broker (no retries, bounded by `timeoutMs`, default 10,000) and
+   * fetches metadata: the check an app runs at start, so that a wrong password or an untrusted
+   * certificate is one clear error naming the broker instead of a minute of retries. Resolves when
+   * at least one broker answered and none refused our credentials or certificate. Rejects with
+   * KAFKA_AUTH / KAFKA_TLS (not retriable, the first such failure) or KAFKA_CONNECTION / KAFKA_TIMEOUT
+   * (retriable: no broker reachable now).
+   */
+  probe(options?: { timeoutMs?: number }): Promise<void>;
   /** An idempotent producer: acks=all, idempotent, one request in flight (kafkajs requires it for ordering). */
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
@@ -227,27 +265,100 @@ export function createKafka(config: KafkaConfig): KafkaClient {
     initialRetryTime: config.retry?.initialRetryTimeMs ?? 300,
     maxRetryTime: config.retry?.maxRetryTimeMs ?? 30_000,
   };
-  const kafka = new Kafka({
-    clientId: config.clientId,
-    brokers: config.brokers,
-    connectionTimeout: config.connectionTimeoutMs ?? 3_000,
-    requestTimeout: config.requestTimeoutMs ?? 30_000,
-    retry,
-    logLevel: KAFKAJS_LEVEL[config.logLevel ?? 'warn'],
-    logCreator: kafkajsLogCreator(config.logger ?? silentLogger),
-  });
+  const brokers = [...config.brokers];
+  const kafkaOf = (list: string[], r: RetryOptions, logCreator = kafkajsLogCreator(config.logger ?? silentLogger)) =>
+    new Kafka({
+      clientId: config.clientId,
+      brokers: list,
+      connectionTimeout: config.connectionTimeoutMs ?? 3_000,
+      requestTimeout: config.requestTimeoutMs ?? 30_000,
+      retry: r,
+      logLevel: KAFKAJS_LEVEL[config.logLevel ?? 'warn'],
+      logCreator,
+      ...securityOf(config),
+    });
+  const kafka = kafkaOf(brokers, retry);
+  const error = (e: unknown, what: string) => mapKafkaError(e, what, brokers);
+  const wrap: Wrap = Object.assign(
+    async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw error(e, what);
+      }
+    },
+    { error },
+  );
   return {
-    producer: (options) => new IdempotentProducer(kafka, retry, options ?? {}),
-    consumer: (options) => new GroupConsumer(kafka, retry, options),
-    admin: () => new KafkaAdmin(kafka),
+    probe: (options) => probe(brokers, (b) => kafkaOf([b], { retries: 0 }, () => () => undefined), options?.timeoutMs ?? 10_000),
+    producer: (options) => new IdempotentProducer(kafka, retry, options ?? {}, wrap),
+    consumer: (options) => new GroupConsumer(kafka, retry, options, wrap),
+    admin: () => new KafkaAdmin(kafka, wrap),
   };
 }
 
-async function wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw mapKafkaError(e, what);
+/** Runs a kafkajs call and maps what it throws (`error` maps one error), naming this client's brokers. */
+type Wrap = (<T>(what: string, fn: () => Promise<T>) => Promise<T>) & { error(e: unknown, what: string): KafkaAdapterError };
+
+/**
+ * kafkajs' `ssl` and `sasl` options, built fresh for each client: kafkajs stores its authenticator on
+ * the `sasl` object it is given, so a shared or frozen object would break the next client.
+ */
+function securityOf(config: KafkaConfig): Pick<KafkaJSConfig, 'ssl' | 'sasl'> {
+  const out: Pick<KafkaJSConfig, 'ssl' | 'sasl'> = {};
+  const t = config.tls;
+  if (t) {
+    out.ssl = {
+      rejectUnauthorized: t.rejectUnauthorized ?? true,
+      ...(t.ca ? { ca: [...t.ca] } : {}),
+      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+      ...(t.key !== undefined ? { key: t.key } : {}),
+      ...(t.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+      ...(t.servername !== undefined ? { servername: t.servername } : {}),
+    };
+  }
+  const s = config.sasl;
+  if (s) {
+    const { username, password } = s;
+    // One literal per mechanism: kafkajs' SASLOptions is a union discriminated by `mechanism`.
+    out.sasl = s.mechanism === 'plain' ? { mechanism: 'plain', username, password } : s.mechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+  }
+  return out;
+}
+
+/** One connection per bootstrap broker, in parallel; see `KafkaClient.probe`. */
+async function probe(brokers: readonly string[], kafkaFor: (broker: string) => KKafka, timeoutMs: number): Promise<void> {
+  const one = async (broker: string): Promise<KafkaAdapterError | undefined> => {
+    const admin = kafkaFor(broker).admin();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new KafkaAdapterError('KAFKA_TIMEOUT', `start check: broker ${broker}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      // connect() authenticates on the seed broker and fetches the cluster's metadata through it.
+      await Promise.race([admin.connect(), timeout]);
+      return undefined;
+    } catch (e) {
+      const err = mapKafkaError(e, 'start check', [broker]);
+      if (err.message.includes(`broker ${broker}`)) return err;
+      // Every probe failure starts with the broker it is about (kafkajs' "Closed connection" names none).
+      return new KafkaAdapterError(err.code, err.message.replace(/^start check: /, `start check: broker ${broker}: `), {
+        retriable: err.retriable,
+        cause: err.cause,
+        ...(err.brokerError ? { brokerError: err.brokerError } : {}),
+      });
+    } finally {
+      clearTimeout(timer);
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+  const results = await Promise.all(brokers.map(one));
+  const fatal = results.find((r) => r && !r.retriable);
+  if (fatal) throw fatal;
+  if (results.every((r) => r !== undefined)) {
+    const errs = results as KafkaAdapterError[];
+    if (errs.length === 1) throw errs[0];
+    throw new KafkaAdapterError(errs[0]?.code ?? 'KAFKA_CONNECTION', `start check: no broker reachable: ${errs.map((e) => e.message.replace(/^start check: /, '')).join('; ')}`, { cause: errs[0], retriable: true });
   }
 }
 
@@ -257,6 +368,7 @@ class IdempotentProducer implements Producer {
     kafka: KKafka,
     retry: RetryOptions,
     private readonly options: ProducerOptions,
+    private readonly wrap: Wrap,
   ) {
     this.p = kafka.producer({
       idempotent: true,
@@ -272,12 +384,12 @@ class IdempotentProducer implements Producer {
   }
 
   connect(): Promise<void> {
-    return wrap('producer connect', () => this.p.connect());
+    return this.wrap('producer connect', () => this.p.connect());
   }
 
   async send(topic: string, records: readonly ProduceRecord[]): Promise<ProduceResult[]> {
     if (records.length === 0) return [];
-    const res = await wrap(`produce to ${topic}`, () =>
+    const res = await this.wrap(`produce to ${topic}`, () =>
       this.p.send({
         topic,
         acks: -1, // all in-sync replicas; required by the idempotent producer
@@ -300,7 +412,7 @@ class IdempotentProducer implements Producer {
   }
 
   disconnect(): Promise<void> {
-    return wrap('producer disconnect', () => this.p.disconnect());
+    return this.wrap('producer disconnect', () => this.p.disconnect());
   }
 }
 
@@ -321,6 +433,7 @@ class GroupConsumer implements Consumer {
     kafka: KKafka,
     retry: RetryOptions,
     private readonly options: ConsumerOptions,
+    private readonly wrap: Wrap,
   ) {
     this.c = kafka.consumer({
       groupId: options.groupId,
@@ -336,15 +449,15 @@ class GroupConsumer implements Consumer {
   }
 
   connect(): Promise<void> {
-    return wrap('consumer connect', () => this.c.connect());
+    return this.wrap('consumer connect', () => this.c.connect());
   }
 
   subscribe(topics: string[], options: { fromBeginning?: boolean } = {}): Promise<void> {
-    return wrap(`subscribe ${topics.join(',')}`, () => this.c.subscribe({ topics, fromBeginning: options.fromBeginning ?? true }));
+    return this.wrap(`subscribe ${topics.join(',')}`, () => this.c.subscribe({ topics, fromBeginning: options.fromBeginning ?? true }));
   }
 
   run(handler: (batch: ConsumedBatch) => Promise<void>, options: RunOptions = {}): Promise<void> {
-    return wrap('consumer run', () =>
+    return this.wrap('consumer run', () =>
       this.c.run({
         // Offsets are committed only by `commit`, after the next hop confirmed (ARCHITECTURE habit 4).
         autoCommit: false,
@@ -376,7 +489,7 @@ class GroupConsumer implements Consumer {
   }
 
   commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
-    return wrap(`commit offsets (${this.options.groupId})`, () => this.c.commitOffsets(offsets.map((o) => ({ ...o }))));
+    return this.wrap(`commit offsets (${this.options.groupId})`, () => this.c.commitOffsets(offsets.map((o) => ({ ...o }))));
   }
 
   pause(targets: ReadonlyArray<{ topic: string; partitions?: number[] }>): void {
@@ -408,23 +521,26 @@ class GroupConsumer implements Consumer {
 
   onCrash(listener: (e: ConsumerCrash) => void): () => void {
     return this.c.on(this.c.events.CRASH, (e) => {
-      listener({ error: mapKafkaError(e.payload.error, `consumer ${this.options.groupId} crashed`), restart: e.payload.restart });
+      listener({ error: this.wrap.error(e.payload.error, `consumer ${this.options.groupId} crashed`), restart: e.payload.restart });
     });
   }
 
   disconnect(): Promise<void> {
-    return wrap('consumer disconnect', () => this.c.disconnect());
+    return this.wrap('consumer disconnect', () => this.c.disconnect());
   }
 }
 
 class KafkaAdmin implements Admin {
   private readonly a: KAdmin;
-  constructor(kafka: KKafka) {
+  constructor(
+    kafka: KKafka,
+    private readonly wrap: Wrap,
+  ) {
     this.a = kafka.admin();
   }
 
   connect(): Promise<void> {
-    return wrap('admin connect', () => this.a.connect());
+    return this.wrap('admin connect', () => this.a.connect());
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<{ created: string[]; existing: Array<{ topic: string; partitions: number }> }> {
@@ -432,7 +548,7 @@ class KafkaAdmin implements Admin {
     const missing = specs.filter((s) => !have.has(s.topic));
     const existingNames = specs.filter((s) => have.has(s.topic)).map((s) => s.topic);
     if (missing.length) {
-      await wrap('create topics', async () => {
+      await this.wrap('create topics', async () => {
         try {
           await this.a.createTopics({
             waitForLeaders: true,
@@ -451,7 +567,7 @@ class KafkaAdmin implements Admin {
       });
     }
     const existing = existingNames.length
-      ? await wrap('describe topics', async () => {
+      ? await this.wrap('describe topics', async () => {
           const md = await this.a.fetchTopicMetadata({ topics: existingNames });
           return md.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
         })
@@ -462,15 +578,15 @@ class KafkaAdmin implements Admin {
   async deleteTopics(topics: readonly string[]): Promise<void> {
     const have = new Set(await this.listTopics());
     const present = topics.filter((t) => have.has(t));
-    if (present.length) await wrap('delete topics', () => this.a.deleteTopics({ topics: present }));
+    if (present.length) await this.wrap('delete topics', () => this.a.deleteTopics({ topics: present }));
   }
 
   listTopics(): Promise<string[]> {
-    return wrap('list topics', () => this.a.listTopics());
+    return this.wrap('list topics', () => this.a.listTopics());
   }
 
   topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
-    return wrap(`topic offsets ${topic}`, async () =>
+    return this.wrap(`topic offsets ${topic}`, async () =>
       (await this.a.fetchTopicOffsets(topic))
         .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
         .sort((x, y) => x.partition - y.partition),
@@ -478,7 +594,7 @@ class KafkaAdmin implements Admin {
   }
 
   topicOffsetsAt(topic: string, timestampMs: number): Promise<Array<{ partition: number; offset: string }>> {
-    return wrap(`topic offsets at ${timestampMs} ${topic}`, async () => {
+    return this.wrap(`topic offsets at ${timestampMs} ${topic}`, async () => {
       const [at, ends] = await Promise.all([this.a.fetchTopicOffsetsByTimestamp(topic, timestampMs), this.a.fetchTopicOffsets(topic)]);
       const high = new Map(ends.map((p) => [p.partition, p.high]));
       // Kafka answers -1 when no record is that recent: start at the end then.
@@ -489,13 +605,13 @@ class KafkaAdmin implements Admin {
   }
 
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>> {
-    return wrap(`group offsets ${groupId}`, async () => {
+    return this.wrap(`group offsets ${groupId}`, async () => {
       const res = await this.a.fetchOffsets({ groupId, topics: [topic] });
       return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset })).sort((x, y) => x.partition - y.partition);
     });
   }
 
   disconnect(): Promise<void> {
-    return wrap('admin disconnect', () => this.a.disconnect());
+    return this.wrap('admin disconnect', () => this.a.disconnect());
   }
 }

@@ -35,8 +35,17 @@ export type KafkaErrorCode =
   | 'KAFKA_OFFSET_OUT_OF_RANGE'
   /** Topic already exists (create race); `ensureTopics` treats this as success. */
   | 'KAFKA_TOPIC_EXISTS'
-  /** SASL authentication or ACL authorization failed. */
+  /**
+   * SASL authentication (wrong user or password, mechanism not enabled on the listener) or ACL
+   * authorization failed. Not retriable: the same credentials get the same answer; an app exits.
+   */
   | 'KAFKA_AUTH'
+  /**
+   * The TLS handshake failed for a reason that repeats on every attempt: the broker's certificate is not
+   * signed by a trusted CA, does not name the host, has expired, or the broker refused our client
+   * certificate. Not retriable: fix `kafka.ssl`.
+   */
+  | 'KAFKA_TLS'
   /** Invalid topic config, partitions, replication factor or adapter config. */
   | 'KAFKA_INVALID_CONFIG'
   /** The broker does not support a request kafkajs needs. */
@@ -146,6 +155,21 @@ const BY_NAME: Record<string, KafkaErrorCode> = {
   KafkaJSMetadataNotLoaded: 'KAFKA_CONNECTION',
 };
 
+/**
+ * Node's TLS verification codes (OpenSSL's X509_V_ERR_* names, as `tls.connect` reports them on
+ * `err.code`) and `ERR_SSL_*` alerts from the peer (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`,
+ * `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`, …): each means the same handshake fails again.
+ * https://nodejs.org/api/tls.html#x509-certificate-error-codes
+ */
+const TLS_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE', 'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
+  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const isTlsCode = (code: string): boolean => TLS_CODES.has(code) || code.startsWith('ERR_SSL_');
+
 interface KafkaJSLike {
   name?: unknown;
   message?: unknown;
@@ -154,22 +178,34 @@ interface KafkaJSLike {
   cause?: unknown;
   originalError?: unknown;
   errors?: unknown;
+  code?: unknown;
+  broker?: unknown;
 }
 
 /**
  * Maps anything kafkajs throws to a KafkaAdapterError. Matching is on kafkajs' `name`/`type`
  * properties rather than `instanceof`, because kafkajs is CommonJS and its error classes are not
  * importable as named ESM exports (they are spread into `module.exports`).
+ *
+ * `brokers` (the client's bootstrap list) is named in authentication and TLS errors when kafkajs does
+ * not say which broker failed (its SASL errors do not), so the message always points at a broker.
  */
-export function mapKafkaError(e: unknown, what: string): KafkaAdapterError {
+export function mapKafkaError(e: unknown, what: string, brokers?: readonly string[]): KafkaAdapterError {
   if (e instanceof KafkaAdapterError) return e;
   const root = unwrap(e);
   const err = (root ?? {}) as KafkaJSLike;
   const name = typeof err.name === 'string' ? err.name : '';
   const type = typeof err.type === 'string' ? err.type : undefined;
-  const msg = typeof err.message === 'string' ? err.message : String(root);
+  const msg = (typeof err.message === 'string' ? err.message : String(root)).trim();
   const kafkaRetriable = typeof err.retriable === 'boolean' ? err.retriable : false;
   const opts = { cause: e, ...(type ? { brokerError: type } : {}) };
+  const where = typeof err.broker === 'string' ? `broker ${err.broker}` : brokers?.length ? `broker${brokers.length > 1 ? 's' : ''} ${brokers.join(', ')}` : undefined;
+  const at = (text: string) => (where ? `${what}: ${where}: ${text}` : `${what}: ${text}`);
+
+  // Before the generic connection mapping: a certificate kafkajs reports as a (retriable) connection error.
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code && isTlsCode(code)) return new KafkaAdapterError('KAFKA_TLS', at(`TLS handshake failed (${code}): ${msg}`), { ...opts, retriable: false });
+  if (name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED') return new KafkaAdapterError('KAFKA_AUTH', at(msg), { ...opts, retriable: false });
 
   if (type) {
     const code = BY_BROKER_ERROR[type];

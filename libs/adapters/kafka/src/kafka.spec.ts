@@ -24,6 +24,24 @@ describe('mapKafkaError', () => {
     expect(e.cause).toBe(err);
   });
 
+  it('maps certificate failures to KAFKA_TLS and SASL refusals to KAFKA_AUTH, not retriable, naming the broker', () => {
+    // kafkajs reports a failed TLS handshake as a retriable connection error carrying Node's code.
+    const untrusted = new kafkajs.KafkaJSConnectionError('Connection error: unable to verify the first certificate', { broker: 'k1:9093', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    const tls = mapKafkaError(new kafkajs.KafkaJSNumberOfRetriesExceeded(untrusted, { retryCount: 0, retryTime: 0 }), 'admin connect', ['k1:9093', 'k2:9093']);
+    expect(tls).toMatchObject({ code: 'KAFKA_TLS', retriable: false });
+    expect(tls.message).toBe('admin connect: broker k1:9093: TLS handshake failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE): Connection error: unable to verify the first certificate');
+    const refusedCert = new kafkajs.KafkaJSConnectionError('Connection error: sslv3 alert bad certificate', { broker: 'k2:9093', code: 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE' });
+    expect(mapKafkaError(refusedCert, 'x')).toMatchObject({ code: 'KAFKA_TLS', retriable: false });
+    // kafkajs' SASL errors name no broker: the client's bootstrap list is named instead.
+    const SaslError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+    const sasl = new SaslError('SASL SCRAM SHA512 authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512');
+    const auth = mapKafkaError(sasl, 'producer connect', ['k1:9093']);
+    expect(auth).toMatchObject({ code: 'KAFKA_AUTH', retriable: false });
+    expect(auth.message).toMatch(/^producer connect: broker k1:9093: SASL SCRAM SHA512 authentication failed/);
+    // A plain refused connection stays retriable.
+    expect(mapKafkaError(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED', { broker: 'k1:9093', code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'KAFKA_CONNECTION', retriable: true });
+  });
+
   it('looks through kafkajs retry and aggregate wrappers to the cause', () => {
     const wrapped = new kafkajs.KafkaJSNumberOfRetriesExceeded(new kafkajs.KafkaJSConnectionError('connect ECONNREFUSED'), {
       retryCount: 8,

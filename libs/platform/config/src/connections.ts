@@ -14,23 +14,100 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
+/** The name of an environment variable (`KAFKA_PASSWORD`), not its value. */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the NAME of an environment variable, e.g. KAFKA_PASSWORD');
+
+/**
+ * TLS to the brokers. Files are read and checked at start (readable, PEM parses, the key matches the
+ * certificate, the key file not readable by group/others) by `kafkaConnection` in @backlog/adapter-kafka,
+ * every problem listed before a socket opens. Keys other than `enabled` need `enabled: true`: a CA or a
+ * client certificate that would be silently ignored is refused.
+ */
+export const kafkaTlsSettingsSchema = z
+  .object(
+    {
+      /** Connect with TLS (the broker's SSL or SASL_SSL listener). Default false (the local stack is plaintext on loopback). */
+      enabled: z.boolean().default(false),
+      /** PEM file with the CA certificate(s) that signed the brokers' certificates. Default: Node's bundled public CAs. */
+      caFile: z.string().min(1).optional(),
+      /** PEM file with this client's certificate (chain), for listeners with `ssl.client.auth=required`. Needs `keyFile`. Default: none. */
+      certFile: z.string().min(1).optional(),
+      /** PEM file with the private key of `certFile` (PKCS#8, PKCS#1 or SEC1, may be encrypted); mode 0600 or stricter. Default: none. */
+      keyFile: z.string().min(1).optional(),
+      /** File holding the passphrase of an encrypted `keyFile` (one trailing newline is ignored). Default: none. */
+      keyPassphraseFile: z.string().min(1).optional(),
+      /** Name of the environment variable holding the passphrase of an encrypted `keyFile`. Default: none. */
+      keyPassphraseEnv: envName.optional(),
+      /**
+       * Verify each broker's certificate chain and host name. Default true. `false` is accepted with a
+       * warning at start (anyone on the path can then impersonate the brokers and read the password of SASL PLAIN).
+       */
+      rejectUnauthorized: z.boolean().default(true),
+      /**
+       * Host name sent as SNI and checked against every broker's certificate. Default: each broker's own
+       * host (as given in `brokers` and in the cluster's metadata); set it when brokers are reached by IP.
+       */
+      servername: z.string().min(1).optional(),
+    },
+    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping, e.g. { enabled: true, caFile: /etc/backlog/kafka-ca.pem } (kafka.ssl is no longer a boolean: kafka.ssl.enabled)' : undefined) },
+  )
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.enabled) {
+      for (const k of ['caFile', 'certFile', 'keyFile', 'keyPassphraseFile', 'keyPassphraseEnv', 'servername'] as const) {
+        if (t[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is set but kafka.ssl.enabled is false: it would be ignored' });
+      }
+      if (!t.rejectUnauthorized) ctx.addIssue({ code: 'custom', path: ['rejectUnauthorized'], message: 'is set but kafka.ssl.enabled is false: it would be ignored' });
+    }
+    if (t.certFile !== undefined && t.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'certFile is set but keyFile is not' });
+    if (t.keyFile !== undefined && t.certFile === undefined) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'keyFile is set but certFile is not' });
+    if (t.keyPassphraseFile !== undefined && t.keyPassphraseEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['keyPassphraseEnv'], message: 'use either keyPassphraseFile or keyPassphraseEnv, not both' });
+    if ((t.keyPassphraseFile !== undefined || t.keyPassphraseEnv !== undefined) && t.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a key passphrase is set but keyFile is not' });
+  });
+
+/** The SASL mechanisms the Kafka adapter implements (kafkajs 2.2.4: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/** The variable read for the SASL password when neither `passwordFile` nor `passwordEnv` is set. */
+export const DEFAULT_KAFKA_PASSWORD_ENV = 'BACKLOG_KAFKA_SASL_PASSWORD';
+
+/**
+ * SASL authentication. The password is never part of the config (so it is never printed, and never sits
+ * in a committed file): it comes from `passwordFile`, or from the environment variable `passwordEnv`
+ * names (default `BACKLOG_KAFKA_SASL_PASSWORD`), read at start by `kafkaConnection`.
+ */
+export const kafkaSaslSettingsSchema = z
+  .object({
+    /**
+     * `plain`, `scram-sha-256` or `scram-sha-512` (lowercase, as Kafka's mechanism names). OAUTHBEARER,
+     * GSSAPI (Kerberos) and AWS IAM are refused: the adapter does not implement them.
+     */
+    mechanism: z.enum(KAFKA_SASL_MECHANISMS, {
+      error: (iss) => `expected plain, scram-sha-256 or scram-sha-512${typeof iss.input === 'string' ? ` (got "${iss.input}": OAUTHBEARER, GSSAPI and AWS IAM are not supported)` : ''}`,
+    }),
+    /** SASL user name. */
+    username: z.string().min(1),
+    /** File holding the password (one trailing newline is ignored); mode 0600 or stricter. Default: none. */
+    passwordFile: z.string().min(1).optional(),
+    /** Name of the environment variable holding the password. Default `BACKLOG_KAFKA_SASL_PASSWORD` (when `passwordFile` is not set). */
+    passwordEnv: envName.optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.passwordFile !== undefined && s.passwordEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['passwordEnv'], message: 'use either passwordFile or passwordEnv, not both' });
+  });
+
 export const kafkaSettingsSchema = z
   .object({
     /** Bootstrap brokers, `host:port`. Default `['127.0.0.1:9092']` (the local stack). Env: comma-separated. */
     brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
-    /** Connect with TLS. Default false (the local stack is plaintext on loopback). */
-    ssl: z.boolean().default(false),
-    /** SASL authentication for managed clusters. Default: none. */
-    sasl: z
-      .object({
-        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-        username: z.string().min(1),
-        password: z.string().min(1),
-      })
-      .strict()
-      .optional(),
+    /** TLS to the brokers (see `kafkaTlsSettingsSchema`). Default: off. */
+    ssl: kafkaTlsSettingsSchema.prefault({}),
+    /** SASL authentication (see `kafkaSaslSettingsSchema`). Default: none. */
+    sasl: kafkaSaslSettingsSchema.optional(),
   })
   .strict();
+export type KafkaSettings = z.output<typeof kafkaSettingsSchema>;
 
 export const searchSettingsSchema = z
   .object({

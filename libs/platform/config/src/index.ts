@@ -8,11 +8,16 @@ export {
   appConfigSchema,
   connectionSettingsSchema,
   connectionSettingsShape,
+  DEFAULT_KAFKA_PASSWORD_ENV,
+  KAFKA_SASL_MECHANISMS,
+  kafkaSaslSettingsSchema,
   kafkaSettingsSchema,
+  kafkaTlsSettingsSchema,
   redisSettingsSchema,
   s3SettingsSchema,
   searchSettingsSchema,
   SHARED_KEYS,
   type ConnectionSettings,
+  type KafkaSettings,
 } from './connections';
 export { logSettingsSchema, metricsSettingsSchema } from './telemetry-settings';

@@ -167,9 +167,32 @@ describe('connection settings alone (the CLI)', () => {
     const cfg = loadConfig({
       app: 'cli',
       schema: connectionSettingsSchema,
-      env: { BACKLOG_ENV: 'prod', BACKLOG_SEARCH_URL: 'https://es.internal:9200', BACKLOG_SEARCH_ENGINE: 'elasticsearch', BACKLOG_SEARCH_USERNAME: 'elastic', BACKLOG_SEARCH_PASSWORD: 'pw', BACKLOG_KAFKA_SSL: 'true', BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD: 'p' },
+      env: { BACKLOG_ENV: 'prod', BACKLOG_SEARCH_URL: 'https://es.internal:9200', BACKLOG_SEARCH_ENGINE: 'elasticsearch', BACKLOG_SEARCH_USERNAME: 'elastic', BACKLOG_SEARCH_PASSWORD: 'pw', BACKLOG_KAFKA_SSL_ENABLED: 'true', BACKLOG_KAFKA_SSL_CA_FILE: '/etc/backlog/kafka-ca.pem', BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka' },
     });
-    expect(cfg).toMatchObject({ env: 'prod', search: { url: 'https://es.internal:9200', engine: 'elasticsearch', username: 'elastic' }, kafka: { ssl: true, sasl: { mechanism: 'scram-sha-512' } } });
+    expect(cfg).toMatchObject({ env: 'prod', search: { url: 'https://es.internal:9200', engine: 'elasticsearch', username: 'elastic' }, kafka: { ssl: { enabled: true, caFile: '/etc/backlog/kafka-ca.pem', rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: '/run/secrets/kafka' } } });
+  });
+
+  it('kafka: refuses what the adapter cannot honour, and a password inline', () => {
+    const f = file('kafka.yaml', ['kafka:', '  ssl: true', '  sasl: { mechanism: gssapi, username: u, password: inline-secret }'].join('\n'));
+    const problems = problemsOf(() => loadConfig({ app: 'cli', schema: connectionSettingsSchema, file: f, env: {} }));
+    expect(problems.map((p) => p.path).sort()).toEqual(['kafka.sasl.mechanism', 'kafka.sasl.password', 'kafka.ssl']);
+    const msg = (path: string) => problems.find((p) => p.path === path)?.message;
+    expect(msg('kafka.ssl')).toContain('kafka.ssl is no longer a boolean: kafka.ssl.enabled');
+    expect(msg('kafka.sasl.mechanism')).toContain('got "gssapi": OAUTHBEARER, GSSAPI and AWS IAM are not supported');
+    expect(msg('kafka.sasl.password')).toBe('unknown key');
+    // TLS files without TLS would be ignored silently: refused instead; a certificate needs its key.
+    const off = problemsOf(() => loadConfig({ app: 'cli', schema: connectionSettingsSchema, env: { BACKLOG_KAFKA_SSL_CA_FILE: '/ca.pem', BACKLOG_KAFKA_SSL_CERT_FILE: '/c.pem' } }));
+    expect(off.map((p) => `${p.path}: ${p.message}`).sort()).toEqual([
+      'kafka.ssl.caFile: is set but kafka.ssl.enabled is false: it would be ignored',
+      'kafka.ssl.certFile: is set but kafka.ssl.enabled is false: it would be ignored',
+      'kafka.ssl.keyFile: certFile is set but keyFile is not',
+    ]);
+  });
+
+  it('redacts the kafka settings\' secret references too (they name files and variables, never hold the password)', () => {
+    const cfg = loadConfig({ app: 'cli', schema: connectionSettingsSchema, env: { BACKLOG_KAFKA_SASL_MECHANISM: 'plain', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD_ENV: 'KAFKA_PW' } });
+    expect(JSON.stringify(cfg)).not.toMatch(/"password"/);
+    expect(redact(cfg).kafka.sasl?.passwordEnv).toBe('***');
   });
 
   it('rejects an apiKey together with a username, and a bad bucket name', () => {

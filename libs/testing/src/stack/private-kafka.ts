@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type StackConfig, loadStackConfig } from './config';
 import { ours, stopPid } from './proc';
-import { kafkaServer } from './servers';
+import { type KafkaServerExtras, kafkaServer } from './servers';
 import { upOne } from './stack';
 
 export interface PrivateKafka {
@@ -17,9 +17,10 @@ export interface PrivateKafka {
 
 /**
  * A second, private single-node Kafka for tests that must stop a broker (the shared stack's broker is
- * never stopped by a test). Same jars and KRaft setup as the stack's, on the ports given, its data in `dir`.
+ * never stopped by a test), or need listeners the shared one has not (TLS, SASL: `extras`). Same jars
+ * and KRaft setup as the stack's, on the ports given, its data in `dir`. `brokers` is the PLAINTEXT listener.
  */
-export async function startPrivateKafka(opts: { dir: string; port: number; controllerPort: number; heapMb?: number }): Promise<PrivateKafka> {
+export async function startPrivateKafka(opts: { dir: string; port: number; controllerPort: number; heapMb?: number; extras?: KafkaServerExtras }): Promise<PrivateKafka> {
   const base = loadStackConfig();
   mkdirSync(opts.dir, { recursive: true });
   const cfg: StackConfig = { ...base, dir: opts.dir, kafka: { port: opts.port, controllerPort: opts.controllerPort, heapMb: opts.heapMb ?? 512 } };
@@ -27,7 +28,7 @@ export async function startPrivateKafka(opts: { dir: string; port: number; contr
   const cp = join(base.dir, 'kafka', 'classpath.txt');
   mkdirSync(join(opts.dir, 'kafka'), { recursive: true });
   if (existsSync(cp)) copyFileSync(cp, join(opts.dir, 'kafka', 'classpath.txt'));
-  const server = kafkaServer({ ...cfg, dir: opts.dir });
+  const server = kafkaServer({ ...cfg, dir: opts.dir }, opts.extras);
   const up = async () => {
     await upOne(server, cfg);
   };

@@ -44,8 +44,24 @@ function base(cfg: StackConfig, name: string, port: number) {
   return { name, port, dir, logFile: join(dir, `${name}.log`), pidFile: join(dir, `${name}.pid`) };
 }
 
-export function kafkaServer(cfg: StackConfig): LocalServer {
+/**
+ * What a private test broker may add to the stack's single-node setup (the shared stack uses none):
+ * more listeners (e.g. SASL_SSL), server properties for them, and SCRAM users written into the
+ * metadata when the log dir is formatted (`kafka.tools.StorageTool format --add-scram`, KIP-900).
+ * The PLAINTEXT listener stays: it carries inter-broker traffic and the health probe.
+ */
+export interface KafkaServerExtras {
+  listeners?: ReadonlyArray<{ name: string; port: number; protocol: 'SSL' | 'SASL_SSL' | 'SASL_PLAINTEXT' }>;
+  /** Extra server.properties lines, `key → value` (e.g. `listener.name.<name>.ssl.client.auth`). */
+  properties?: Readonly<Record<string, string>>;
+  scramUsers?: ReadonlyArray<{ mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; name: string; password: string }>;
+}
+
+export function kafkaServer(cfg: StackConfig, extras: KafkaServerExtras = {}): LocalServer {
   const b = base(cfg, 'kafka', cfg.kafka.port);
+  const more = extras.listeners ?? [];
+  for (const l of more) if (!/^[A-Z][A-Z0-9_]*$/.test(l.name) || ['PLAINTEXT', 'CONTROLLER'].includes(l.name)) throw new Error(`kafka listener name ${l.name}: expected an upper-case name other than PLAINTEXT/CONTROLLER`);
+  const listenersOf = (ls: readonly { name: string; port: number }[]) => ls.map((l) => `${l.name}://${cfg.host}:${l.port}`);
   const dataDir = join(b.dir, 'data');
   const props = join(b.dir, 'server.properties');
   return {
@@ -76,11 +92,11 @@ export function kafkaServer(cfg: StackConfig): LocalServer {
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@${cfg.host}:${cfg.kafka.controllerPort}`,
-        `listeners=PLAINTEXT://${cfg.host}:${cfg.kafka.port},CONTROLLER://${cfg.host}:${cfg.kafka.controllerPort}`,
-        `advertised.listeners=PLAINTEXT://${cfg.host}:${cfg.kafka.port}`,
+        `listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, `CONTROLLER://${cfg.host}:${cfg.kafka.controllerPort}`, ...listenersOf(more)].join(',')}`,
+        `advertised.listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, ...listenersOf(more)].join(',')}`,
         'inter.broker.listener.name=PLAINTEXT',
         'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+        `listener.security.protocol.map=${['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...more.map((l) => `${l.name}:${l.protocol}`)].join(',')}`,
         `log.dirs=${dataDir}`,
         'num.partitions=1',
         'auto.create.topics.enable=false',
@@ -92,6 +108,7 @@ export function kafkaServer(cfg: StackConfig): LocalServer {
         'group.initial.rebalance.delay.ms=0',
         'log.retention.hours=168',
         'log.segment.bytes=268435456',
+        ...Object.entries(extras.properties ?? {}).map(([k, v]) => `${k}=${v}`),
         '',
       ].join('\n'));
       const log4j = join(b.dir, 'log4j.properties');
@@ -109,7 +126,7 @@ export function kafkaServer(cfg: StackConfig): LocalServer {
         // KRaft storage must be formatted once per log dir, or the broker refuses to start.
         const id = spawnSync('java', ['-Xmx256m', '-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
         const clusterId = id.stdout.trim().split('\n').pop() ?? '';
-        const fmt = spawnSync('java', ['-Xmx256m', `-Dlog4j.configuration=file:${log4j}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], { encoding: 'utf8' });
+        const fmt = spawnSync('java', ['-Xmx256m', `-Dlog4j.configuration=file:${log4j}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...(extras.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`])], { encoding: 'utf8' });
         if (fmt.status !== 0) throw new StackError('START_FAILED', 'kafka', `storage format failed: ${fmt.stderr || fmt.stdout}`);
       }
       return spawnDetached('java', [...java, 'kafka.Kafka', props], { cwd: b.dir, logFile: b.logFile, pidFile: b.pidFile });
