@@ -59,8 +59,9 @@ public class BacklogElasticsearch {
     } catch (Throwable t) {
       Throwable root = t;
       while (root.getCause() != null && root.getCause() != root) root = root.getCause();
-      System.err.println("backlog-elasticsearch8: FAILED to start: " + root);
       t.printStackTrace();
+      // Last, so that the tail of the log that the stack's error quotes ends with the cause.
+      System.err.println("backlog-elasticsearch8: FAILED to start: " + t + (root != t ? " (cause: " + root + ")" : ""));
       System.exit(1);
     }
     System.out.println("backlog-elasticsearch8: node started, Elasticsearch " + Build.current().qualifiedVersion()

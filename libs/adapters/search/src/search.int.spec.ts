@@ -236,11 +236,13 @@ describe('search contract: transport failures', () => {
   });
 });
 
-describe.skipIf(Boolean(ES_URL))('search contract: elasticsearch engine', () => {
-  // Printed while the file is collected: a beforeAll would not run in a suite whose only test is skipped.
-  console.warn(
-    '[search] Elasticsearch 8 engine NOT exercised: the stack runs without its Elasticsearch node (BACKLOG_ES8=off) ' +
-      'and BACKLOG_TEST_ES_URL is not set. The contract ran only against the local OpenSearch.',
-  );
-  it.skip('NOT exercised: unset BACKLOG_ES8=off, or set BACKLOG_TEST_ES_URL=http://<host>:9200 (Elasticsearch 8.x), to run this contract against it', () => undefined);
-});
+// Declared only without an Elasticsearch: a describe body runs at collection even when skipped.
+if (!ES_URL) {
+  describe('search contract: elasticsearch engine', () => {
+    console.warn(
+      '[search] Elasticsearch 8 engine NOT exercised: the stack runs without its Elasticsearch node (BACKLOG_ES8=off) ' +
+        'and BACKLOG_TEST_ES_URL is not set. The contract ran only against the local OpenSearch.',
+    );
+    it.skip('NOT exercised: unset BACKLOG_ES8=off, or set BACKLOG_TEST_ES_URL=http://<host>:9200 (Elasticsearch 8.x), to run this contract against it', () => undefined);
+  });
+}
