@@ -168,7 +168,7 @@ export function elasticsearch8Server(cfg: StackConfig): LocalServer {
       }
     },
     async start(say) {
-      requireJava(SERVER);
+      const java = requireJava(SERVER);
       const serverCp = (await resolveClasspath(cfg.root, cfg.dir, SERVER, say)).split(':');
       const moduleCps = new Map<string, string[]>();
       for (const m of ES8_MODULES) {
@@ -182,7 +182,10 @@ export function elasticsearch8Server(cfg: StackConfig): LocalServer {
       const version = assembleHome(cfg, home, logs, serverCp, moduleCps);
       say(`${SERVER}: Elasticsearch ${version}, modules ${ES8_MODULES.map((m) => m.name).join(', ')}`);
       const launcher = join(cfg.root, 'deploy', 'local', SERVER, 'BacklogElasticsearch.java');
-      return spawnDetached('java', [...jvmFlags(cfg.es8.heapMb, tmp), ...ES_JVM_FLAGS, '-cp', `${join(home, 'lib')}/*`, launcher, home], {
+      // Java 21+ warns when a class-path library (Lucene, the server's native access) calls native code
+      // without this; the distribution grants it to its own modules by name.
+      const nativeAccess = java !== undefined && java >= 21 ? ['--enable-native-access=ALL-UNNAMED'] : [];
+      return spawnDetached('java', [...jvmFlags(cfg.es8.heapMb, tmp), ...ES_JVM_FLAGS, ...nativeAccess, '-cp', `${join(home, 'lib')}/*`, launcher, home], {
         cwd: b.dir,
         logFile: b.logFile,
         pidFile: b.pidFile,

@@ -26,13 +26,15 @@ export interface LocalServer {
   readonly stopTimeoutS: number;
 }
 
-export function requireJava(server: string): void {
+/** Checks that Java 17+ is there; returns its feature version (17, 21, 25, …), or undefined when `java -version` did not say. */
+export function requireJava(server: string): number | undefined {
   if (!commandExists('java')) {
     throw new StackError('JAVA_MISSING', server, 'Java 17+ is not installed; run `bash scripts/prereqs.sh` (installs Debian package openjdk-17-jre-headless)');
   }
   const v = spawnSync('java', ['-version'], { encoding: 'utf8' });
   const m = /version "(\d+)/.exec(`${v.stderr}${v.stdout}`);
   if (m && Number(m[1]) < 17) throw new StackError('JAVA_MISSING', server, `Java 17+ is required, found ${m[1]}`);
+  return m ? Number(m[1]) : undefined;
 }
 
 export function jvmFlags(heapMb: number, tmp: string): string[] {
