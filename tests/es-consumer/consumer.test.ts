@@ -1,43 +1,51 @@
-// es-consumer against the real Kafka and the local OpenSearch, in process: the conflict corpus,
-// 1,000 malformed batches, the template as the engine applied it, and pruning.
+// es-consumer against the real Kafka and each real search engine of the stack — OpenSearch 2.19 and
+// Elasticsearch 8 (ADR 0017) — in process: the conflict corpus, 1,000 malformed batches, the template as
+// the engine applied it, and pruning. Elasticsearch words its mapping errors differently
+// (document_parsing_exception, a parser position before the field name): this is where that is proven.
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBatch, harvestTopic } from '@backlog/core-codec';
-import { stackInfo, testNamespace } from '@backlog/testing';
+import { elasticsearchUrl, stackInfo, testNamespace } from '@backlog/testing';
 import { consumerOptions } from '../../apps/es-consumer/src/app';
 import { EsConsumer } from '../../apps/es-consumer/src/consumer';
 import { esConsumerMetrics } from '../../apps/es-consumer/src/metrics';
 import { pruneRecent } from '../../apps/es-consumer/src/prune';
 import { countIn, fullyCommitted, makeEvents, newMetrics, setupEnv, testConfig, testLogger, waitFor, type TestEnv } from './helpers';
 
-let t: TestEnv;
-let consumer: EsConsumer;
-let metrics: ReturnType<typeof esConsumerMetrics>;
-let registry: ReturnType<typeof newMetrics>;
-const newMetricsText = () => registry.metrics();
-const env = testNamespace('esc');
+const es8 = elasticsearchUrl();
+const engines = [
+  { engine: 'OpenSearch', url: () => stackInfo().search.url, freeForm: 'flat_object' },
+  ...(es8 ? [{ engine: 'Elasticsearch 8', url: () => es8, freeForm: 'flattened' }] : []),
+];
 
-beforeAll(async () => {
-  const info = stackInfo();
-  t = await setupEnv(env, info, 3);
-  // A small decompression cap so that "oversized" batches fit under the broker's 1 MiB record limit.
-  const cfg = testConfig(env, info, info.search.url, { decode: { maxDecompressedBytes: 256 * 1024 }, bulk: { maxDocs: 500 } });
-  registry = newMetrics();
-  metrics = esConsumerMetrics(registry);
-  consumer = new EsConsumer(t.kafka, t.search, metrics, testLogger, consumerOptions(cfg));
-  await consumer.start();
-});
+describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm }) => {
+  let t: TestEnv;
+  let consumer: EsConsumer;
+  let metrics: ReturnType<typeof esConsumerMetrics>;
+  let registry: ReturnType<typeof newMetrics>;
+  const newMetricsText = () => registry.metrics();
+  const env = testNamespace('esc');
 
-afterAll(async () => {
-  await consumer?.stop(Date.now() + 10_000);
-  await t?.cleanup();
-});
+  beforeAll(async () => {
+    const info = stackInfo();
+    t = await setupEnv(env, info, 3, url());
+    // A small decompression cap so that "oversized" batches fit under the broker's 1 MiB record limit.
+    const cfg = testConfig(env, info, url(), { decode: { maxDecompressedBytes: 256 * 1024 }, bulk: { maxDocs: 500 } });
+    registry = newMetrics();
+    metrics = esConsumerMetrics(registry);
+    consumer = new EsConsumer(t.kafka, t.search, metrics, testLogger, consumerOptions(cfg));
+    await consumer.start();
+  });
 
-const recent = () => `logs-${env}-recent-*`;
-const dlq = () => `logs-${env}-dlq`;
-const group = () => `es-consumer-${env}`;
+  afterAll(async () => {
+    await consumer?.stop(Date.now() + 10_000);
+    await t?.cleanup();
+  });
 
-describe('es-consumer (real Kafka + OpenSearch)', () => {
+  const recent = () => `logs-${env}-recent-*`;
+  const dlq = () => `logs-${env}-dlq`;
+  const group = () => `es-consumer-${env}`;
+
   it('indexes a conflict corpus: every document indexed (moved values flagged) or dead-lettered with its reason', async () => {
     const ts = new Date().toISOString();
     const shapes: unknown[] = [42, { a: 1, b: 'x' }, 'forty-two', [1, 2, 3], ['a', 'b'], [{ a: 1 }, { a: 'z' }], true, null, 4.5];
@@ -116,13 +124,13 @@ describe('es-consumer (real Kafka + OpenSearch)', () => {
   });
 
   it('creates indices from the template: ECS types, free-form fields, refresh interval, replicas 0', async () => {
-    const mapping = (await (await fetch(`${stackInfo().search.url}/${recent()}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string; properties?: Record<string, unknown> }> } }>;
+    const mapping = (await (await fetch(`${url()}/${recent()}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string; properties?: Record<string, unknown> }> } }>;
     const props = Object.values(mapping)[0]?.mappings.properties;
     expect(props?.['@timestamp']?.type).toBe('date');
     expect(props?.message?.type).toBe('text');
-    expect(props?.fields?.type).toBe('flat_object');
+    expect(props?.fields?.type).toBe(freeForm);
     expect(props?.event?.properties?.id).toMatchObject({ type: 'keyword', ignore_above: 1024 });
-    const settings = (await (await fetch(`${stackInfo().search.url}/${recent()}/_settings`)).json()) as Record<string, { settings: { index: Record<string, string> } }>;
+    const settings = (await (await fetch(`${url()}/${recent()}/_settings`)).json()) as Record<string, { settings: { index: Record<string, string> } }>;
     const idx = Object.values(settings)[0]?.settings.index;
     expect(idx?.refresh_interval).toBe('1s');
     expect(idx?.number_of_replicas).toBe('0');

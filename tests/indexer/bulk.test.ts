@@ -1,17 +1,14 @@
 // The indexer's bulk writer against the real search engine: archive lines go to `_bulk` as stored
 // (no re-serialization), and every item is judged exactly as for a parsed document — 409 on its own
 // id is delivered, a value the mapping refuses is moved to backlog.conflicts, a line the engine
-// refuses as stored is sent again as the parsed document.
+// refuses as stored is sent again as the parsed document. On each engine of the stack: OpenSearch 2.19
+// and Elasticsearch 8 (ADR 0017).
 import { createSearch, logsTemplate, type SearchPort } from '@backlog/adapter-search';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
-import { stackInfo, testNamespace } from '@backlog/testing';
+import { elasticsearchUrl, stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkAbortedError, type BulkDoc, HistoryBulk } from '../../apps/indexer/src/bulk';
 import { indexerMetrics } from '../../apps/indexer/src/metrics';
-
-const ns = testNamespace('ixbulk');
-const index = `logs-${ns}-history-a-b`;
-let search: SearchPort;
 
 const opts = { maxDocs: 2, maxBytes: 1 << 20, concurrency: 2, attempts: 3, initialBackoffMs: 10, maxBackoffMs: 50, maxConflictRounds: 3 };
 
@@ -21,19 +18,26 @@ function doc(line: string, id: string): BulkDoc {
 
 const value = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values.reduce((a, v) => a + v.value, 0);
 
-beforeAll(async () => {
-  search = await createSearch({ node: stackInfo().search.url, engine: stackInfo().search.engine });
-  await search.putIndexTemplate(`${ns}-logs`, logsTemplate({ patterns: [`logs-${ns}-*`], priority: 480, shards: 1, replicas: 0, refreshInterval: '1s', freeForm: search.freeFormObjectMapping() }));
-  await search.createIndex(index);
-});
+const es8 = elasticsearchUrl();
+const engines = [{ engine: 'OpenSearch', url: () => stackInfo().search.url }, ...(es8 ? [{ engine: 'Elasticsearch 8', url: () => es8 }] : [])];
 
-afterAll(async () => {
-  await search.deleteIndices(`logs-${ns}-*`).catch(() => undefined);
-  await search.deleteIndexTemplate(`${ns}-logs`).catch(() => undefined);
-  await search.close();
-});
+describe.each(engines)('history bulk on $engine: raw archive lines', ({ url }) => {
+  const ns = testNamespace('ixbulk');
+  const index = `logs-${ns}-history-a-b`;
+  let search: SearchPort;
 
-describe('history bulk: raw archive lines', () => {
+  beforeAll(async () => {
+    search = await createSearch({ node: url() });
+    await search.putIndexTemplate(`${ns}-logs`, logsTemplate({ patterns: [`logs-${ns}-*`], priority: 480, shards: 1, replicas: 0, refreshInterval: '1s', freeForm: search.freeFormObjectMapping() }));
+    await search.createIndex(index);
+  });
+
+  afterAll(async () => {
+    await search.deleteIndices(`logs-${ns}-*`).catch(() => undefined);
+    await search.deleteIndexTemplate(`${ns}-logs`).catch(() => undefined);
+    await search.close();
+  });
+
   const lines = {
     plain: '{"@timestamp":"2026-11-20T10:00:00.000Z","event":{"id":"e1"},"message":"kept as stored","fields":{"n":12345678901234567890}}',
     other: '{"@timestamp":"2026-11-20T10:00:01.000Z","event":{"id":"e2"},"message":"second"}',
@@ -52,7 +56,7 @@ describe('history bulk: raw archive lines', () => {
     const hits = await search.search<Record<string, unknown>>({ index, size: 10, sort: ['@timestamp'] });
     const byId = new Map(hits.hits.map((h) => [h.id, h.source]));
     // The stored text reached the engine untouched (a parse and re-serialization would round this number).
-    const stored = await (await fetch(`${stackInfo().search.url.replace(/\/+$/, '')}/${index}/_source/e1`)).text();
+    const stored = await (await fetch(`${url().replace(/\/+$/, '')}/${index}/_source/e1`)).text();
     expect(stored).toBe(lines.plain);
     expect(byId.get('e3')).toMatchObject({ tags: ['mapping_conflict'], backlog: { conflicts: [{ field: 'log.syslog.priority', value: '"high"' }] } });
     expect(byId.get('e4')).toMatchObject({ message: 'last' });

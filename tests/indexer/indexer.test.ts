@@ -5,9 +5,11 @@
 //   filters → exactly the matching events; a window not yet in S3 → read from c-<env>;
 //   a short TTL → deleted by the reaper, also after Redis lost the job; a corrupt part → partial, others loaded;
 //   API hygiene (400 reasons, 401, 404, OpenAPI) and the CLI (--dry-run, progress as JSON lines).
+// The loads run against the stack's OpenSearch; one range is also loaded into its Elasticsearch 8 node
+// (ADR 0017), by an indexer pointed there, from the same archive.
 import { historyIndexName, windowId, windowOf } from '@backlog/core-codec';
-import { stackInfo, testNamespace } from '@backlog/testing';
-import type { SearchPort } from '@backlog/adapter-search';
+import { elasticsearchUrl, stackInfo, testNamespace } from '@backlog/testing';
+import { createSearch, type SearchPort } from '@backlog/adapter-search';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IndexerProc, type SourceEvent, archiveFixture, exited, manifests, redisOf, runHistory, s3Of, searchOf, startIndexer, untilFinished, waitFor } from './helpers';
 
@@ -92,6 +94,47 @@ describe('indexer: history loads', () => {
     expect(Date.parse(again2.expiresAt as string)).toBeGreaterThanOrEqual(Date.parse(done.expiresAt as string));
     expect((again2.progress as { events: { already: number } }).events.already).toBe(0);
     expect(await count(index)).toBe(want.length);
+  }, 180_000);
+
+  const es8 = elasticsearchUrl();
+  it.skipIf(!es8)('loads into Elasticsearch 8: exactly the events of the range, under the logs-* template, with its expiry in _meta', async () => {
+    // Its own job keys, so that this indexer neither sees nor resumes the OpenSearch loads of this file.
+    const ix = await startIndexer({ ...info, search: { url: es8 as string, engine: 'elasticsearch' } }, env, { BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer-es8:` });
+    procs.push(ix);
+    const es = await createSearch({ node: es8 as string });
+    try {
+      // 20 minutes (~12,000 events in 4 windows): the engine is what differs from the OpenSearch loads above.
+      const from = START + 10 * MIN;
+      const to = START + 30 * MIN;
+      const r = await ix.call('POST', '/v1/history', { env, start: iso(from), end: iso(to) });
+      expect(r.status).toBe(202);
+      const index = historyIndexName(env, from / 1000, to / 1000);
+      expect(r.body.index).toBe(index);
+      const done = await untilFinished(ix, index);
+      expect(done.status).toBe('done');
+      const want = inRange(from, to);
+      await es.refresh(index);
+      expect(await es.count(index)).toBe(want.length);
+      const got: string[] = [];
+      for (let after: unknown[] | undefined; ; ) {
+        const page = await es.search<{ event: { id: string } }>({ index, size: 5000, sort: [{ 'event.id': 'asc' }], source: ['event.id'], ...(after ? { searchAfter: after } : {}) });
+        if (!page.hits.length) break;
+        got.push(...page.hits.map((h) => h.source.event.id));
+        after = page.hits[page.hits.length - 1]?.sort;
+      }
+      expect(got.length).toBe(want.length);
+      expect(new Set(got)).toEqual(new Set(want.map((e) => e.id)));
+      const meta = await es.getIndexMeta(index);
+      expect((meta.history as { expiresAt: number }).expiresAt).toBe(Date.parse(done.expiresAt as string));
+      // The Elasticsearch side of the template: free-form fields are `flattened`.
+      const mapping = (await (await fetch(`${es8}/${index}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string }> } }>;
+      expect(mapping[index]?.mappings.properties.fields?.type).toBe('flattened');
+    } finally {
+      await ix.stop();
+      await es.deleteIndices(`logs-${env}-*`).catch(() => undefined);
+      await es.deleteIndexTemplate(`backlog-logs-${env}`).catch(() => undefined);
+      await es.close();
+    }
   }, 180_000);
 
   it('the same load asked of two indexers at once: one index, every part loaded once', async () => {

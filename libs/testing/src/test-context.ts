@@ -16,6 +16,15 @@ export function stackInfo(): StackInfo {
 }
 
 /**
+ * The Elasticsearch 8 that tests run against besides the stack's OpenSearch: `BACKLOG_TEST_ES_URL` when
+ * set (an Elasticsearch of one's own), else the stack's Elasticsearch 8 node (ADR 0017); undefined only
+ * when the stack runs without it (`BACKLOG_ES8=off`), and then the run says "NOT exercised".
+ */
+export function elasticsearchUrl(): string | undefined {
+  return process.env.BACKLOG_TEST_ES_URL || stackInfo().elasticsearch?.url;
+}
+
+/**
  * A name unique to one test file (and run), used as the env: topics `h-<ns>`/`c-<ns>`, indices
  * `logs-<ns>-…`, S3 prefix `<ns>/`, Redis keys `<ns>:`. Lowercase letters and digits only, so it is
  * valid everywhere (index names, topic names, S3 keys).

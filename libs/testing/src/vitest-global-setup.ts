@@ -8,9 +8,9 @@ export default async function setup(project: TestProject) {
   const say = (line: string) => process.stderr.write(`[stack] ${line}\n`);
   const res = await stackUp({ say });
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  if (!process.env.BACKLOG_TEST_ES_URL) {
-    say('Elasticsearch 8 engine NOT exercised in this run (set BACKLOG_TEST_ES_URL to an Elasticsearch 8 URL to run the search contract tests against it too)');
-  }
+  const es8 = process.env.BACKLOG_TEST_ES_URL || res.info.elasticsearch?.url;
+  if (es8) say(`Elasticsearch 8 engine exercised too: ${es8}${process.env.BACKLOG_TEST_ES_URL ? ' (BACKLOG_TEST_ES_URL)' : ' (the stack\'s node)'}`);
+  else say('Elasticsearch 8 engine NOT exercised in this run (BACKLOG_ES8=off and no BACKLOG_TEST_ES_URL)');
   project.provide('backlogStack', res.info);
   return async () => {
     if (process.env.BACKLOG_KEEP_STACK === '1' || res.started.length === 0) return;

@@ -10,13 +10,13 @@ function printStatus(rows: ServerReport[], json: boolean): void {
   }
   for (const r of rows) {
     const owner = r.owner === 'external' ? 'not started by backlog' : r.pid ? `pid ${r.pid}` : '';
-    say(`${r.name.padEnd(10)} ${r.state.padEnd(9)} ${r.endpoint.padEnd(24)} ${owner}`);
+    say(`${r.name.padEnd(14)} ${r.state.padEnd(9)} ${r.endpoint.padEnd(24)} ${owner}`);
   }
 }
 
-/** `backlog stack up|down|status`: the real local servers (Kafka, OpenSearch, S3 server, Redis) on loopback. */
+/** `backlog stack up|down|status`: the real local servers (Kafka, OpenSearch, Elasticsearch 8, S3 server, Redis) on loopback. */
 export function registerStack(program: Command): void {
-  const stack = program.command('stack').description('run the local Kafka, search engine, S3 server and Redis (no Docker)');
+  const stack = program.command('stack').description('run the local Kafka, search engines (OpenSearch, Elasticsearch 8), S3 server and Redis (no Docker)');
   stack
     .command('up')
     .description('start (or reuse) every server and wait until all are healthy')
@@ -26,6 +26,7 @@ export function registerStack(program: Command): void {
       say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       say(`  Kafka:          ${res.info.kafka.brokers.join(',')}`);
       say(`  Search (${res.info.search.engine}): ${res.info.search.url}`);
+      if (res.info.elasticsearch) say(`  Elasticsearch 8: ${res.info.elasticsearch.url}`);
       say(`  S3:             ${res.info.s3.endpoint} bucket ${res.info.s3.bucket} (key ${res.info.s3.accessKeyId})`);
       say(`  Redis:          ${res.info.redis.url}`);
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunkNames } from './drivers/driver';
-import { bulkBody, bulkLines, classifyServer, createSearch, errorFromResponse, freeFormObjectMapping, parseBulkResponse, type BulkOp } from './index';
+import { bulkBody, bulkLines, classifyServer, createSearch, detectEngine, errorFromResponse, freeFormObjectMapping, parseBulkResponse, searchConfigSchema, type BulkOp } from './index';
 
 describe('bulk lines and results', () => {
   const ops: BulkOp[] = [
@@ -94,6 +94,28 @@ describe('engine detection', () => {
   it('refuses Elasticsearch 7 and answers without a version', () => {
     expect(() => classifyServer({ version: { number: '7.17.0' } })).toThrow(expect.objectContaining({ code: 'SEARCH_PRODUCT_MISMATCH' }));
     expect(() => classifyServer({ tagline: 'x' })).toThrow(expect.objectContaining({ code: 'SEARCH_RESPONSE_INVALID' }));
+  });
+  // The answers below are the local Elasticsearch 8.19 node's (no rest-root module), recorded; the same
+  // path runs against that real node in search.int.spec.ts. Scripted here only to pin the branching.
+  const rootless = () => new Response('{"error":"Incorrect HTTP method for uri [/] and method [GET], allowed: [DELETE]","status":405}', { status: 405, headers: { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/json' } });
+  const cfg = searchConfigSchema.parse({ node: 'http://127.0.0.1:9201' });
+  it('asks an Elasticsearch without GET / (no rest-root module) for its version through GET /_nodes/_local', async () => {
+    const urls: string[] = [];
+    const fake = (async (url: string) => {
+      urls.push(url);
+      return url.endsWith('/') ? rootless() : Response.json({ nodes: { DvU1cuNfTASXT4BB5_4Arg: { version: '8.19.21' } } });
+    }) as unknown as typeof fetch;
+    expect(await detectEngine(cfg, fake)).toEqual({ engine: 'elasticsearch', version: '8.19.21' });
+    expect(urls).toEqual(['http://127.0.0.1:9201/', 'http://127.0.0.1:9201/_nodes/_local/_none?filter_path=nodes.*.version']);
+  });
+  it('takes a server without GET / for Elasticsearch only when it says so in X-Elastic-Product', async () => {
+    const urls: string[] = [];
+    const fake = (async (url: string) => {
+      urls.push(url);
+      return new Response('{}', { status: 405 });
+    }) as unknown as typeof fetch;
+    await expect(detectEngine(cfg, fake)).rejects.toMatchObject({ code: 'SEARCH_RESPONSE_INVALID', status: 405 });
+    expect(urls).toEqual(['http://127.0.0.1:9201/']);
   });
   it('refuses invalid config with every problem listed', async () => {
     await expect(createSearch({ node: 'not a url', engine: 'solr' as never, extra: 1 } as never)).rejects.toMatchObject({

@@ -15,6 +15,11 @@ export interface StackConfig {
   host: '127.0.0.1';
   kafka: { port: number; controllerPort: number; heapMb: number };
   search: { port: number; transportPort: number; heapMb: number };
+  /**
+   * The Elasticsearch 8 node beside OpenSearch (ADR 0017): on by default so that every test run
+   * exercises the production engine too; `BACKLOG_ES8=off` leaves it out of up/down/status.
+   */
+  es8: { enabled: boolean; port: number; transportPort: number; heapMb: number };
   s3: { port: number; heapMb: number; bucket: string; accessKeyId: string; secretAccessKey: string; region: string };
   redis: { port: number };
   /** Seconds to wait for one server to become healthy. */
@@ -31,6 +36,15 @@ export function repoRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+function onOff(name: string, fallback: boolean, problems: string[]): boolean {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(on|1|true|yes)$/i.test(raw)) return true;
+  if (/^(off|0|false|no)$/i.test(raw)) return false;
+  problems.push(`${name}=${raw} must be on or off`);
+  return fallback;
 }
 
 function int(name: string, fallback: number, problems: string[]): number {
@@ -61,6 +75,12 @@ export function loadStackConfig(): StackConfig {
       transportPort: int('BACKLOG_SEARCH_TRANSPORT_PORT', 9300, problems),
       heapMb: int('BACKLOG_SEARCH_HEAP_MB', 1024, problems),
     },
+    es8: {
+      enabled: onOff('BACKLOG_ES8', true, problems),
+      port: int('BACKLOG_ES8_PORT', 9201, problems),
+      transportPort: int('BACKLOG_ES8_TRANSPORT_PORT', 9301, problems),
+      heapMb: int('BACKLOG_ES8_HEAP_MB', 768, problems),
+    },
     s3: {
       port: int('BACKLOG_S3_PORT', 9000, problems),
       heapMb: int('BACKLOG_S3_HEAP_MB', 256, problems),
@@ -73,6 +93,7 @@ export function loadStackConfig(): StackConfig {
     startTimeoutS: int('BACKLOG_STACK_START_TIMEOUT_S', 180, problems),
   };
   const ports = [cfg.kafka.port, cfg.kafka.controllerPort, cfg.search.port, cfg.search.transportPort, cfg.s3.port, cfg.redis.port];
+  if (cfg.es8.enabled) ports.push(cfg.es8.port, cfg.es8.transportPort);
   if (new Set(ports).size !== ports.length) problems.push(`stack ports must differ, got ${ports.join(', ')}`);
   if (problems.length) throw new Error(`invalid local stack configuration:\n  - ${problems.join('\n  - ')}`);
   return cfg;
@@ -82,6 +103,8 @@ export function loadStackConfig(): StackConfig {
 export interface StackInfo {
   kafka: { brokers: string[] };
   search: { url: string; engine: 'opensearch' | 'elasticsearch' };
+  /** The Elasticsearch 8 node of the stack, when it is part of it (`BACKLOG_ES8`, default on). */
+  elasticsearch?: { url: string };
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: true };
   redis: { url: string };
 }
@@ -90,6 +113,7 @@ export function stackInfoFromConfig(cfg: StackConfig): StackInfo {
   return {
     kafka: { brokers: [`${cfg.host}:${cfg.kafka.port}`] },
     search: { url: `http://${cfg.host}:${cfg.search.port}`, engine: 'opensearch' },
+    ...(cfg.es8.enabled ? { elasticsearch: { url: `http://${cfg.host}:${cfg.es8.port}` } } : {}),
     s3: {
       endpoint: `http://${cfg.host}:${cfg.s3.port}`,
       region: cfg.s3.region,

@@ -26,20 +26,22 @@ export interface LocalServer {
   readonly stopTimeoutS: number;
 }
 
-function requireJava(server: string): void {
+/** Checks that Java 17+ is there; returns its feature version (17, 21, 25, …), or undefined when `java -version` did not say. */
+export function requireJava(server: string): number | undefined {
   if (!commandExists('java')) {
     throw new StackError('JAVA_MISSING', server, 'Java 17+ is not installed; run `bash scripts/prereqs.sh` (installs Debian package openjdk-17-jre-headless)');
   }
   const v = spawnSync('java', ['-version'], { encoding: 'utf8' });
   const m = /version "(\d+)/.exec(`${v.stderr}${v.stdout}`);
   if (m && Number(m[1]) < 17) throw new StackError('JAVA_MISSING', server, `Java 17+ is required, found ${m[1]}`);
+  return m ? Number(m[1]) : undefined;
 }
 
-function jvmFlags(heapMb: number, tmp: string): string[] {
+export function jvmFlags(heapMb: number, tmp: string): string[] {
   return [`-Xms${Math.min(256, heapMb)}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-Djava.awt.headless=true', `-Djava.io.tmpdir=${tmp}`];
 }
 
-function base(cfg: StackConfig, name: string, port: number) {
+export function base(cfg: StackConfig, name: string, port: number) {
   const dir = join(cfg.dir, name);
   return { name, port, dir, logFile: join(dir, `${name}.log`), pidFile: join(dir, `${name}.pid`) };
 }
@@ -270,8 +272,4 @@ export function redisServer(cfg: StackConfig): LocalServer {
       });
     },
   };
-}
-
-export function allServers(cfg: StackConfig): LocalServer[] {
-  return [kafkaServer(cfg), searchServer(cfg), s3Server(cfg), redisServer(cfg)];
 }

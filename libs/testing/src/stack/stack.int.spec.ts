@@ -15,6 +15,7 @@ describe('local stack', () => {
     expect(rows.map((r) => [r.name, r.state])).toEqual([
       ['kafka', 'running'],
       ['opensearch', 'running'],
+      ...(loadStackConfig().es8.enabled ? [['elasticsearch8', 'running']] : []),
       ['s3proxy', 'running'],
       ['redis', 'running'],
     ]);

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { type StackConfig, type StackInfo, loadStackConfig, stackInfoFromConfig } from './config';
 import { StackError, alive, ours, portOpen, removeFile, sleep, stopPid, tail } from './proc';
-import { type LocalServer, allServers } from './servers';
+import { elasticsearch8Server } from './elasticsearch8';
+import { type LocalServer, kafkaServer, redisServer, s3Server, searchServer } from './servers';
 
 export type Owner = 'backlog' | 'external';
 
@@ -26,6 +27,11 @@ export interface UpResult {
 
 type Say = (line: string) => void;
 const quiet: Say = () => undefined;
+
+/** The servers of the stack, in the order `status` lists them. */
+export function allServers(cfg: StackConfig): LocalServer[] {
+  return [kafkaServer(cfg), searchServer(cfg), ...(cfg.es8.enabled ? [elasticsearch8Server(cfg)] : []), s3Server(cfg), redisServer(cfg)];
+}
 
 function pidOf(s: LocalServer): number | undefined {
   return ours(s.pidFile);
@@ -66,7 +72,7 @@ export async function upOne(s: LocalServer, cfg: StackConfig, say: Say = quiet):
   }
   await s.afterReady?.();
   report.seconds = (Date.now() - t0) / 1000;
-  say(`${s.name.padEnd(10)} ${report.action === 'started' ? 'started' : 'reused '} in ${report.seconds.toFixed(1).padStart(5)}s  ${s.endpoint}${report.pid ? `  (pid ${report.pid})` : report.owner === 'external' ? '  (not ours)' : ''}`);
+  say(`${s.name.padEnd(14)} ${report.action === 'started' ? 'started' : 'reused '} in ${report.seconds.toFixed(1).padStart(5)}s  ${s.endpoint}${report.pid ? `  (pid ${report.pid})` : report.owner === 'external' ? '  (not ours)' : ''}`);
   return report;
 }
 
@@ -99,13 +105,13 @@ export async function stackDown(opts: { say?: Say; config?: StackConfig; only?: 
       if (pid === undefined) {
         removeFile(s.pidFile);
         const external = await s.healthy();
-        say(`${s.name.padEnd(10)} ${external ? 'left running (not started by backlog)' : 'not running'}`);
+        say(`${s.name.padEnd(14)} ${external ? 'left running (not started by backlog)' : 'not running'}`);
         return { name: s.name, endpoint: s.endpoint, state: external ? 'running' : 'stopped', owner: external ? 'external' : undefined, logFile: s.logFile } as ServerReport;
       }
       const t0 = Date.now();
       const how = await stopPid(pid, s.stopTimeoutS * 1000);
       removeFile(s.pidFile);
-      say(`${s.name.padEnd(10)} ${how === 'killed' ? 'killed after timeout' : 'stopped'} in ${((Date.now() - t0) / 1000).toFixed(1)}s (pid ${pid})`);
+      say(`${s.name.padEnd(14)} ${how === 'killed' ? 'killed after timeout' : 'stopped'} in ${((Date.now() - t0) / 1000).toFixed(1)}s (pid ${pid})`);
       return { name: s.name, endpoint: s.endpoint, state: 'stopped', pid, seconds: (Date.now() - t0) / 1000, logFile: s.logFile } as ServerReport;
     }),
   );
