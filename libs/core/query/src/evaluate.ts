@@ -1,0 +1,353 @@
+import { analyze } from './analyze';
+import type { Query } from './ast';
+import type { FieldCatalogue, ResolvedField } from './catalogue';
+import { planQuery, type PlanOptions } from './check';
+import { compareIp, parseCidr, parseIp } from './ip';
+import type { Predicate, QueryPlan, RangeBounds, Scalar } from './plan';
+import { anyLeaf, anyValue, booleanOf, compareCodePoints, dateOf, fieldPath, ipOf, keywordOf, numberOf } from './values';
+
+/**
+ * The filter evaluator: a plan's filter compiled into one predicate over a decoded event, with the
+ * engine's semantics (the engine is the reference; libs/adapters/search/src/query/query.int.spec.ts
+ * compares the two on the same events):
+ *   keyword   exact and case-sensitive; numbers and booleans match as their text; values longer than
+ *             `ignore_above` are not indexed, so nothing matches them (not even field:*);
+ *   text      the standard analyzer's words (analyze.ts): `message:timeout` matches "Upstream TIMEOUT!",
+ *             a phrase matches consecutive words within one value of an array;
+ *   number    numeric, numeric strings coerced, integer types truncate; date in epoch ms; ip by address;
+ *   arrays    any element; `null` and `[]` are no value; NOT matches events without the field.
+ * Compiling does the work once (paths split, values converted, patterns made); the returned function
+ * allocates nothing per event except the words of a text value (cached for the last value seen).
+ */
+export type EventFilter = (event: unknown) => boolean;
+
+export interface CompileOptions {
+  /**
+   * A clock for relative times (`@timestamp>=now-15m`, a range `from: -15m`): when given, those bounds
+   * move with it; otherwise they stay where the plan resolved them.
+   */
+  clock?: () => number;
+}
+
+/**
+ * `compileFilter(plan)`, or `compileFilter(text | ast, catalogue, options)` which plans first (throws
+ * QueryError). Commands (`| stats …`) are ignored here: only the filter (and the plan's range) apply.
+ */
+export function compileFilter(input: QueryPlan | Query | string, catalogue?: FieldCatalogue, options: PlanOptions & CompileOptions = {}): EventFilter {
+  const plan = isPlan(input) ? input : planQuery(input, need(catalogue), options);
+  return compilePredicate(plan.filter, options);
+}
+
+function isPlan(x: unknown): x is QueryPlan {
+  return typeof x === 'object' && x !== null && 'filter' in x && 'target' in x && 'warnings' in x;
+}
+
+function need(c: FieldCatalogue | undefined): FieldCatalogue {
+  if (!c) throw new TypeError('compileFilter: a field catalogue is needed to plan a query');
+  return c;
+}
+
+/** One cache of the last analyzed text value, shared by the text predicates of one compiled filter. */
+interface TextCache {
+  value: string | undefined;
+  tokens: string[];
+}
+
+export function compilePredicate(p: Predicate, o: CompileOptions = {}): EventFilter {
+  const cache: TextCache = { value: undefined, tokens: [] };
+  return compile(p, o, cache);
+}
+
+function compile(p: Predicate, o: CompileOptions, cache: TextCache): EventFilter {
+  switch (p.kind) {
+    case 'all':
+      return () => true;
+    case 'none':
+      return () => false;
+    case 'and': {
+      const fs = p.items.map((c) => compile(c, o, cache));
+      if (fs.length === 2) {
+        const [a, b] = fs as [EventFilter, EventFilter];
+        return (e) => a(e) && b(e);
+      }
+      return (e) => {
+        for (let i = 0; i < fs.length; i++) if (!(fs[i] as EventFilter)(e)) return false;
+        return true;
+      };
+    }
+    case 'or': {
+      const fs = p.items.map((c) => compile(c, o, cache));
+      return (e) => {
+        for (let i = 0; i < fs.length; i++) if ((fs[i] as EventFilter)(e)) return true;
+        return false;
+      };
+    }
+    case 'not': {
+      const f = compile(p.item, o, cache);
+      return (e) => !f(e);
+    }
+    case 'exists':
+      return existsFilter(p.field);
+    case 'term':
+      return onValues(p.field, valueTest(p.field, [p.value]));
+    case 'terms':
+      return onValues(p.field, valueTest(p.field, p.values));
+    case 'phrase':
+      return onValues(p.field, phraseTest(p.tokens, cache));
+    case 'prefix': {
+      const f = p.field;
+      if (f.type === 'text') return onValues(f, tokenTest((t) => t.startsWith(p.prefix), cache));
+      const max = ignoreAbove(f);
+      return onValues(f, (v) => {
+        const s = keywordOf(v);
+        return s !== undefined && s.length <= max && s.startsWith(p.prefix);
+      });
+    }
+    case 'wildcard': {
+      const re = wildcardRegExp(p.pattern);
+      const f = p.field;
+      if (f.type === 'text') return onValues(f, tokenTest((t) => re.test(t), cache));
+      const max = ignoreAbove(f);
+      return onValues(f, (v) => {
+        const s = keywordOf(v);
+        return s !== undefined && s.length <= max && re.test(s);
+      });
+    }
+    case 'range':
+      return rangeFilter(p, o);
+    case 'cidr': {
+      const block = parseCidr(p.cidr) as { lo: Uint8Array; hi: Uint8Array };
+      return onValues(p.field, (v) => {
+        const ip = ipOf(v);
+        return ip !== undefined && compareIp(ip, block.lo) >= 0 && compareIp(ip, block.hi) <= 0;
+      });
+    }
+  }
+}
+
+function ignoreAbove(f: ResolvedField): number {
+  return f.flattened ? Number.POSITIVE_INFINITY : (f.info.ignoreAbove ?? Number.POSITIVE_INFINITY);
+}
+
+/** Runs `test` on the field's values: for a flattened object's own name, on every leaf below it. */
+function onValues(f: ResolvedField, test: (v: unknown) => boolean): EventFilter {
+  const path = fieldPath(f.path);
+  if (f.flattened && f.flattened.key === '') return (e) => anyValue(e, path, (obj) => anyLeaf(obj, test));
+  return (e) => anyValue(e, path, test);
+}
+
+function existsFilter(f: ResolvedField): EventFilter {
+  if (f.type === 'object' || (f.flattened && f.flattened.key === '')) {
+    const path = fieldPath(f.path);
+    return (e) => anyValue(e, path, (obj) => anyLeaf(obj, isScalar));
+  }
+  return onValues(f, presentTest(f));
+}
+
+function isScalar(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+}
+
+/** Whether a value is indexed at all for the field's type (what `exists` sees). */
+function presentTest(f: ResolvedField): (v: unknown) => boolean {
+  if (f.flattened) return isScalar;
+  switch (f.type) {
+    case 'keyword': {
+      const max = ignoreAbove(f);
+      return (v) => {
+        const s = keywordOf(v);
+        return s !== undefined && s.length <= max;
+      };
+    }
+    case 'text':
+      return (v) => keywordOf(v) !== undefined;
+    case 'number':
+      return (v) => numberOf(v, f.info.integer) !== undefined;
+    case 'date':
+      return (v) => dateOf(v) !== undefined;
+    case 'ip':
+      return (v) => ipOf(v) !== undefined;
+    case 'boolean':
+      return (v) => booleanOf(v) !== undefined;
+    default:
+      return isScalar;
+  }
+}
+
+/** Equality with any of `values` (already typed by the planner). */
+function valueTest(f: ResolvedField, values: Scalar[]): (v: unknown) => boolean {
+  if (f.flattened || f.type === 'keyword') {
+    const max = ignoreAbove(f);
+    const set = new Set(values.map(String));
+    if (set.size === 1) {
+      const only = [...set][0] as string;
+      return (v) => {
+        const s = keywordOf(v);
+        return s === only && s.length <= max;
+      };
+    }
+    return (v) => {
+      const s = keywordOf(v);
+      return s !== undefined && s.length <= max && set.has(s);
+    };
+  }
+  switch (f.type) {
+    case 'number': {
+      const set = new Set(values as number[]);
+      return (v) => {
+        const n = numberOf(v, f.info.integer);
+        return n !== undefined && set.has(n);
+      };
+    }
+    case 'boolean': {
+      const set = new Set(values as boolean[]);
+      return (v) => {
+        const b = booleanOf(v);
+        return b !== undefined && set.has(b);
+      };
+    }
+    case 'ip': {
+      const wanted = values.map((x) => parseIp(String(x))).filter((x): x is Uint8Array => !!x);
+      return (v) => {
+        const ip = ipOf(v);
+        return ip !== undefined && wanted.some((w) => compareIp(ip, w) === 0);
+      };
+    }
+    case 'date': {
+      const set = new Set(values as number[]);
+      return (v) => {
+        const d = dateOf(v);
+        return d !== undefined && set.has(d);
+      };
+    }
+    default:
+      return () => false;
+  }
+}
+
+function tokensOf(v: unknown, cache: TextCache): string[] | undefined {
+  const s = keywordOf(v);
+  if (s === undefined) return undefined;
+  if (cache.value !== s) {
+    cache.tokens = analyze(s);
+    cache.value = s;
+  }
+  return cache.tokens;
+}
+
+function phraseTest(q: readonly string[], cache: TextCache): (v: unknown) => boolean {
+  const n = q.length;
+  const first = q[0] as string;
+  return (v) => {
+    const t = tokensOf(v, cache);
+    if (!t) return false;
+    outer: for (let i = 0; i + n <= t.length; i++) {
+      if (t[i] !== first) continue;
+      for (let k = 1; k < n; k++) if (t[i + k] !== q[k]) continue outer;
+      return true;
+    }
+    return false;
+  };
+}
+
+function tokenTest(test: (token: string) => boolean, cache: TextCache): (v: unknown) => boolean {
+  return (v) => {
+    const t = tokensOf(v, cache);
+    if (!t) return false;
+    for (let i = 0; i < t.length; i++) if (test(t[i] as string)) return true;
+    return false;
+  };
+}
+
+/** Lucene WildcardQuery syntax → an anchored RegExp: `*` any run, `?` one code point, `\x` the literal x. */
+export function wildcardRegExp(pattern: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '\\' && i + 1 < pattern.length) {
+      const cp = pattern.codePointAt(i + 1) as number;
+      const ch = String.fromCodePoint(cp);
+      re += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      i += ch.length;
+    } else if (c === '*') re += '[\\s\\S]*';
+    else if (c === '?') re += '[\\s\\S]';
+    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`${re}$`, 'u');
+}
+
+function rangeFilter(p: Predicate & { kind: 'range' }, o: CompileOptions): EventFilter {
+  const f = p.field;
+  const rel = p.relative;
+  const clock = o.clock;
+  if (f.type === 'date') {
+    const fixed = { gt: p.gt as number | undefined, gte: p.gte as number | undefined, lt: p.lt as number | undefined, lte: p.lte as number | undefined };
+    if (rel && clock) {
+      // Bounds written relative to now move with the clock; the others stay. One bounds object is
+      // updated per call, so nothing is allocated per event.
+      const live: NumBounds = { ...fixed };
+      const test = onValues(f, numericRange(live, dateOf));
+      return (e) => {
+        const now = clock();
+        if (rel.gt !== undefined) live.gt = now + (rel.gt as number);
+        if (rel.gte !== undefined) live.gte = now + (rel.gte as number);
+        if (rel.lt !== undefined) live.lt = now + (rel.lt as number);
+        if (rel.lte !== undefined) live.lte = now + (rel.lte as number);
+        return test(e);
+      };
+    }
+    return onValues(f, numericRange(fixed, dateOf));
+  }
+  if (f.type === 'number') return onValues(f, numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, f.info.integer)));
+  if (f.type === 'ip') {
+    const b = {
+      gt: p.gt !== undefined ? parseIp(String(p.gt)) : undefined,
+      gte: p.gte !== undefined ? parseIp(String(p.gte)) : undefined,
+      lt: p.lt !== undefined ? parseIp(String(p.lt)) : undefined,
+      lte: p.lte !== undefined ? parseIp(String(p.lte)) : undefined,
+    };
+    return onValues(f, (v) => {
+      const ip = ipOf(v);
+      if (!ip) return false;
+      if (b.gt && compareIp(ip, b.gt) <= 0) return false;
+      if (b.gte && compareIp(ip, b.gte) < 0) return false;
+      if (b.lt && compareIp(ip, b.lt) >= 0) return false;
+      if (b.lte && compareIp(ip, b.lte) > 0) return false;
+      return true;
+    });
+  }
+  // keyword or a flattened key: strings in code point order; a numeric bound (target `events`) compares numbers.
+  if ([p.gt, p.gte, p.lt, p.lte].some((x) => typeof x === 'number')) return onValues(f, numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, false)));
+  const max = ignoreAbove(f);
+  const b = p as { gt?: string; gte?: string; lt?: string; lte?: string };
+  return onValues(f, (v) => {
+    const s = keywordOf(v);
+    if (s === undefined || s.length > max) return false;
+    if (b.gt !== undefined && compareCodePoints(s, b.gt) <= 0) return false;
+    if (b.gte !== undefined && compareCodePoints(s, b.gte) < 0) return false;
+    if (b.lt !== undefined && compareCodePoints(s, b.lt) >= 0) return false;
+    if (b.lte !== undefined && compareCodePoints(s, b.lte) > 0) return false;
+    return true;
+  });
+}
+
+interface NumBounds {
+  gt?: number;
+  gte?: number;
+  lt?: number;
+  lte?: number;
+}
+
+/** `b` is read at each call (the clocked date range updates it in place). */
+function numericRange(b: NumBounds, read: (v: unknown) => number | undefined): (v: unknown) => boolean {
+  return (v) => {
+    const n = read(v);
+    if (n === undefined) return false;
+    const { gt, gte, lt, lte } = b;
+    if (gt !== undefined && !(n > gt)) return false;
+    if (gte !== undefined && !(n >= gte)) return false;
+    if (lt !== undefined && !(n < lt)) return false;
+    if (lte !== undefined && !(n <= lte)) return false;
+    return true;
+  };
+}
