@@ -205,6 +205,14 @@ class Planner {
       case 'exists': {
         const f = this.field(n.field);
         if (!f || !this.searchable(f, n.field.span)) return { kind: 'none' };
+        if (f.type === 'object') {
+          // `log.syslog:*` is "any field below it has a value": asked leaf by leaf, because OpenSearch 2.19
+          // fails `exists` on an object that holds a flat_object ("String index out of range").
+          const leaves = [...this.cat.fields.entries()].filter(([k, info]) => k.startsWith(`${f.path}.`) && info.type !== 'object' && info.searchable !== false);
+          if (leaves.length) {
+            return { kind: 'or', items: leaves.map(([k]) => ({ kind: 'exists', field: (resolveField(this.cat, k) as { field: ResolvedField }).field }) as Predicate) };
+          }
+        }
         return { kind: 'exists', field: f };
       }
       case 'match': {

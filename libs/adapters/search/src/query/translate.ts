@@ -178,8 +178,10 @@ function orderOf(s: StatsPlan): Json[] {
   if (o.by === 'key') return [{ _key: dir }];
   if (o.by === 'count') return [{ _count: dir }, { _key: 'asc' }];
   const m = s.metrics[o.by];
-  // A filter sub-aggregation (count(field)) orders by its document count.
-  const path = m?.fn === 'count' ? `${metricAggName(o.by)}>_count` : metricAggName(o.by);
+  // A filter sub-aggregation (count(field)) is a single-bucket aggregation: ordering by its name
+  // orders by its document count.
+  const path = metricAggName(o.by);
+  void m;
   return [{ [path]: dir }, { _key: 'asc' }];
 }
 
