@@ -184,7 +184,7 @@ class Planner {
       return false;
     }
     if (f.type === 'other') {
-      this.fail('FIELD_TYPE', `${f.path} is a ${f.info.mappingType ?? 'field'} field, which queries here cannot use`, span);
+      this.fail('FIELD_TYPE', `${f.path} is a ${f.info.mappingType ?? 'field'} field, which queries here cannot use`, span, { hint: 'choose a keyword, text, number, date, ip or boolean field' });
       return false;
     }
     return true;
@@ -465,7 +465,7 @@ class Planner {
     for (const g of groups) {
       if (g.type === 'interval') {
         if (histogram) {
-          this.fail('COMMAND_CONFLICT', 'one interval per aggregation', g.span);
+          this.fail('COMMAND_CONFLICT', 'one interval per aggregation', g.span, { hint: 'keep one interval(…)' });
           continue;
         }
         const tf = this.timeField(g.span);
@@ -476,7 +476,7 @@ class Planner {
       if (!f) continue;
       if (!this.groupable(f, g.field.span, 'group by')) continue;
       if (terms.some((t) => t.field.path === f.path)) {
-        this.fail('COMMAND_CONFLICT', `${g.field.name} is grouped by twice`, g.span);
+        this.fail('COMMAND_CONFLICT', `${g.field.name} is grouped by twice`, g.span, { hint: 'remove one' });
         continue;
       }
       terms.push({ kind: 'terms', column: g.field.name, field: f });

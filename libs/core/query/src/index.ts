@@ -23,4 +23,6 @@ export type { Cell, Column, Hit, HitsResult, StatsResult, QueryResult } from './
 export { parseIp, parseCidr, compareIp, formatIp } from './ip';
 export { suggest, editDistance } from './suggest';
 export { compareCodePoints } from './values';
+export { printQuery, printFilter } from './print';
+export { exampleCatalogue } from './testing';
 export { parseRequest, requestText, queryRequestSchema, type QueryRequest, type ParsedRequest } from './request';

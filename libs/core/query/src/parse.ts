@@ -250,6 +250,10 @@ class Parser {
       return this.leaf({ type: 'match', field: bound, value, span: value.span });
     }
     const word = this.word();
+    // `status >= 500`, `level : error` (KQL allows spaces around the operator).
+    const wordEnd = this.pos;
+    this.ws();
+    if (!this.operatorHere() || word.quoted) this.pos = wordEnd;
     const after = this.peek();
     if (word.span.start === word.span.end) {
       // A word is empty only when it starts at an operator character.
@@ -497,6 +501,12 @@ class Parser {
     if (j >= this.s.length) return false;
     const c = this.s.charCodeAt(j);
     return !(isWs(c) || c === Ch.RParen || c === Ch.Pipe || c === Ch.Minus);
+  }
+
+  /** `:`, `<`, `>`, `=` or `!=` at the position: what makes the word before it a field name. */
+  private operatorHere(): boolean {
+    const c = this.peek();
+    return c === Ch.Colon || c === Ch.Lt || c === Ch.Gt || c === Ch.Eq || (c === Ch.Bang && this.s.charCodeAt(this.pos + 1) === Ch.Eq);
   }
 
   private atExprEnd(): boolean {

@@ -122,5 +122,5 @@ export function requestText(req: z.output<typeof queryRequestSchema>): string {
     if (req.limit !== undefined) parts.push(`limit ${req.limit}`);
     if (req.fields) parts.push(`fields ${req.fields.join(', ')}`);
   }
-  return parts.filter((p, i) => i === 0 || p).join(' | ');
+  return parts.filter((p, i) => i === 0 || p).join(' | ').trim();
 }

@@ -291,8 +291,10 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
     if (engineAnswer.kind !== 'hits' || memory.kind !== 'hits') throw new Error('expected hits');
     const a = engineAnswer.hits.map((h) => h.id);
     const b = memory.hits.map((h) => h.id);
-    const onlyEngine = a.filter((x) => !b.includes(x)).slice(0, 3);
-    const onlyMemory = b.filter((x) => !a.includes(x)).slice(0, 3);
+    const sa = new Set(a);
+    const sb = new Set(b);
+    const onlyEngine = a.filter((x) => !sb.has(x)).slice(0, 3);
+    const onlyMemory = b.filter((x) => !sa.has(x)).slice(0, 3);
     const show = (ids: string[]) => ids.map((id) => JSON.stringify(events.find((e) => (e.event as { id: string }).id === id)).slice(0, 400));
     expect({ total: engineAnswer.total, onlyEngine: show(onlyEngine), onlyMemory: show(onlyMemory) }, `${q} ${JSON.stringify(request.query)}`).toEqual({ total: memory.total, onlyEngine: [], onlyMemory: [] });
     // Same order too (time descending, then event id).
