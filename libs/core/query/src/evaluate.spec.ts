@@ -6,7 +6,7 @@ import { compileFilter } from './evaluate';
 import { formatIp, parseCidr, parseIp } from './ip';
 import type { StatsResult } from './result';
 import { exampleCatalogue } from './testing';
-import { parseDuration, parseTimeExpr, parseTimeRange, resolveRange } from './time';
+import { parseDuration, parseTimeExpr, parseTimeRange, resolveRange, type TimeRange, type TimeRangeInput } from './time';
 
 const cat = exampleCatalogue();
 const NOW = Date.parse('2026-11-22T12:00:00Z');
@@ -255,9 +255,10 @@ describe('times', () => {
   });
 
   it('ranges: from/to, DATA-001 time_range and from=1h', () => {
-    expect(resolveRange(parseTimeRange({ time_range: 'last 1 hour' })!, NOW)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW });
-    expect(resolveRange(parseTimeRange({ from: '1h' })!, NOW)).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW });
-    expect(resolveRange(parseTimeRange({ from: '-2h', to: '-1h' })!, NOW)).toEqual({ fromMs: NOW - 7_200_000, toMs: NOW - 3_600_000 });
+    const range = (input: TimeRangeInput) => resolveRange(parseTimeRange(input) as TimeRange, NOW);
+    expect(range({ time_range: 'last 1 hour' })).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW });
+    expect(range({ from: '1h' })).toEqual({ fromMs: NOW - 3_600_000, toMs: NOW });
+    expect(range({ from: '-2h', to: '-1h' })).toEqual({ fromMs: NOW - 7_200_000, toMs: NOW - 3_600_000 });
     expect(parseTimeRange({})).toBeUndefined();
     expect(() => parseTimeRange({ from: 'soon' })).toThrow(expect.objectContaining({ code: 'TIME_INVALID', path: 'from' }));
     expect(() => parseTimeRange({ to: 'now' })).toThrow(expect.objectContaining({ code: 'TIME_INVALID' }));
