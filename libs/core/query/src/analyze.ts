@@ -77,20 +77,16 @@ function classify(s: string, i: number, cp: number): number {
   return OTHER;
 }
 
-/** Calls `emit(start, end)` for each token of `s` (offsets into `s`, end exclusive), in order. */
-export function forEachToken(s: string, emit: (start: number, end: number) => void): void {
+/**
+ * Calls `emit(start, end)` for each token of `s` (offsets into `s`, end exclusive), in order; stops
+ * early when `emit` returns true. Allocates nothing itself (the evaluator calls it per event).
+ */
+export function forEachToken(s: string, emit: (start: number, end: number) => boolean | void): void {
   const n = s.length;
   let start = -1;
   let prev = OTHER;
   let wordChar = false;
   let i = 0;
-  const flush = (end: number) => {
-    if (start >= 0 && wordChar) {
-      for (let a = start; a < end; a += MAX_TOKEN_LENGTH) emit(a, Math.min(end, a + MAX_TOKEN_LENGTH));
-    }
-    start = -1;
-    wordChar = false;
-  };
   while (i < n) {
     const c = s.charCodeAt(i);
     const cp = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? (s.codePointAt(i) as number) : c;
@@ -132,7 +128,9 @@ export function forEachToken(s: string, emit: (start: number, end: number) => vo
         i += len;
         continue;
       }
-      flush(i);
+      if (wordChar && emitToken(start, i, emit)) return;
+      start = -1;
+      wordChar = false;
     }
     if (cls === ALETTER || cls === NUMERIC || cls === KATAKANA || cls === EXTEND_NUM_LET) {
       start = i;
@@ -157,21 +155,44 @@ export function forEachToken(s: string, emit: (start: number, end: number) => vo
         }
         break;
       }
-      start = s0;
-      wordChar = true;
-      flush(i);
+      if (emitToken(s0, i, emit)) return;
       continue;
     }
     i += len;
   }
-  flush(n);
+  if (start >= 0 && wordChar) emitToken(start, n, emit);
+}
+
+/** A word longer than MAX_TOKEN_LENGTH is emitted in pieces (Lucene's max_token_length). True: stop. */
+function emitToken(start: number, end: number, emit: (start: number, end: number) => boolean | void): boolean {
+  for (let a = start; a < end; a += MAX_TOKEN_LENGTH) if (emit(a, Math.min(end, a + MAX_TOKEN_LENGTH)) === true) return true;
+  return false;
 }
 
 /** The lower-cased tokens of `s` (what the engine indexes for a `text` field). */
 export function analyze(s: string): string[] {
   const out: string[] = [];
-  forEachToken(s, (a, b) => out.push(lowerCase(s.slice(a, b))));
+  forEachToken(s, (a, b) => {
+    out.push(lowerCase(s.slice(a, b)));
+  });
   return out;
+}
+
+/**
+ * Whether the token `s[a, b)` lower-cased equals `q` (a lower-cased token), without building the
+ * token string: ASCII is folded in place; a token with other characters is lower-cased the slow way.
+ */
+export function tokenEquals(s: string, a: number, b: number, q: string): boolean {
+  const n = b - a;
+  for (let i = 0; i < n; i++) {
+    let c = s.charCodeAt(a + i);
+    if (c >= 128) return lowerCase(s.slice(a, b)) === q;
+    // Lower-casing never shortens a token, so an ASCII prefix longer than q cannot equal it.
+    if (i >= q.length) return false;
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== q.charCodeAt(i)) return false;
+  }
+  return n === q.length;
 }
 
 const CONTEXT_CASE = /[\u0130\u03a3]/;

@@ -1,4 +1,4 @@
-import { analyze } from './analyze';
+import { forEachToken, lowerCase, tokenEquals } from './analyze';
 import type { Query } from './ast';
 import type { FieldCatalogue, ResolvedField } from './catalogue';
 import { planQuery, type PlanOptions } from './check';
@@ -17,7 +17,8 @@ import { anyLeaf, anyValue, booleanOf, compareCodePoints, dateOf, fieldPath, ipO
  *   number    numeric, numeric strings coerced, integer types truncate; date in epoch ms; ip by address;
  *   arrays    any element; `null` and `[]` are no value; NOT matches events without the field.
  * Compiling does the work once (paths split, values converted, patterns made); the returned function
- * allocates nothing per event except the words of a text value (cached for the last value seen).
+ * allocates nothing per event (text words are compared in place; a quick case-insensitive search
+ * skips values that cannot hold the words).
  */
 export type EventFilter = (event: unknown) => boolean;
 
@@ -47,25 +48,18 @@ function need(c: FieldCatalogue | undefined): FieldCatalogue {
   return c;
 }
 
-/** One cache of the last analyzed text value, shared by the text predicates of one compiled filter. */
-interface TextCache {
-  value: string | undefined;
-  tokens: string[];
-}
-
 export function compilePredicate(p: Predicate, o: CompileOptions = {}): EventFilter {
-  const cache: TextCache = { value: undefined, tokens: [] };
-  return compile(p, o, cache);
+  return compile(p, o);
 }
 
-function compile(p: Predicate, o: CompileOptions, cache: TextCache): EventFilter {
+function compile(p: Predicate, o: CompileOptions): EventFilter {
   switch (p.kind) {
     case 'all':
       return () => true;
     case 'none':
       return () => false;
     case 'and': {
-      const fs = p.items.map((c) => compile(c, o, cache));
+      const fs = p.items.map((c) => compile(c, o));
       if (fs.length === 2) {
         const [a, b] = fs as [EventFilter, EventFilter];
         return (e) => a(e) && b(e);
@@ -76,14 +70,14 @@ function compile(p: Predicate, o: CompileOptions, cache: TextCache): EventFilter
       };
     }
     case 'or': {
-      const fs = p.items.map((c) => compile(c, o, cache));
+      const fs = p.items.map((c) => compile(c, o));
       return (e) => {
         for (let i = 0; i < fs.length; i++) if ((fs[i] as EventFilter)(e)) return true;
         return false;
       };
     }
     case 'not': {
-      const f = compile(p.item, o, cache);
+      const f = compile(p.item, o);
       return (e) => !f(e);
     }
     case 'exists':
@@ -93,10 +87,10 @@ function compile(p: Predicate, o: CompileOptions, cache: TextCache): EventFilter
     case 'terms':
       return onValues(p.field, valueTest(p.field, p.values));
     case 'phrase':
-      return onValues(p.field, phraseTest(p.tokens, cache));
+      return onValues(p.field, phraseTest(p.tokens));
     case 'prefix': {
       const f = p.field;
-      if (f.type === 'text') return onValues(f, tokenTest((t) => t.startsWith(p.prefix), cache));
+      if (f.type === 'text') return onValues(f, tokenTest((t) => t.startsWith(p.prefix), p.prefix));
       const max = ignoreAbove(f);
       return onValues(f, (v) => {
         const s = keywordOf(v);
@@ -106,7 +100,7 @@ function compile(p: Predicate, o: CompileOptions, cache: TextCache): EventFilter
     case 'wildcard': {
       const re = wildcardRegExp(p.pattern);
       const f = p.field;
-      if (f.type === 'text') return onValues(f, tokenTest((t) => re.test(t), cache));
+      if (f.type === 'text') return onValues(f, tokenTest((t) => re.test(t), longestLiteral(p.pattern)));
       const max = ignoreAbove(f);
       return onValues(f, (v) => {
         const s = keywordOf(v);
@@ -225,37 +219,58 @@ function valueTest(f: ResolvedField, values: Scalar[]): (v: unknown) => boolean 
   }
 }
 
-function tokensOf(v: unknown, cache: TextCache): string[] | undefined {
-  const s = keywordOf(v);
-  if (s === undefined) return undefined;
-  if (cache.value !== s) {
-    cache.tokens = analyze(s);
-    cache.value = s;
-  }
-  return cache.tokens;
+/**
+ * A cheap test that no word of `s` can be `word`: the text must hold the word somewhere, whatever its
+ * case. `iu` folding is a superset of the analyzer's lower-casing, except İ (U+0130), which Java
+ * lower-cases to i — so every i also accepts İ. A match only means "tokenize and look".
+ */
+function mayContain(word: string): RegExp {
+  let re = '';
+  for (const ch of word) re += ch === 'i' ? '(?:i|\u0130)' : ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  return new RegExp(re, 'iu');
 }
 
-function phraseTest(q: readonly string[], cache: TextCache): (v: unknown) => boolean {
+/** Consecutive words of a text value (match_phrase); one state byte per query word, reused per event. */
+function phraseTest(q: readonly string[]): (v: unknown) => boolean {
   const n = q.length;
-  const first = q[0] as string;
+  const state = new Uint8Array(n);
+  const longest = q.reduce((a, b) => (b.length > a.length ? b : a), '');
+  const pre = mayContain(longest);
+  let str = '';
+  let found = false;
+  const onToken = (a: number, b: number): boolean => {
+    for (let k = n - 1; k > 0; k--) state[k] = state[k - 1] && tokenEquals(str, a, b, q[k] as string) ? 1 : 0;
+    state[0] = tokenEquals(str, a, b, q[0] as string) ? 1 : 0;
+    if (state[n - 1]) found = true;
+    return found;
+  };
   return (v) => {
-    const t = tokensOf(v, cache);
-    if (!t) return false;
-    outer: for (let i = 0; i + n <= t.length; i++) {
-      if (t[i] !== first) continue;
-      for (let k = 1; k < n; k++) if (t[i + k] !== q[k]) continue outer;
-      return true;
-    }
-    return false;
+    const s = keywordOf(v);
+    if (s === undefined || !pre.test(s)) return false;
+    str = s;
+    found = false;
+    state.fill(0);
+    forEachToken(s, onToken);
+    return found;
   };
 }
 
-function tokenTest(test: (token: string) => boolean, cache: TextCache): (v: unknown) => boolean {
+/** Any word of a text value passes `test` (given the lower-cased word). */
+function tokenTest(test: (token: string) => boolean, literal: string): (v: unknown) => boolean {
+  const pre = literal ? mayContain(literal) : undefined;
+  let str = '';
+  let found = false;
+  const onToken = (a: number, b: number): boolean => {
+    if (test(lowerCase(str.slice(a, b)))) found = true;
+    return found;
+  };
   return (v) => {
-    const t = tokensOf(v, cache);
-    if (!t) return false;
-    for (let i = 0; i < t.length; i++) if (test(t[i] as string)) return true;
-    return false;
+    const s = keywordOf(v);
+    if (s === undefined || (pre && !pre.test(s))) return false;
+    str = s;
+    found = false;
+    forEachToken(s, onToken);
+    return found;
   };
 }
 
@@ -274,6 +289,22 @@ export function wildcardRegExp(pattern: string): RegExp {
     else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
   return new RegExp(`${re}$`, 'u');
+}
+
+/** The longest run of literal characters of a wildcard pattern (what any match must contain). */
+function longestLiteral(pattern: string): string {
+  let best = '';
+  let cur = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '*' || c === '?') {
+      if (cur.length > best.length) best = cur;
+      cur = '';
+    } else if (c === '\\' && i + 1 < pattern.length) {
+      cur += pattern[++i];
+    } else cur += c;
+  }
+  return cur.length > best.length ? cur : best;
 }
 
 function rangeFilter(p: Predicate & { kind: 'range' }, o: CompileOptions): EventFilter {
