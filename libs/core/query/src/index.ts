@@ -26,3 +26,4 @@ export { compareCodePoints } from './values';
 export { printQuery, printFilter } from './print';
 export { exampleCatalogue } from './testing';
 export { parseRequest, requestText, queryRequestSchema, type QueryRequest, type ParsedRequest } from './request';
+export { parseCondition, planCondition, evaluateCondition, type Condition, type ConditionExpr, type Comparison, type ConditionPlan, type ConditionOptions, type ConditionResult } from './condition';
