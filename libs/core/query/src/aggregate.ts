@@ -235,7 +235,8 @@ export class Aggregator {
       const i = p.histogram.intervalMs;
       const seen = [...this.buckets.keys()].map(Number);
       let lo = this.range ? Math.floor(this.range.fromMs / i) * i : Math.min(...seen);
-      let hi = this.range ? Math.floor(this.range.toMs / i) * i : Math.max(...seen);
+      // The range is [from, to): its last instant is to - 1.
+      let hi = this.range ? Math.floor((this.range.toMs - 1) / i) * i : Math.max(...seen);
       if (seen.length) {
         lo = Math.min(lo, ...seen);
         hi = Math.max(hi, ...seen);

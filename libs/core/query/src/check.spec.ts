@@ -180,8 +180,8 @@ describe('planQuery: meaning', () => {
   it('a range beside the query becomes part of the filter (relative ends kept for clocks)', () => {
     const p = plan('level:error', { range: { from: '-15m' } });
     expect(p.range).toMatchObject({ fromMs: NOW - 900_000, toMs: NOW });
-    expect(p.filter).toMatchObject({ kind: 'and', items: [{ kind: 'range', field: { path: '@timestamp' }, gte: NOW - 900_000, lte: NOW, relative: { gte: -900_000, lte: 0 } }, { kind: 'term' }] });
-    expect(plan('', { range: { from: '2026-11-22T10:00:00Z', to: '2026-11-22T11:00:00Z' } }).filter).toMatchObject({ kind: 'range', gte: Date.parse('2026-11-22T10:00:00Z'), lte: Date.parse('2026-11-22T11:00:00Z') });
+    expect(p.filter).toMatchObject({ kind: 'and', items: [{ kind: 'range', field: { path: '@timestamp' }, gte: NOW - 900_000, lt: NOW, relative: { gte: -900_000, lt: 0 } }, { kind: 'term' }] });
+    expect(plan('', { range: { from: '2026-11-22T10:00:00Z', to: '2026-11-22T11:00:00Z' } }).filter).toMatchObject({ kind: 'range', gte: Date.parse('2026-11-22T10:00:00Z'), lt: Date.parse('2026-11-22T11:00:00Z') });
     expect(() => plan('', { range: { from: 'now', to: '-1h' } })).toThrow(expect.objectContaining({ code: 'TIME_INVALID' }));
   });
 

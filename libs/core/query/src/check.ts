@@ -104,11 +104,12 @@ class Planner {
         range = { from: r.from, to: r.to, fromMs, toMs };
         const tf = this.timeField(undefined);
         if (tf) {
-          const rp: Predicate = { kind: 'range', field: tf, gte: fromMs, lte: toMs };
+          // [from, to), as the indexer's ranges: consecutive ranges never count an event twice.
+          const rp: Predicate = { kind: 'range', field: tf, gte: fromMs, lt: toMs };
           const rel: RangeBounds = {};
           if (r.from.kind === 'relative') rel.gte = r.from.ms;
-          if (r.to.kind === 'relative') rel.lte = r.to.ms;
-          if (rel.gte !== undefined || rel.lte !== undefined) rp.relative = rel;
+          if (r.to.kind === 'relative') rel.lt = r.to.ms;
+          if (rel.gte !== undefined || rel.lt !== undefined) rp.relative = rel;
           filter = simplify({ kind: 'and', items: [rp, filter] });
         }
       }
@@ -534,7 +535,7 @@ class Planner {
 
     if (histogram && plan.range) {
       const i = histogram.intervalMs;
-      const timeBuckets = Math.floor(plan.range.toMs / i) - Math.floor(plan.range.fromMs / i) + 1;
+      const timeBuckets = Math.floor((plan.range.toMs - 1) / i) - Math.floor(plan.range.fromMs / i) + 1;
       const total = timeBuckets * (terms.length ? limit : 1);
       const max = this.o.maxTotalBuckets ?? PLAN_DEFAULTS.maxTotalBuckets;
       if (total > max) {

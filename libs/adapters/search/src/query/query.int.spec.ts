@@ -367,3 +367,9 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
     expect(r1.total).toBeGreaterThan(0);
   });
 });
+
+describe.skipIf(Boolean(ES_URL))('query language: elasticsearch engine', () => {
+  // Printed while the file is collected: a beforeAll would not run in a suite whose only test is skipped.
+  console.warn('[query] Elasticsearch 8 engine NOT exercised: BACKLOG_TEST_ES_URL is not set. The engine-vs-evaluator comparison ran only against the local OpenSearch.');
+  it.skip('NOT exercised: set BACKLOG_TEST_ES_URL=http://<host>:9200 (Elasticsearch 8.x) to compare it with the evaluator too', () => undefined);
+});

@@ -101,11 +101,11 @@ const AGGS: Array<[string, unknown]> = [
   }],
   ['| stats min(@timestamp), max(@timestamp)', { m0: { min: { field: '@timestamp' } }, m1: { max: { field: '@timestamp' } } }],
   ['| stats count() by interval(5m)', {
-    time: { date_histogram: { field: '@timestamp', fixed_interval: '5m', min_doc_count: 0, order: { _key: 'asc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW } } },
+    time: { date_histogram: { field: '@timestamp', fixed_interval: '5m', min_doc_count: 0, order: { _key: 'asc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } } },
   }],
   ['| stats count() by service, interval(1w) | sort -@timestamp', {
     time: {
-      date_histogram: { field: '@timestamp', fixed_interval: '7d', min_doc_count: 0, order: { _key: 'desc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW } },
+      date_histogram: { field: '@timestamp', fixed_interval: '7d', min_doc_count: 0, order: { _key: 'desc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } },
       aggs: { groups: { terms: { field: 'service.name', size: 100, order: [{ _count: 'desc' }, { _key: 'asc' }] } } },
     },
   }],
@@ -125,7 +125,7 @@ describe('translateQuery: filters → engine query', () => {
 
   it('the time range beside the query is a filter clause', () => {
     expect(translateQuery('level:error', os, 'opensearch', { now: NOW, range: { from: '-1h' } }).request.query).toEqual({
-      bool: { filter: [{ range: { '@timestamp': { gte: NOW - 3_600_000, lte: NOW, format: 'epoch_millis' } } }, { term: { 'log.level': { value: 'error' } } }] },
+      bool: { filter: [{ range: { '@timestamp': { gte: NOW - 3_600_000, lt: NOW, format: 'epoch_millis' } } }, { term: { 'log.level': { value: 'error' } } }] },
     });
   });
 

@@ -203,6 +203,7 @@ function statsAggs(s: StatsPlan, plan: QueryPlan, engine: SearchEngine): Json {
   const h = s.histogram;
   const dh: Json = { field: h.field.path, fixed_interval: h.interval, min_doc_count: 0, order: { _key: s.histogramDesc ? 'desc' : 'asc' } };
   // Every time bucket of the range is answered, empty ones too ("no errors in 10 minutes" is a row of 0).
-  if (plan.range) dh.extended_bounds = { min: plan.range.fromMs, max: plan.range.toMs };
+  // The range is [from, to): its last instant is to - 1.
+  if (plan.range) dh.extended_bounds = { min: plan.range.fromMs, max: plan.range.toMs - 1 };
   return { [TIME_AGG]: Object.keys(inner).length ? { date_histogram: dh, aggs: inner } : { date_histogram: dh } };
 }
