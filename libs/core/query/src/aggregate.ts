@@ -330,7 +330,15 @@ function sortReader(f: ResolvedField, desc: boolean): (e: unknown) => SortValue 
     conv = ipOf;
     less = (a, b) => compareIp(a as Uint8Array, b as Uint8Array) < 0;
   } else if (f.type === 'number' || f.type === 'date' || f.type === 'boolean') {
-    conv = f.type === 'number' ? (v) => numberOf(v, f.info.integer) : f.type === 'date' ? dateOf : (v) => { const b = booleanOf(v); return b === undefined ? undefined : b ? 1 : 0; };
+    conv =
+      f.type === 'number'
+        ? (v) => numberOf(v, f.info.integer)
+        : f.type === 'date'
+          ? dateOf
+          : (v) => {
+              const b = booleanOf(v);
+              return b === undefined ? undefined : b ? 1 : 0;
+            };
     less = (a, b) => (a as number) < (b as number);
   } else {
     const max = f.flattened ? Number.POSITIVE_INFINITY : (f.info.ignoreAbove ?? Number.POSITIVE_INFINITY);

@@ -529,10 +529,6 @@ class Planner {
       const close = suggest(k.name, columns.concat('count'));
       this.fail('SORT_KEY_UNKNOWN', `no column "${k.name}" to sort by${close ? ` — did you mean "${close}"?` : ''}`, k.span, { expected: `one of: ${[...new Set(columns.concat('count'))].join(', ')}` });
     }
-    if (terms.length === 0 && fieldKeySeen && !this.errors.length && order.by !== 'key') {
-      // Nothing to order besides time: a single row (or one per time bucket).
-    }
-
     if (histogram && plan.range) {
       const i = histogram.intervalMs;
       const timeBuckets = Math.floor((plan.range.toMs - 1) / i) - Math.floor(plan.range.fromMs / i) + 1;

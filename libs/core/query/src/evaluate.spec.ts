@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluateQuery, percentile } from './aggregate';
 import { analyze } from './analyze';
 import { planQuery } from './check';
-import { compileFilter } from './evaluate';
+import { compileFilter, wildcardMatcher } from './evaluate';
 import { formatIp, parseCidr, parseIp } from './ip';
 import type { StatsResult } from './result';
 import { exampleCatalogue } from './testing';
@@ -112,6 +112,30 @@ describe('compileFilter: engine semantics', () => {
     expect(EVENTS.filter(f).length).toBe(5);
     const fixed = compileFilter('@timestamp>=now-15m', cat, { now: NOW });
     expect(EVENTS.filter(fixed).length).toBe(2);
+  });
+
+  it('a wildcard with many stars cannot stall the evaluator (no regular-expression backtracking)', () => {
+    const f = compileFilter('host:*a*a*a*a*a*a*a*a*a*a*a*a*b', cat);
+    expect(f({ host: { name: 'a'.repeat(1000) } })).toBe(false);
+    expect(f({ host: { name: `${'a'.repeat(1000)}b` } })).toBe(true);
+    const t = compileFilter('message:*a*a*a*a*a*a*a*a*a*a*a*a*b', cat);
+    expect(t({ message: 'a'.repeat(250) })).toBe(false);
+  });
+
+  it.each([
+    ['web-*', 'web-1', true],
+    ['web-?', 'web-10', false],
+    ['*', '', true],
+    ['?', '', false],
+    ['?', '日', true],
+    ['?', '🔥', true],
+    ['a\\*b', 'a*b', true],
+    ['a\\*b', 'axb', false],
+    ['*x*y', 'axbxcy', true],
+    ['**a', 'ba', true],
+    ['a*', 'b', false],
+  ])('wildcard %s on %s → %s', (pattern, value, want) => {
+    expect(wildcardMatcher(pattern)(value)).toBe(want);
   });
 
   it('accepts a plan, an AST or text', () => {

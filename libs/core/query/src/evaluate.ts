@@ -98,13 +98,13 @@ function compile(p: Predicate, o: CompileOptions): EventFilter {
       });
     }
     case 'wildcard': {
-      const re = wildcardRegExp(p.pattern);
+      const match = wildcardMatcher(p.pattern);
       const f = p.field;
-      if (f.type === 'text') return onValues(f, tokenTest((t) => re.test(t), longestLiteral(p.pattern)));
+      if (f.type === 'text') return onValues(f, tokenTest(match, longestLiteral(p.pattern)));
       const max = ignoreAbove(f);
       return onValues(f, (v) => {
         const s = keywordOf(v);
-        return s !== undefined && s.length <= max && re.test(s);
+        return s !== undefined && s.length <= max && match(s);
       });
     }
     case 'range':
@@ -274,21 +274,63 @@ function tokenTest(test: (token: string) => boolean, literal: string): (v: unkno
   };
 }
 
-/** Lucene WildcardQuery syntax → an anchored RegExp: `*` any run, `?` one code point, `\x` the literal x. */
-export function wildcardRegExp(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === '\\' && i + 1 < pattern.length) {
-      const cp = pattern.codePointAt(i + 1) as number;
-      const ch = String.fromCodePoint(cp);
-      re += ch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-      i += ch.length;
-    } else if (c === '*') re += '[\\s\\S]*';
-    else if (c === '?') re += '[\\s\\S]';
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const LITERAL = 0;
+const ONE = 1;
+const ANY = 2;
+
+/**
+ * Lucene WildcardQuery syntax (`*` any run, `?` one code point, `\x` the literal x) → a matcher. The
+ * classic two-pointer match with a return point at the last `*`: O(value × pattern) at worst, never the
+ * exponential backtracking a RegExp of many `*` can hit on a long value (a query must not be able to
+ * stall a harvester).
+ */
+export function wildcardMatcher(pattern: string): (s: string) => boolean {
+  const kinds: number[] = [];
+  const cps: number[] = [];
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern.codePointAt(i) as number;
+    if (c === 92 && i + 1 < pattern.length) {
+      const n = pattern.codePointAt(i + 1) as number;
+      kinds.push(LITERAL);
+      cps.push(n);
+      i += 1 + (n > 0xffff ? 2 : 1);
+    } else if (c === 42) {
+      if (kinds[kinds.length - 1] !== ANY) {
+        kinds.push(ANY);
+        cps.push(0);
+      }
+      i++;
+    } else {
+      kinds.push(c === 63 ? ONE : LITERAL);
+      cps.push(c);
+      i += c > 0xffff ? 2 : 1;
+    }
   }
-  return new RegExp(`${re}$`, 'u');
+  const m = kinds.length;
+  return (s) => {
+    let si = 0;
+    let pi = 0;
+    let starPi = -1;
+    let starSi = 0;
+    while (si < s.length) {
+      const c = s.codePointAt(si) as number;
+      const w = c > 0xffff ? 2 : 1;
+      if (pi < m && (kinds[pi] === ONE || (kinds[pi] === LITERAL && cps[pi] === c))) {
+        si += w;
+        pi++;
+      } else if (pi < m && kinds[pi] === ANY) {
+        starPi = pi++;
+        starSi = si;
+      } else if (starPi >= 0) {
+        // Let the last `*` take one more code point and retry from there.
+        pi = starPi + 1;
+        starSi += (s.codePointAt(starSi) as number) > 0xffff ? 2 : 1;
+        si = starSi;
+      } else return false;
+    }
+    while (pi < m && kinds[pi] === ANY) pi++;
+    return pi === m;
+  };
 }
 
 /** The longest run of literal characters of a wildcard pattern (what any match must contain). */

@@ -17,7 +17,7 @@ export { planQuery, checkQuery, simplify, PLAN_DEFAULTS, type PlanOptions, type 
 export type { Predicate, QueryPlan, StatsPlan, HitsPlan, MetricPlan, GroupPlan, BucketOrder, RangeBounds, Scalar, QueryWarning } from './plan';
 export { parseTimeExpr, parseTimeRange, resolveTime, resolveRange, requireTime, parseDuration, fixedInterval, TIME_FORMS, type TimeExpr, type TimeRange, type TimeRangeInput } from './time';
 export { analyze, forEachToken, lowerCase, MAX_TOKEN_LENGTH } from './analyze';
-export { compileFilter, compilePredicate, wildcardRegExp, type EventFilter, type CompileOptions } from './evaluate';
+export { compileFilter, compilePredicate, wildcardMatcher, type EventFilter, type CompileOptions } from './evaluate';
 export { Aggregator, evaluateQuery, collectHits, filterSource, percentile } from './aggregate';
 export type { Cell, Column, Hit, HitsResult, StatsResult, QueryResult } from './result';
 export { parseIp, parseCidr, compareIp, formatIp } from './ip';

@@ -253,7 +253,7 @@ class Parser {
     // `status >= 500`, `level : error` (KQL allows spaces around the operator).
     const wordEnd = this.pos;
     this.ws();
-    if (!this.operatorHere() || word.quoted) this.pos = wordEnd;
+    if (!this.operatorHere()) this.pos = wordEnd;
     const after = this.peek();
     if (word.span.start === word.span.end) {
       // A word is empty only when it starts at an operator character.

@@ -177,12 +177,9 @@ function orderOf(s: StatsPlan): Json[] {
   const o = s.order;
   if (o.by === 'key') return [{ _key: dir }];
   if (o.by === 'count') return [{ _count: dir }, { _key: 'asc' }];
-  const m = s.metrics[o.by];
   // A filter sub-aggregation (count(field)) is a single-bucket aggregation: ordering by its name
   // orders by its document count.
-  const path = metricAggName(o.by);
-  void m;
-  return [{ [path]: dir }, { _key: 'asc' }];
+  return [{ [metricAggName(o.by)]: dir }, { _key: 'asc' }];
 }
 
 /** The aggregation names `readQueryResult` walks: `groups` (terms/multi_terms), `time` (date_histogram). */
