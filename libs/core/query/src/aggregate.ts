@@ -3,7 +3,7 @@ import { compilePredicate, type CompileOptions, type EventFilter } from './evalu
 import { compareIp, formatIp, parseIp } from './ip';
 import type { HitsPlan, MetricPlan, QueryPlan, StatsPlan } from './plan';
 import type { Cell, Column, Hit, HitsResult, QueryResult, StatsResult } from './result';
-import { anyValue, booleanOf, compareCodePoints, dateOf, fieldPath, ipOf, keywordOf, numberOf } from './values';
+import { anyValue, booleanOf, compareCodePoints, dateOf, fieldPath, ipOf, keywordOf, MAX_VALUE_DEPTH, numberOf } from './values';
 
 /**
  * In-process answers with the engine's semantics: the aggregations the alerter computes over its
@@ -400,15 +400,20 @@ export function collectHits(plan: HitsPlan, events: Iterable<unknown>, filter: E
 }
 
 /** `_source` filtering by full paths: keeps what lies at or below each path, and the objects leading to it. */
-export function filterSource(obj: unknown, includes: readonly string[], prefix = ''): unknown {
-  if (Array.isArray(obj)) return obj.map((x) => (x !== null && typeof x === 'object' ? filterSource(x, includes, prefix) : x)).filter((x) => !(x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0));
+export function filterSource(obj: unknown, includes: readonly string[], prefix = '', depth = 0): unknown {
+  if (depth > MAX_VALUE_DEPTH) return undefined;
+  if (Array.isArray(obj)) {
+    return obj
+      .map((x) => (x !== null && typeof x === 'object' ? filterSource(x, includes, prefix, depth + 1) : x))
+      .filter((x) => x !== undefined && !(x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0));
+  }
   if (obj === null || typeof obj !== 'object') return obj;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
     const path = prefix ? `${prefix}.${k}` : k;
     if (includes.some((p) => p === path || path.startsWith(`${p}.`))) out[k] = v;
     else if (includes.some((p) => p.startsWith(`${path}.`)) && v !== null && typeof v === 'object') {
-      const sub = filterSource(v, includes, path);
+      const sub = filterSource(v, includes, path, depth + 1);
       if (sub !== null && typeof sub === 'object' && (Array.isArray(sub) ? sub.length > 0 : Object.keys(sub).length > 0)) out[k] = sub;
     }
   }

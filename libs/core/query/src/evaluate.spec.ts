@@ -114,6 +114,13 @@ describe('compileFilter: engine semantics', () => {
     expect(EVENTS.filter(fixed).length).toBe(2);
   });
 
+  it('a hostile, deeply nested event is no value, not a stack overflow', () => {
+    const deep = JSON.parse(`{"fields":${'['.repeat(100_000)}"x"${']'.repeat(100_000)}, "host": {"name": "web-1"}}`);
+    for (const q of ['fields:x', 'fields.a:x', 'fields:*', 'host:web-1 AND NOT fields:x', 'log:*']) expect(() => compileFilter(q, cat)(deep), q).not.toThrow();
+    expect(compileFilter('host:web-1 AND NOT fields:x', cat)(deep)).toBe(true);
+    for (const q of ['| fields fields.a', '| stats count() by fields.a', '| sort fields.a']) expect(() => evaluateQuery(planQuery(q, cat, { target: 'events' }), [deep]), q).not.toThrow();
+  });
+
   it('a wildcard with many stars cannot stall the evaluator (no regular-expression backtracking)', () => {
     const f = compileFilter('host:*a*a*a*a*a*a*a*a*a*a*a*a*b', cat);
     expect(f({ host: { name: 'a'.repeat(1000) } })).toBe(false);

@@ -34,37 +34,43 @@ export function fieldPath(path: string): FieldPath {
  * the nested path.
  */
 export function anyValue(obj: unknown, p: FieldPath, test: (v: unknown) => boolean): boolean {
-  return walk(obj, p, 0, test);
+  return walk(obj, p, 0, test, 0);
 }
 
-function walk(obj: unknown, p: FieldPath, i: number, test: (v: unknown) => boolean): boolean {
-  if (obj === null || obj === undefined) return false;
+/**
+ * Deeper than this, a value is not looked at: the engine refuses documents nested beyond
+ * `index.mapping.depth.limit` (20) anyway, and a hostile line of 100,000 `[` must not overflow the stack.
+ */
+export const MAX_VALUE_DEPTH = 64;
+
+function walk(obj: unknown, p: FieldPath, i: number, test: (v: unknown) => boolean, depth: number): boolean {
+  if (obj === null || obj === undefined || depth > MAX_VALUE_DEPTH) return false;
   if (Array.isArray(obj)) {
-    for (let k = 0; k < obj.length; k++) if (walk(obj[k], p, i, test)) return true;
+    for (let k = 0; k < obj.length; k++) if (walk(obj[k], p, i, test, depth + 1)) return true;
     return false;
   }
   if (i === p.segments.length) return typeof obj === 'function' ? false : test(obj);
   if (typeof obj !== 'object') return false;
   const o = obj as Record<string, unknown>;
   const seg = p.segments[i] as string;
-  if (own.call(o, seg) && walk(o[seg], p, i + 1, test)) return true;
+  if (own.call(o, seg) && walk(o[seg], p, i + 1, test, depth + 1)) return true;
   const row = p.joined[i] as readonly string[];
   for (let j = i + 2; j <= p.segments.length; j++) {
     const key = row[j] as string;
-    if (own.call(o, key) && walk(o[key], p, j, test)) return true;
+    if (own.call(o, key) && walk(o[key], p, j, test, depth + 1)) return true;
   }
   return false;
 }
 
 /** Every scalar below `obj` (for a flattened object's own name, and `exists` on an object). */
-export function anyLeaf(obj: unknown, test: (v: unknown) => boolean): boolean {
-  if (obj === null || obj === undefined) return false;
+export function anyLeaf(obj: unknown, test: (v: unknown) => boolean, depth = 0): boolean {
+  if (obj === null || obj === undefined || depth > MAX_VALUE_DEPTH) return false;
   if (Array.isArray(obj)) {
-    for (let k = 0; k < obj.length; k++) if (anyLeaf(obj[k], test)) return true;
+    for (let k = 0; k < obj.length; k++) if (anyLeaf(obj[k], test, depth + 1)) return true;
     return false;
   }
   if (typeof obj === 'object') {
-    for (const k in obj as Record<string, unknown>) if (own.call(obj, k) && anyLeaf((obj as Record<string, unknown>)[k], test)) return true;
+    for (const k in obj as Record<string, unknown>) if (own.call(obj, k) && anyLeaf((obj as Record<string, unknown>)[k], test, depth + 1)) return true;
     return false;
   }
   return typeof obj === 'function' ? false : test(obj);
