@@ -142,6 +142,24 @@ export class SearchAdapter implements SearchPort {
     return entry.mappings?._meta ?? {};
   }
 
+  async getMappings(index: string | string[]): Promise<Record<string, Json>> {
+    this.open();
+    let body: Json;
+    try {
+      body = await this.driver.getMapping(asList(index).join(','));
+    } catch (e) {
+      // A concrete name that does not exist is a 404; a pattern that matches nothing is `{}`.
+      if (e instanceof SearchError && e.code === 'SEARCH_INDEX_NOT_FOUND') return {};
+      throw e;
+    }
+    const out: Record<string, Json> = {};
+    for (const [name, entry] of Object.entries(body)) {
+      const mappings = (entry as { mappings?: Json } | undefined)?.mappings;
+      if (mappings && typeof mappings === 'object') out[name] = mappings;
+    }
+    return out;
+  }
+
   async putIndexMeta(index: string, meta: Json): Promise<void> {
     this.open();
     await this.driver.putMapping(index, { _meta: meta });

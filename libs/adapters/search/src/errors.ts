@@ -114,7 +114,10 @@ export function serverError(body: unknown): { type?: string; reason?: string } {
   if (err && typeof err === 'object') {
     const e = err as { type?: unknown; reason?: unknown; root_cause?: Array<{ type?: unknown; reason?: unknown }> };
     const type = typeof e.type === 'string' ? e.type : undefined;
-    const reason = typeof e.reason === 'string' ? e.reason : undefined;
+    let reason = typeof e.reason === 'string' ? e.reason : undefined;
+    // A search that failed on every shard says only "all shards failed"; the first root cause says why.
+    const root = Array.isArray(e.root_cause) ? e.root_cause[0] : undefined;
+    if (root && typeof root.reason === 'string' && root.reason !== reason) reason = `${reason ?? ''}${reason ? ' — ' : ''}${typeof root.type === 'string' ? `${root.type}: ` : ''}${root.reason}`;
     return { ...(type ? { type } : {}), ...(reason ? { reason } : {}) };
   }
   return {};

@@ -8,3 +8,6 @@ export { isAlreadyIndexed, bulkLines, bulkBody, parseBulkResponse } from './bulk
 export { logsTemplate, logsProperties, fieldMapping, TEMPLATE_VERSION, KEYWORD_IGNORE_ABOVE, type TemplateOptions } from './logs-template';
 export { logsTemplateConfigSchema, installLogsTemplate, type LogsTemplateConfig } from './template-config';
 export { isMappingError, conflictField, takeField, resolveConflict, moveToConflicts } from './conflict';
+export { catalogueFromMappings, fieldsOfProperties, logsCatalogue, fetchFieldCatalogue } from './query/catalogue';
+export { translateQuery, translatePlan, predicateDsl, metricAggName, GROUPS_AGG, TIME_AGG, type Translation } from './query/translate';
+export { readQueryResult, runQuery } from './query/read';

@@ -172,6 +172,11 @@ export interface SearchPort {
   getIndexMeta(index: string): Promise<Json>;
   /** Replaces the index's mapping `_meta` as a whole (the engines do not merge `_meta`). */
   putIndexMeta(index: string, meta: Json): Promise<void>;
+  /**
+   * The mappings of the indices matching a name, pattern or list: concrete index name → its `mappings`
+   * (`properties`, `dynamic_templates`, `_meta`). `{}` when nothing matches. Feeds the query field catalogue.
+   */
+  getMappings(index: string | string[]): Promise<Record<string, Json>>;
   search<T = Json>(request: SearchRequest): Promise<SearchResult<T>>;
   count(index: string | string[], query?: Json): Promise<number>;
   refresh(index: string | string[]): Promise<void>;

@@ -84,6 +84,11 @@ describe('errors', () => {
     const e = errorFromResponse(status, body, 'op');
     expect(e).toMatchObject({ code, retriable, status });
   });
+
+  it('a search that failed on every shard names its root cause', () => {
+    const body = { error: { type: 'search_phase_execution_exception', reason: 'all shards failed', root_cause: [{ type: 'query_shard_exception', reason: 'failed to create query: x' }] } };
+    expect(errorFromResponse(400, body, 'search').message).toBe('search failed: search_phase_execution_exception: all shards failed — query_shard_exception: failed to create query: x');
+  });
 });
 
 describe('engine detection', () => {
