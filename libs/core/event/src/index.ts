@@ -28,6 +28,7 @@ export {
   toEpochMs,
   epochToMs,
   isoFromMs,
+  exactTime,
   utcDayMs,
   zonedToEpochMs,
   zoneOffsetAt,

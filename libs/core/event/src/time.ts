@@ -178,6 +178,17 @@ export function toEpochMs(v: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Epoch milliseconds a parser already knows, as a value toEpochMs (and so normalize) reads back as exactly
+ * that instant. A number is read by its magnitude (epochToMs), which takes ms below 1e11 (before
+ * 1973-03-03) for seconds and from 1e14 (after 5138) for microseconds: a syslog `9999-12-31` became 1978,
+ * `1970-01-01T00:00:01Z` became 00:16:40. Those rare instants travel as a Date; the rest stay numbers
+ * (no allocation per event).
+ */
+export function exactTime(ms: number): number | Date {
+  return ms >= 1e11 && ms < 1e14 ? ms : new Date(ms);
+}
+
 const PAD2: string[] = [];
 for (let i = 0; i < 100; i++) PAD2.push(i < 10 ? `0${i}` : String(i));
 const PAD3: string[] = [];

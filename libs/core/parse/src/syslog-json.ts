@@ -17,7 +17,6 @@ import {
   keyValuesJson,
   normalizedPid,
   timestampProblem,
-  toEpochMs,
 } from '@backlog/core-event';
 import type { SyslogMessage } from './syslog-message';
 
@@ -101,8 +100,9 @@ export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): Event
   if (message.length * 3 > limits.maxMessageBytes) return undefined;
   let tsMs: number | undefined;
   if (m.time !== undefined) {
-    tsMs = toEpochMs(m.time);
-    if (tsMs === undefined) return undefined;
+    // The header's time is milliseconds already (not a number whose unit is guessed, see exactTime).
+    if (!Number.isFinite(m.time)) return undefined;
+    tsMs = m.time;
     // A time normalize() replaces (far future, before 1970: ADR 0015) takes the general path, which flags it.
     if (timestampProblem(tsMs, ctx.receivedAt, ctx.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS) !== undefined) return undefined;
   }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
 import { Lifecycle, type Source, settleBy } from '@backlog/core-pipeline';
 import type { FlagReason } from '../shared/event';
-import { fallbackEvent } from '../shared/event';
+import { fallbackEvent, peerAddress } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
 import { type HttpConfig, httpConfigSchema } from './config';
@@ -77,7 +77,7 @@ export class HttpInput implements Source {
         throw new HttpError(503, 'busy, retry later');
       }
       const body = await this.readBody(req);
-      const { accepted, flagged } = this.ingest(body, path === '/logs/batch', req.headers['content-type'] ?? '');
+      const { accepted, flagged } = this.ingest(body, path === '/logs/batch', req.headers['content-type'] ?? '', peerAddress(req.socket.remoteAddress));
       json(res, 202, { accepted, flagged });
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500;
@@ -141,14 +141,17 @@ export class HttpInput implements Source {
     });
   }
 
-  /** Body → events → sink. Every record counts as received and is emitted (flagged if need be). */
-  private ingest(body: Buffer, batch: boolean, contentType: string): { accepted: number; flagged: number } {
+  /**
+   * Body → events → sink. Every record counts as received and is emitted (flagged if need be). `peer`: the
+   * remote address, the namespace of event ids a record names itself (ADR 0015).
+   */
+  private ingest(body: Buffer, batch: boolean, contentType: string, peer: string): { accepted: number; flagged: number } {
     const core = this.core;
     const receivedAt = new Date();
     const events: LogEvent[] = [];
     const record = (raw: Buffer | string, format: 'json' | HttpConfig['format'], bytes: number, flags: FlagReason[] = []) => {
       core.received(1, bytes);
-      events.push(core.event(raw, format, flags, bytes, { receivedAt }));
+      events.push(core.event(raw, format, flags, bytes, { receivedAt, peer }));
     };
     const ndjson = () => {
       const splitter = new LineSplitter(this.cfg.maxRecordBytes);

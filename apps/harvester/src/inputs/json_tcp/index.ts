@@ -1,5 +1,5 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
-import type { HarvestEvent } from '../shared/event';
+import { type HarvestEvent, peerAddress } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
 import { TcpListener } from '../shared/tcp';
@@ -29,11 +29,12 @@ export class JsonTcpInput implements Source {
       idleTimeoutMs: cfg.idleTimeoutMs,
       logger: this.core.logger,
       sink: ctx.sink,
-      onConnection: () => this.connection(),
+      onConnection: (socket) => this.connection(peerAddress(socket.remoteAddress)),
     });
   }
 
-  private connection() {
+  /** `peer`: the remote address, the namespace of event ids a line names itself (ADR 0015). */
+  private connection(peer: string) {
     const core = this.core;
     const splitter = new LineSplitter(this.cfg.maxLineBytes);
     const format = this.cfg.format;
@@ -43,7 +44,7 @@ export class JsonTcpInput implements Source {
       if (info.originalBytes === 0 || (!info.truncated && isBlank(line))) return;
       core.received(1, info.originalBytes);
       const flags = [...(info.truncated ? (['truncated'] as const) : []), ...(partial ? (['partial_frame'] as const) : [])];
-      batch.push(core.event(line, format, flags, info.originalBytes));
+      batch.push(core.event(line, format, flags, info.originalBytes, { peer }));
     };
     const flush = () => {
       const out = batch;
