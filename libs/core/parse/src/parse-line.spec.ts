@@ -14,6 +14,17 @@ describe('parseLine', () => {
     expect(ts('<13>Jun 14 15:16:01 h a: x', { now: at('2026-11-23T00:00:00Z'), year: 2005 })).toBe('2005-06-14T15:16:01.000Z');
   });
 
+  it('hands the header time to normalize() as that instant, whatever its year (ADR 0015)', () => {
+    // Milliseconds before 1973 were read as seconds, after 5138 as microseconds.
+    expect(ts('<13>1 1970-01-01T00:00:01Z h a 1 - - x', { now: at('1970-01-01T00:00:02Z') })).toBe('1970-01-01T00:00:01.000Z');
+    expect(ts('<13>1 6000-01-01T00:00:00Z h a 1 - - x', { now: at('6000-01-01T00:00:00Z') })).toBe('6000-01-01T00:00:00.000Z');
+    const far = normalize(parseLine('<13>1 9999-12-31T23:59:59Z h a 1 - - x', {}), { receivedAt: at('2026-11-22T10:00:00Z') });
+    expect(far.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
+    const old = normalize(parseLine('<13>1 0001-01-01T00:00:00Z h a 1 - - x', {}), { receivedAt: at('2026-11-22T10:00:00Z') });
+    expect(old.labels).toMatchObject({ timestamp_original: '0001-01-01T00:00:00.000Z', timestamp_replaced: 'before_epoch' });
+    expect(old.fields).toBeUndefined();
+  });
+
   it('reads the wall clock in the configured IANA zone', () => {
     expect(ts('<13>Jul  1 12:00:00 h a: x', { now: at('2026-07-02T00:00:00Z'), timeZone: 'Europe/Zurich' })).toBe('2026-07-01T10:00:00.000Z');
     expect(ts('<13>Jan  1 12:00:00 h a: x', { now: at('2026-01-02T00:00:00Z'), timeZone: 'America/New_York' })).toBe('2026-01-01T17:00:00.000Z');
