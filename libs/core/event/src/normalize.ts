@@ -111,6 +111,10 @@ function idText(v: unknown): string | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
 }
 
+/** A value in an id's place that is no id (an object, a boolean); an empty or absent id is just absent. */
+function notAnId(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && idText(v) === undefined;
+}
 
 /** Text of a non-string value; never throws (cycles, BigInt, symbols). */
 function text(v: unknown): string {
@@ -317,8 +321,8 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
     labels.source_event_id = budget.str(srcId);
   } else id = ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next();
   // An id that is no id (an object, a boolean) is the source's data all the same: kept in fields.
-  const badObjId = objId !== undefined && objId !== null && idText(objId) === undefined;
-  if (vEventId !== undefined && vEventId !== null && idText(vEventId) === undefined) budget.put(fields, 'event.id', vEventId);
+  const badObjId = notAnId(objId);
+  if (notAnId(vEventId)) budget.put(fields, 'event.id', vEventId);
 
   // fields: explicit ones, leftovers, then what the message carries.
   if (vFields !== null && typeof vFields === 'object' && !Array.isArray(vFields)) {
