@@ -148,7 +148,7 @@ describe('http', () => {
     const sink = new CollectingSink();
     const { input, url } = await start(sink);
     const before = Date.now();
-    expect(await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '[{"@timestamp":"9999-12-31T23:59:59Z","message":"far"},{"message":"now"}]'])).toMatchObject({ status: 202 });
+    expect(await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '[{"@timestamp":"9999-12-31T23:59:59Z","message":"far"},{"message":"now"}]'])).toMatchObject({ status: 202, body: '{"accepted":2,"flagged":1}\n' });
     const far = sink.events[0] as LogEvent;
     expect(Date.parse(far['@timestamp'])).toBeGreaterThanOrEqual(before - 1);
     expect(far['@timestamp']).toBe(far.event.created);

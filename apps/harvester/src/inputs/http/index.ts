@@ -179,7 +179,8 @@ export class HttpInput implements Source {
     else this.element(parsed, record, events, receivedAt);
 
     let flagged = 0;
-    for (const e of events) if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined) flagged++;
+    // A replaced time (ADR 0015) is flagged too: the sender learns that its event was not filed as it said.
+    for (const e of events) if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined || e.labels?.timestamp_replaced !== undefined) flagged++;
     core.emit(events);
     return { accepted: events.length, flagged };
   }
