@@ -150,4 +150,45 @@ describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm })
     expect(left).toEqual(expect.arrayContaining([young, hist, dlq()]));
     expect(left).not.toContain(old);
   });
+
+  it('indexes what an older harvester dated 9999-12-31 or 0001-01-01 in the day of its record, the claimed time kept and flagged (ADR 0015)', async () => {
+    const now = Date.now();
+    const day = new Date(now).toISOString().slice(0, 10).replace(/-/g, '.');
+    const created = new Date(now - 1000).toISOString();
+    // As a harvester without ADR 0015 wrote them: times as the source claimed, one batch (its window is the far one's).
+    const events = [
+      { '@timestamp': '9999-12-31T23:59:59.000Z', event: { id: 'ts-far', created }, message: 'far future', labels: { env, input: 'http' } },
+      { '@timestamp': '0001-01-01T00:00:00.000Z', event: { id: 'ts-old', created }, message: 'year one', labels: { env, input: 'http' } },
+    ];
+    for (const e of events) {
+      const value = gzipSync(Buffer.from(`${JSON.stringify(e)}\n`));
+      await t.producer.send(harvestTopic(env), [{ key: 'old-harvester', value, headers: { schema: '1', 'content-encoding': 'gzip', count: '1' } }]);
+    }
+    await waitFor('dated events settled', async () => (await fullyCommitted(t.kafka, group(), harvestTopic(env))) || undefined, 60_000);
+    await t.search.refresh(recent()).catch(() => undefined);
+    const res = await t.search.search<Record<string, any>>({ index: recent(), size: 10, query: { terms: { 'event.id': ['ts-far', 'ts-old'] } } });
+    expect(res.hits.map((h) => [h.id, h.index]).sort()).toEqual([['ts-far', `logs-${env}-recent-${day}`], ['ts-old', `logs-${env}-recent-${day}`]]);
+    const far = res.hits.find((h) => h.id === 'ts-far')?.source;
+    expect(far?.['@timestamp']).toBe(created);
+    expect(far?.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
+    expect(res.hits.find((h) => h.id === 'ts-old')?.source.labels).toMatchObject({ timestamp_original: '0001-01-01T00:00:00.000Z', timestamp_replaced: 'before_epoch' });
+    const names = (await t.search.listIndices(`logs-${env}-recent-*`)).map((i) => i.name);
+    expect(names.filter((n) => n.startsWith(`logs-${env}-recent-9999`) || n.startsWith(`logs-${env}-recent-0001`))).toEqual([]);
+    expect((await metrics.timestampReplaced.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([['before_epoch', 1], ['future', 1]]);
+  });
+
+  it('prunes a recent index dated in the future (which the age rule never reaches), keeps the index of tomorrow (ADR 0015)', async () => {
+    const far = `logs-${env}-recent-9999.12.31`;
+    const nextYear = `logs-${env}-recent-${new Date().getUTCFullYear() + 2}.01.01`;
+    const tomorrow = `logs-${env}-recent-${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10).replace(/-/g, '.')}`;
+    for (const i of [far, nextYear, tomorrow]) await t.search.createIndex(i);
+    const warned: string[] = [];
+    const res = await pruneRecent(t.search, env, 7, { ...testLogger, warn: (_m: string, f?: Record<string, unknown>) => warned.push(String(f?.index)) });
+    const left = (await t.search.listIndices(`logs-${env}-recent-*`)).map((i) => i.name);
+    expect(left).toContain(tomorrow);
+    expect(left).not.toContain(far);
+    expect(left).not.toContain(nextYear);
+    expect(res.future.sort()).toEqual([nextYear, far].sort());
+    expect(warned.sort()).toEqual([nextYear, far].sort());
+  });
 });

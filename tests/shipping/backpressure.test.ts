@@ -145,7 +145,8 @@ describe('spool full while Kafka is down: backpressure the senders see (issue 5,
     }
     expect(metricValue(text, 'harvester_shipping_blocked')).toBe(0);
     const content = await readTopic(kafka.brokers, `h-${env}`);
-    const r = idReport(content.events, (e) => (e.event as { id?: string } | undefined)?.id);
+    // The id each line named; the harvester's event.id is that id namespaced by the sender (ADR 0015).
+    const r = idReport(content.events, (e) => (e.labels as { source_event_id?: string } | undefined)?.source_event_id);
     const missing: string[] = [];
     for (let i = 0; i < written; i++) if (!r.seen.has(`${env}-tcp-${i}`)) missing.push(`tcp-${i}`);
     for (const id of [`${env}-http-0`, `${env}-http-1`]) if (!r.seen.has(id)) missing.push(id);

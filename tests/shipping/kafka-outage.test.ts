@@ -71,7 +71,8 @@ describe(`Kafka stopped for ${DOWN_S} s under ${RATE} events/s (issue 5, fault b
     }
     clearInterval(sampler);
     const content = await readTopic(kafka.brokers, `h-${env}`);
-    const r = idReport(content.events, (e) => (e.event as { id?: string } | undefined)?.id);
+    // The id each line named; the harvester's event.id is that id namespaced by the sender (ADR 0015).
+    const r = idReport(content.events, (e) => (e.labels as { source_event_id?: string } | undefined)?.source_event_id);
     const lost: number[] = [];
     for (let i = 0; i < sent; i++) if (!r.seen.has(`${env}-${i}`)) lost.push(i);
     console.log(`[kafka-outage] sent ${sent} at ${RATE}/s (sender blocked ${load.blockedMs} ms), broker stop took ${stopS.toFixed(1)} s then down ${DOWN_S} s, spool peak ${(spoolAtPeak / 1e6).toFixed(1)} MB, ${content.records} records, ${r.dups} duplicates (same ids), lost ${lost.length}, max RSS ${maxRss.toFixed(0)} MB`);

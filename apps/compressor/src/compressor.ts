@@ -19,6 +19,7 @@ import type { CompressorSettings } from './config';
 import { type CompressorMetrics, compressorMetrics } from './metrics';
 import { batchLines } from './scan';
 import { sealPart } from './sealer';
+import { fileTimes } from './times';
 import { SpillFile } from './spill';
 
 type Settings = CompressorSettings;
@@ -276,9 +277,12 @@ export class Compressor {
       this.launch(st, st.asm.skipOffset(off));
       return;
     }
-    const { cols, slowLines, bad } = decoded;
+    const { bad } = decoded;
     this.m.events.inc({ partition: plabel }, decoded.count);
     if (bad.length) this.deadLetter(st, rec, 'bad_lines', `${bad.length} line(s) are not archivable events`, bad);
+    // Times far ahead of the record (or before 1970) would open windows that never close (ADR 0015).
+    const { cols, slowLines, replaced } = fileTimes(decoded, rec.timestamp, s.timestamps.maxFutureSkewSeconds * 1000);
+    for (const [reason, n] of replaced) this.m.timestampReplaced.inc({ reason }, n);
     const res = st.asm.addRecord(off, rec.timestamp, slowLines, cols);
     if (res.skipped) this.m.skipped.inc({ partition: plabel }, res.skipped);
     for (const l of res.late) this.m.late.inc({ bucket: latenessBucket(l.latenessMs) });

@@ -17,6 +17,18 @@ export const compressorSettingsShape = {
   idleSeconds: z.number().min(0.5).max(3_600).default(30),
   /** The event-time watermark never runs ahead of a record's Kafka timestamp by more than this. Default 300. */
   maxFutureSkewSeconds: z.number().int().min(0).default(300),
+  timestamps: z
+    .object({
+      /**
+       * An event more than this many seconds after its record's Kafka timestamp (or before 1970) is
+       * archived at its `event.created` (else the record's time), the claimed time kept in
+       * `labels.timestamp_original` (ADR 0015; the es-consumer's rule, so recent and archive agree). Not
+       * the watermark's `maxFutureSkewSeconds`. Default 86,400 (one day).
+       */
+      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+    })
+    .strict()
+    .prefault({}),
   /** A late part (events for a sealed window) is sealed once its partition moved this many offsets on. Default 200. */
   lateLingerOffsets: z.number().int().min(1).default(200),
   /** Buffered events past this many bytes (all partitions) are spilled to disk. Default 256 MiB. */

@@ -6,6 +6,7 @@ export function compressorMetrics(r: MetricsRegistry) {
     records: r.counter('compressor_received_records_total', 'h-<env> records read', ['partition']),
     events: r.counter('compressor_received_events_total', 'Events read from h-<env> batches', ['partition']),
     skipped: r.counter('compressor_replayed_events_skipped_total', 'Events re-read after a restart that a part written before it already holds', ['partition']),
+    timestampReplaced: r.counter('compressor_timestamp_replaced_total', 'Events whose @timestamp was replaced before archiving (ADR 0015), by reason: future, before_epoch', ['reason']),
     late: r.counter('compressor_late_events_total', 'Events for a window already sealed (kept in a further part), by lateness', ['bucket']),
     deadLetters: r.counter('compressor_dead_letters_total', 'Records or lines kept as dead-letter objects, by reason', ['reason']),
     deadLetterEvents: r.counter('compressor_dropped_events_total', 'Lines not put in a part (they are in a dead-letter object), by reason', ['reason']),

@@ -39,6 +39,7 @@ export function consumerOptions(cfg: Config): EsConsumerOptions {
     consumer: { ...cfg.consumer },
     topic: { ...cfg.topic },
     maxDecompressedBytes: cfg.decode.maxDecompressedBytes,
+    maxFutureSkewMs: cfg.timestamps.maxFutureSkewSeconds * 1000,
     writer: {
       rawMaxBytes: cfg.dlq.rawMaxBytes,
       maxDocs: cfg.bulk.maxDocs,

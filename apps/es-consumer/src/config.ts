@@ -83,6 +83,18 @@ export const esConsumerConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
+  timestamps: z
+    .object({
+      /**
+       * An event more than this many seconds after its Kafka record's time (or before 1970) is indexed at
+       * its `event.created` (else the record's time), the claimed time kept in `labels.timestamp_original`
+       * (ADR 0015: what an older harvester let through). Pruning deletes recent indices dated after now + this.
+       * Default 86,400 (one day), as the harvester's.
+       */
+      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+    })
+    .strict()
+    .prefault({}),
   /** The `logs-*` index template (@backlog/adapter-search, shared with the indexer). */
   template: logsTemplateConfigSchema,
   prune: z

@@ -20,6 +20,8 @@ export interface EsConsumerOptions {
   };
   topic: { create: boolean; partitions: number };
   maxDecompressedBytes: number;
+  /** Config `timestamps.maxFutureSkewSeconds` in ms (ADR 0015); default one day. */
+  maxFutureSkewMs?: number;
   writer: Omit<WriterOptions, 'env'>;
 }
 
@@ -147,14 +149,17 @@ export class EsConsumer {
     const { topic, partition } = batch;
     const tracker = new OffsetTracker();
     const items: WriteItem[] = [];
-    const ctx = { env: this.opts.env, maxDecompressedBytes: this.opts.maxDecompressedBytes, rawMaxBytes: this.opts.writer.rawMaxBytes };
+    const ctx = { env: this.opts.env, maxDecompressedBytes: this.opts.maxDecompressedBytes, rawMaxBytes: this.opts.writer.rawMaxBytes, maxFutureSkewMs: this.opts.maxFutureSkewMs };
     for (const rec of batch.records) {
       const decoded = decodeRecord(rec, ctx);
       this.metrics.consumedRecords.inc();
       this.metrics.consumedBytes.inc(rec.value?.length ?? 0);
       this.metrics.consumedEvents.inc(decoded.events);
       tracker.add(rec.offset, decoded.items.length);
-      for (const it of decoded.items) items.push(it);
+      for (const it of decoded.items) {
+        if (it.replaced) this.metrics.timestampReplaced.inc({ reason: it.replaced });
+        items.push(it);
+      }
     }
     const last = batch.records[batch.records.length - 1]?.offset ?? '0';
     const lag = BigInt(batch.highWatermark) - BigInt(last) - 1n;

@@ -56,6 +56,26 @@ describe('decodeRecord', () => {
 
 describe('eventItem', () => {
   const origin = { topic: 'h-dev', partition: 0, offset: '7', line: 3 };
+  it('files an event dated beyond the skew (an older harvester let it through) at event.created, kept and flagged (ADR 0015)', () => {
+    const recTs = Date.UTC(2026, 10, 22, 10);
+    const it = eventItem({ '@timestamp': '9999-12-31T00:00:00.000Z', event: { id: 'f', created: '2026-11-22T09:59:58.000Z' }, labels: { env: 'dev' }, message: 'm' }, 'dev', origin, recTs);
+    expect(it.index).toBe('logs-dev-recent-2026.11.22');
+    expect(it.replaced).toBe('future');
+    expect(it.source).toMatchObject({ '@timestamp': '2026-11-22T09:59:58.000Z', labels: { env: 'dev', timestamp_original: '9999-12-31T00:00:00.000Z', timestamp_replaced: 'future' } });
+    // Without event.created: the record's time. Before 1970: the same, reason before_epoch.
+    expect(eventItem({ '@timestamp': '9999-12-31T00:00:00Z', event: { id: 'g' } }, 'dev', origin, recTs).index).toBe('logs-dev-recent-2026.11.22');
+    const old = eventItem({ '@timestamp': '0001-01-01T00:00:00Z', event: { id: 'h' } }, 'dev', origin, recTs);
+    expect(old.index).toBe('logs-dev-recent-2026.11.22');
+    expect(old.replaced).toBe('before_epoch');
+    // Within the skew: as it is; a smaller configured skew replaces it.
+    const soon = { '@timestamp': '2026-11-23T09:00:00.000Z', event: { id: 'i' } };
+    expect(eventItem({ ...soon }, 'dev', origin, recTs).index).toBe('logs-dev-recent-2026.11.23');
+    expect(eventItem({ ...soon }, 'dev', origin, recTs, 3_600_000).index).toBe('logs-dev-recent-2026.11.22');
+  });
+  it('a redelivered record is filed the same way (the rule reads the record, not the clock)', () => {
+    const mk = () => eventItem({ '@timestamp': '9999-12-31T00:00:00.000Z', event: { id: 'f' } }, 'dev', origin, Date.UTC(2026, 10, 22, 10));
+    expect(mk()).toEqual(mk());
+  });
   it('derives a stable id when the event has none (batch id first, else topic/partition/offset)', () => {
     const a = eventItem({ '@timestamp': '2026-11-22T10:00:00Z' }, 'dev', { ...origin, batchId: 'B' }, 0);
     expect(a.id).toBe('b-B-3');

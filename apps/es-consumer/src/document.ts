@@ -1,4 +1,5 @@
 import { CodecError, decodeBatch, recentIndexName } from '@backlog/core-codec';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, type TimestampReplaced, checkRecordedTime, replaceTimestamp } from '@backlog/core-event';
 import { moveToConflicts, type Json } from '@backlog/adapter-search';
 
 /**
@@ -43,12 +44,16 @@ export interface WriteItem {
   bytes: number;
   /** For a dead letter that replaces a refused document: the document whose record it settles. */
   settles?: WriteItem;
+  /** The event's `@timestamp` was replaced, and why (ADR 0015; `es_consumer_timestamp_replaced_total`). */
+  replaced?: TimestampReplaced;
 }
 
 export interface DocContext {
   env: string;
   maxDecompressedBytes: number;
   rawMaxBytes: number;
+  /** An event more than this far after its record's time (or before 1970) is filed at `event.created` (ADR 0015). Default one day. */
+  maxFutureSkewMs?: number;
   /** Now, epoch ms (tests pass a fixed clock). */
   now?: () => number;
 }
@@ -130,7 +135,7 @@ export function decodeRecord(rec: RecordLike, ctx: DocContext): DecodedRecord {
   for (const it of items) it.bytes = it.bytes || perLine + 1024;
   for (const ev of decoded.events) {
     n++;
-    const it = eventItem(ev, ctx.env, { ...origin, line: n }, rec.timestamp);
+    const it = eventItem(ev, ctx.env, { ...origin, line: n }, rec.timestamp, ctx.maxFutureSkewMs);
     it.bytes = perLine;
     items.push(it);
   }
@@ -150,8 +155,13 @@ function addTag(doc: Json, tag: string): void {
   }
 }
 
-/** Event → document: `_id = event.id`, index by the UTC day of `@timestamp`. */
-export function eventItem(ev: Json, env: string, origin: Origin, recordTimestamp: number): WriteItem {
+/**
+ * Event → document: `_id = event.id`, index by the UTC day of `@timestamp`. A time the harvester would not
+ * have kept (more than `maxFutureSkewMs` after the record, or before 1970: an older harvester, a replay of
+ * one) is replaced as ADR 0015 says, from the record alone, so a redelivery lands in the same index; the
+ * compressor applies the same rule, so the recent document and the archived line agree.
+ */
+export function eventItem(ev: Json, env: string, origin: Origin, recordTimestamp: number, maxFutureSkewMs = DEFAULT_MAX_FUTURE_SKEW_MS): WriteItem {
   const doc = ev;
   // A source field named `backlog` is ours; an event that brings one would corrupt the bookkeeping.
   if (doc.backlog !== undefined && !isObject(doc.backlog)) {
@@ -171,6 +181,13 @@ export function eventItem(ev: Json, env: string, origin: Origin, recordTimestamp
   } else if (typeof doc['@timestamp'] !== 'string') {
     doc['@timestamp'] = new Date(ms).toISOString();
   }
+  let replaced: TimestampReplaced | undefined;
+  const verdict = checkRecordedTime(ms, isObject(doc.event) ? doc.event.created : undefined, recordTimestamp, maxFutureSkewMs);
+  if (verdict) {
+    replaceTimestamp(doc, verdict);
+    ms = verdict.atMs;
+    replaced = verdict.reason;
+  }
 
   const event = isObject(doc.event) ? doc.event : undefined;
   let id = typeof event?.id === 'string' ? event.id : undefined;
@@ -188,7 +205,9 @@ export function eventItem(ev: Json, env: string, origin: Origin, recordTimestamp
     }
     addTag(doc, 'id_derived');
   }
-  return { kind: 'event', index: recentIndexName(env, ms), id, source: doc, origin, rounds: 0, bytes: 0 };
+  const item: WriteItem = { kind: 'event', index: recentIndexName(env, ms), id, source: doc, origin, rounds: 0, bytes: 0 };
+  if (replaced) item.replaced = replaced;
+  return item;
 }
 
 /** A dead-letter document: fits the `logs-*` template (all strings in keyword/text fields), never conflicts. */

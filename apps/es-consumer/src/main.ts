@@ -57,9 +57,10 @@ async function connectSearch(): Promise<SearchPort | undefined> {
 
 async function prune(search: SearchPort, registry?: ReturnType<typeof esConsumerMetrics>): Promise<void> {
   try {
-    const res = await pruneRecent(search, cfg.env, cfg.prune.days, logger, { dryRun: flag('--dry-run') });
-    registry?.pruned.inc(res.deleted.length);
-    logger.info('pruning done', { deleted: res.deleted, kept: res.kept, days: cfg.prune.days });
+    const res = await pruneRecent(search, cfg.env, cfg.prune.days, logger, { dryRun: flag('--dry-run'), maxFutureSkewMs: cfg.timestamps.maxFutureSkewSeconds * 1000 });
+    registry?.pruned.inc({ reason: 'age' }, res.deleted.length - res.future.length);
+    registry?.pruned.inc({ reason: 'future' }, res.future.length);
+    logger.info('pruning done', { deleted: res.deleted, future: res.future, kept: res.kept, days: cfg.prune.days });
   } catch (err) {
     logger.warn('pruning failed; next run will try again', { error: err });
   }

@@ -30,6 +30,18 @@ export const harvesterConfigSchema = appConfigSchema({
     })
     .strict()
     .prefault({}),
+  timestamps: z
+    .object({
+      /**
+       * An event time more than this many seconds after its receive time is not taken: the event is filed
+       * at its receive time, the claimed time kept in `labels.timestamp_original` and flagged
+       * `labels.timestamp_replaced: future` (times before 1970: `before_epoch`). Default 86,400 (one day:
+       * clocks a little fast and time-zone mistakes of up to 14 h keep their time). ADR 0015.
+       */
+      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+    })
+    .strict()
+    .prefault({}),
   /** Directory for checkpoints (file offsets, journald cursor). Default `.backlog/harvester/state`. */
   stateDir: z.string().min(1).default('.backlog/harvester/state'),
   /**

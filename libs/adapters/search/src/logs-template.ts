@@ -15,8 +15,8 @@ export interface TemplateOptions {
   freeForm: Json;
 }
 
-/** Bumped whenever the mapping changes; written to the template and to each index's `_meta`. */
-export const TEMPLATE_VERSION = 1;
+/** Bumped whenever the mapping changes; written to the template and to each index's `_meta`. 2: labels of ADR 0015. */
+export const TEMPLATE_VERSION = 2;
 
 /** Most keywords are short; a longer value stays in `_source` but is not indexed (no rejection). */
 export const KEYWORD_IGNORE_ABOVE = 1024;
@@ -36,7 +36,19 @@ export function logsProperties(freeForm: Json): Json {
     '@timestamp': date,
     message: { type: 'text' },
     tags: keyword(),
-    labels: { type: 'object', dynamic: true },
+    labels: {
+      type: 'object',
+      dynamic: true,
+      // The harvester's own labels of ADR 0015 (docs/specs/event.md), named so that the field catalogue knows
+      // them before a first event brings them; like every label, keywords.
+      properties: {
+        // The event.id a source named itself; event.id is then that id namespaced by the source.
+        source_event_id: keyword(),
+        // The time an event claimed when it was filed at its receive time instead, and why (future, before_epoch).
+        timestamp_original: keyword(),
+        timestamp_replaced: keyword(),
+      },
+    },
     ecs: obj({ version: keyword() }),
     event: obj({
       id: keyword(),

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { COUNTER_BITS, EventIdGenerator, MAX_ID_OFFSET, idStreamTag, isUuidV7, keyedEventId, offsetEventId, uuidV7Timestamp } from './ids';
+import { COUNTER_BITS, EventIdGenerator, MAX_ID_OFFSET, idStreamTag, isUuidV7, isUuidV8, keyedEventId, offsetEventId, sourceEventId, sourceIdentity, uuidV7Timestamp } from './ids';
 
 const bytes = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex');
 
@@ -117,5 +118,34 @@ describe('deterministic ids for re-readable sources (ADR 0008)', () => {
     expect(uuidV7Timestamp(id)).toBe(1_763_805_600_123);
     expect(keyedEventId(1_763_805_600_123, 's=abc;i=1;b=def')).toBe(id);
     expect(keyedEventId(1_763_805_600_123, 's=abc;i=2;b=def')).not.toBe(id);
+  });
+});
+
+describe('sourceEventId (ADR 0015: UUIDv8, SHA-256 name-based, RFC 9562 B.2)', () => {
+  it('is a UUIDv8 with the RFC 9562 variant, a function of (source, id) only', () => {
+    const id = sourceEventId('web-01\0http\u000010.0.0.1', 'order-42');
+    expect(isUuidV8(id)).toBe(true);
+    expect(isUuidV7(id)).toBe(false);
+    const b = bytes(id);
+    expect(b.readUInt8(6) >> 4).toBe(8);
+    expect(b.readUInt8(8) >> 6).toBe(0b10);
+    expect(sourceEventId('web-01\0http\u000010.0.0.1', 'order-42')).toBe(id);
+    // The first 16 bytes of SHA-256 over the documented name, version and variant bits set.
+    const d = createHash('sha256').update('backlog/source-event-id\0web-01\0http\u000010.0.0.1\0order-42').digest();
+    d[6] = 0x80 | (d[6]! & 0x0f);
+    d[8] = 0x80 | (d[8]! & 0x3f);
+    expect(id.replace(/-/g, '')).toBe(d.subarray(0, 16).toString('hex'));
+  });
+
+  it('differs by source and by id, and cannot be steered by moving text between them', () => {
+    const ids = new Set([
+      sourceEventId(sourceIdentity('h', 'http', '10.0.0.1'), 'x'),
+      sourceEventId(sourceIdentity('h', 'http', '10.0.0.2'), 'x'),
+      sourceEventId(sourceIdentity('h', 'http', '10.0.0.1'), 'y'),
+      sourceEventId(sourceIdentity('h2', 'http', '10.0.0.1'), 'x'),
+      sourceEventId(sourceIdentity('h', 'json_tcp', '10.0.0.1'), 'x'),
+      sourceEventId(sourceIdentity('h', 'http', ''), '10.0.0.1\0x'),
+    ]);
+    expect(ids.size).toBe(6);
   });
 });

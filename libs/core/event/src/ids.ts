@@ -186,3 +186,40 @@ export function keyedEventId(ms: number, key: string): string {
   const b = 0x8000 | (d.readUInt16BE(2) & 0x3fff);
   return `${tsPrefix(t)}${a.toString(16).padStart(3, '0')}-${b.toString(16)}-${d.subarray(4, 10).toString('hex')}`;
 }
+
+/**
+ * The `event.id` of an event whose source named its own id (issue 17, ADR 0015). A source's id is a
+ * claim, not a fact: two sources may send the same one (by accident or to make the other's event vanish
+ * behind the `create`-only `_id`). So the harvester never uses it as it is: it becomes a name-based
+ * UUIDv8 (RFC 9562 section 5.8, SHA-256 as in its Appendix B.2) over the source's identity, as the
+ * harvester knows it (`source`: harvester host, input, peer address or file path), and the id:
+ *
+ *   bytes 0-15 = SHA-256("backlog/source-event-id" ␀ source ␀ id)[0..15], version 8, variant 0b10
+ *
+ * The same source sending the same id again (a retry, a re-read file line) gets the same id, so writes
+ * stay idempotent; two sources never share one (short of a SHA-256 collision). The id the source gave is
+ * kept beside it in `labels.source_event_id`. Ids the harvester assigns (UUIDv7, ADR 0008) never pass here.
+ */
+export function sourceEventId(source: string, id: string): string {
+  const d = createHash('sha256').update(`backlog/source-event-id\0${source}\0${id}`).digest();
+  d[6] = 0x80 | ((d[6] as number) & 0x0f);
+  d[8] = 0x80 | ((d[8] as number) & 0x3f);
+  const h = d.subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * The source identity that namespaces the ids a source names itself (ADR 0015): the harvester's host
+ * name, the input's name and the peer (remote address, file path; '' when the input has none), joined by
+ * NUL. Every part is known to the harvester, none is taken from the record.
+ */
+export function sourceIdentity(host: string, input: string, peer: string): string {
+  return `${host}\0${input}\0${peer}`;
+}
+
+const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** True for a lower-case UUIDv8 string with the RFC 9562 variant (the form of `sourceEventId`). */
+export function isUuidV8(id: string): boolean {
+  return UUID_V8.test(id);
+}

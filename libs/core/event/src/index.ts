@@ -1,6 +1,15 @@
 export { SCHEMA_VERSION, LogEventSchema, SyslogSchema, assertLogEvent, type LogEvent, type SyslogFields } from './schema';
 export { EventError, EVENT_ERRORS, type EventErrorCode } from './errors';
-export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, offsetEventId, keyedEventId, idStreamTag, MAX_ID_OFFSET, type EventIdGeneratorOptions } from './ids';
+export { EventIdGenerator, COUNTER_BITS, newEventId, defaultIdGenerator, isUuidV7, uuidV7Timestamp, offsetEventId, keyedEventId, idStreamTag, MAX_ID_OFFSET, sourceEventId, sourceIdentity, isUuidV8, type EventIdGeneratorOptions } from './ids';
+export {
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  TIMESTAMP_REPLACED_REASONS,
+  timestampProblem,
+  checkRecordedTime,
+  replaceTimestamp,
+  type TimestampReplaced,
+  type TimestampVerdict,
+} from './event-time';
 export { EventLine, eventObject, eventJson, jsonString, type AnyEvent } from './line';
 export {
   normalize,
@@ -19,6 +28,8 @@ export {
   toEpochMs,
   epochToMs,
   isoFromMs,
+  exactTime,
+  utcDayMs,
   zonedToEpochMs,
   zoneOffsetAt,
   yearInZone,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventIdGenerator, isUuidV7 } from './ids';
+import { EventIdGenerator, isUuidV7, isUuidV8, sourceEventId, sourceIdentity } from './ids';
 import { normalize } from './normalize';
 import { LogEventSchema } from './schema';
 
@@ -105,11 +105,11 @@ describe('normalize', () => {
     expect(e.labels.truncated).toBe('fields');
   });
 
-  it('keeps the source event id, labels, and event.original when asked', () => {
+  it('keeps the source event id (namespaced, ADR 0015), labels, and event.original when asked', () => {
     const e = normalize({ event: { id: 'abc' }, labels: { team: 'core', env: 'spoofed' }, message: 'm' }, { ...ctx, original: 'raw line' });
-    expect(e.event.id).toBe('abc');
+    expect(e.event.id).toBe(sourceEventId(sourceIdentity('harvester-host', 'stdin', ''), 'abc'));
     expect(e.event.original).toBe('raw line');
-    expect(e.labels).toEqual({ team: 'core', env: 'prod', input: 'stdin' });
+    expect(e.labels).toEqual({ team: 'core', env: 'prod', input: 'stdin', source_event_id: 'abc' });
   });
 
   it('survives hostile values', () => {
@@ -124,9 +124,99 @@ describe('normalize', () => {
 });
 
 describe('normalize: ctx.eventId (ADR 0008)', () => {
-  it('uses the given id when the source names none, and the source id when it does', () => {
+  it('uses the given id when the source names none, and the source id (namespaced, ADR 0015) when it does', () => {
     const id = '019aa8f2-1a7b-7123-8456-0000000000aa';
     expect(normalize({ message: 'x' }, { eventId: id }).event.id).toBe(id);
-    expect(normalize({ message: 'x', event: { id: 'from-source' } }, { eventId: id }).event.id).toBe('from-source');
+    expect(normalize({ message: 'x', event: { id: 'from-source' } }, { eventId: id, source: 'h\0file\0/var/log/a.log' }).event.id).toBe(sourceEventId('h\0file\0/var/log/a.log', 'from-source'));
+  });
+});
+
+describe('normalize: ids a source names (ADR 0015)', () => {
+  const a = sourceIdentity('harvester-host', 'http', '10.0.0.1');
+  const b = sourceIdentity('harvester-host', 'http', '10.0.0.2');
+
+  it('two sources sending the same event.id get two ids; the id they sent is kept in labels.source_event_id', () => {
+    const ea = normalize({ event: { id: 'order-42' }, message: 'from a' }, { ...ctx, source: a });
+    const eb = normalize({ event: { id: 'order-42' }, message: 'from b' }, { ...ctx, source: b });
+    expect(ea.event.id).not.toBe(eb.event.id);
+    expect(ea.event.id).not.toBe('order-42');
+    expect(isUuidV8(ea.event.id) && isUuidV8(eb.event.id)).toBe(true);
+    expect(ea.labels.source_event_id).toBe('order-42');
+    expect(eb.labels.source_event_id).toBe('order-42');
+    expect(LogEventSchema.safeParse(ea).success).toBe(true);
+  });
+
+  it('the same source sending it again (a retry, a re-read line) gets the same id, whenever it arrives', () => {
+    const first = normalize({ 'event.id': 'order-42', message: 'm' }, { ...ctx, source: a, receivedAt: RECEIVED });
+    const again = normalize({ event: { id: 'order-42' }, message: 'm' }, { ...ctx, source: a, receivedAt: RECEIVED + 3_600_000, ids: new EventIdGenerator() });
+    expect(again.event.id).toBe(first.event.id);
+  });
+
+  it('ids the harvester assigns are unchanged: generated UUIDv7, and the position ids of ADR 0008', () => {
+    const g = new EventIdGenerator({ now: () => RECEIVED, runId: new Uint8Array([1, 2, 3, 4, 5, 6]) });
+    const expected = new EventIdGenerator({ now: () => RECEIVED, runId: new Uint8Array([1, 2, 3, 4, 5, 6]) }).next();
+    const e = normalize({ message: 'no id' }, { ...ctx, source: a, ids: g });
+    expect(e.event.id).toBe(expected);
+    expect(e.labels.source_event_id).toBeUndefined();
+    expect(normalize({ message: 'x' }, { ...ctx, source: a, eventId: '019aa8f2-1a7b-7123-8456-0000000000aa' }).event.id).toBe('019aa8f2-1a7b-7123-8456-0000000000aa');
+  });
+
+  it('a numeric id is an id; a long one is hashed whole (it was dropped before); an object or a boolean is kept in fields', () => {
+    expect(normalize({ event: { id: 42 as never }, message: 'm' }, { ...ctx, source: a }).event.id).toBe(sourceEventId(a, '42'));
+    const long = 'x'.repeat(5000);
+    const el = normalize({ event: { id: long }, message: 'm' }, { ...ctx, source: a });
+    expect(el.event.id).toBe(sourceEventId(a, long));
+    expect(el.labels.source_event_id).toBe('x'.repeat(2048));
+    expect(el.labels.truncated).toBe('fields');
+    const eo = normalize({ event: { id: { n: 1 } as never }, message: 'm' }, { ...ctx, source: a });
+    expect(isUuidV7(eo.event.id)).toBe(true);
+    expect(eo.fields).toEqual({ event: { id: { n: 1 } } });
+    const eb = normalize({ 'event.id': true, message: 'm' }, { ...ctx, source: a });
+    expect(isUuidV7(eb.event.id)).toBe(true);
+    expect(JSON.stringify(eb.fields)).toContain('true');
+  });
+
+  it('the harvester\'s label wins over a source_event_id label the source sent', () => {
+    const e = normalize({ event: { id: 'real' }, labels: { source_event_id: 'forged' }, message: 'm' }, { ...ctx, source: a });
+    expect(e.labels.source_event_id).toBe('real');
+  });
+});
+
+describe('normalize: event times the pipeline cannot file (ADR 0015)', () => {
+  it('9999-12-31 is filed at the receive time, the claimed time kept in labels and flagged', () => {
+    const e = normalize({ '@timestamp': '9999-12-31T23:59:59Z', message: 'm' }, ctx);
+    expect(e['@timestamp']).toBe('2026-11-22T10:00:00.200Z');
+    expect(e.labels.timestamp_original).toBe('9999-12-31T23:59:59.000Z');
+    expect(e.labels.timestamp_replaced).toBe('future');
+    expect(LogEventSchema.safeParse(e).success).toBe(true);
+  });
+
+  it('up to the skew ahead is kept as it is (a clock a little fast, a zone error of hours); beyond it is replaced', () => {
+    const day = 86_400_000;
+    expect(normalize({ '@timestamp': RECEIVED + day, message: 'm' }, ctx)['@timestamp']).toBe(new Date(RECEIVED + day).toISOString());
+    expect(normalize({ time: '2026-11-23T00:00:00+00:00', message: 'm' }, ctx).labels.timestamp_replaced).toBeUndefined();
+    const over = normalize({ '@timestamp': RECEIVED + day + 1, message: 'm' }, ctx);
+    expect(over['@timestamp']).toBe('2026-11-22T10:00:00.200Z');
+    expect(over.labels.timestamp_replaced).toBe('future');
+    // The skew is configurable.
+    const tight = normalize({ '@timestamp': RECEIVED + 61_000, message: 'm' }, { ...ctx, maxFutureSkewMs: 60_000 });
+    expect(tight.labels).toMatchObject({ timestamp_replaced: 'future', timestamp_original: '2026-11-22T10:01:01.200Z' });
+  });
+
+  it('year 0001 is read as year 1 (not 1901) and, being before 1970, filed at the receive time', () => {
+    const e = normalize({ '@timestamp': '0001-01-01T00:00:00Z', message: 'm' }, ctx);
+    expect(e['@timestamp']).toBe('2026-11-22T10:00:00.200Z');
+    expect(e.labels.timestamp_original).toBe('0001-01-01T00:00:00.000Z');
+    expect(e.labels.timestamp_replaced).toBe('before_epoch');
+    const late = normalize({ '@timestamp': '1970-01-01T00:00:00Z', message: 'm' }, ctx);
+    expect(late['@timestamp']).toBe('1970-01-01T00:00:00.000Z');
+  });
+
+  it('a number no Date can hold is not a time (it used to throw): kept in fields, filed at the receive time', () => {
+    const e = normalize({ time: 1e30, message: 'm' }, ctx);
+    expect(e['@timestamp']).toBe('2026-11-22T10:00:00.200Z');
+    expect(e.fields).toEqual({ time: 1e30 });
+    const far = normalize({ ts: 99_999_999_999, message: 'm' }, ctx); // epoch seconds → year 5138
+    expect(far.labels).toMatchObject({ timestamp_replaced: 'future', timestamp_original: '5138-11-16T09:46:39.000Z' });
   });
 });

@@ -1,5 +1,6 @@
 import { DEFAULT_FIELD_LIMITS, FieldBudget, type FieldLimits, extractJsonObject, extractKeyValues } from './extract';
-import { defaultIdGenerator, type EventIdGenerator } from './ids';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, timestampProblem } from './event-time';
+import { defaultIdGenerator, type EventIdGenerator, sourceEventId, sourceIdentity } from './ids';
 import type { LogEvent, SyslogFields } from './schema';
 import { SEVERITY_LEVELS, canonicalLevel } from './syslog-names';
 import { isoFromMs, toEpochMs } from './time';
@@ -53,6 +54,16 @@ export interface NormalizeContext {
   ids?: EventIdGenerator;
   /** `event.id` when the source names none, instead of a generated one: a deterministic id from the record's position (ADR 0008). */
   eventId?: string;
+  /**
+   * Who sent the record, as the harvester knows it (`sourceIdentity(host, input, peer)`): the namespace of
+   * an id the source names itself (`sourceEventId`, ADR 0015). Default `sourceIdentity(hostname, input, '')`.
+   */
+  source?: string;
+  /**
+   * How far ahead of `receivedAt` the event's own time may lie, ms; a later time (or one before 1970) is
+   * replaced by the receive time and kept in `labels.timestamp_original` (ADR 0015). Default one day.
+   */
+  maxFutureSkewMs?: number;
   /** Extract `key=value` pairs from messages into `fields` (default true). */
   extractKeyValues?: boolean;
   /** Extract a message that is a whole JSON object into `fields` (default true). */
@@ -80,7 +91,8 @@ function levelKey(b: FieldBudget, fields: Record<string, unknown>, name: string,
 
 const MODELLED = new Set(['name', 'pid', 'id', 'created', 'original']);
 
-function extraKeys(b: FieldBudget, fields: Record<string, unknown>, name: string, o: unknown): void {
+/** `keepId`: the object's `id` is not a usable event id (an object, a boolean…): keep it with the extras. */
+function extraKeys(b: FieldBudget, fields: Record<string, unknown>, name: string, o: unknown, keepId = false): void {
   if (typeof o === 'string') return; // host: "web-01" is the name
   if (o === null || typeof o !== 'object' || Array.isArray(o)) {
     b.put(fields, name, o);
@@ -88,9 +100,20 @@ function extraKeys(b: FieldBudget, fields: Record<string, unknown>, name: string
   }
   let extra: Record<string, unknown> | undefined;
   for (const k in o as Record<string, unknown>) {
-    if (!MODELLED.has(k)) (extra ??= {})[k] = (o as Record<string, unknown>)[k];
+    if (!MODELLED.has(k) || (keepId && k === 'id')) (extra ??= {})[k] = (o as Record<string, unknown>)[k];
   }
   if (extra) b.put(fields, name, extra);
+}
+
+/** A source's event id as text: a non-empty string, or a finite number; undefined otherwise. */
+function idText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  return typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+}
+
+/** A value in an id's place that is no id (an object, a boolean); an empty or absent id is just absent. */
+function notAnId(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && idText(v) === undefined;
 }
 
 /** Text of a non-string value; never throws (cycles, BigInt, symbols). */
@@ -228,6 +251,15 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   if (vTimestamp !== undefined) tsMs = timeKey(budget, fields, 'timestamp', vTimestamp, tsMs);
   if (vTime !== undefined) tsMs = timeKey(budget, fields, 'time', vTime, tsMs);
   if (vTs !== undefined) tsMs = timeKey(budget, fields, 'ts', vTs, tsMs);
+  if (tsMs !== undefined) {
+    // A time the pipeline cannot file the event under (ADR 0015): kept beside the receive time, flagged.
+    const why = timestampProblem(tsMs, receivedAt, ctx.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+    if (why !== undefined) {
+      labels.timestamp_original = isoFromMs(tsMs);
+      labels.timestamp_replaced = why;
+      tsMs = undefined;
+    }
+  }
 
   // message
   let message: string;
@@ -279,9 +311,18 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   const pid = normalizedPid(objField(vProcess, 'pid')) ?? normalizedPid(vPidDotted) ?? normalizedPid(vPid) ?? (syslog?.procid !== undefined ? normalizedPid(syslog.procid) : undefined);
   if (vPid !== undefined && normalizedPid(vPid) !== pid) budget.put(fields, 'pid', vPid);
 
-  // event.id: the source's when it gave a usable one.
-  const srcId = str(objField(vEvent, 'id')) ?? str(vEventId);
-  const id = srcId !== undefined && srcId.length <= 512 ? srcId : (ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next());
+  // event.id: an id the source names is namespaced by who sent it (ADR 0015): two sources never share
+  // one, and the same source sending it again gets the same one. The source's own id stays in a label.
+  const objId = objField(vEvent, 'id');
+  const srcId = idText(objId) ?? idText(vEventId);
+  let id: string;
+  if (srcId !== undefined) {
+    id = sourceEventId(ctx.source ?? sourceIdentity(ctx.hostname ?? '', ctx.input ?? '', ''), srcId);
+    labels.source_event_id = budget.str(srcId);
+  } else id = ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next();
+  // An id that is no id (an object, a boolean) is the source's data all the same: kept in fields.
+  const badObjId = notAnId(objId);
+  if (notAnId(vEventId)) budget.put(fields, 'event.id', vEventId);
 
   // fields: explicit ones, leftovers, then what the message carries.
   if (vFields !== null && typeof vFields === 'object' && !Array.isArray(vFields)) {
@@ -293,7 +334,7 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   if (vHost !== undefined) extraKeys(budget, fields, 'host', vHost);
   if (vService !== undefined) extraKeys(budget, fields, 'service', vService);
   if (vProcess !== undefined) extraKeys(budget, fields, 'process', vProcess);
-  if (vEvent !== undefined) extraKeys(budget, fields, 'event', vEvent);
+  if (vEvent !== undefined) extraKeys(budget, fields, 'event', vEvent, badObjId);
   if (message.length > 0) {
     if (ctx.extractJson === false || !extractJsonObject(message, fields, budget)) {
       if (ctx.extractKeyValues !== false) extractKeyValues(message, fields, budget);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scanRfc3339, toEpochMs, yearInZone, zonedToEpochMs } from './time';
+import { epochToMs, isoFromMs, scanRfc3339, toEpochMs, utcDayMs, yearInZone, zonedToEpochMs } from './time';
 
 describe('scanRfc3339', () => {
   it('parses RFC 5424 timestamps as instants', () => {
@@ -48,5 +48,23 @@ describe('isoFromMs', () => {
     const samples = [0, 1, 999, 86_399_999, 951_782_400_000 /* 2000-02-29 */, 1_763_805_600_123, 253_402_300_799_999, 253_402_300_800_000, -1, 1.5, 4_102_444_800_000];
     for (let i = 0; i < 2000; i++) samples.push(Math.floor(Math.random() * 4e12));
     for (const ms of samples) expect(isoFromMs(ms), String(ms)).toBe(new Date(Math.trunc(ms)).toISOString());
+  });
+});
+
+describe('years 0000-0099 and values beyond a Date (ADR 0015)', () => {
+  it('reads year 0001 as year 1, not 1901 (Date.UTC maps 0-99 to 1900-1999)', () => {
+    expect(scanRfc3339('0001-01-01T00:00:00Z', 0, true)?.ms).toBe(Date.parse('0001-01-01T00:00:00Z'));
+    expect(toEpochMs('0099-12-31T23:59:59.999Z')).toBe(Date.parse('0099-12-31T23:59:59.999Z'));
+    expect(toEpochMs('0000-03-01T00:00:00+01:00')).toBe(Date.parse('0000-02-29T23:00:00Z'));
+    expect(utcDayMs(100, 1, 1)).toBe(Date.parse('0100-01-01T00:00:00Z'));
+    expect(isoFromMs(toEpochMs('0001-01-01T00:00:00Z') as number)).toBe('0001-01-01T00:00:00.000Z');
+    // The memo of the last day does not carry a year over from one call to the next.
+    expect(toEpochMs('2001-01-01T00:00:00Z')).toBe(Date.parse('2001-01-01T00:00:00Z'));
+  });
+
+  it('a number beyond what a Date holds is no time', () => {
+    expect(epochToMs(1e30)).toBeUndefined();
+    expect(toEpochMs(1e30)).toBeUndefined();
+    expect(epochToMs(8.64e21)).toBe(8.64e15);
   });
 });

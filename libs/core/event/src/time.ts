@@ -109,7 +109,7 @@ export function scanRfc3339(s: string, start: number, strict: boolean): ScannedT
   // Date.UTC is linear in its fields, so the day's start plus the time of day is exactly what it would
   // return; the day's start is remembered because consecutive lines mostly share their day.
   if (year !== memoYear || month !== memoMonth || day !== memoDay) {
-    memoDayMs = Date.UTC(year, month - 1, day);
+    memoDayMs = utcDayMs(year, month, day);
     memoYear = year;
     memoMonth = month;
     memoDay = day;
@@ -118,22 +118,38 @@ export function scanRfc3339(s: string, start: number, strict: boolean): ScannedT
   return { ms, end: i };
 }
 
+/**
+ * Epoch ms of 00:00Z on a calendar day. Date.UTC reads years 0-99 as 1900-1999 (ECMA-262 MakeFullYear),
+ * which turned `0001-01-01T00:00:00Z` into 1901: those years are set with setUTCFullYear, which does not.
+ */
+export function utcDayMs(year: number, month1: number, day: number): number {
+  if (year >= 100) return Date.UTC(year, month1 - 1, day);
+  const d = new Date(0);
+  d.setUTCFullYear(year, month1 - 1, day);
+  return d.getTime();
+}
+
 /** scanRfc3339's last calendar day and its start (epoch ms at 00:00Z). */
 let memoYear = -1;
 let memoMonth = -1;
 let memoDay = -1;
 let memoDayMs = 0;
 
-/** Epoch milliseconds from a number whose unit is guessed from its size (s, ms, µs or ns since 1970). */
+/** The largest |epoch ms| a Date (and so toISOString) can hold: ±100,000,000 days (ECMA-262 TimeClip). */
+const MAX_MS = 8.64e15;
+
+/**
+ * Epoch milliseconds from a number whose unit is guessed from its size (s, ms, µs or ns since 1970);
+ * undefined beyond what a Date can hold (such a value is not a time, and its ISO text would throw).
+ */
 export function epochToMs(v: number): number | undefined {
   if (!Number.isFinite(v) || v < 0) return undefined;
   if (v < 1e11) return Math.round(v * 1000); // seconds (until year 5138)
   if (v < 1e14) return Math.round(v); // milliseconds
   if (v < 1e17) return Math.floor(v / 1000); // microseconds
-  return Math.floor(v / 1e6); // nanoseconds
+  const ms = Math.floor(v / 1e6); // nanoseconds
+  return ms <= MAX_MS ? ms : undefined;
 }
-
-const MAX_MS = 8.64e15;
 
 /**
  * Epoch ms for a time value found in a log record: a number (epoch in s/ms/µs/ns), a numeric string, an
@@ -160,6 +176,17 @@ export function toEpochMs(v: unknown): number | undefined {
     return Number.isNaN(t) ? undefined : t;
   }
   return undefined;
+}
+
+/**
+ * Epoch milliseconds a parser already knows, as a value toEpochMs (and so normalize) reads back as exactly
+ * that instant. A number is read by its magnitude (epochToMs), which takes ms below 1e11 (before
+ * 1973-03-03) for seconds and from 1e14 (after 5138) for microseconds: a syslog `9999-12-31` became 1978,
+ * `1970-01-01T00:00:01Z` became 00:16:40. Those rare instants travel as a Date; the rest stay numbers
+ * (no allocation per event).
+ */
+export function exactTime(ms: number): number | Date {
+  return ms >= 1e11 && ms < 1e14 ? ms : new Date(ms);
 }
 
 const PAD2: string[] = [];

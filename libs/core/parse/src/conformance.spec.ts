@@ -65,7 +65,9 @@ function optsOf(c: Case, mode: 'strict' | 'lenient', format: LineFormat = c.form
 }
 
 function run(input: string | Uint8Array, o: ParseOptions): LogEvent {
-  const e = normalize(parseLine(input, o), { receivedAt: NOW, ids });
+  // The vectors are about parsing: year-less stamps resolve up to a month after NOW, beyond the one-day
+  // skew normalize() allows by default (ADR 0015, tested in normalize.spec.ts), so no skew applies here.
+  const e = normalize(parseLine(input, o), { receivedAt: NOW, ids, maxFutureSkewMs: Number.POSITIVE_INFINITY });
   expect(LogEventSchema.safeParse(e).success).toBe(true);
   return e;
 }

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkParseOptions, parseLine } from './parse-line';
 
 const at = (iso: string) => Date.parse(iso);
-const ts = (line: string, o: Parameters<typeof parseLine>[1]) => normalize(parseLine(line, o), { receivedAt: 0 })['@timestamp'];
+// Received at the parser's `now`: normalize() files an event more than a day ahead of its receive time at the receive time (ADR 0015).
+const ts = (line: string, o: Parameters<typeof parseLine>[1]) => normalize(parseLine(line, o), { receivedAt: o?.now ?? 0 })['@timestamp'];
 
 describe('parseLine', () => {
   it('completes year-less RFC 3164 timestamps across New Year', () => {
@@ -11,6 +12,17 @@ describe('parseLine', () => {
     expect(ts('<13>Jan  1 00:00:01 h a: x', { now: at('2026-12-31T23:59:58Z') })).toBe('2027-01-01T00:00:01.000Z');
     expect(ts('<13>Jun 14 15:16:01 h a: x', { now: at('2026-11-23T00:00:00Z') })).toBe('2026-06-14T15:16:01.000Z');
     expect(ts('<13>Jun 14 15:16:01 h a: x', { now: at('2026-11-23T00:00:00Z'), year: 2005 })).toBe('2005-06-14T15:16:01.000Z');
+  });
+
+  it('hands the header time to normalize() as that instant, whatever its year (ADR 0015)', () => {
+    // Milliseconds before 1973 were read as seconds, after 5138 as microseconds.
+    expect(ts('<13>1 1970-01-01T00:00:01Z h a 1 - - x', { now: at('1970-01-01T00:00:02Z') })).toBe('1970-01-01T00:00:01.000Z');
+    expect(ts('<13>1 6000-01-01T00:00:00Z h a 1 - - x', { now: at('6000-01-01T00:00:00Z') })).toBe('6000-01-01T00:00:00.000Z');
+    const far = normalize(parseLine('<13>1 9999-12-31T23:59:59Z h a 1 - - x', {}), { receivedAt: at('2026-11-22T10:00:00Z') });
+    expect(far.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
+    const old = normalize(parseLine('<13>1 0001-01-01T00:00:00Z h a 1 - - x', {}), { receivedAt: at('2026-11-22T10:00:00Z') });
+    expect(old.labels).toMatchObject({ timestamp_original: '0001-01-01T00:00:00.000Z', timestamp_replaced: 'before_epoch' });
+    expect(old.fields).toBeUndefined();
   });
 
   it('reads the wall clock in the configured IANA zone', () => {

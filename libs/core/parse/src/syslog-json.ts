@@ -1,4 +1,5 @@
 import {
+  DEFAULT_MAX_FUTURE_SKEW_MS,
   DEFAULT_NORMALIZE_LIMITS,
   EventLine,
   type EventIdGenerator,
@@ -15,7 +16,7 @@ import {
   jsonString,
   keyValuesJson,
   normalizedPid,
-  toEpochMs,
+  timestampProblem,
 } from '@backlog/core-event';
 import type { SyslogMessage } from './syslog-message';
 
@@ -31,6 +32,8 @@ export interface SyslogLineContext {
   eventId?: string;
   /** Id generator; default: the process-wide one. */
   ids?: EventIdGenerator;
+  /** normalize()'s `maxFutureSkewMs` (ADR 0015); default one day. */
+  maxFutureSkewMs?: number;
 }
 
 /**
@@ -87,8 +90,8 @@ function quotedHeader(s: string | undefined): string | undefined {
  * followed by the harvester's labels would give, built as text in one pass, byte for byte what
  * `JSON.stringify` of that event writes (syslog-json.spec.ts compares the two over the conformance lines,
  * the corpora and generated variants). Returns undefined for the rare messages normalize() treats
- * specially (parse warnings, a message over the size limit, a timestamp it refuses, fields cut by the
- * budget); the caller then takes the general path.
+ * specially (parse warnings, a message over the size limit, a timestamp it refuses or replaces, fields
+ * cut by the budget); the caller then takes the general path.
  */
 export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): EventLine | undefined {
   if (m.warnings !== undefined) return undefined;
@@ -97,8 +100,11 @@ export function syslogEventLine(m: SyslogMessage, ctx: SyslogLineContext): Event
   if (message.length * 3 > limits.maxMessageBytes) return undefined;
   let tsMs: number | undefined;
   if (m.time !== undefined) {
-    tsMs = toEpochMs(m.time);
-    if (tsMs === undefined) return undefined;
+    // The header's time is milliseconds already (not a number whose unit is guessed, see exactTime).
+    if (!Number.isFinite(m.time)) return undefined;
+    tsMs = m.time;
+    // A time normalize() replaces (far future, before 1970: ADR 0015) takes the general path, which flags it.
+    if (timestampProblem(tsMs, ctx.receivedAt, ctx.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS) !== undefined) return undefined;
   }
   const pri = m.pri;
 

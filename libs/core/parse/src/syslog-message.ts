@@ -1,4 +1,4 @@
-import { FACILITY_NAMES, MAX_PRI, SEVERITY_NAMES, type PartialEvent, type SyslogFields } from '@backlog/core-event';
+import { FACILITY_NAMES, MAX_PRI, SEVERITY_NAMES, type PartialEvent, type SyslogFields, exactTime } from '@backlog/core-event';
 import { type ParseFailure, fail } from './errors';
 
 export type StructuredData = Record<string, Record<string, string | string[]>>;
@@ -78,7 +78,8 @@ export function syslogToPartial(m: SyslogMessage): PartialEvent {
   if (m.msgid !== undefined) sys.msgid = m.msgid;
   if (m.structuredData !== undefined) sys.structured_data = m.structuredData;
   const p: PartialEvent = { log: { syslog: sys }, message: m.message ?? '' };
-  if (m.time !== undefined) p['@timestamp'] = m.time;
+  // Milliseconds already: exactTime keeps normalize() from reading them by magnitude as s or µs.
+  if (m.time !== undefined) p['@timestamp'] = exactTime(m.time);
   if (m.warnings !== undefined) p.labels = { parse_warning: m.warnings.join(',') };
   return p;
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CollectingSink, closed, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
+import { type LogEvent, sourceEventId, sourceIdentity } from '@backlog/core-event';
 import { type HttpInput, httpInput } from './index';
 
 const run = promisify(execFile);
@@ -277,5 +278,32 @@ describe('http', () => {
     expect(acc.received).toBe(expected);
     expect(sink.count).toBe(expected);
     expect(rssMiB() - rss0).toBeLessThan(400);
+  });
+
+  it('two senders naming the same event.id get two ids; a resend from the same sender the same id (ADR 0015)', async () => {
+    const sink = new CollectingSink();
+    const { url } = await start(sink);
+    const body = ['-H', 'content-type: application/json', '--data-binary', '{"event":{"id":"order-42"},"message":"paid"}'];
+    expect((await curl(`${url}/logs`, body)).status).toBe(202);
+    expect((await curl(`${url}/logs`, ['--interface', '127.0.0.2', ...body])).status).toBe(202);
+    expect((await curl(`${url}/logs`, body)).status).toBe(202); // a retry, on a new connection
+    const [a, b, again] = sink.events as LogEvent[];
+    expect(a?.event.id).not.toBe(b?.event.id);
+    expect(again?.event.id).toBe(a?.event.id);
+    expect(a?.event.id).toBe(sourceEventId(sourceIdentity('test-host', 'http', '127.0.0.1'), 'order-42'));
+    expect(b?.event.id).toBe(sourceEventId(sourceIdentity('test-host', 'http', '127.0.0.2'), 'order-42'));
+    for (const e of [a, b, again]) expect(e?.labels.source_event_id).toBe('order-42');
+  });
+
+  it('a time more than a day ahead is filed at the receive time, kept in labels and counted as flagged (ADR 0015)', async () => {
+    const sink = new CollectingSink();
+    const { input, url } = await start(sink);
+    const before = Date.now();
+    expect(await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '[{"@timestamp":"9999-12-31T23:59:59Z","message":"far"},{"message":"now"}]'])).toMatchObject({ status: 202, body: '{"accepted":2,"flagged":1}\n' });
+    const far = sink.events[0] as LogEvent;
+    expect(Date.parse(far['@timestamp'])).toBeGreaterThanOrEqual(before - 1);
+    expect(far['@timestamp']).toBe(far.event.created);
+    expect(far.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
+    expect(input.core.stats.flagged.get('timestamp_replaced')).toBe(1);
   });
 });

@@ -4,7 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { Lifecycle, type Source, settleBy } from '@backlog/core-pipeline';
 import type { LogEvent } from '@backlog/core-event';
-import type { FlagReason, HarvestEvent } from '../shared/event';
+import { type FlagReason, type HarvestEvent, peerAddress } from '../shared/event';
 import { InputCore, type DropReason, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
 import { connectionMetrics } from '../shared/tcp';
@@ -184,7 +184,7 @@ export class HttpInput implements Source {
       if (plan.count > this.cfg.maxRecordsPerRequest) {
         throw new HttpError(413, 'too_many_records', `${plan.count} records in one request; at most ${this.cfg.maxRecordsPerRequest}: split it`, { limit: this.cfg.maxRecordsPerRequest, records: plan.count });
       }
-      const { accepted, flagged } = await this.ingest(body, plan, began + this.cfg.requestTimeoutMs);
+      const { accepted, flagged } = await this.ingest(body, plan, began + this.cfg.requestTimeoutMs, peerAddress(req.socket.remoteAddress));
       json(res, 202, { accepted, flagged });
     } catch (err) {
       const e = err instanceof HttpError ? err : undefined;
@@ -279,7 +279,7 @@ export class HttpInput implements Source {
   }
 
   /** Body → events → sink, slice by slice. Every record counts as received and is emitted (flagged if need be). */
-  private async ingest(body: Buffer, plan: Body, deadline: number): Promise<{ accepted: number; flagged: number }> {
+  private async ingest(body: Buffer, plan: Body, deadline: number, peer: string): Promise<{ accepted: number; flagged: number }> {
     const core = this.core;
     const receivedAt = new Date();
     let events: LogEvent[] = [];
@@ -289,12 +289,13 @@ export class HttpInput implements Source {
     const record = (raw: Buffer | string, format: HttpConfig['format'], bytes: number, flags: FlagReason[] = []) => {
       core.received(1, bytes);
       sliceBytes += bytes;
-      events.push(core.event(raw, format, flags, bytes, { receivedAt }));
+      events.push(core.event(raw, format, flags, bytes, { receivedAt, peer }));
     };
     const full = () => events.length >= SLICE_RECORDS || sliceBytes >= SLICE_BYTES;
     const write = async (last: boolean) => {
       if (events.length) {
-        for (const e of events) if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined) flagged++;
+        // A replaced time (ADR 0015) is flagged too: the sender learns that its event was not filed as it said.
+        for (const e of events) if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined || e.labels?.timestamp_replaced !== undefined) flagged++;
         accepted += events.length;
         const out: HarvestEvent[] = events;
         events = [];

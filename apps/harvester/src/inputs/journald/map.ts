@@ -1,4 +1,4 @@
-import { type PartialEvent, keyedEventId, normalize } from '@backlog/core-event';
+import { type PartialEvent, exactTime, keyedEventId, normalize } from '@backlog/core-event';
 import type { LogEvent } from '@backlog/core-event';
 import { decodeUtf8 } from '../shared/event';
 
@@ -31,6 +31,8 @@ export interface JournalContext {
   hostname: string;
   input: string;
   labels: Record<string, string>;
+  /** normalize()'s `maxFutureSkewMs` (ADR 0015). */
+  maxFutureSkewMs?: number;
 }
 
 /** One `journalctl -o json` object → a LogEvent. Never throws. */
@@ -43,7 +45,8 @@ export function journalEntryToEvent(entry: Record<string, unknown>, ctx: Journal
 
   // __REALTIME_TIMESTAMP: microseconds since the epoch, as a decimal string.
   const rt = fieldText(entry.__REALTIME_TIMESTAMP)?.text;
-  if (rt && /^\d{1,19}$/.test(rt)) p['@timestamp'] = Math.floor(Number(rt) / 1000);
+  const rtMs = rt && /^\d{1,19}$/.test(rt) ? Math.floor(Number(rt) / 1000) : undefined;
+  if (rtMs !== undefined) p['@timestamp'] = exactTime(rtMs);
   const host = fieldText(entry._HOSTNAME)?.text;
   if (host) p.host = { name: host };
   // SYSLOG_IDENTIFIER is what the program calls itself (the syslog tag); the unit is the fallback.
@@ -69,7 +72,6 @@ export function journalEntryToEvent(entry: Record<string, unknown>, ctx: Journal
   const cursor = fieldText(entry.__CURSOR)?.text;
   if (cursor) journald.cursor = cursor;
   // The cursor names the entry for good: an entry read again after a crash gets the id it had (ADR 0008).
-  const rtMs = p['@timestamp'] as number | undefined;
   const eventId = cursor && rtMs !== undefined ? keyedEventId(rtMs, `${ctx.hostname}\0${cursor}`) : undefined;
   p.fields = { journald };
   p.labels = labels;
@@ -82,5 +84,6 @@ export function journalEntryToEvent(entry: Record<string, unknown>, ctx: Journal
     // The message of a journal entry is the program's text; do not mine it for key=value pairs twice.
     extractJson: true,
     eventId,
+    maxFutureSkewMs: ctx.maxFutureSkewMs,
   });
 }

@@ -1,5 +1,5 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
-import type { HarvestEvent } from '../shared/event';
+import { type HarvestEvent, peerAddress } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
 import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
@@ -33,11 +33,12 @@ export class JsonTcpInput implements Source {
       sink: ctx.sink,
       metrics: ctx.metrics,
       labels: { input: this.type, name: this.name },
-      onConnection: () => this.connection(),
+      onConnection: (socket) => this.connection(peerAddress(socket.remoteAddress)),
     });
   }
 
-  private connection(): ConnectionHandler {
+  /** `peer`: the remote address, the namespace of event ids a line names itself (ADR 0015). */
+  private connection(peer: string): ConnectionHandler {
     const core = this.core;
     const splitter = new LineSplitter(this.cfg.maxLineBytes);
     const format = this.cfg.format;
@@ -49,7 +50,7 @@ export class JsonTcpInput implements Source {
       if (info.originalBytes === 0 || (!info.truncated && isBlank(line))) return;
       core.received(1, info.originalBytes);
       const flags = [...(info.truncated ? (['truncated'] as const) : []), ...(partial ? (['partial_frame'] as const) : [])];
-      batch.push(core.event(line, format, flags, info.originalBytes));
+      batch.push(core.event(line, format, flags, info.originalBytes, { peer }));
     };
     const flush = () => {
       const out = batch;

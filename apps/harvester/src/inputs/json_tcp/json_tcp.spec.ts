@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CollectingSink, closed, drip, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
+import { type LogEvent, sourceEventId, sourceIdentity } from '@backlog/core-event';
 import { type JsonTcpInput, jsonTcpInput } from './index';
 
 const inputs: JsonTcpInput[] = [];
@@ -161,5 +162,21 @@ describe('json_tcp', () => {
     expect(sink.count).toBe(expected);
     expect(input.core.stats.flagged.get('parse_error') ?? 0).toBeGreaterThan(expected / 2);
     expect(rssMiB() - rss0).toBeLessThan(400);
+  });
+
+  it('the namespace of an id a line names is the remote address of its connection (ADR 0015)', async () => {
+    const sink = new CollectingSink();
+    const { port } = await start(sink);
+    const line = '{"event":{"id":"same"},"message":"x"}\n';
+    for (const localAddress of ['127.0.0.1', '127.0.0.2']) {
+      await new Promise<void>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, localAddress }, () => s.end(line));
+        s.on('close', () => resolve());
+        s.on('error', reject);
+      });
+    }
+    await waitFor(() => sink.events.length === 2);
+    const ids = sink.events.map((e) => (e as LogEvent).event.id);
+    expect(ids).toEqual([sourceEventId(sourceIdentity('test-host', 'json_tcp', '127.0.0.1'), 'same'), sourceEventId(sourceIdentity('test-host', 'json_tcp', '127.0.0.2'), 'same')]);
   });
 });

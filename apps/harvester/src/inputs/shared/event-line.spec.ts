@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EventLine, isUuidV7 } from '@backlog/core-event';
+import { EventLine, type LogEvent, isUuidV7 } from '@backlog/core-event';
 import { parseCleanSyslog, parseLine, syslogToPartial } from '@backlog/core-parse';
 import { describe, expect, it } from 'vitest';
 import { type LineFormat, type MakeEventOptions, makeEvent, makeSyslogEvent } from './event';
@@ -43,7 +43,8 @@ function loghubInputs(perSet: number): Buffer[] {
     for (const line of lines) {
       k++;
       const pri = (k * 37) % 192;
-      const d = new Date(Date.UTC(2026, k % 12, 1 + (k % 28), k % 24, k % 60, k % 60, k % 1000));
+      // Dates of the year before RECEIVED: a date more than a day after it is replaced (ADR 0015), which is the general path's job.
+      const d = new Date(Date.UTC(2025, k % 12, 1 + (k % 28), k % 24, k % 60, k % 60, k % 1000));
       out.push(Buffer.from(line));
       out.push(Buffer.from(`<${pri}>1 ${d.toISOString()} ${set.toLowerCase()}-${k % 7} ${set} ${k % 3 === 0 ? '-' : 1000 + k} ${k % 5 === 0 ? '-' : `ID${k % 9}`} - ${line}`));
       out.push(Buffer.from(`<${pri}>${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} 10:11:12 host${k % 5} ${set}[${k}]: ${line}\r\n`));
@@ -149,6 +150,21 @@ describe('syslog fast path (makeSyslogEvent) = makeEvent + JSON.stringify', () =
     expect(makeSyslogEvent(Buffer.concat([Buffer.from(base), Buffer.from([0xff])]), opts('auto', { env: 'prod' }), labelsJson)).not.toBeInstanceOf(EventLine);
     expect(makeSyslogEvent(Buffer.from(`${base}${'m'.repeat(30_000)}`), opts('auto', { env: 'prod' }), labelsJson)).not.toBeInstanceOf(EventLine);
     expect(makeSyslogEvent(Buffer.from(`${base}${Array.from({ length: 80 }, (_, i) => `k${i}=v`).join(' ')}`), opts('auto', { env: 'prod' }), labelsJson)).not.toBeInstanceOf(EventLine);
+  });
+
+  it('leaves a time more than the skew ahead (or before 1970) to makeEvent, which files it at the receive time, flagged (ADR 0015)', () => {
+    const labelsJson = eventLabelsJson({ env: 'prod' }, 'syslog_tcp');
+    for (const ts of ['9999-12-31T23:59:59Z', '2026-11-24T10:00:05.251Z', '0001-01-01T00:00:00Z']) {
+      const raw = Buffer.from(`<13>1 ${ts} web-1 app 1 - - hello`);
+      const got = makeSyslogEvent(raw, opts('auto', { env: 'prod' }), labelsJson);
+      expect(got, ts).not.toBeInstanceOf(EventLine);
+      expect((got as LogEvent)['@timestamp']).toBe(RECEIVED.toISOString());
+      expect((got as LogEvent).labels).toMatchObject({ timestamp_original: new Date(ts).toISOString(), timestamp_replaced: ts.startsWith('0001') ? 'before_epoch' : 'future' });
+    }
+    // Up to the skew ahead is the fast path's, and with a smaller skew the same line is not.
+    const raw = Buffer.from('<13>1 2026-11-24T10:00:05.250Z web-1 app 1 - - hello');
+    expect(makeSyslogEvent(raw, opts('auto', { env: 'prod' }), labelsJson)).toBeInstanceOf(EventLine);
+    expect(makeSyslogEvent(raw, opts('auto', { env: 'prod' }, { maxFutureSkewMs: 60_000 }), labelsJson)).not.toBeInstanceOf(EventLine);
   });
 
   it('generates a UUIDv7 event.id when the record has no position id, and the line parses back to the event', () => {

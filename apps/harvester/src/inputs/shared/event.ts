@@ -34,6 +34,10 @@ export interface MakeEventOptions {
   file?: string;
   /** `event.id` unless the record names its own: a deterministic id from the record's position (ADR 0008). */
   eventId?: string;
+  /** Who sent the record (`InputCore.source`): the namespace of an id the record names itself (ADR 0015). */
+  source?: string;
+  /** How far ahead of `receivedAt` the record's own time may lie, ms (ADR 0015); default one day. */
+  maxFutureSkewMs?: number;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -77,7 +81,7 @@ export function makeEvent(raw: Uint8Array | string, opts: MakeEventOptions): Log
  */
 export function makeSyslogEvent(raw: Uint8Array, opts: MakeEventOptions, labelsJson: string): HarvestEvent {
   if ((opts.flags === undefined || opts.flags.length === 0) && opts.file === undefined) {
-    const line = syslogEventLineOf(raw, opts.format, opts.receivedAt.getTime(), opts.hostname, labelsJson, opts.eventId);
+    const line = syslogEventLineOf(raw, opts.format, opts.receivedAt.getTime(), opts.hostname, labelsJson, opts.eventId, opts.maxFutureSkewMs);
     if (line !== undefined) return line;
   }
   return makeEvent(raw, opts);
@@ -87,11 +91,11 @@ export function makeSyslogEvent(raw: Uint8Array, opts: MakeEventOptions, labelsJ
  * The fast path alone, for a record without transport flags: its EventLine, or undefined when the record
  * must take makeEvent (it is not clean syslog, or normalize() would treat it specially).
  */
-export function syslogEventLineOf(raw: Uint8Array, format: LineFormat, receivedAtMs: number, hostname: string, labelsJson: string, eventId?: string): EventLine | undefined {
+export function syslogEventLineOf(raw: Uint8Array, format: LineFormat, receivedAtMs: number, hostname: string, labelsJson: string, eventId?: string, maxFutureSkewMs?: number): EventLine | undefined {
   const m = parseCleanSyslog(raw, { format, maxLineBytes: raw.length });
   if (m === undefined) return undefined;
   try {
-    return syslogEventLine(m, { receivedAt: receivedAtMs, hostname, labelsJson, eventId });
+    return syslogEventLine(m, { receivedAt: receivedAtMs, hostname, labelsJson, eventId, maxFutureSkewMs });
   } catch {
     // never expected; makeEvent turns whatever it was into a flagged event
     return undefined;
@@ -131,7 +135,16 @@ export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receiv
 }
 
 /** normalize()'s context for an input's event. */
-export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels'>, extra?: { unit?: string; file?: string; eventId?: string }) {
-  return { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, ...extra };
+export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'source' | 'maxFutureSkewMs'>, extra?: { unit?: string; file?: string; eventId?: string }) {
+  return { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, source: opts.source, maxFutureSkewMs: opts.maxFutureSkewMs, ...extra };
+}
+
+/**
+ * A socket's remote address as a source's peer (ADR 0015): an IPv4 peer of a dual-stack listener
+ * (`::ffff:10.0.0.1`) is the same peer as on an IPv4 listener. '' when unknown (a closed socket).
+ */
+export function peerAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 

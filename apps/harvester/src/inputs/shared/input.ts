@@ -1,7 +1,7 @@
 import type { Logger, SourcePosition, SourceSink } from '@backlog/core-pipeline';
 import { childLogger } from '@backlog/core-pipeline';
 import { type ComponentMetrics, type MetricsRegistry, componentMetrics } from '@backlog/platform-telemetry';
-import { EventLine, type LogEvent } from '@backlog/core-event';
+import { EventLine, type LogEvent, sourceIdentity } from '@backlog/core-event';
 import { eventLabelsJson } from '@backlog/core-parse';
 import type { z } from 'zod';
 import { type FlagReason, type HarvestEvent, type LineFormat, makeEvent, makeSyslogEvent } from './event';
@@ -18,6 +18,8 @@ export interface InputContext {
   labels?: Record<string, string>;
   /** Directory for checkpoint files (file offsets, journald cursor). */
   stateDir: string;
+  /** normalize()'s `maxFutureSkewMs` (config `timestamps.maxFutureSkewSeconds`, ADR 0015); default one day. */
+  maxFutureSkewMs?: number;
 }
 
 /** Reasons an input drops a record instead of emitting it. Each one is a metric label. */
@@ -96,14 +98,39 @@ export class InputCore {
     this.m.dropped.inc({ ...this.l, reason }, n);
   }
 
-  /** Parse + normalize one record; never throws. */
-  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string; eventId?: string }): LogEvent {
-    return makeEvent(raw, { format, input: this.type, receivedAt: extra?.receivedAt ?? new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, file: extra?.file, eventId: extra?.eventId });
+  /**
+   * Who sent a record, as this input knows it: the namespace of an event id the record names itself
+   * (ADR 0015). `peer` is the remote address of a network input, the path of a tailed file, '' otherwise.
+   */
+  source(peer = ''): string {
+    return sourceIdentity(this.ctx.hostname, this.name, peer);
+  }
+
+  /** normalize()'s `maxFutureSkewMs` for this input's events. */
+  get maxFutureSkewMs(): number | undefined {
+    return this.ctx.maxFutureSkewMs;
+  }
+
+  /** Parse + normalize one record; never throws. `peer`: see `source`; a file input's is its path. */
+  event(raw: Buffer | string, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, extra?: { receivedAt?: Date; file?: string; eventId?: string; peer?: string }): LogEvent {
+    return makeEvent(raw, {
+      format,
+      input: this.type,
+      receivedAt: extra?.receivedAt ?? new Date(),
+      hostname: this.ctx.hostname,
+      labels: this.labels,
+      flags,
+      originalBytes,
+      file: extra?.file,
+      eventId: extra?.eventId,
+      source: this.source(extra?.peer ?? extra?.file),
+      maxFutureSkewMs: this.ctx.maxFutureSkewMs,
+    });
   }
 
   /** event() for a syslog record: a clean one takes the fast path to its NDJSON line (ADR 0012). */
-  syslogEvent(raw: Buffer, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number): HarvestEvent {
-    return makeSyslogEvent(raw, { format, input: this.type, receivedAt: new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes }, this.labelsJson);
+  syslogEvent(raw: Buffer, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, peer?: string): HarvestEvent {
+    return makeSyslogEvent(raw, { format, input: this.type, receivedAt: new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, source: this.source(peer), maxFutureSkewMs: this.ctx.maxFutureSkewMs }, this.labelsJson);
   }
 
   /** Hands events to the sink, counting them. Returns the sink's answer: false = pause reading. */
@@ -126,7 +153,7 @@ export class InputCore {
   }
 }
 
-const FLAG_LABELS = ['parse_error', 'truncated', 'invalid_utf8', 'partial_frame', 'framing_error'] as const;
+const FLAG_LABELS = ['parse_error', 'truncated', 'invalid_utf8', 'partial_frame', 'framing_error', 'timestamp_replaced'] as const;
 
 /** A component factory of the harvester (ARCHITECTURE.md: `{ type, configSchema, create }`). */
 export interface InputFactory<S extends z.ZodType = z.ZodType> {

@@ -1,7 +1,7 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
 import type { FlagReason, HarvestEvent } from '../shared/event';
-import { makeSyslogEvent, syslogEventLineOf } from '../shared/event';
+import { makeSyslogEvent, peerAddress, syslogEventLineOf } from '../shared/event';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
 import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
@@ -39,11 +39,12 @@ export class SyslogTcpInput implements Source {
       sink: ctx.sink,
       metrics: ctx.metrics,
       labels: { input: this.type, name: this.name },
-      onConnection: () => this.connection(),
+      onConnection: (socket) => this.connection(peerAddress(socket.remoteAddress)),
     });
   }
 
-  private connection(): ConnectionHandler {
+  /** `peer`: the remote address, the namespace of event ids a record names itself (ADR 0015). */
+  private connection(peer: string): ConnectionHandler {
     // Views, not copies: each frame is parsed before the next read is pushed (no allocation per frame).
     const decoder = new SyslogFrameDecoder({ mode: this.cfg.framing, maxFrameBytes: this.cfg.maxFrameBytes, views: true });
     const emit = (frames: Frame[], stopping: boolean): boolean => {
@@ -64,7 +65,7 @@ export class SyslogTcpInput implements Source {
         const to = Math.min(frames.length, from + EMIT_SLICE);
         const events: HarvestEvent[] = new Array(to - from);
         for (let i = from; i < to; i++) {
-          events[i - from] = this.frame(frames[i]!, receivedAt, stopping);
+          events[i - from] = this.frame(frames[i]!, receivedAt, stopping, peer);
           frames[i] = undefined as unknown as Frame;
         }
         ok = this.core.emit(events);
@@ -91,10 +92,10 @@ export class SyslogTcpInput implements Source {
     };
   }
 
-  private frame(f: Frame, receivedAt: Date, stopping: boolean): HarvestEvent {
+  private frame(f: Frame, receivedAt: Date, stopping: boolean, peer: string): HarvestEvent {
     if (f.error === undefined && f.truncated !== true && !(stopping && f.framing === 'eof')) {
       // No transport flags: the fast path, without an options object per event (ADR 0012).
-      const line = syslogEventLineOf(f.payload, this.cfg.format, receivedAt.getTime(), this.core.ctx.hostname, this.core.labelsJson);
+      const line = syslogEventLineOf(f.payload, this.cfg.format, receivedAt.getTime(), this.core.ctx.hostname, this.core.labelsJson, undefined, this.core.maxFutureSkewMs);
       if (line !== undefined) return line;
     }
     const flags: FlagReason[] = [];
@@ -113,6 +114,8 @@ export class SyslogTcpInput implements Source {
         flags,
         originalBytes: f.truncated ? original : undefined,
         framingError: f.error?.toLowerCase(),
+        source: this.core.source(peer),
+        maxFutureSkewMs: this.core.maxFutureSkewMs,
       },
       this.core.labelsJson,
     );

@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import type { InputContext, InputFactory } from '../shared/input';
 import { InputCore } from '../shared/input';
+import { peerAddress } from '../shared/event';
 import { type SyslogUdpConfig, syslogUdpConfigSchema } from './config';
 
 /**
@@ -31,7 +32,7 @@ export class SyslogUdpInput implements Source {
         new Promise<void>((resolve, reject) => {
           const socket = createSocket({ type: isIPv6(this.cfg.host) ? 'udp6' : 'udp4', recvBufferSize: this.cfg.receiveBufferBytes });
           this.socket = socket;
-          socket.on('message', (msg) => this.onDatagram(msg));
+          socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo.address));
           socket.once('error', reject);
           socket.bind(this.cfg.port, this.cfg.host, () => {
             socket.off('error', reject);
@@ -44,7 +45,8 @@ export class SyslogUdpInput implements Source {
     );
   }
 
-  private onDatagram(msg: Buffer): void {
+  /** `from`: the sender's address, the namespace of event ids a message names itself (ADR 0015). */
+  private onDatagram(msg: Buffer, from: string): void {
     const core = this.core;
     core.received(1, msg.length);
     if (this.lc.stopping) return core.dropped('shutdown');
@@ -55,7 +57,7 @@ export class SyslogUdpInput implements Source {
     while (end > 0 && (msg[end - 1] === 10 || msg[end - 1] === 0)) end--;
     const truncated = end > this.cfg.maxMessageBytes;
     const body = msg.subarray(0, truncated ? this.cfg.maxMessageBytes : end);
-    core.emit([core.syslogEvent(body, this.cfg.format, truncated ? ['truncated'] : undefined, end)]);
+    core.emit([core.syslogEvent(body, this.cfg.format, truncated ? ['truncated'] : undefined, end, peerAddress(from))]);
   }
 
   stop(_deadline: number): Promise<void> {
