@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
+import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext, waitFor } from '../shared/test-kit';
 import { StdinInput, stdinInput } from './index';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
@@ -41,10 +41,16 @@ describe('stdin', () => {
     const { input } = fromChild(`for (let i = 0; i < 100000; i++) process.stdout.write('line ' + i + '\\n');`, sink);
     sink.pause();
     await input.start();
-    await new Promise((r) => setTimeout(r, 200));
-    const paused = sink.events.length;
+    // The child may take a while to start on a busy machine: wait for the first chunk, then for the count
+    // to settle (the chunk already read is emitted, then the pipe is paused), instead of sampling at a fixed time.
+    await waitFor(() => sink.events.length > 0, 30_000, 'the first lines');
+    let paused = -1;
+    for (let i = 0; i < 50 && paused !== sink.events.length; i++) {
+      paused = sink.events.length;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     expect(paused).toBeLessThan(100_000);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     expect(sink.events.length).toBe(paused);
     sink.resume();
     await input.done;
