@@ -2,3 +2,4 @@ export * from './stack/index';
 export { stackInfo, testNamespace } from './test-context';
 export { APP_METRIC_PREFIX, APP_NAMES, type AppName, dashboardMetricsByApp, dashboardQueries, exposedMetricNames, metricNamesIn, missingMetrics, readDashboard } from './deploy/observability';
 export { freePort, sleep, stackEnv, waitFor } from './helpers';
+export { type SmallDisk, type SmallDiskMode, smallDisk } from './disk';

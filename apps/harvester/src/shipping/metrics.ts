@@ -20,7 +20,10 @@ export function shippingMetrics(m: MetricsRegistry) {
     flushLatency: m.histogram('harvester_shipping_flush_latency_seconds', 'From a batch being closed to its acknowledgement, seconds', [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
     spoolBytes: m.gauge('harvester_spool_bytes', 'Bytes on disk in the spool (WALs + segments)'),
     spoolSegments: m.gauge('harvester_spool_segments', 'Closed segments not yet acknowledged'),
-    blocked: m.gauge('harvester_shipping_blocked', '1 while the spool is full under the block policy (inputs are told to stop reading)'),
+    blocked: m.gauge('harvester_shipping_blocked', '1 while the inputs are told to stop reading (spool full under the block policy, or its disk refusing writes)'),
+    diskFull: m.gauge('harvester_spool_disk_full', '1 while the spool\'s disk refuses writes (ENOSPC, EDQUOT, EFBIG or another I/O error): inputs paused, retried every second'),
+    writeErrors: m.counter('harvester_spool_write_errors_total', 'Spool writes the disk refused, by what was written (wal, segment, probe) and reason (no_space, io)', ['kind', 'reason']),
+    heldEvents: m.gauge('harvester_shipping_held_events', 'Events accepted while the disk refused writes, held in memory until it accepts them'),
   };
 }
 

@@ -74,7 +74,11 @@ export async function startShipping(
   }
   return {
     sink: shipper,
-    health: () => ({ ok: true, shipping: { target, connected: shipper.connected, writable: shipper.writable, ...shipper.backlog, spoolBytes: spool.bytes } }),
+    // Unhealthy while the spool's disk refuses writes: the inputs are paused and an operator must free space.
+    health: () => ({
+      ok: shipper.diskState === undefined,
+      shipping: { target, state: shipper.diskState ?? 'ok', connected: shipper.connected, writable: shipper.writable, ...shipper.backlog, spoolBytes: spool.bytes },
+    }),
     stop: (deadline) => shipper.stop(Math.max(0, deadline - Date.now())),
   };
 }
