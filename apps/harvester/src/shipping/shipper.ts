@@ -5,7 +5,7 @@ import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool'
 import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw } from './encode';
 import type { EncodedBatch } from '@backlog/core-codec';
 import type { ShippingMetrics } from './metrics';
-import { type Logger, type SourceSink, isNoSpaceError } from '@backlog/core-pipeline';
+import { type Logger, type SourceSink, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
 import type { BatchSender } from './port';
 import { PositionTracker } from './positions';
 
@@ -468,7 +468,7 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
         // Disk full or similar: the WAL still holds every event; keep the batch and retry on the next tick
         // (while the disk refuses writes: once it accepts them again).
         this.deps.metrics.sendErrors.inc({ reason: 'spool_write' });
-        if (isErrno(err)) this.diskFailed('segment', err);
+        if (isSystemError(err)) this.diskFailed('segment', err);
         else this.log.error('could not write a spool segment; will retry', { batch: b.id, err: (err as Error).message });
         if (!this.unclosed.includes(b)) this.unclosed.push(b);
       } finally {
@@ -562,7 +562,7 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
       try {
         this.sealLines(r.group, r.lines, r.positions, r.createdAtMs);
       } catch (err) {
-        if (!isErrno(err)) throw err;
+        if (!isSystemError(err)) throw err;
         this.diskFailed('segment', err);
         this.pendingRecovery.push(r);
         return;
@@ -691,12 +691,6 @@ function pushTs(b: OpenBatch, ts: readonly number[]): void {
     b.ts = grown;
   }
   for (let i = 0; i < ts.length; i++) b.ts[b.count++] = ts[i]!;
-}
-
-/** A system error (errno code such as ENOSPC, EIO): the disk's doing, not a bug of ours. */
-function isErrno(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
 }
 
 function errorReason(err: unknown): string {

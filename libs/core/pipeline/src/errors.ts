@@ -25,3 +25,12 @@ export function isNoSpaceError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null | undefined)?.code;
   return typeof code === 'string' && NO_SPACE_CODES.has(code);
 }
+
+/**
+ * Whether `err` is a system call's error (an errno code such as ENOSPC, EIO, EROFS): the disk's or the
+ * kernel's doing, which waiting may cure, rather than a bug of ours.
+ */
+export function isSystemError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
