@@ -21,7 +21,7 @@ const opts = { partition: 0, graceMs: 60_000, maxFutureSkewMs: 300_000, lateLing
 let id = 0;
 /** One record's lines: `n` events of about `bytes` each, in window W0. */
 function lines(n: number, bytes: number): LineIn[] {
-  return Array.from({ length: n }, (_, i) => {
+  return Array.from({ length: n }, () => {
     const ts = windowStartMs(W0) + id;
     const eid = `e${String(id++).padStart(6, '0')}`;
     return { ts, id: eid, line: JSON.stringify({ '@timestamp': new Date(ts).toISOString(), event: { id: eid }, message: 'x'.repeat(bytes) }), host: 'a' };
