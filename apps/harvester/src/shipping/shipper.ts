@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { type BatchEvent, ByteScratch, type SpoolPosition, windowOf } from '@backlog/core-codec';
+import { type BatchEvent, ByteScratch, type SegmentMeta, type SpoolPosition, windowOf } from '@backlog/core-codec';
 import { EventLine } from '@backlog/core-event';
 import type { RecoveredWal, SegmentRef, Spool, WalHandle } from '../spool/spool';
-import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw } from './encode';
+import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw, splitRecord } from './encode';
 import type { EncodedBatch } from '@backlog/core-codec';
 import type { ShippingMetrics } from './metrics';
 import { type Logger, type SourceSink, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
-import type { BatchSender } from './port';
+import type { BatchSender, SendRefusal } from './port';
 import { PositionTracker } from './positions';
 
 export interface ShipperOptions {
@@ -33,6 +33,13 @@ export interface ShipperOptions {
   /** Backoff between send retries, ms. Defaults 100 and 5 000. */
   retryMinMs: number;
   retryMaxMs: number;
+  /**
+   * A batch the next hop refuses for good (not authorized, unknown topic, invalid record) moves to the
+   * spool's quarantine after this many refusals in a row… Default 5.
+   */
+  quarantineAfterAttempts: number;
+  /** …spanning at least this long, ms (a topic created or an ACL fixed a moment late quarantines nothing). Default 60 000. */
+  quarantineAfterMs: number;
 }
 
 export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
@@ -47,6 +54,8 @@ export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
   whenFull: 'block',
   retryMinMs: 100,
   retryMaxMs: 5_000,
+  quarantineAfterAttempts: 5,
+  quarantineAfterMs: 60_000,
 };
 
 export type ShipLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -126,6 +135,11 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
   private readonly pendingRecovery: PendingRecovery[] = [];
   /** Open or unacknowledged batches by id: a held write's positions wait only for those. */
   private readonly live = new Set<string>();
+  /** Segments the next hop refused for good, by seq: refusals in a row and when the first was. */
+  private readonly refusals = new Map<number, { n: number; since: number }>();
+  /** During start(): recovered positions are not tracked (a damaged file was found). */
+  private recoveryHold = false;
+  private nextQuarantineCount = 0;
   /** Closed batches whose gzip + segment write is under way (off the event loop), in order. */
   private sealing: Promise<void> = Promise.resolve();
   /** Where a seal sorts an out-of-order batch (one seal at a time). */
@@ -147,12 +161,21 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
   start(): { segments: number; walEvents: number; quarantined: number } {
     const rec = this.deps.spool.open();
     for (const q of rec.quarantined) {
-      this.deps.metrics.quarantined.inc({ kind: q.file.includes('.wal') ? 'wal' : 'segment' });
+      this.deps.metrics.quarantined.inc({ kind: q.file.includes('.wal') ? 'wal' : 'segment', reason: 'checksum' });
       this.log.warn('spool file quarantined', q);
+    }
+    if (rec.quarantined.length) {
+      // What a damaged file held (and which sources it came from) cannot be trusted. The positions the
+      // intact ones hold are not committed this run, so every input resumes from its checkpoint — before
+      // any line of the previous run not yet acknowledged — and reads the lost lines again (ADR 0006 addendum).
+      this.recoveryHold = true;
+      this.log.warn('damaged spool files: positions of the previous run are not committed; inputs re-read from their checkpoints', { files: rec.quarantined.length });
     }
     for (const ref of rec.segments) this.enqueue(ref, ref.positions);
     let walEvents = 0;
     for (const w of rec.wals) walEvents += this.recoverWal(w);
+    this.recoveryHold = false;
+    this.deps.metrics.quarantinedNow.set(this.deps.spool.quarantined());
     this.deps.metrics.recoveredEvents.inc(walEvents);
     this.refreshGauges();
     // A batch closes at most a tenth of its interval late (1 s flush: 1.0–1.1 s; 30 s flush: 30–31 s).
@@ -186,6 +209,11 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
   static readonly DISK_RETRY_MS = 1000;
   /** Size of the probe write when nothing else is waiting for the disk, bytes. */
   static readonly PROBE_BYTES = 64 * 1024;
+
+  /** Sources whose positions are held after a corrupt segment lost some of their lines (re-read on the next start). */
+  get heldSources(): string[] {
+    return this.tracker.heldSources;
+  }
 
   /** Why the spool's disk refuses writes, while it does. */
   get diskState(): DiskState | undefined {
@@ -551,7 +579,7 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     const last = new Map<string, string | number>();
     for (const p of w.positions) last.set(p.source, p.cursor);
     const positions = [...last].map(([source, cursor]) => ({ source, cursor }));
-    if (lines.length) this.tracker.add(positions, [w.meta.batchId]);
+    if (lines.length && !this.recoveryHold) this.tracker.add(positions, [w.meta.batchId]);
     this.sealRecovered({ group: w.meta.batchId, lines, positions, createdAtMs: w.meta.createdAtMs, file: w.file });
     return lines.length;
   }
@@ -575,7 +603,7 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     this.queue.push(ref);
     this.closedAt.set(ref.seq, Date.now());
     this.groups.set(ref.group, (this.groups.get(ref.group) ?? 0) + 1);
-    this.tracker.add(positions, [ref.group]);
+    if (!this.recoveryHold) this.tracker.add(positions, [ref.group]);
   }
 
   private pump(): void {
@@ -592,11 +620,15 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     try {
       rec = this.deps.spool.read(ref);
     } catch (err) {
-      // Damaged on disk after it was written: quarantine, count, and never let it block the queue.
-      this.deps.spool.quarantine(ref.file);
-      this.deps.metrics.quarantined.inc({ kind: 'segment' });
+      // Damaged on disk after it was written: quarantine, count, and never let it block the queue. Its
+      // lines are lost here, so their sources' positions must not move past them: the next start reads
+      // them again from the source (file, journald).
+      this.deps.spool.quarantine(ref.file, { reason: 'checksum', error: (err as Error).message, batchId: ref.batchId, count: ref.count });
+      this.deps.metrics.quarantined.inc({ kind: 'segment', reason: 'checksum' });
       this.deps.metrics.dropped.inc({ reason: 'corrupt_segment' }, ref.count);
-      this.log.error('spool segment failed its checksum; quarantined', { file: ref.file, err: (err as Error).message });
+      const held = this.tracker.fail(ref.group);
+      this.deps.metrics.heldSources.set(this.tracker.heldSources.length);
+      this.log.error('spool segment failed its checksum; quarantined. Positions of its sources are held: the next start re-reads their lines', { file: ref.file, err: (err as Error).message, sources: held });
       this.finish(ref);
       return;
     }
@@ -605,6 +637,8 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
       await this.deps.sender.send({ key: rec.meta.key, value: rec.value, headers: rec.meta.headers });
     } catch (err) {
       this.inflight.delete(ref);
+      const refusal = this.deps.sender.refusal?.(err);
+      if (refusal && this.refused(ref, rec, refusal, err)) return;
       // Back at its place in seq order, so that one host's batches keep their order as far as retries allow.
       const at = this.queue.findIndex((q) => q.seq > ref.seq);
       this.queue.splice(at < 0 ? this.queue.length : at, 0, ref);
@@ -619,12 +653,70 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
       return;
     }
     this.backoffMs = 0;
+    this.refusals.delete(ref.seq);
     this.deps.metrics.ackedBatches.inc();
     this.deps.metrics.ackedEvents.inc(ref.count);
     const closed = this.closedAt.get(ref.seq);
     if (closed !== undefined) this.deps.metrics.flushLatency.observe((Date.now() - closed) / 1000);
     this.deps.spool.remove(ref);
     this.finish(ref);
+  }
+
+  /**
+   * The next hop refused the record for good. Too large: split it in two segments of the same group
+   * (positions commit when all pieces are acked); one event too large to split, or any other refusal
+   * repeated `quarantineAfterAttempts` times over `quarantineAfterMs`: quarantined with its reason, its
+   * positions committed (its events are kept on disk for `backlog spool drain --quarantine`), and the
+   * queue goes on. Returns false to retry it with backoff like any failure.
+   */
+  private refused(ref: SegmentRef, rec: { meta: SegmentMeta; value: Buffer }, refusal: SendRefusal, err: unknown): boolean {
+    const message = (err as Error).message;
+    if (refusal.kind === 'too_large' && ref.count > 1) {
+      let refs: SegmentRef[];
+      try {
+        const host = rec.meta.headers.host ?? rec.meta.key;
+        const halves = splitRecord(rec.value, rec.meta.headers, { host, level: this.opts.gzipLevel });
+        refs = this.deps.spool.writeSegments(halves.map((p) => this.segmentItem({ ...p, key: rec.meta.key }, rec.meta.positions, ref.group, rec.meta.createdAtMs)));
+      } catch (e) {
+        if (isSystemError(e)) this.diskFailed('segment', e);
+        else this.log.error('could not split a record the broker refused as too large', { file: ref.file, err: (e as Error).message });
+        return false;
+      }
+      // One segment becomes two of the same group; the original goes only once both are on disk.
+      this.groups.set(ref.group, (this.groups.get(ref.group) ?? 1) + 1);
+      this.closedAt.delete(ref.seq);
+      this.refusals.delete(ref.seq);
+      this.deps.spool.remove(ref);
+      const now = Date.now();
+      for (const r of refs) {
+        const at = this.queue.findIndex((q) => q.seq > r.seq);
+        this.queue.splice(at < 0 ? this.queue.length : at, 0, r);
+        this.closedAt.set(r.seq, now);
+      }
+      this.deps.metrics.sendErrors.inc({ reason: errorReason(err) });
+      this.deps.metrics.splitBatches.inc();
+      this.log.warn('record refused as too large: split in two', { batchId: ref.batchId, events: ref.count, into: refs.map((r) => r.batchId) });
+      this.updateWritable();
+      this.refreshGauges();
+      this.pump();
+      return true;
+    }
+    const now = Date.now();
+    const r = this.refusals.get(ref.seq) ?? { n: 0, since: now };
+    r.n++;
+    this.refusals.set(ref.seq, r);
+    const single = refusal.kind === 'too_large';
+    if (!single && (r.n < this.opts.quarantineAfterAttempts || now - r.since < this.opts.quarantineAfterMs)) return false;
+    const reason = single ? 'record_too_large' : refusal.reason;
+    this.refusals.delete(ref.seq);
+    this.deps.metrics.sendErrors.inc({ reason: errorReason(err) });
+    this.deps.spool.quarantine(ref.file, { reason, error: message, batchId: ref.batchId, count: ref.count });
+    this.deps.metrics.quarantined.inc({ kind: 'segment', reason });
+    this.deps.metrics.quarantinedEvents.inc({ reason }, ref.count);
+    this.deps.metrics.quarantinedNow.set(this.deps.spool.quarantined());
+    this.log.error('batch refused for good: quarantined (backlog spool inspect; drain --quarantine resends it)', { batchId: ref.batchId, events: ref.count, reason, attempts: r.n, err: message });
+    this.finish(ref);
+    return true;
   }
 
   private finish(ref: SegmentRef): void {
@@ -671,6 +763,11 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     const now = Date.now();
     for (const b of [...this.open.values()]) if (now - b.openedAt >= this.opts.flushIntervalMs) this.closeBatch(b);
     if (this.disk && now >= this.nextDiskRetry) this.retryDisk();
+    if (now >= this.nextQuarantineCount) {
+      // An operator may drain or purge quarantine/ while we run: count it now and then, not per write.
+      this.nextQuarantineCount = now + 5_000;
+      this.deps.metrics.quarantinedNow.set(this.deps.spool.quarantined());
+    }
     if (!this.disk) for (const b of this.unclosed.splice(0)) this.closeBatch(b);
     this.refreshGauges();
     if (this.isIdle()) for (const w of [...this.idleWaiters]) w();

@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ByteScratch, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
+  ByteScratch, QUARANTINE_NOTE_SUFFIX, type QuarantineNote, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
   segmentSeqOf, walFileName,
 } from '@backlog/core-codec';
 
@@ -11,7 +11,10 @@ import {
  *   wal/<batchId>.wal   open batches, appended on every sink write (survives kill -9 via the page cache)
  *   seg/<seq>.seg       closed batches = the exact Kafka records, written tmp → fsync → rename → fsync(dir)
  *   tmp/                half-written segments; removed on start (their WAL still exists)
- *   quarantine/         segments and WALs that failed their checksum: kept for `backlog spool inspect`, never sent
+ *   quarantine/         segments and WALs that failed their checksum, and segments the next hop refused for good
+ *                       (record too large to split, not authorized, unknown topic…): never sent again by the
+ *                       harvester; each with a `<file>.json` beside it saying why. `backlog spool inspect`
+ *                       lists them, `backlog spool drain --quarantine` resends the intact ones, `purge` deletes.
  * A segment is deleted only after the next hop acknowledged it (ARCHITECTURE.md habit 4).
  *
  * A write that fails (disk full: ENOSPC, EDQUOT, EFBIG; or any other I/O error) throws and leaves no trace:
@@ -188,7 +191,7 @@ export class Spool {
         this.segBytes += bytes;
         this.nextSeq = Math.max(this.nextSeq, seq + 1);
       } catch (err) {
-        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+        rec.quarantined.push({ file: this.quarantine(file, { reason: 'checksum', error: (err as Error).message }), reason: (err as Error).message });
       }
     }
     // Events per batch already in segments: a batch's segments share its id as their group.
@@ -210,7 +213,7 @@ export class Spool {
         rec.wals.push({ meta: w.meta, lines: w.lines, positions: w.positions, file, tail: w.tail });
         if (w.tail === 'corrupt') rec.quarantined.push({ file: `${file} (tail after byte ${w.validBytes})`, reason: 'wal chunk checksum mismatch' });
       } catch (err) {
-        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+        rec.quarantined.push({ file: this.quarantine(file, { reason: 'checksum', error: (err as Error).message }), reason: (err as Error).message });
       }
     }
     return rec;
@@ -383,7 +386,11 @@ export class Spool {
     this.segBytes = Math.max(0, this.segBytes - ref.bytes);
   }
 
-  quarantine(file: string): string {
+  /**
+   * Moves a file to quarantine/ with a `<name>.json` beside it saying why (`reason`: a metric label such
+   * as `checksum`, `record_too_large`, `auth`, `unknown_topic`; `error`: the message).
+   */
+  quarantine(file: string, why: Omit<QuarantineNote, 'file' | 'at'> = { reason: 'checksum' }): string {
     const size = safeSize(file);
     const to = join(this.quarantineDir, `${Date.now()}-${file.split('/').pop()}`);
     try {
@@ -391,8 +398,22 @@ export class Spool {
     } catch {
       rmSync(file, { force: true });
     }
+    try {
+      writeFileSync(`${to}${QUARANTINE_NOTE_SUFFIX}`, `${JSON.stringify({ ...why, file: file.split('/').pop(), at: new Date().toISOString() })}\n`);
+    } catch {
+      // A full disk may refuse the note; the file is quarantined all the same (inspect shows no reason).
+    }
     if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
     return to;
+  }
+
+  /** Files in quarantine/ (the notes beside them not counted). */
+  quarantined(): number {
+    try {
+      return readdirSync(this.quarantineDir).filter((n) => !n.endsWith(QUARANTINE_NOTE_SUFFIX)).length;
+    } catch {
+      return 0;
+    }
   }
 }
 
