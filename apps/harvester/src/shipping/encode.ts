@@ -86,7 +86,7 @@ export async function encodeWithinCapAsync(lines: Line[], opts: { host: string; 
  * batch ids derived from the parent's (`<id>.s0`, `<id>.s1`), so a resend of the same spool splits the
  * same way. The events keep their bytes and order. A record of one event cannot be split (RangeError).
  */
-export function splitRecord(value: Buffer, headers: Readonly<Record<string, string>>, opts: { host: string; level?: number }): [EncodedBatch, EncodedBatch] {
+export function splitRecord(value: Buffer, headers: { readonly 'batch-id'?: string; readonly 'min-ts'?: string }, opts: { host: string; level?: number }): [EncodedBatch, EncodedBatch] {
   const text = gunzipSync(value).toString('utf8');
   const fallback = Number(headers['min-ts']);
   const lines: Line[] = [];
