@@ -1,4 +1,5 @@
 import { type PartLine, PartStats, WINDOW_SECONDS, comparePartLines, lineByteLength, windowEndMs, windowOf } from '@backlog/core-codec';
+import { isSystemError } from '@backlog/core-pipeline';
 import type { ColumnRun } from './scan';
 import type { SpillFile } from './spill';
 
@@ -99,6 +100,8 @@ export class PartitionAssembler {
   private readonly written = new Map<number, bigint>();
   private next: bigint;
   memBytes = 0;
+  /** The last spill write the disk refused (set by addRun, read and cleared by the compressor). */
+  spillError: unknown;
 
   constructor(
     readonly opts: AssemblerOptions,
@@ -237,12 +240,20 @@ export class PartitionAssembler {
   }
 
   private addRun(buf: PartBuffer, run: Run, cost: number): void {
-    if (buf.spill) buf.spill.appendRun(sortedLines(run));
-    else {
-      buf.runs.push(run);
-      buf.memBytes += cost;
-      this.memBytes += cost;
+    if (buf.spill) {
+      try {
+        buf.spill.appendRun(sortedLines(run));
+        return;
+      } catch (err) {
+        if (!isSystemError(err)) throw err;
+        // The scratch disk refused it (full): the run stays in memory (a seal merges both), and the
+        // compressor, told through spillError, pauses consumption until the disk takes writes again.
+        this.spillError = err;
+      }
     }
+    buf.runs.push(run);
+    buf.memBytes += cost;
+    this.memBytes += cost;
   }
 
   /** A part written before a restart already holds this offset's events of window `w`. */
@@ -301,11 +312,21 @@ export class PartitionAssembler {
     }
   }
 
-  /** Moves a buffer's in-memory runs to its spill file. Returns the bytes freed. */
+  /**
+   * Moves a buffer's in-memory runs to its spill file. Returns the bytes freed. All or nothing: when the
+   * disk refuses one run, the runs already appended are cut off the file again and the error thrown,
+   * so every run is in exactly one place (memory or file) and a seal never sees one twice.
+   */
   spillBuffer(b: PartBuffer, make: () => SpillFile): number {
     if (b.memBytes === 0) return 0;
     b.spill ??= make();
-    for (const run of b.runs) b.spill.appendRun(sortedLines(run));
+    const mark = b.spill.runCount;
+    try {
+      for (const run of b.runs) b.spill.appendRun(sortedLines(run));
+    } catch (err) {
+      b.spill.rollback(mark);
+      throw err;
+    }
     b.runs = [];
     const freed = b.memBytes;
     b.memBytes = 0;

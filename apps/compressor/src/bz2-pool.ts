@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isNoSpaceError } from '@backlog/core-pipeline';
 
 /**
  * bz2 compression on every core through spawned `lbzip2` (or `bzip2`) processes
@@ -34,7 +35,8 @@ export interface Bz2PoolOptions {
 export class Bz2Error extends Error {
   readonly retriable = true;
   constructor(
-    readonly code: 'BZ2_TOOL_MISSING' | 'BZ2_FAILED',
+    /** BZ2_NO_SPACE: the scratch directory's disk is full (ENOSPC, EDQUOT, EFBIG); retry once it has room. */
+    readonly code: 'BZ2_TOOL_MISSING' | 'BZ2_FAILED' | 'BZ2_NO_SPACE',
     message: string,
   ) {
     super(message);
@@ -158,6 +160,9 @@ class Runner {
 }
 
 let seq = 0;
+
+/** strerror(3) of ENOSPC, EDQUOT and EFBIG, as lbzip2 and bzip2 print them. */
+const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded|File too large/;
 
 /** An input that copies its `size` bytes into the buffer it is given, when its job runs (nothing is assembled before). */
 export interface FillInput {
@@ -321,11 +326,12 @@ export class Bz2Pool {
         } catch {
           /* no message */
         }
-        throw new Bz2Error('BZ2_FAILED', `${this.tool} exited ${code}: ${err}`);
+        // The encoder is another process: its errno reaches us only as the text it prints (strerror).
+        throw new Bz2Error(NO_SPACE_TEXT.test(err) ? 'BZ2_NO_SPACE' : 'BZ2_FAILED', `${this.tool} exited ${code}: ${err}`);
       }
       return names.map((n) => readFileSync(join(this.dir, `${n}.bz2`)));
     } catch (e) {
-      throw e instanceof Bz2Error ? e : new Bz2Error('BZ2_FAILED', `${this.tool}: ${(e as Error).message}`);
+      throw e instanceof Bz2Error ? e : new Bz2Error(isNoSpaceError(e) ? 'BZ2_NO_SPACE' : 'BZ2_FAILED', `${this.tool}: ${(e as Error).message}`);
     } finally {
       for (const n of names) {
         rmSync(join(this.dir, n), { force: true });

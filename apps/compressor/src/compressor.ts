@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceUsage } from 'node:process';
 import type { Admin, ConsumedBatch, ConsumedRecord, Consumer, KafkaClient, Producer } from '@backlog/adapter-kafka';
 import { type S3Port, isS3AdapterError } from '@backlog/adapter-s3';
@@ -11,10 +13,10 @@ import {
   serializeManifest,
   windowEndMs,
 } from '@backlog/core-codec';
-import type { Logger } from '@backlog/core-pipeline';
+import { type Logger, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
 import { type Checkpoint, type InFlight, type PartBuffer, PartitionAssembler, latenessBucket } from './assembler';
-import { Bz2Pool } from './bz2-pool';
+import { Bz2Error, Bz2Pool } from './bz2-pool';
 import type { CompressorSettings } from './config';
 import { type CompressorMetrics, compressorMetrics } from './metrics';
 import { batchLines } from './scan';
@@ -63,6 +65,10 @@ class Stopped extends Error {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** kafkajs sends at most this many part records per request (each ≤ maxRecordBytes). */
 const RECORDS_PER_SEND = 8;
+/** While the scratch disk is full, how often it is probed (when no bz2 retry says so first), ms. */
+const SCRATCH_PROBE_MS = 1000;
+/** Size of that probe write, bytes. */
+const SCRATCH_PROBE_BYTES = 1024 * 1024;
 
 /**
  * h-<env> → sorted bz2 parts per (window, partition) → S3 (part + manifest) and c-<env>.
@@ -88,6 +94,9 @@ export class Compressor {
   private started = false;
   private fatal?: Error;
   private peakBuffered = 0;
+  /** The scratch directory's disk refused a write (spill file or bz2 job): consumption pauses until it takes writes again. */
+  private scratchFull = false;
+  private nextScratchProbe = 0;
   private stopPromise?: Promise<void>;
   private readonly now: () => number;
   /** Called when the consumer crashed for good; main.ts decides to exit. */
@@ -155,7 +164,9 @@ export class Compressor {
 
   health(): { ok: boolean; [k: string]: unknown } {
     return {
-      ok: this.started && !this.fatal && !this.stopping,
+      // Unhealthy while the scratch disk is full: consumption is paused until an operator frees space.
+      ok: this.started && !this.fatal && !this.stopping && !this.scratchFull,
+      scratch: this.scratchFull ? 'full' : 'ok',
       partitions: [...this.states.keys()].sort((a, b) => a - b),
       inflightParts: this.inflight,
       bufferedBytes: this.bufferedBytes(),
@@ -284,6 +295,11 @@ export class Compressor {
     const { cols, slowLines, replaced } = fileTimes(decoded, rec.timestamp, s.timestamps.maxFutureSkewSeconds * 1000);
     for (const [reason, n] of replaced) this.m.timestampReplaced.inc({ reason }, n);
     const res = st.asm.addRecord(off, rec.timestamp, slowLines, cols);
+    if (st.asm.spillError !== undefined) {
+      // A spilled part's new run stayed in memory: the scratch disk is full.
+      this.scratchRefused('spill', st.asm.spillError);
+      st.asm.spillError = undefined;
+    }
     if (res.skipped) this.m.skipped.inc({ partition: plabel }, res.skipped);
     for (const l of res.late) this.m.late.inc({ bucket: latenessBucket(l.latenessMs) });
     if (Number.isFinite(st.asm.watermark)) this.m.watermark.set({ partition: plabel }, st.asm.watermark / 1000);
@@ -316,7 +332,15 @@ export class Compressor {
       all.sort((x, y) => y.b.memBytes - x.b.memBytes);
       for (const { st, b } of all) {
         if (total <= cap / 2) break;
-        const freed = st.asm.spillBuffer(b, () => SpillFile.create(this.deps.settings.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
+        let freed: number;
+        try {
+          freed = st.asm.spillBuffer(b, () => SpillFile.create(this.deps.settings.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
+        } catch (e) {
+          if (!isSystemError(e)) throw e;
+          // The runs stay in memory (spillBuffer is all or nothing); consumption pauses, so memory stops growing.
+          this.scratchRefused('spill', e);
+          break;
+        }
         total -= freed;
         this.m.spilled.inc(freed);
       }
@@ -326,7 +350,7 @@ export class Compressor {
 
   private async waitCapacity(batch: ConsumedBatch, st: PState): Promise<void> {
     let lastBeat = this.now();
-    while (this.inflight >= this.deps.settings.maxInFlightParts && !this.stopping) {
+    while ((this.inflight >= this.deps.settings.maxInFlightParts || this.scratchFull) && !this.stopping) {
       await new Promise<void>((r) => {
         const t = setTimeout(r, 1000);
         this.waiters.push(() => {
@@ -349,6 +373,7 @@ export class Compressor {
 
   private idleTick(): void {
     if (this.stopping) return;
+    if (this.scratchFull && this.now() >= this.nextScratchProbe) this.probeScratch();
     const idleMs = this.deps.settings.idleSeconds * 1000;
     const now = this.now();
     for (const st of this.states.values()) {
@@ -386,9 +411,17 @@ export class Compressor {
   private async writePart(st: PState, b: PartBuffer): Promise<void> {
     const s = this.deps.settings;
     const env = this.deps.env;
-    const sealed = await this.retry('bz2', () =>
-      sealPart(b, this.pool, { env, topic: this.hTopic, partition: st.partition, streamRawBytes: s.streamRawBytes, maxRecordBytes: s.maxRecordBytes }),
-    );
+    const sealed = await this.retry('bz2', async () => {
+      try {
+        const part = await sealPart(b, this.pool, { env, topic: this.hTopic, partition: st.partition, streamRawBytes: s.streamRawBytes, maxRecordBytes: s.maxRecordBytes });
+        this.scratchOk();
+        return part;
+      } catch (e) {
+        // Nothing of a failed job is used: the part is made again, whole, once the scratch disk has room.
+        if (e instanceof Bz2Error && e.code === 'BZ2_NO_SPACE') this.scratchRefused('bz2', e);
+        throw e;
+      }
+    });
     const { object, manifest } = sealed;
     const first = b.firstOffset.toString();
     // Part first, manifest second: a manifest present means its part is complete.
@@ -409,6 +442,50 @@ export class Compressor {
     this.m.compressedBytes.inc(manifest.compressedBytes);
     if (sealed.oversizedStreams) this.m.oversizedStreams.inc(sealed.oversizedStreams);
     this.deps.logger.debug('part written', { window: manifest.window, partition: st.partition, firstOffset: first, count: manifest.count, late: manifest.late, streams: manifest.streams.length });
+  }
+
+  /**
+   * The scratch directory's disk refused a write (ENOSPC, EDQUOT, EFBIG, or another I/O error): stop
+   * taking records (waitCapacity) until a bz2 job or a probe write succeeds. Commits go on only as far as
+   * parts are acknowledged, so nothing past an unwritten event is committed; no part is written from a
+   * failed job or a torn spill file.
+   */
+  private scratchRefused(kind: 'spill' | 'bz2' | 'probe', e: unknown): void {
+    this.m.scratchErrors.inc({ kind, reason: isNoSpaceError(e) || (e instanceof Bz2Error && e.code === 'BZ2_NO_SPACE') ? 'no_space' : 'io' });
+    this.nextScratchProbe = this.now() + SCRATCH_PROBE_MS;
+    if (this.scratchFull) return;
+    this.scratchFull = true;
+    this.m.scratchFull.set(1);
+    this.deps.logger.error('scratch disk refused a write: consumption paused until it accepts writes again', { kind, dir: this.deps.settings.spillDir, error: (e as Error).message });
+  }
+
+  private scratchOk(): void {
+    if (!this.scratchFull) return;
+    this.scratchFull = false;
+    this.m.scratchFull.set(0);
+    this.deps.logger.info('scratch disk accepts writes again: consumption resumes');
+    this.wake();
+  }
+
+  /** A write of SCRATCH_PROBE_BYTES in the scratch directory, removed at once: whether space returned. */
+  private probeScratch(): void {
+    const dir = this.deps.settings.spillDir;
+    const file = join(dir, `probe-${process.pid}`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      const fd = openSync(file, 'w');
+      try {
+        const buf = Buffer.alloc(SCRATCH_PROBE_BYTES);
+        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      } finally {
+        closeSync(fd);
+      }
+      this.scratchOk();
+    } catch (e) {
+      this.scratchRefused('probe', e);
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   private deadLetter(st: PState, rec: ConsumedRecord, reason: string, message: string, badLines?: { line: number; reason: string; raw: string }[]): void {

@@ -25,6 +25,8 @@ export function compressorMetrics(r: MetricsRegistry) {
     committed: r.gauge('compressor_committed_offset', 'Committed h-<env> offset per partition', ['partition']),
     lag: r.gauge('compressor_committed_lag', 'Records of h-<env> not yet archived: the high watermark at the last fetch minus the committed offset', ['topic', 'partition']),
     sealedWindowEnd: r.gauge('compressor_sealed_window_end_seconds', 'End (epoch seconds) of the newest window whose main part is in S3 and c-<env>; archive lag = now - this', ['partition']),
+    scratchFull: r.gauge('compressor_scratch_full', '1 while the scratch directory (spillDir) refuses writes: consumption paused, probed every second'),
+    scratchErrors: r.counter('compressor_scratch_write_errors_total', 'Scratch writes the disk refused, by what was written (spill, bz2, probe) and reason (no_space, io)', ['kind', 'reason']),
     rssPeak: r.gauge('compressor_rss_peak_bytes', 'Peak resident set size of the process'),
   };
 }

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PartLine } from '@backlog/core-codec';
 
@@ -9,6 +9,10 @@ import type { PartLine } from '@backlog/core-codec';
  *   u32 itemBytes | f64 ts | u16 idBytes | id (utf8) | line (utf8)
  * The k-way merge reads each run lazily, so sealing a spilled part holds one chunk per run in memory.
  * The file is scratch: it is deleted after the part is acknowledged, and a crash simply re-reads Kafka.
+ *
+ * A run is appended whole or not at all: when the disk refuses part of it (ENOSPC, EFBIG), the file is
+ * cut back to the runs before it and the error thrown, so the caller keeps the run in memory and the
+ * file never holds a torn run a seal would read.
  */
 export class SpillFile {
   private fd: number | undefined;
@@ -43,9 +47,38 @@ export class SpillFile {
     }
     const buf = Buffer.concat(parts, total);
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.size + off);
+    try {
+      // A write may take fewer bytes than asked (a disk nearly full): the next one says why, or finishes.
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.size + off);
+    } catch (err) {
+      this.truncate(this.size);
+      throw err;
+    }
     this.runs.push({ start: this.size, end: this.size + total });
     this.size += total;
+  }
+
+  /** Runs appended so far (a mark to cut back to). */
+  get runCount(): number {
+    return this.runs.length;
+  }
+
+  /** Forgets the runs from `mark` on (runCount before an append that must be undone with others). */
+  rollback(mark: number): void {
+    if (mark >= this.runs.length) return;
+    const to = this.runs[mark]!.start;
+    this.runs.length = mark;
+    this.size = to;
+    this.truncate(to);
+  }
+
+  private truncate(to: number): void {
+    if (this.fd === undefined) return;
+    try {
+      ftruncateSync(this.fd, to);
+    } catch {
+      // Only frees space; the bytes past `size` are never read (runs are read by their recorded bounds).
+    }
   }
 
   /** One lazy iterator per run, in the order they were appended. */

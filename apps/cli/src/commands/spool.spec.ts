@@ -15,4 +15,22 @@ describe('backlog spool inspect', () => {
     const rows = inspectSpool(dir);
     expect(rows.map((r) => [r.kind, r.ok, r.events ?? null])).toEqual([['segment', true, 5], ['segment', false, null], ['wal', true, 2]]);
   });
+
+  it('lists quarantined files with the reason from the note beside each; intact refused segments are resendable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-cli-'));
+    for (const d of ['seg', 'wal', 'quarantine']) mkdirSync(join(dir, d));
+    const q = join(dir, 'quarantine');
+    writeFileSync(join(q, '1-0000000000000001.seg'), encodeSegment({ batchId: 'b1', key: 'h', headers: { window: '3k9nc' }, count: 7, rawBytes: 10, createdAtMs: 1, positions: [] }, Buffer.from([0x1f, 0x8b])));
+    writeFileSync(join(q, '1-0000000000000001.seg.json'), JSON.stringify({ reason: 'unknown_topic', error: 'UNKNOWN_TOPIC_OR_PARTITION' }));
+    writeFileSync(join(q, '2-0000000000000002.seg'), Buffer.from('BLSG\x01broken'));
+    writeFileSync(join(q, '2-0000000000000002.seg.json'), JSON.stringify({ reason: 'checksum', error: 'segment checksum mismatch' }));
+    writeFileSync(join(q, '3-b3.wal'), Buffer.from('BLWLbroken'));
+    const rows = inspectSpool(dir);
+    expect(rows.map((r) => [r.kind, r.reason, r.events ?? null, r.resendable ?? false])).toEqual([
+      ['quarantine', 'unknown_topic', 7, true],
+      ['quarantine', 'checksum', null, false],
+      ['quarantine', 'unknown', null, false],
+    ]);
+    expect(rows[0]!.problem).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  });
 });

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { decodeSegment, decodeWal, harvestTopic, segmentSeqOf } from '@backlog/core-codec';
+import { isProduceRefused } from '@backlog/adapter-kafka';
+import { QUARANTINE_NOTE_SUFFIX, type QuarantineNote, decodeSegment, decodeWal, harvestTopic, segmentSeqOf } from '@backlog/core-codec';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { cliKafka } from './kafka';
 
@@ -16,6 +17,10 @@ interface Row {
   batchId?: string;
   ok: boolean;
   problem?: string;
+  /** quarantine only: why it is there (its note's reason: checksum, record_too_large, auth, unknown_topic…). */
+  reason?: string;
+  /** quarantine only: an intact segment the next hop refused, which `drain --quarantine` can send again. */
+  resendable?: boolean;
 }
 
 /** Reads the spool with core-codec's format (the CLI may not import the harvester app). Never modifies it. */
@@ -44,8 +49,34 @@ export function inspectSpool(dir: string): Row[] {
       rows.push({ file, kind: 'wal', bytes, ok: false, problem: (err as Error).message });
     }
   }
-  for (const n of list('quarantine')) rows.push({ file: join(dir, 'quarantine', n), kind: 'quarantine', bytes: statSync(join(dir, 'quarantine', n)).size, ok: false });
+  for (const n of list('quarantine')) {
+    if (n.endsWith(QUARANTINE_NOTE_SUFFIX)) continue;
+    const file = join(dir, 'quarantine', n);
+    const row: Row = { file, kind: 'quarantine', bytes: statSync(file).size, ok: false };
+    const note = readNote(file);
+    row.reason = note?.reason ?? 'unknown';
+    if (note?.error) row.problem = note.error;
+    if (n.endsWith('.seg')) {
+      try {
+        const { meta } = decodeSegment(readFileSync(file));
+        Object.assign(row, { events: meta.count, window: meta.headers.window, batchId: meta.batchId, resendable: true });
+      } catch (err) {
+        row.problem ??= (err as Error).message;
+      }
+    }
+    rows.push(row);
+  }
   return rows;
+}
+
+/** The note beside a quarantined file (spool-format's QuarantineNote), when there is a readable one. */
+function readNote(file: string): QuarantineNote | undefined {
+  try {
+    const note = JSON.parse(readFileSync(`${file}${QUARANTINE_NOTE_SUFFIX}`, 'utf8')) as QuarantineNote;
+    return typeof note?.reason === 'string' ? note : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -57,7 +88,7 @@ export function registerSpool(program: Command): void {
   const spool = program.command('spool').description("a harvester's disk spool: inspect, drain to Kafka, purge");
   spool
     .command('inspect')
-    .description('list segments, open WALs and quarantined files with their events and checksum state')
+    .description('list segments, open WALs and quarantined files (with the reason each is there) and their events and checksum state')
     .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
     .option('--json', 'one JSON object per line')
     .action((opts: { dir: string; json?: boolean }) => {
@@ -65,7 +96,7 @@ export function registerSpool(program: Command): void {
       if (opts.json) {
         for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
-        for (const r of rows) process.stdout.write(`${r.kind.padEnd(10)} ${(r.ok ? 'ok' : 'BAD').padEnd(4)} ${String(r.events ?? '-').padStart(8)} ev ${String(r.bytes).padStart(10)} B  ${r.window ?? ''} ${r.file}${r.problem ? `  (${r.problem})` : ''}\n`);
+        for (const r of rows) process.stdout.write(`${r.kind.padEnd(10)} ${(r.ok ? 'ok' : 'BAD').padEnd(4)} ${String(r.events ?? '-').padStart(8)} ev ${String(r.bytes).padStart(10)} B  ${r.window ?? ''} ${r.file}${r.reason ? `  [${r.reason}]` : ''}${r.problem ? `  (${r.problem})` : ''}\n`);
         const ev = rows.filter((r) => r.ok).reduce((s, r) => s + (r.events ?? 0), 0);
         process.stdout.write(`${rows.length} files, ${ev} events waiting, ${rows.filter((r) => !r.ok).length} damaged/quarantined\n`);
       }
@@ -77,32 +108,45 @@ export function registerSpool(program: Command): void {
     .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
     .option('--env <env>', 'environment (topic h-<env>); default: the config\'s env (BACKLOG_ENV)')
     .option('--brokers <list>', 'Kafka brokers, comma-separated; default: the config\'s kafka.brokers (BACKLOG_KAFKA_BROKERS). TLS and SASL come from kafka.ssl / kafka.sasl')
-    .action(async (opts: { dir: string; env?: string; brokers?: string }) => {
+    .option('--quarantine', 'also resend the intact segments in quarantine/ (once what refused them is fixed: topic created, ACL granted, max.message.bytes raised)')
+    .action(async (opts: { dir: string; env?: string; brokers?: string; quarantine?: boolean }) => {
       // The shared config, as the harvester reads it: brokers, env, and kafka.ssl / kafka.sasl.
       const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
       const env = opts.env ?? cfg.env;
-      const rows = inspectSpool(opts.dir).filter((r) => r.kind === 'segment');
+      const rows = inspectSpool(opts.dir).filter((r) => r.kind === 'segment' || (opts.quarantine && r.resendable));
       const kafka = await cliKafka(cfg.kafka, 'backlog-spool-drain', opts.brokers ? { brokers: opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) } : {});
       const producer = kafka.producer();
       await producer.connect();
       let sent = 0;
       let events = 0;
+      let refused = 0;
       try {
         for (const r of rows) {
-          if (!r.ok) {
+          if (r.kind === 'segment' && !r.ok) {
             process.stderr.write(`skipping damaged ${r.file}: ${r.problem}\n`);
             continue;
           }
           const { meta, value } = decodeSegment(readFileSync(r.file));
-          await producer.send(harvestTopic(env), [{ key: meta.key, value, headers: meta.headers }]);
+          try {
+            await producer.send(harvestTopic(env), [{ key: meta.key, value, headers: meta.headers }]);
+          } catch (err) {
+            // Still refused (the cause is not fixed yet): it stays where it is; an outage stops the drain.
+            if (!isProduceRefused(err)) throw err;
+            process.stderr.write(`still refused, kept: ${r.file}: ${err.code}: ${err.message}\n`);
+            refused++;
+            continue;
+          }
           rmSync(r.file);
+          if (r.kind === 'quarantine') rmSync(`${r.file}${QUARANTINE_NOTE_SUFFIX}`, { force: true });
           sent++;
           events += meta.count;
         }
       } finally {
         await producer.disconnect();
       }
-      process.stdout.write(`${JSON.stringify({ segments: sent, events, topic: harvestTopic(env), openWals: inspectSpool(opts.dir).filter((r) => r.kind === 'wal').length })}\n`);
+      const left = inspectSpool(opts.dir);
+      process.stdout.write(`${JSON.stringify({ segments: sent, events, refused, topic: harvestTopic(env), openWals: left.filter((r) => r.kind === 'wal').length, quarantined: left.filter((r) => r.kind === 'quarantine').length })}\n`);
+      if (refused) process.exitCode = 2;
     });
   spool
     .command('purge')
@@ -118,7 +162,10 @@ export function registerSpool(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      for (const r of rows) rmSync(r.file, { force: true });
+      for (const r of rows) {
+        rmSync(r.file, { force: true });
+        if (r.kind === 'quarantine') rmSync(`${r.file}${QUARANTINE_NOTE_SUFFIX}`, { force: true });
+      }
       process.stdout.write(`${JSON.stringify({ deleted: rows.length, events })}\n`);
     });
 }

@@ -31,6 +31,13 @@ export const shippingConfigSchema = z
         whenFull: z.enum(['block', 'drop_oldest']).default('block'),
         /** fsync each segment and the directory before it counts as spooled. Default true. */
         fsync: z.boolean().default(true),
+        /**
+         * A batch the next hop refuses for good (not authorized, unknown topic, invalid record; a record too
+         * large is split first) moves to `quarantine/` after this many refusals in a row… Default 5.
+         */
+        quarantineAfterAttempts: z.number().int().min(1).max(1000).default(5),
+        /** …spanning at least this long, ms (a topic created or an ACL fixed late quarantines nothing). Default 60 000. */
+        quarantineAfterMs: z.number().int().min(0).default(60_000),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, encodeBatch } from '@backlog/core-codec';
-import { encodeLines, encodeRawWithinCapAsync, encodeWithinCap, encodeWithinCapAsync, lineStarts, sortRaw } from './encode';
+import { encodeLines, encodeRawWithinCapAsync, encodeWithinCap, encodeWithinCapAsync, lineStarts, sortRaw, splitRecord } from './encode';
 
 const ev = (ts: string, i: number) => ({ '@timestamp': ts, host: { name: 'web-01' }, message: `m${i} ${'x'.repeat(i % 50)}`, event: { id: `id-${i}` } });
 
@@ -54,5 +54,24 @@ describe('encodeLines', () => {
     expect(Array.from(lineStarts(Buffer.from('a\nbb\n'), 2))).toEqual([0, 2, 5]);
     expect(() => lineStarts(Buffer.from('a\nbb\n'), 3)).toThrow(/expected 3 lines/);
     expect(() => lineStarts(Buffer.from('a\nbb\nc'), 2)).toThrow(/more bytes/);
+  });
+});
+
+describe('splitRecord', () => {
+  it('halves a record by events: same key, window and host, headers true to each half, batch ids derived from the parent', () => {
+    const events = Array.from({ length: 7 }, (_, i) => ev(`2026-11-22T10:00:0${i}.000Z`, i));
+    const parent = encodeBatch(events, { host: 'web-01', batchId: 'run1-000004.1' });
+    const [a, b] = splitRecord(parent.value, parent.headers, { host: 'web-01' });
+    expect([a.headers['batch-id'], b.headers['batch-id']]).toEqual(['run1-000004.1.s0', 'run1-000004.1.s1']);
+    expect([a.headers.count, b.headers.count]).toEqual(['3', '4']);
+    expect([a.headers['min-ts'], a.headers['max-ts'], b.headers['min-ts'], b.headers['max-ts']]).toEqual(
+      ['10:00:00', '10:00:02', '10:00:03', '10:00:06'].map((t) => String(Date.parse(`2026-11-22T${t}.000Z`))),
+    );
+    for (const h of [a, b]) expect([h.key, h.headers.window, h.headers.host, h.headers.schema]).toEqual(['web-01', parent.headers.window, 'web-01', '1']);
+    // The events keep their bytes and order.
+    expect([...decodeBatch(a.value).events, ...decodeBatch(b.value).events]).toEqual(events);
+    // Deterministic: a resend of the same spool splits the same way.
+    expect(splitRecord(parent.value, parent.headers, { host: 'web-01' })[1].value.equals(b.value)).toBe(true);
+    expect(() => splitRecord(encodeBatch([events[0]!], { host: 'web-01' }).value, parent.headers, { host: 'web-01' })).toThrow(RangeError);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip, gzipSync } from 'node:zlib';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { type BatchHeaders, type ByteScratch, type EncodedBatch, windowId, windowOf } from '@backlog/core-codec';
 
 /** An event already serialized once (for the WAL), with its parsed @timestamp for sorting. */
@@ -78,6 +78,35 @@ export async function encodeWithinCapAsync(lines: Line[], opts: { host: string; 
   const sorted = [...lines].sort((a, b) => a.ts - b.ts);
   const mid = sorted.length >> 1;
   return [...(await encodeWithinCapAsync(sorted.slice(0, mid), opts, batchId)), ...(await encodeWithinCapAsync(sorted.slice(mid), opts, batchId))];
+}
+
+/**
+ * Splits a record the broker refused as too large (its `max.message.bytes` is below our cap) into two
+ * records of half its events each: same key, window and host; `count`, `min-ts`, `max-ts` of each half;
+ * batch ids derived from the parent's (`<id>.s0`, `<id>.s1`), so a resend of the same spool splits the
+ * same way. The events keep their bytes and order. A record of one event cannot be split (RangeError).
+ */
+export function splitRecord(value: Buffer, headers: { readonly 'batch-id'?: string; readonly 'min-ts'?: string }, opts: { host: string; level?: number }): [EncodedBatch, EncodedBatch] {
+  const text = gunzipSync(value).toString('utf8');
+  const fallback = Number(headers['min-ts']);
+  const lines: Line[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    let ts = NaN;
+    try {
+      ts = Date.parse((JSON.parse(line) as { '@timestamp'?: string })['@timestamp'] ?? '');
+    } catch {
+      // The harvester wrote every line; one it cannot read back keeps the batch's first timestamp.
+    }
+    lines.push({ ts: Number.isNaN(ts) ? fallback : ts, line });
+  }
+  if (lines.length < 2) throw new RangeError('a record of one event cannot be split');
+  const parent = headers['batch-id'] ?? randomUUID();
+  const mid = lines.length >> 1;
+  return [
+    encodeLines(lines.slice(0, mid), { host: opts.host, batchId: `${parent}.s0`, level: opts.level }),
+    encodeLines(lines.slice(mid), { host: opts.host, batchId: `${parent}.s1`, level: opts.level }),
+  ];
 }
 
 /**

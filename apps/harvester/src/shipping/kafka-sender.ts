@@ -1,5 +1,5 @@
-import type { KafkaClient, Producer } from '@backlog/adapter-kafka';
-import type { BatchSender } from './port';
+import { type KafkaClient, type Producer, isProduceRefused } from '@backlog/adapter-kafka';
+import type { BatchSender, SendRefusal } from './port';
 
 /**
  * Sends closed batches straight to h-<env> with the adapter's idempotent producer (acks=all, one
@@ -25,6 +25,13 @@ export class KafkaSender implements BatchSender {
       if ((err as { code?: string }).code === 'KAFKA_PRODUCER_FENCED') await this.reset();
       throw err;
     }
+  }
+
+  /** The adapter's catalogue decides (PRODUCE_REFUSED_CODES): the record's size, content, topic or rights. */
+  refusal(err: unknown): SendRefusal | undefined {
+    if (!isProduceRefused(err)) return undefined;
+    const reason = err.code.replace(/^KAFKA_/, '').toLowerCase();
+    return { kind: err.code === 'KAFKA_RECORD_TOO_LARGE' ? 'too_large' : 'refused', reason };
   }
 
   async close(): Promise<void> {

@@ -82,8 +82,8 @@ describe('Shipper', () => {
     await shipper.stop(1000);
   });
 
-  it('recovers the WAL of a killed run and resends unacknowledged segments, quarantining a corrupt one', async () => {
-    const dir = tmp();
+  /** A killed run's spool: one closed segment (500 events, file:a up to 500) and one WAL (300 more, up to 800). */
+  async function killedRun(dir: string): Promise<void> {
     const a = make(dir);
     a.sender.hold = new Promise(() => undefined); // Kafka never answers: segments stay spooled
     a.shipper.start();
@@ -91,7 +91,25 @@ describe('Shipper', () => {
     a.shipper.write(Array.from({ length: 500 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 500 }]);
     await a.shipper.flushed();
     a.shipper.write(Array.from({ length: 300 }, (_, i) => ev(at(base, 1000 + i), 500 + i)), [{ source: 'file:a', cursor: 800 }]);
-    // "kill -9": no stop(). One closed segment and one WAL remain; add a damaged segment.
+    // "kill -9": no stop(). One closed segment and one WAL remain.
+  }
+
+  it('recovers the WAL of a killed run and resends unacknowledged segments, then commits their positions', async () => {
+    const dir = tmp();
+    await killedRun(dir);
+    const b = make(dir);
+    const rec = b.shipper.start();
+    expect(rec).toEqual({ segments: 1, walEvents: 300, quarantined: 0 });
+    expect(await b.shipper.drained(3000)).toBe(true);
+    const ids = b.sender.events().map((e) => (e as unknown as { event: { id: string } }).event.id);
+    expect(new Set(ids).size).toBe(800);
+    expect(b.commits).toEqual([{ source: 'file:a', cursor: 500 }, { source: 'file:a', cursor: 800 }]);
+    await b.shipper.stop(1000);
+  });
+
+  it('quarantines a corrupt segment found at start (with a note saying why) and then commits none of the previous run\'s positions', async () => {
+    const dir = tmp();
+    await killedRun(dir);
     writeFileSync(join(dir, 'seg', '0000000000009999.seg'), Buffer.from('BLSG\x01garbage'));
     const b = make(dir);
     const rec = b.shipper.start();
@@ -99,9 +117,14 @@ describe('Shipper', () => {
     expect(await b.shipper.drained(3000)).toBe(true);
     const ids = b.sender.events().map((e) => (e as unknown as { event: { id: string } }).event.id);
     expect(new Set(ids).size).toBe(800);
-    expect(b.commits).toEqual([{ source: 'file:a', cursor: 500 }, { source: 'file:a', cursor: 800 }]);
-    expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
-    expect((await b.metrics.quarantined.get()).values[0]!.value).toBe(1);
+    // What the damaged file held (and from which sources) is unknown: the inputs resume from their
+    // checkpoints, before every unacknowledged line of the previous run, and read the lost ones again.
+    expect(b.commits).toEqual([]);
+    const q = readdirSync(join(dir, 'quarantine')).sort();
+    expect(q).toHaveLength(2);
+    expect(q[1]).toBe(`${q[0]}.json`);
+    expect(JSON.parse(readFileSync(join(dir, 'quarantine', q[1]!), 'utf8'))).toMatchObject({ reason: 'checksum' });
+    expect((await b.metrics.quarantined.get()).values[0]).toMatchObject({ value: 1, labels: { kind: 'segment', reason: 'checksum' } });
     await b.shipper.stop(1000);
   });
 

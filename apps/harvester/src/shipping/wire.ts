@@ -70,7 +70,7 @@ export async function startShipping(
     {
       host: cfg.host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,
       maxOpenBatches: s.maxOpenBatches, gzipLevel: s.gzipLevel, maxInFlight: s.maxInFlight, spoolMaxBytes: s.spool.maxBytes, whenFull: s.spool.whenFull,
-      retryMinMs: 100, retryMaxMs: 5_000,
+      retryMinMs: 100, retryMaxMs: 5_000, quarantineAfterAttempts: s.spool.quarantineAfterAttempts, quarantineAfterMs: s.spool.quarantineAfterMs,
     },
     { spool, sender, metrics, onCommit: deps.onCommit, log: deps.logger },
   );
@@ -82,7 +82,16 @@ export async function startShipping(
   }
   return {
     sink: shipper,
-    health: () => ({ ok: true, shipping: { target, connected: shipper.connected, writable: shipper.writable, ...shipper.backlog, spoolBytes: spool.bytes } }),
+    // Unhealthy while the spool's disk refuses writes (inputs paused) or anything sits in quarantine/:
+    // both need an operator (free space; `backlog spool inspect`, then drain --quarantine or purge).
+    health: () => {
+      const quarantined = spool.quarantined();
+      const state = shipper.diskState ?? (quarantined > 0 ? 'quarantined' : 'ok');
+      return {
+        ok: state === 'ok',
+        shipping: { target, state, connected: shipper.connected, writable: shipper.writable, ...shipper.backlog, spoolBytes: spool.bytes, quarantined, heldSources: shipper.heldSources },
+      };
+    },
     stop: (deadline) => shipper.stop(Math.max(0, deadline - Date.now())),
   };
 }

@@ -1,8 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeSync } from 'node:fs';
-import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
+import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ByteScratch, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
+  ByteScratch, QUARANTINE_NOTE_SUFFIX, type QuarantineNote, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
   segmentSeqOf, walFileName,
 } from '@backlog/core-codec';
 
@@ -11,8 +11,15 @@ import {
  *   wal/<batchId>.wal   open batches, appended on every sink write (survives kill -9 via the page cache)
  *   seg/<seq>.seg       closed batches = the exact Kafka records, written tmp → fsync → rename → fsync(dir)
  *   tmp/                half-written segments; removed on start (their WAL still exists)
- *   quarantine/         segments and WALs that failed their checksum: kept for `backlog spool inspect`, never sent
+ *   quarantine/         segments and WALs that failed their checksum, and segments the next hop refused for good
+ *                       (record too large to split, not authorized, unknown topic…): never sent again by the
+ *                       harvester; each with a `<file>.json` beside it saying why. `backlog spool inspect`
+ *                       lists them, `backlog spool drain --quarantine` resends the intact ones, `purge` deletes.
  * A segment is deleted only after the next hop acknowledged it (ARCHITECTURE.md habit 4).
+ *
+ * A write that fails (disk full: ENOSPC, EDQUOT, EFBIG; or any other I/O error) throws and leaves no trace:
+ * a WAL is cut back to its last whole chunk, a half-written segment's tmp file is removed. The shipper
+ * then holds what it could not write and pushes back on the inputs (ADR 0006, addendum "Full disk").
  */
 export interface SpoolOptions {
   dir: string;
@@ -73,7 +80,14 @@ export class WalHandle {
   ) {
     this.fd = openSync(file, 'a');
     const head = encodeWalHeader(meta);
-    writeSync(this.fd, head);
+    try {
+      writeFully(this.fd, head);
+    } catch (err) {
+      // A WAL without its whole header is unreadable: leave none behind.
+      closeSync(this.fd);
+      rmSync(file, { force: true });
+      throw err;
+    }
     this.bytes = head.length;
     this.headBytes = head.length;
   }
@@ -88,11 +102,26 @@ export class WalHandle {
     return this.lines;
   }
 
-  /** One write() per sink write: the kernel has the bytes before the inputs are told "accepted". */
+  /**
+   * One write() per sink write: the kernel has the bytes before the inputs are told "accepted". When the
+   * write fails (disk full), the file is cut back to its last whole chunk and the error thrown: the
+   * chunk counts neither on disk nor in memory, and a later append continues a valid file.
+   */
   append(lines: readonly string[], positions: readonly SpoolPosition[]): number {
+    // Encoded after the chunks already in memory, but counted only once the file has it too.
     const chunk = encodeWalChunkInto(this.mem, lines, positions, this.memBytes);
+    try {
+      writeFully(this.fd, chunk);
+    } catch (err) {
+      try {
+        ftruncateSync(this.fd, this.bytes);
+      } catch {
+        // Cutting a file back frees space and does not fail on a full disk; should it fail anyway, the
+        // torn chunk ends the WAL's valid prefix at recovery, which keeps every chunk before it.
+      }
+      throw err;
+    }
     this.memBytes += chunk.length;
-    writeSync(this.fd, chunk);
     this.bytes += chunk.length;
     return chunk.length;
   }
@@ -162,7 +191,7 @@ export class Spool {
         this.segBytes += bytes;
         this.nextSeq = Math.max(this.nextSeq, seq + 1);
       } catch (err) {
-        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+        rec.quarantined.push({ file: this.quarantine(file, { reason: 'checksum', error: (err as Error).message }), reason: (err as Error).message });
       }
     }
     // Events per batch already in segments: a batch's segments share its id as their group.
@@ -184,7 +213,7 @@ export class Spool {
         rec.wals.push({ meta: w.meta, lines: w.lines, positions: w.positions, file, tail: w.tail });
         if (w.tail === 'corrupt') rec.quarantined.push({ file: `${file} (tail after byte ${w.validBytes})`, reason: 'wal chunk checksum mismatch' });
       } catch (err) {
-        rec.quarantined.push({ file: this.quarantine(file), reason: (err as Error).message });
+        rec.quarantined.push({ file: this.quarantine(file, { reason: 'checksum', error: (err as Error).message }), reason: (err as Error).message });
       }
     }
     return rec;
@@ -192,7 +221,13 @@ export class Spool {
 
   createWal(meta: WalMeta): WalHandle {
     const mem = this.walBuffers.pop() ?? new ByteScratch(this.opts.walBufferBytes ?? 2.25 * 1024 * 1024);
-    const w = new WalHandle(join(this.walDir, walFileName(meta.batchId)), meta, mem);
+    let w: WalHandle;
+    try {
+      w = new WalHandle(join(this.walDir, walFileName(meta.batchId)), meta, mem);
+    } catch (err) {
+      if (this.walBuffers.length < POOLED_WAL_BUFFERS) this.walBuffers.push(mem);
+      throw err;
+    }
     this.walBytes += w.bytes;
     return w;
   }
@@ -223,19 +258,27 @@ export class Spool {
    * missing, and the WAL is replayed: duplicates with the same ids, nothing lost).
    */
   writeSegments(items: { meta: SegmentMeta; value: Uint8Array }[]): SegmentRef[] {
-    const staged = items.map(({ meta, value }) => {
-      const seq = this.nextSeq++;
-      const tmp = join(this.tmpDir, segmentFileName(seq));
-      const buf = encodeSegment(meta, value);
-      const fd = openSync(tmp, 'w');
-      try {
-        writeSync(fd, buf);
-        if (this.fsync) fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+    const staged: { seq: number; tmp: string; bytes: number; meta: SegmentMeta }[] = [];
+    try {
+      for (const { meta, value } of items) {
+        const seq = this.nextSeq++;
+        const tmp = join(this.tmpDir, segmentFileName(seq));
+        staged.push({ seq, tmp, bytes: 0, meta });
+        const buf = encodeSegment(meta, value);
+        const fd = openSync(tmp, 'w');
+        try {
+          writeFully(fd, buf);
+          if (this.fsync) fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        staged[staged.length - 1]!.bytes = buf.length;
       }
-      return { seq, tmp, bytes: buf.length, meta };
-    });
+    } catch (err) {
+      // Nothing was renamed yet: the batch is still whole in its WAL. Free what the attempt took.
+      for (const s of staged) rmSync(s.tmp, { force: true });
+      throw err;
+    }
     const refs = staged.map((s) => {
       const file = join(this.segDir, segmentFileName(s.seq));
       renameSync(s.tmp, file);
@@ -253,14 +296,21 @@ export class Spool {
    */
   async writeSegmentsAsync(items: { meta: SegmentMeta; value: Uint8Array }[]): Promise<SegmentRef[]> {
     const staged = items.map(({ meta, value }) => ({ seq: this.nextSeq++, meta, buf: encodeSegment(meta, value) }));
-    for (const s of staged) {
-      const fh = await openAsync(join(this.tmpDir, segmentFileName(s.seq)), 'w');
-      try {
-        await fh.writeFile(s.buf);
-        if (this.fsync) await fh.sync();
-      } finally {
-        await fh.close();
+    try {
+      for (const s of staged) {
+        // writeFile loops until every byte is written, or rejects (disk full).
+        const fh = await openAsync(join(this.tmpDir, segmentFileName(s.seq)), 'w');
+        try {
+          await fh.writeFile(s.buf);
+          if (this.fsync) await fh.sync();
+        } finally {
+          await fh.close();
+        }
       }
+    } catch (err) {
+      // Nothing was renamed yet: the batch is still whole in its WAL. Free what the attempt took.
+      await Promise.all(staged.map((s) => rmAsync(join(this.tmpDir, segmentFileName(s.seq)), { force: true })));
+      throw err;
     }
     const refs: SegmentRef[] = [];
     for (const s of staged) {
@@ -278,6 +328,25 @@ export class Spool {
       }
     }
     return refs;
+  }
+
+  /**
+   * Whether `bytes` can be written to the spool's disk now: writes (and removes) a scratch file in tmp/.
+   * Throws the write's error (ENOSPC…) when they cannot. The shipper asks it while a disk-full pause has
+   * nothing else to retry.
+   */
+  probe(bytes: number): void {
+    const file = join(this.tmpDir, 'space-probe');
+    try {
+      const fd = openSync(file, 'w');
+      try {
+        writeFully(fd, Buffer.alloc(bytes));
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** The record of a segment; throws (and the caller quarantines) when it no longer verifies. */
@@ -317,7 +386,11 @@ export class Spool {
     this.segBytes = Math.max(0, this.segBytes - ref.bytes);
   }
 
-  quarantine(file: string): string {
+  /**
+   * Moves a file to quarantine/ with a `<name>.json` beside it saying why (`reason`: a metric label such
+   * as `checksum`, `record_too_large`, `auth`, `unknown_topic`; `error`: the message).
+   */
+  quarantine(file: string, why: Omit<QuarantineNote, 'file' | 'at'> = { reason: 'checksum' }): string {
     const size = safeSize(file);
     const to = join(this.quarantineDir, `${Date.now()}-${file.split('/').pop()}`);
     try {
@@ -325,8 +398,36 @@ export class Spool {
     } catch {
       rmSync(file, { force: true });
     }
+    try {
+      writeFileSync(`${to}${QUARANTINE_NOTE_SUFFIX}`, `${JSON.stringify({ ...why, file: file.split('/').pop(), at: new Date().toISOString() })}\n`);
+    } catch {
+      // A full disk may refuse the note; the file is quarantined all the same (inspect shows no reason).
+    }
     if (file.startsWith(this.segDir)) this.segBytes = Math.max(0, this.segBytes - size);
     return to;
+  }
+
+  /** Files in quarantine/ (the notes beside them not counted). */
+  quarantined(): number {
+    try {
+      return readdirSync(this.quarantineDir).filter((n) => !n.endsWith(QUARANTINE_NOTE_SUFFIX)).length;
+    } catch {
+      return 0;
+    }
+  }
+}
+
+/**
+ * write(2) until every byte is written: a write may take fewer bytes than asked (a file system that is
+ * almost full, a file-size limit); the next write then reports why (ENOSPC, EFBIG) and that is thrown.
+ */
+export function writeFully(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = writeSync(fd, buf, off, buf.length - off);
+    // write(2) returns 0 only for a zero-length request; guard against a loop that never ends anyway.
+    if (n <= 0) throw Object.assign(new Error(`write returned ${n}`), { code: 'EIO' });
+    off += n;
   }
 }
 

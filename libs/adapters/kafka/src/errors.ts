@@ -234,3 +234,16 @@ function unwrap(e: unknown): unknown {
   }
   return cur;
 }
+
+/**
+ * Codes with which the broker refuses a produce request for the records themselves or for where they go:
+ * sending the same records again fails the same way, so a caller that retries forever blocks everything
+ * behind them. Record too large (split it), invalid record, not authorized, unknown topic (auto-creation
+ * off). A producer must set such records aside (quarantine) after a few attempts rather than retry forever.
+ */
+export const PRODUCE_REFUSED_CODES: ReadonlySet<KafkaErrorCode> = new Set<KafkaErrorCode>(['KAFKA_RECORD_TOO_LARGE', 'KAFKA_INVALID_RECORD', 'KAFKA_AUTH', 'KAFKA_UNKNOWN_TOPIC']);
+
+/** Whether a produce error is one of PRODUCE_REFUSED_CODES (the same records will be refused again). */
+export function isProduceRefused(e: unknown): e is KafkaAdapterError {
+  return e instanceof KafkaAdapterError && PRODUCE_REFUSED_CODES.has(e.code);
+}

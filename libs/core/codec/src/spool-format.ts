@@ -222,6 +222,25 @@ export function decodeSegment(buf: Buffer): DecodedSegment {
   return { meta: { ...meta, positions: Array.isArray(meta.positions) ? meta.positions : [] }, value: buf.subarray(end + 4, vEnd) };
 }
 
+/**
+ * Beside each file in the spool's quarantine/ lies `<file>.json`, a QuarantineNote saying why it is there:
+ * `checksum` (damaged on disk), or the next hop's refusal (`record_too_large` for one event too large to
+ * split, `auth`, `unknown_topic`, `invalid_record`). A refused segment is intact and can be sent again.
+ */
+export const QUARANTINE_NOTE_SUFFIX = '.json';
+
+export interface QuarantineNote {
+  /** Short, a metric label: `checksum`, `record_too_large`, `auth`, `unknown_topic`, `invalid_record`. */
+  reason: string;
+  /** The error that put it there. */
+  error?: string;
+  batchId?: string;
+  count?: number;
+  /** The file's name before it was moved, and when (ISO 8601). */
+  file?: string;
+  at?: string;
+}
+
 /** File names: segments sort by their zero-padded sequence, i.e. in the order they were closed. */
 export const segmentFileName = (seq: number) => `${String(seq).padStart(16, '0')}.seg`;
 export const walFileName = (batchId: string) => `${batchId}.wal`;
