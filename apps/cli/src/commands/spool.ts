@@ -17,7 +17,7 @@ interface Row {
   batchId?: string;
   ok: boolean;
   problem?: string;
-  /** quarantine only: why it is there (its note's reason: checksum, record_too_large, auth, unknown_topic…). */
+  /** quarantine only: why it is there (its note's reason: checksum, record_too_large, denied, unknown_topic…). */
   reason?: string;
   /** quarantine only: an intact segment the next hop refused, which `drain --quarantine` can send again. */
   resendable?: boolean;

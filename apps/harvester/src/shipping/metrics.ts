@@ -19,7 +19,7 @@ export function shippingMetrics(m: MetricsRegistry) {
     ),
     sendErrors: m.counter('harvester_shipping_send_errors_total', 'Failed send attempts by reason (retried; a record refused for good is split or quarantined)', ['reason']),
     dropped: m.counter('harvester_shipping_dropped_events_total', 'Events dropped by reason (spool_full under drop_oldest, corrupt_segment, wal_corrupt, disk_full when the disk stays full past the in-memory hold or the stop, stopped)', ['reason']),
-    quarantined: m.counter('harvester_spool_quarantined_total', 'Spool files moved to quarantine/, by kind (segment, wal) and reason (checksum, record_too_large, auth, unknown_topic, invalid_record)', ['kind', 'reason']),
+    quarantined: m.counter('harvester_spool_quarantined_total', 'Spool files moved to quarantine/, by kind (segment, wal) and reason (checksum, record_too_large, denied, unknown_topic, invalid_record)', ['kind', 'reason']),
     quarantinedEvents: m.counter('harvester_spool_quarantined_events_total', 'Events in segments the next hop refused for good, set aside in quarantine/ (kept for spool drain --quarantine), by reason', ['reason']),
     quarantinedNow: m.gauge('harvester_spool_quarantined_files', 'Files in quarantine/ now (/healthz is unhealthy while there are any)'),
     splitBatches: m.counter('harvester_shipping_split_batches_total', 'Records the broker refused as too large, split in two'),

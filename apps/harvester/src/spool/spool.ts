@@ -388,7 +388,7 @@ export class Spool {
 
   /**
    * Moves a file to quarantine/ with a `<name>.json` beside it saying why (`reason`: a metric label such
-   * as `checksum`, `record_too_large`, `auth`, `unknown_topic`; `error`: the message).
+   * as `checksum`, `record_too_large`, `denied`, `unknown_topic`; `error`: the message).
    */
   quarantine(file: string, why: Omit<QuarantineNote, 'file' | 'at'> = { reason: 'checksum' }): string {
     const size = safeSize(file);

@@ -36,10 +36,18 @@ export type KafkaErrorCode =
   /** Topic already exists (create race); `ensureTopics` treats this as success. */
   | 'KAFKA_TOPIC_EXISTS'
   /**
-   * SASL authentication (wrong user or password, mechanism not enabled on the listener) or ACL
-   * authorization failed. Not retriable: the same credentials get the same answer; an app exits.
+   * SASL authentication failed (wrong user or password, mechanism not enabled on the listener). Not
+   * retriable: the same credentials get the same answer; an app exits at start. Met later (a password
+   * rotated under a running app) it is a connection problem, not a problem of the records being sent:
+   * a producer keeps its records and retries, it never sets them aside for it.
    */
   | 'KAFKA_AUTH'
+  /**
+   * An ACL refused the operation (TOPIC_/GROUP_/CLUSTER_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED): the
+   * credentials are good but not allowed to do this. Not retriable; for a produce, the records are refused
+   * for where they go (PRODUCE_REFUSED_CODES).
+   */
+  | 'KAFKA_DENIED'
   /**
    * The TLS handshake failed for a reason that repeats on every attempt: the broker's certificate is not
    * signed by a trusted CA, does not name the host, has expired, or the broker refused our client
@@ -130,10 +138,10 @@ const BY_BROKER_ERROR: Record<string, KafkaErrorCode> = {
   INVALID_CONFIG: 'KAFKA_INVALID_CONFIG',
   POLICY_VIOLATION: 'KAFKA_INVALID_CONFIG',
   INVALID_REQUEST: 'KAFKA_INVALID_CONFIG',
-  TOPIC_AUTHORIZATION_FAILED: 'KAFKA_AUTH',
-  GROUP_AUTHORIZATION_FAILED: 'KAFKA_AUTH',
-  CLUSTER_AUTHORIZATION_FAILED: 'KAFKA_AUTH',
-  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'KAFKA_AUTH',
+  TOPIC_AUTHORIZATION_FAILED: 'KAFKA_DENIED',
+  GROUP_AUTHORIZATION_FAILED: 'KAFKA_DENIED',
+  CLUSTER_AUTHORIZATION_FAILED: 'KAFKA_DENIED',
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 'KAFKA_DENIED',
   SASL_AUTHENTICATION_FAILED: 'KAFKA_AUTH',
   UNSUPPORTED_VERSION: 'KAFKA_UNSUPPORTED',
 };
@@ -238,10 +246,11 @@ function unwrap(e: unknown): unknown {
 /**
  * Codes with which the broker refuses a produce request for the records themselves or for where they go:
  * sending the same records again fails the same way, so a caller that retries forever blocks everything
- * behind them. Record too large (split it), invalid record, not authorized, unknown topic (auto-creation
- * off). A producer must set such records aside (quarantine) after a few attempts rather than retry forever.
+ * behind them. Record too large (split it), invalid record, not authorized by an ACL, unknown topic
+ * (auto-creation off). A failed SASL authentication (KAFKA_AUTH) is not among them: it is about the
+ * connection, not the records, so records are kept and retried until the credentials are fixed. A producer must set such records aside (quarantine) after a few attempts rather than retry forever.
  */
-export const PRODUCE_REFUSED_CODES: ReadonlySet<KafkaErrorCode> = new Set<KafkaErrorCode>(['KAFKA_RECORD_TOO_LARGE', 'KAFKA_INVALID_RECORD', 'KAFKA_AUTH', 'KAFKA_UNKNOWN_TOPIC']);
+export const PRODUCE_REFUSED_CODES: ReadonlySet<KafkaErrorCode> = new Set<KafkaErrorCode>(['KAFKA_RECORD_TOO_LARGE', 'KAFKA_INVALID_RECORD', 'KAFKA_DENIED', 'KAFKA_UNKNOWN_TOPIC']);
 
 /** Whether a produce error is one of PRODUCE_REFUSED_CODES (the same records will be refused again). */
 export function isProduceRefused(e: unknown): e is KafkaAdapterError {

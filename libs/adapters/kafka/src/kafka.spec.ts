@@ -1,6 +1,6 @@
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { KafkaAdapterError, kafkajsLogCreator, mapKafkaError, nextOffset, type Logger } from './index';
+import { KafkaAdapterError, isProduceRefused, kafkajsLogCreator, mapKafkaError, nextOffset, type Logger } from './index';
 
 // Real kafkajs error classes, built the way kafkajs builds them (protocol errors from its error-code table).
 const protocol = (type: string, retriable: boolean) =>
@@ -40,6 +40,18 @@ describe('mapKafkaError', () => {
     expect(auth.message).toMatch(/^producer connect: broker k1:9093: SASL SCRAM SHA512 authentication failed/);
     // A plain refused connection stays retriable.
     expect(mapKafkaError(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED', { broker: 'k1:9093', code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'KAFKA_CONNECTION', retriable: true });
+  });
+
+  it('an ACL denial refuses the records (quarantine after a few tries); a failed SASL login does not (the records are kept and retried)', () => {
+    const denied = mapKafkaError(protocol('TOPIC_AUTHORIZATION_FAILED', false), 'send');
+    expect(denied).toMatchObject({ code: 'KAFKA_DENIED', retriable: false });
+    expect(isProduceRefused(denied)).toBe(true);
+    const SaslError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+    const login = mapKafkaError(new SaslError('SASL PLAIN authentication failed: Authentication failed: Invalid username or password'), 'send', ['k1:9093']);
+    expect(login).toMatchObject({ code: 'KAFKA_AUTH', retriable: false });
+    expect(isProduceRefused(login)).toBe(false);
+    expect(isProduceRefused(mapKafkaError(protocol('SASL_AUTHENTICATION_FAILED', false), 'send'))).toBe(false);
+    for (const t of ['MESSAGE_TOO_LARGE', 'UNKNOWN_TOPIC_OR_PARTITION']) expect(isProduceRefused(mapKafkaError(protocol(t, false), 'send'))).toBe(true);
   });
 
   it('looks through kafkajs retry and aggregate wrappers to the cause', () => {

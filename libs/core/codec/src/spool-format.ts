@@ -230,7 +230,7 @@ export function decodeSegment(buf: Buffer): DecodedSegment {
 export const QUARANTINE_NOTE_SUFFIX = '.json';
 
 export interface QuarantineNote {
-  /** Short, a metric label: `checksum`, `record_too_large`, `auth`, `unknown_topic`, `invalid_record`. */
+  /** Short, a metric label: `checksum`, `record_too_large`, `denied`, `unknown_topic`, `invalid_record`. */
   reason: string;
   /** The error that put it there. */
   error?: string;
