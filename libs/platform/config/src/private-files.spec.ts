@@ -1,8 +1,8 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, defaultScratchDir, ensureDataDir, ensurePrivateDir, ensureScratchDir, PrivateDirError, privateKeyFileProblem, readPrivateKeyFile } from './index';
+import { ConfigError, defaultScratchDir, ensureDataDir, ensurePrivateDir, ensureScratchDir, PrivateDirError, privateKeyFileProblem, readPrivateKeyFile, writePrivateFile } from './index';
 
 let dir: string;
 beforeAll(() => {
@@ -122,5 +122,24 @@ describe('private directories', () => {
     ensureScratchDir(d);
     expect(statSync(d).mode & 0o777).toBe(0o700);
     expect(statSync(join(d, '..')).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('writePrivateFile', () => {
+  it('writes 0600 whatever the umask, refuses to replace unless asked, and replaces without a wider window', () => {
+    const f = join(dir, 'token');
+    const old = process.umask(0);
+    try {
+      writePrivateFile(f, 'one');
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(readFileSync(f, 'utf8')).toBe('one');
+    expect(() => writePrivateFile(f, 'two')).toThrow(/exists/);
+    chmodSync(f, 0o644);
+    writePrivateFile(f, 'two', { overwrite: true });
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(readFileSync(f, 'utf8')).toBe('two');
   });
 });

@@ -1,6 +1,7 @@
-import { chmodSync, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from './errors';
 
 /**
@@ -70,6 +71,38 @@ export function readPrivateKeyFile(path: string, where: { app: string; setting: 
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Writes a secret (a key pair, a token) to `path` readable by its owner only: the bytes go to a new
+ * file created 0600 (O_EXCL, so never through a file or link someone else made) beside it, which is
+ * then renamed over `path`. A file that existed is replaced only with `overwrite`, and never holds
+ * the secret under its old, possibly wider, mode.
+ */
+export function writePrivateFile(path: string, data: string | Uint8Array, opts: { overwrite?: boolean } = {}): void {
+  const abs = resolve(path);
+  let exists = true;
+  try {
+    lstatSync(abs);
+  } catch {
+    exists = false;
+  }
+  if (exists && !opts.overwrite) throw Object.assign(new Error(`${abs} exists`), { code: 'EEXIST' });
+  const tmp = join(dirname(abs), `.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    // The umask may have narrowed 0600 further; it cannot have widened it, but say exactly what we mean.
+    chmodSync(tmp, 0o600);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let done = 0;
+    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, abs);
 }
 
 /** What `ensurePrivateDir` / `ensureDataDir` did: the absolute path, and what they changed. */
