@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { resourceUsage } from 'node:process';
 import type { Admin, ConsumedBatch, ConsumedRecord, Consumer, KafkaClient, Producer } from '@backlog/adapter-kafka';
 import { type S3Port, isS3AdapterError } from '@backlog/adapter-s3';
@@ -91,12 +93,16 @@ export class Compressor {
   private readonly now: () => number;
   /** Called when the consumer crashed for good; main.ts decides to exit. */
   onFatal?: (err: Error) => void;
+  /** This process's spill files: a private directory in the scratch location (bz2-pool removes a dead run's). */
+  private readonly spillDir: string;
 
   constructor(private readonly deps: CompressorDeps) {
     this.hTopic = harvestTopic(deps.env);
     this.cTopic = compressedTopic(deps.env);
     this.m = compressorMetrics(deps.metrics);
+    // The pool prepares the scratch location (private, checked) and removes what a killed run left there.
     this.pool = new Bz2Pool({ tool: deps.settings.codec, workers: deps.settings.workers, tmpDir: deps.settings.spillDir });
+    this.spillDir = join(deps.settings.spillDir, `spill-${process.pid}`);
     this.now = deps.now ?? Date.now;
   }
 
@@ -196,6 +202,7 @@ export class Compressor {
     for (const st of this.states.values()) this.dropState(st);
     this.states.clear();
     await this.pool.close().catch(() => undefined);
+    rmSync(this.spillDir, { recursive: true, force: true });
     this.m.rssPeak.set(this.peaks().rssBytes);
   }
 
@@ -312,7 +319,7 @@ export class Compressor {
       all.sort((x, y) => y.b.memBytes - x.b.memBytes);
       for (const { st, b } of all) {
         if (total <= cap / 2) break;
-        const freed = st.asm.spillBuffer(b, () => SpillFile.create(this.deps.settings.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
+        const freed = st.asm.spillBuffer(b, () => SpillFile.create(this.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
         total -= freed;
         this.m.spilled.inc(freed);
       }
