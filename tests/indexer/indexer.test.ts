@@ -6,6 +6,7 @@
 //   a short TTL → deleted by the reaper, also after Redis lost the job; a corrupt part → partial, others loaded;
 //   API hygiene (400 reasons, 401, 404, OpenAPI) and the CLI (--dry-run, progress as JSON lines).
 import { historyIndexName, windowId, windowOf } from '@backlog/core-codec';
+import { generateToken } from '@backlog/platform-config';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import type { SearchPort } from '@backlog/adapter-search';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -263,7 +264,8 @@ describe('indexer: history loads', () => {
   }, 90_000);
 
   it('API hygiene: 400 with reasons, 404, bearer token, OpenAPI', async () => {
-    const token = 'secret-token-0123456789';
+    // A real random token: placeholders and made-up values are refused at start (platform-config tokens).
+    const token = generateToken();
     const ix = await startIndexer(info, env, { BACKLOG_INDEXER_API_TOKEN: token, BACKLOG_INDEXER_API_MAX_RANGE_HOURS: '2', BACKLOG_INDEXER_HISTORY_REAPER: 'false' });
     try {
       expect((await ix.call('GET', '/v1/history')).status).toBe(401);

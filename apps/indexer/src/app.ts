@@ -65,7 +65,7 @@ export async function buildIndexer(cfg: Config, logger: Logger, registry: Metric
     },
   );
   const envs = [...new Set([...allowedEnvs(cfg), ...extraEnvs])];
-  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours });
+  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours, maxConcurrentJobs: cfg.load.maxConcurrentJobs });
   return {
     cfg,
     search,

@@ -100,8 +100,10 @@ async function serve(): Promise<number> {
     }
     if (ix && !abort.signal.aborted) {
       const live = ix;
-      api = await startApi(live.service, { host: cfg.api.host, port: cfg.api.port, ...(cfg.api.token ? { token: cfg.api.token } : {}) }, logger, live.metrics);
-      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: cfg.api.token ? 'bearer' : 'none (loopback)' });
+      const a = cfg.api;
+      const limits = { bodyLimitBytes: a.bodyLimitBytes, requestTimeoutMs: a.requestTimeoutMs, connectionTimeoutMs: a.connectionTimeoutMs, keepAliveTimeoutMs: a.keepAliveTimeoutMs, maxRequestsPerSocket: a.maxRequestsPerSocket, maxConnections: a.maxConnections };
+      api = await startApi(live.service, { host: a.host, port: a.port, limits, ...(a.token ? { token: a.token } : {}) }, logger, live.metrics);
+      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: cfg.api.token ? 'bearer' : 'none (loopback names only)' });
       process.stdout.write(`${JSON.stringify({ ready: true, api: api.url, metrics: `http://${telemetry.host}:${telemetry.port}` })}\n`);
       if (cfg.history.reaper) {
         const tick = async () => {
