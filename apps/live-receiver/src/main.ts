@@ -1,6 +1,8 @@
 // Entry of the live-receiver (`backlog start live-receiver`, or `node --import tsx apps/live-receiver/src/main.ts`).
 // Only this file may exit the process (ARCHITECTURE.md habit 3).
-import { ConfigError, CONFIG_EXIT_CODE, redact } from '@backlog/platform-config';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, CONFIG_EXIT_CODE, defaultScratchDir, ensureScratchDir, redact, writePrivateFile } from '@backlog/platform-config';
 import { loadLiveReceiverConfig, type LiveReceiverConfig } from './config';
 import { createJsonLogger } from '@backlog/platform-telemetry';
 import { LiveReceiver } from './receiver';
@@ -29,6 +31,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const pageHost = cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host;
+  // No configured token: one was made for this run. It never goes into a log or a URL: it is written to
+  // a file only this user can read (removed at stop), and the log says where.
+  let tokenFile: string | undefined;
+  if (!cfg.auth.token) {
+    try {
+      const dir = defaultScratchDir('live-receiver');
+      ensureScratchDir(dir);
+      tokenFile = join(dir, `${process.pid}.token`);
+      writePrivateFile(tokenFile, `${addr.token}\n`, { overwrite: true });
+    } catch (err) {
+      log.error('cannot write the generated token to a private file; configure auth.token', { error: (err as Error).message });
+      await receiver.stop(1000).catch(() => undefined);
+      process.exit(1);
+    }
+  }
   log.info('listening', {
     id: addr.id,
     udp: `${cfg.udp.host}:${addr.udpPort}`,
@@ -39,10 +56,12 @@ async function main(): Promise<void> {
     metricsPort: addr.metricsPort,
     config: redact(cfg),
   });
-  if (!cfg.auth.token) {
-    // No configured token: one was made for this run; show it once, on the terminal that started us.
-    log.info('no auth.token configured; this run accepts the generated token below', { page: `http://${pageHost}:${addr.httpPort}/?token=${addr.token}` });
-  }
+  log.info('live page', {
+    page: `http://${pageHost}:${addr.httpPort}/`,
+    signIn: tokenFile
+      ? `no auth.token configured: this run's token is in ${tokenFile} (mode 0600); paste it into the page's sign-in form, or ask for a one-time code: backlog live code --token-file ${tokenFile}`
+      : 'with auth.token in the page\'s sign-in form, or a one-time code from `backlog live code`',
+  });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -56,6 +75,7 @@ async function main(): Promise<void> {
     force.unref();
     receiver.stop(cfg.stopTimeoutMs).then(
       () => {
+        if (tokenFile) rmSync(tokenFile, { force: true });
         log.info('stopped');
         process.exit(0);
       },
