@@ -8,7 +8,7 @@
 // harvester's real LiveSender (the piece under test on the harvester's side). The artifact
 // live-view.json says which one ran.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -485,6 +485,31 @@ describe('live view', () => {
     expect((await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'nope' }) })).status).toBe(401);
     // A form post (not JSON) is refused.
     expect((await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${TOKEN}` })).status).toBe(415);
+  });
+
+  it('without a configured token: the one made for the run goes to a 0600 file (the log names the file), never into the log', async () => {
+    const r = await startReceiver(ns, { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: '' });
+    try {
+      // What it logs right after it listens: the page's address, and never a token in a link.
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(r.output()).not.toMatch(/[?#&]token=/);
+      await waitFor(() => r.lines.some((l) => l.msg === 'live page'), 5_000, 'the live page line');
+      const line = r.lines.find((l) => l.msg === 'live page') as { page: string; signIn: string };
+      const file = /token is in (\S+) \(mode 0600\)/.exec(line.signIn)?.[1] as string;
+      expect(file, line.signIn).toBeDefined();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const generated = readFileSync(file, 'utf8').trim();
+      expect(generated).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.output()).not.toContain(generated);
+      expect(line.page).toBe(`http://127.0.0.1:${r.httpPort}/`);
+      // It works as the token.
+      const res = await fetch(`http://127.0.0.1:${r.httpPort}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: generated }) });
+      expect(res.status).toBe(200);
+      expect(await stopProc(r)).toBe(0);
+      expect(existsSync(file)).toBe(false); // removed at stop
+    } finally {
+      await stopProc(r);
+    }
   });
 
   it('config problems fail fast, all listed, before any socket is opened', async () => {

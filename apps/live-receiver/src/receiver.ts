@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '@backlog/core-pipeline';
+import { generateToken } from '@backlog/platform-config';
 import { startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { LoginLimiter, SESSION_COOKIE, Sessions, cookieValue, loginCodeKey, newLoginCode, normalizeLoginCode, originAllowed, overTls, sameSecret, sessionCookie } from './auth';
 import { RedisLiveBus, type LiveBus } from './bus';
@@ -73,7 +74,7 @@ export class LiveReceiver {
     deps: ReceiverDeps = {},
   ) {
     this.log = deps.log ?? silentLogger;
-    this.token = cfg.auth.token ?? randomBytes(18).toString('base64url');
+    this.token = cfg.auth.token ?? generateToken();
     this.tokenDigest = digest(this.token);
     this.sessions = new Sessions(this.token);
     this.limiter = new LoginLimiter(cfg.auth.maxLoginFailuresPerMinute);
