@@ -2,11 +2,15 @@
 // loopback: a placeholder token refused at start; request/keep-alive timeouts; a cap on concurrent
 // loads (503 busy); DELETE only for the envs it serves; 500s without internal messages; and, with no
 // token, only Host names that are loopback (a DNS-rebinding defence).
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { type Server, type Socket, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisPort } from '@backlog/adapter-redis';
 import type { SearchPort } from '@backlog/adapter-search';
+import { generateToken } from '@backlog/platform-config';
 import { type StackInfo, stackInfo, testNamespace } from '@backlog/testing';
 import { type IndexerProc, freePort, redisOf, searchOf, startIndexer, waitFor } from './helpers';
 
@@ -179,5 +183,30 @@ describe('indexer token', () => {
     expect(err).toContain('openssl rand -hex 32');
     expect(err).toContain('[env BACKLOG_INDEXER_API_TOKEN]');
     expect(err).not.toContain(placeholder);
+  });
+
+  it('takes the token from api.tokenFile (0600), and refuses such a file when others may read it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ix-token-'));
+    const file = join(dir, 'indexer.token');
+    const token = generateToken();
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const p = await startIndexer(stackInfo(), env, { BACKLOG_INDEXER_API_TOKEN_FILE: file, BACKLOG_INDEXER_HISTORY_REAPER: 'false' });
+    try {
+      expect((await p.call('GET', '/v1/history')).status).toBe(401);
+      expect((await p.call('GET', '/v1/history', undefined, token)).status).toBe(200);
+      expect(p.output()).not.toContain(token);
+    } finally {
+      await p.stop();
+    }
+    chmodSync(file, 0o644);
+    const err = await startIndexer(stackInfo(), env, { BACKLOG_INDEXER_API_TOKEN_FILE: file }).then(
+      async (q) => {
+        await q.stop();
+        return 'started';
+      },
+      (e: Error) => e.message,
+    );
+    expect(err).toContain('indexer exited 78');
+    expect(err).toContain(`api.tokenFile: permissions 0644 for '${file}' are too open`);
   });
 });

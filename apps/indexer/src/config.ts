@@ -26,6 +26,11 @@ export const indexerConfigSchema = appConfigSchema({
        * whose Host header names a loopback address are served (a DNS-rebinding defence).
        */
       token: tokenSchema.optional(),
+      /**
+       * A file holding the token instead (a Kubernetes Secret mounted as a file, the compose stack's
+       * generated one): readable by its owner only, checked like `token` at start. Excludes `token`.
+       */
+      tokenFile: z.string().min(1).optional(),
       /** Longest range one request may load, hours. Default 168 (7 days). */
       maxRangeHours: z.number().positive().max(24 * 366).default(168),
       /** Largest request body, bytes; more is a 413. Default 65,536. */
@@ -130,7 +135,8 @@ export const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)
 /** Problems across keys that the schema cannot see; listed all at once with the schema's. */
 export function crossCheck(cfg: DeepReadonly<IndexerConfig>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
-  if (!cfg.api.token && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback)` });
+  if (cfg.api.token && cfg.api.tokenFile) out.push({ path: 'api.tokenFile', message: 'set api.token or api.tokenFile, not both' });
+  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
   if (cfg.history.ttlHours > cfg.history.maxTtlHours) out.push({ path: 'history.ttlHours', message: `exceeds history.maxTtlHours (${cfg.history.maxTtlHours})` });
   if (cfg.load.initialBackoffMs > cfg.load.maxBackoffMs) out.push({ path: 'load.initialBackoffMs', message: 'exceeds load.maxBackoffMs' });
   if (cfg.kafka.ssl) out.push({ path: 'kafka.ssl', message: 'TLS to Kafka is not supported by the Kafka adapter yet' });

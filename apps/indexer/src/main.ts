@@ -3,7 +3,7 @@
 //
 //   node --import tsx apps/indexer/src/main.ts [--config file.yaml]            serve the API (8081) + metrics/health (9105)
 //   node --import tsx apps/indexer/src/main.ts history load|list|extend|drop …  what `backlog history …` runs
-import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readTokenFile, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { buildIndexer, installTemplate, type Indexer } from './app';
 import { parseHistoryArgs, runHistoryCli, UsageError } from './cli';
@@ -29,11 +29,14 @@ if (command === 'history') {
 }
 
 let config;
+let apiToken: string | undefined;
 try {
   if (command !== 'serve' && command !== 'history') throw new ConfigError('CONFIG_INVALID', 'indexer', [{ path: '', message: `unknown command ${command} (serve | history)` }]);
   config = loadConfig({ app: 'indexer', schema: indexerConfigSchema, file: historyArgs?.values.config ?? option('--config') });
   const extra = crossCheck(config);
   if (extra.length) throw new ConfigError('CONFIG_INVALID', 'indexer', extra);
+  // A token from a file is read (and checked like one in the environment) before anything opens.
+  apiToken = config.api.token ?? (config.api.tokenFile && command === 'serve' ? readTokenFile(config.api.tokenFile, { app: 'indexer', setting: 'api.tokenFile' }) : undefined);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -102,8 +105,8 @@ async function serve(): Promise<number> {
       const live = ix;
       const a = cfg.api;
       const limits = { bodyLimitBytes: a.bodyLimitBytes, requestTimeoutMs: a.requestTimeoutMs, connectionTimeoutMs: a.connectionTimeoutMs, keepAliveTimeoutMs: a.keepAliveTimeoutMs, maxRequestsPerSocket: a.maxRequestsPerSocket, maxConnections: a.maxConnections };
-      api = await startApi(live.service, { host: a.host, port: a.port, limits, ...(a.token ? { token: a.token } : {}) }, logger, live.metrics);
-      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: cfg.api.token ? 'bearer' : 'none (loopback names only)' });
+      api = await startApi(live.service, { host: a.host, port: a.port, limits, ...(apiToken ? { token: apiToken } : {}) }, logger, live.metrics);
+      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: apiToken ? 'bearer' : 'none (loopback names only)' });
       process.stdout.write(`${JSON.stringify({ ready: true, api: api.url, metrics: `http://${telemetry.host}:${telemetry.port}` })}\n`);
       if (cfg.history.reaper) {
         const tick = async () => {

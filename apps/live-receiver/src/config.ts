@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appConfigSchema, loadConfig, tokenSchema, type DeepReadonly } from '@backlog/platform-config';
+import { appConfigSchema, ConfigError, loadConfig, readTokenFile, tokenSchema, type DeepReadonly } from '@backlog/platform-config';
 
 const host = z.string().min(1);
 const port = z.number().int().min(0).max(65_535);
@@ -56,6 +56,8 @@ export const liveReceiverConfigSchema = appConfigSchema({
        * Default: a random one made at start and written to a 0600 file (its path is logged, not it).
        */
       token: tokenSchema.optional(),
+      /** A file holding the token instead (readable by its owner only; checked like `token` at start). Excludes `token`. */
+      tokenFile: z.string().min(1).optional(),
       /** How long a browser session (the HttpOnly cookie the login sets) lasts, minutes. Default 720 (12 h). */
       sessionMinutes: z.number().int().min(1).max(60 * 24 * 30).default(720),
       /** How long a one-time login code (`POST /auth/code`, `backlog live code`) stays valid, minutes. Default 10. */
@@ -120,5 +122,12 @@ export type LiveReceiverConfig = DeepReadonly<z.output<typeof liveReceiverConfig
 
 /** Loads and validates the config (throws one ConfigError listing every problem). */
 export function loadLiveReceiverConfig(env: Record<string, string | undefined> = process.env, file?: string): LiveReceiverConfig {
-  return loadConfig({ app: 'live-receiver', schema: liveReceiverConfigSchema, env, ...(file ? { file } : {}) });
+  const cfg = loadConfig({ app: 'live-receiver', schema: liveReceiverConfigSchema, env, ...(file ? { file } : {}) });
+  if (cfg.auth.token && cfg.auth.tokenFile) throw new ConfigError('CONFIG_INVALID', 'live-receiver', [{ path: 'auth.tokenFile', message: 'set auth.token or auth.tokenFile, not both' }]);
+  return cfg;
+}
+
+/** The configured token: `auth.token`, else the content of `auth.tokenFile` (checked; ConfigError), else undefined. */
+export function configuredToken(cfg: LiveReceiverConfig): string | undefined {
+  return cfg.auth.token ?? (cfg.auth.tokenFile ? readTokenFile(cfg.auth.tokenFile, { app: 'live-receiver', setting: 'auth.tokenFile' }) : undefined);
 }

@@ -3,7 +3,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, CONFIG_EXIT_CODE, defaultScratchDir, ensureScratchDir, redact, writePrivateFile } from '@backlog/platform-config';
-import { loadLiveReceiverConfig, type LiveReceiverConfig } from './config';
+import { configuredToken, loadLiveReceiverConfig, type LiveReceiverConfig } from './config';
 import { createJsonLogger } from '@backlog/platform-telemetry';
 import { LiveReceiver } from './receiver';
 
@@ -12,8 +12,10 @@ const log = createJsonLogger({ base: { app: 'live-receiver' } });
 
 async function main(): Promise<void> {
   let cfg: LiveReceiverConfig;
+  let token: string | undefined;
   try {
     cfg = loadLiveReceiverConfig(process.env, process.argv.find((a) => a.startsWith('--config='))?.slice('--config='.length));
+    token = configuredToken(cfg);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -21,7 +23,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const receiver = new LiveReceiver(cfg, { log });
+  const receiver = new LiveReceiver(cfg, { log, ...(token ? { token } : {}) });
   let addr;
   try {
     addr = await receiver.start();
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   // No configured token: one was made for this run. It never goes into a log or a URL: it is written to
   // a file only this user can read (removed at stop), and the log says where.
   let tokenFile: string | undefined;
-  if (!cfg.auth.token) {
+  if (!token) {
     try {
       const dir = defaultScratchDir('live-receiver');
       ensureScratchDir(dir);

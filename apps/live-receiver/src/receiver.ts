@@ -24,6 +24,8 @@ export interface ReceiverDeps {
   /** Replaces the Redis bus (tests of a Redis outage use a real Redis that goes away instead). */
   bus?: LiveBus;
   log?: Logger;
+  /** The token, when main.ts read it from `auth.tokenFile` (else `auth.token`, else one is made). */
+  token?: string;
 }
 
 export interface ReceiverAddresses {
@@ -74,7 +76,7 @@ export class LiveReceiver {
     deps: ReceiverDeps = {},
   ) {
     this.log = deps.log ?? silentLogger;
-    this.token = cfg.auth.token ?? generateToken();
+    this.token = deps.token ?? cfg.auth.token ?? generateToken();
     this.tokenDigest = digest(this.token);
     this.sessions = new Sessions(this.token);
     this.limiter = new LoginLimiter(cfg.auth.maxLoginFailuresPerMinute);

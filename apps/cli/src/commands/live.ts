@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ensurePrivateDir, generateToken, readPrivateKeyFile, tokenProblems, writePrivateFile } from '@backlog/platform-config';
+import { ensurePrivateDir, generateToken, readTokenFile, writePrivateFile } from '@backlog/platform-config';
 import { repoRoot } from '@backlog/testing';
 
 /**
@@ -23,7 +23,7 @@ export const liveTokenFile = (root: string, env: string) => join(root, '.backlog
 /** The env's live token: read from its 0600 file, or made and written there the first time. */
 export function ensureLiveToken(root: string, env: string): { token: string; file: string; created: boolean } {
   const file = liveTokenFile(root, env);
-  if (existsSync(file)) return { token: readTokenFile(file, 'the live token file'), file, created: false };
+  if (existsSync(file)) return { token: tokenFromFile(file, 'the live token file'), file, created: false };
   ensurePrivateDir(join(root, '.backlog', env));
   const token = generateToken();
   writePrivateFile(file, `${token}\n`);
@@ -31,11 +31,8 @@ export function ensureLiveToken(root: string, env: string): { token: string; fil
 }
 
 /** A token from a file of the user's alone (refused like a private key when others may read it). */
-export function readTokenFile(file: string, what: string): string {
-  const token = readPrivateKeyFile(file, { app: 'cli', setting: what }).toString('utf8').trim();
-  const problems = tokenProblems(token);
-  if (problems.length) throw new Error(`${file}: the token ${problems.join('; ')}`);
-  return token;
+function tokenFromFile(file: string, what: string): string {
+  return readTokenFile(file, { app: 'cli', setting: what });
 }
 
 /** Asks the receiver at `url` for a one-time login code, with the token. */
@@ -72,12 +69,12 @@ export function registerLive(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { env: string; url: string; tokenFile?: string; json?: boolean }) => {
       let token: string;
-      if (opts.tokenFile) token = readTokenFile(opts.tokenFile, '--token-file');
+      if (opts.tokenFile) token = tokenFromFile(opts.tokenFile, '--token-file');
       else if (process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN) token = process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN;
       else {
         const file = liveTokenFile(repoRoot(), opts.env);
         if (!existsSync(file)) throw new Error(`no token: ${file} does not exist (\`backlog start\` makes it), and neither --token-file nor $BACKLOG_LIVE_RECEIVER_AUTH_TOKEN is set`);
-        token = readTokenFile(file, 'the live token file');
+        token = tokenFromFile(file, 'the live token file');
       }
       const { code, expiresAt } = await requestLoginCode(opts.url, token);
       if (opts.json) process.stdout.write(`${JSON.stringify({ url: `${opts.url.replace(/\/+$/, '')}/`, code, expiresAt })}\n`);

@@ -16,5 +16,5 @@ export {
   type ConnectionSettings,
 } from './connections';
 export { logSettingsSchema, metricsSettingsSchema } from './telemetry-settings';
-export { generateToken, TOKEN_HOWTO, TOKEN_MIN_BITS, TOKEN_MIN_LENGTH, tokenBits, tokenProblems, tokenSchema } from './tokens';
+export { generateToken, readTokenFile, TOKEN_HOWTO, TOKEN_MIN_BITS, TOKEN_MIN_LENGTH, tokenBits, tokenProblems, tokenSchema } from './tokens';
 export { defaultScratchDir, ensureDataDir, ensurePrivateDir, ensureScratchDir, PrivateDirError, privateKeyFileProblem, readPrivateKeyFile, writePrivateFile, type PrivateDir } from './private-files';

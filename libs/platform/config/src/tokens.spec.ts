@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateToken, loadConfig, tokenBits, tokenProblems, tokenSchema } from './index';
+import { generateToken, loadConfig, readTokenFile, tokenBits, tokenProblems, tokenSchema } from './index';
 
 describe('tokenProblems', () => {
   it('refuses the placeholders that shipped in our own manifests and tests', () => {
@@ -58,5 +61,24 @@ describe('tokenProblems', () => {
     expect(message).not.toContain('dev-only-token-change-me');
     const ok = generateToken();
     expect(loadConfig({ app: 'indexer', schema, env: { BACKLOG_INDEXER_API_TOKEN: ok } }).api.token).toBe(ok);
+  });
+});
+
+describe('readTokenFile', () => {
+  const where = { app: 'indexer', setting: 'api.tokenFile' };
+  const dir = mkdtempSync(join(tmpdir(), 'token-file-'));
+  const file = (name: string, text: string, mode: number) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    chmodSync(p, mode);
+    return p;
+  };
+  it('reads a 0600 file (trailing newline trimmed)', () => {
+    const t = generateToken();
+    expect(readTokenFile(file('ok', `${t}\n`, 0o600), where)).toBe(t);
+  });
+  it('refuses one others may read, and a placeholder inside one, naming the setting', () => {
+    expect(() => readTokenFile(file('open', `${generateToken()}\n`, 0o644), where)).toThrow(/api\.tokenFile: permissions 0644 .* are too open/);
+    expect(() => readTokenFile(file('placeholder', 'REPLACE_ME_WITH_A_LONG_RANDOM_TOKEN\n', 0o600), where)).toThrow(/api\.tokenFile: the token in .* looks like a placeholder/);
   });
 });

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { ConfigError } from './errors';
+import { readPrivateKeyFile } from './private-files';
 
 /**
  * The one check of the access tokens backlog's services take (indexer `api.token`, live-receiver
@@ -150,4 +152,16 @@ export function generateToken(): string {
     // A run of 8 counting hex digits in 64 random ones is a ~1e-7 event; draw again rather than hand it out.
     if (tokenProblems(t).length === 0) return t;
   }
+}
+
+/**
+ * A token kept in a file (`api.tokenFile`, `auth.tokenFile`: a Kubernetes Secret mounted as a file, the
+ * compose stack's generated one): read like a private key file (only its owner may read it) and checked
+ * like any token. Throws `ConfigError` naming `setting`.
+ */
+export function readTokenFile(path: string, where: { app: string; setting: string }): string {
+  const token = readPrivateKeyFile(path, where).toString('utf8').trim();
+  const problems = tokenProblems(token);
+  if (problems.length) throw new ConfigError('CONFIG_INVALID', where.app, [{ path: where.setting, message: `the token in '${path}' ${problems.join('; ')}; ${TOKEN_HOWTO}` }]);
+  return token;
 }
