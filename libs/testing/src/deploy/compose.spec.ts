@@ -112,7 +112,7 @@ describe('docker-compose.yml', () => {
     expect(header).toMatch(/DEVELOPMENT ONLY/);
     for (const what of [/127\.0\.0\.1 only/, /Elasticsearch runs with security off/, /Redis has no password/, /MinIO/, /Grafana/]) expect(header).toMatch(what);
     // And beside each such setting.
-    for (const line of [/DEV ONLY: plain HTTP without users[\s\S]{0,200}xpack\.security\.enabled: "false"/, /DEV ONLY: no password[\s\S]{0,200}\n  redis:/, /DEV ONLY: fixed credentials[\s\S]{0,120}MINIO_ROOT_PASSWORD/]) expect(text).toMatch(line);
+    for (const line of [/DEV ONLY: plain HTTP without users[\s\S]{0,200}xpack\.security\.enabled: "false"/, /DEV ONLY: no password[\s\S]{0,200}\n {2}redis:/, /DEV ONLY: fixed credentials[\s\S]{0,120}MINIO_ROOT_PASSWORD/]) expect(text).toMatch(line);
   });
 
   it('carries no token: the apps read random ones that the deps one-shot writes (0600), never a placeholder', () => {
