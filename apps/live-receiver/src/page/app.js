@@ -15,7 +15,7 @@
     warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7 };
   const rank = (l) => (typeof l === 'string' && RANK[l.toLowerCase()] !== undefined ? RANK[l.toLowerCase()] : 6);
 
-  // No token ever travels in a URL (docs/adr/0014-live-page-sessions.md): an old link's ?token= or
+  // No token ever travels in a URL (docs/adr/0014-defaults-tokens-sessions-and-bounds.md): an old link's ?token= or
   // #token= is dropped from the address bar unread, and the page signs in through its form instead.
   const params = new URLSearchParams(location.search);
   const hash = new URLSearchParams(location.hash.slice(1));
