@@ -10,6 +10,7 @@ import { parseHistoryArgs, runHistoryCli, UsageError } from './cli';
 import { crossCheck, indexerConfigSchema } from './config';
 import { startApi, type ApiServer } from './http';
 import { reapOnce } from './reaper';
+import { parseHistoryIndex } from './request';
 
 const argv = process.argv.slice(2);
 const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
@@ -60,7 +61,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 
 async function history(): Promise<number> {
   const args = historyArgs as NonNullable<typeof historyArgs>;
-  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), args.values.env ? [args.values.env] : []);
+  // The CLI runs with the operator's own access to the stores: `extend`/`drop` may name an index of any
+  // env (the API, for remote callers, only those of the envs it serves).
+  const named = args.sub === 'extend' || args.sub === 'drop' ? parseHistoryIndex(args.positionals[0] ?? '')?.env : undefined;
+  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), [...(args.values.env ? [args.values.env] : []), ...(named ? [named] : [])]);
   try {
     return await runHistoryCli(ix, args, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
   } finally {
