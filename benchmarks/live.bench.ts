@@ -23,10 +23,12 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
+import { generateToken } from '@backlog/platform-config';
 import { createLiveSender } from '../apps/harvester/src/live';
 
 const ROOT = join(import.meta.dirname, '..');
-const TOKEN = randomBytes(16).toString('hex');
+// A real random token: placeholders and made-up values are refused at start.
+const TOKEN = generateToken();
 const SECONDS = Number(process.env.BACKLOG_BENCH_LIVE_SECONDS ?? 5);
 const MAX_RATE = Number(process.env.BACKLOG_BENCH_LIVE_MAX_RATE ?? 80_000);
 const BROWSER = (process.env.BACKLOG_BENCH_LIVE_BROWSER ?? '1') !== '0' && existsSync('/usr/bin/chromium');
@@ -167,7 +169,8 @@ interface Collector {
 }
 
 function wsCollector(rx: Rx, run: string): Promise<Collector> {
-  const ws = new WebSocket(`ws://127.0.0.1:${rx.httpPort}/ws?token=${TOKEN}`);
+  // A program authenticates with the token in a header (a token in the URL is refused).
+  const ws = new WebSocket(`ws://127.0.0.1:${rx.httpPort}/ws`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const c: Collector = { latencies: [], received: 0, dropped: 0, runs: new Set(), close: () => ws.terminate() };
   return new Promise((resolve, reject) => {
     ws.on('error', reject);
@@ -244,7 +247,11 @@ async function openPages(browser: Browser, rx: Rx, n: number): Promise<OpenPage[
     Array.from({ length: n }, async () => {
       const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 } });
       const page = await ctx.newPage();
-      await page.goto(`http://127.0.0.1:${rx.httpPort}/?token=${TOKEN}`);
+      // Signed in through the page's form (the token is posted once for a session cookie).
+      await page.goto(`http://127.0.0.1:${rx.httpPort}/`);
+      await page.waitForSelector('#signin:not([hidden])', { timeout: 30_000 });
+      await page.fill('#secret', TOKEN);
+      await page.click('#signin-submit');
       await page.waitForFunction(() => (globalThis as unknown as LivePage).__live.state === 'connected', undefined, { timeout: 30_000 });
       const cdp = await ctx.newCDPSession(page);
       await cdp.send('Performance.enable');

@@ -94,8 +94,8 @@ const APPS: { app: string; kind: 'Deployment' | 'DaemonSet'; schema?: z.ZodType;
   { app: 'indexer', kind: 'Deployment', metricsPort: 9105, stopMs: 15_000 },
   { app: 'live-receiver', kind: 'Deployment', schema: liveReceiverConfigSchema, metricsPort: 9106, stopMs: 5_000 },
 ];
-/** Objects the operator creates (keys must never be in git); referenced but not shipped. */
-const CREATED_BY_OPERATOR = new Set(['Secret/nacl-gateway-key']);
+/** Objects the operator creates (keys and tokens must never be in git); referenced but not shipped. */
+const CREATED_BY_OPERATOR = new Set(['Secret/nacl-gateway-key', 'Secret/indexer-token', 'Secret/live-receiver-token']);
 
 /** The indexer is newer than this test: its schema is loaded at run time when it exists. */
 const workload = (app: string) => objects.find((o) => (o.kind === 'Deployment' || o.kind === 'DaemonSet') && o.metadata.name === app);
@@ -254,6 +254,29 @@ describe('deploy/k8s manifests', () => {
       }
     });
   }
+
+  it('ships no token: each app reads it from a Secret the operator creates, mounted as a file only its user may read', () => {
+    for (const o of byKind('Secret')) {
+      for (const k of Object.keys({ ...o.data, ...o.stringData })) expect(/TOKEN/i.test(k), `Secret/${o.metadata.name} holds ${k}`).toBe(false);
+    }
+    for (const [app, setting, secret] of [['indexer', 'api', 'indexer-token'], ['live-receiver', 'auth', 'live-receiver-token']] as const) {
+      const w = workload(app) as Obj;
+      const spec = w.spec?.template?.spec as PodSpec & { securityContext?: { fsGroup?: number; runAsUser?: number } };
+      const vol = spec.volumes?.find((v) => v.secret?.secretName === secret) as { name: string; secret: { secretName: string; defaultMode?: number } };
+      expect(vol, `${app} mounts Secret/${secret}`).toBeDefined();
+      // 0400 root-owned, plus read for the pod's group (fsGroup): what readTokenFile accepts for a root-owned file.
+      // `defaultMode: 0400` is octal to kubectl (YAML 1.1); the yaml package reads YAML 1.2, where it is 400.
+      expect([0o400, 400]).toContain(vol.secret.defaultMode);
+      expect(spec.securityContext?.fsGroup).toBe(spec.securityContext?.runAsUser);
+      const mount = spec.containers[0]?.volumeMounts?.find((m) => m.name === vol.name);
+      expect(mount?.readOnly).toBe(true);
+      const cfg = (app === 'indexer' ? effectiveConfig(app, indexerConfigSchema) : effectiveConfig(app, liveReceiverConfigSchema)) as Record<string, { tokenFile?: string; token?: string }>;
+      expect(cfg[setting]?.token, app).toBeUndefined();
+      expect(cfg[setting]?.tokenFile?.startsWith(`${mount?.mountPath}/`), `${app} ${setting}.tokenFile under the Secret's mount`).toBe(true);
+    }
+    // No placeholder token anywhere in the folder.
+    for (const f of files) expect(readFileSync(join(dir, f), 'utf8'), f).not.toMatch(/REPLACE_ME_WITH|change-?me/i);
+  });
 
   it("indexer: its ConfigMap and environment are valid for apps/indexer's config schema", async () => {
     const cfg = effectiveConfig('indexer', indexerConfigSchema);

@@ -19,11 +19,13 @@ import { createKafka } from '@backlog/adapter-kafka';
 import { createS3, listArchiveParts, readPartEvents, type S3Port } from '@backlog/adapter-s3';
 import { compressedTopic, harvestTopic, WINDOW_SECONDS } from '@backlog/core-codec';
 import { encodeKey, generateKeyPair, keyFileOf } from '@backlog/core-sealed';
+import { generateToken } from '@backlog/platform-config';
 import { stackInfo, testNamespace, type StackInfo } from '@backlog/testing';
 import { type App, ROOT, freePort, run, searchAll, sleep, stackEnv, startApp, stopApp, waitFor } from './helpers';
 
 const env = testNamespace('e2e');
-const TOKEN = 'e2e-live-token-0123456789abcdef';
+/** A real random token (placeholders and made-up values are refused at start). */
+const TOKEN = generateToken();
 const TAG = `e2e${Date.now().toString(36)}`;
 const WINDOW_MS = WINDOW_SECONDS * 1000;
 const ARTIFACTS = join(ROOT, '.backlog', 'artifacts');
@@ -143,7 +145,11 @@ describe('the whole pipeline', () => {
   it('every event sent with logger, curl and a file shows on the live page', async () => {
     if (!browser) throw new Error('setup failed');
     const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
-    await page.goto(`http://127.0.0.1:${ports.liveHttp}/?token=${TOKEN}&env=${env}`);
+    // Signed in the way a person does: the page's form, the token posted once for a session cookie.
+    await page.goto(`http://127.0.0.1:${ports.liveHttp}/?env=${env}`);
+    await page.waitForSelector('#signin:not([hidden])', { timeout: 15_000 });
+    await page.fill('#secret', TOKEN);
+    await page.click('#signin-submit');
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 15_000 });
 
     firstSendMs = Date.now();

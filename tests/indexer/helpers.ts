@@ -85,10 +85,16 @@ export async function startIndexer(info: StackInfo, env: string, extra: Record<s
   });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('indexer ready', async () => {
-    if (child.exitCode !== null) throw new Error(`indexer exited ${child.exitCode}:\n${out}`);
-    return out.includes('"ready":true');
-  }, 60_000, 100);
+  // An indexer that exits before it is ready (a config problem: exit 78) fails the start at once.
+  const exitedEarly = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`indexer exited ${code}:\n${out}`))));
+  exitedEarly.catch(() => undefined);
+  await Promise.race([
+    waitFor('indexer ready', async () => {
+      if (child.exitCode !== null) throw new Error(`indexer exited ${child.exitCode}:\n${out}`);
+      return out.includes('"ready":true');
+    }, 60_000, 100),
+    exitedEarly,
+  ]);
   const url = `http://127.0.0.1:${port}`;
   const call = async (method: string, path: string, body?: unknown, token?: string) => {
     const res = await fetch(url + path, {

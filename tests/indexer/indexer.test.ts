@@ -8,6 +8,7 @@
 // The loads run against the stack's OpenSearch; one range is also loaded into its Elasticsearch 8 node
 // (ADR 0017), by an indexer pointed there, from the same archive.
 import { historyIndexName, windowId, windowOf } from '@backlog/core-codec';
+import { generateToken } from '@backlog/platform-config';
 import { elasticsearchUrl, stackInfo, testNamespace } from '@backlog/testing';
 import { createSearch, type SearchPort } from '@backlog/adapter-search';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -306,7 +307,8 @@ describe('indexer: history loads', () => {
   }, 90_000);
 
   it('API hygiene: 400 with reasons, 404, bearer token, OpenAPI', async () => {
-    const token = 'secret-token-0123456789';
+    // A real random token: placeholders and made-up values are refused at start (platform-config tokens).
+    const token = generateToken();
     const ix = await startIndexer(info, env, { BACKLOG_INDEXER_API_TOKEN: token, BACKLOG_INDEXER_API_MAX_RANGE_HOURS: '2', BACKLOG_INDEXER_HISTORY_REAPER: 'false' });
     try {
       expect((await ix.call('GET', '/v1/history')).status).toBe(401);

@@ -2,9 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { generateToken } from '@backlog/platform-config';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const TOKEN = 'live-test-token-0123456789';
+/** A real random token for this run (placeholders and made-up values are refused at start). */
+export const TOKEN = generateToken();
 
 export interface Proc {
   child: ChildProcess;
@@ -108,8 +110,9 @@ export interface WsClient {
 
 /** A WebSocket client of a receiver, collecting events; resolves on the server's hello. */
 export function wsClient(r: { httpPort: number }, filter: Record<string, string> = {}): Promise<WsClient> {
-  const q = new URLSearchParams({ ...filter, token: TOKEN });
-  const ws = new WebSocket(`ws://127.0.0.1:${r.httpPort}/ws?${q}`);
+  // A program authenticates with the token in a header; a token in the URL is refused.
+  const q = new URLSearchParams(filter);
+  const ws = new WebSocket(`ws://127.0.0.1:${r.httpPort}/ws?${q}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const c: WsClient = { ws, events: [], dropped: 0, close: () => ws.terminate() };
   return new Promise((resolve, reject) => {
     ws.on('error', reject);
@@ -153,4 +156,21 @@ export async function waitSettled(read: () => Promise<number>, ok: (n: number) =
 
 export function udpSocket(): Socket {
   return createSocket('udp4');
+}
+
+/** What the page functions below touch in the browser (the workspace is typechecked without the DOM lib). */
+interface SignInGlobals {
+  __live: { state: string };
+}
+
+/**
+ * Signs a browser page in the way a person does: open the page, type the token (or a one-time code)
+ * into its sign-in form, submit; resolves once the live view is connected.
+ */
+export async function signIn(page: import('playwright-core').Page, r: { httpPort: number }, query = '', secret = TOKEN): Promise<void> {
+  await page.goto(`http://127.0.0.1:${r.httpPort}/${query}`);
+  await page.waitForSelector('#signin:not([hidden])', { timeout: 10_000 });
+  await page.fill('#secret', secret);
+  await page.click('#signin-submit');
+  await page.waitForFunction(() => (globalThis as unknown as SignInGlobals).__live.state === 'connected', undefined, { timeout: 10_000 });
 }

@@ -8,8 +8,9 @@
 // harvester's real LiveSender (the piece under test on the harvester's side). The artifact
 // live-view.json says which one ran.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +21,7 @@ import { testNamespace } from '@backlog/testing';
 import { createLiveSender, type LiveSender } from '../../apps/harvester/src/live';
 import { liveReceiverConfigSchema } from '../../apps/live-receiver/src/config';
 import { LiveReceiver } from '../../apps/live-receiver/src/receiver';
-import { ROOT, TOKEN, metric, spawnTs, startReceiver, stopProc, udpSocket, waitFor, waitSettled, wsClient, type Proc, type Receiver } from './helpers';
+import { ROOT, TOKEN, metric, signIn, spawnTs, startReceiver, stopProc, udpSocket, waitFor, waitSettled, wsClient, type Proc, type Receiver } from './helpers';
 
 const run = promisify(execFile);
 
@@ -40,6 +41,12 @@ let harvester: (Proc & { port: number }) | undefined;
 let browser: Browser | undefined;
 let page: Page | undefined;
 const senders: LiveSender[] = [];
+/** Every URL a browser of this file asked for (pages, scripts, fetches, WebSockets): none may hold the token. */
+const seenUrls: string[] = [];
+function watchUrls(p: Page): void {
+  p.on('request', (r) => seenUrls.push(r.url()));
+  p.on('websocket', (w) => seenUrls.push(w.url()));
+}
 
 /** True when the harvester's own config schema carries the live output (then the real harvester runs). */
 async function harvesterHasLive(): Promise<boolean> {
@@ -101,9 +108,14 @@ describe('live view', () => {
   it('a line sent with logger appears on the page within a second (screenshot kept)', async () => {
     if (!a || !browser || !harvester) throw new Error('setup failed');
     page = await browser.newPage({ viewport: { width: 1280, height: 600 } });
-    await page.goto(`http://127.0.0.1:${a.httpPort}/?token=${TOKEN}&env=${ns}`);
-    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 10_000 });
-    // The token left the address bar once read.
+    watchUrls(page);
+    // Signed in through the page's form: the token is posted once, the session is a cookie.
+    await signIn(page, a, `?env=${ns}`);
+    const session = (await page.context().cookies()).find((c) => c.name === 'backlog_live');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/' });
+    expect(session?.value).not.toContain(TOKEN);
+    // HttpOnly: the page's scripts cannot read it.
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie)).toBe('');
     expect(page.url()).not.toContain(TOKEN);
 
     const nonce = `hello live ${Date.now().toString(36)}`;
@@ -209,8 +221,8 @@ describe('live view', () => {
     const ctx = await browser.newContext();
     try {
       const slow = await ctx.newPage();
-      await slow.goto(`http://127.0.0.1:${a.httpPort}/?token=${TOKEN}&host=flowtest`);
-      await slow.waitForFunction(() => (globalThis as unknown as PageGlobals).__live.state === 'connected', undefined, { timeout: 10_000 });
+      watchUrls(slow);
+      await signIn(slow, a as Receiver, '?host=flowtest');
       // The reference: a plain client (no window) with the same filter gets everything fanned out.
       const ref = await wsClient(a, { host: 'flowtest' });
       const sender = createLiveSender({ enabled: true, targets: [`127.0.0.1:${a.udpPort}`] }, { host: 'harvester-3', run: `flow${Date.now()}` });
@@ -348,16 +360,156 @@ describe('live view', () => {
     sock.close();
   });
 
-  it('refuses a WebSocket without the token', async () => {
+  it('refuses a WebSocket without credentials, with a wrong token, and with the right token in the URL', async () => {
     if (!a) throw new Error('setup failed');
-    const status = await new Promise<number | undefined>((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${(a as Receiver).httpPort}/ws?token=wrong`);
-      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
-      ws.on('open', () => resolve(101));
-      ws.on('error', () => resolve(undefined));
-    });
-    expect(status).toBe(401);
-    expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="token"')).toBeGreaterThanOrEqual(1);
+    const upgrade = (query: string, headers: Record<string, string> = {}) =>
+      new Promise<number | undefined>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${(a as Receiver).httpPort}/ws${query}`, { headers });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+        ws.on('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.on('error', () => resolve(undefined));
+      });
+    const tokenBefore = await metric(a, 'live_receiver_clients_rejected_total', 'reason="token"');
+    const queryBefore = await metric(a, 'live_receiver_clients_rejected_total', 'reason="query_token"');
+    expect(await upgrade('')).toBe(401);
+    expect(await upgrade('', { authorization: 'Bearer wrong' })).toBe(401);
+    // A token in a URL lands in logs and histories: refused even when it is the right one.
+    expect(await upgrade(`?token=${TOKEN}`)).toBe(401);
+    expect(await upgrade(`?token=${TOKEN}`, { authorization: `Bearer ${TOKEN}` })).toBe(401);
+    expect(await upgrade('', { authorization: `Bearer ${TOKEN}` })).toBe(101);
+    expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="token"')).toBe(tokenBefore + 2);
+    expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="query_token"')).toBe(queryBefore + 2);
+  });
+
+  it('a page of another origin cannot open the WebSocket or sign in, even though the browser holds a session (same site, other port)', async () => {
+    if (!a || !browser) throw new Error('setup failed');
+    // Another web server on this host: to the browser it is the same *site* as the receiver (ports do
+    // not count), so the SameSite=Strict session cookie goes along with its requests to the receiver.
+    const other = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>another origin</title>'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    const ctx = await browser.newContext();
+    try {
+      const p = await ctx.newPage();
+      watchUrls(p);
+      await signIn(p, a);
+      await p.goto(`http://127.0.0.1:${(other.address() as { port: number }).port}/`);
+      const originBefore = await metric(a, 'live_receiver_clients_rejected_total', 'reason="origin"');
+      const opened = await p.evaluate((port) => new Promise<string>((resolve) => {
+        const W = (globalThis as unknown as { WebSocket: new (u: string) => { onopen: () => void; onerror: () => void; close(): void } }).WebSocket;
+        const ws = new W(`ws://127.0.0.1:${port}/ws`);
+        ws.onopen = () => {
+          ws.close();
+          resolve('open');
+        };
+        ws.onerror = () => resolve('refused');
+      }), a.httpPort);
+      expect(opened).toBe('refused');
+      expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="origin"')).toBe(originBefore + 1);
+      // Signing in from there: a JSON POST needs a CORS preflight the receiver never grants, and a
+      // "simple" cross-origin POST is refused on its Origin.
+      const signIns = await p.evaluate(async ([port, token]) => {
+        const f = (globalThis as unknown as { fetch: (u: string, o: unknown) => Promise<{ status: number }> }).fetch;
+        const json = await f(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) }).then((r) => r.status, () => 'blocked');
+        const simple = await f(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', mode: 'no-cors', credentials: 'include', body: JSON.stringify({ token }) }).then(() => 'sent', () => 'blocked');
+        return { json, simple };
+      }, [a.httpPort, 'not-the-token'] as const);
+      expect(signIns.json).toBe('blocked');
+      expect(signIns.simple).toBe('sent'); // sent, and refused by the receiver:
+      await waitFor(async () => (await metric(a as Receiver, 'live_receiver_logins_total', 'result="origin"')) >= 1, 5_000, 'the cross-origin sign-in to be counted as refused');
+    } finally {
+      await ctx.close();
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
+  it('a one-time login code: issued to the token holder, typed into the page, good once', async () => {
+    if (!a || !browser) throw new Error('setup failed');
+    const url = `http://127.0.0.1:${a.httpPort}/auth/code`;
+    expect((await fetch(url, { method: 'POST' })).status).toBe(401);
+    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(201);
+    const { code } = (await res.json()) as { code: string };
+    expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/);
+    const first = await browser.newContext();
+    const second = await browser.newContext();
+    try {
+      const p = await first.newPage();
+      watchUrls(p);
+      await signIn(p, a, '', code.toLowerCase().replace('-', ''));
+      // The same code again, in another browser: refused (single use, in Redis across receivers).
+      const q = await second.newPage();
+      watchUrls(q);
+      await q.goto(`http://127.0.0.1:${a.httpPort}/`);
+      await q.waitForSelector('#signin:not([hidden])');
+      await q.fill('#secret', code);
+      await q.click('#signin-submit');
+      await q.waitForFunction(() => ((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('signin-error')?.textContent ?? '').includes('wrong'), undefined, { timeout: 5_000 });
+      expect(await metric(a, 'live_receiver_logins_total', 'result="code"')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('sessions: the cookie holds no token, is Secure behind TLS, cannot be tampered with, and sign-out ends it', async () => {
+    if (!a) throw new Error('setup failed');
+    const base = `http://127.0.0.1:${a.httpPort}`;
+    const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: TOKEN }) });
+    expect(login.status).toBe(200);
+    const setCookie = login.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^backlog_live=v1\.[^;]+; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure$/);
+    expect(setCookie).not.toContain(TOKEN);
+    const cookie = setCookie.split(';')[0] as string;
+    expect((await fetch(`${base}/auth/session`, { headers: { cookie } })).status).toBe(200);
+    const tampered = cookie.replace(/\.(\d+)\./, (_m, exp: string) => `.${Number(exp) + 86_400}.`);
+    expect((await fetch(`${base}/auth/session`, { headers: { cookie: tampered } })).status).toBe(401);
+    const upgrade = (c: string) =>
+      new Promise<number | undefined>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${(a as Receiver).httpPort}/ws`, { headers: { cookie: c, origin: base } });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode));
+        ws.on('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.on('error', () => resolve(undefined));
+      });
+    expect(await upgrade(cookie)).toBe(101);
+    expect(await upgrade(tampered)).toBe(401);
+    const out = await fetch(`${base}/auth/logout`, { method: 'POST', headers: { cookie, origin: base } });
+    expect(out.status).toBe(204);
+    expect(out.headers.get('set-cookie')).toMatch(/^backlog_live=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict/);
+    // A wrong token is a failed sign-in (counted; enough of them lock sign-in for a minute).
+    expect((await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'nope' }) })).status).toBe(401);
+    // A form post (not JSON) is refused.
+    expect((await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${TOKEN}` })).status).toBe(415);
+  });
+
+  it('without a configured token: the one made for the run goes to a 0600 file (the log names the file), never into the log', async () => {
+    const r = await startReceiver(ns, { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: '' });
+    try {
+      // What it logs right after it listens: the page's address, and never a token in a link.
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(r.output()).not.toMatch(/[?#&]token=/);
+      await waitFor(() => r.lines.some((l) => l.msg === 'live page'), 5_000, 'the live page line');
+      const line = r.lines.find((l) => l.msg === 'live page') as { page: string; signIn: string };
+      const file = /token is in (\S+) \(mode 0600\)/.exec(line.signIn)?.[1] as string;
+      expect(file, line.signIn).toBeDefined();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const generated = readFileSync(file, 'utf8').trim();
+      expect(generated).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.output()).not.toContain(generated);
+      expect(line.page).toBe(`http://127.0.0.1:${r.httpPort}/`);
+      // It works as the token.
+      const res = await fetch(`http://127.0.0.1:${r.httpPort}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: generated }) });
+      expect(res.status).toBe(200);
+      expect(await stopProc(r)).toBe(0);
+      expect(existsSync(file)).toBe(false); // removed at stop
+    } finally {
+      await stopProc(r);
+    }
   });
 
   it('config problems fail fast, all listed, before any socket is opened', async () => {
@@ -408,5 +560,18 @@ describe('live view', () => {
     await r.stop(2000);
     await new Promise<void>((res) => server.close(() => res()));
     expect(got).toEqual(['+input|backlog-prod|web_01', '+msg|backlog-prod|web_01|WARN nginx: pipe | and nul  inside']);
+  });
+
+  it('no token in any line a process logged, nor in any URL a browser asked for', async () => {
+    if (!a || !harvester) throw new Error('setup failed');
+    expect(seenUrls.length).toBeGreaterThan(10);
+    expect(seenUrls.filter((u) => u.includes(TOKEN))).toEqual([]);
+    expect(seenUrls.some((u) => u.includes('/ws'))).toBe(true);
+    for (const [name, out] of [['receiver', a.output()], ['harvester', harvester.output()]] as const) {
+      expect(out.length, name).toBeGreaterThan(0);
+      expect(out.includes(TOKEN), `${name} logged the token`).toBe(false);
+    }
+    // The receiver logged where to sign in, without a token in it.
+    expect(a.lines.some((l) => l.msg === 'live page' && typeof l.page === 'string' && !(l.page as string).includes('token'))).toBe(true);
   });
 });

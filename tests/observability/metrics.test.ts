@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { encodeKey, generateKeyPair } from '@backlog/core-sealed';
-import { SHARED_KEYS, configKeys } from '@backlog/platform-config';
+import { SHARED_KEYS, configKeys, generateToken } from '@backlog/platform-config';
 import { type AppName, dashboardMetricsByApp, missingMetrics, readDashboard, repoRoot, testNamespace } from '@backlog/testing';
 import { compressorConfigSchema } from '../../apps/compressor/src/config';
 import { esConsumerConfigSchema } from '../../apps/es-consumer/src/config';
@@ -174,7 +174,7 @@ describe('each app exposes the metrics the Grafana dashboard queries', () => {
   });
 
   it(`live-receiver (${wanted['live-receiver'].length} names)`, async () => {
-    await check('live-receiver', liveReceiverConfigSchema, { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: 'observability-test-token-0123' });
+    await check('live-receiver', liveReceiverConfigSchema, { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: generateToken() });
   });
 
   it(`indexer (${wanted.indexer.length} names)`, async () => {

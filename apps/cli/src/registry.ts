@@ -4,6 +4,7 @@ import { registerBench } from './commands/bench';
 import { registerDemo } from './commands/demo';
 import { registerHistory } from './commands/history';
 import { registerKeys } from './commands/keys';
+import { registerLive } from './commands/live';
 import { registerParse } from './commands/parse';
 import { registerSpool } from './commands/spool';
 import { registerStack } from './commands/stack';
@@ -12,4 +13,4 @@ import { registerStart } from './commands/start';
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerArchive, registerSpool, registerKeys, registerDemo];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerArchive, registerSpool, registerKeys, registerLive, registerDemo];

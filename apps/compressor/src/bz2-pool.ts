@@ -1,20 +1,22 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { isNoSpaceError } from '@backlog/core-pipeline';
+import { fileURLToPath } from 'node:url';
+import { defaultScratchDir, ensurePrivateDir, ensureScratchDir } from '@backlog/platform-config';
 
 /**
  * bz2 compression on every core through spawned `lbzip2` (or `bzip2`) processes
  * (docs/adr/0005-bz2-by-spawned-lbzip2.md).
  *
  * A job is a list of inputs, each of which becomes one complete bz2 stream. The inputs are written to
- * scratch files and one process compresses them all (`lbzip2 -n1 -9 -f f0 f1 …` writes
+ * scratch files and one process compresses them all (`lbzip2 -n1 -9 -f -- f0 f1 …` writes
  * `f0.bz2 f1.bz2 …`), so a job costs one process start, not one per stream; `workers` jobs run side
- * by side, one per core. Process starts are not
- * free: Node forks itself to spawn, which costs ~10 ms of CPU in the parent and as much in the child
- * once the compressor holds a few hundred MiB. They are made from a small long-lived shell per job slot
- * (started while the process is still small), so a start costs a fork of `sh`, not of Node.
+ * by side, one per core. Process starts are not free: Node forks itself to spawn, which costs ~10 ms
+ * of CPU in the parent and as much in the child once the compressor holds a few hundred MiB. They are
+ * made by a small long-lived Node process (`bz2-runner.mjs`, started with the pool while this process
+ * is still small), which starts each encoder with an argument array — no shell parses a path.
  *
  * lbzip2's output does not depend on its thread count or on stdin vs file input (checked), so the
  * bytes are those of `lbzip2 -n1 -9 < chunk` (deterministic parts).
@@ -28,7 +30,7 @@ export interface Bz2PoolOptions {
   workers: number;
   /** A job that takes longer is killed and fails (the caller retries). Default 120 s plus 60 s per 32 MiB. */
   timeoutMs?: number;
-  /** Where scratch files go. Default `<tmp>/backlog-compressor`. */
+  /** Where scratch files go (a private `bz2-<pid>/` inside). Default `<tmp>/backlog-<uid>/compressor`. */
   tmpDir?: string;
 }
 
@@ -53,22 +55,6 @@ function installed(tool: Bz2Tool): string | undefined {
 }
 
 /**
- * The job runner: reads `<errfile> <file>…` lines, compresses the files (each to `<file>.bz2`, input
- * removed), answers the exit status on a line. Names are ours (no spaces, no glob characters), and
- * relative to the scratch directory it changed into.
- */
-const RUNNER = `set -f
-cd -- "$1" || exit 71
-tool=$2
-args=$3
-while IFS= read -r line; do
-  err=\${line%% *}
-  files=\${line#* }
-  $tool $args -- $files 2>"$err"
-  echo $?
-done`;
-
-/**
  * glibc malloc settings for the encoder processes. lbzip2 allocates its block buffers afresh for every
  * input file; by default glibc serves those from mmap and hands them back at free, so each file of a
  * job page-faults its ~10 MiB of work memory in again (26,000 minor faults and +10 % CPU for the 13
@@ -79,80 +65,95 @@ done`;
  */
 export const ENCODER_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(256 << 20) } as const;
 
+/** The process starter beside this file (plain JS, run by node without tsx: see its header). */
+const RUNNER = fileURLToPath(new URL('./bz2-runner.mjs', import.meta.url));
+
+/**
+ * The pool's end of bz2-runner.mjs: one process for all of a pool's jobs. A job is an encoder started
+ * there with an argument array in the scratch directory; its exit status comes back on a line. If the
+ * runner dies, its jobs fail (retriable) and the next job starts a new one.
+ */
 class Runner {
   private readonly child: ChildProcess;
   private buf = '';
-  private pending?: { resolve: (code: number) => void; reject: (e: Error) => void };
-  /** Killed or exited: never given a job again. */
+  private readonly pending = new Map<number, { resolve: (code: number) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  /** Exited (or killed): never given a job again. */
   dead = false;
-  private exited = false;
 
-  constructor(dir: string, tool: string, args: string) {
-    // Own process group, so a stuck job is killed with the encoder it started.
-    this.child = spawn('sh', ['-c', RUNNER, 'bz2-runner', dir, tool, args], { stdio: ['pipe', 'pipe', 'inherit'], detached: true, env: { ...process.env, ...ENCODER_MALLOC_ENV } });
+  constructor(readonly dir: string) {
+    // NODE_OPTIONS may carry the compressor's own flags (a loader, heap sizes): not the runner's business.
+    const { NODE_OPTIONS: _ignored, ...env } = process.env;
+    // The encoders inherit the runner's environment: glibc malloc settings for them (ENCODER_MALLOC_ENV).
+    this.child = spawn(process.execPath, [RUNNER, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, ...ENCODER_MALLOC_ENV } });
     this.child.stdin?.on('error', () => undefined);
     this.child.stdout?.setEncoding('utf8');
     this.child.stdout?.on('data', (d: string) => {
       this.buf += d;
       let nl: number;
       while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const code = Number(this.buf.slice(0, nl));
+        const line = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
-        const p = this.pending;
-        this.pending = undefined;
-        p?.resolve(code);
+        let msg: { id?: unknown; code?: unknown; error?: unknown };
+        try {
+          msg = JSON.parse(line) as typeof msg;
+        } catch {
+          continue;
+        }
+        const p = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
+        if (!p) continue;
+        this.pending.delete(msg.id as number);
+        this.holdIfBusy();
+        if (typeof msg.error === 'string') p.reject(new Bz2Error('BZ2_FAILED', `cannot start the encoder: ${msg.error}`));
+        else p.resolve(Number(msg.code));
       }
     });
     this.child.once('exit', (code, signal) => {
       this.dead = true;
-      this.exited = true;
-      const p = this.pending;
-      this.pending = undefined;
-      p?.reject(new Bz2Error('BZ2_FAILED', `bz2 runner exited ${code ?? signal}`));
+      const all = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of all) p.reject(new Bz2Error('BZ2_FAILED', `bz2 runner exited ${code ?? signal}`));
     });
-    this.child.once('error', () => undefined);
-    this.hold(false);
+    this.child.once('error', (err) => {
+      this.dead = true;
+      for (const p of this.pending.values()) p.reject(new Bz2Error('BZ2_FAILED', `bz2 runner: ${err.message}`));
+      this.pending.clear();
+    });
+    this.holdIfBusy();
   }
 
-  /** An idle runner must not keep the process alive; a busy one must (its job's promise is pending). */
-  private hold(on: boolean): void {
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** An idle runner must not keep the process alive; a busy one must (its jobs' promises are pending). */
+  private holdIfBusy(): void {
+    const on = this.pending.size > 0;
     const handles = [this.child, this.child.stdout, this.child.stdin] as unknown as ({ ref?: () => void; unref?: () => void } | null)[];
     for (const h of handles) (on ? h?.ref : h?.unref)?.call(h);
   }
 
-  run(errFile: string, files: string[]): Promise<number> {
-    return new Promise((resolve, reject) => {
+  /** Runs `file args…` in the scratch directory, its stderr to `stderrFile` there; the id (for kill) and its exit status. */
+  run(file: string, args: readonly string[], stderrFile: string): { id: number; done: Promise<number> } {
+    const id = ++this.nextId;
+    const done = new Promise<number>((resolve, reject) => {
       if (this.dead) return reject(new Bz2Error('BZ2_FAILED', 'bz2 runner is gone'));
-      this.hold(true);
-      const done = () => this.hold(false);
-      this.pending = {
-        resolve: (code) => {
-          done();
-          resolve(code);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      this.child.stdin?.write(`${errFile} ${files.join(' ')}\n`);
+      this.pending.set(id, { resolve, reject });
+      this.holdIfBusy();
+      this.child.stdin?.write(`${JSON.stringify({ id, cwd: this.dir, file, args, stderr: stderrFile })}\n`);
     });
+    return { id, done };
   }
 
-  kill(): void {
-    if (this.dead || this.child.pid === undefined) return;
-    this.dead = true;
-    try {
-      process.kill(-this.child.pid, 'SIGKILL');
-    } catch {
-      this.child.kill('SIGKILL');
-    }
+  /** Kills a job's encoder (its process group); the job then ends with a non-zero status. */
+  kill(id: number): void {
+    if (!this.dead) this.child.stdin?.write(`${JSON.stringify({ kill: id })}\n`);
   }
 
   close(): Promise<void> {
-    if (this.exited) return Promise.resolve();
+    if (this.dead) return Promise.resolve();
     return new Promise((resolve) => {
-      this.hold(true);
+      this.child.ref();
       this.child.once('exit', () => resolve());
       this.child.stdin?.end();
     });
@@ -220,7 +221,10 @@ function writeInput(path: string, input: Bz2Input): number {
   return bytes.length;
 }
 
-/** Scratch directories of compressors that died (kill -9) are removed by the next one. */
+/**
+ * Scratch directories of compressors that died (kill -9) are removed by the next one: the bz2 pool's
+ * `bz2-<pid>/` and the spill files' `spill-<pid>/` (compressor.ts), both in the scratch location.
+ */
 function removeStale(parent: string): void {
   let names: string[] = [];
   try {
@@ -229,7 +233,7 @@ function removeStale(parent: string): void {
     return;
   }
   for (const n of names) {
-    const m = /^bz2-(\d+)$/.exec(n);
+    const m = /^(?:bz2|spill)-(\d+)$/.exec(n);
     if (!m || Number(m[1]) === process.pid) continue;
     try {
       process.kill(Number(m[1]), 0);
@@ -243,10 +247,11 @@ export class Bz2Pool {
   readonly tool: Bz2Tool;
   /** Recorded in each manifest: same input + same encoder = same bytes (the thread count does not change them). */
   readonly encoder: string;
-  private readonly args: string;
-  /** Jobs that may run at once, and the runners that are idle. */
+  /** The encoder's arguments before `--` and the job's file names (each an argument of its own). */
+  private readonly args: readonly string[];
+  /** Jobs that may run at once. */
   private readonly slots: number;
-  private readonly idle: Runner[] = [];
+  private runner: Runner;
   private live = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly dir: string;
@@ -268,18 +273,17 @@ export class Bz2Pool {
     // One single-threaded job per core: lbzip2 -n2 spends ~5 % more CPU than -n1 on the same bytes
     // (thread hand-offs), and parts (or a big part's jobs) side by side fill the cores as well.
     this.slots = workers;
-    this.args = this.tool === 'lbzip2' ? '-n1 -9 -f' : '-9 -f';
+    this.args = this.tool === 'lbzip2' ? ['-n1', '-9', '-f'] : ['-9', '-f'];
     this.encoder = `${this.tool} ${chosen.version} -9`;
-    const parent = options.tmpDir ?? join(tmpdir(), 'backlog-compressor');
+    // Scratch files hold log lines: a private directory of this process, inside a private location
+    // (platform-config private-files), never a predictable shared /tmp path.
+    const parent = options.tmpDir ?? defaultScratchDir('compressor');
+    ensureScratchDir(parent);
     this.dir = join(parent, `bz2-${process.pid}`);
     removeStale(parent);
-    mkdirSync(this.dir, { recursive: true });
-    // Start the runners now, while this process is small (a fork copies its page tables).
-    for (let i = 0; i < this.slots; i++) this.idle.push(this.newRunner());
-  }
-
-  private newRunner(): Runner {
-    return new Runner(this.dir, this.tool, this.args);
+    ensurePrivateDir(this.dir);
+    // Start the runner now, while this process is small (a fork copies its page tables).
+    this.runner = new Runner(this.dir);
   }
 
   /** Jobs running now. */
@@ -301,7 +305,7 @@ export class Bz2Pool {
   async compressAll(inputs: readonly Bz2Input[]): Promise<Buffer[]> {
     if (inputs.length === 0) return [];
     if (this.closed) throw new Bz2Error('BZ2_FAILED', 'bz2 pool is closed');
-    const runner = await this.acquire();
+    await this.acquire();
     const base = `j${++seq}`;
     const names = inputs.map((_, i) => `${base}-${i}`);
     const errFile = `${base}.err`;
@@ -309,12 +313,16 @@ export class Bz2Pool {
       let bytes = 0;
       for (const [i, input] of inputs.entries()) bytes += writeInput(join(this.dir, names[i] as string), input);
       const timeoutMs = this.options.timeoutMs ?? 120_000 + Math.ceil(bytes / (32 << 20)) * 60_000;
+      // A runner that died (killed, out of memory) is replaced for the next job.
+      if (this.runner.dead) this.runner = new Runner(this.dir);
+      const runner = this.runner;
+      const job = runner.run(this.tool, [...this.args, '--', ...names], errFile);
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
-        runner.run(errFile, names),
+        job.done,
         new Promise<number>((_, reject) => {
           timer = setTimeout(() => {
-            runner.kill();
+            runner.kill(job.id);
             reject(new Bz2Error('BZ2_FAILED', `${this.tool} took longer than ${timeoutMs} ms`));
           }, timeoutMs);
         }),
@@ -338,35 +346,33 @@ export class Bz2Pool {
         rmSync(join(this.dir, `${n}.bz2`), { force: true });
       }
       rmSync(join(this.dir, errFile), { force: true });
-      this.release(runner);
+      this.release();
     }
   }
 
-  private acquire(): Promise<Runner> {
+  /** The process that starts this pool's encoders (for tests and diagnostics). */
+  get runnerPid(): number | undefined {
+    return this.runner.pid;
+  }
+
+  private acquire(): Promise<void> {
     if (this.live < this.slots) {
       this.live++;
-      return Promise.resolve(this.takeRunner());
+      return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(() => resolve(this.takeRunner())));
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private takeRunner(): Runner {
-    let r = this.idle.pop();
-    while (r?.dead) r = this.idle.pop();
-    return r ?? this.newRunner();
-  }
-
-  private release(r: Runner): void {
-    if (!r.dead) this.idle.push(r);
+  private release(): void {
     const next = this.waiting.shift();
     if (next) next();
     else this.live--;
   }
 
-  /** Ends the runners (they exit once idle) and removes the scratch directory. */
+  /** Ends the runner (encoders still running are killed: their jobs fail, retriable) and removes the scratch directory. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.idle.splice(0).map((r) => r.close()));
+    await this.runner.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { resourceUsage } from 'node:process';
 import type { Admin, ConsumedBatch, ConsumedRecord, Consumer, KafkaClient, Producer } from '@backlog/adapter-kafka';
@@ -14,6 +14,7 @@ import {
   windowEndMs,
 } from '@backlog/core-codec';
 import { type Logger, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
+import { ensurePrivateDir } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
 import { type Checkpoint, type InFlight, type PartBuffer, PartitionAssembler, latenessBucket } from './assembler';
 import { Bz2Error, Bz2Pool } from './bz2-pool';
@@ -101,12 +102,16 @@ export class Compressor {
   private readonly now: () => number;
   /** Called when the consumer crashed for good; main.ts decides to exit. */
   onFatal?: (err: Error) => void;
+  /** This process's spill files: a private directory in the scratch location (bz2-pool removes a dead run's). */
+  private readonly spillDir: string;
 
   constructor(private readonly deps: CompressorDeps) {
     this.hTopic = harvestTopic(deps.env);
     this.cTopic = compressedTopic(deps.env);
     this.m = compressorMetrics(deps.metrics);
+    // The pool prepares the scratch location (private, checked) and removes what a killed run left there.
     this.pool = new Bz2Pool({ tool: deps.settings.codec, workers: deps.settings.workers, tmpDir: deps.settings.spillDir });
+    this.spillDir = join(deps.settings.spillDir, `spill-${process.pid}`);
     this.now = deps.now ?? Date.now;
   }
 
@@ -208,6 +213,7 @@ export class Compressor {
     for (const st of this.states.values()) this.dropState(st);
     this.states.clear();
     await this.pool.close().catch(() => undefined);
+    rmSync(this.spillDir, { recursive: true, force: true });
     this.m.rssPeak.set(this.peaks().rssBytes);
   }
 
@@ -334,7 +340,7 @@ export class Compressor {
         if (total <= cap / 2) break;
         let freed: number;
         try {
-          freed = st.asm.spillBuffer(b, () => SpillFile.create(this.deps.settings.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
+          freed = st.asm.spillBuffer(b, () => SpillFile.create(this.spillDir, `${this.deps.env}-p${st.partition}-${b.window}-${b.firstOffset}-${process.pid}-${st.spillSeq++}.spill`));
         } catch (e) {
           if (!isSystemError(e)) throw e;
           // The runs stay in memory (spillBuffer is all or nothing); consumption pauses, so memory stops growing.
@@ -456,7 +462,7 @@ export class Compressor {
     if (this.scratchFull) return;
     this.scratchFull = true;
     this.m.scratchFull.set(1);
-    this.deps.logger.error('scratch disk refused a write: consumption paused until it accepts writes again', { kind, dir: this.deps.settings.spillDir, error: (e as Error).message });
+    this.deps.logger.error('scratch disk refused a write: consumption paused until it accepts writes again', { kind, dir: this.spillDir, error: (e as Error).message });
   }
 
   private scratchOk(): void {
@@ -469,10 +475,10 @@ export class Compressor {
 
   /** A write of SCRATCH_PROBE_BYTES in the scratch directory, removed at once: whether space returned. */
   private probeScratch(): void {
-    const dir = this.deps.settings.spillDir;
+    const dir = this.spillDir;
     const file = join(dir, `probe-${process.pid}`);
     try {
-      mkdirSync(dir, { recursive: true });
+      ensurePrivateDir(dir);
       const fd = openSync(file, 'w');
       try {
         const buf = Buffer.alloc(SCRATCH_PROBE_BYTES);

@@ -1,6 +1,5 @@
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { appConfigSchema } from '@backlog/platform-config';
+import { availableParallelism } from 'node:os';
+import { appConfigSchema, defaultScratchDir } from '@backlog/platform-config';
 import { z } from 'zod';
 
 const KiB = 1024;
@@ -33,8 +32,13 @@ export const compressorSettingsShape = {
   lateLingerOffsets: z.number().int().min(1).default(200),
   /** Buffered events past this many bytes (all partitions) are spilled to disk. Default 256 MiB. */
   memoryCapBytes: z.number().int().min(1 * MiB).default(256 * MiB),
-  /** Where spill files go (scratch; deleted after each part is written). Default `<tmp>/backlog-compressor`. */
-  spillDir: z.string().min(1).default(join(tmpdir(), 'backlog-compressor')),
+  /**
+   * Where scratch files go: spilled parts (`spill-<pid>/`, deleted after each part is written) and the
+   * bz2 encoders' inputs (`bz2-<pid>/`), each a 0700 directory of this process. Default
+   * `<tmp>/backlog-<uid>/compressor`, private at every level; a configured one must be this user's (or
+   * root's) and not writable by others unless sticky.
+   */
+  spillDir: z.string().min(1).default(defaultScratchDir('compressor')),
   /** NDJSON bytes per bz2 stream (the unit a reader fetches and decodes alone). Default 4 MiB. */
   streamRawBytes: z.number().int().min(64 * KiB).max(64 * MiB).default(4 * MiB),
   /** Largest c-<env> record (one whole stream). Default 900 KiB (DESIGN.md). */

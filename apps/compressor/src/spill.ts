@@ -1,5 +1,6 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '@backlog/platform-config';
 import type { PartLine } from '@backlog/core-codec';
 
 /**
@@ -21,8 +22,9 @@ export class SpillFile {
 
   constructor(readonly path: string) {}
 
+  /** A spill file `name` in `dir`, a directory of this process alone (made 0700 if missing: it holds log lines). */
   static create(dir: string, name: string): SpillFile {
-    mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     return new SpillFile(join(dir, name));
   }
 

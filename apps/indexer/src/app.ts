@@ -78,7 +78,7 @@ export async function buildIndexer(
     },
   );
   const envs = [...new Set([...allowedEnvs(cfg), ...extraEnvs])];
-  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours });
+  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours, maxConcurrentJobs: cfg.load.maxConcurrentJobs });
   return {
     cfg,
     search,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { logsTemplateConfigSchema } from '@backlog/adapter-search';
-import { appConfigSchema, logSettingsSchema, metricsSettingsSchema, type DeepReadonly } from '@backlog/platform-config';
+import { appConfigSchema, logSettingsSchema, metricsSettingsSchema, tokenSchema, type DeepReadonly } from '@backlog/platform-config';
 
 const MiB = 1024 * 1024;
 const port = z.number().int().min(0).max(65535);
@@ -20,12 +20,31 @@ export const indexerConfigSchema = appConfigSchema({
       /** Port of the HTTP API. Default 8081 (DESIGN.md); 0 picks a free one. */
       port: port.default(8081),
       /**
-       * Bearer token callers must send (`Authorization: Bearer <token>`). Default: none, which is only
-       * allowed while the API binds to a loopback address.
+       * Bearer token callers must send (`Authorization: Bearer <token>`): random, ≥ 128 bits (placeholders
+       * and made-up values are refused at start; `openssl rand -hex 32` or `backlog keys token`). Default:
+       * none, which is only allowed while the API binds to a loopback address, and then only requests
+       * whose Host header names a loopback address are served (a DNS-rebinding defence).
        */
-      token: z.string().min(16, 'a token needs at least 16 characters').optional(),
+      token: tokenSchema.optional(),
+      /**
+       * A file holding the token instead (a Kubernetes Secret mounted as a file, the compose stack's
+       * generated one): readable by its owner only, checked like `token` at start. Excludes `token`.
+       */
+      tokenFile: z.string().min(1).optional(),
       /** Longest range one request may load, hours. Default 168 (7 days). */
       maxRangeHours: z.number().positive().max(24 * 366).default(168),
+      /** Largest request body, bytes; more is a 413. Default 65,536. */
+      bodyLimitBytes: z.number().int().min(1024).max(16 * MiB).default(64 * 1024),
+      /** Time to receive a whole request (headers and body), ms; then 408 and the connection closes. Default 10,000. */
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+      /** A connection idle (no bytes either way) this long is closed, ms. Default 60,000. */
+      connectionTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+      /** A kept-alive connection waits this long for its next request, ms. Default 5,000. */
+      keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** Requests one connection may carry before it is closed. Default 1,000. */
+      maxRequestsPerSocket: z.number().int().min(1).default(1_000),
+      /** Connections open at once; more are closed at once by the server. Default 256. */
+      maxConnections: z.number().int().min(1).max(65_535).default(256),
     })
     .strict()
     .prefault({}),
@@ -44,6 +63,12 @@ export const indexerConfigSchema = appConfigSchema({
     .prefault({}),
   load: z
     .object({
+      /**
+       * History loads running at once in this process (API requests and resumed jobs). A request that
+       * would start one more is answered 503 `busy` with Retry-After; a resumed job waits for the next
+       * reaper run. Default 4.
+       */
+      maxConcurrentJobs: z.number().int().min(1).max(256).default(4),
       /** Parts loaded at the same time per job. Default 4. */
       partConcurrency: z.number().int().min(1).max(64).default(4),
       /** Documents per `_bulk` request. Default 2,000. */
@@ -104,12 +129,14 @@ export const indexerConfigSchema = appConfigSchema({
 
 export type IndexerConfig = z.output<typeof indexerConfigSchema>;
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/** Loopback addresses and names, as a bind address or a Host header's host part. */
+export const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/i;
 
 /** Problems across keys that the schema cannot see; listed all at once with the schema's. */
 export function crossCheck(cfg: DeepReadonly<IndexerConfig>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
-  if (!cfg.api.token && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback)` });
+  if (cfg.api.token && cfg.api.tokenFile) out.push({ path: 'api.tokenFile', message: 'set api.token or api.tokenFile, not both' });
+  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
   if (cfg.history.ttlHours > cfg.history.maxTtlHours) out.push({ path: 'history.ttlHours', message: `exceeds history.maxTtlHours (${cfg.history.maxTtlHours})` });
   if (cfg.load.initialBackoffMs > cfg.load.maxBackoffMs) out.push({ path: 'load.initialBackoffMs', message: 'exceeds load.maxBackoffMs' });
   if (cfg.search.tls.caFile) out.push({ path: 'search.tls.caFile', message: 'a custom CA is not supported by the search adapter yet' });

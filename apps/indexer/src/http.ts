@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   type ArgumentsHost,
   type CanActivate,
@@ -25,11 +25,14 @@ import type { Logger } from '@backlog/core-pipeline';
 import type { IndexerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { RequestError } from './request';
-import { ConflictError, HistoryService, NotFoundError } from './service';
+import { BusyError, ConflictError, ForbiddenError, HistoryService, NotFoundError } from './service';
+import { LOOPBACK } from './config';
 
 /**
- * The HTTP shell (NestJS 11 + Fastify): routes, the bearer-token guard, errors → status codes. The
- * work is in HistoryService. Explicit `@Inject` everywhere (ADR 0002: tsx emits no decorator metadata).
+ * The HTTP shell (NestJS 11 + Fastify): routes, the bearer-token guard, the Host check, errors →
+ * status codes, and the listener's bounds (body size, request/idle/keep-alive time, connections,
+ * requests per connection). The work is in HistoryService. Explicit `@Inject` everywhere (ADR 0002:
+ * tsx emits no decorator metadata).
  */
 
 export const SERVICE = Symbol('HistoryService');
@@ -40,6 +43,18 @@ export interface ApiOptions {
   serverUrl: string;
 }
 
+/** The listener's bounds (config `api.*`). */
+export interface ApiLimits {
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxRequestsPerSocket: number;
+  maxConnections: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiLimits = { bodyLimitBytes: 64 * 1024, requestTimeoutMs: 10_000, connectionTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1_000, maxConnections: 256 };
+
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -47,15 +62,30 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 class TokenGuard implements CanActivate {
-  constructor(private readonly token: string | undefined) {}
+  constructor(
+    private readonly token: string | undefined,
+    private readonly metrics: IndexerMetrics,
+  ) {}
   canActivate(ctx: ExecutionContext): boolean {
     if (!this.token) return true;
     const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined>; url: string }>();
     if (req.url === '/openapi.json') return true;
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (m && sameSecret((m[1] as string).trim(), this.token)) return true;
+    this.metrics.refused.inc({ reason: 'unauthorized' });
     throw new HttpException({ error: 'unauthorized', message: 'send Authorization: Bearer <api.token>' }, 401);
   }
+}
+
+/**
+ * The host part of a Host header (`127.0.0.1:8081` → `127.0.0.1`, `[::1]:8081` → `[::1]`), lower case.
+ * undefined when there is none.
+ */
+export function hostOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const h = header.trim().toLowerCase();
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d*)?$/.exec(h);
+  return m?.[1] || undefined;
 }
 
 @Catch()
@@ -65,7 +95,7 @@ class ErrorFilter implements ExceptionFilter {
     private readonly metrics: IndexerMetrics,
   ) {}
   catch(err: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<{ status(n: number): { send(b: unknown): void } }>();
+    const reply = host.switchToHttp().getResponse<{ status(n: number): { header(k: string, v: string): unknown; send(b: unknown): void } }>();
     const send = (status: number, body: Record<string, unknown>) => reply.status(status).send(body);
     if (err instanceof RequestError) {
       for (const r of err.reasons) this.metrics.badRequests.inc({ reason: (r.split(':')[0] ?? 'body').replace(/[^a-z.]/gi, '').slice(0, 20) || 'body' });
@@ -77,15 +107,30 @@ class ErrorFilter implements ExceptionFilter {
     }
     if (err instanceof NotFoundError) return send(404, { error: 'not_found', message: err.message });
     if (err instanceof ConflictError) return send(409, { error: 'conflict', message: err.message });
+    if (err instanceof ForbiddenError) {
+      this.metrics.refused.inc({ reason: 'forbidden_env' });
+      return send(403, { error: 'forbidden', message: err.message });
+    }
+    if (err instanceof BusyError) {
+      reply.status(503).header('retry-after', '30');
+      return send(503, { error: 'busy', message: err.message });
+    }
     if (err instanceof HttpException) {
       const body = err.getResponse();
       const status = err.getStatus();
       if (status === 400) this.metrics.badRequests.inc({ reason: 'body' });
       return send(status, typeof body === 'object' && body !== null && 'error' in body ? (body as Record<string, unknown>) : { error: status === 404 ? 'not_found' : 'error', message: err.message });
     }
-    this.logger.error('request failed', { error: err });
+    // Anything else is ours or a backing service's: the detail (messages, addresses, stacks) goes to
+    // the log under an id, the caller gets the id and nothing internal.
+    const errorId = randomBytes(6).toString('hex');
     const retriable = (err as { retriable?: unknown }).retriable === true;
-    return send(retriable ? 503 : 500, { error: retriable ? 'unavailable' : 'internal', message: (err as Error).message ?? String(err) });
+    const status = retriable ? 503 : 500;
+    this.metrics.internalErrors.inc({ status: String(status) });
+    this.logger.error('request failed', { errorId, status, error: err });
+    return send(status, retriable
+      ? { error: 'unavailable', message: `a service the indexer needs did not answer; try again later (error id ${errorId} in the indexer log)`, errorId }
+      : { error: 'internal', message: `internal error (error id ${errorId} in the indexer log)`, errorId });
   }
 }
 
@@ -153,22 +198,49 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Boots the API on host:port (0 = a free port). */
-export async function startApi(service: HistoryService, opts: { host: string; port: number; token?: string }, logger: Logger, metrics: IndexerMetrics): Promise<ApiServer> {
-  const adapter = new FastifyAdapter({ bodyLimit: 64 * 1024 });
+/**
+ * Boots the API on host:port (0 = a free port). Without a token it serves only requests whose Host
+ * header names a loopback address: a web page on another site can make a browser send requests to
+ * 127.0.0.1 under its own name (DNS rebinding) but cannot make it send `Host: 127.0.0.1`. Those get
+ * 421 Misdirected Request, before routing.
+ */
+export async function startApi(service: HistoryService, opts: { host: string; port: number; token?: string; limits?: Partial<ApiLimits> }, logger: Logger, metrics: IndexerMetrics): Promise<ApiServer> {
+  const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
+  const adapter = new FastifyAdapter({
+    bodyLimit: limits.bodyLimitBytes,
+    // Node's http.Server: requestTimeout bounds receiving one request (408, then close), connectionTimeout
+    // is the socket's idle timeout, keepAliveTimeout the wait for a kept-alive connection's next request.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    return503OnClosing: true,
+    // Node checks those deadlines only every connectionsCheckingInterval (30 s by default): once a
+    // second, so that a request that stalls is cut near its deadline. headersTimeout may not exceed it.
+    http: { connectionsCheckingInterval: Math.min(1_000, limits.requestTimeoutMs), headersTimeout: limits.requestTimeoutMs },
+  });
   const apiOpts: ApiOptions = { serverUrl: `http://${opts.host}:${opts.port}`, ...(opts.token ? { token: opts.token } : {}) };
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(service, apiOpts), adapter, { logger: false, abortOnError: false });
-  app.useGlobalGuards(new TokenGuard(opts.token));
+  app.useGlobalGuards(new TokenGuard(opts.token, metrics));
   app.useGlobalFilters(new ErrorFilter(logger, metrics));
   const fastify = app.getHttpAdapter().getInstance();
+  if (!opts.token) {
+    fastify.addHook('onRequest', (req, reply, done) => {
+      const h = hostOf(req.headers.host);
+      if (h && LOOPBACK.test(h)) return done();
+      metrics.refused.inc({ reason: 'host' });
+      void reply.code(421).send({ error: 'misdirected', message: 'without api.token this API answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set api.token to serve other names' });
+    });
+  }
   fastify.addHook('onResponse', (req, reply, done) => {
     const route = (req.routeOptions?.url ?? 'unknown').replace(/:index/, ':index');
     metrics.requests.inc({ route: `${req.method} ${route}`, status: String(reply.statusCode) });
     done();
   });
   await app.listen(opts.port, opts.host);
+  fastify.server.maxConnections = limits.maxConnections;
   const addr = fastify.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  apiOpts.serverUrl = `http://${opts.host}:${port}`;
+  apiOpts.serverUrl = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`;
   return { app, url: apiOpts.serverUrl, close: () => app.close() };
 }

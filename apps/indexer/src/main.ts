@@ -4,13 +4,14 @@
 //   node --import tsx apps/indexer/src/main.ts [--config file.yaml]            serve the API (8081) + metrics/health (9105)
 //   node --import tsx apps/indexer/src/main.ts history load|list|extend|drop …  what `backlog history …` runs
 import { type KafkaConnection, kafkaConnection } from '@backlog/adapter-kafka';
-import { CONFIG_EXIT_CODE, ConfigError, loadConfig, redact } from '@backlog/platform-config';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readTokenFile, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { buildIndexer, installTemplate, type Indexer } from './app';
 import { parseHistoryArgs, runHistoryCli, UsageError } from './cli';
 import { crossCheck, indexerConfigSchema } from './config';
 import { startApi, type ApiServer } from './http';
 import { reapOnce } from './reaper';
+import { parseHistoryIndex } from './request';
 
 const argv = process.argv.slice(2);
 const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';
@@ -31,6 +32,7 @@ if (command === 'history') {
 
 let config;
 let kafkaConn: { connection: KafkaConnection; warnings: string[] } | undefined;
+let apiToken: string | undefined;
 try {
   if (command !== 'serve' && command !== 'history') throw new ConfigError('CONFIG_INVALID', 'indexer', [{ path: '', message: `unknown command ${command} (serve | history)` }]);
   config = loadConfig({ app: 'indexer', schema: indexerConfigSchema, file: historyArgs?.values.config ?? option('--config') });
@@ -38,6 +40,8 @@ try {
   // Kafka (c-<env>) only when it is read: its TLS files and SASL password are checked with the rest.
   if (config.compressedTopic.enabled) kafkaConn = kafkaConnection('indexer', config.kafka, { extra });
   else if (extra.length) throw new ConfigError('CONFIG_INVALID', 'indexer', extra);
+  // A token from a file is read (and checked like one in the environment) before anything opens.
+  apiToken = config.api.token ?? (config.api.tokenFile && command === 'serve' ? readTokenFile(config.api.tokenFile, { app: 'indexer', setting: 'api.tokenFile' }) : undefined);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
@@ -61,7 +65,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 
 async function history(): Promise<number> {
   const args = historyArgs as NonNullable<typeof historyArgs>;
-  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), args.values.env ? [args.values.env] : [], kafkaConn);
+  // The CLI runs with the operator's own access to the stores: `extend`/`drop` may name an index of any
+  // env (the API, for remote callers, only those of the envs it serves).
+  const named = args.sub === 'extend' || args.sub === 'drop' ? parseHistoryIndex(args.positionals[0] ?? '')?.env : undefined;
+  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), [...(args.values.env ? [args.values.env] : []), ...(named ? [named] : [])], kafkaConn);
   try {
     return await runHistoryCli(ix, args, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
   } finally {
@@ -104,8 +111,10 @@ async function serve(): Promise<number> {
     }
     if (ix && !abort.signal.aborted) {
       const live = ix;
-      api = await startApi(live.service, { host: cfg.api.host, port: cfg.api.port, ...(cfg.api.token ? { token: cfg.api.token } : {}) }, logger, live.metrics);
-      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: cfg.api.token ? 'bearer' : 'none (loopback)' });
+      const a = cfg.api;
+      const limits = { bodyLimitBytes: a.bodyLimitBytes, requestTimeoutMs: a.requestTimeoutMs, connectionTimeoutMs: a.connectionTimeoutMs, keepAliveTimeoutMs: a.keepAliveTimeoutMs, maxRequestsPerSocket: a.maxRequestsPerSocket, maxConnections: a.maxConnections };
+      api = await startApi(live.service, { host: a.host, port: a.port, limits, ...(apiToken ? { token: apiToken } : {}) }, logger, live.metrics);
+      logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: apiToken ? 'bearer' : 'none (loopback names only)' });
       process.stdout.write(`${JSON.stringify({ ready: true, api: api.url, metrics: `http://${telemetry.host}:${telemetry.port}` })}\n`);
       if (cfg.history.reaper) {
         const tick = async () => {

@@ -2,11 +2,16 @@
 export function openApiDocument(serverUrl: string): Record<string, unknown> {
   const values = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] };
   const time = { oneOf: [{ type: 'string', description: 'RFC 3339, epoch seconds as digits, or relative to now (-2h, -30m, now)' }, { type: 'number', description: 'epoch seconds' }] };
-  const error = { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string' }, message: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } } };
+  const error = { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string' }, message: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } }, errorId: { type: 'string', description: '500/503: the id of the log line with the detail' } } };
   const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
   const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
   const indexParam = { name: 'index', in: 'path', required: true, schema: { type: 'string', pattern: '^logs-[a-z0-9_-]+-history-[0-9a-z]+-[0-9a-z]+$' } };
-  const common = { '401': { description: 'missing or wrong bearer token', ...json(ref('Error')) } };
+  const common = {
+    '401': { description: 'missing or wrong bearer token', ...json(ref('Error')) },
+    '421': { description: 'without api.token: the Host header is not a loopback name', ...json(ref('Error')) },
+    '500': { description: 'internal error: only an errorId, the detail is in the log', ...json(ref('Error')) },
+  };
+  const forbidden = { '403': { description: 'a history index of an env this indexer does not serve', ...json(ref('Error')) } };
   return {
     openapi: '3.1.0',
     info: { title: 'backlog indexer', version: '1', description: 'Load any time range of the archive into an expiring history index (DESIGN.md "What a user types").' },
@@ -76,7 +81,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         post: {
           summary: 'Load a range into logs-<env>-history-<start36>-<end36> (returns at once; the same request returns the same index and extends its expiry)',
           requestBody: { required: true, ...json(ref('LoadRequest')) },
-          responses: { '202': { description: 'accepted', ...json(ref('Job')) }, '400': { description: 'invalid request, with every reason', ...json(ref('Error')) }, '409': { description: 'the index exists with another filter or maxEvents', ...json(ref('Error')) }, ...common },
+          responses: { '202': { description: 'accepted', ...json(ref('Job')) }, '400': { description: 'invalid request, with every reason', ...json(ref('Error')) }, '409': { description: 'the index exists with another filter or maxEvents', ...json(ref('Error')) }, '503': { description: 'busy: load.maxConcurrentJobs loads run here (Retry-After), or a backing service is unavailable', ...json(ref('Error')) }, ...common },
         },
         get: {
           summary: 'List history indices',
@@ -86,14 +91,14 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       },
       '/v1/history/{index}': {
         get: { summary: 'Status and progress of a load', parameters: [indexParam], responses: { '200': { description: 'the job', ...json(ref('Job')) }, '404': { description: 'unknown index', ...json(ref('Error')) }, ...common } },
-        delete: { summary: 'Delete the index and its job', parameters: [indexParam], responses: { '200': { description: 'deleted', ...json({ type: 'object', properties: { index: { type: 'string' }, deleted: { type: 'array', items: { type: 'string' } } } }) }, '404': { description: 'unknown index', ...json(ref('Error')) }, ...common } },
+        delete: { summary: 'Delete the index and its job', parameters: [indexParam], responses: { '200': { description: 'deleted', ...json({ type: 'object', properties: { index: { type: 'string' }, deleted: { type: 'array', items: { type: 'string' } } } }) }, '404': { description: 'unknown index', ...json(ref('Error')) }, ...forbidden, ...common } },
       },
       '/v1/history/{index}/extend': {
         post: {
           summary: 'Move the expiry to now + hours',
           parameters: [indexParam],
           requestBody: { required: false, ...json({ type: 'object', additionalProperties: false, properties: { hours: { type: 'number', exclusiveMinimum: 0 } } }) },
-          responses: { '200': { description: 'the job', ...json(ref('Job')) }, '400': { description: 'hours out of range', ...json(ref('Error')) }, '404': { description: 'unknown index', ...json(ref('Error')) }, ...common },
+          responses: { '200': { description: 'the job', ...json(ref('Job')) }, '400': { description: 'hours out of range', ...json(ref('Error')) }, '404': { description: 'unknown index', ...json(ref('Error')) }, ...forbidden, ...common },
         },
       },
     },

@@ -16,8 +16,21 @@ export class ConflictError extends Error {
   readonly code = 'CONFLICT';
 }
 
+/** Another history load would exceed `load.maxConcurrentJobs` in this process: try again later (503 + Retry-After). */
+export class BusyError extends Error {
+  readonly code = 'BUSY';
+  readonly retriable = true;
+}
+
+/** The index belongs to an env this indexer does not serve: it may not change it (403). */
+export class ForbiddenError extends Error {
+  readonly code = 'FORBIDDEN';
+}
+
 export interface ServiceOptions extends RequestLimits {
   ttlHours: number;
+  /** History loads running at once in this process. Default: no cap (the CLI runs one). */
+  maxConcurrentJobs?: number;
 }
 
 /**
@@ -69,9 +82,18 @@ export class HistoryService {
     return { job, created: !prev };
   }
 
-  /** POST /v1/history: record, start loading here, answer at once. */
+  /** A load of `index` could start here now: it runs already, or fewer than maxConcurrentJobs do. */
+  hasRoomFor(index: string): boolean {
+    return this.running.has(index) || this.running.size < (this.opts.maxConcurrentJobs ?? Infinity);
+  }
+
+  /** POST /v1/history: record, start loading here, answer at once (or BusyError, before anything is recorded). */
   async request(body: unknown): Promise<{ view: JobView; created: boolean }> {
     const req = this.validate(body);
+    if (!this.hasRoomFor(indexOf(req))) {
+      this.metrics.refused.inc({ reason: 'busy' });
+      throw new BusyError(`${this.running.size} history loads are running here (load.maxConcurrentJobs); try again later`);
+    }
     const { job, created } = await this.record(req);
     this.start(job.index);
     return { view: (await this.loader.view(job.index)) as JobView, created };
@@ -121,9 +143,22 @@ export class HistoryService {
     return out;
   }
 
+  /**
+   * The env of a history index, when this indexer serves it: a name that is not a history index is
+   * unknown here (404), one of another env is not this indexer's to change (403) — whatever the
+   * search engine holds under that name.
+   */
+  private servedEnv(index: string): string {
+    const parsed = parseHistoryIndex(index);
+    if (!parsed) throw new NotFoundError(`not a history index: ${index}`);
+    if (!this.opts.envs.includes(parsed.env)) throw new ForbiddenError(`${index} belongs to env ${JSON.stringify(parsed.env)}, which this indexer does not serve (${this.opts.envs.join(', ')})`);
+    return parsed.env;
+  }
+
   /** Moves the expiry to now + hours (Redis and the index `_meta`). */
   async extend(index: string, hours = this.opts.ttlHours, nowMs = Date.now()): Promise<JobView> {
     if (!(hours > 0) || hours > this.opts.maxTtlHours) throw new RangeError(`hours must be in (0, ${this.opts.maxTtlHours}]`);
+    this.servedEnv(index);
     const job = await this.store.getJob(index);
     if (!job) throw new NotFoundError(`no history index ${index}`);
     const next = { ...job, requestedAt: nowMs, expiresAt: nowMs + hours * 3_600_000 };
@@ -132,12 +167,10 @@ export class HistoryService {
     return this.get(index);
   }
 
-  /** Deletes the index and its job; stops a load of it in this process. */
+  /** Deletes the index and its job; stops a load of it in this process. Only history indices of the envs served here. */
   async drop(index: string): Promise<{ index: string; deleted: string[] }> {
-    const parsed = parseHistoryIndex(index);
+    const env = this.servedEnv(index);
     const job = await this.store.getJob(index);
-    if (!parsed && !job) throw new NotFoundError(`not a history index: ${index}`);
-    const env = job?.env ?? (parsed as { env: string }).env;
     this.running.get(index)?.abort.abort();
     const wasListed = (await this.store.indices(env)).includes(index);
     // Index first, job second: a reaper that sees the index without its job would rebuild the job from _meta.
@@ -153,6 +186,8 @@ export class HistoryService {
     for (const env of this.opts.envs) {
       for (const index of await this.store.indices(env)) {
         if (this.running.has(index)) continue;
+        // At the cap: the next reaper run resumes the rest.
+        if (!this.hasRoomFor(index)) return started;
         const v = await this.loader.view(index);
         if (v && (v.status === 'queued' || v.status === 'loading')) {
           this.start(index);

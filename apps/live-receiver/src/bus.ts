@@ -14,6 +14,10 @@ export interface LiveBus {
   claimAndPublish(keys: readonly string[], messages: readonly Buffer[], ttlMs: number, channel: string): Promise<boolean[]>;
   /** Calls `onMessage` for every message on `channel` from now on (as bytes: the fan-out passes them through). */
   subscribe(channel: string, onMessage: (message: Buffer) => void): Promise<void>;
+  /** Stores a single-use key (a login code's digest) for `ttlMs`. */
+  putOnce(key: string, ttlMs: number): Promise<void>;
+  /** Removes the key and says whether it was there: true exactly once per `putOnce`, cluster-wide. */
+  takeOnce(key: string): Promise<boolean>;
   /** Both connections are up. */
   ready(): boolean;
   close(): Promise<void>;
@@ -79,6 +83,15 @@ export class RedisLiveBus implements LiveBus {
       if (ch.equals(want)) onMessage(msg);
     });
     await this.sub.subscribe(channel);
+  }
+
+  async putOnce(key: string, ttlMs: number): Promise<void> {
+    await this.cmd.set(key, '1', 'PX', ttlMs);
+  }
+
+  async takeOnce(key: string): Promise<boolean> {
+    // GETDEL (Redis 6.2): read and delete in one step, so two receivers can never both redeem it.
+    return (await this.cmd.getdel(key)) !== null;
   }
 
   ready(): boolean {

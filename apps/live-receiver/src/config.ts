@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { appConfigSchema, loadConfig, type DeepReadonly } from '@backlog/platform-config';
+import { appConfigSchema, ConfigError, loadConfig, readTokenFile, tokenSchema, type DeepReadonly } from '@backlog/platform-config';
 
 const host = z.string().min(1);
 const port = z.number().int().min(0).max(65_535);
@@ -28,6 +28,13 @@ export const liveReceiverConfigSchema = appConfigSchema({
       port: port.default(8082),
       /** Most browsers connected at once; more are refused with 503. Default 200. */
       maxClients: z.number().int().min(1).default(200),
+      /**
+       * Origins (`https://logs.example.com`) besides the page's own whose pages may open the WebSocket
+       * and sign in — e.g. a console served elsewhere. Default none: only the origin the page is served from.
+       */
+      allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected an origin: scheme://host[:port], no path')).default([]),
+      /** Time to receive a whole HTTP request, ms; then the connection is closed. Default 10,000. */
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     })
     .strict()
     .prefault({}),
@@ -43,10 +50,22 @@ export const liveReceiverConfigSchema = appConfigSchema({
   auth: z
     .object({
       /**
-       * Token a browser must present (`?token=` or `Authorization: Bearer`). At least 16 characters.
-       * Default: a random one made at start and printed once with the page URL.
+       * The access token (≥ 128 random bits; placeholders are refused: `openssl rand -hex 32` or
+       * `backlog keys token`). Programs send it as `Authorization: Bearer` on `/ws`; a browser posts it
+       * once to `/auth/login` (the page's sign-in form) for a session cookie. Never in a URL.
+       * Default: a random one made at start and written to a 0600 file (its path is logged, not it).
        */
-      token: z.string().min(16, 'the token must have at least 16 characters').optional(),
+      token: tokenSchema.optional(),
+      /** A file holding the token instead (readable by its owner only; checked like `token` at start). Excludes `token`. */
+      tokenFile: z.string().min(1).optional(),
+      /** How long a browser session (the HttpOnly cookie the login sets) lasts, minutes. Default 720 (12 h). */
+      sessionMinutes: z.number().int().min(1).max(60 * 24 * 30).default(720),
+      /** How long a one-time login code (`POST /auth/code`, `backlog live code`) stays valid, minutes. Default 10. */
+      loginCodeMinutes: z.number().int().min(1).max(24 * 60).default(10),
+      /** Failed logins per minute on this receiver before every login is refused (429) for the rest of the minute. Default 20. */
+      maxLoginFailuresPerMinute: z.number().int().min(1).max(10_000).default(20),
+      /** Session cookies get `Secure`: `auto` = when the request came over TLS (or `X-Forwarded-Proto: https`). Default auto. */
+      secureCookie: z.enum(['auto', 'always', 'never']).default('auto'),
     })
     .strict()
     .prefault({}),
@@ -103,5 +122,12 @@ export type LiveReceiverConfig = DeepReadonly<z.output<typeof liveReceiverConfig
 
 /** Loads and validates the config (throws one ConfigError listing every problem). */
 export function loadLiveReceiverConfig(env: Record<string, string | undefined> = process.env, file?: string): LiveReceiverConfig {
-  return loadConfig({ app: 'live-receiver', schema: liveReceiverConfigSchema, env, ...(file ? { file } : {}) });
+  const cfg = loadConfig({ app: 'live-receiver', schema: liveReceiverConfigSchema, env, ...(file ? { file } : {}) });
+  if (cfg.auth.token && cfg.auth.tokenFile) throw new ConfigError('CONFIG_INVALID', 'live-receiver', [{ path: 'auth.tokenFile', message: 'set auth.token or auth.tokenFile, not both' }]);
+  return cfg;
+}
+
+/** The configured token: `auth.token`, else the content of `auth.tokenFile` (checked; ConfigError), else undefined. */
+export function configuredToken(cfg: LiveReceiverConfig): string | undefined {
+  return cfg.auth.token ?? (cfg.auth.tokenFile ? readTokenFile(cfg.auth.tokenFile, { app: 'live-receiver', setting: 'auth.tokenFile' }) : undefined);
 }

@@ -20,7 +20,9 @@ export function createLiveMetrics() {
     skipped: registry.counter('live_receiver_gap_skipped_total', 'Sequence numbers skipped in the deduplicated stream (datagrams lost on the way)'),
     late: registry.counter('live_receiver_gap_late_total', 'Events that arrived after a later sequence number of their run (reordered)'),
     clients: registry.gauge('live_receiver_clients', 'Connected browsers'),
-    clientsRejected: registry.counter('live_receiver_clients_rejected_total', 'WebSocket upgrades refused, by reason', ['reason']),
+    clientsRejected: registry.counter('live_receiver_clients_rejected_total', 'WebSocket upgrades refused, by reason (token, query_token, origin, path, stopping, max_clients)', ['reason']),
+    logins: registry.counter('live_receiver_logins_total', 'Sign-ins at /auth/login, by result (token, code, refused, limited, origin, bad_request)', ['result']),
+    sessionsEnded: registry.counter('live_receiver_sessions_expired_total', 'Browser connections closed because their session expired'),
     logioSent: registry.counter('live_receiver_logio_sent_events_total', 'Events forwarded to log.io'),
     logioDropped: registry.counter('live_receiver_logio_dropped_events_total', 'Events not forwarded to log.io (queue full)'),
     latency: registry.histogram(

@@ -1,6 +1,10 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateToken } from '@backlog/platform-config';
 import { ClientHub, type ClientSocket } from './clients';
-import { liveReceiverConfigSchema } from './config';
+import { configuredToken, liveReceiverConfigSchema, loadLiveReceiverConfig } from './config';
 import { decodeDatagram, dedupeId, readHeader } from './datagram';
 import { compileClientFilter, parseClientFilter } from './filter';
 import { GapCounter } from './gaps';
@@ -183,6 +187,17 @@ describe('config', () => {
   it('defaults to loopback and DESIGN.md ports', () => {
     const c = liveReceiverConfigSchema.parse({});
     expect([c.udp.host, c.udp.port, c.http.host, c.http.port, c.metrics.port]).toEqual(['127.0.0.1', 5515, '127.0.0.1', 8082, 9106]);
+  });
+  it('takes the token from auth.tokenFile (0600 only), not both token and tokenFile', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-token-'));
+    const file = join(dir, 'token');
+    const token = generateToken();
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    expect(configuredToken(loadLiveReceiverConfig({ BACKLOG_LIVE_RECEIVER_AUTH_TOKEN_FILE: file }))).toBe(token);
+    expect(() => loadLiveReceiverConfig({ BACKLOG_LIVE_RECEIVER_AUTH_TOKEN_FILE: file, BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: generateToken() })).toThrow(/not both/);
+    chmodSync(file, 0o640);
+    expect(() => configuredToken(loadLiveReceiverConfig({ BACKLOG_LIVE_RECEIVER_AUTH_TOKEN_FILE: file }))).toThrow(/auth\.tokenFile: permissions 0640/);
+    expect(() => loadLiveReceiverConfig({ BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: 'REPLACE_ME_WITH_A_LONG_RANDOM_TOKEN' })).toThrow(/auth\.token: the token looks like a placeholder/);
   });
   it('lists every problem at once', () => {
     const r = liveReceiverConfigSchema.safeParse({ udp: { port: -1 }, auth: { token: 'short' }, nope: 1 });

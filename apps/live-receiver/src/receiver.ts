@@ -1,13 +1,15 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '@backlog/core-pipeline';
+import { generateToken } from '@backlog/platform-config';
 import { startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
+import { LoginLimiter, SESSION_COOKIE, Sessions, cookieValue, loginCodeKey, newLoginCode, normalizeLoginCode, originAllowed, overTls, sameSecret, sessionCookie } from './auth';
 import { RedisLiveBus, type LiveBus } from './bus';
 import { ClientHub, type Client, type FanoutItem } from './clients';
 import type { LiveReceiverConfig } from './config';
@@ -22,18 +24,23 @@ export interface ReceiverDeps {
   /** Replaces the Redis bus (tests of a Redis outage use a real Redis that goes away instead). */
   bus?: LiveBus;
   log?: Logger;
+  /** The token, when main.ts read it from `auth.tokenFile` (else `auth.token`, else one is made). */
+  token?: string;
 }
 
 export interface ReceiverAddresses {
   udpPort: number;
   httpPort: number;
   metricsPort: number;
-  /** The access token (generated when the config has none). */
+  /** The access token (generated when the config has none): for the process that started us, never for a log. */
   token: string;
   id: string;
 }
 
 const PAGE_DIR = new URL('./page/', import.meta.url);
+
+/** A browser's socket, with what the receiver keeps on it. */
+type LiveSocket = WebSocket & { backlogAlive?: boolean; backlogUntil?: number };
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
@@ -48,6 +55,8 @@ export class LiveReceiver {
   private readonly log: Logger;
   private readonly token: string;
   private readonly tokenDigest: Buffer;
+  private readonly sessions: Sessions;
+  private readonly limiter: LoginLimiter;
   private readonly bus: LiveBus;
   private readonly ownsBus: boolean;
   private readonly hub: ClientHub;
@@ -67,8 +76,10 @@ export class LiveReceiver {
     deps: ReceiverDeps = {},
   ) {
     this.log = deps.log ?? silentLogger;
-    this.token = cfg.auth.token ?? randomBytes(18).toString('base64url');
+    this.token = deps.token ?? cfg.auth.token ?? generateToken();
     this.tokenDigest = digest(this.token);
+    this.sessions = new Sessions(this.token);
+    this.limiter = new LoginLimiter(cfg.auth.maxLoginFailuresPerMinute);
     this.ownsBus = !deps.bus;
     this.bus = deps.bus ?? new RedisLiveBus(cfg.redis.url, (err) => this.onRedisError(err));
     const m = this.metrics;
@@ -120,23 +131,11 @@ export class LiveReceiver {
 
     this.telemetry = await startTelemetryServer({ registry: this.metrics.registry, health: () => this.health(), host: cfg.metrics.host, port: cfg.metrics.port });
 
-    this.http = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const headers = {
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        // The page needs nothing but itself and its own WebSocket.
-        'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
-      };
-      if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end(this.page.html);
-      } else if (req.method === 'GET' && path === '/app.js') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' }).end(this.page.js);
-      } else if (req.method === 'GET' && path === '/healthz') {
-        const h = this.health();
-        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
-      } else res.writeHead(404, headers).end('not found');
-    });
+    // Bounds of the page's listener: a request must arrive whole within requestTimeoutMs (Node checks
+    // once a second), and connections beyond the browsers allowed plus some room for page loads are closed.
+    const t = cfg.http.requestTimeoutMs;
+    this.http = createServer({ requestTimeout: t, headersTimeout: t, connectionsCheckingInterval: Math.min(1000, t) }, (req, res) => void this.onRequest(req, res));
+    this.http.maxConnections = cfg.http.maxClients + 64;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024, perMessageDeflate: false });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     await listen(this.http, cfg.http.port, cfg.http.host);
@@ -222,9 +221,16 @@ export class LiveReceiver {
   }
 
   private heartbeat(): void {
+    const now = Date.now();
     // Browsers that vanished without a close (sleeping laptop) are found by an unanswered ping.
     for (const ws of this.wss?.clients ?? []) {
-      const alive = ws as WebSocket & { backlogAlive?: boolean };
+      const alive = ws as LiveSocket;
+      // A session ends when it expires, not when its browser hangs up: the page then signs in again.
+      if ((alive.backlogUntil ?? Infinity) <= now) {
+        this.metrics.sessionsEnded.inc();
+        ws.close(4001, 'session expired');
+        continue;
+      }
       if (alive.backlogAlive === false) {
         ws.terminate();
         continue;
@@ -234,11 +240,125 @@ export class LiveReceiver {
     }
   }
 
-  private authorized(req: IncomingMessage, url: URL): boolean {
-    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const given = url.searchParams.get('token') ?? bearer;
-    // Compare digests: equal length, constant time, whatever the caller sent.
-    return given !== undefined && given !== null && timingSafeEqual(digest(given), this.tokenDigest);
+  /**
+   * The page, its script, and the sign-in API (auth.ts says why it is shaped this way):
+   *   GET  /auth/session  200 {expiresAt} with a live session cookie, else 401
+   *   POST /auth/login    {"token": …} | {"code": …} | Authorization: Bearer → 200 + session cookie
+   *   POST /auth/logout   204, cookie cleared
+   *   POST /auth/code     Authorization: Bearer <token> → 201 {code, expiresAt}: a one-time login code
+   */
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const headers = {
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      // The page needs nothing but itself, its own WebSocket and its own sign-in API.
+      'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+    };
+    const json = (status: number, body: unknown, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { ...headers, 'content-type': 'application/json', ...extra }).end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    try {
+      if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
+        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end(this.page.html);
+      } else if (req.method === 'GET' && path === '/app.js') {
+        res.writeHead(200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' }).end(this.page.js);
+      } else if (req.method === 'GET' && path === '/healthz') {
+        const h = this.health();
+        json(h.ok ? 200 : 503, h);
+      } else if (req.method === 'GET' && path === '/auth/session') {
+        const expiresAt = this.sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE));
+        if (expiresAt === undefined) json(401, { error: 'unauthorized', message: 'sign in: POST /auth/login' });
+        else json(200, { expiresAt });
+      } else if (req.method === 'POST' && path === '/auth/login') {
+        await this.login(req, json);
+      } else if (req.method === 'POST' && path === '/auth/logout') {
+        if (!originAllowed(req, this.cfg.http.allowedOrigins)) return json(403, { error: 'forbidden', message: 'cross-origin request refused' });
+        json(204, undefined, { 'set-cookie': sessionCookie('', 0, this.secureCookie(req)) });
+      } else if (req.method === 'POST' && path === '/auth/code') {
+        if (!originAllowed(req, this.cfg.http.allowedOrigins)) return json(403, { error: 'forbidden', message: 'cross-origin request refused' });
+        if (!this.bearer(req)) return json(401, { error: 'unauthorized', message: 'send Authorization: Bearer <auth.token>' });
+        const code = newLoginCode();
+        const ttlMs = this.cfg.auth.loginCodeMinutes * 60_000;
+        try {
+          await this.bus.putOnce(loginCodeKey(this.cfg.env, code.replace('-', '')), ttlMs);
+        } catch {
+          return json(503, { error: 'unavailable', message: 'login codes are kept in Redis, which does not answer; sign in with the token' });
+        }
+        json(201, { code, expiresAt: Date.now() + ttlMs });
+      } else res.writeHead(404, headers).end('not found');
+    } catch (err) {
+      this.log.error('page request failed', { path, error: (err as Error).message });
+      if (!res.headersSent) json(500, { error: 'internal' });
+    }
+  }
+
+  private secureCookie(req: IncomingMessage): boolean {
+    const mode = this.cfg.auth.secureCookie;
+    return mode === 'always' || (mode === 'auto' && overTls(req));
+  }
+
+  /** The request carries the token as `Authorization: Bearer`. */
+  private bearer(req: IncomingMessage): boolean {
+    const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    return given !== undefined && sameSecret(given, this.tokenDigest);
+  }
+
+  private async login(req: IncomingMessage, json: (status: number, body: unknown, extra?: Record<string, string>) => void): Promise<void> {
+    const m = this.metrics.logins;
+    if (!originAllowed(req, this.cfg.http.allowedOrigins)) {
+      m.inc({ result: 'origin' });
+      return json(403, { error: 'forbidden', message: 'cross-origin sign-in refused' });
+    }
+    if (this.limiter.blocked()) {
+      m.inc({ result: 'limited' });
+      return json(429, { error: 'too_many_attempts', message: 'too many failed sign-ins; try again in a minute' }, { 'retry-after': '60' });
+    }
+    const body = await readSmallBody(req, 4096);
+    if (body === 'too_large') return json(413, { error: 'too_large', message: 'the sign-in body is at most 4 KiB' });
+    let given: { token?: unknown; code?: unknown } = {};
+    if (body.length) {
+      // JSON only: a cross-site HTML form cannot send it, and a cross-origin fetch of it needs a preflight we never grant.
+      if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        m.inc({ result: 'bad_request' });
+        return json(415, { error: 'unsupported_media_type', message: 'send {"token": …} or {"code": …} as application/json' });
+      }
+      try {
+        given = JSON.parse(body.toString('utf8')) as typeof given;
+      } catch {
+        m.inc({ result: 'bad_request' });
+        return json(400, { error: 'bad_request', message: 'the body is not JSON' });
+      }
+      if (typeof given !== 'object' || given === null) given = {};
+    }
+    let via: 'token' | 'code' | undefined;
+    if (this.bearer(req) || (typeof given.token === 'string' && sameSecret(given.token, this.tokenDigest))) via = 'token';
+    else if (typeof given.code === 'string') {
+      const canonical = normalizeLoginCode(given.code);
+      if (canonical) {
+        try {
+          if (await this.bus.takeOnce(loginCodeKey(this.cfg.env, canonical))) via = 'code';
+        } catch {
+          return json(503, { error: 'unavailable', message: 'login codes are kept in Redis, which does not answer; sign in with the token' });
+        }
+      }
+    }
+    if (!via) {
+      this.limiter.failed();
+      m.inc({ result: 'refused' });
+      return json(401, { error: 'unauthorized', message: 'wrong token or login code (a code works once, for a few minutes)' });
+    }
+    m.inc({ result: via });
+    const ttlMs = this.cfg.auth.sessionMinutes * 60_000;
+    const s = this.sessions.issue(ttlMs);
+    json(200, { expiresAt: s.expiresAt }, { 'set-cookie': sessionCookie(s.value, ttlMs, this.secureCookie(req)) });
+  }
+
+  /** When the upgrade's credentials end (epoch ms; Infinity for the token), or undefined when there are none. */
+  private credentials(req: IncomingMessage): number | undefined {
+    if (this.bearer(req)) return Infinity;
+    return this.sessions.verify(cookieValue(req.headers.cookie, SESSION_COOKIE));
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -248,10 +368,19 @@ export class LiveReceiver {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
     if (url.pathname !== '/ws') return refuse(404, 'Not Found', 'path');
-    if (!this.authorized(req, url)) return refuse(401, 'Unauthorized', 'token');
+    // A token in a URL ends up in logs and histories: refused even when right (docs/adr/0014-defaults-tokens-sessions-and-bounds.md).
+    if (url.searchParams.has('token')) return refuse(401, 'Unauthorized', 'query_token');
+    // Cross-site WebSocket hijacking: a browser sends the session cookie to us from any page of the same
+    // site (another port of this host is the same site), so the page's origin must be ours or allowed.
+    if (!originAllowed(req, this.cfg.http.allowedOrigins)) return refuse(403, 'Forbidden', 'origin');
+    const until = this.credentials(req);
+    if (until === undefined) return refuse(401, 'Unauthorized', 'token');
     if (this.stopping) return refuse(503, 'Service Unavailable', 'stopping');
     if (this.hub.size >= this.cfg.http.maxClients) return refuse(503, 'Service Unavailable', 'max_clients');
-    this.wss?.handleUpgrade(req, socket, head, (ws) => this.onClient(ws, url));
+    this.wss?.handleUpgrade(req, socket, head, (ws) => {
+      (ws as LiveSocket).backlogUntil = until;
+      this.onClient(ws, url);
+    });
   }
 
   private onClient(ws: WebSocket, url: URL): void {
@@ -342,5 +471,23 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       server.off('error', reject);
       resolve();
     });
+  });
+}
+
+/** The request body when it is at most `max` bytes; 'too_large' (and the rest unread) otherwise. */
+function readSmallBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve('too_large');
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
   });
 }

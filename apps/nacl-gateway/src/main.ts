@@ -1,11 +1,10 @@
 // nacl-gateway: sealed batches from harvesters (TCP 5516) → h-<env>; /metrics and /healthz on 9102.
 // The only file that exits the process.
-import { readFileSync } from 'node:fs';
 import { type KafkaConnection, checkKafkaAtStart, createKafka, kafkaConnection } from '@backlog/adapter-kafka';
 import { createRedis } from '@backlog/adapter-redis';
 import { harvestTopic } from '@backlog/core-codec';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
-import { CONFIG_EXIT_CODE, ConfigError, loadConfig } from '@backlog/platform-config';
+import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readPrivateKeyFile } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
 import { gatewayConfigSchema } from './config';
 import { Gateway } from './gateway';
@@ -20,16 +19,20 @@ const log = createJsonLogger().child?.({ app: 'nacl-gateway' }) ?? createJsonLog
 async function main(): Promise<void> {
   let cfg;
   let kafkaConn: { connection: KafkaConnection; warnings: string[] };
+  let secretKey: Uint8Array;
   try {
     cfg = loadConfig({ app: 'nacl-gateway', schema: gatewayConfigSchema, file: process.argv.find((a) => a.startsWith('--config='))?.slice(9) });
     // TLS files and the SASL password, read and checked before any socket opens.
     kafkaConn = kafkaConnection('nacl-gateway', cfg.kafka);
+    // A key file others can read is refused like ssh refuses one (exit 78 with the reason).
+    secretKey = cfg.keys.secretKeyFile
+      ? parseKeyFile(readPrivateKeyFile(cfg.keys.secretKeyFile, { app: 'nacl-gateway', setting: 'keys.secretKeyFile' }).toString('utf8')).secretKey
+      : decodeKey(cfg.keys.secretKey!, 'keys.secretKey');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
-  const secretKey = cfg.keys.secretKeyFile ? parseKeyFile(readFileSync(cfg.keys.secretKeyFile, 'utf8')).secretKey : decodeKey(cfg.keys.secretKey!, 'keys.secretKey');
   const keys = { secretKey, publicKey: publicKeyOf(secretKey) };
   const registry = new MetricsRegistry({ defaultMetrics: true });
   const metrics = gatewayMetrics(registry);

@@ -151,7 +151,7 @@ export function describeDemo(r: DemoResult, o: Pick<DemoOptions, 'env' | 'host' 
   lines.push(
     '',
     'where to look:',
-    "  live view      http://127.0.0.1:8082/  (open the address `backlog start` printed: it carries the page's token; new events only)",
+    "  live view      http://127.0.0.1:8082/  (sign in with the one-time code `backlog start` printed, or a new one from `backlog live code`; new events only)",
     `  recent index   logs-${o.env}-recent-*  (Kibana / OpenSearch Dashboards data view; deploy/kibana, deploy/opensearch-dashboards)`,
     `                 curl -s '${search}/logs-${o.env}-recent-*/_count?q=labels.demo:${r.run}'   (JSON and HTTP events carry labels.demo)`,
     `                 curl -s '${search}/logs-${o.env}-recent-*/_search?q=labels.input:syslog_tcp&size=3&sort=@timestamp:desc'`,

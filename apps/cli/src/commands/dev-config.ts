@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { generateKeyPair, keyFileOf, parseKeyFile, encodeKey } from '@backlog/core-sealed';
+import { ensurePrivateDir, writePrivateFile } from '@backlog/platform-config';
 
 /**
  * The default local run (`npm start`) shows both ways into Kafka: the main harvester ships plain to
@@ -30,8 +31,7 @@ function keyPairAt(path: string, role: 'gateway' | 'harvester', name: string): {
     return { publicKey: encodeKey(kp.publicKey), created: false };
   }
   const file = keyFileOf(generateKeyPair(), role, name);
-  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writePrivateFile(path, `${JSON.stringify(file, null, 2)}\n`);
   return { publicKey: file.publicKey, created: true };
 }
 
@@ -40,7 +40,7 @@ export function ensureDevConfig(root: string, env: string, opts: { liveTargets?:
   const dir = join(root, '.backlog', 'dev');
   const keys = join(dir, 'keys');
   const logDir = join(dir, 'logs');
-  mkdirSync(keys, { recursive: true, mode: 0o700 });
+  ensurePrivateDir(keys);
   mkdirSync(logDir, { recursive: true });
   const senderName = `${hostname()}-sealed`;
   const gw = keyPairAt(join(keys, 'gateway.key'), 'gateway', 'gateway');

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { repoRoot, stackDown, stackUp } from '@backlog/testing';
 import { type DevConfig, SEALED_HARVESTER_PORTS, ensureDevConfig } from './dev-config';
+import { DEFAULT_LIVE_URL, ensureLiveToken, liveSignInLines } from './live';
 
 /**
  * The pipeline's apps as `backlog start` runs them. An app whose entry does not exist yet is skipped
@@ -29,7 +29,8 @@ export const APPS = [
     ],
   },
   { name: 'indexer', entry: 'apps/indexer/src/main.ts', health: 'http://127.0.0.1:9105/healthz', shows: ['indexer API http://127.0.0.1:8081/v1/history'] },
-  { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: ['live view http://127.0.0.1:8082/'] },
+  // Its address is printed with a one-time login code (live.ts), never with the token.
+  { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: [] },
 ] as const;
 
 /** V8 heap caps for harvesters started here (the outage test's figures: resident ≤ 150 MB at 10,000 events/s). */
@@ -82,10 +83,14 @@ export function registerStart(program: Command): void {
         say(`stack ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
       }
       const chosen = APPS.filter((a) => names.length === 0 || names.includes(a.name));
-      // The live page needs a token; make one for this run unless configured, and print the URL with it.
-      const liveToken = process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN ?? randomBytes(16).toString('hex');
       const children: { name: string; child: ChildProcess }[] = [];
       const liveOn = chosen.some((a) => a.name === 'live-receiver');
+      // The live page needs a token: the configured one, else this env's own (random, kept 0600 under
+      // .backlog/<env>/ so a restart keeps signed-in browsers). It is handed to the receiver and never printed.
+      const live = liveOn ? (process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN ? { token: process.env.BACKLOG_LIVE_RECEIVER_AUTH_TOKEN, file: undefined } : ensureLiveToken(root, opts.env)) : undefined;
+      // Its page and health ports, as configured in the environment (DESIGN.md's by default).
+      const liveUrl = process.env.BACKLOG_LIVE_RECEIVER_HTTP_PORT ? `http://127.0.0.1:${process.env.BACKLOG_LIVE_RECEIVER_HTTP_PORT}` : DEFAULT_LIVE_URL;
+      const liveHealth = `http://127.0.0.1:${process.env.BACKLOG_LIVE_RECEIVER_METRICS_PORT ?? '9106'}/healthz`;
       let dev: DevConfig | undefined;
       for (const app of chosen) {
         // Without a configured key pair, the gateway and the sealed harvester use the local run's own
@@ -117,16 +122,18 @@ export function registerStart(program: Command): void {
             ...(app.name === 'harvester' && liveOn && process.env.BACKLOG_HARVESTER_LIVE_ENABLED === undefined
               ? { BACKLOG_HARVESTER_LIVE_ENABLED: 'true', BACKLOG_HARVESTER_LIVE_TARGETS: '127.0.0.1:5515' }
               : {}),
-            ...(app.name === 'live-receiver' ? { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: liveToken } : {}),
+            ...(app.name === 'live-receiver' && live ? { BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: live.token } : {}),
             // The local run's own config files (platform-config reads $BACKLOG_<APP>_CONFIG).
             ...(app.name === 'nacl-gateway' && dev ? { BACKLOG_NACL_GATEWAY_CONFIG: dev.gatewayConfig } : {}),
             ...(app.name === 'harvester-sealed' && dev ? { BACKLOG_HARVESTER_CONFIG: dev.sealedHarvesterConfig } : {}),
           },
         });
         children.push({ name: app.name, child });
-        const ok = await waitHealthy(app.health, child, 60_000);
-        say(`${app.name.padEnd(16)} ${ok ? 'healthy' : 'NOT healthy'}  ${app.health}`);
-        for (const s of app.shows) say(`${''.padEnd(18)}${app.name === 'live-receiver' ? `${s}#token=${liveToken}` : s}`);
+        const health = app.name === 'live-receiver' ? liveHealth : app.health;
+        const ok = await waitHealthy(health, child, 60_000);
+        say(`${app.name.padEnd(16)} ${ok ? 'healthy' : 'NOT healthy'}  ${health}`);
+        for (const s of app.shows) say(`${''.padEnd(18)}${s}`);
+        if (app.name === 'live-receiver' && live && ok) for (const s of await liveSignInLines(liveUrl, live.token, live.file)) say(`${''.padEnd(18)}${s}`);
         if (!ok) say(`${''.padEnd(18)}(its log is above; the other apps keep running)`);
       }
       say('');

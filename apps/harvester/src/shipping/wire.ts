@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type KafkaConnection, checkKafkaAtStart, createKafka } from '@backlog/adapter-kafka';
 import { type BatchEvent, harvestTopic } from '@backlog/core-codec';
 import type { Logger, SourcePosition } from '@backlog/core-pipeline';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
+import { ensureDataDir, readPrivateKeyFile } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
 import { Spool } from '../spool/spool';
 import type { ShippingConfig } from './config';
@@ -49,10 +49,10 @@ export async function startShipping(
   let sender: BatchSender;
   let target: string;
   if (s.sealed.enabled) {
-    const secretKey = s.sealed.keyFile ? parseKeyFile(readFileSync(s.sealed.keyFile, 'utf8')).secretKey : decodeKey(s.sealed.secretKey!, 'shipping.sealed.secretKey');
+    const secretKey = s.sealed.keyFile ? parseKeyFile(readPrivateKeyFile(s.sealed.keyFile, { app: 'harvester', setting: 'shipping.sealed.keyFile' }).toString('utf8')).secretKey : decodeKey(s.sealed.secretKey!, 'shipping.sealed.secretKey');
     const [host, port] = s.sealed.gateway.split(':') as [string, string];
-    // The sequence store lives beside the spool: both must survive restarts together.
-    mkdirSync(dir, { recursive: true });
+    // The sequence store lives beside the spool: both must survive restarts together (and stay private).
+    ensureDataDir(dir);
     sender = new SealedSender({
       host, port: Number(port), keys: { secretKey, publicKey: publicKeyOf(secretKey) }, gatewayPublicKey: decodeKey(s.sealed.gatewayPublicKey!, 'shipping.sealed.gatewayPublicKey'),
       seq: new SeqStore(dir), ackTimeoutMs: s.sealed.ackTimeoutMs, env: cfg.env, metrics,

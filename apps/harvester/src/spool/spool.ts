@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlink, writeFileSync, writeSync } from 'node:fs';
 import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDataDir, ensurePrivateDir } from '@backlog/platform-config';
 import {
   ByteScratch, QUARANTINE_NOTE_SUFFIX, type QuarantineNote, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
   segmentSeqOf, walFileName,
@@ -177,7 +178,10 @@ export class Spool {
    * moved to quarantine/ and reported, so that a bad segment can never stop the harvester from starting.
    */
   open(): Recovery {
-    for (const d of [this.walDir, this.segDir, this.tmpDir, this.quarantineDir]) mkdirSync(d, { recursive: true });
+    // The spool holds other people's log lines: its directories are the user's alone (0700), inside a
+    // configured directory that only the user (or root) may change (platform-config private-files).
+    ensureDataDir(this.opts.dir);
+    for (const d of [this.walDir, this.segDir, this.tmpDir, this.quarantineDir]) ensurePrivateDir(d);
     for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true });
     const rec: Recovery = { segments: [], wals: [], quarantined: [], staleWals: [] };
     const names = readdirSync(this.segDir).filter((n) => segmentSeqOf(n) !== undefined).sort();

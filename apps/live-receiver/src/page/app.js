@@ -15,11 +15,10 @@
     warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7 };
   const rank = (l) => (typeof l === 'string' && RANK[l.toLowerCase()] !== undefined ? RANK[l.toLowerCase()] : 6);
 
-  // Token: from ?token= or #token= once, then kept for this tab only and removed from the address bar.
+  // No token ever travels in a URL (docs/adr/0014-defaults-tokens-sessions-and-bounds.md): an old link's ?token= or
+  // #token= is dropped from the address bar unread, and the page signs in through its form instead.
   const params = new URLSearchParams(location.search);
   const hash = new URLSearchParams(location.hash.slice(1));
-  let token = params.get('token') || hash.get('token') || sessionStorage.getItem('backlog-live-token') || '';
-  if (token) sessionStorage.setItem('backlog-live-token', token);
   if (params.has('token') || hash.has('token')) {
     params.delete('token');
     history.replaceState(null, '', location.pathname + (params.toString() ? '?' + params : ''));
@@ -92,11 +91,63 @@
     return f;
   };
 
+  // ---- signing in -------------------------------------------------------------------------------
+  // The receiver keeps the session in an HttpOnly cookie: this script never sees it, the browser sends
+  // it with the page's own requests and its WebSocket.
+  let retryTimer = 0;
+  function askToSignIn(message) {
+    clearTimeout(retryTimer);
+    setState('unauthorized', 'sign in');
+    $('signin').hidden = false;
+    $('signout').hidden = true;
+    $('signin-error').textContent = message || '';
+    $('secret').focus();
+  }
+  async function hasSession() {
+    try {
+      const res = await fetch('/auth/session', { credentials: 'same-origin', cache: 'no-store' });
+      return res.status === 200 ? true : res.status === 401 ? false : null;
+    } catch {
+      return null; // the receiver is away: not a sign-in question
+    }
+  }
+  $('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const secret = $('secret').value.trim();
+    if (!secret) return;
+    // A login code is 8 characters (XXXX-XXXX); anything else is taken as the token.
+    const body = /^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$/.test(secret) ? { code: secret } : { token: secret };
+    $('signin-submit').disabled = true;
+    try {
+      const res = await fetch('/auth/login', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.ok) {
+        $('secret').value = '';
+        $('signin').hidden = true;
+        $('signout').hidden = false;
+        retryMs = 500;
+        connect();
+        return;
+      }
+      let message = 'sign-in refused (' + res.status + ')';
+      try { message = (await res.json()).message || message; } catch { /* not JSON */ }
+      $('signin-error').textContent = message;
+    } catch {
+      $('signin-error').textContent = 'the receiver does not answer; try again';
+    } finally {
+      $('signin-submit').disabled = false;
+    }
+  });
+  $('signout').addEventListener('click', async () => {
+    await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' }).catch(() => undefined);
+    const sock = ws;
+    ws = null;
+    if (sock) sock.close();
+    askToSignIn('signed out');
+  });
+
   function connect() {
-    if (!token) { $('token-box').hidden = false; setState('unauthorized', 'token needed'); return; }
     const q = new URLSearchParams(filter());
-    q.set('token', token);
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?' + q;
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' + (q.toString() ? '?' + q : '');
     setState('connecting');
     const sock = new WebSocket(url);
     ws = sock;
@@ -105,7 +156,7 @@
       opened = true;
       retryMs = 500;
       setState('connected');
-      $('token-box').hidden = true;
+      $('signout').hidden = false;
       // Flow control: the receiver sends at most WINDOW messages ahead of what this page took in;
       // when the page falls behind, its events wait (bounded) at the receiver and the excess comes
       // back as "N dropped", instead of piling up for seconds in the browser's socket buffers.
@@ -113,16 +164,18 @@
       sock.send('{"type":"flow","window":' + WINDOW + ',"framing":"lines"}');
     };
     sock.onmessage = (m) => onMessage(m.data);
-    sock.onclose = (ev) => {
+    sock.onclose = async (ev) => {
       if (ws !== sock) return;
       ws = null;
-      if (!opened) {
-        // The server refuses a bad token before the WebSocket opens; the browser cannot see the 401,
-        // so a socket that never opened shows the token field as well as retrying.
-        $('token-box').hidden = false;
+      // The server refuses an upgrade without a live session before the WebSocket opens, and the
+      // browser does not show us its 401; a session that expires closes an open one with 4001.
+      // Either way, ask the receiver whether the session is still good before retrying.
+      if (!opened || ev.code === 4001) {
+        const ok = await hasSession();
+        if (ok === false) { askToSignIn(ev.code === 4001 ? 'the session expired' : ''); return; }
       }
       setState('disconnected', 'retry in ' + Math.round(retryMs / 1000) + 's' + (ev.reason ? ' (' + ev.reason + ')' : ''));
-      setTimeout(connect, retryMs);
+      retryTimer = setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 15000);
     };
   }
@@ -415,11 +468,5 @@
     follow = true;
     scheduleRender();
   });
-  $('token-set').addEventListener('click', () => {
-    token = $('token').value.trim();
-    sessionStorage.setItem('backlog-live-token', token);
-    if (ws) ws.close(); else connect();
-  });
-
-  connect();
+  hasSession().then((ok) => (ok === false ? askToSignIn('') : connect()));
 })();

@@ -21,3 +21,5 @@ export {
   type KafkaSettings,
 } from './connections';
 export { logSettingsSchema, metricsSettingsSchema } from './telemetry-settings';
+export { generateToken, readTokenFile, TOKEN_HOWTO, TOKEN_MIN_BITS, TOKEN_MIN_LENGTH, tokenBits, tokenProblems, tokenSchema } from './tokens';
+export { defaultScratchDir, ensureDataDir, ensurePrivateDir, ensureScratchDir, PrivateDirError, privateKeyFileProblem, readPrivateKeyFile, writePrivateFile, type PrivateDir } from './private-files';

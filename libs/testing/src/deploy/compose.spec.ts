@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { connectionSettingsSchema, loadConfig } from '@backlog/platform-config';
+import { connectionSettingsSchema, loadConfig, tokenProblems } from '@backlog/platform-config';
 import { repoRoot } from '../stack/config';
 
 const root = repoRoot();
@@ -45,13 +45,16 @@ const DESIGN_PORTS: Record<string, string[]> = {
 const APPS = ['harvester', 'nacl-gateway', 'es-consumer', 'compressor', 'indexer', 'live-receiver'];
 const ONE_SHOTS = ['minio-init', 'deps'];
 
-/** `"9092:9092"`, `"5514:5514/udp"`, `"127.0.0.1:9200:9200"` or the long form → {host, container, proto}. */
-function portsOf(s: Service): { host: number; container: number; proto: string }[] {
+/**
+ * `"9092:9092"`, `"5514:5514/udp"`, `"127.0.0.1:9200:9200"` or the long form → {ip, host, container, proto};
+ * `ip` is the host address the port is published on, undefined when none is given (= every interface).
+ */
+function portsOf(s: Service): { ip: string | undefined; host: number; container: number; proto: string }[] {
   return (s.ports ?? []).map((p) => {
-    if (typeof p === 'object') return { host: Number(p.published), container: p.target, proto: p.protocol ?? 'tcp' };
+    if (typeof p === 'object') return { ip: (p as { host_ip?: string }).host_ip, host: Number(p.published), container: p.target, proto: p.protocol ?? 'tcp' };
     const [spec, proto = 'tcp'] = String(p).split('/');
     const parts = (spec ?? '').split(':');
-    return { host: Number(parts[parts.length - 2]), container: Number(parts[parts.length - 1]), proto };
+    return { ip: parts.length > 2 ? parts.slice(0, -2).join(':') : undefined, host: Number(parts[parts.length - 2]), container: Number(parts[parts.length - 1]), proto };
   });
 }
 const dependsOn = (s: Service): string[] => (Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on ?? {}));
@@ -95,6 +98,37 @@ describe('docker-compose.yml', () => {
       expect(seen.get(c.key), `${c.key} claimed by ${seen.get(c.key)} and ${c.name}`).toBeUndefined();
       seen.set(c.key, c.name);
     }
+  });
+
+  it('publishes every port on 127.0.0.1 only: a development stack (security off) is never reachable from other machines', () => {
+    const all = Object.entries(services).flatMap(([name, s]) => portsOf(s).map((p) => ({ name, ...p })));
+    expect(all.length).toBeGreaterThan(20);
+    for (const p of all) expect(p.ip, `${p.name} ${p.host}/${p.proto} must be published as "127.0.0.1:${p.host}:${p.container}"`).toBe('127.0.0.1');
+  });
+
+  it('says in the file which of its defaults are for development only', () => {
+    const text = readFileSync(file, 'utf8');
+    const header = text.slice(0, text.indexOf('\nname:'));
+    expect(header).toMatch(/DEVELOPMENT ONLY/);
+    for (const what of [/127\.0\.0\.1 only/, /Elasticsearch runs with security off/, /Redis has no password/, /MinIO/, /Grafana/]) expect(header).toMatch(what);
+    // And beside each such setting.
+    for (const line of [/DEV ONLY: plain HTTP without users[\s\S]{0,200}xpack\.security\.enabled: "false"/, /DEV ONLY: no password[\s\S]{0,200}\n {2}redis:/, /DEV ONLY: fixed credentials[\s\S]{0,120}MINIO_ROOT_PASSWORD/]) expect(text).toMatch(line);
+  });
+
+  it('carries no token: the apps read random ones that the deps one-shot writes (0600), never a placeholder', () => {
+    for (const app of APPS) {
+      const env = envOf(services[app] as Service);
+      for (const [k, v] of Object.entries(env)) {
+        if (/TOKEN$/.test(k)) expect(tokenProblems(v), `${app} ${k}`).toEqual([]);
+      }
+    }
+    expect(envOf(services.indexer as Service).BACKLOG_INDEXER_API_TOKEN_FILE).toBe('/app/.backlog/compose/indexer.token');
+    expect(envOf(services['live-receiver'] as Service).BACKLOG_LIVE_RECEIVER_AUTH_TOKEN_FILE).toBe('/app/.backlog/compose/live-receiver.token');
+    const deps = JSON.stringify(services.deps?.command);
+    expect(deps).toContain('backlog.mjs keys token --out .backlog/compose/$$t.token');
+    expect(deps).toContain('for t in indexer live-receiver');
+    // Nothing token-like with a fixed value anywhere in the file.
+    expect(readFileSync(file, 'utf8')).not.toMatch(/change-?me|REPLACE_ME/i);
   });
 
   it('names only defined services in depends_on, and no default service depends on a profiled one', () => {
