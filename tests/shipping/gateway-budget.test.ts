@@ -5,7 +5,7 @@
 // inside the gateway. Six allowed senders — the harvester's own SealedSender, each with its own key —
 // pipeline ten batches of ≈ 830 KiB (the size a harvester's batch may reach) all at once: 48 MiB. Without
 // a global budget each connection may hold a frame being read plus 16 awaiting Kafka, and the gateway
-// held 32 MB here. With it, the gateway stops reading (TCP pushes back), stays alive, never holds more than
+// held up to 30.4 MiB here. With it, the gateway stops reading (TCP pushes back), stays alive, never holds more than
 // the budget plus one frame, and every batch is acknowledged and in h-<env> in the end.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
