@@ -200,17 +200,26 @@ describe('deploy/k8s manifests', () => {
     }
   });
 
-  it("probes /healthz on the app's metrics port (DESIGN.md 9101-9106), which it declares", () => {
+  it("probes readiness at /healthz and liveness (and start-up) at /livez, on the app's metrics port (DESIGN.md 9101-9106), which it declares", () => {
     for (const a of APPS) {
       const c = workload(a.app)?.spec?.template?.spec.containers[0] as Container;
       const resolve = (p: number | string) => (typeof p === 'number' ? p : c.ports?.find((x) => x.name === p)?.containerPort);
       expect(c.readinessProbe?.httpGet, `${a.app} readiness`).toBeDefined();
       expect(c.livenessProbe?.httpGet, `${a.app} liveness`).toBeDefined();
+      // /healthz fails while a server the app needs is down (Kafka, Redis, the search engine): that takes
+      // the pod out of service; restarting it would not help, so liveness asks /livez (platform-telemetry).
+      expect(c.readinessProbe?.httpGet?.path, `${a.app} readiness`).toBe('/healthz');
+      expect(c.livenessProbe?.httpGet?.path, `${a.app} liveness`).toBe('/livez');
+      if (c.startupProbe) expect(c.startupProbe.httpGet?.path, `${a.app} start-up`).toBe('/livez');
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe].filter(Boolean) as Probe[]) {
-        expect(probe.httpGet?.path, a.app).toBe('/healthz');
         expect(resolve(probe.httpGet?.port as number | string), a.app).toBe(a.metricsPort);
       }
     }
+  });
+
+  it('nacl-gateway: a heap cap, from which its default byte budget (maxBufferedBytes) is sized', () => {
+    const c = workload('nacl-gateway')?.spec?.template?.spec.containers[0] as Container;
+    expect(containerEnv(c).NODE_OPTIONS).toBe('--max-old-space-size=128');
   });
 
   it('mounts only defined volumes, and references ConfigMaps and Secrets that exist (or that the operator creates)', () => {

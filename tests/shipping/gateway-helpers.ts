@@ -1,8 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { FrameReader, type KeyPair, encodeKey, generateKeyPair } from '@backlog/core-sealed';
+import { loadStackConfig } from '@backlog/testing';
 import { type Proc, freePort, spawnTs } from './helpers';
 
 export interface GatewayProc extends Proc {
@@ -11,7 +14,7 @@ export interface GatewayProc extends Proc {
 }
 
 /** Starts apps/nacl-gateway as a real process with a config file; `port` fixed so a restart keeps the address. */
-export async function startGateway(opts: { env: string; brokers: string[]; redisUrl?: string; keys: KeyPair; allow: { name: string; keys: KeyPair }[]; port?: number; metricsPort?: number; extra?: Record<string, unknown> }): Promise<GatewayProc> {
+export async function startGateway(opts: { env: string; brokers: string[]; redisUrl?: string; keys: KeyPair; allow: { name: string; keys: KeyPair }[]; port?: number; metricsPort?: number; extra?: Record<string, unknown>; nodeArgs?: string[] }): Promise<GatewayProc> {
   const port = opts.port ?? (await freePort());
   const metricsPort = opts.metricsPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gw-'));
@@ -30,11 +33,24 @@ export async function startGateway(opts: { env: string; brokers: string[]; redis
       },
     },
   }));
-  const p = await spawnTs('apps/nacl-gateway/src/main.ts', [`--config=${file}`]);
+  const p = await spawnTs('apps/nacl-gateway/src/main.ts', [`--config=${file}`], {}, 60_000, opts.nodeArgs);
   return { ...p, port, metricsPort };
 }
 
 export { generateKeyPair };
+
+/**
+ * Sets (bytes/s) or removes (undefined) the broker's produce quota for one client id, with Kafka's own
+ * ConfigCommand run from the local stack's jars. The broker then throttles that client (KIP-13, KIP-219):
+ * a slow Kafka made by the real broker, for tests of what waits on it. Client ids are per test env
+ * (`nacl-gateway-<env>`), so no one else's client is slowed.
+ */
+export async function setProduceQuota(bootstrap: string, clientId: string, bytesPerSecond: number | undefined): Promise<void> {
+  const cp = join(loadStackConfig().dir, 'kafka', 'classpath.txt');
+  if (!existsSync(cp)) throw new Error(`no Kafka classpath at ${cp}: the local stack's Kafka runs from Maven jars (backlog stack up)`);
+  const change = bytesPerSecond === undefined ? ['--delete-config', 'producer_byte_rate'] : ['--add-config', `producer_byte_rate=${bytesPerSecond}`];
+  await promisify(execFile)('java', ['-Xmx128m', '-cp', readFileSync(cp, 'utf8').trim(), 'kafka.admin.ConfigCommand', '--bootstrap-server', bootstrap, '--alter', '--entity-type', 'clients', '--entity-name', clientId, ...change], { timeout: 90_000 });
+}
 
 export interface Exchange {
   /** Frame bodies the gateway sent back (acks), in order. */

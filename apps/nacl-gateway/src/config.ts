@@ -59,8 +59,18 @@ export const gatewayConfigSchema = appConfigSchema({
   idleTimeoutMs: z.number().int().min(100).default(120_000),
   /** A frame must be complete this long after its first byte, or the connection is closed (`frame_timeout`), ms. Default 30 000 (2 MiB at ~0.6 Mbit/s). */
   frameTimeoutMs: z.number().int().min(100).default(30_000),
+  /**
+   * Bytes of frames held at once across all connections — frames being read plus frames opened and
+   * waiting for Redis and Kafka. At it the gateway stops reading from every socket (TCP pushes back;
+   * harvesters wait with their batches spooled; nothing is refused) until the count falls to three
+   * quarters; it stays under this plus one frame. At least maxFrameBytes. Default: a quarter of V8's heap
+   * limit, at least 2 × maxFrameBytes — 44 MiB with the `--max-old-space-size=128` of deploy/k8s and
+   * `backlog start`.
+   */
+  maxBufferedBytes: z.number().int().min(1024).optional(),
 }).superRefine((c, ctx) => {
   if (!c.keys.secretKeyFile && !c.keys.secretKey) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'set keys.secretKeyFile or keys.secretKey' });
+  if (c.maxBufferedBytes !== undefined && c.maxBufferedBytes < c.maxFrameBytes) ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: `must be at least maxFrameBytes (${c.maxFrameBytes}): one frame must fit` });
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

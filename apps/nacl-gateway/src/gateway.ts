@@ -1,4 +1,5 @@
 import { type Server, type Socket, createServer } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import type { Producer } from '@backlog/adapter-kafka';
 import type { Logger } from '@backlog/core-pipeline';
 import {
@@ -38,12 +39,30 @@ export interface GatewayOptions {
   idleTimeoutMs: number;
   /** A frame must complete this long after its first byte, ms. Default 30 000. */
   frameTimeoutMs: number;
+  /**
+   * Bytes of frames held at once across all connections: frames being read plus frames opened and
+   * waiting for Redis and Kafka. At it, reading stops on every socket (TCP pushes back) until it has
+   * fallen to three quarters. Default: a quarter of V8's heap limit, at least 2 × maxFrameBytes
+   * (defaultMaxBufferedBytes).
+   */
+  maxBufferedBytes?: number;
 }
 
 export const defaultGatewayOptions = {
   host: '127.0.0.1', port: 5516, maxFrameBytes: 2 * 1024 * 1024, replayWindow: 4096, maxClockSkewMs: 600_000, maxInFlightPerConnection: 16,
   maxConnections: 1024, maxConnectionsPerAddress: 16, idleTimeoutMs: 120_000, frameTimeoutMs: 30_000,
 };
+
+/**
+ * The default byte budget: a quarter of the V8 heap limit the process runs with (`--max-old-space-size`;
+ * deploy/k8s and `backlog start` give the gateway 128 MiB of old space, a 176 MiB limit, so 44 MiB), and
+ * never less than two maximal frames. The frames themselves live outside the V8 heap (Buffers), but the
+ * heap cap is what an operator sizes a process by, and a quarter of it leaves room for the copies a frame
+ * costs while it is opened and produced (docs/adr/0014-sealed-transport-v2.md, addendum).
+ */
+export function defaultMaxBufferedBytes(maxFrameBytes: number, heapLimit = getHeapStatistics().heap_size_limit): number {
+  return Math.max(2 * maxFrameBytes, Math.floor(heapLimit / 4));
+}
 
 interface SenderState {
   name: string;
@@ -55,9 +74,14 @@ interface SenderState {
 /** One connection's state, shared by the frame loop and the (async) admission of its frames. */
 interface Conn {
   sock: Socket;
+  reader: FrameReader;
   dead: boolean;
   inflight: number;
+  /** Bytes of this connection's unfinished frame counted in the gateway's budget (its reader's pending bytes at the last read). */
+  held: number;
   reject(err: unknown): void;
+  /** Pauses or resumes reading to match the connection's and the gateway's state (and its frame deadline with it). */
+  flow(): void;
 }
 
 /**
@@ -70,16 +94,36 @@ interface Conn {
  * allow list from its 38 header bytes, before the body is buffered; a frame must complete within
  * frameTimeoutMs of its first byte; a connection idle for idleTimeoutMs is closed; connections are
  * capped per remote address and in total.
+ *
+ * Memory (the same section, "Byte budget"): every byte of a frame is counted from the read that brought
+ * it until its ack is written — while the frame is being read, and while it waits for Redis and Kafka.
+ * When the count reaches maxBufferedBytes the gateway stops reading from every socket; the kernel's
+ * receive windows fill and the harvesters wait in write() with their batches still in their spools.
+ * Nothing is refused or dropped for it. Reading resumes at three quarters of the budget. Should the
+ * budget be full of frames that are only half read while nothing waits for Kafka (which would otherwise
+ * never end), one connection — the one furthest into its frame — is read until that frame is complete,
+ * so the count stays under maxBufferedBytes plus one frame (and one socket read).
  */
 export class Gateway {
   private server: Server | undefined;
   private readonly senders = new Map<string, SenderState>();
-  private readonly sockets = new Set<Socket>();
+  private readonly conns = new Set<Conn>();
   private readonly perAddress = new Map<string, number>();
   private stopping: Promise<void> | undefined;
+  /** Set at once by stop(): no socket is read any more. */
+  private closing = false;
   private inflightTotal = 0;
   private readonly idle = new Set<() => void>();
   private producerReady: Promise<void> | undefined;
+  /** Bytes counted against maxBufferedBytes: unfinished frames (Conn.held) plus opened frames not yet answered (inflightBytes). */
+  private bufferedBytes = 0;
+  private inflightBytes = 0;
+  private peakBufferedBytes = 0;
+  /** Reading is stopped on every socket for the byte budget. */
+  private budgetPaused = false;
+  /** While budgetPaused with nothing in flight: the one connection read until its frame is complete. */
+  private finisher: { conn: Conn; frame: number } | undefined;
+  private readonly maxBufferedBytes: number;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -90,6 +134,10 @@ export class Gateway {
       // The X25519 agreement and the key derivation run once per sender here, not once per frame.
       this.senders.set(b64, { name: a.name, b64, keys: sealedKeys(a.publicKey, opts.keys.secretKey), window: new ReplayWindow(opts.replayWindow) });
     }
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? defaultMaxBufferedBytes(opts.maxFrameBytes);
+    deps.metrics.bufferedBytesLimit.set(this.maxBufferedBytes);
+    deps.metrics.bufferedBytes.set(0);
+    deps.metrics.bufferedBytesPeak.set(0);
   }
 
   start(): Promise<{ port: number }> {
@@ -109,11 +157,18 @@ export class Gateway {
     return Boolean(this.server?.listening);
   }
 
+  /** The byte budget's state (for /healthz and tests). */
+  get buffered(): { bytes: number; peak: number; limit: number; paused: boolean } {
+    return { bytes: this.bufferedBytes, peak: this.peakBufferedBytes, limit: this.maxBufferedBytes, paused: this.budgetPaused };
+  }
+
   /** Stops accepting, lets in-flight produces finish (and ack) until the deadline, then closes. Safe to call twice. */
   stop(deadline = Date.now() + 10_000): Promise<void> {
     this.stopping ??= (async () => {
-      await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-      for (const s of this.sockets) s.pause();
+      this.closing = true;
+      // The server's close callback waits for every connection to end: ours are ended below, so wait for it last.
+      const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+      for (const c of this.conns) c.flow();
       if (this.inflightTotal > 0) {
         await new Promise<void>((r) => {
           const t = setTimeout(r, Math.max(0, deadline - Date.now()));
@@ -123,9 +178,52 @@ export class Gateway {
           });
         });
       }
-      for (const s of this.sockets) s.destroy();
+      for (const c of this.conns) c.sock.destroy();
+      await closed;
     })();
     return this.stopping;
+  }
+
+  /** Adds (or, negative, removes) bytes counted against the budget. */
+  private count(delta: number): void {
+    this.bufferedBytes += delta;
+    this.deps.metrics.bufferedBytes.set(this.bufferedBytes);
+    if (this.bufferedBytes > this.peakBufferedBytes) {
+      this.peakBufferedBytes = this.bufferedBytes;
+      this.deps.metrics.bufferedBytesPeak.set(this.bufferedBytes);
+    }
+  }
+
+  /**
+   * Stops or restarts reading for the byte budget after the count changed, and keeps one connection
+   * reading while the budget is full of unfinished frames and nothing is in flight (else nothing would
+   * ever free a byte: no frame could complete and no ack could come).
+   */
+  private balance(): void {
+    const cap = this.maxBufferedBytes;
+    if (!this.budgetPaused && this.bufferedBytes >= cap) {
+      this.budgetPaused = true;
+      this.deps.metrics.readPauses.inc({ reason: 'max_buffered_bytes' });
+      for (const c of this.conns) c.flow();
+    } else if (this.budgetPaused && this.bufferedBytes <= cap - cap / 4) {
+      this.budgetPaused = false;
+      this.finisher = undefined;
+      for (const c of this.conns) c.flow();
+      return;
+    }
+    if (!this.budgetPaused) return;
+    const f = this.finisher;
+    // The finisher is done once its frame is complete (it is then in flight) or the connection is gone.
+    if (f && (f.conn.dead || f.conn.sock.destroyed || f.conn.reader.frames !== f.frame || !f.conn.reader.inFrame)) {
+      this.finisher = undefined;
+      f.conn.flow();
+    }
+    if (this.finisher || this.inflightBytes > 0) return;
+    let best: Conn | undefined;
+    for (const c of this.conns) if (!c.dead && c.reader.inFrame && c.inflight < this.opts.maxInFlightPerConnection && (!best || c.reader.pending > best.reader.pending)) best = c;
+    if (!best) return;
+    this.finisher = { conn: best, frame: best.reader.frames };
+    best.flow();
   }
 
   private onConnection(sock: Socket): void {
@@ -134,14 +232,13 @@ export class Gateway {
     // slots real harvesters need, and the total stays under maxConnections.
     const addr = sock.remoteAddress ?? 'unknown';
     const fromAddr = this.perAddress.get(addr) ?? 0;
-    const over = this.sockets.size >= this.opts.maxConnections ? 'connection_limit' : fromAddr >= this.opts.maxConnectionsPerAddress ? 'address_limit' : undefined;
-    if (over || this.stopping) {
+    const over = this.conns.size >= this.opts.maxConnections ? 'connection_limit' : fromAddr >= this.opts.maxConnectionsPerAddress ? 'address_limit' : undefined;
+    if (over || this.closing) {
       if (over) metrics.connectionsClosed.inc({ reason: over });
       sock.on('error', () => undefined);
       sock.destroy();
       return;
     }
-    this.sockets.add(sock);
     this.perAddress.set(addr, fromAddr + 1);
     metrics.connections.inc();
     sock.setNoDelay(true);
@@ -153,17 +250,25 @@ export class Gateway {
         if (!this.senders.has(sender)) throw new SealedError('UNKNOWN_SENDER', `sender ${sender} is not on the allow list`);
       },
     });
+    // The frame deadline: frameTimeoutMs of reading from a frame's first byte to its last. It runs only
+    // while the gateway reads this socket: a pause of ours (Kafka pushing back, the byte budget) is not
+    // the sender's fault, so the clock stops and goes on where it stopped when reading resumes.
     let frameTimer: NodeJS.Timeout | undefined;
     let frameOrdinal = -1;
-    let pausedByUs = false;
+    let frameLeftMs = 0;
+    let frameDue = 0;
+    let inflightPaused = false;
+    let reading = true;
     const stopFrameTimer = () => {
       if (frameTimer) clearTimeout(frameTimer);
       frameTimer = undefined;
     };
     const c: Conn = {
       sock,
+      reader,
       dead: false,
       inflight: 0,
+      held: 0,
       reject: (err: unknown) => {
         if (c.dead) return;
         const reason = err instanceof SealedError ? rejectReason(err.code) : err === FRAME_TIMEOUT ? 'frame_timeout' : 'malformed';
@@ -174,24 +279,49 @@ export class Gateway {
         stopFrameTimer();
         sock.destroy();
       },
+      flow: () => {
+        const want = !c.dead && !this.closing && !inflightPaused && (!this.budgetPaused || this.finisher?.conn === c);
+        if (want !== reading) {
+          reading = want;
+          if (want) {
+            sock.resume();
+            // The idle clock starts again: the silence while we did not read was ours.
+            sock.setTimeout(this.opts.idleTimeoutMs);
+          } else sock.pause();
+        }
+        armFrameTimer();
+      },
     };
-    // The frame deadline runs from a frame's first byte to its last; it restarts for each new frame,
-    // and is suspended while the gateway itself has paused reading (Kafka pushing back is not the sender's fault).
+    this.conns.add(c);
     const armFrameTimer = () => {
-      if (c.dead || pausedByUs || !reader.inFrame) {
+      if (c.dead || !reader.inFrame) {
         stopFrameTimer();
+        frameOrdinal = -1;
         return;
       }
-      if (frameTimer && frameOrdinal === reader.frames) return;
-      stopFrameTimer();
-      frameOrdinal = reader.frames;
-      frameTimer = setTimeout(() => c.reject(FRAME_TIMEOUT), this.opts.frameTimeoutMs);
+      if (frameOrdinal !== reader.frames) {
+        // A new frame began: its full deadline.
+        stopFrameTimer();
+        frameOrdinal = reader.frames;
+        frameLeftMs = this.opts.frameTimeoutMs;
+      }
+      if (!reading) {
+        if (frameTimer) {
+          frameLeftMs = Math.max(0, frameDue - Date.now());
+          stopFrameTimer();
+        }
+        return;
+      }
+      if (frameTimer) return;
+      frameDue = Date.now() + frameLeftMs;
+      frameTimer = setTimeout(() => c.reject(FRAME_TIMEOUT), frameLeftMs);
     };
     // Idle: node's socket timeout fires after idleTimeoutMs without a read or a write.
     sock.setTimeout(this.opts.idleTimeoutMs);
     sock.on('timeout', () => {
-      // A produce in flight owes this sender an ack; its write restarts the idle clock.
-      if (c.dead || c.inflight > 0 || reader.inFrame) return;
+      // A produce in flight owes this sender an ack; its write restarts the idle clock. While we do not
+      // read, the silence is ours; flow() restarts the clock when reading resumes.
+      if (c.dead || c.inflight > 0 || reader.inFrame || !reading) return;
       metrics.connectionsClosed.inc({ reason: 'idle_timeout' });
       c.dead = true;
       sock.destroy();
@@ -221,24 +351,34 @@ export class Gateway {
           c.reject(err);
           return;
         }
+        // Counted from here until the ack is written (or the frame refused): the opened batch is held meanwhile.
+        const bytes = f.body.length;
+        this.inflightBytes += bytes;
+        this.count(bytes);
         c.inflight++;
         this.inflightTotal++;
-        if (c.inflight >= this.opts.maxInFlightPerConnection) {
-          pausedByUs = true;
-          sock.pause();
+        if (c.inflight >= this.opts.maxInFlightPerConnection && !inflightPaused) {
+          inflightPaused = true;
+          metrics.readPauses.inc({ reason: 'max_in_flight_per_connection' });
+          c.flow();
         }
         void this.admit(c, sender, opened, f.body.length).finally(() => {
           c.inflight--;
           this.inflightTotal--;
-          if (pausedByUs && c.inflight < this.opts.maxInFlightPerConnection && !c.dead && !this.stopping) {
-            pausedByUs = false;
-            frameOrdinal = -1; // a fresh deadline for a frame that waited on us
-            sock.resume();
-            armFrameTimer();
+          this.inflightBytes -= bytes;
+          this.count(-bytes);
+          if (inflightPaused && c.inflight < this.opts.maxInFlightPerConnection) {
+            inflightPaused = false;
+            c.flow();
           }
+          this.balance();
           if (this.inflightTotal === 0) for (const w of [...this.idle]) w();
         });
       }
+      // What the reader still holds is this connection's share of the budget (the frames it completed moved to inflightBytes).
+      this.count(reader.pending - c.held);
+      c.held = reader.pending;
+      this.balance();
       armFrameTimer();
     });
     sock.on('end', () => {
@@ -251,14 +391,21 @@ export class Gateway {
     sock.on('error', () => undefined);
     sock.on('close', () => {
       stopFrameTimer();
-      this.sockets.delete(sock);
+      this.conns.delete(c);
       const n = (this.perAddress.get(addr) ?? 1) - 1;
       if (n > 0) this.perAddress.set(addr, n);
       else this.perAddress.delete(addr);
       metrics.connections.dec();
       // A connection that died inside a frame (the sender was killed, or cut it short) sent a truncated frame.
       if (!c.dead && reader.inFrame) metrics.rejected.inc({ reason: 'truncated' });
+      c.dead = true;
+      this.count(-c.held);
+      c.held = 0;
+      this.balance();
     });
+    // A new connection reads only when the budget allows (or it is the one to finish a frame).
+    reading = true;
+    c.flow();
   }
 
   /**

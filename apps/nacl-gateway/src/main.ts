@@ -7,7 +7,7 @@ import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readPrivateKeyFile } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
 import { gatewayConfigSchema } from './config';
-import { Gateway } from './gateway';
+import { Gateway, defaultMaxBufferedBytes } from './gateway';
 import { gatewayMetrics } from './metrics';
 import { RedisReplayStore } from './replay-store';
 
@@ -69,12 +69,13 @@ async function main(): Promise<void> {
       maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
       idleTimeoutMs: cfg.idleTimeoutMs,
       frameTimeoutMs: cfg.frameTimeoutMs,
+      maxBufferedBytes: cfg.maxBufferedBytes ?? defaultMaxBufferedBytes(cfg.maxFrameBytes),
     },
     { producer, metrics, log, replay },
   );
   const { port } = await gateway.start();
   const http = await startTelemetryServer({ host: cfg.metrics.host, port: cfg.metrics.port, registry, health: () => ({ ok: gateway.listening && replay.available, senders: cfg.allow.length, replayStore: replay.available ? 'up' : 'unavailable' }) });
-  log.info('nacl-gateway listening', { host: cfg.listen.host, port, metricsPort: cfg.metrics.port, topic: harvestTopic(cfg.env), senders: cfg.allow.length });
+  log.info('nacl-gateway listening', { host: cfg.listen.host, port, metricsPort: cfg.metrics.port, topic: harvestTopic(cfg.env), senders: cfg.allow.length, maxBufferedBytes: gateway.buffered.limit });
   // Tests and supervisors wait for this line on stdout.
   process.stdout.write(`${JSON.stringify({ ready: true, port, metricsPort: http.port })}\n`);
   let stopping = false;

@@ -23,6 +23,14 @@ export function gatewayMetrics(m: MetricsRegistry) {
     produceErrors: m.counter('nacl_gateway_produce_errors_total', 'Kafka produce failures (the sender gets a failed ack and resends)', ['code']),
     produceLatency: m.histogram('nacl_gateway_produce_latency_seconds', 'From frame opened to Kafka ack, seconds', [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30]),
     sealedBytes: m.counter('nacl_gateway_sealed_bytes_total', 'Bytes of accepted sealed frames'),
+    bufferedBytes: m.gauge('nacl_gateway_buffered_bytes', 'Bytes of frames held across all connections: being read, and opened while they wait for Redis and Kafka (bounded by maxBufferedBytes)'),
+    bufferedBytesPeak: m.gauge('nacl_gateway_buffered_bytes_peak', 'Highest nacl_gateway_buffered_bytes since the gateway started'),
+    bufferedBytesLimit: m.gauge('nacl_gateway_buffered_bytes_limit', 'maxBufferedBytes in effect: at it the gateway stops reading from every socket until the count falls to three quarters'),
+    readPauses: m.counter(
+      'nacl_gateway_read_pauses_total',
+      'Times the gateway stopped reading (TCP pushes back; nothing is refused), by reason: max_buffered_bytes (every socket, the byte budget is full), max_in_flight_per_connection (one socket)',
+      ['reason'],
+    ),
   };
 }
 

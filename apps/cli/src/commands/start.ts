@@ -39,6 +39,12 @@ export const HARVESTER_HEAP_FLAGS = ['--max-old-space-size=96', '--max-semi-spac
 export const HARVESTER_GC_FLAGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 
 /**
+ * The nacl-gateway's heap cap, as deploy/k8s gives it: its default byte budget (maxBufferedBytes) is a
+ * quarter of V8's heap limit, 44 MiB with this (docs/adr/0014-sealed-transport-v2.md, addendum).
+ */
+export const GATEWAY_HEAP_FLAGS = ['--max-old-space-size=128'];
+
+/**
  * The compressor's old generation starts at 128 MiB: V8's small default made it mark-compact 5-9 times
  * per ~60 MB of NDJSON archived (each batch's buffers and text are short-lived but large), ~20 % more of
  * its own CPU; with it, once (ADR 0013, decision 4). Node refuses it in NODE_OPTIONS.
@@ -109,7 +115,8 @@ export function registerStart(program: Command): void {
         // The harvester's memory bound (≤ 150 MB resident through a Kafka outage) needs V8's heap capped
         // from the command line (apps/harvester/SHIPPING.md "Memory"); an operator's NODE_OPTIONS wins.
         const isHarvester = app.entry === 'apps/harvester/src/main.ts';
-        const heap = isHarvester && !/max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? HARVESTER_HEAP_FLAGS : [];
+        const heapCapped = /max-old-space-size/.test(process.env.NODE_OPTIONS ?? '');
+        const heap = heapCapped ? [] : isHarvester ? HARVESTER_HEAP_FLAGS : app.name === 'nacl-gateway' ? GATEWAY_HEAP_FLAGS : [];
         const gc = isHarvester && process.env.BACKLOG_HARVESTER_PARALLEL_GC !== '1' ? HARVESTER_GC_FLAGS : [];
         const compressor = app.entry === 'apps/compressor/src/main.ts' ? COMPRESSOR_NODE_FLAGS : [];
         const child = spawn(process.execPath, [...heap, ...gc, ...compressor, '--import', 'tsx', join(root, app.entry)], {

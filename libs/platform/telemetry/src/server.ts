@@ -13,8 +13,15 @@ export interface TelemetryServerOptions {
   host?: string;
   /** Port; DESIGN.md assigns 9101..9106 per app. 0 picks a free one. */
   port: number;
-  /** `/healthz` body; 200 when ok, 503 otherwise. Default: always ok. */
+  /** `/healthz` body (readiness: can the app do its work now?); 200 when ok, 503 otherwise. Default: always ok. */
   health?: () => HealthReport | Promise<HealthReport>;
+  /**
+   * `/livez` body (liveness: is the process itself working?); 200 when ok, 503 otherwise. Default: always
+   * ok — an answer at all shows the event loop runs. It must not depend on other servers (Kafka, Redis,
+   * the search engine): a liveness probe that fails while one of them is down makes Kubernetes restart
+   * every pod for nothing, which /healthz (readiness) would do.
+   */
+  liveness?: () => HealthReport | Promise<HealthReport>;
 }
 
 export interface TelemetryServer {
@@ -23,7 +30,11 @@ export interface TelemetryServer {
   close(): Promise<void>;
 }
 
-/** `GET /metrics` (Prometheus text) and `GET /healthz` (JSON) on node:http; nothing else. */
+/**
+ * `GET /metrics` (Prometheus text), `GET /healthz` (readiness, JSON) and `GET /livez` (liveness, JSON) on
+ * node:http; nothing else. deploy/k8s points readiness probes at /healthz and liveness and startup probes
+ * at /livez, so an outage of a server the app needs takes its pods out of service without restarting them.
+ */
 export async function startTelemetryServer(opts: TelemetryServerOptions): Promise<TelemetryServer> {
   const host = opts.host ?? '127.0.0.1';
   const server: Server = createServer((req, res) => void handle(req, res));
@@ -35,8 +46,8 @@ export async function startTelemetryServer(opts: TelemetryServerOptions): Promis
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
       if (path === '/metrics') return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
-      if (path === '/healthz') {
-        const report = (await opts.health?.()) ?? { ok: true };
+      if (path === '/healthz' || path === '/livez') {
+        const report = (await (path === '/healthz' ? opts.health : opts.liveness)?.()) ?? { ok: true };
         return send(res, report.ok ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`);
       }
       send(res, 404, 'text/plain', 'not found\n');

@@ -28,9 +28,27 @@ describe('telemetry', () => {
       expect(await (await fetch(`http://127.0.0.1:${srv.port}/healthz`)).json()).toEqual({ ok: true, inputs: 1 });
       ok = false;
       expect((await fetch(`http://127.0.0.1:${srv.port}/healthz`)).status).toBe(503);
+      // Liveness is not readiness: not ready (a server it needs is down) is still alive.
+      const live = await fetch(`http://127.0.0.1:${srv.port}/livez`);
+      expect(live.status).toBe(200);
+      expect(await live.json()).toEqual({ ok: true });
       expect((await fetch(`http://127.0.0.1:${srv.port}/nope`)).status).toBe(404);
     } finally {
       await srv.close();
+      await srv.close();
+    }
+  });
+
+  it('serves /livez from the liveness callback when given one', async () => {
+    let alive = true;
+    const srv = await startTelemetryServer({ registry: new MetricsRegistry(), port: 0, health: () => ({ ok: false }), liveness: () => ({ ok: alive, loop: 'running' }) });
+    try {
+      const r = await fetch(`http://127.0.0.1:${srv.port}/livez`);
+      expect([r.status, await r.json()]).toEqual([200, { ok: true, loop: 'running' }]);
+      expect((await fetch(`http://127.0.0.1:${srv.port}/healthz`)).status).toBe(503);
+      alive = false;
+      expect((await fetch(`http://127.0.0.1:${srv.port}/livez`, { method: 'HEAD' })).status).toBe(503);
+    } finally {
       await srv.close();
     }
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bindHostField, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
+import { bindHostField, bufferedBytesProblem, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
 
 export const jsonTcpConfigSchema = z
   .object({
@@ -16,6 +16,10 @@ export const jsonTcpConfigSchema = z
     maxLineBytes: bytesField(1024 * 1024, 256, 64 * 1024 * 1024),
     ...tcpBoundsFields,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = bufferedBytesProblem(c.maxBufferedBytes, c.maxLineBytes, 'maxLineBytes');
+    if (problem) ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: problem });
+  });
 
 export type JsonTcpConfig = z.output<typeof jsonTcpConfigSchema>;

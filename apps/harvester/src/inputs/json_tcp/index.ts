@@ -1,5 +1,6 @@
 import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import { type HarvestEvent, peerAddress } from '../shared/event';
+import { tcpBufferedBytes } from '../shared/config';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { LineSplitter, isBlank } from '../shared/lines';
 import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
@@ -29,6 +30,7 @@ export class JsonTcpInput implements Source {
       maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
       idleTimeoutMs: cfg.idleTimeoutMs,
       partialRecordTimeoutMs: cfg.partialRecordTimeoutMs,
+      maxBufferedBytes: tcpBufferedBytes(cfg.maxBufferedBytes, cfg.maxLineBytes),
       logger: this.core.logger,
       sink: ctx.sink,
       metrics: ctx.metrics,
@@ -73,6 +75,9 @@ export class JsonTcpInput implements Source {
       },
       get completed() {
         return completed;
+      },
+      get buffered() {
+        return splitter.buffered;
       },
       stats: () => splitter.stats(),
     };

@@ -47,4 +47,23 @@ export const tcpBoundsFields = {
    * never. A slow-drip sender holds at most one record's buffer for this long. Default 30 000.
    */
   partialRecordTimeoutMs: z.number().int().min(0).default(30_000),
+  /**
+   * Bytes of unfinished records (a line or frame begun and not yet ended) held across all of this
+   * listener's connections at most. Past it the connection holding the most is closed and counted
+   * (`reason="max_buffered_bytes"`), and what it sent of its record becomes an event flagged
+   * `partial_frame`: nothing that was accepted is dropped. At least twice the record bound (`maxLineBytes`,
+   * `maxFrameBytes`). Default 16 MiB, or 4 × the record bound when that is larger (ADR 0020, addendum).
+   */
+  maxBufferedBytes: z.number().int().min(1024).max(16 * 1024 * 1024 * 1024).optional(),
 };
+
+/** The listener-wide byte budget in effect for a TCP input whose records are at most `recordBytes` (tcpBoundsFields.maxBufferedBytes). */
+export function tcpBufferedBytes(maxBufferedBytes: number | undefined, recordBytes: number): number {
+  return maxBufferedBytes ?? Math.max(16 * 1024 * 1024, 4 * recordBytes);
+}
+
+/** The config check of maxBufferedBytes against the record bound: the problem, or undefined. */
+export function bufferedBytesProblem(maxBufferedBytes: number | undefined, recordBytes: number, recordKey: string): string | undefined {
+  if (maxBufferedBytes === undefined || maxBufferedBytes >= 2 * recordBytes) return undefined;
+  return `must be at least twice ${recordKey} (${2 * recordBytes}): one whole record and room for the other connections'`;
+}

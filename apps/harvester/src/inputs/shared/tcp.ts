@@ -11,6 +11,7 @@ export type CloseReason =
   | 'idle_timeout' // no data for idleTimeoutMs
   | 'partial_timeout' // a record was started and not finished within partialRecordTimeoutMs
   | 'handler_error' // a decoder bug: it costs one connection, never the process
+  | 'max_buffered_bytes' // the listener's byte budget was full and this connection held the most of it
   | 'stop'; // the input stopped
 
 /** Why a connection was refused; each is a `reason` label of harvester_input_connections_refused_total. */
@@ -26,6 +27,8 @@ export interface ConnectionHandler {
   readonly partial: boolean;
   /** Records finished on this connection so far (lines, frames): a new one started when it moves. */
   readonly completed: number;
+  /** Bytes of the unfinished record held in memory (what the listener's byte budget counts). */
+  readonly buffered: number;
   /** The connection's decoding buffer (memory bound and copy accounting; /healthz and tests). */
   stats(): ByteQueueStats;
 }
@@ -41,6 +44,11 @@ export interface TcpListenerOptions {
   idleTimeoutMs: number;
   /** Close a connection whose record in progress was started this long ago, ms; 0 = never. */
   partialRecordTimeoutMs: number;
+  /**
+   * Bytes of unfinished records held across all connections at most; past it the connection holding the
+   * most is closed (`max_buffered_bytes`) and its part of a record kept as an event flagged `partial_frame`.
+   */
+  maxBufferedBytes: number;
   logger: Logger;
   sink: SourceSink<unknown>;
   metrics: MetricsRegistry;
@@ -59,6 +67,8 @@ interface Conn {
   partialSince: number;
   completed: number;
   reads: number;
+  /** This connection's share of the listener's buffered bytes (its handler's `buffered` after the last read). */
+  buffered: number;
   finish(reason: CloseReason): void;
 }
 
@@ -67,8 +77,9 @@ export function connectionMetrics(registry: MetricsRegistry) {
   const labels = ['input', 'name'] as const;
   return {
     open: registry.gauge('harvester_input_connections', 'Connections open on a TCP input', labels),
-    closed: registry.counter('harvester_input_connections_closed_total', 'Connections of a TCP input that ended, by reason (end, error, idle_timeout, partial_timeout, handler_error, stop)', [...labels, 'reason']),
+    closed: registry.counter('harvester_input_connections_closed_total', 'Connections of a TCP input that ended, by reason (end, error, idle_timeout, partial_timeout, max_buffered_bytes, handler_error, stop)', [...labels, 'reason']),
     refused: registry.counter('harvester_input_connections_refused_total', 'Connections a TCP input refused, by reason (max_connections, max_connections_per_address, stopping)', [...labels, 'reason']),
+    buffered: registry.gauge('harvester_input_buffered_bytes', "Bytes of unfinished records (a line or frame not yet complete) held across a TCP input's connections; bounded by maxBufferedBytes", labels),
   };
 }
 
@@ -103,6 +114,13 @@ class ThrottledWarning {
  * `partialRecordTimeoutMs` (a slow-drip sender holds a buffer for that long at most). Both deadlines are
  * checked by one sweep per listener (no timer per read) and are suspended while we ourselves pause reading.
  * Every close and refusal is counted with its reason.
+ *
+ * Listener-wide byte budget: the unfinished records of all connections together are held to
+ * `maxBufferedBytes`. Past it, the connection holding the most is closed (`max_buffered_bytes`) and what
+ * it sent of its record becomes an event flagged `partial_frame` — as Redis does with `maxmemory-clients`
+ * (the clients using the most memory are disconnected first). Pausing would not do: an unfinished record
+ * is freed only by reading more of it, and a paused sender's deadlines must stop (the silence is ours), so
+ * slow-drip senders could keep the budget full for as long as they liked (ADR 0020, addendum).
  */
 export class TcpListener {
   private server?: Server;
@@ -114,6 +132,9 @@ export class TcpListener {
   private stopping = false;
   private readonly m: ReturnType<typeof connectionMetrics>;
   private readonly refusedWarning: ThrottledWarning;
+  private readonly budgetWarning: ThrottledWarning;
+  private bufferedTotal = 0;
+  private bufferedPeak = 0;
   /** Counts behind the metrics, for health and tests. */
   readonly closed = new Map<CloseReason, number>();
   readonly refused = new Map<RefuseReason, number>();
@@ -122,6 +143,13 @@ export class TcpListener {
     this.m = connectionMetrics(opts.metrics);
     this.m.open.set(opts.labels, 0);
     this.refusedWarning = new ThrottledWarning(opts.logger);
+    this.budgetWarning = new ThrottledWarning(opts.logger);
+    this.m.buffered.set(opts.labels, 0);
+  }
+
+  /** Bytes of unfinished records held across all connections now, and at most so far (tests, health). */
+  get bufferedBytes(): { now: number; peak: number; limit: number } {
+    return { now: this.bufferedTotal, peak: this.bufferedPeak, limit: this.opts.maxBufferedBytes };
   }
 
   get connections(): number {
@@ -193,8 +221,11 @@ export class TcpListener {
       partialSince: 0,
       completed: 0,
       reads: 0,
+      buffered: 0,
       finish: (reason) => {
         if (!this.conns.delete(conn)) return;
+        this.countBuffered(-conn.buffered);
+        conn.buffered = 0;
         const left = (this.perAddress.get(remote) ?? 1) - 1;
         if (left > 0) this.perAddress.set(remote, left);
         else this.perAddress.delete(remote);
@@ -228,6 +259,9 @@ export class TcpListener {
       if (!handler.partial) conn.partialSince = 0;
       else if (conn.partialSince === 0 || handler.completed !== conn.completed) conn.partialSince = conn.lastData;
       conn.completed = handler.completed;
+      this.countBuffered(handler.buffered - conn.buffered);
+      conn.buffered = handler.buffered;
+      if (this.bufferedTotal > this.opts.maxBufferedBytes) this.evict();
       if (!ok) this.pauseAll();
     });
     socket.on('end', () => {
@@ -241,6 +275,32 @@ export class TcpListener {
     socket.on('close', () => conn.finish('error'));
     // pauseOnConnect: read only once registered, and not at all while the sink is full.
     if (!this.paused) socket.resume();
+  }
+
+  private countBuffered(delta: number): void {
+    if (delta === 0) return;
+    this.bufferedTotal += delta;
+    if (this.bufferedTotal > this.bufferedPeak) this.bufferedPeak = this.bufferedTotal;
+    this.m.buffered.set(this.opts.labels, this.bufferedTotal);
+  }
+
+  /**
+   * The byte budget is exceeded: closes the connections holding the most (the oldest record first among
+   * equals) until it is met. Each one's record so far is emitted, flagged, by its handler's end().
+   */
+  private evict(): void {
+    while (this.bufferedTotal > this.opts.maxBufferedBytes) {
+      let worst: Conn | undefined;
+      for (const c of this.conns) {
+        if (c.buffered > 0 && (!worst || c.buffered > worst.buffered || (c.buffered === worst.buffered && c.partialSince < worst.partialSince))) worst = c;
+      }
+      if (!worst) return;
+      this.budgetWarning.warn("closing the connection holding the most bytes of an unfinished record: the listener's byte budget is full", {
+        remote: worst.remote, bytes: worst.buffered, bufferedBytes: this.bufferedTotal, maxBufferedBytes: this.opts.maxBufferedBytes,
+      });
+      worst.finish('max_buffered_bytes');
+      worst.socket.destroy();
+    }
   }
 
   /** Closes connections past their idle or partial-record deadline. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bindHostField, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
+import { bindHostField, bufferedBytesProblem, bytesField, formatField, nameField, portField, tcpBoundsFields } from '../shared/config';
 
 export const syslogTcpConfigSchema = z
   .object({
@@ -24,6 +24,10 @@ export const syslogTcpConfigSchema = z
     maxFrameBytes: bytesField(65_536, 480, 16 * 1024 * 1024),
     ...tcpBoundsFields,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const problem = bufferedBytesProblem(c.maxBufferedBytes, c.maxFrameBytes, 'maxFrameBytes');
+    if (problem) ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: problem });
+  });
 
 export type SyslogTcpConfig = z.output<typeof syslogTcpConfigSchema>;

@@ -2,6 +2,7 @@ import { Lifecycle, type Source } from '@backlog/core-pipeline';
 import { type Frame, SyslogFrameDecoder } from '@backlog/core-parse';
 import type { FlagReason, HarvestEvent } from '../shared/event';
 import { makeSyslogEvent, peerAddress, syslogEventLineOf } from '../shared/event';
+import { tcpBufferedBytes } from '../shared/config';
 import { InputCore, type InputContext, type InputFactory } from '../shared/input';
 import { type CloseReason, type ConnectionHandler, TcpListener } from '../shared/tcp';
 import { type SyslogTcpConfig, syslogTcpConfigSchema } from './config';
@@ -35,6 +36,7 @@ export class SyslogTcpInput implements Source {
       maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
       idleTimeoutMs: cfg.idleTimeoutMs,
       partialRecordTimeoutMs: cfg.partialRecordTimeoutMs,
+      maxBufferedBytes: tcpBufferedBytes(cfg.maxBufferedBytes, cfg.maxFrameBytes),
       logger: this.core.logger,
       sink: ctx.sink,
       metrics: ctx.metrics,
@@ -87,6 +89,9 @@ export class SyslogTcpInput implements Source {
       },
       get completed() {
         return completed;
+      },
+      get buffered() {
+        return decoder.buffered;
       },
       stats: () => decoder.stats(),
     };
