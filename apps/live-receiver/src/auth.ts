@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 
 import type { IncomingMessage } from 'node:http';
 
 /**
- * Who may watch the live view (docs/adr/0014-defaults-tokens-sessions-and-bounds.md):
+ * Who may watch the live view (docs/adr/0019-defaults-tokens-sessions-and-bounds.md):
  *
  * - **Programs** send the token: `Authorization: Bearer <auth.token>` on `/ws`.
  * - **Browsers** never hold the token in a URL. The page posts it once (or a one-time login code) to

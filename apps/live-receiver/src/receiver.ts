@@ -368,7 +368,7 @@ export class LiveReceiver {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
     if (url.pathname !== '/ws') return refuse(404, 'Not Found', 'path');
-    // A token in a URL ends up in logs and histories: refused even when right (docs/adr/0014-defaults-tokens-sessions-and-bounds.md).
+    // A token in a URL ends up in logs and histories: refused even when right (docs/adr/0019-defaults-tokens-sessions-and-bounds.md).
     if (url.searchParams.has('token')) return refuse(401, 'Unauthorized', 'query_token');
     // Cross-site WebSocket hijacking: a browser sends the session cookie to us from any page of the same
     // site (another port of this host is the same site), so the page's origin must be ours or allowed.

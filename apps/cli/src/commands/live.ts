@@ -6,7 +6,7 @@ import { repoRoot } from '@backlog/testing';
 
 /**
  * The live page's token on a developer's machine, and the way into the page without it ever sitting
- * in a URL or a log (docs/adr/0014-defaults-tokens-sessions-and-bounds.md):
+ * in a URL or a log (docs/adr/0019-defaults-tokens-sessions-and-bounds.md):
  *
  * - `backlog start` keeps one random token per env in `.backlog/<env>/live-receiver.token` (mode 0600,
  *   made once, reused), hands it to the receiver, and prints the page's address with a **one-time
