@@ -170,7 +170,8 @@ describe('harvester spool on a full disk (issue 17 §5)', () => {
     expect(metricValue(text, 'harvester_shipping_dropped_events_total')).toBe(0);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
     const content = await readTopic(info.kafka.brokers, `h-${env}`);
-    const r = idReport(content.events, (e) => (e.event as { id?: string } | undefined)?.id);
+    // The id a line names is kept in labels.source_event_id (ADR 0015); syslog lines name none: their own event.id.
+    const r = idReport(content.events, (e) => (e.labels as { source_event_id?: string } | undefined)?.source_event_id ?? (e.event as { id?: string } | undefined)?.id);
     const missing: string[] = [];
     for (let i = 0; i < written; i++) if (!r.seen.has(`${env}-tcp-${i}`)) missing.push(`tcp-${i}`);
     for (const id of [`${env}-http-0`, `${env}-http-1`]) if (!r.seen.has(id)) missing.push(id);

@@ -103,7 +103,8 @@ describe('poison batches against the real broker (issue 17 §5)', () => {
 
     // Every event but the huge one, once; each record within the broker's limit, its headers true to its events.
     const content = await readTopic(info.kafka.brokers, topic);
-    const ids = content.events.map((e) => (e.event as { id: string }).id);
+    // The id each line names is kept in labels.source_event_id (event.id is namespaced by the sender, ADR 0015).
+    const ids = content.events.map((e) => (e.labels as { source_event_id: string }).source_event_id);
     expect(ids.length).toBe(300);
     expect(new Set(ids)).toEqual(new Set(lines.map((_, i) => `${env}-${i}`)));
     const batchIds = new Set<string>();
@@ -165,6 +166,6 @@ describe('poison batches against the real broker (issue 17 §5)', () => {
     expect(JSON.parse(drained.out.trim().split('\n').pop()!)).toMatchObject({ segments: 2, events: 40, refused: 0, quarantined: 0 });
     expect(readdirSync(join(h.spoolDir, 'quarantine'))).toEqual([]);
     const content = await readTopic(info.kafka.brokers, topic);
-    expect(new Set(content.events.map((e) => (e.event as { id: string }).id))).toEqual(new Set(Array.from({ length: 40 }, (_, i) => `${env}-${i}`)));
+    expect(new Set(content.events.map((e) => (e.labels as { source_event_id: string }).source_event_id))).toEqual(new Set(Array.from({ length: 40 }, (_, i) => `${env}-${i}`)));
   }, 300_000);
 });

@@ -4,7 +4,7 @@
 // aggregation numbers) must equal the in-process evaluator's answer over the same events in memory.
 // The engine is the reference: where they differ, the evaluator is wrong (or the difference is
 // documented in docs/adr/0016-query-language.md and asserted here as such).
-import { analyze, evaluateQuery, planQuery, type Cell, type FieldCatalogue, type QueryResult, type StatsResult } from '@backlog/core-query';
+import { analyze, evaluateQuery, parseRequest, planQuery, type Cell, type FieldCatalogue, type QueryResult, type StatsResult } from '@backlog/core-query';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearch, fetchFieldCatalogue, logsCatalogue, logsTemplate, readQueryResult, translateQuery, type SearchEngine, type SearchPort } from '../index';
@@ -350,7 +350,6 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
   });
 
   it('DATA-001 examples work as written', async () => {
-    const { parseRequest } = await import('@backlog/core-query');
     const req = parseRequest({ query: 'level:error AND service:api', aggregation: { type: 'count', field: 'endpoint', interval: '5m' }, time_range: 'last 1 hour' });
     const plan = planQuery(req.query, catalogue, { now: NOW, ...(req.range ? { range: req.range } : {}) });
     const { request } = translateQuery(plan, catalogue, engine);
