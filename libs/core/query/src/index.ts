@@ -27,3 +27,4 @@ export { printQuery, printFilter } from './print';
 export { exampleCatalogue } from './testing';
 export { parseRequest, requestText, queryRequestSchema, type QueryRequest, type ParsedRequest } from './request';
 export { parseCondition, planCondition, evaluateCondition, type Condition, type ConditionExpr, type Comparison, type ConditionPlan, type ConditionOptions, type ConditionResult } from './condition';
+export { archiveFilter, filterArgsText, legacyFilterText, mayMatchValues, type ArchiveFilter, type LegacyFilter, type PartFacets } from './archive-filter';
