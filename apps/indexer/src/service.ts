@@ -1,5 +1,5 @@
 import type { Json, SearchPort } from '@backlog/adapter-search';
-import { sameFilter } from '@backlog/core-codec';
+import { archiveFilter } from '@backlog/core-query';
 import type { Logger } from '@backlog/core-pipeline';
 import type { JobDoc, JobStore } from './jobs';
 import type { HistoryLoader } from './loader';
@@ -45,7 +45,7 @@ export class HistoryService {
   async record(req: LoadRequest, nowMs = Date.now()): Promise<{ job: JobDoc; created: boolean }> {
     const index = indexOf(req);
     const prev = await this.store.getJob(index);
-    if (prev && (!sameFilter(prev.filter, req.filter) || prev.maxEvents !== req.maxEvents)) {
+    if (prev && (!this.sameFilter(prev.filter, req.filter) || prev.maxEvents !== req.maxEvents)) {
       throw new ConflictError(`${index} was requested with ${JSON.stringify({ filter: prev.filter, maxEvents: prev.maxEvents })}; drop it first to load the range with ${JSON.stringify({ filter: req.filter, maxEvents: req.maxEvents })}`);
     }
     const ttlMs = (req.ttlHours ?? this.opts.ttlHours) * 3_600_000;
@@ -67,6 +67,19 @@ export class HistoryService {
       await this.loader.writeMeta(job).catch(() => undefined);
     }
     return { job, created: !prev };
+  }
+
+  /**
+   * Two filters ask the same when their texts are equal or their names resolve alike (`host:a` and
+   * `host.name:a`, the older `host=a`): the same index then serves both.
+   */
+  private sameFilter(a: string, b: string): boolean {
+    if (a === b) return true;
+    try {
+      return archiveFilter(a, this.opts.catalogue).key === archiveFilter(b, this.opts.catalogue).key;
+    } catch {
+      return false;
+    }
   }
 
   /** POST /v1/history: record, start loading here, answer at once. */

@@ -47,14 +47,15 @@ export function registerHistory(program: Command): void {
       .requiredOption('--env <env>', 'environment')
       .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
       .requiredOption('--to <time>', 'end (exclusive), same forms')
-      .option('--filter <k=v|message~text>', 'host=, service=, level= (comma = or), message~text; repeatable (= and)', collect)
+      .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*'), or host=a,b service=x level=error message~text; repeatable (all must match)", collect)
       .option('--max-events <n>', 'at most this many events (whole 5-minute windows in time order)')
       .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)')
       .option('--dry-run', 'print the parts, compressed bytes, events and an estimated time; load nothing')
       .option('--json', 'JSON output even on a terminal'),
   ).action(async (o: { env: string; from: string; to: string; filter?: string[]; maxEvents?: string; ttlHours?: string; dryRun?: boolean; json?: boolean; config?: string }) => {
-    const args = ['load', '--env', o.env, '--from', o.from, '--to', o.to];
-    for (const f of o.filter ?? []) args.push('--filter', f);
+    // `--name=value`: a relative time (-2h) or a filter starting with a dash (-level:debug) is a value, not an option.
+    const args = ['load', `--env=${o.env}`, `--from=${o.from}`, `--to=${o.to}`];
+    for (const f of o.filter ?? []) args.push(`--filter=${f}`);
     if (o.maxEvents !== undefined) args.push('--max-events', o.maxEvents);
     if (o.ttlHours !== undefined) args.push('--ttl-hours', o.ttlHours);
     if (o.dryRun) args.push('--dry-run');

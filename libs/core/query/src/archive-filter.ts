@@ -1,3 +1,4 @@
+import { analyze } from './analyze';
 import type { FilterNode, Query } from './ast';
 import { resolveField, type FieldCatalogue } from './catalogue';
 import { planQuery } from './check';
@@ -45,9 +46,10 @@ const sortedUnique = (xs: readonly string[]) => [...new Set(xs)].sort();
  *                  a case-insensitive substring: `message~time` matched "timeout"; now it matches the
  *                  word "time" only (write `message:time*` for a prefix). A term without a word
  *                  (`message~!!`) is refused rather than matching nothing.
- * Values are sorted and de-duplicated, so the same filter always gives the same text.
+ * Values are sorted and de-duplicated, so the same filter always gives the same text. `keepWordless`:
+ * for a filter stored before that refusal, write such a term as the phrase it is (it matches nothing).
  */
-export function legacyFilterText(f: LegacyFilter): string {
+export function legacyFilterText(f: LegacyFilter, o: { keepWordless?: boolean } = {}): string {
   const parts: string[] = [];
   const oneOf = (field: string, values: readonly string[]) => {
     const vs = sortedUnique(values).map(exactValue);
@@ -57,7 +59,7 @@ export function legacyFilterText(f: LegacyFilter): string {
   oneOf('service.name', f.service ?? []);
   oneOf('log.level', (f.level ?? []).map((l) => l.toLowerCase()));
   for (const t of sortedUnique((f.message ?? []).map((m) => m.toLowerCase()))) {
-    if (!/[\p{L}\p{N}]/u.test(t)) {
+    if (!o.keepWordless && analyze(t).length === 0) {
       throw new QueryError('VALUE_EXPECTED', `message~${t}: no word to search for`, {
         column: 0,
         expected: 'a word or a phrase',
