@@ -55,7 +55,8 @@ export class HistoryService {
       env: req.env,
       fromMs: req.fromMs,
       toMs: req.toMs,
-      filter: req.filter,
+      // An equivalent filter in other words keeps the text the index was made with.
+      filter: prev?.filter ?? req.filter,
       ...(req.maxEvents !== undefined ? { maxEvents: req.maxEvents } : {}),
       createdAt: prev?.createdAt ?? nowMs,
       requestedAt: nowMs,
@@ -70,8 +71,9 @@ export class HistoryService {
   }
 
   /**
-   * Two filters ask the same when their texts are equal or their names resolve alike (`host:a` and
-   * `host.name:a`, the older `host=a`): the same index then serves both.
+   * Two filters ask the same when their texts are equal or their keys are (`archiveFilter(…).key`: names
+   * resolved, AND/OR terms in a fixed order — `host:(b OR a)`, `host.name:(a OR b)` and the older
+   * `host=a,b` alike): the same index then serves both.
    */
   private sameFilter(a: string, b: string): boolean {
     if (a === b) return true;

@@ -101,6 +101,9 @@ describe('archiveFilter: the language over archived events', () => {
     expect(archiveFilter('endpoint:/x', cat).key).toBe('fields.endpoint:/x');
     expect(archiveFilter(filterArgsText(['host=b,a']), cat).key).toBe(archiveFilter('host:(a OR b)', cat).key);
     expect(archiveFilter('host:a', cat).key).not.toBe(archiveFilter('host:b', cat).key);
+    // AND and OR terms in any order.
+    expect(archiveFilter('level:error AND (host:b OR host:a)', cat).key).toBe(archiveFilter('(host.name:a OR host.name:b) log.level:error', cat).key);
+    expect(archiveFilter('level:error AND (host:b OR host:a)', cat).key).not.toBe(archiveFilter('level:error OR (host:b AND host:a)', cat).key);
   });
 
   it('evaluates exactly as compileFilter does (one evaluator)', () => {

@@ -124,7 +124,10 @@ export interface ArchiveFilter {
    * same text.
    */
   readonly text: string;
-  /** The canonical text with every field name resolved (`host` → `host.name`): equal for two filters that ask the same. */
+  /**
+   * The canonical text with every field name resolved (`host` → `host.name`) and the terms of each AND
+   * and OR in a fixed order: equal for two filters that ask the same in other words.
+   */
   readonly key: string;
   readonly plan: QueryPlan;
   readonly matchesAll: boolean;
@@ -164,7 +167,7 @@ export function archiveFilter(text: string, catalogue: FieldCatalogue): ArchiveF
   ];
   return {
     text: matchesAll ? '' : printFilter(query.filter),
-    key: matchesAll ? '' : printFilter(resolvedNames(query.filter, catalogue)),
+    key: matchesAll ? '' : printFilter(keyForm(query.filter, catalogue)),
     plan,
     matchesAll,
     test,
@@ -208,14 +211,20 @@ function refuseRelativeTimes(q: Query, cat: FieldCatalogue): void {
   visit(q.filter);
 }
 
-/** The filter with every field name written as the path it resolves to (names the catalogue cannot resolve stay). */
-function resolvedNames(n: FilterNode, cat: FieldCatalogue): FilterNode {
+/**
+ * The filter with every field name written as the path it resolves to (names the catalogue cannot
+ * resolve stay) and the terms of AND and OR sorted by their text: `host:(b OR a)` → `host.name:a OR host.name:b`.
+ */
+function keyForm(n: FilterNode, cat: FieldCatalogue): FilterNode {
   switch (n.type) {
     case 'and':
-    case 'or':
-      return { ...n, children: n.children.map((c) => resolvedNames(c, cat)) };
+    case 'or': {
+      const children = n.children.map((c) => keyForm(c, cat)).map((c) => ({ c, t: printFilter(c) }));
+      children.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+      return { ...n, children: children.map((x) => x.c) };
+    }
     case 'not':
-      return { ...n, child: resolvedNames(n.child, cat) };
+      return { ...n, child: keyForm(n.child, cat) };
     case 'match':
     case 'range':
     case 'exists': {
