@@ -269,6 +269,17 @@ describe('history loads with query-language filters: loaded = engine = evaluator
       const list = await runHistory(info, env, ['list', `--env=${env}`, '--json']);
       const job = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: string; filter: string }).find((j) => j.index === index);
       expect(job?.filter).toBe('NOT level:info AND (host:web-* OR NOT host:*)');
+      // --dry-run with a filter: the manifests' counts (before the filter), and parts whose manifests hold
+      // no wanted host are skipped without being read.
+      const dry = await runHistory(info, env, ['load', `--env=${env}`, `--from=${new Date(START).toISOString()}`, `--to=${end + 2}`, '--dry-run', '--filter=host:nosuch-* OR (host:web-1 AND level:nosuch)']);
+      expect(dry.code, dry.stderr).toBe(0);
+      const plan = JSON.parse(dry.stdout.trim().split('\n')[1] as string) as { parts: unknown[]; skippedByFilter: number; events: number; filter: string; eventsBeforeFilter: boolean };
+      expect(plan).toMatchObject({ parts: [], events: 0, filter: 'host:nosuch-* OR (host:web-1 AND level:nosuch)', eventsBeforeFilter: true });
+      expect(plan.skippedByFilter).toBe((await manifests(s3, env)).length);
+      const dryAll = await runHistory(info, env, ['load', `--env=${env}`, `--from=${new Date(START).toISOString()}`, `--to=${end + 2}`, '--dry-run', '--filter=message:timeout']);
+      const planAll = JSON.parse(dryAll.stdout.trim().split('\n')[1] as string) as { skippedByFilter: number; events: number };
+      expect(planAll).toMatchObject({ skippedByFilter: 0, events: events.length });
+      expect((await search.listIndices(historyIndexName(env, START / 1000, end + 2))).length).toBe(0);
       const bad = await runHistory(info, env, ['load', `--env=${env}`, `--from=${new Date(START).toISOString()}`, `--to=${end + 1}`, '--filter=level:error | top 5 host']);
       expect(bad.code).toBe(64);
       expect(bad.stderr).toContain('level:error | top 5 host\n              ^^^^^^^^^^ a filter takes no | top command here');

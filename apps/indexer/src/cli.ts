@@ -112,7 +112,8 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
       const events = s.parts.reduce((n, p) => n + p.events, 0);
       const secs = bytes / ix.cfg.load.estimateBytesPerSecond;
       if (values.json || !io.tty) {
-        io.out(JSON.stringify({ index, dryRun: true, filter: req.filter, windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
+        // With a filter, `events` is still the manifests' count: what matches is known only by reading the parts.
+        io.out(JSON.stringify({ index, dryRun: true, filter: req.filter, ...(req.filter ? { eventsBeforeFilter: true } : {}), windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
       } else {
         for (const p of s.parts) io.out(`  ${p.source.padEnd(5)} ${p.id.padEnd(28)} ${String(p.events).padStart(9)} events ${fmtBytes(p.bytes).padStart(10)}`);
         io.out(`${s.parts.length} parts in ${s.windows} windows · ${events.toLocaleString('en-US')} events (manifests, before filters) · ${fmtBytes(bytes)} compressed · about ${fmtSeconds(secs)} at ${fmtBytes(ix.cfg.load.estimateBytesPerSecond)}/s`);
