@@ -34,6 +34,34 @@ export function runIndexerHistory(args: readonly string[]): Promise<number> {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+export interface LoadOptions {
+  env: string;
+  from: string;
+  to: string;
+  filter?: string[];
+  maxEvents?: string;
+  ttlHours?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  config?: string;
+}
+
+/**
+ * The indexer's `history load` arguments. Values go as `--name=value`: the indexer reads them with
+ * node:util parseArgs, which takes a separate value starting with a dash — a relative time (`-2h`), a
+ * filter (`-level:debug`) — for an option and refuses it.
+ */
+export function loadArgs(o: LoadOptions): string[] {
+  const args = ['load', `--env=${o.env}`, `--from=${o.from}`, `--to=${o.to}`];
+  for (const f of o.filter ?? []) args.push(`--filter=${f}`);
+  if (o.maxEvents !== undefined) args.push(`--max-events=${o.maxEvents}`);
+  if (o.ttlHours !== undefined) args.push(`--ttl-hours=${o.ttlHours}`);
+  if (o.dryRun) args.push('--dry-run');
+  if (o.json) args.push('--json');
+  if (o.config) args.push(`--config=${o.config}`);
+  return args;
+}
+
 export function registerHistory(program: Command): void {
   const history = program.command('history').description('load any time range into an expiring history index; list, extend, drop them (apps/indexer)');
   const run = async (args: string[]) => {
@@ -52,16 +80,8 @@ export function registerHistory(program: Command): void {
       .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)')
       .option('--dry-run', 'print the parts, compressed bytes, events and an estimated time; load nothing')
       .option('--json', 'JSON output even on a terminal'),
-  ).action(async (o: { env: string; from: string; to: string; filter?: string[]; maxEvents?: string; ttlHours?: string; dryRun?: boolean; json?: boolean; config?: string }) => {
-    // `--name=value`: a relative time (-2h) or a filter starting with a dash (-level:debug) is a value, not an option.
-    const args = ['load', `--env=${o.env}`, `--from=${o.from}`, `--to=${o.to}`];
-    for (const f of o.filter ?? []) args.push(`--filter=${f}`);
-    if (o.maxEvents !== undefined) args.push('--max-events', o.maxEvents);
-    if (o.ttlHours !== undefined) args.push('--ttl-hours', o.ttlHours);
-    if (o.dryRun) args.push('--dry-run');
-    if (o.json) args.push('--json');
-    if (o.config) args.push('--config', o.config);
-    await run(args);
+  ).action(async (o: LoadOptions) => {
+    await run(loadArgs(o));
   });
   common(history.command('list').description('history indices with status, range, events and expiry').option('--env <env>', 'only this environment').option('--json', 'one JSON object per line')).action(
     async (o: { env?: string; json?: boolean; config?: string }) => {
