@@ -136,7 +136,7 @@ async function main() {
     );
     const job = (fromMs: number, toMs: number) => {
       const now = Date.now();
-      return { v: 1 as const, index: historyIndexName(env, fromMs / 1000, toMs / 1000), env, fromMs, toMs, filter: {}, createdAt: now, requestedAt: now, expiresAt: now + 3_600_000 };
+      return { v: 1 as const, index: historyIndexName(env, fromMs / 1000, toMs / 1000), env, fromMs, toMs, filter: '', createdAt: now, requestedAt: now, expiresAt: now + 3_600_000 };
     };
     const indexer = async (round: number): Promise<number> => {
       // A range ending `round` seconds later than the last window: the same events, a fresh index.

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stackInfo, testNamespace } from '@backlog/testing';
 import { partKey, windowOf, windowStartMs } from '@backlog/core-codec';
+import { compileFilter } from '@backlog/core-query';
+import { logsCatalogue } from '@backlog/adapter-search';
 import type { S3Port } from '@backlog/adapter-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Built, deletePrefix, runCli, s3Of, sleep, storePart, summaryOf, writeArchive } from './helpers';
@@ -68,7 +70,29 @@ describe('backlog archive export', () => {
     });
     expect(match.length).toBeGreaterThan(0);
     expect(linesOf(r.stdout).map(idOf).sort()).toEqual(match.map((l) => l.id).sort());
-    expect(summaryOf(r.stderr)).toMatchObject({ filter: 'level=error message~timeout', events: match.length, ok: true });
+    // The older forms are read as the query language (ADR 0009 addendum): the summary shows the text.
+    expect(summaryOf(r.stderr)).toMatchObject({ filter: 'log.level:error AND message:"timeout"', events: match.length, ok: true });
+  }, 120_000);
+
+  it('with a query-language filter: what compileFilter keeps of the same lines; a bad filter is a usage error at its column', async () => {
+    const q = '-level:info AND message:"after a timeout" AND host:*';
+    const r = await runCli(info, ['archive', 'export', ...args, `--filter=${q}`], { cwd }).done;
+    expect(r.code, r.stderr).toBe(0);
+    const keep = compileFilter(q, logsCatalogue('elasticsearch'));
+    const match = parts.flatMap((b) => b.lines).filter((l) => l.ts >= from && l.ts < to && keep(JSON.parse(l.line)));
+    const byHand = parts.flatMap((b) => b.lines).filter((l) => {
+      const e = JSON.parse(l.line) as { log: { level: string }; message: string };
+      return l.ts >= from && l.ts < to && e.log.level !== 'info' && e.message.endsWith(' after a timeout');
+    });
+    expect(match.length).toBeGreaterThan(0);
+    expect(match.map((l) => l.id).sort()).toEqual(byHand.map((l) => l.id).sort());
+    expect(linesOf(r.stdout).map(idOf).sort()).toEqual(match.map((l) => l.id).sort());
+    expect(summaryOf(r.stderr)).toMatchObject({ filter: 'NOT level:info AND message:"after a timeout" AND host:*', events: match.length, ok: true });
+
+    const bad = await runCli(info, ['archive', 'export', ...args, '--filter', 'level:error | stats count()'], { cwd }).done;
+    expect(bad.code).toBe(64);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toContain('level:error | stats count()\n              ^^^^^^^^^^^^^ a filter takes no | stats command here');
   }, 120_000);
 
   it('killed in the middle of a part and resumed: the same bytes as an uninterrupted export, no line twice', async () => {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { type KafkaConnection, checkKafkaAtStart, createKafka } from '@backlog/adapter-kafka';
 import { createRedis, type RedisPort } from '@backlog/adapter-redis';
 import { createS3, type S3Port } from '@backlog/adapter-s3';
-import { createSearch, installLogsTemplate, type SearchPort } from '@backlog/adapter-search';
+import { createSearch, installLogsTemplate, logsCatalogue, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import type { DeepReadonly } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -78,7 +78,7 @@ export async function buildIndexer(
     },
   );
   const envs = [...new Set([...allowedEnvs(cfg), ...extraEnvs])];
-  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours, maxConcurrentJobs: cfg.load.maxConcurrentJobs });
+  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours, maxConcurrentJobs: cfg.load.maxConcurrentJobs, catalogue: logsCatalogue(search.engine) });
   return {
     cfg,
     search,

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { FilterError, filterText, parseFilterArgs } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
+import { QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { type Indexer, installTemplate } from './app';
 import { fmtBytes, fmtSeconds, progressBar, progressJson } from './progress';
 import { RequestError, indexOf } from './request';
@@ -15,11 +15,14 @@ import type { JobView } from './status';
  */
 
 export const USAGE = `usage:
-  history load --env E --from T --to T [--filter K=V[,V…]|message~TEXT]… [--max-events N] [--ttl-hours H] [--dry-run] [--json]
+  history load --env E --from T --to T [--filter FILTER]… [--max-events N] [--ttl-hours H] [--dry-run] [--json]
   history list [--env E] [--json]
   history extend <index> [--hours H]
   history drop <index>
-times: RFC 3339, epoch seconds, or relative (-2h, -30m, now). filters: host=, service=, level= (comma = or), message~text (repeat = and)`;
+times: RFC 3339, epoch seconds, or relative (-2h, -30m, now).
+filter: the query language without | commands (docs/specs/query.md), e.g. 'level:error AND service:api',
+  'host:web-* AND NOT message:"health check"', 'process.pid>=1000'; several --filter must all match.
+  The older forms still work: host=a,b  service=x  level=error,warn (comma = or), message~text (words).`;
 
 export class UsageError extends Error {
   readonly exitCode = 64;
@@ -76,7 +79,7 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
       const views = await svc.list(values.env);
       if (values.json || !io.tty) for (const v of views) io.out(JSON.stringify(v));
       else if (!views.length) io.out('no history indices');
-      else for (const v of views) io.out(`${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter && Object.keys(v.filter).length ? `  filter ${filterText(v.filter)}` : ''}`);
+      else for (const v of views) io.out(`${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter ? `  filter ${v.filter}` : ''}`);
       return 0;
     }
     if (sub === 'extend' || sub === 'drop') {
@@ -93,13 +96,15 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
     }
     // load
     for (const k of ['env', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`history load needs --${k}\n${USAGE}`);
-    const filter = parseFilterArgs(values.filter ?? []);
+    const filter = filterArgsText(values.filter ?? []);
     const maxEvents = num(values['max-events'], '--max-events');
     if (maxEvents !== undefined && !Number.isInteger(maxEvents)) throw new UsageError('--max-events: expected an integer');
     const ttlHours = num(values['ttl-hours'], '--ttl-hours');
-    const req = svc.validate({ env: values.env, start: values.from, end: values.to, filter, ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
+    const req = svc.validate({ env: values.env, start: values.from, end: values.to, ...(filter ? { filter } : {}), ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
     const index = indexOf(req);
     io.out(index);
+    // What a filter was read as (a name that searches the free-form fields, a phrase without words).
+    for (const w of req.filter ? archiveFilter(req.filter, svc.opts.catalogue).warnings : []) io.err(`note: --filter: ${w.message}`);
     if (values['dry-run']) {
       const plan = await ix.loader.plan(req);
       const s = plan.summary;
@@ -107,10 +112,12 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
       const events = s.parts.reduce((n, p) => n + p.events, 0);
       const secs = bytes / ix.cfg.load.estimateBytesPerSecond;
       if (values.json || !io.tty) {
-        io.out(JSON.stringify({ index, dryRun: true, windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
+        // With a filter, `events` is still the manifests' count: what matches is known only by reading the parts.
+        io.out(JSON.stringify({ index, dryRun: true, filter: req.filter, ...(req.filter ? { eventsBeforeFilter: true } : {}), windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
       } else {
         for (const p of s.parts) io.out(`  ${p.source.padEnd(5)} ${p.id.padEnd(28)} ${String(p.events).padStart(9)} events ${fmtBytes(p.bytes).padStart(10)}`);
         io.out(`${s.parts.length} parts in ${s.windows} windows · ${events.toLocaleString('en-US')} events (manifests, before filters) · ${fmtBytes(bytes)} compressed · about ${fmtSeconds(secs)} at ${fmtBytes(ix.cfg.load.estimateBytesPerSecond)}/s`);
+        if (req.filter) io.out(`filter ${req.filter}: applied while loading, so how many events match is known only then (the counts above are before it)`);
         if (s.skippedByFilter) io.out(`${s.skippedByFilter} parts skipped: their manifests hold nothing the filter accepts`);
         if (s.windowsWithoutParts.length) io.out(`${s.windowsWithoutParts.length} windows without parts: ${s.windowsWithoutParts.slice(0, 12).join(' ')}${s.windowsWithoutParts.length > 12 ? ' …' : ''}`);
         if (s.truncatedAtMs !== undefined) io.out(`--max-events stops the load at ${new Date(s.truncatedAtMs).toISOString()}`);
@@ -147,7 +154,19 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
       io.err(e.message);
       return e.exitCode;
     }
-    if (e instanceof RequestError || e instanceof FilterError || e instanceof RangeError) {
+    if (e instanceof QueryError) {
+      // An older --filter form that cannot be read (the language's own errors come as a RequestError).
+      io.err(`invalid --filter: ${formatQueryError('', e)}`);
+      return 64;
+    }
+    if (e instanceof RequestError && e.filter) {
+      // The filter with a caret under the problem, then any other reason.
+      io.err(`invalid --filter:\n${formatQueryError(e.filter.text, e.filter.error)}`);
+      const others = e.reasons.filter((r) => !r.startsWith('filter:'));
+      if (others.length) io.err(`invalid request: ${others.join('\n  ')}`);
+      return 64;
+    }
+    if (e instanceof RequestError || e instanceof RangeError) {
       io.err(`invalid request: ${e instanceof RequestError ? e.reasons.join('\n  ') : e.message}`);
       return 64;
     }

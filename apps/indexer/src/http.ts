@@ -99,7 +99,8 @@ class ErrorFilter implements ExceptionFilter {
     const send = (status: number, body: Record<string, unknown>) => reply.status(status).send(body);
     if (err instanceof RequestError) {
       for (const r of err.reasons) this.metrics.badRequests.inc({ reason: (r.split(':')[0] ?? 'body').replace(/[^a-z.]/gi, '').slice(0, 20) || 'body' });
-      return send(400, { error: 'bad_request', message: err.message, reasons: err.reasons });
+      // A filter that does not parse or check also comes as the query language's error (code, column, hint).
+      return send(400, { error: 'bad_request', message: err.message, reasons: err.reasons, ...(err.filter ? { filter: err.filter.error.toJSON() } : {}) });
     }
     if (err instanceof RangeError) {
       this.metrics.badRequests.inc({ reason: 'range' });

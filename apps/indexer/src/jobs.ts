@@ -1,5 +1,5 @@
 import type { RedisPort } from '@backlog/adapter-redis';
-import type { EventFilter } from '@backlog/core-codec';
+import { storedFilterText } from './request';
 
 /**
  * Job state in Redis (docs/specs/indexer.md, "Job state"). All keys under the adapter's prefix
@@ -23,7 +23,8 @@ export interface JobDoc {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: EventFilter;
+  /** The filter's canonical text ('' = every event); an older job may hold the older object (read through `getJob`). */
+  filter: string;
   maxEvents?: number;
   createdAt: number;
   /** Last time this load was requested (POST, CLI load, extend). */
@@ -110,7 +111,8 @@ export class JobStore {
   }
 
   async getJob(index: string): Promise<JobDoc | undefined> {
-    return parse<JobDoc>(await this.redis.get(`job:${index}`));
+    const job = parse<JobDoc>(await this.redis.get(`job:${index}`));
+    return job && { ...job, filter: storedFilterText(job.filter) };
   }
 
   async putJob(job: JobDoc): Promise<void> {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { KafkaClient } from '@backlog/adapter-kafka';
 import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
-import type { Json, SearchPort } from '@backlog/adapter-search';
+import { type Json, type SearchPort, logsCatalogue } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
+import { type ArchiveFilter, type FieldCatalogue, archiveFilter } from '@backlog/core-query';
 import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
-import { eventMatcher, isEmptyFilter } from '@backlog/core-codec';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
 import { kafkaPartEvents } from './kafka-part';
 import type { IndexerMetrics } from './metrics';
@@ -89,6 +89,23 @@ export class HistoryLoader {
     this.bulk = new HistoryBulk(deps.search, deps.metrics, { ...opts.bulk, maxInFlight: opts.bulk.maxInFlight ?? opts.bulk.concurrency * Math.max(1, opts.partConcurrency) });
     this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
     this.reads = new Slots(Math.max(1, opts.readConcurrency ?? 2));
+    this.catalogue = logsCatalogue(deps.search.engine);
+  }
+
+  /** The fields of the `logs-*` template the history index is made with: what a job's filter means. */
+  private readonly catalogue: FieldCatalogue;
+
+  private readonly filters = new Map<string, ArchiveFilter>();
+
+  /** A job's filter, compiled once per text (the one evaluator: compileFilter, engine semantics). Throws QueryError. */
+  filterOf(text: string): ArchiveFilter {
+    let f = this.filters.get(text);
+    if (!f) {
+      if (this.filters.size >= 64) this.filters.clear();
+      f = archiveFilter(text, this.catalogue);
+      this.filters.set(text, f);
+    }
+    return f;
   }
 
   private readonly reads: Slots;
@@ -96,7 +113,7 @@ export class HistoryLoader {
   private readonly batchLines: number;
 
   plan(job: Pick<JobDoc, 'env' | 'fromMs' | 'toMs' | 'filter' | 'maxEvents'>): Promise<Plan> {
-    const req = { env: job.env, fromMs: job.fromMs, toMs: job.toMs, filter: job.filter, ...(job.maxEvents !== undefined ? { maxEvents: job.maxEvents } : {}) };
+    const req = { env: job.env, fromMs: job.fromMs, toMs: job.toMs, filter: this.filterOf(job.filter), ...(job.maxEvents !== undefined ? { maxEvents: job.maxEvents } : {}) };
     return makePlan({ s3: this.deps.s3, ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}), logger: this.deps.logger }, req, this.opts.planner);
   }
 
@@ -259,8 +276,9 @@ export class HistoryLoader {
           reading = false;
         };
         try {
-          const match = eventMatcher(job.filter);
-          const matchAll = isEmptyFilter(job.filter);
+          const filter = this.filterOf(job.filter);
+          const match = filter.test;
+          const matchAll = filter.matchesAll;
           const batches =
             source.kind === 's3'
               ? readPartEvents(this.deps.s3, source.part, {

@@ -2,7 +2,12 @@
 export function openApiDocument(serverUrl: string): Record<string, unknown> {
   const values = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] };
   const time = { oneOf: [{ type: 'string', description: 'RFC 3339, epoch seconds as digits, or relative to now (-2h, -30m, now)' }, { type: 'number', description: 'epoch seconds' }] };
-  const error = { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string' }, message: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } }, errorId: { type: 'string', description: '500/503: the id of the log line with the detail' } } };
+  const queryError = {
+    type: 'object',
+    description: 'the query language error (docs/specs/query.md "Errors")',
+    properties: { code: { type: 'string' }, message: { type: 'string' }, column: { type: 'integer', description: '1-based, in the filter text' }, endColumn: { type: 'integer' }, expected: { type: 'string' }, hint: { type: 'string' } },
+  };
+  const error = { type: 'object', required: ['error', 'message'], properties: { error: { type: 'string' }, message: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } }, errorId: { type: 'string', description: '500/503: the id of the log line with the detail' }, filter: queryError } };
   const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
   const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
   const indexParam = { name: 'index', in: 'path', required: true, schema: { type: 'string', pattern: '^logs-[a-z0-9_-]+-history-[0-9a-z]+-[0-9a-z]+$' } };
@@ -22,10 +27,21 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
       schemas: {
         Error: error,
         Filter: {
-          type: 'object',
-          additionalProperties: false,
-          description: 'Every given field must match. host/service/level: one of the values (level ignores case). message: every term is a case-insensitive substring.',
-          properties: { host: values, service: values, level: values, message: values },
+          oneOf: [
+            {
+              type: 'string',
+              maxLength: 16384,
+              description:
+                'A filter of the query language without | commands (docs/specs/query.md), e.g. "level:error AND service:api"; evaluated over the archived events with the search engine\'s semantics. No relative times (now-15m): the range is start/end.',
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              description:
+                'The older form, translated into the language: host/service/level: one of the values (host.name:(a OR b); levels lower-cased); message: every term a phrase of message (words, any case).',
+              properties: { host: values, service: values, level: values, message: values },
+            },
+          ],
         },
         LoadRequest: {
           type: 'object',
@@ -48,7 +64,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
             env: { type: 'string' },
             start: { type: 'string', format: 'date-time' },
             end: { type: 'string', format: 'date-time' },
-            filter: ref('Filter'),
+            filter: { type: 'string', description: "the filter's canonical text (query language; empty: every event)" },
             maxEvents: { type: 'integer' },
             status: { type: 'string', enum: ['queued', 'loading', 'done', 'partial', 'failed'] },
             createdAt: { type: 'string', format: 'date-time' },

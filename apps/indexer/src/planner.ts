@@ -1,6 +1,7 @@
 import type { KafkaClient } from '@backlog/adapter-kafka';
 import { type ArchivePart, type S3Port, listArchiveParts } from '@backlog/adapter-s3';
-import { type EventFilter, type PartManifest, compressedRecordKey, partMayMatch, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
+import { type PartManifest, compressedRecordKey, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
+import type { ArchiveFilter } from '@backlog/core-query';
 import type { Logger } from '@backlog/core-pipeline';
 import { type CompressedScanOptions, type KafkaPart, readCompressedTopic } from './cenv';
 import type { PlanSummary, PlannedPart } from './jobs';
@@ -22,7 +23,8 @@ export interface PlanRequest {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: EventFilter;
+  /** The request's filter, for skipping parts whose manifests hold nothing it accepts. */
+  filter: Pick<ArchiveFilter, 'mayMatchPart'>;
   maxEvents?: number;
 }
 
@@ -81,7 +83,7 @@ export async function makePlan(deps: PlannerDeps, req: PlanRequest, opts: Planne
   let skippedByFilter = 0;
   for (const [id, src] of sources) {
     const m = src.part.manifest;
-    if (!partMayMatch(req.filter, m)) {
+    if (!req.filter.mayMatchPart(m)) {
       skippedByFilter++;
       sources.delete(id);
       continue;

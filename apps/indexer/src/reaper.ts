@@ -1,9 +1,8 @@
 import type { SearchPort } from '@backlog/adapter-search';
-import { type EventFilter, normalizeFilter } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import type { JobDoc, JobStore } from './jobs';
 import type { IndexerMetrics } from './metrics';
-import { parseHistoryIndex } from './request';
+import { parseHistoryIndex, storedFilterText } from './request';
 
 /**
  * Expiry (docs/specs/indexer.md, "Expiry"): deletes history indices whose `expiresAt` passed. The
@@ -41,7 +40,7 @@ export async function reapOnce(
           env,
           fromMs: range.fromMs,
           toMs: range.toMs,
-          filter: normalizeFilter(h.filter as EventFilter | undefined),
+          filter: storedFilterText(h.filter),
           ...(typeof h.maxEvents === 'number' ? { maxEvents: h.maxEvents } : {}),
           createdAt: created,
           requestedAt: typeof h.requestedAt === 'number' ? h.requestedAt : created,

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { type EventFilter, historyIndexName, normalizeFilter, parseTimeArg } from '@backlog/core-codec';
+import { historyIndexName, parseTimeArg } from '@backlog/core-codec';
+import { type FieldCatalogue, QueryError, archiveFilter, legacyFilterText } from '@backlog/core-query';
 
 /** A validated load request: whole seconds, [fromMs, toMs). */
 export interface LoadRequest {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: EventFilter;
+  /** The filter's canonical text (`archiveFilter(…).text`; '' = every event). */
+  filter: string;
   /** At most this many events (whole windows, in time order, by the manifests' counts). */
   maxEvents?: number;
   /** Expiry after this request, hours (default: config `history.ttlHours`). */
@@ -17,12 +19,23 @@ export interface RequestLimits {
   envs: readonly string[];
   maxRangeHours: number;
   maxTtlHours: number;
+  /** What filters are checked against: the `logs-*` template's fields (`logsCatalogue`, search adapter). */
+  catalogue: FieldCatalogue;
+}
+
+/** A filter that did not parse or check: the text and the error (column, hint), for a caret or a JSON answer. */
+export interface FilterProblem {
+  text: string;
+  error: QueryError;
 }
 
 /** A request the API answers with 400: every reason at once. */
 export class RequestError extends Error {
   readonly code = 'REQUEST_INVALID';
-  constructor(readonly reasons: string[]) {
+  constructor(
+    readonly reasons: string[],
+    readonly filter?: FilterProblem,
+  ) {
     super(reasons.join('; '));
   }
 }
@@ -37,9 +50,12 @@ export const loadBodySchema = z
     /** RFC 3339, epoch seconds (number or digits), or relative (`-2h`). */
     start: time,
     end: time,
+    /**
+     * A filter of the query language (no `| commands`: docs/specs/query.md), or the older object
+     * `{host?, service?, level?, message?}` (ADR 0009), translated into the language once, here.
+     */
     filter: z
-      .object({ host: valueList.optional(), service: valueList.optional(), level: valueList.optional(), message: valueList.optional() })
-      .strict()
+      .union([z.string(), z.object({ host: valueList.optional(), service: valueList.optional(), level: valueList.optional(), message: valueList.optional() }).strict()])
       .optional(),
     maxEvents: z.number().int().positive().optional(),
     ttlHours: z.number().positive().optional(),
@@ -78,11 +94,40 @@ export function validateLoad(body: unknown, limits: RequestLimits, nowMs = Date.
     if (fromMs < 0) reasons.push('start is before 1970');
   }
   if (b.ttlHours !== undefined && b.ttlHours > limits.maxTtlHours) reasons.push(`ttlHours ${b.ttlHours} is over the maximum of ${limits.maxTtlHours} (history.maxTtlHours)`);
-  if (reasons.length) throw new RequestError(reasons);
-  const req: LoadRequest = { env: b.env, fromMs: fromMs as number, toMs: toMsV as number, filter: normalizeFilter(b.filter) };
+  let filter = '';
+  let problem: FilterProblem | undefined;
+  const text = typeof b.filter === 'string' ? b.filter : undefined;
+  try {
+    filter = archiveFilter(b.filter === undefined ? '' : typeof b.filter === 'string' ? b.filter : legacyFilterText(b.filter), limits.catalogue).text;
+  } catch (e) {
+    if (!(e instanceof QueryError)) throw e;
+    problem = { text: text ?? '', error: e };
+    reasons.push(filterReason(e));
+  }
+  if (reasons.length) throw new RequestError(reasons, problem);
+  const req: LoadRequest = { env: b.env, fromMs: fromMs as number, toMs: toMsV as number, filter };
   if (b.maxEvents !== undefined) req.maxEvents = b.maxEvents;
   if (b.ttlHours !== undefined) req.ttlHours = b.ttlHours;
   return req;
+}
+
+/** `filter: <message> (column N) — hint: …`, one line. */
+export function filterReason(e: QueryError): string {
+  return `filter: ${e.message}${e.column > 0 ? ` (column ${e.column})` : ''}${e.hint ? ` — hint: ${e.hint}` : ''}`;
+}
+
+/**
+ * A filter as stored by any version (job state in Redis, the index `_meta`): the text, or the older
+ * object, translated as a request's would be. A term the translation refuses (`message~!!`, from
+ * before the refusal) is kept as the phrase it was, which matches nothing.
+ */
+export function storedFilterText(stored: unknown): string {
+  if (typeof stored === 'string') return stored;
+  if (!stored || typeof stored !== 'object') return '';
+  const o = stored as Record<string, unknown>;
+  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
+  const legacy = { host: list(o.host), service: list(o.service), level: list(o.level), message: list(o.message) };
+  return legacyFilterText(legacy, { keepWordless: true });
 }
 
 export function indexOf(req: Pick<LoadRequest, 'env' | 'fromMs' | 'toMs'>): string {

@@ -1,5 +1,5 @@
 import type { Json, SearchPort } from '@backlog/adapter-search';
-import { sameFilter } from '@backlog/core-codec';
+import { archiveFilter } from '@backlog/core-query';
 import type { Logger } from '@backlog/core-pipeline';
 import type { JobDoc, JobStore } from './jobs';
 import type { HistoryLoader } from './loader';
@@ -58,7 +58,7 @@ export class HistoryService {
   async record(req: LoadRequest, nowMs = Date.now()): Promise<{ job: JobDoc; created: boolean }> {
     const index = indexOf(req);
     const prev = await this.store.getJob(index);
-    if (prev && (!sameFilter(prev.filter, req.filter) || prev.maxEvents !== req.maxEvents)) {
+    if (prev && (!this.sameFilter(prev.filter, req.filter) || prev.maxEvents !== req.maxEvents)) {
       throw new ConflictError(`${index} was requested with ${JSON.stringify({ filter: prev.filter, maxEvents: prev.maxEvents })}; drop it first to load the range with ${JSON.stringify({ filter: req.filter, maxEvents: req.maxEvents })}`);
     }
     const ttlMs = (req.ttlHours ?? this.opts.ttlHours) * 3_600_000;
@@ -68,7 +68,8 @@ export class HistoryService {
       env: req.env,
       fromMs: req.fromMs,
       toMs: req.toMs,
-      filter: req.filter,
+      // An equivalent filter in other words keeps the text the index was made with.
+      filter: prev?.filter ?? req.filter,
       ...(req.maxEvents !== undefined ? { maxEvents: req.maxEvents } : {}),
       createdAt: prev?.createdAt ?? nowMs,
       requestedAt: nowMs,
@@ -85,6 +86,20 @@ export class HistoryService {
   /** A load of `index` could start here now: it runs already, or fewer than maxConcurrentJobs do. */
   hasRoomFor(index: string): boolean {
     return this.running.has(index) || this.running.size < (this.opts.maxConcurrentJobs ?? Infinity);
+  }
+
+  /**
+   * Two filters ask the same when their texts are equal or their keys are (`archiveFilter(…).key`: names
+   * resolved, AND/OR terms in a fixed order — `host:(b OR a)`, `host.name:(a OR b)` and the older
+   * `host=a,b` alike): the same index then serves both.
+   */
+  private sameFilter(a: string, b: string): boolean {
+    if (a === b) return true;
+    try {
+      return archiveFilter(a, this.opts.catalogue).key === archiveFilter(b, this.opts.catalogue).key;
+    } catch {
+      return false;
+    }
   }
 
   /** POST /v1/history: record, start loading here, answer at once (or BusyError, before anything is recorded). */

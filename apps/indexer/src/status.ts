@@ -1,4 +1,3 @@
-import type { EventFilter } from '@backlog/core-codec';
 import type { JobDoc, PartCheckpoint, PartProgress, PlanProblem, PlanSummary } from './jobs';
 
 export type JobStatus = 'queued' | 'loading' | 'done' | 'partial' | 'failed';
@@ -9,7 +8,8 @@ export interface JobView {
   env: string;
   start: string;
   end: string;
-  filter: EventFilter;
+  /** The filter's canonical text (query language; '' = every event). */
+  filter: string;
   maxEvents?: number;
   status: JobStatus;
   createdAt: string;

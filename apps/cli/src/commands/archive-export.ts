@@ -2,7 +2,6 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Port } from '@backlog/adapter-s3';
-import { eventMatcher, filterText, isEmptyFilter } from '@backlog/core-codec';
 import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
 
 /**
@@ -79,7 +78,7 @@ function writeTo(stream: Writable, text: string): Promise<void> {
 export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<RunSummary> {
   const toFile = opts.out !== '-';
   const outPath = toFile ? resolve(opts.out) : '-';
-  const identity = { op: 'export' as const, env: opts.env, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), filter: filterText(opts.filter), out: outPath };
+  const identity = { op: 'export' as const, env: opts.env, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), filter: opts.filter.text, out: outPath };
   const statePath = opts.statePath ? resolve(opts.statePath) : toFile ? defaultStatePath(opts.root, { op: 'export', env: opts.env, fromMs: opts.fromMs, toMs: opts.toMs }) : undefined;
   const cp = statePath ? CheckpointStore.open(statePath, identity, opts.restart ?? false) : undefined;
 
@@ -107,8 +106,8 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
   try {
     const run = new RunTracker(await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter), cp, opts);
     const progress = run.progress;
-    const filtering = !isEmptyFilter(opts.filter);
-    const matches = eventMatcher(opts.filter);
+    const filtering = !opts.filter.matchesAll;
+    const matches = opts.filter.test;
     const stall = stallAfterParts();
 
     for await (const r of run.read(s3, opts)) {
@@ -125,7 +124,7 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
             let text = '';
             let n = 0;
             for (const line of batch) {
-              if (filtering && !matches(JSON.parse(line) as Record<string, unknown>)) continue;
+              if (filtering && !matches(JSON.parse(line))) continue;
               text += line + '\n';
               n++;
             }

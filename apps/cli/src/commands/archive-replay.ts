@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
 import type { S3Port } from '@backlog/adapter-s3';
-import { type BatchEvent, encodeBatch, eventMatcher, filterText, harvestTopic, isEmptyFilter } from '@backlog/core-codec';
+import { type BatchEvent, encodeBatch, harvestTopic } from '@backlog/core-codec';
 import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
 
 /**
@@ -98,14 +98,14 @@ export function replayTargetRefusal(env: string, topic: string): string | undefi
 }
 
 export async function replayArchive(s3: S3Port, producer: Producer, opts: ReplayOptions): Promise<RunSummary> {
-  const identity = { op: 'replay' as const, env: opts.env, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), filter: filterText(opts.filter), topic: opts.topic };
+  const identity = { op: 'replay' as const, env: opts.env, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), filter: opts.filter.text, topic: opts.topic };
   const statePath = opts.statePath ? resolve(opts.statePath) : defaultStatePath(opts.root, { op: 'replay', env: opts.env, fromMs: opts.fromMs, toMs: opts.toMs, topic: opts.topic });
   const cp = CheckpointStore.open(statePath, identity, opts.restart ?? false);
   cp.save();
   const run = new RunTracker(await planRun(s3, opts.env, opts.fromMs, opts.toMs, opts.filter), cp, opts);
   const progress = run.progress;
-  const filtering = !isEmptyFilter(opts.filter);
-  const matches = eventMatcher(opts.filter);
+  const filtering = !opts.filter.matchesAll;
+  const matches = opts.filter.test;
   const maxRequest = opts.maxRequestBytes ?? 4 << 20;
   const stall = stallAfterParts();
   let records = 0;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type ArchivePart, type ArchiveProblem, type S3Port, isArchivePartError, listArchiveParts, readPartEvents } from '@backlog/adapter-s3';
-import { type EventFilter, partMayMatch } from '@backlog/core-codec';
+import type { ArchiveFilter } from '@backlog/core-query';
 
 /**
  * What `backlog archive export` and `backlog archive replay` share (docs/specs/archive.md,
@@ -123,9 +123,9 @@ export interface RunPlan {
   totalEvents: number;
 }
 
-export async function planRun(s3: S3Port, env: string, fromMs: number, toMs: number, filter: EventFilter): Promise<RunPlan> {
+export async function planRun(s3: S3Port, env: string, fromMs: number, toMs: number, filter: Pick<ArchiveFilter, 'mayMatchPart'>): Promise<RunPlan> {
   const l = await listArchiveParts(s3, env, fromMs, toMs);
-  const parts = l.parts.filter((p) => partMayMatch(filter, p.manifest));
+  const parts = l.parts.filter((p) => filter.mayMatchPart(p.manifest));
   return {
     parts,
     filteredOut: l.parts.length - parts.length,
@@ -281,7 +281,8 @@ export interface RunOptions {
   env: string;
   fromMs: number;
   toMs: number;
-  filter: EventFilter;
+  /** `--filter` (the query language, or the older forms translated): its text is part of the run's identity. */
+  filter: ArchiveFilter;
   /** Checkpoint file; default `.backlog/archive/<op>-<env>-<from36>-<to36>[-<topic>].json` under `root`. */
   statePath?: string;
   root: string;

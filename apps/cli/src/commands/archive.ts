@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
-import { type EventFilter, type PartProblem, checkPart, parseFilterArgs, parseTimeArg } from '@backlog/core-codec';
+import { logsCatalogue } from '@backlog/adapter-search';
+import { type PartProblem, checkPart, parseTimeArg } from '@backlog/core-codec';
+import { type ArchiveFilter, QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
 import { cliKafka } from './kafka';
@@ -187,15 +189,36 @@ function commonRunOptions(cmd: Command): Command {
     .requiredOption('--env <env>', 'environment name', process.env.BACKLOG_ENV)
     .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
     .option('--to <time>', 'end (exclusive): RFC 3339, epoch seconds, or relative', 'now')
-    .option('--filter <key=value>', 'keep matching events only: host=a,b  service=x  level=error  message~text (repeatable, all must match)', collect, [])
+    .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*', docs/specs/query.md), or host=a,b  service=x  level=error  message~text; repeatable (all must match)", collect, [])
     .option('--state <file>', 'checkpoint file (default .backlog/archive/<op>-<env>-<from36>-<to36>[-<topic>].json)')
     .option('--restart', 'ignore an existing checkpoint and start from the first part')
     .option('--skip-corrupt', 'accept corrupt parts as lost: record them as skipped (not retried on resume) and exit 0')
     .option('--ahead <n>', 'parts downloaded and verified ahead of the one being written', '2');
 }
 
+/**
+ * `--filter` → the filter, as `backlog history load` reads it: the query language checked against the
+ * `logs-*` template's fields (its filters mean the same on both engines), the older forms translated.
+ * A filter that does not parse or check is a usage error (exit 64): printed with a caret under its
+ * column; undefined then.
+ */
+function filterOf(args: readonly string[]): ArchiveFilter | undefined {
+  let text = '';
+  try {
+    text = filterArgsText(args);
+    const f = archiveFilter(text, logsCatalogue('elasticsearch'));
+    for (const w of f.warnings) process.stderr.write(`note: --filter: ${w.message}\n`);
+    return f;
+  } catch (e) {
+    if (!(e instanceof QueryError)) throw e;
+    process.stderr.write(`backlog: invalid --filter:\n${formatQueryError(e.column > 0 ? text : '', e)}\n`);
+    process.exitCode = 64;
+    return undefined;
+  }
+}
+
 /** The options export and replay take alike, from their command lines. */
-function runOptionsOf(opts: RunCliOptions, range: { fromMs: number; toMs: number }, filter: EventFilter, stopping: { requested: boolean }): RunOptions {
+function runOptionsOf(opts: RunCliOptions, range: { fromMs: number; toMs: number }, filter: ArchiveFilter, stopping: { requested: boolean }): RunOptions {
   return {
     env: opts.env,
     fromMs: range.fromMs,
@@ -224,7 +247,8 @@ function registerExport(archive: Command): void {
       .option('--out <file>', 'output file, or - for stdout', '-'),
   ).action(async (opts: RunCliOptions & { out: string }) => {
     const range = timesOf(opts);
-    const filter = parseFilterArgs(opts.filter);
+    const filter = filterOf(opts.filter);
+    if (!filter) return;
     const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
     const s3 = createS3({ ...cfg.s3 });
     const sig = stopOnSignal();
@@ -248,7 +272,8 @@ function registerReplay(archive: Command): void {
       .option('--force', 'allow h-<env> of the same env or a c-* topic as the target'),
   ).action(async (opts: RunCliOptions & { topic: string; partitions?: string; force?: boolean }) => {
     const range = timesOf(opts);
-    const filter = parseFilterArgs(opts.filter);
+    const filter = filterOf(opts.filter);
+    if (!filter) return;
     const refusal = replayTargetRefusal(opts.env, opts.topic);
     if (refusal && !opts.force) throw new Error(`--topic ${opts.topic}: ${refusal} (--force to do it anyway)`);
     const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });

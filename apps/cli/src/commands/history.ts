@@ -34,6 +34,34 @@ export function runIndexerHistory(args: readonly string[]): Promise<number> {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+export interface LoadOptions {
+  env: string;
+  from: string;
+  to: string;
+  filter?: string[];
+  maxEvents?: string;
+  ttlHours?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  config?: string;
+}
+
+/**
+ * The indexer's `history load` arguments. Values go as `--name=value`: the indexer reads them with
+ * node:util parseArgs, which takes a separate value starting with a dash — a relative time (`-2h`), a
+ * filter (`-level:debug`) — for an option and refuses it.
+ */
+export function loadArgs(o: LoadOptions): string[] {
+  const args = ['load', `--env=${o.env}`, `--from=${o.from}`, `--to=${o.to}`];
+  for (const f of o.filter ?? []) args.push(`--filter=${f}`);
+  if (o.maxEvents !== undefined) args.push(`--max-events=${o.maxEvents}`);
+  if (o.ttlHours !== undefined) args.push(`--ttl-hours=${o.ttlHours}`);
+  if (o.dryRun) args.push('--dry-run');
+  if (o.json) args.push('--json');
+  if (o.config) args.push(`--config=${o.config}`);
+  return args;
+}
+
 export function registerHistory(program: Command): void {
   const history = program.command('history').description('load any time range into an expiring history index; list, extend, drop them (apps/indexer)');
   const run = async (args: string[]) => {
@@ -47,20 +75,13 @@ export function registerHistory(program: Command): void {
       .requiredOption('--env <env>', 'environment')
       .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
       .requiredOption('--to <time>', 'end (exclusive), same forms')
-      .option('--filter <k=v|message~text>', 'host=, service=, level= (comma = or), message~text; repeatable (= and)', collect)
+      .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*'), or host=a,b service=x level=error message~text; repeatable (all must match)", collect)
       .option('--max-events <n>', 'at most this many events (whole 5-minute windows in time order)')
       .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)')
       .option('--dry-run', 'print the parts, compressed bytes, events and an estimated time; load nothing')
       .option('--json', 'JSON output even on a terminal'),
-  ).action(async (o: { env: string; from: string; to: string; filter?: string[]; maxEvents?: string; ttlHours?: string; dryRun?: boolean; json?: boolean; config?: string }) => {
-    const args = ['load', '--env', o.env, '--from', o.from, '--to', o.to];
-    for (const f of o.filter ?? []) args.push('--filter', f);
-    if (o.maxEvents !== undefined) args.push('--max-events', o.maxEvents);
-    if (o.ttlHours !== undefined) args.push('--ttl-hours', o.ttlHours);
-    if (o.dryRun) args.push('--dry-run');
-    if (o.json) args.push('--json');
-    if (o.config) args.push('--config', o.config);
-    await run(args);
+  ).action(async (o: LoadOptions) => {
+    await run(loadArgs(o));
   });
   common(history.command('list').description('history indices with status, range, events and expiry').option('--env <env>', 'only this environment').option('--json', 'one JSON object per line')).action(
     async (o: { env?: string; json?: boolean; config?: string }) => {

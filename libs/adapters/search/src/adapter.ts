@@ -175,6 +175,7 @@ export class SearchAdapter implements SearchPort {
     if (req.source !== undefined) body._source = req.source;
     if (req.trackTotalHits !== undefined) body.track_total_hits = req.trackTotalHits;
     if (req.aggs) body.aggs = req.aggs;
+    if (req.runtimeMappings) body.runtime_mappings = req.runtimeMappings;
     const res = await this.driver.search(asList(req.index), body);
     const hits = res.hits as { total?: unknown; hits?: unknown } | undefined;
     if (!hits || !Array.isArray(hits.hits)) throw new SearchError('SEARCH_RESPONSE_INVALID', 'search: no hits in the answer');

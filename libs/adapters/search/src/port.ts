@@ -120,6 +120,11 @@ export interface SearchRequest {
   /** `true` counts exactly; a number caps the count (the engine's default is 10,000). */
   trackTotalHits?: boolean | number;
   aggs?: Json;
+  /**
+   * Elasticsearch `runtime_mappings` (fields computed at search time; without a script, read from
+   * `_source`). OpenSearch 2 has no such request section: the query translation never sends it there.
+   */
+  runtimeMappings?: Json;
 }
 
 export interface SearchHit<T> {

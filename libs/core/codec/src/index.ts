@@ -4,4 +4,3 @@ export * from './window';
 export * from './spool-format';
 export * from './part';
 export * from './time';
-export * from './filter';

@@ -229,7 +229,8 @@ export class Aggregator {
         return;
       }
       if (!inner) return;
-      for (const b of this.ordered([...inner.values()])) rows.push([...(time !== undefined ? [time] : []), ...b.keys, ...this.metricCells(b)]);
+      const groups = [...inner.values()].map((b) => ({ keys: b.keys, count: b.count, metrics: this.metricCells(b) }));
+      for (const g of orderGroups(p, groups)) rows.push([...(time !== undefined ? [time] : []), ...g.keys, ...g.metrics]);
     };
     if (p.histogram) {
       const i = p.histogram.intervalMs;
@@ -275,35 +276,49 @@ export class Aggregator {
     });
   }
 
-  private ordered(bs: Bucket[]): Bucket[] {
-    const p = this.plan;
-    const ipCols = p.terms.map((t) => t.field.type === 'ip' && !t.field.flattened);
-    const keyCmp = (a: Bucket, b: Bucket) => {
-      for (let i = 0; i < a.keys.length; i++) {
-        const c = compareCells(a.keys[i] as Cell, b.keys[i] as Cell, ipCols[i] as boolean);
-        if (c) return c;
-      }
-      return 0;
-    };
-    const o = p.order;
-    const metricOf = (b: Bucket): number => {
-      const v = this.metricCells(b)[o.by as number];
-      return typeof v === 'number' ? v : Number.NaN;
-    };
-    const cmp = (a: Bucket, b: Bucket): number => {
-      let c = 0;
-      if (o.by === 'count') c = a.count - b.count;
-      else if (o.by === 'key') c = keyCmp(a, b);
-      else {
-        const x = metricOf(a);
-        const y = metricOf(b);
-        c = x === y || (Number.isNaN(x) && Number.isNaN(y)) ? 0 : Number.isNaN(x) ? 1 : Number.isNaN(y) ? -1 : x - y;
-      }
-      if (o.desc) c = -c;
-      return c || keyCmp(a, b);
-    };
-    return bs.sort(cmp).slice(0, p.limit);
-  }
+}
+
+/** One group of a stats answer (within one time bucket), as `orderGroups` sees it. */
+export interface GroupRow {
+  keys: Cell[];
+  count: number;
+  /** The metric cells, in the plan's order. */
+  metrics: Cell[];
+}
+
+/**
+ * The groups of one time bucket ordered as the engine's terms aggregations order them (the plan's
+ * order; ties by key ascending, keys compared field by field in their type's order) and cut to the
+ * plan's limit. The evaluator and the reader of answers the engine leaves unordered (a `composite`
+ * aggregation) both use it.
+ */
+export function orderGroups<T extends GroupRow>(p: StatsPlan, groups: T[]): T[] {
+  const ipCols = p.terms.map((t) => t.field.type === 'ip' && !t.field.flattened);
+  const keyCmp = (a: T, b: T) => {
+    for (let i = 0; i < a.keys.length; i++) {
+      const c = compareCells(a.keys[i] as Cell, b.keys[i] as Cell, ipCols[i] as boolean);
+      if (c) return c;
+    }
+    return 0;
+  };
+  const o = p.order;
+  const metricOf = (g: T): number => {
+    const v = g.metrics[o.by as number];
+    return typeof v === 'number' ? v : Number.NaN;
+  };
+  const cmp = (a: T, b: T): number => {
+    let c = 0;
+    if (o.by === 'count') c = a.count - b.count;
+    else if (o.by === 'key') c = keyCmp(a, b);
+    else {
+      const x = metricOf(a);
+      const y = metricOf(b);
+      c = x === y || (Number.isNaN(x) && Number.isNaN(y)) ? 0 : Number.isNaN(x) ? 1 : Number.isNaN(y) ? -1 : x - y;
+    }
+    if (o.desc) c = -c;
+    return c || keyCmp(a, b);
+  };
+  return groups.sort(cmp).slice(0, p.limit);
 }
 
 function emptyState(m: MetricPlan): MetricState {

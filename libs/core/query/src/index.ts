@@ -18,7 +18,7 @@ export type { Predicate, QueryPlan, StatsPlan, HitsPlan, MetricPlan, GroupPlan, 
 export { parseTimeExpr, parseTimeRange, resolveTime, resolveRange, requireTime, parseDuration, fixedInterval, TIME_FORMS, type TimeExpr, type TimeRange, type TimeRangeInput } from './time';
 export { analyze, forEachToken, lowerCase, MAX_TOKEN_LENGTH } from './analyze';
 export { compileFilter, compilePredicate, wildcardMatcher, type EventFilter, type CompileOptions } from './evaluate';
-export { Aggregator, evaluateQuery, collectHits, filterSource, percentile } from './aggregate';
+export { Aggregator, evaluateQuery, collectHits, filterSource, percentile, orderGroups, type GroupRow } from './aggregate';
 export type { Cell, Column, Hit, HitsResult, StatsResult, QueryResult } from './result';
 export { parseIp, parseCidr, compareIp, formatIp } from './ip';
 export { suggest, editDistance } from './suggest';
@@ -27,3 +27,4 @@ export { printQuery, printFilter } from './print';
 export { exampleCatalogue } from './testing';
 export { parseRequest, requestText, queryRequestSchema, type QueryRequest, type ParsedRequest } from './request';
 export { parseCondition, planCondition, evaluateCondition, type Condition, type ConditionExpr, type Comparison, type ConditionPlan, type ConditionOptions, type ConditionResult } from './condition';
+export { archiveFilter, filterArgsText, legacyFilterText, mayMatchValues, type ArchiveFilter, type LegacyFilter, type PartFacets } from './archive-filter';

@@ -267,6 +267,22 @@ describe('parseQuery: details', () => {
     ]);
   });
 
+  it('range bounds may be quoted, so that what printQuery writes parses again', () => {
+    for (const [q, printed] of [
+      ['fields.endpoint:["/api/o" TO "/api/v"]', 'fields.endpoint:["/api/o" TO "/api/v"]'],
+      ['x:[a TO "to"]', 'x:[a TO "to"]'],
+      ['x:{"]" TO "z"}', 'x:{"]" TO "z"}'],
+      ['x:["a b" TO *]', 'x>="a b"'],
+    ] as const) {
+      const f = parseFilter(q).filter;
+      expect(f.type, q).toBe('range');
+      expect(printQuery(parseFilter(q)), q).toBe(printed);
+      expect(printQuery(parseFilter(printed)), q).toBe(printed);
+    }
+    const r = parseFilter('x:["a b" TO "c"]').filter as { lower: { value: { text: string; quoted: boolean } } };
+    expect(r.lower.value).toMatchObject({ text: 'a b', quoted: true });
+  });
+
   it('parseFilter refuses commands (processor conditions, --filter)', () => {
     expect(parseFilter('level:error').filter.type).toBe('match');
     expect(() => parseFilter('level:error | stats count()')).toThrow(expect.objectContaining({ code: 'COMMAND_CONFLICT', column: 15 }));

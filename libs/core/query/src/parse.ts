@@ -342,7 +342,9 @@ class Parser {
     const open = this.peek();
     this.pos++;
     this.ws();
-    const lo = this.valueWord(true);
+    // A bound may be quoted (`x:["a b" TO "c"]`): printQuery writes one that way when it must.
+    const bound = () => (this.peek() === Ch.Quote ? this.quoted() : this.valueWord(true));
+    const lo = bound();
     this.ws();
     const toAt = this.pos;
     if (this.s.slice(toAt, toAt + 2).toUpperCase() !== 'TO' || !(isWs(this.s.charCodeAt(toAt + 2)) || toAt + 2 >= this.s.length)) {
@@ -350,7 +352,7 @@ class Parser {
     }
     this.pos += 2;
     this.ws();
-    const hi = this.valueWord(true);
+    const hi = bound();
     this.ws();
     const close = this.peek();
     if (close !== Ch.RBracket && close !== Ch.RBrace) {

@@ -1,7 +1,7 @@
-import type { Cell, Column, QueryPlan, QueryResult, ResolvedField, StatsPlan } from '@backlog/core-query';
+import { type Cell, type Column, type GroupRow, orderGroups, QueryError, type QueryPlan, type QueryResult, type ResolvedField, type StatsPlan } from '@backlog/core-query';
 import { SearchError } from '../errors';
 import type { Json, SearchPort, SearchResult } from '../port';
-import { GROUPS_AGG, metricAggName, TIME_AGG, translatePlan } from './translate';
+import { COMPOSITE_SIZE, COMPOSITE_TIME, compositeSourceName, GROUPS_AGG, metricAggName, TIME_AGG, translatePlan } from './translate';
 
 /**
  * The engine's answer to a translated plan → the engine-neutral `QueryResult` of libs/core/query (the
@@ -18,6 +18,12 @@ export function readQueryResult(plan: QueryPlan, res: SearchResult<Json>): Query
   for (const m of s.metrics) columns.push({ name: m.column, role: 'metric', type: 'number' });
   const rows: Cell[][] = [];
   const aggs = res.aggregations ?? {};
+  const composite = aggs[GROUPS_AGG] as Json | undefined;
+  // Several groups on Elasticsearch come as a top-level composite (keys are objects; multi_terms keys are lists).
+  const objectKey = (x: unknown) => { const k = (x as Json).key; return !!k && typeof k === 'object' && !Array.isArray(k); };
+  if (s.terms.length > 1 && composite && Array.isArray(composite.buckets) && (composite.buckets as unknown[]).every(objectKey)) {
+    return { kind: 'stats', total: res.total.value, columns, rows: compositeRows(s, composite) };
+  }
   const fromBucket = (prefix: Cell[], b: Json, total: number) => {
     if (!s.terms.length) {
       rows.push([...prefix, ...metricCells(s, b, total)]);
@@ -35,6 +41,37 @@ export function readQueryResult(plan: QueryPlan, res: SearchResult<Json>): Query
     fromBucket([], aggs, res.total.value);
   }
   return { kind: 'stats', total: res.total.value, columns, rows };
+}
+
+/**
+ * A `composite` answer (Elasticsearch, groups of several fields): every (time bucket, combination) in
+ * key order → per time bucket, the groups ordered and cut as the plan says (`orderGroups`), time
+ * buckets in the plan's direction. Time buckets without events have no groups, hence no rows, as
+ * with a date_histogram over multi_terms.
+ */
+function compositeRows(s: StatsPlan, agg: Json): Cell[][] {
+  const buckets = bucketsOf(agg, GROUPS_AGG);
+  if (buckets.length >= COMPOSITE_SIZE) {
+    throw new QueryError('LIMIT_EXCEEDED', `more than ${COMPOSITE_SIZE.toLocaleString('en-US')} combinations of ${s.terms.map((t) => t.column).join(', ')}${s.histogram ? ' and time buckets' : ''}`, {
+      column: 0,
+      hint: 'group by fewer fields, use a longer interval, or narrow the filter or the range',
+    });
+  }
+  const byTime = new Map<number | undefined, GroupRow[]>();
+  for (const b of buckets) {
+    const key = b.key as Record<string, unknown> | undefined;
+    if (!key || typeof key !== 'object') throw new SearchError('SEARCH_RESPONSE_INVALID', 'query: a composite bucket without a key');
+    const time = s.histogram ? num(key[COMPOSITE_TIME]) : undefined;
+    const keys = s.terms.map((t, i) => keyCell(key[compositeSourceName(i)], t.field));
+    const count = num(b.doc_count);
+    let list = byTime.get(time);
+    if (!list) byTime.set(time, (list = []));
+    list.push({ keys, count, metrics: metricCells(s, b, count) });
+  }
+  const times = [...byTime.keys()].sort((a, b) => ((a ?? 0) - (b ?? 0)) * (s.histogramDesc ? -1 : 1));
+  const rows: Cell[][] = [];
+  for (const t of times) for (const g of orderGroups(s, byTime.get(t) as GroupRow[])) rows.push([...(t !== undefined ? [t] : []), ...g.keys, ...g.metrics]);
+  return rows;
 }
 
 function bucketsOf(agg: unknown, name: string): Json[] {

@@ -123,6 +123,19 @@ describe('translateQuery: filters → engine query', () => {
     expect(dsl(q, es, 'elasticsearch')).toEqual(want);
   });
 
+  it('Elasticsearch: what `flattened` refuses on a key (wildcard, a range with one bound) reads the key from _source (a runtime field, no script)', () => {
+    const onEs = (q: string) => translateQuery(q, es, 'elasticsearch', { now: NOW }).request;
+    expect(onEs('fields.endpoint:*users*')).toMatchObject({ query: { wildcard: { 'fields.endpoint': { value: '*users*' } } }, runtimeMappings: { 'fields.endpoint': { type: 'keyword' } } });
+    expect(onEs('fields.endpoint>="/m"')).toMatchObject({ query: { range: { 'fields.endpoint': { gte: '/m' } } }, runtimeMappings: { 'fields.endpoint': { type: 'keyword' } } });
+    expect(onEs('endpoint<"/m" AND fields.user.id:7?')).toMatchObject({ runtimeMappings: { 'fields.endpoint': { type: 'keyword' }, 'fields.user.id': { type: 'keyword' } } });
+    // What it takes natively stays native: exact values, prefixes, two-sided ranges, exists.
+    for (const q of ['fields.endpoint:/api', 'fields.endpoint:/api*', 'fields.endpoint:["/a" TO "/m"]', 'fields.user.id:*', 'host:*-1', 'level:error']) expect(onEs(q).runtimeMappings, q).toBeUndefined();
+    // OpenSearch's flat_object takes them all.
+    for (const q of ['fields.endpoint:*users*', 'fields.endpoint>="/m"']) expect(translateQuery(q, os, 'opensearch').request.runtimeMappings, q).toBeUndefined();
+    // One runtime name cannot be both a keyword and a number in one request: refused before sending.
+    expect(() => translateQuery('fields.d:*1* | stats avg(fields.d)', es, 'elasticsearch')).toThrow(expect.objectContaining({ code: 'FIELD_TYPE' }) as unknown as QueryError);
+  });
+
   it('the time range beside the query is a filter clause', () => {
     expect(translateQuery('level:error', os, 'opensearch', { now: NOW, range: { from: '-1h' } }).request.query).toEqual({
       bool: { filter: [{ range: { '@timestamp': { gte: NOW - 3_600_000, lt: NOW, format: 'epoch_millis' } } }, { term: { 'log.level': { value: 'error' } } }] },
@@ -152,19 +165,34 @@ describe('translateQuery: aggregations', () => {
     expect(request.aggs).toEqual(want ?? {});
   });
 
-  it('free-form keys: Elasticsearch groups them from doc values, OpenSearch from _source; numbers from _source on both', () => {
+  it('free-form keys: Elasticsearch groups them from doc values and reads numbers from _source as runtime fields; OpenSearch reads both with a script', () => {
     const onEs = translateQuery('| stats count() by endpoint', es, 'elasticsearch').request.aggs as { groups: { terms: Record<string, unknown> } };
     expect(onEs.groups.terms).toMatchObject({ field: 'fields.endpoint', size: 100 });
     const onOs = translateQuery('| stats count() by endpoint, service', os, 'opensearch').request.aggs as { groups: { multi_terms: { terms: Array<Record<string, unknown>> } } };
     expect(onOs.groups.multi_terms.terms[0]).toMatchObject({ script: { lang: 'painless', params: { path: ['fields', 'endpoint'] } } });
     expect(onOs.groups.multi_terms.terms[1]).toEqual({ field: 'service.name' });
-    for (const [cat, engine] of [[os, 'opensearch'], [es, 'elasticsearch']] as const) {
-      const aggs = translateQuery('| stats avg(fields.duration_ms), distinct(fields.user)', cat, engine).request.aggs as Record<string, Record<string, { script?: { source: string; params: unknown } }>>;
-      expect(aggs.m0?.avg?.script?.params).toEqual({ path: ['fields', 'duration_ms'] });
-      expect(aggs.m0?.avg?.script?.source).toContain('Double.parseDouble');
-      if (engine === 'opensearch') expect(aggs.m1?.cardinality?.script).toBeDefined();
-      else expect(aggs.m1?.cardinality).toEqual({ field: 'fields.user' });
+    const osAggs = translateQuery('| stats avg(fields.duration_ms), distinct(fields.user)', os, 'opensearch').request.aggs as Record<string, Record<string, { script?: { source: string; params: unknown } }>>;
+    expect(osAggs.m0?.avg?.script?.params).toEqual({ path: ['fields', 'duration_ms'] });
+    expect(osAggs.m0?.avg?.script?.source).toContain('Double.parseDouble');
+    expect(osAggs.m1?.cardinality?.script).toBeDefined();
+    // Elasticsearch is never sent a script (an install may lack lang-painless: ADR 0017).
+    const esReq = translateQuery('| stats avg(fields.duration_ms), distinct(fields.user)', es, 'elasticsearch').request;
+    expect(esReq.aggs).toEqual({ m0: { avg: { field: 'fields.duration_ms' } }, m1: { cardinality: { field: 'fields.user' } } });
+    expect(esReq.runtimeMappings).toEqual({ 'fields.duration_ms': { type: 'double' } });
+    for (const q of ['| stats avg(fields.d), p95(fields.d) by endpoint, service, interval(5m)', 'fields.a:*x* | stats count() by fields.a, host', '| stats sum(fields.d) by fields.a']) {
+      expect(JSON.stringify(translateQuery(q, es, 'elasticsearch', { now: NOW, range: { from: '-1h' } }).request), q).not.toContain('painless');
     }
+  });
+
+  it('several groups on Elasticsearch: a composite of every combination (time bucket first), no multi_terms', () => {
+    const { request } = translateQuery('| stats count(), avg(pid) by service, host, interval(5m)', es, 'elasticsearch', { now: NOW, range: { from: '-1h' } });
+    expect(request.aggs).toEqual({
+      groups: {
+        composite: { size: 65_535, sources: [{ t: { date_histogram: { field: '@timestamp', fixed_interval: '5m' } } }, { g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }] },
+        aggs: { m1: { avg: { field: 'process.pid' } } },
+      },
+    });
+    expect(translateQuery('| stats count() by service, host', es, 'elasticsearch').request.aggs).toEqual({ groups: { composite: { size: 65_535, sources: [{ g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }] } } });
   });
 
   it('a bad query never becomes a request', () => {
@@ -205,6 +233,32 @@ describe('readQueryResult', () => {
     const multi = planQuery('| stats sum(pid) by service, host', os);
     expect((readQueryResult(multi, { tookMs: 1, total: { value: 2, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: [{ key: ['api', 'web-1'], doc_count: 2, m0: { value: null } }] } } }) as StatsResult).rows).toEqual([['api', 'web-1', 0]]);
     expect(() => readQueryResult(multi, { tookMs: 1, total: { value: 0, relation: 'eq' }, hits: [], aggregations: {} })).toThrow(expect.objectContaining({ code: 'SEARCH_RESPONSE_INVALID' }));
+  });
+
+  it('reads a composite (Elasticsearch, several groups): orders and cuts each time bucket as the plan says', () => {
+    const plan = planQuery('| stats count(), max(pid) by service, host, interval(1h) | sort -@timestamp | limit 2', es, { now: NOW, range: { from: '-2h' } });
+    const t0 = NOW - 7_200_000;
+    const t1 = NOW - 3_600_000;
+    const b = (t: number, service: string, host: string, n: number, max: number) => ({ key: { t, g0: service, g1: host }, doc_count: n, m1: { value: max } });
+    const res = readQueryResult(plan, {
+      tookMs: 1,
+      total: { value: 13, relation: 'eq' },
+      hits: [],
+      aggregations: { groups: { after_key: { t: t1, g0: 'web', g1: 'b' }, buckets: [b(t0, 'api', 'a', 1, 5), b(t0, 'api', 'b', 3, 7), b(t0, 'web', 'a', 3, 9), b(t1, 'api', 'a', 2, 1), b(t1, 'web', 'b', 4, 2)] } },
+    }) as StatsResult;
+    // Newest time bucket first; within one, count descending, ties by key; at most 2.
+    expect(res.rows).toEqual([
+      [t1, 'web', 'b', 4, 2],
+      [t1, 'api', 'a', 2, 1],
+      [t0, 'api', 'b', 3, 7],
+      [t0, 'web', 'a', 3, 9],
+    ]);
+    expect(res.columns.map((c) => c.name)).toEqual(['@timestamp', 'service', 'host', 'count', 'max(pid)']);
+    // A full page means there may be more combinations: refused rather than answered wrong.
+    const many = { key: { g0: 'x', g1: 'y' }, doc_count: 1 };
+    const multi = planQuery('| stats count() by service, host', es);
+    expect(() => readQueryResult(multi, { tookMs: 1, total: { value: 1, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: Array.from({ length: 65_535 }, () => many) } } })).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
+    expect((readQueryResult(multi, { tookMs: 1, total: { value: 0, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: [] } } }) as StatsResult).rows).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { planQuery, type FieldCatalogue, type PlanOptions, type Predicate, type Query, type QueryPlan, type ResolvedField, type StatsPlan } from '@backlog/core-query';
+import { planQuery, QueryError, type FieldCatalogue, type PlanOptions, type Predicate, type Query, type QueryPlan, type ResolvedField, type StatsPlan } from '@backlog/core-query';
 import type { Json, SearchEngine, SearchRequest } from '../port';
 
 /**
@@ -16,10 +16,39 @@ import type { Json, SearchEngine, SearchRequest } from '../port';
  *               percentiles, cardinality; count(field) is a filter on exists
  *   free-form   keys of `fields.*` have doc values on Elasticsearch (`flattened`, keywords) but not on
  *               OpenSearch (`flat_object` answers empty or wrong buckets), and numbers there are
- *               strings on both: so grouping on OpenSearch, and numeric metrics on both, read the key
- *               from `_source` with a Painless script that walks the path as the evaluator does
- *               (values.ts: nested objects, arrays, dotted keys).
+ *               strings on both: so grouping on OpenSearch, and numeric metrics on OpenSearch, read the
+ *               key from `_source` with a Painless script that walks the path as the evaluator does
+ *               (values.ts: nested objects, arrays, dotted keys). Elasticsearch is never sent a script
+ *               (an install may lack lang-painless, as the local node does: ADR 0017): what `flattened`
+ *               refuses on a key — `wildcard`, a range with one bound — and numeric metrics on a key use
+ *               a runtime field of the same name without a script, which Elasticsearch reads from
+ *               `_source` (nested objects, dotted keys, arrays; numeric strings parsed, others skipped).
+ *   several     groups of several fields are `multi_terms` on OpenSearch; on Elasticsearch, where
+ *   groups      `multi_terms` comes with x-pack (not in every install), a `composite` aggregation
+ *               (server core) answers every combination and the reader orders and cuts them as the
+ *               evaluator does.
  */
+
+/** Fields read from `_source` at search time (Elasticsearch `runtime_mappings` without a script), by path. */
+export type RuntimeFields = Map<string, 'keyword' | 'double'>;
+
+/** A free-form key on Elasticsearch: `flattened` keeps it as a keyed keyword. */
+const esKey = (f: ResolvedField, engine: SearchEngine) => engine === 'elasticsearch' && !!f.flattened && f.flattened.key !== '';
+
+function readFromSource(runtime: RuntimeFields, f: ResolvedField, type: 'keyword' | 'double'): void {
+  const had = runtime.get(f.path);
+  if (had && had !== type) {
+    // One name, one runtime type: a wildcard (text) and a numeric metric on the same key cannot share a request.
+    throw new QueryError('FIELD_TYPE', `${f.path} cannot be both matched as text and aggregated as a number in one Elasticsearch query`, {
+      column: 0,
+      hint: 'split the query: filter in one, aggregate in another, or match the key exactly instead of with a wildcard',
+    });
+  }
+  runtime.set(f.path, type);
+}
+
+/** Composite pages hold at most this many combinations: the engine's `search.max_buckets` less one. */
+export const COMPOSITE_SIZE = 65_535;
 
 export interface Translation {
   plan: QueryPlan;
@@ -35,10 +64,16 @@ export function translateQuery(input: Query | string | QueryPlan, catalogue: Fie
 
 /** The search request (without its index) for a plan. */
 export function translatePlan(plan: QueryPlan, engine: SearchEngine): Omit<SearchRequest, 'index'> {
-  const query = predicateDsl(plan.filter, engine);
-  if (plan.stats) return { query, size: 0, trackTotalHits: true, aggs: statsAggs(plan.stats, plan, engine) };
+  const runtime: RuntimeFields = new Map();
+  const query = predicateDsl(plan.filter, engine, runtime);
+  const withRuntime = (r: Omit<SearchRequest, 'index'>): Omit<SearchRequest, 'index'> =>
+    runtime.size ? { ...r, runtimeMappings: Object.fromEntries([...runtime].map(([path, type]) => [path, { type }])) } : r;
+  if (plan.stats) {
+    const aggs = statsAggs(plan.stats, plan, engine, runtime);
+    return withRuntime({ query, size: 0, trackTotalHits: true, aggs });
+  }
   const hits = plan.hits;
-  if (!hits) return { query, size: 0, trackTotalHits: true };
+  if (!hits) return withRuntime({ query, size: 0, trackTotalHits: true });
   const req: Omit<SearchRequest, 'index'> = {
     query,
     size: hits.limit,
@@ -46,7 +81,7 @@ export function translatePlan(plan: QueryPlan, engine: SearchEngine): Omit<Searc
     sort: hits.sort.map((k) => ({ [k.field.path]: { order: k.desc ? 'desc' : 'asc', missing: '_last', ...unmappedType(k.field) } })),
   };
   if (hits.fields) req.source = { includes: hits.fields.map((f) => f.path) };
-  return req;
+  return withRuntime(req);
 }
 
 /** Sorting several indices where one lacks the field must not fail the search. */
@@ -56,7 +91,11 @@ function unmappedType(f: ResolvedField): Json {
   return t ? { unmapped_type: t } : {};
 }
 
-export function predicateDsl(p: Predicate, engine: SearchEngine): Json {
+/**
+ * The query clause of a predicate. `runtime` collects the fields the clause reads from `_source`
+ * (Elasticsearch only): send them as the request's `runtimeMappings`, or the engine refuses the clause.
+ */
+export function predicateDsl(p: Predicate, engine: SearchEngine, runtime: RuntimeFields = new Map()): Json {
   switch (p.kind) {
     case 'all':
       return { match_all: {} };
@@ -67,15 +106,15 @@ export function predicateDsl(p: Predicate, engine: SearchEngine): Json {
       const filter: Json[] = [];
       const mustNot: Json[] = [];
       for (const c of p.items) {
-        if (c.kind === 'not') mustNot.push(predicateDsl(c.item, engine));
-        else filter.push(predicateDsl(c, engine));
+        if (c.kind === 'not') mustNot.push(predicateDsl(c.item, engine, runtime));
+        else filter.push(predicateDsl(c, engine, runtime));
       }
       return { bool: { ...(filter.length ? { filter } : {}), ...(mustNot.length ? { must_not: mustNot } : {}) } };
     }
     case 'or':
-      return { bool: { should: p.items.map((c) => predicateDsl(c, engine)), minimum_should_match: 1 } };
+      return { bool: { should: p.items.map((c) => predicateDsl(c, engine, runtime)), minimum_should_match: 1 } };
     case 'not':
-      return { bool: { must_not: [predicateDsl(p.item, engine)] } };
+      return { bool: { must_not: [predicateDsl(p.item, engine, runtime)] } };
     case 'term':
       return { term: { [p.field.path]: { value: p.value } } };
     case 'terms':
@@ -85,10 +124,14 @@ export function predicateDsl(p: Predicate, engine: SearchEngine): Json {
     case 'prefix':
       return { prefix: { [p.field.path]: { value: p.prefix } } };
     case 'wildcard':
+      // `flattened` refuses wildcard queries on its keys ("not currently supported on keyed [flattened] fields").
+      if (esKey(p.field, engine)) readFromSource(runtime, p.field, 'keyword');
       return { wildcard: { [p.field.path]: { value: p.pattern } } };
     case 'range': {
       const b: Json = {};
       for (const k of ['gt', 'gte', 'lt', 'lte'] as const) if (p[k] !== undefined) b[k] = p[k];
+      // `flattened` takes a range on a key only with both bounds ("must include both an upper and a lower bound").
+      if (esKey(p.field, engine) && (b.gt === undefined && b.gte === undefined || b.lt === undefined && b.lte === undefined)) readFromSource(runtime, p.field, 'keyword');
       if (p.field.type === 'date') b.format = 'epoch_millis';
       return { range: { [p.field.path]: b } };
     }
@@ -134,9 +177,16 @@ Set out = new HashSet(); walk(params._source, params.path, 0, out, false); retur
 const NUMBERS_SCRIPT = `${WALK}
 List out = new ArrayList(); walk(params._source, params.path, 0, out, true); return out;`;
 
-/** `{field}`, or the script above for a free-form key the engine cannot aggregate from doc values. */
-function valuesSource(f: ResolvedField, numeric: boolean): Json {
+/**
+ * `{field}`; for a free-form key whose doc values are strings (numbers) or missing (OpenSearch groups):
+ * on OpenSearch the script above, on Elasticsearch a runtime field read from `_source`.
+ */
+function valuesSource(f: ResolvedField, numeric: boolean, engine: SearchEngine, runtime: RuntimeFields): Json {
   if (f.flattened && f.flattened.key !== '' && (numeric || f.info.subfieldsAggregatable === false)) {
+    if (engine === 'elasticsearch') {
+      readFromSource(runtime, f, numeric ? 'double' : 'keyword');
+      return { field: f.path };
+    }
     return { script: { lang: 'painless', source: numeric ? NUMBERS_SCRIPT : KEYWORDS_SCRIPT, params: { path: f.path.split('.') } } };
   }
   return { field: f.path };
@@ -145,7 +195,7 @@ function valuesSource(f: ResolvedField, numeric: boolean): Json {
 /** Names of the metric sub-aggregations: `m0`, `m1`, … in the plan's order. */
 export const metricAggName = (i: number): string => `m${i}`;
 
-function metricAggs(s: StatsPlan, engine: SearchEngine): Json {
+function metricAggs(s: StatsPlan, engine: SearchEngine, runtime: RuntimeFields): Json {
   const out: Json = {};
   s.metrics.forEach((m, i) => {
     const name = metricAggName(i);
@@ -159,13 +209,13 @@ function metricAggs(s: StatsPlan, engine: SearchEngine): Json {
       case 'min':
       case 'max':
       case 'sum':
-        out[name] = { [m.fn]: valuesSource(f, true) };
+        out[name] = { [m.fn]: valuesSource(f, true, engine, runtime) };
         break;
       case 'distinct':
-        out[name] = { cardinality: valuesSource(f, false) };
+        out[name] = { cardinality: valuesSource(f, false, engine, runtime) };
         break;
       case 'percentiles':
-        out[name] = { percentiles: { ...valuesSource(f, true), percents: [m.percent] } };
+        out[name] = { percentiles: { ...valuesSource(f, true, engine, runtime), percents: [m.percent] } };
         break;
     }
   });
@@ -186,14 +236,27 @@ function orderOf(s: StatsPlan): Json[] {
 export const GROUPS_AGG = 'groups';
 export const TIME_AGG = 'time';
 
-function statsAggs(s: StatsPlan, plan: QueryPlan, engine: SearchEngine): Json {
-  const metrics = metricAggs(s, engine);
+/** Source names in a composite key: `t` (the time bucket) and `g0`, `g1`, … (the groups, in order). */
+export const compositeSourceName = (i: number): string => `g${i}`;
+export const COMPOSITE_TIME = 't';
+
+function statsAggs(s: StatsPlan, plan: QueryPlan, engine: SearchEngine, runtime: RuntimeFields): Json {
+  const metrics = metricAggs(s, engine, runtime);
+  if (s.terms.length > 1 && engine === 'elasticsearch') {
+    // Every combination (with its time bucket), ordered and cut by the reader. Composite takes no parent,
+    // so the time bucket is its first source; empty time buckets have no rows either way.
+    const sources: Json[] = [];
+    if (s.histogram) sources.push({ [COMPOSITE_TIME]: { date_histogram: { field: s.histogram.field.path, fixed_interval: s.histogram.interval } } });
+    s.terms.forEach((g, i) => sources.push({ [compositeSourceName(i)]: { terms: valuesSource(g.field, false, engine, runtime) } }));
+    const composite = { composite: { size: COMPOSITE_SIZE, sources } };
+    return { [GROUPS_AGG]: Object.keys(metrics).length ? { ...composite, aggs: metrics } : composite };
+  }
   let inner: Json = metrics;
   if (s.terms.length) {
     const t =
       s.terms.length === 1
-        ? { terms: { ...valuesSource((s.terms[0] as { field: ResolvedField }).field, false), size: s.limit, order: orderOf(s) } }
-        : { multi_terms: { terms: s.terms.map((g) => valuesSource(g.field, false)), size: s.limit, order: orderOf(s) } };
+        ? { terms: { ...valuesSource((s.terms[0] as { field: ResolvedField }).field, false, engine, runtime), size: s.limit, order: orderOf(s) } }
+        : { multi_terms: { terms: s.terms.map((g) => valuesSource(g.field, false, engine, runtime)), size: s.limit, order: orderOf(s) } };
     inner = { [GROUPS_AGG]: Object.keys(metrics).length ? { ...t, aggs: metrics } : t };
   }
   if (!s.histogram) return inner;
