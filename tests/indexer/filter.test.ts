@@ -169,7 +169,11 @@ describe('history loads with query-language filters: loaded = engine = evaluator
 
     beforeAll(async () => {
       // Its own job keys per engine, so that the two indexers never see each other's jobs.
-      ix = await startIndexer({ ...info, search: { ...info.search, url: url(), engine } }, env, { BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer-${engine}:` });
+      // Every filter loads at once (below): room for all of them, above the default cap of concurrent loads.
+      ix = await startIndexer({ ...info, search: { ...info.search, url: url(), engine } }, env, {
+        BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer-${engine}:`,
+        BACKLOG_INDEXER_LOAD_MAX_CONCURRENT_JOBS: String(FILTERS.length + 2),
+      });
       search = await createSearch({ node: url() });
       expect(search.engine).toBe(engine);
       // The indexer installed the logs-* template for logs-<env>-*: this index gets the history indices' mappings.
