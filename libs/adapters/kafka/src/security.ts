@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { ConfigError, type ConfigProblem, DEFAULT_KAFKA_PASSWORD_ENV, type DeepReadonly, type KafkaSettings } from '@backlog/platform-config';
+import { ConfigError, type ConfigProblem, DEFAULT_KAFKA_PASSWORD_ENV, type DeepReadonly, type KafkaSettings, privateKeyFileProblem } from '@backlog/platform-config';
 import type { KafkaSaslOptions, KafkaTlsOptions } from './client';
 
 /**
@@ -43,24 +43,6 @@ function hideSecrets<T extends object>(o: T, secrets: readonly (keyof T)[]): T {
   return o;
 }
 
-/**
- * The one check for files holding secrets (TLS private keys, password and passphrase files): readable by
- * group or others is refused, as for NaCl key files, because any local user could then authenticate as
- * this app. Returns the problem text, or undefined.
- */
-export function secretFileModeProblem(file: string): string | undefined {
-  if (process.platform === 'win32') return undefined;
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch {
-    return undefined; // reported by the read
-  }
-  if ((mode & 0o044) === 0) return undefined;
-  const octal = (mode & 0o777).toString(8).padStart(4, '0');
-  return `${file} is readable by group or others (mode ${octal}): chmod 600 it (Kubernetes secret volumes: defaultMode 0400)`;
-}
-
 function readText(file: string): { text?: string; error?: string } {
   try {
     return { text: readFileSync(file, 'utf8') };
@@ -81,7 +63,7 @@ function readSecret(
   if (from.file !== undefined) {
     const r = readText(from.file);
     if (r.error) return void problem(keys.file, r.error);
-    const mode = secretFileModeProblem(from.file);
+    const mode = privateKeyFileProblem(from.file);
     if (mode) return void problem(keys.file, mode);
     const value = (r.text as string).replace(/\r?\n$/, '');
     if (!value) return void problem(keys.file, `${from.file} is empty: it must hold the ${what}`);
@@ -157,7 +139,7 @@ export function resolveKafkaConnection(settings: DeepReadonly<KafkaSettings>, op
     if (t.keyFile !== undefined) {
       const passphrase = readSecret('key passphrase', { file: t.keyPassphraseFile, envName: t.keyPassphraseEnv }, env, problem, { file: 'ssl.keyPassphraseFile', env: 'ssl.keyPassphraseEnv' });
       const r = readText(t.keyFile);
-      const mode = r.error ? undefined : secretFileModeProblem(t.keyFile);
+      const mode = r.error ? undefined : privateKeyFileProblem(t.keyFile);
       if (r.error) problem('ssl.keyFile', r.error);
       else if (mode) problem('ssl.keyFile', mode);
       else {
