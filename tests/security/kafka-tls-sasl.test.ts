@@ -44,6 +44,7 @@ let pki: TestPki;
 let broker: PrivateKafka | undefined;
 let plain: KafkaClient; // the test's own view, through the broker's PLAINTEXT listener (the apps never get it)
 let s3: S3Port;
+let sealedKeys: { gw: ReturnType<typeof keyFileOf>; hv: ReturnType<typeof keyFileOf> };
 const apps: App[] = [];
 const outputs: string[] = [];
 const port: Record<string, number> = {};
@@ -122,6 +123,10 @@ beforeAll(async () => {
   info = stackInfo();
   dir = mkdtempSync(join(tmpdir(), 'backlog-kafka-tls-'));
   pki = makeTestPki(join(dir, 'pki'), { clientName: 'backlog-apps' });
+  // Each test stands on its own: the gateway's key exists whichever test runs first.
+  sealedKeys = { gw: keyFileOf(generateKeyPair(), 'gateway', 'gw'), hv: keyFileOf(generateKeyPair(), 'harvester', 'ktls-sealed') };
+  writeFileSync(join(dir, 'gw.key'), JSON.stringify(sealedKeys.gw), { mode: 0o600 });
+  writeFileSync(join(dir, 'hv.key'), JSON.stringify(sealedKeys.hv), { mode: 0o600 });
   for (const k of ['kafka', 'controller', 'mtls', 'tls', 'es', 'compressor', 'gateway', 'gatewayIn', 'harvester', 'harvesterHttp', 'sealed', 'sealedHttp', 'indexer', 'indexerApi', 'probe', 'probeHttp']) port[k] = await freePort();
   mtls = `127.0.0.1:${port.mtls}`;
   tlsOnly = `127.0.0.1:${port.tls}`;
@@ -194,10 +199,7 @@ describe('Kafka over SASL_SSL', () => {
       BACKLOG_COMPRESSOR_IDLE_SECONDS: '1',
       BACKLOG_COMPRESSOR_COMMIT_INTERVAL_MS: '200',
     }));
-    const gw = keyFileOf(generateKeyPair(), 'gateway', 'gw');
-    const hv = keyFileOf(generateKeyPair(), 'harvester', 'ktls-sealed');
-    writeFileSync(join(dir, 'gw.key'), JSON.stringify(gw), { mode: 0o600 });
-    writeFileSync(join(dir, 'hv.key'), JSON.stringify(hv), { mode: 0o600 });
+    const { gw, hv } = sealedKeys;
     await start('nacl-gateway', 'apps/nacl-gateway/src/main.ts', port.gateway as number, appEnv(kafkaEnv({ listener: tlsOnly, user: 'alice', password: 'file' }), {
       BACKLOG_NACL_GATEWAY_LISTEN_PORT: String(port.gatewayIn),
       BACKLOG_NACL_GATEWAY_METRICS_PORT: String(port.gateway),
@@ -361,7 +363,7 @@ describe('Kafka over SASL_SSL', () => {
     expect(r.stderr).toContain('invalid configuration for es-consumer (3 problems)');
     expect(r.stderr).toContain('kafka.ssl.caFile: cannot read');
     expect(r.stderr).toContain('kafka.ssl.keyFile:');
-    expect(r.stderr).toContain('(mode 0644)');
+    expect(r.stderr).toContain("permissions 0644 for '" + openKey + "' are too open");
     expect(r.stderr).toContain('kafka.sasl.passwordEnv: the environment variable TEST_UNSET_KAFKA_PASSWORD');
   }, 60_000);
 

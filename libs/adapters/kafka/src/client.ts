@@ -539,6 +539,23 @@ class KafkaAdmin implements Admin {
     this.a = kafka.admin();
   }
 
+  /**
+   * A read of offsets or metadata, retried while the cluster is still settling: right after a topic is
+   * created (or a leader moves) a broker may answer NOT_LEADER / LEADER_NOT_AVAILABLE for a few hundred
+   * milliseconds, which is not a reason for an app to fail its start. Bounded: about 6 s, then the error.
+   */
+  private async read<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0, delay = 100; ; attempt++, delay = Math.min(delay * 2, 1_000)) {
+      try {
+        return await this.wrap(what, fn);
+      } catch (e) {
+        const settling = e instanceof KafkaAdapterError && (e.code === 'KAFKA_NOT_LEADER' || e.code === 'KAFKA_COORDINATOR');
+        if (!settling || attempt >= 8) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
   connect(): Promise<void> {
     return this.wrap('admin connect', () => this.a.connect());
   }
@@ -567,7 +584,7 @@ class KafkaAdmin implements Admin {
       });
     }
     const existing = existingNames.length
-      ? await this.wrap('describe topics', async () => {
+      ? await this.read('describe topics', async () => {
           const md = await this.a.fetchTopicMetadata({ topics: existingNames });
           return md.topics.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
         })
@@ -586,7 +603,7 @@ class KafkaAdmin implements Admin {
   }
 
   topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
-    return this.wrap(`topic offsets ${topic}`, async () =>
+    return this.read(`topic offsets ${topic}`, async () =>
       (await this.a.fetchTopicOffsets(topic))
         .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
         .sort((x, y) => x.partition - y.partition),
@@ -594,7 +611,7 @@ class KafkaAdmin implements Admin {
   }
 
   topicOffsetsAt(topic: string, timestampMs: number): Promise<Array<{ partition: number; offset: string }>> {
-    return this.wrap(`topic offsets at ${timestampMs} ${topic}`, async () => {
+    return this.read(`topic offsets at ${timestampMs} ${topic}`, async () => {
       const [at, ends] = await Promise.all([this.a.fetchTopicOffsetsByTimestamp(topic, timestampMs), this.a.fetchTopicOffsets(topic)]);
       const high = new Map(ends.map((p) => [p.partition, p.high]));
       // Kafka answers -1 when no record is that recent: start at the end then.
@@ -605,7 +622,7 @@ class KafkaAdmin implements Admin {
   }
 
   groupOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>> {
-    return this.wrap(`group offsets ${groupId}`, async () => {
+    return this.read(`group offsets ${groupId}`, async () => {
       const res = await this.a.fetchOffsets({ groupId, topics: [topic] });
       return (res[0]?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset })).sort((x, y) => x.partition - y.partition);
     });
