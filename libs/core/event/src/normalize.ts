@@ -188,159 +188,21 @@ function addFlag(labels: Record<string, string>, what: string): void {
 export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent {
   const limits = ctx.limits ? { ...DEFAULT_NORMALIZE_LIMITS, ...ctx.limits } : DEFAULT_NORMALIZE_LIMITS;
   const receivedAt = ctx.receivedAt ?? Date.now();
-  const budget = new FieldBudget(limits);
-  const fields: Record<string, unknown> = {};
-  const labels: Record<string, string> = {};
+  const k = presentKeys(p);
+  const w: Work = { budget: new FieldBudget(limits), fields: {}, labels: {} };
 
-  // One pass over the keys that are present (no look-ups of absent keys: partials come in many shapes,
-  // and keyed misses on them are what made this function slow).
-  let vTimestamp: unknown, vTime: unknown, vTs: unknown, vAt: unknown;
-  let vMessage: unknown, vMsg: unknown;
-  let vLevelDotted: unknown, vLevel: unknown, vSeverity: unknown, vLvl: unknown;
-  let vHost: unknown, vHostDotted: unknown, vHostname: unknown;
-  let vService: unknown, vServiceDotted: unknown;
-  let vProcess: unknown, vPidDotted: unknown, vPid: unknown;
-  let vEvent: unknown, vEventId: unknown, vLog: unknown, vLabels: unknown, vFields: unknown;
-  let leftovers: string[] | undefined;
-  for (const k in p) {
-    const v = p[k];
-    if (v === undefined) continue;
-    switch (k) {
-      case '@timestamp': vAt = v; break;
-      case 'timestamp': vTimestamp = v; break;
-      case 'time': vTime = v; break;
-      case 'ts': vTs = v; break;
-      case 'message': vMessage = v; break;
-      case 'msg': vMsg = v; break;
-      case 'log.level': vLevelDotted = v; break;
-      case 'level': vLevel = v; break;
-      case 'severity': vSeverity = v; break;
-      case 'lvl': vLvl = v; break;
-      case 'host': vHost = v; break;
-      case 'host.name': vHostDotted = v; break;
-      case 'hostname': vHostname = v; break;
-      case 'service': vService = v; break;
-      case 'service.name': vServiceDotted = v; break;
-      case 'process': vProcess = v; break;
-      case 'process.pid': vPidDotted = v; break;
-      case 'pid': vPid = v; break;
-      case 'event': vEvent = v; break;
-      case 'event.id': vEventId = v; break;
-      case 'log': vLog = v; break;
-      case 'labels': vLabels = v; break;
-      case 'fields': vFields = v; break;
-      default: (leftovers ??= []).push(k);
-    }
-  }
-
-  // labels: the source's first (string values only), then ours.
-  if (vLabels !== null && typeof vLabels === 'object' && !Array.isArray(vLabels)) {
-    const src = vLabels as Record<string, unknown>;
-    for (const k in src) {
-      const v = src[k];
-      if (v === undefined || v === null) continue;
-      labels[k] = budget.str(typeof v === 'string' ? v : text(v));
-    }
-  } else if (vLabels !== undefined) budget.put(fields, 'labels', vLabels);
-  if (ctx.env !== undefined) labels.env = ctx.env;
-  if (ctx.input !== undefined) labels.input = ctx.input;
-
-  // @timestamp: first key (in precedence order) that parses wins.
-  let tsMs: number | undefined;
-  if (vAt !== undefined) tsMs = timeKey(budget, fields, 'timestamp_unparsed', vAt, tsMs);
-  if (vTimestamp !== undefined) tsMs = timeKey(budget, fields, 'timestamp', vTimestamp, tsMs);
-  if (vTime !== undefined) tsMs = timeKey(budget, fields, 'time', vTime, tsMs);
-  if (vTs !== undefined) tsMs = timeKey(budget, fields, 'ts', vTs, tsMs);
-  if (tsMs !== undefined) {
-    // A time the pipeline cannot file the event under (ADR 0015): kept beside the receive time, flagged.
-    const why = timestampProblem(tsMs, receivedAt, ctx.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
-    if (why !== undefined) {
-      labels.timestamp_original = isoFromMs(tsMs);
-      labels.timestamp_replaced = why;
-      tsMs = undefined;
-    }
-  }
-
-  // message
-  let message: string;
-  if (typeof vMessage === 'string') {
-    message = vMessage;
-    if (vMsg !== undefined && vMsg !== vMessage) budget.put(fields, 'msg', vMsg);
-  } else if (typeof vMsg === 'string') {
-    message = vMsg;
-    if (vMessage !== undefined && vMessage !== null) budget.put(fields, 'message', vMessage);
-  } else if (vMessage !== undefined && vMessage !== null) {
-    message = text(vMessage);
-  } else {
-    message = vMsg !== undefined && vMsg !== null ? text(vMsg) : '';
-  }
-  if (message.length * 3 > limits.maxMessageBytes) {
-    const cut = truncateUtf8(message, limits.maxMessageBytes);
-    if (cut !== message) {
-      message = cut;
-      addFlag(labels, 'message');
-    }
-  }
-
-  // log.level and log.syslog
-  let syslog: SyslogFields | undefined;
-  let ownLevel: unknown;
-  if (vLog !== null && typeof vLog === 'object' && !Array.isArray(vLog)) {
-    const lg = vLog as { level?: unknown; syslog?: unknown };
-    ownLevel = lg.level;
-    if (lg.syslog !== null && typeof lg.syslog === 'object') syslog = lg.syslog as SyslogFields;
-  } else if (vLog !== undefined) budget.put(fields, 'log', vLog);
-  let level: string | undefined;
-  if (ownLevel !== undefined) level = levelKey(budget, fields, 'log.level', ownLevel, level);
-  if (vLevelDotted !== undefined) level = levelKey(budget, fields, 'log.level', vLevelDotted, level);
-  if (vLevel !== undefined) level = levelKey(budget, fields, 'level', vLevel, level);
-  if (vSeverity !== undefined) level = levelKey(budget, fields, 'severity', vSeverity, level);
-  if (vLvl !== undefined) level = levelKey(budget, fields, 'lvl', vLvl, level);
-  if (level === undefined && syslog?.severity !== undefined) level = SEVERITY_LEVELS[syslog.severity.code];
-
-  // host.name
-  const host = str(objField(vHost, 'name')) ?? str(vHost) ?? str(vHostDotted) ?? str(vHostname) ?? str(syslog?.hostname) ?? ctx.hostname;
-  if (vHostname !== undefined && vHostname !== host) budget.put(fields, 'hostname', vHostname);
-
-  // service.name
-  let service = str(objField(vService, 'name')) ?? str(vService) ?? str(vServiceDotted) ?? str(syslog?.appname);
-  if (service === undefined && ctx.unit) service = ctx.unit.endsWith('.service') ? ctx.unit.slice(0, -8) : ctx.unit;
-  if (service === undefined && ctx.file) service = serviceFromFile(ctx.file);
-
-  // process.pid
-  const pid = normalizedPid(objField(vProcess, 'pid')) ?? normalizedPid(vPidDotted) ?? normalizedPid(vPid) ?? (syslog?.procid !== undefined ? normalizedPid(syslog.procid) : undefined);
-  if (vPid !== undefined && normalizedPid(vPid) !== pid) budget.put(fields, 'pid', vPid);
-
-  // event.id: an id the source names is namespaced by who sent it (ADR 0015): two sources never share
-  // one, and the same source sending it again gets the same one. The source's own id stays in a label.
-  const objId = objField(vEvent, 'id');
-  const srcId = idText(objId) ?? idText(vEventId);
-  let id: string;
-  if (srcId !== undefined) {
-    id = sourceEventId(ctx.source ?? sourceIdentity(ctx.hostname ?? '', ctx.input ?? '', ''), srcId);
-    labels.source_event_id = budget.str(srcId);
-  } else id = ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next();
-  // An id that is no id (an object, a boolean) is the source's data all the same: kept in fields.
-  const badObjId = notAnId(objId);
-  if (notAnId(vEventId)) budget.put(fields, 'event.id', vEventId);
-
-  // fields: explicit ones, leftovers, then what the message carries.
-  if (vFields !== null && typeof vFields === 'object' && !Array.isArray(vFields)) {
-    const src = vFields as Record<string, unknown>;
-    for (const k in src) budget.put(fields, k, src[k]);
-  } else if (vFields !== undefined) budget.put(fields, 'fields', vFields);
-  if (leftovers !== undefined) for (const k of leftovers) budget.put(fields, k, p[k]);
-  // Sub-keys of ECS objects we only partly model (host.ip, service.version, …) and non-object values.
-  if (vHost !== undefined) extraKeys(budget, fields, 'host', vHost);
-  if (vService !== undefined) extraKeys(budget, fields, 'service', vService);
-  if (vProcess !== undefined) extraKeys(budget, fields, 'process', vProcess);
-  if (vEvent !== undefined) extraKeys(budget, fields, 'event', vEvent, badObjId);
-  if (message.length > 0) {
-    if (ctx.extractJson === false || !extractJsonObject(message, fields, budget)) {
-      if (ctx.extractKeyValues !== false) extractKeyValues(message, fields, budget);
-    }
-  }
-  if (budget.cut) addFlag(labels, 'fields');
+  labelsOf(w, k, ctx);
+  const tsMs = timestampOf(w, k, receivedAt, ctx.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  const message = messageOf(w, k, limits.maxMessageBytes);
+  const { level, syslog } = levelOf(w, k);
+  const host = str(objField(k.host, 'name')) ?? str(k.host) ?? str(k.hostDotted) ?? str(k.hostname) ?? str(syslog?.hostname) ?? ctx.hostname;
+  if (k.hostname !== undefined && k.hostname !== host) w.budget.put(w.fields, 'hostname', k.hostname);
+  const service = serviceOf(k, syslog, ctx);
+  const pid = normalizedPid(objField(k.process, 'pid')) ?? normalizedPid(k.pidDotted) ?? normalizedPid(k.pid) ?? (syslog?.procid !== undefined ? normalizedPid(syslog.procid) : undefined);
+  if (k.pid !== undefined && normalizedPid(k.pid) !== pid) w.budget.put(w.fields, 'pid', k.pid);
+  const { id, badObjId } = eventIdOf(w, k, ctx);
+  fieldsOf(w, k, p, badObjId, message, ctx);
+  if (w.budget.cut) addFlag(w.labels, 'fields');
 
   // Assemble in one fixed key order (DESIGN.md's example): stable NDJSON compresses better and diffs cleanly.
   const created = createdIso(receivedAt);
@@ -354,12 +216,210 @@ export function normalize(p: PartialEvent, ctx: NormalizeContext = {}): LogEvent
   if (syslog !== undefined) out.log = level !== undefined ? { level, syslog } : { syslog };
   else if (level !== undefined) out.log = { level };
   out.message = message;
-  out.labels = labels;
-  for (const _k in fields) {
-    out.fields = fields;
+  out.labels = w.labels;
+  for (const _k in w.fields) {
+    out.fields = w.fields;
     break;
   }
   return out;
+}
+
+/** What one normalize() call builds besides the event itself: the bounded `fields` and the labels. */
+interface Work {
+  budget: FieldBudget;
+  fields: Record<string, unknown>;
+  labels: Record<string, string>;
+}
+
+/** The keys of a partial event that normalize() gives a meaning to; every other key is a leftover. */
+interface PresentKeys {
+  at: unknown;
+  timestamp: unknown;
+  time: unknown;
+  ts: unknown;
+  message: unknown;
+  msg: unknown;
+  levelDotted: unknown;
+  level: unknown;
+  severity: unknown;
+  lvl: unknown;
+  host: unknown;
+  hostDotted: unknown;
+  hostname: unknown;
+  service: unknown;
+  serviceDotted: unknown;
+  process: unknown;
+  pidDotted: unknown;
+  pid: unknown;
+  event: unknown;
+  eventId: unknown;
+  log: unknown;
+  labels: unknown;
+  fields: unknown;
+  leftovers: string[] | undefined;
+}
+
+/**
+ * One pass over the keys that are present (no look-ups of absent keys: partials come in many shapes,
+ * and keyed misses on them are what made normalize slow).
+ */
+function presentKeys(p: PartialEvent): PresentKeys {
+  const k: PresentKeys = {
+    at: undefined, timestamp: undefined, time: undefined, ts: undefined, message: undefined, msg: undefined,
+    levelDotted: undefined, level: undefined, severity: undefined, lvl: undefined,
+    host: undefined, hostDotted: undefined, hostname: undefined, service: undefined, serviceDotted: undefined,
+    process: undefined, pidDotted: undefined, pid: undefined, event: undefined, eventId: undefined,
+    log: undefined, labels: undefined, fields: undefined, leftovers: undefined,
+  };
+  for (const key in p) {
+    const v = p[key];
+    if (v === undefined) continue;
+    switch (key) {
+      case '@timestamp': k.at = v; break;
+      case 'timestamp': k.timestamp = v; break;
+      case 'time': k.time = v; break;
+      case 'ts': k.ts = v; break;
+      case 'message': k.message = v; break;
+      case 'msg': k.msg = v; break;
+      case 'log.level': k.levelDotted = v; break;
+      case 'level': k.level = v; break;
+      case 'severity': k.severity = v; break;
+      case 'lvl': k.lvl = v; break;
+      case 'host': k.host = v; break;
+      case 'host.name': k.hostDotted = v; break;
+      case 'hostname': k.hostname = v; break;
+      case 'service': k.service = v; break;
+      case 'service.name': k.serviceDotted = v; break;
+      case 'process': k.process = v; break;
+      case 'process.pid': k.pidDotted = v; break;
+      case 'pid': k.pid = v; break;
+      case 'event': k.event = v; break;
+      case 'event.id': k.eventId = v; break;
+      case 'log': k.log = v; break;
+      case 'labels': k.labels = v; break;
+      case 'fields': k.fields = v; break;
+      default: (k.leftovers ??= []).push(key);
+    }
+  }
+  return k;
+}
+
+/** labels: the source's first (string values only), then ours. */
+function labelsOf(w: Work, k: PresentKeys, ctx: NormalizeContext): void {
+  if (k.labels !== null && typeof k.labels === 'object' && !Array.isArray(k.labels)) {
+    const src = k.labels as Record<string, unknown>;
+    for (const key in src) {
+      const v = src[key];
+      if (v === undefined || v === null) continue;
+      w.labels[key] = w.budget.str(typeof v === 'string' ? v : text(v));
+    }
+  } else if (k.labels !== undefined) w.budget.put(w.fields, 'labels', k.labels);
+  if (ctx.env !== undefined) w.labels.env = ctx.env;
+  if (ctx.input !== undefined) w.labels.input = ctx.input;
+}
+
+/** @timestamp, epoch ms: the first key (in precedence order) that parses wins; undefined → the receive time. */
+function timestampOf(w: Work, k: PresentKeys, receivedAt: number, maxFutureSkewMs: number): number | undefined {
+  let tsMs: number | undefined;
+  if (k.at !== undefined) tsMs = timeKey(w.budget, w.fields, 'timestamp_unparsed', k.at, tsMs);
+  if (k.timestamp !== undefined) tsMs = timeKey(w.budget, w.fields, 'timestamp', k.timestamp, tsMs);
+  if (k.time !== undefined) tsMs = timeKey(w.budget, w.fields, 'time', k.time, tsMs);
+  if (k.ts !== undefined) tsMs = timeKey(w.budget, w.fields, 'ts', k.ts, tsMs);
+  if (tsMs === undefined) return undefined;
+  // A time the pipeline cannot file the event under (ADR 0015): kept beside the receive time, flagged.
+  const why = timestampProblem(tsMs, receivedAt, maxFutureSkewMs);
+  if (why === undefined) return tsMs;
+  w.labels.timestamp_original = isoFromMs(tsMs);
+  w.labels.timestamp_replaced = why;
+  return undefined;
+}
+
+/** message (`message` > `msg`), cut at maxMessageBytes and flagged. */
+function messageOf(w: Work, k: PresentKeys, maxMessageBytes: number): string {
+  let message: string;
+  if (typeof k.message === 'string') {
+    message = k.message;
+    if (k.msg !== undefined && k.msg !== k.message) w.budget.put(w.fields, 'msg', k.msg);
+  } else if (typeof k.msg === 'string') {
+    message = k.msg;
+    if (k.message !== undefined && k.message !== null) w.budget.put(w.fields, 'message', k.message);
+  } else if (k.message !== undefined && k.message !== null) {
+    message = text(k.message);
+  } else {
+    message = k.msg !== undefined && k.msg !== null ? text(k.msg) : '';
+  }
+  if (message.length * 3 > maxMessageBytes) {
+    const cut = truncateUtf8(message, maxMessageBytes);
+    if (cut !== message) {
+      message = cut;
+      addFlag(w.labels, 'message');
+    }
+  }
+  return message;
+}
+
+/** log.level (the first key that reads as a level, then the syslog severity) and log.syslog. */
+function levelOf(w: Work, k: PresentKeys): { level: string | undefined; syslog: SyslogFields | undefined } {
+  let syslog: SyslogFields | undefined;
+  let ownLevel: unknown;
+  if (k.log !== null && typeof k.log === 'object' && !Array.isArray(k.log)) {
+    const lg = k.log as { level?: unknown; syslog?: unknown };
+    ownLevel = lg.level;
+    if (lg.syslog !== null && typeof lg.syslog === 'object') syslog = lg.syslog as SyslogFields;
+  } else if (k.log !== undefined) w.budget.put(w.fields, 'log', k.log);
+  let level: string | undefined;
+  if (ownLevel !== undefined) level = levelKey(w.budget, w.fields, 'log.level', ownLevel, level);
+  if (k.levelDotted !== undefined) level = levelKey(w.budget, w.fields, 'log.level', k.levelDotted, level);
+  if (k.level !== undefined) level = levelKey(w.budget, w.fields, 'level', k.level, level);
+  if (k.severity !== undefined) level = levelKey(w.budget, w.fields, 'severity', k.severity, level);
+  if (k.lvl !== undefined) level = levelKey(w.budget, w.fields, 'lvl', k.lvl, level);
+  if (level === undefined && syslog?.severity !== undefined) level = SEVERITY_LEVELS[syslog.severity.code];
+  return { level, syslog };
+}
+
+/** service.name: the event's, then syslog APP-NAME, then the systemd unit, then the file name. */
+function serviceOf(k: PresentKeys, syslog: SyslogFields | undefined, ctx: NormalizeContext): string | undefined {
+  const service = str(objField(k.service, 'name')) ?? str(k.service) ?? str(k.serviceDotted) ?? str(syslog?.appname);
+  if (service !== undefined) return service;
+  if (ctx.unit) return ctx.unit.endsWith('.service') ? ctx.unit.slice(0, -8) : ctx.unit;
+  return ctx.file ? serviceFromFile(ctx.file) : undefined;
+}
+
+/**
+ * event.id: an id the source names is namespaced by who sent it (ADR 0015): two sources never share one,
+ * and the same source sending it again gets the same one. The source's own id stays in a label.
+ */
+function eventIdOf(w: Work, k: PresentKeys, ctx: NormalizeContext): { id: string; badObjId: boolean } {
+  const objId = objField(k.event, 'id');
+  const srcId = idText(objId) ?? idText(k.eventId);
+  let id: string;
+  if (srcId !== undefined) {
+    id = sourceEventId(ctx.source ?? sourceIdentity(ctx.hostname ?? '', ctx.input ?? '', ''), srcId);
+    w.labels.source_event_id = w.budget.str(srcId);
+  } else id = ctx.eventId ?? (ctx.ids ?? defaultIdGenerator()).next();
+  // An id that is no id (an object, a boolean) is the source's data all the same: kept in fields.
+  if (notAnId(k.eventId)) w.budget.put(w.fields, 'event.id', k.eventId);
+  return { id, badObjId: notAnId(objId) };
+}
+
+/** fields: explicit ones, leftovers, unmodelled sub-keys of ECS objects, then what the message carries. */
+function fieldsOf(w: Work, k: PresentKeys, p: PartialEvent, badObjId: boolean, message: string, ctx: NormalizeContext): void {
+  const { budget, fields } = w;
+  if (k.fields !== null && typeof k.fields === 'object' && !Array.isArray(k.fields)) {
+    const src = k.fields as Record<string, unknown>;
+    for (const key in src) budget.put(fields, key, src[key]);
+  } else if (k.fields !== undefined) budget.put(fields, 'fields', k.fields);
+  if (k.leftovers !== undefined) for (const key of k.leftovers) budget.put(fields, key, p[key]);
+  // Sub-keys of ECS objects we only partly model (host.ip, service.version, …) and non-object values.
+  if (k.host !== undefined) extraKeys(budget, fields, 'host', k.host);
+  if (k.service !== undefined) extraKeys(budget, fields, 'service', k.service);
+  if (k.process !== undefined) extraKeys(budget, fields, 'process', k.process);
+  if (k.event !== undefined) extraKeys(budget, fields, 'event', k.event, badObjId);
+  if (message.length > 0) {
+    if (ctx.extractJson === false || !extractJsonObject(message, fields, budget)) {
+      if (ctx.extractKeyValues !== false) extractKeyValues(message, fields, budget);
+    }
+  }
 }
 
 let createdMs = Number.NaN;

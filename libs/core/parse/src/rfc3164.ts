@@ -1,5 +1,5 @@
 import { MAX_PRI, daysInMonth, scanRfc3339, yearInZone, zonedToEpochMs } from '@backlog/core-event';
-import { fail } from './errors';
+import { type ParseFailure, fail } from './errors';
 import { type SdOptions, scanStructuredData } from './structured-data';
 import { type SyslogMessage, type SyslogResult, addWarning, scanPri } from './syslog-message';
 
@@ -169,61 +169,30 @@ function completeYear(bt: BsdTime, o: Rfc3164Options, m: SyslogMessage): number 
   return zonedToEpochMs(tz, year, bt.month, bt.day, bt.hour, bt.minute, bt.second, bt.ms);
 }
 
+/**
+ * A step of the header scan: the index where the next part starts, DONE when the step has set the
+ * message and the parse is complete, or the failure (strict mode).
+ */
+type Step = number | ParseFailure;
+const DONE = -1;
+
+/**
+ * RFC 3164 (BSD syslog), lenient unless `o.strict`: PRI, TIMESTAMP (or an RFC 3339 one), HOSTNAME, TAG
+ * (with `[pid]`), an RFC 5424 SD element right after the TAG, then CONTENT. Each header part that is not
+ * there leaves the rest as the message (RFC 3164 4.3.3).
+ */
 export function parseRfc3164(s: string, o: Rfc3164Options): SyslogResult {
-  const strict = o.strict;
-  const n = s.length;
   const m: SyslogMessage = { ok: true, format: 'rfc3164' };
-  let i = 0;
-  let hasPri = false;
-  if (s.charCodeAt(0) === 60 /* < */) {
-    const pri = scanPri(s);
-    if (Array.isArray(pri)) {
-      if (pri[0] > MAX_PRI) {
-        if (strict) return fail('PRI_OUT_OF_RANGE', pri[1] - 1);
-        addWarning(m, 'pri_out_of_range');
-      }
-      m.pri = pri[0];
-      i = pri[1];
-      hasPri = true;
-    } else if (strict) {
-      return pri;
-    }
-  } else if (strict) {
-    return fail('PRI_MISSING', 0);
-  }
+  let i = scanPriPart(s, o, m);
+  if (typeof i !== 'number') return i;
+  const hasPri = m.pri !== undefined && i > 0;
   if (!hasPri && o.defaultPri !== undefined) m.pri = o.defaultPri;
-  if (!strict) while (s.charCodeAt(i) === 32) i++;
+  if (!o.strict) while (s.charCodeAt(i) === 32) i++;
 
-  // TIMESTAMP
-  let hasTime = false;
-  const bt = scanBsdTimestamp(s, i, strict);
-  if (bt !== null) {
-    hasTime = true;
-    m.timestamp = s.slice(i, bt.end);
-    const t = completeYear(bt, o, m);
-    if (t === undefined) {
-      // "Feb 29" in a year without one: the header is still a header; the time is not.
-      if (strict) return fail('TIMESTAMP_INVALID', i);
-      addWarning(m, 'timestamp_invalid');
-    } else {
-      m.time = t;
-    }
-    i = bt.end;
-  } else if (!strict) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      const t = scanRfc3339(s, i, false);
-      if (t !== null && (t.end === n || s.charCodeAt(t.end) === 32)) {
-        hasTime = true;
-        m.timestamp = s.slice(i, t.end);
-        m.time = t.ms;
-        i = t.end;
-      }
-    }
-  } else {
-    return fail('TIMESTAMP_INVALID', i);
-  }
-
+  const afterTime = scanTimePart(s, i, o, m);
+  if (typeof afterTime !== 'number') return afterTime;
+  const hasTime = afterTime !== i;
+  i = afterTime;
   if (!hasPri && !hasTime) {
     if (o.requireHeader) return fail('NOT_SYSLOG', 0);
     // RFC 3164 4.3.3: no recognisable header → the whole line is CONTENT.
@@ -231,47 +200,96 @@ export function parseRfc3164(s: string, o: Rfc3164Options): SyslogResult {
     return m;
   }
 
-  if (hasTime) {
-    if (!strict && s.charCodeAt(i) === 58 /* : */) i++; // Cisco "19:06:53:"
-    if (i < n && s.charCodeAt(i) !== 32) {
-      if (strict) return fail('SP_EXPECTED', i);
+  const afterHost = hasTime ? scanHostPart(s, i, o.strict, m) : tagOnlyAfterPri(s, i, m);
+  if (typeof afterHost !== 'number') return afterHost;
+  if (afterHost === DONE) return m;
+  const afterTag = scanTagPart(s, afterHost, m);
+  if (afterTag === DONE) return m;
+  m.message = s.slice(scanSdAfterTag(s, afterTag, o.strict, m));
+  return m;
+}
+
+/** PRI: `<N>`; lenient mode goes on without one (or with one out of range, flagged). */
+function scanPriPart(s: string, o: Rfc3164Options, m: SyslogMessage): Step {
+  if (s.charCodeAt(0) !== 60 /* < */) return o.strict ? fail('PRI_MISSING', 0) : 0;
+  const pri = scanPri(s);
+  if (!Array.isArray(pri)) return o.strict ? pri : 0;
+  if (pri[0] > MAX_PRI) {
+    if (o.strict) return fail('PRI_OUT_OF_RANGE', pri[1] - 1);
+    addWarning(m, 'pri_out_of_range');
+  }
+  m.pri = pri[0];
+  return pri[1];
+}
+
+/** TIMESTAMP: `Mmm dd hh:mm:ss` (year completed), or in lenient mode an RFC 3339 time; `i` unchanged when none. */
+function scanTimePart(s: string, i: number, o: Rfc3164Options, m: SyslogMessage): Step {
+  const bt = scanBsdTimestamp(s, i, o.strict);
+  if (bt !== null) {
+    m.timestamp = s.slice(i, bt.end);
+    const t = completeYear(bt, o, m);
+    if (t === undefined) {
+      // "Feb 29" in a year without one: the header is still a header; the time is not.
+      if (o.strict) return fail('TIMESTAMP_INVALID', i);
+      addWarning(m, 'timestamp_invalid');
+    } else {
+      m.time = t;
     }
+    return bt.end;
+  }
+  if (o.strict) return fail('TIMESTAMP_INVALID', i);
+  const c = s.charCodeAt(i);
+  if (c >= 48 && c <= 57) {
+    const t = scanRfc3339(s, i, false);
+    if (t !== null && (t.end === s.length || s.charCodeAt(t.end) === 32)) {
+      m.timestamp = s.slice(i, t.end);
+      m.time = t.ms;
+      return t.end;
+    }
+  }
+  return i;
+}
+
+/** After a TIMESTAMP: HOSTNAME, unless the next word is already the TAG (the sender left the host out). */
+function scanHostPart(s: string, i: number, strict: boolean | undefined, m: SyslogMessage): Step {
+  const n = s.length;
+  if (!strict && s.charCodeAt(i) === 58 /* : */) i++; // Cisco "19:06:53:"
+  if (i < n && s.charCodeAt(i) !== 32 && strict) return fail('SP_EXPECTED', i);
+  while (s.charCodeAt(i) === 32) i++;
+  if (i >= n) {
+    m.message = '';
+    return DONE;
+  }
+  let end = s.indexOf(' ', i);
+  if (end === -1) end = n;
+  if (looksLikeTag(s, i, end)) return i;
+  m.hostname = s.slice(i, end);
+  if (end >= n) {
+    m.message = '';
+    return DONE;
+  }
+  i = end + 1; // the SP after HOSTNAME
+  if (s.charCodeAt(i) === 32) {
+    // Two spaces after the host: no TAG, the rest is CONTENT.
     while (s.charCodeAt(i) === 32) i++;
-    if (i >= n) {
-      m.message = '';
-      return m;
-    }
-    // HOSTNAME, unless the next word is already the TAG (sender left the host out).
-    let end = s.indexOf(' ', i);
-    if (end === -1) end = n;
-    if (!looksLikeTag(s, i, end)) {
-      m.hostname = s.slice(i, end);
-      i = end;
-      if (i >= n) {
-        m.message = '';
-        return m;
-      }
-      i++; // the SP after HOSTNAME
-      if (s.charCodeAt(i) === 32) {
-        // Two spaces after the host: no TAG, the rest is CONTENT.
-        while (s.charCodeAt(i) === 32) i++;
-        m.message = s.slice(i);
-        return m;
-      }
-    }
+    m.message = s.slice(i);
+    return DONE;
   }
+  return i;
+}
 
-  if (!hasTime) {
-    // PRI only ("<27>xapi: ..."): take the first word as TAG only when it says so with a ':'.
-    let end = s.indexOf(' ', i);
-    if (end === -1) end = n;
-    if (!looksLikeTag(s, i, end)) {
-      m.message = s.slice(i);
-      return m;
-    }
-  }
+/** PRI only ("<27>xapi: ..."): the first word is the TAG only when it says so with a ':'. */
+function tagOnlyAfterPri(s: string, i: number, m: SyslogMessage): number {
+  let end = s.indexOf(' ', i);
+  if (end === -1) end = s.length;
+  if (looksLikeTag(s, i, end)) return i;
+  m.message = s.slice(i);
+  return DONE;
+}
 
-  // TAG: up to SP, ':' or "[pid]". No TAG when the word is empty or too long for one.
+/** TAG: up to SP, ':' or "[pid]". No TAG when the word is empty or too long for one: the rest is CONTENT. */
+function scanTagPart(s: string, i: number, m: SyslogMessage): number {
+  const n = s.length;
   const tagStart = i;
   let k = i;
   let appEnd = -1;
@@ -301,30 +319,28 @@ export function parseRfc3164(s: string, o: Rfc3164Options): SyslogResult {
   }
   if (k - tagStart > MAX_TAG || k === tagStart || s.charCodeAt(tagStart) === 91 /* [ */) {
     m.message = s.slice(tagStart);
-    return m;
+    return DONE;
   }
   if (appEnd < 0) appEnd = k;
-  if (appEnd > tagStart) {
-    m.tag = s.slice(tagStart, k);
-    m.appname = s.slice(tagStart, appEnd);
-    if (pidEnd > pidStart) m.procid = s.slice(pidStart, pidEnd);
-  } else {
+  if (appEnd <= tagStart) {
     // A bare ':' is not a TAG.
     m.message = s.slice(tagStart);
-    return m;
+    return DONE;
   }
-  i = k;
-  while (s.charCodeAt(i) === 32) i++;
+  m.tag = s.slice(tagStart, k);
+  m.appname = s.slice(tagStart, appEnd);
+  if (pidEnd > pidStart) m.procid = s.slice(pidStart, pidEnd);
+  while (s.charCodeAt(k) === 32) k++;
+  return k;
+}
 
-  // An RFC 5424 SD element right after the TAG (rsyslog's own messages, RSYSLOG_ForwardFormat).
-  if (!strict && s.charCodeAt(i) === 91) {
-    const sd = scanStructuredData(s, i, SD_AFTER_TAG);
-    if (sd.ok && (sd.end === n || s.charCodeAt(sd.end) === 32)) {
-      m.structuredData = sd.sd;
-      i = sd.end;
-      while (s.charCodeAt(i) === 32) i++;
-    }
-  }
-  m.message = s.slice(i);
-  return m;
+/** An RFC 5424 SD element right after the TAG (rsyslog's own messages, RSYSLOG_ForwardFormat); where CONTENT starts. */
+function scanSdAfterTag(s: string, i: number, strict: boolean | undefined, m: SyslogMessage): number {
+  if (strict || s.charCodeAt(i) !== 91) return i;
+  const sd = scanStructuredData(s, i, SD_AFTER_TAG);
+  if (!sd.ok || (sd.end !== s.length && s.charCodeAt(sd.end) !== 32)) return i;
+  m.structuredData = sd.sd;
+  i = sd.end;
+  while (s.charCodeAt(i) === 32) i++;
+  return i;
 }
