@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CodecError } from './errors';
-import { windowId, windowOf } from './window';
+import { windowId } from './names';
+import { windowOf } from './window';
 
 /** The least a batch needs to know about an event; the full shape is @backlog/core-event's LogEvent. */
 export interface BatchEvent {
