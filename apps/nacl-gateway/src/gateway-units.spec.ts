@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameReader, SealedError, encodeFrame, encodeKey, generateKeyPair, openBatch, sealBatch, sealedKeys } from '@backlog/core-sealed';
 import { AllowList } from './allow-list';
 import { ByteBudget, type FinisherCandidate, defaultMaxBufferedBytes, pickFinisher } from './budget';
-import { gatewayConfigSchema } from './config';
+import { defaultGatewayOptions, gatewayBounds, gatewayConfigSchema } from './config';
 
 // The gateway's pure parts: allow list, frame admission by header, byte budget, config checks. The
 // gateway with real sockets, Redis and Kafka is tested in tests/shipping/gateway-*.test.ts.
@@ -116,6 +116,12 @@ describe('gateway config', () => {
     const c = gatewayConfigSchema.parse({ keys: { secretKey } });
     expect(c).toMatchObject({ listen: { host: '127.0.0.1', port: 5516 }, allow: [], maxFrameBytes: 2 << 20, replayWindow: 4096, maxConnectionsPerAddress: 16, frameTimeoutMs: 30_000 });
     expect(c.maxBufferedBytes).toBeUndefined();
+    // The Gateway's defaults are these, not a second copy.
+    expect(defaultGatewayOptions).toEqual(gatewayBounds(c));
+    expect(defaultGatewayOptions).toEqual({
+      host: '127.0.0.1', port: 5516, maxFrameBytes: 2 << 20, replayWindow: 4096, maxClockSkewMs: 600_000, maxInFlightPerConnection: 16,
+      maxConnections: 1024, maxConnectionsPerAddress: 16, idleTimeoutMs: 120_000, frameTimeoutMs: 30_000,
+    });
   });
 
   it('refuses what would make the gateway unsafe or useless, naming the setting', () => {

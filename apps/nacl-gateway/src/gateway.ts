@@ -43,11 +43,6 @@ export interface GatewayOptions {
   maxBufferedBytes?: number;
 }
 
-export const defaultGatewayOptions = {
-  host: '127.0.0.1', port: 5516, maxFrameBytes: 2 * 1024 * 1024, replayWindow: 4096, maxClockSkewMs: 600_000, maxInFlightPerConnection: 16,
-  maxConnections: 1024, maxConnectionsPerAddress: 16, idleTimeoutMs: 120_000, frameTimeoutMs: 30_000,
-};
-
 /** One connection's state, shared by the frame loop and the (async) admission of its frames. */
 interface Conn {
   sock: Socket;
