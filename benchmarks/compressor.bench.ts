@@ -27,7 +27,7 @@ import { repoRoot } from '@backlog/testing';
 import { z } from 'zod';
 import { PartitionAssembler } from '../apps/compressor/src/assembler';
 import { Bz2Pool } from '../apps/compressor/src/bz2-pool';
-import { batchLines, gunzipBatch } from '../apps/compressor/src/scan';
+import { BatchScanner, gunzipBatch } from '../apps/compressor/src/scan';
 import { sealPart } from '../apps/compressor/src/sealer';
 import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
@@ -69,6 +69,8 @@ const MiB = 1024 * 1024;
 /** NDJSON bytes per bz2 stream and per encoder job, as the compressor's defaults cut them (pipeline and floor alike). */
 const STREAM_RAW_BYTES = 4 * MiB;
 const JOB_RAW_BYTES = 16 * MiB;
+/** One scanner for the whole run, as the compressor holds one: warm-up and rounds share its learned layouts. */
+const scanner = new BatchScanner();
 
 async function pipeline(batches: BenchBatch[], workers: number, tmp: string) {
   const pool = new Bz2Pool({ tool: 'lbzip2', workers, tmpDir: tmp });
@@ -89,7 +91,7 @@ async function pipeline(batches: BenchBatch[], workers: number, tmp: string) {
   for (const b of batches) {
     // Sync sections timed by the clock (getrusage per batch would cost more than some stages).
     let c = performance.now();
-    const { cols, slowLines, bad, slow, layout } = batchLines(b.value, 64 * MiB);
+    const { cols, slowLines, bad, slow, layout } = scanner.batchLines(b.value, 64 * MiB);
     if (bad.length) throw new Error(`bench batch has bad lines: ${bad[0]?.reason}`);
     stage.slowLines += slow;
     stage.layoutLines += layout;

@@ -6,7 +6,9 @@ import { type PartLine, mergeRuns, windowOf, windowStartMs } from '@backlog/core
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Checkpoint, type PartBuffer, PartitionAssembler, sortedLines } from './assembler';
 import { Bz2Pool } from './bz2-pool';
-import { batchLines } from './scan';
+import { BatchScanner } from './scan';
+
+const scanner = new BatchScanner();
 import { sealPart, sortWindow } from './sealer';
 import { SpillFile } from './spill';
 
@@ -78,7 +80,7 @@ function assemble(recs: { value: Buffer; ts: number }[], how: 'columns' | 'objec
   const sealed: PartBuffer[] = [];
   let off = 0n;
   for (const r of recs) {
-    const b = batchLines(r.value, 1 << 26);
+    const b = scanner.batchLines(r.value, 1 << 26);
     const res = how === 'columns' ? asm.addRecord(off++, r.ts, b.slowLines, b.cols) : asm.addRecord(off++, r.ts, b.lines);
     sealed.push(...res.seal);
     if (spill) for (const p of asm.buffers()) asm.spillBuffer(p, () => SpillFile.create(dir, `${how}-${p.window}-${p.firstOffset}-${Math.random()}`));
@@ -106,7 +108,7 @@ function runFrom(recs: { value: Buffer; ts: number }[], from: Checkpoint | undef
     const off = BigInt(i);
     if (off < asm.nextOffset) continue;
     if (n++ >= crashAt) return { written, cp };
-    const b = batchLines(r.value, 1 << 26);
+    const b = scanner.batchLines(r.value, 1 << 26);
     const res = asm.addRecord(off, r.ts, b.slowLines, b.cols);
     for (const p of pending.splice(0)) {
       written.push(partLines(p));
@@ -125,7 +127,7 @@ function runFrom(recs: { value: Buffer; ts: number }[], from: Checkpoint | undef
 describe('batches as columns', () => {
   it('seal to the same bytes and manifests as the same lines given as objects (in memory and spilled)', async () => {
     const recs = batches();
-    const decoded = recs.map((r) => batchLines(r.value, 1 << 26));
+    const decoded = recs.map((r) => scanner.batchLines(r.value, 1 << 26));
     // The fixture exercises every path: columns, JSON.parse lines, bad lines, ties.
     expect(decoded.every((d) => d.cols !== undefined)).toBe(true);
     expect(decoded.reduce((n, d) => n + d.slowLines.length, 0)).toBeGreaterThan(10);

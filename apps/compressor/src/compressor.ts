@@ -20,7 +20,7 @@ import { type Checkpoint, type InFlight, type PartBuffer, PartitionAssembler, la
 import { Bz2Error, Bz2Pool } from './bz2-pool';
 import type { CompressorSettings } from './config';
 import { type CompressorMetrics, compressorMetrics } from './metrics';
-import { batchLines } from './scan';
+import { BatchScanner } from './scan';
 import { sealPart } from './sealer';
 import { fileTimes } from './times';
 import { SpillFile } from './spill';
@@ -83,6 +83,8 @@ export class Compressor {
   private readonly pool: Bz2Pool;
   private readonly states = new Map<number, PState>();
   private readonly tasks = new Set<Promise<void>>();
+  /** batchLines is synchronous and its result owns what it holds, so one scanner serves every partition (its learned layouts carry over). */
+  private readonly scanner = new BatchScanner();
   private readonly waiters: (() => void)[] = [];
   private consumer?: Consumer;
   private producer?: Producer;
@@ -286,7 +288,7 @@ export class Compressor {
     let decoded;
     try {
       // Raw lines kept as bytes, sort key and facets read by a scanner (scan.ts): no JSON.parse per event.
-      decoded = batchLines(rec.value, s.maxBatchRawBytes);
+      decoded = this.scanner.batchLines(rec.value, s.maxBatchRawBytes);
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
       const reason = e.code === 'BATCH_TOO_LARGE' ? 'too_large' : e.code === 'BATCH_NOT_GZIP' ? 'not_gzip' : 'corrupt';

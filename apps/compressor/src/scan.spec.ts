@@ -1,7 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { CodecError, decodeBatch, facetsOf, partLineOf } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
-import { batchLines, hasControl, rawBatchLines } from './scan';
+import { BatchScanner, hasControl } from './scan';
+
+const scanner = new BatchScanner();
 
 // A raw control byte (JSON.stringify escapes every one; a newline separates lines).
 // eslint-disable-next-line no-control-regex -- the raw control bytes are what the spec looks for
@@ -22,7 +24,7 @@ function reference(value: Buffer) {
 }
 
 function scanned(value: Buffer) {
-  const r = batchLines(value, 1 << 26);
+  const r = scanner.batchLines(value, 1 << 26);
   return {
     lines: r.lines.map((l) => ({ ts: l.ts, id: l.id, line: Buffer.from(l.line as Uint8Array).toString('utf8'), facets: JSON.stringify({ host: l.host, service: l.service, level: l.level }) })),
     bad: r.bad.map((b) => b.reason.replace(/:.*/, '')).sort(),
@@ -43,7 +45,7 @@ describe('batch scanner', () => {
   it('takes the fast path for JSON.stringify output and reads key and facets from the bytes', () => {
     const slow = same(`${ok}\n${ok.replace('10:00:00.123Z', '10:00:01Z').replace('0193-a', '0193-b')}\n`);
     expect(slow).toBe(0);
-    const r = rawBatchLines(Buffer.from(`${ok}\n`));
+    const r = scanner.rawBatchLines(Buffer.from(`${ok}\n`));
     expect(r.lines[0]).toMatchObject({ ts: Date.parse('2026-11-22T10:00:00.123Z'), id: '0193-a', host: 'web-01', service: 'nginx', level: 'info' });
     expect(Buffer.isBuffer(r.lines[0]!.line)).toBe(true);
   });
@@ -157,7 +159,7 @@ describe('batch scanner', () => {
       for (let i = 0; i < set.length; i += 200) {
         const v = gzipSync(Buffer.from(set.slice(i, i + 200).join('\n')));
         expect({ lines: scanned(v).lines, bad: scanned(v).bad }).toEqual(reference(v));
-        layout += batchLines(v, 1 << 26).layout;
+        layout += scanner.batchLines(v, 1 << 26).layout;
       }
     }
     // The layout path was really taken (most lines share one of a few layouts).
@@ -184,9 +186,32 @@ describe('batch scanner', () => {
   });
 
   it('fails the record as a whole for what decodeBatch fails it for', () => {
-    expect(() => batchLines(Buffer.from('not gzip'), 1 << 20)).toThrow(CodecError);
-    expect(() => batchLines(gzipSync(Buffer.alloc(2 << 20, 0x61)), 1 << 20)).toThrow(/exceeds/);
+    expect(() => scanner.batchLines(Buffer.from('not gzip'), 1 << 20)).toThrow(CodecError);
+    expect(() => scanner.batchLines(gzipSync(Buffer.alloc(2 << 20, 0x61)), 1 << 20)).toThrow(/exceeds/);
     const truncated = gzipSync(Buffer.from(ok)).subarray(0, 20);
-    expect(() => batchLines(truncated, 1 << 20)).toThrow(CodecError);
+    expect(() => scanner.batchLines(truncated, 1 << 20)).toThrow(CodecError);
+  });
+
+  it('keeps its state in the instance: a new scanner starts without the layouts another learned, and gives the same lines', () => {
+    const lines = Array.from({ length: 50 }, (_, i) => ok.replace('0193-a', `0193-${i}`));
+    const v = gzipSync(Buffer.from(`${lines.join('\n')}\n`));
+    const a = new BatchScanner();
+    const first = a.batchLines(v, 1 << 26);
+    // The first line is scanned in full and teaches the layout the other 49 match.
+    expect(first.layout).toBe(49);
+    // The same scanner knows the layout from the start now…
+    expect(a.batchLines(v, 1 << 26).layout).toBe(50);
+    // …another does not, and both read the same lines and facets.
+    const b = new BatchScanner();
+    const second = b.batchLines(v, 1 << 26);
+    expect(second.layout).toBe(49);
+    const view = (r: typeof first) => r.lines.map((l) => [l.ts, l.id, l.host, l.service, l.level, Buffer.from(l.line as Uint8Array).toString('utf8')]);
+    expect(view(second)).toEqual(view(first));
+    // Interleaved batches of two scanners do not disturb each other's results.
+    const other = gzipSync(Buffer.from(`{"@timestamp":"2026-11-22T10:00:00Z","host":{"name":"db-9"},"message":"x"}\n`));
+    const x = a.rawBatchLines(Buffer.from(`${lines[0]}\n`));
+    const y = b.batchLines(other, 1 << 26);
+    expect(x.lines[0]).toMatchObject({ host: 'web-01', id: '0193-0' });
+    expect(y.lines[0]).toMatchObject({ host: 'db-9' });
   });
 });

@@ -2,7 +2,6 @@ import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
 import { CodecError, type PartLine, comparePartLines, facetsOf, partLineOf } from '@backlog/core-codec';
 import type { LineIn } from './assembler';
-
 /**
  * h-<env> batch → part lines, without building a JS object per event.
  *
@@ -78,11 +77,6 @@ export function gunzipBatch(value: Uint8Array, maxDecompressedBytes: number): Bu
     if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new CodecError('BATCH_TOO_LARGE', `decompressed batch exceeds ${maxDecompressedBytes} bytes`);
     throw new CodecError('BATCH_CORRUPT', `gunzip failed: ${e.message}`);
   }
-}
-
-/** Gunzips and splits one h-<env> batch into part lines (see the file comment). Throws CodecError for the record as a whole. */
-export function batchLines(value: Uint8Array, maxDecompressedBytes: number): BatchLines {
-  return rawBatchLines(gunzipBatch(value, maxDecompressedBytes));
 }
 
 /**
@@ -201,10 +195,6 @@ export class ColumnRun implements Iterable<PartLine> {
   }
 }
 
-/** Column scratch, grown as needed and copied out per batch. */
-let colTs = new Float64Array(4096);
-let colPos = new Int32Array(4096 * SLOTS);
-
 /** Distinct facet values of the batch being scanned, and the byte range that gave the previous line's. */
 class FacetColumn {
   values: string[] = [];
@@ -263,91 +253,6 @@ class FacetColumn {
   }
 }
 const FEW = 32;
-
-/** The NDJSON of a batch (already gunzipped) as part lines. */
-export function rawBatchLines(raw: Buffer): BatchLines {
-  const out = new ScannedBatch(raw.length);
-  // Invalid UTF-8 is replaced by U+FFFD when decoded: such a batch is not byte-canonical; take the slow path.
-  const fast = isUtf8(raw);
-  // The batch as a latin1 string (one char per byte, a memcpy): String#indexOf finds quotes,
-  // backslashes and newlines in native code instead of a JS loop over every byte.
-  text = raw.toString('latin1');
-  view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  plain = fast && !hasControl(raw);
-  bsFrom = 0;
-  bsNext = -1;
-  try {
-    return scanBatch(raw, out, fast);
-  } finally {
-    text = '';
-    view = NO_VIEW;
-    plain = false;
-  }
-}
-
-function scanBatch(raw: Buffer, out: ScannedBatch, fast: boolean): BatchLines {
-  let start = 0;
-  let lineNo = 0;
-  const t = text;
-  let n = 0;
-  let bytes = 0;
-  let minTs = Infinity;
-  let maxTs = -Infinity;
-  FH.reset();
-  FS.reset();
-  FL.reset();
-  while (start < raw.length) {
-    let end = t.indexOf('\n', start);
-    if (end === -1) end = raw.length;
-    lineNo++;
-    let ok = false;
-    if (fast) {
-      if (matchAny(raw, start, end)) {
-        ok = true;
-        out.layout++;
-      } else if (scanLine(raw, start, end)) {
-        ok = true;
-        learn(raw, start, end);
-      }
-    }
-    if (ok) {
-      const ts = tsOf(raw, S.tsStart, S.tsEnd);
-      if (ts !== undefined) {
-        if (n === colTs.length) {
-          const t2 = new Float64Array(n * 2);
-          t2.set(colTs);
-          colTs = t2;
-          const p2 = new Int32Array(n * 2 * SLOTS);
-          p2.set(colPos);
-          colPos = p2;
-        }
-        const p = colPos;
-        const o = n * SLOTS;
-        colTs[n] = ts;
-        p[o] = start;
-        p[o + 1] = end;
-        p[o + 2] = S.idStart;
-        p[o + 3] = S.idEnd;
-        p[o + 4] = FH.of(raw, S.hostStart, S.hostEnd);
-        p[o + 5] = FS.of(raw, S.serviceStart, S.serviceEnd);
-        p[o + 6] = FL.of(raw, S.levelStart, S.levelEnd);
-        p[o + 7] = lineNo;
-        n++;
-        bytes += end - start + 1;
-        if (ts < minTs) minTs = ts;
-        if (ts > maxTs) maxTs = ts;
-        start = end + 1;
-        continue;
-      }
-    }
-    const before = out.slowLines.length;
-    slowLine(raw.toString('utf8', start, end), lineNo, out);
-    if (out.slowLines.length > before) out.slowNos.push(lineNo);
-    start = end + 1;
-  }
-  if (n > 0) out.cols = new ColumnRun(raw, n, colTs.slice(0, n), colPos.slice(0, n * SLOTS), FH.values, FS.values, FL.values, bytes, minTs, maxTs);
-  return out;
-}
 
 /**
  * True when b holds a byte below 0x20 other than a newline. Such a byte never occurs in
@@ -442,16 +347,6 @@ class Interner {
   }
 }
 
-const HOSTS = new Interner(4096);
-const SERVICES = new Interner(4096);
-const LEVELS = new Interner(256);
-const FH = new FacetColumn(HOSTS);
-const FS = new FacetColumn(SERVICES);
-const FL = new FacetColumn(LEVELS);
-
-/** What scanLine found: byte ranges of the captured string values (inside the quotes), -1 when absent. */
-const S = { tsStart: -1, tsEnd: -1, idStart: -1, idEnd: -1, hostStart: -1, hostEnd: -1, serviceStart: -1, serviceEnd: -1, levelStart: -1, levelEnd: -1 };
-
 // What a value at depth 1 or 2 is captured as.
 const CAP_NONE = 0;
 const CAP_TS = 1;
@@ -466,25 +361,9 @@ const CAP_LEVEL = 9;
 
 const MAX_DEPTH = 64;
 const MAX_KEYS = 1024;
-/** Key ranges of the objects being scanned (duplicate-key check): start, end pairs. */
-const keyStack = new Int32Array(2 * MAX_KEYS);
-let keyTop = 0;
-let depth = 0;
-let pos = 0;
-let end = 0;
-/** Whether the string scanned last held an escape sequence. */
-let escaped = false;
-let buf: Buffer;
 /** `buf` as a DataView (literal runs are compared four bytes at a time). */
 const NO_VIEW = new DataView(new ArrayBuffer(0));
-let view: DataView<ArrayBufferLike> = NO_VIEW;
-/** The batch being scanned as a latin1 string (text[i] is the byte buf[i]). */
-let text = '';
-/** The batch is valid UTF-8 and holds no control byte but newlines: a string ends at the next quote unless a backslash comes first. */
-let plain = false;
-/** The first backslash at or after bsFrom (NO_BS: none); recomputed when a string starts outside [bsFrom, bsNext]. */
-let bsFrom = 0;
-let bsNext = -1;
+const EMPTY = Buffer.alloc(0);
 const NO_BS = 0x7fffffff;
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -501,22 +380,6 @@ const K_LEVEL = bytes('level');
 function is(b: Buffer, s: number, key: Uint8Array): boolean {
   for (let i = 0; i < key.length; i++) if (b[s + i] !== key[i]) return false;
   return true;
-}
-
-/** What the value of key b[ks, ks + klen) is captured as, in an object at `depth` captured as `cap`. */
-function keyCap(b: Buffer, ks: number, klen: number, cap: number): number {
-  if (depth === 1) {
-    if (klen === 10 && is(b, ks, K_TIMESTAMP)) return CAP_TS;
-    if (klen === 5 && is(b, ks, K_EVENT)) return CAP_EVENT;
-    if (klen === 4 && is(b, ks, K_HOST)) return CAP_HOST;
-    if (klen === 7 && is(b, ks, K_SERVICE)) return CAP_SERVICE;
-    if (klen === 3 && is(b, ks, K_LOG)) return CAP_LOG;
-  } else if (depth === 2 && cap !== CAP_NONE) {
-    if (cap === CAP_EVENT && klen === 2 && is(b, ks, K_ID)) return CAP_ID;
-    if ((cap === CAP_HOST || cap === CAP_SERVICE) && klen === 4 && is(b, ks, K_NAME)) return cap === CAP_HOST ? CAP_NAME_HOST : CAP_NAME_SERVICE;
-    if (cap === CAP_LOG && klen === 5 && is(b, ks, K_LEVEL)) return CAP_LEVEL;
-  }
-  return CAP_NONE;
 }
 
 /**
@@ -541,346 +404,6 @@ class Layout {
 
 const OP_LIT = 0;
 const OP_VAL = 1;
-const LAYOUTS = [new Layout(), new Layout(), new Layout(), new Layout()];
-/** The layout that matched last (tried first), the slot the next learned layout goes to. */
-let lastLayout = 0;
-let nextSlot = 0;
-/** Lines in a row that matched no layout; after 16, layouts are not tried for the next 256 lines. */
-let missStreak = 0;
-let pause = 0;
-
-/** True when b[s, e) matches a known layout (and is therefore canonical); sets S. */
-function matchAny(b: Buffer, s: number, e: number): boolean {
-  if (pause > 0) {
-    pause--;
-    return false;
-  }
-  for (let k = 0; k < LAYOUTS.length; k++) {
-    const i = (lastLayout + k) % LAYOUTS.length;
-    if ((LAYOUTS[i] as Layout).valid && matchLayout(LAYOUTS[i] as Layout, b, s, e)) {
-      lastLayout = i;
-      missStreak = 0;
-      return true;
-    }
-  }
-  if (++missStreak >= 16) {
-    missStreak = 0;
-    pause = 256;
-  }
-  return false;
-}
-
-function matchLayout(t: Layout, b: Buffer, s: number, e: number): boolean {
-  S.tsStart = S.idStart = S.hostStart = S.serviceStart = S.levelStart = -1;
-  S.tsEnd = S.idEnd = S.hostEnd = S.serviceEnd = S.levelEnd = -1;
-  buf = b;
-  pos = s;
-  end = e;
-  keyTop = 0;
-  const ops = t.ops;
-  const lit = t.lit;
-  const lv = t.litView;
-  const bv = view;
-  for (let i = 0; i < t.n; i += 3) {
-    const op = ops[i] as number;
-    if (op === OP_LIT) {
-      const ls = ops[i + 1] as number;
-      const n = ops[i + 2] as number;
-      if (pos + n > e) return false;
-      // Four bytes at a time (a DataView read compiles to one unaligned load), then the tail.
-      let k = 0;
-      for (; k + 4 <= n; k += 4) if (bv.getInt32(pos + k) !== lv.getInt32(ls + k)) return false;
-      for (; k < n; k++) if (b[pos + k] !== lit[ls + k]) return false;
-      pos += n;
-    } else {
-      depth = ops[i + 1] as number;
-      if (pos >= e || !value(ops[i + 2] as number)) return false;
-    }
-  }
-  return pos === e;
-}
-
-/** Records the layout of b[s, e), a line the full scan just accepted (S is left as it is). */
-function learn(b: Buffer, s: number, e: number): void {
-  const t = LAYOUTS[nextSlot] as Layout;
-  nextSlot = (nextSlot + 1) % LAYOUTS.length;
-  t.valid = false;
-  t.n = 0;
-  t.litLen = 0;
-  buf = b;
-  pos = s;
-  end = e;
-  depth = 0;
-  keyTop = 0;
-  const saved = { ...S };
-  const ok = learnObject(t, CAP_NONE) && pos === e;
-  Object.assign(S, saved);
-  t.valid = ok;
-  if (ok) lastLayout = (nextSlot + LAYOUTS.length - 1) % LAYOUTS.length;
-}
-
-function emitLit(t: Layout, from: number, to: number): boolean {
-  const n = to - from;
-  if (t.litLen + n > t.lit.length) return false;
-  t.lit.set(buf.subarray(from, to), t.litLen);
-  if (t.n >= 3 && t.ops[t.n - 3] === OP_LIT) t.ops[t.n - 1] = (t.ops[t.n - 1] as number) + n;
-  else {
-    if (t.n + 3 > t.ops.length) return false;
-    t.ops[t.n] = OP_LIT;
-    t.ops[t.n + 1] = t.litLen;
-    t.ops[t.n + 2] = n;
-    t.n += 3;
-  }
-  t.litLen += n;
-  return true;
-}
-
-function emitHole(t: Layout, cap: number): boolean {
-  if (t.n + 3 > t.ops.length) return false;
-  t.ops[t.n] = OP_VAL;
-  t.ops[t.n + 1] = depth;
-  t.ops[t.n + 2] = cap;
-  t.n += 3;
-  return true;
-}
-
-/** Walks an object of an accepted line: `{`, keys, `:`, `,`, `}` become literals, values holes (objects are walked). */
-function learnObject(t: Layout, cap: number): boolean {
-  depth++;
-  const b = buf;
-  if (!emitLit(t, pos, pos + 1)) return false;
-  pos++;
-  if (b[pos] === 0x7d) {
-    pos++;
-    depth--;
-    return emitLit(t, pos - 1, pos);
-  }
-  for (;;) {
-    // Keys of an accepted line hold no escapes: the key ends at the next quote.
-    const ks = pos + 1;
-    const ke = text.indexOf('"', ks);
-    if (ke < 0 || ke >= end || b[ke + 1] !== 0x3a) return false;
-    if (!emitLit(t, pos, ke + 2)) return false;
-    const vcap = keyCap(b, ks, ke - ks, cap);
-    pos = ke + 2;
-    const c = b[pos];
-    if (c === 0x7b) {
-      if (!learnObject(t, vcap === CAP_EVENT || vcap === CAP_HOST || vcap === CAP_SERVICE || vcap === CAP_LOG ? vcap : CAP_NONE)) return false;
-    } else {
-      if (!emitHole(t, vcap)) return false;
-      if (!value(CAP_NONE)) return false;
-    }
-    const d = b[pos];
-    if (d === 0x2c || d === 0x7d) {
-      if (!emitLit(t, pos, pos + 1)) return false;
-      pos++;
-      if (d === 0x7d) {
-        depth--;
-        return true;
-      }
-    } else return false;
-  }
-}
-
-/**
- * True when b[s, e) is a JSON object exactly as JSON.stringify writes it; sets S.
- * Module-level state keeps the hot loop free of allocations.
- */
-export function scanLine(b: Buffer, s: number, e: number): boolean {
-  S.tsStart = S.idStart = S.hostStart = S.serviceStart = S.levelStart = -1;
-  S.tsEnd = S.idEnd = S.hostEnd = S.serviceEnd = S.levelEnd = -1;
-  if (e - s < 2 || b[s] !== 0x7b) return false;
-  buf = b;
-  pos = s;
-  end = e;
-  depth = 0;
-  keyTop = 0;
-  return object(CAP_NONE) && pos === e;
-}
-
-/** Scans a string starting at its opening quote; returns false if not canonical. Leaves pos after the closing quote. */
-function string(): boolean {
-  const b = buf;
-  let p = pos + 1;
-  const e = end;
-  escaped = false;
-  if (plain) {
-    // No control bytes in the batch: the bytes up to the next quote are the string's, unless a
-    // backslash comes first (then the loop below checks the escapes from there on).
-    const q = text.indexOf('"', p);
-    if (q < 0 || q >= e) return false;
-    if (p < bsFrom || p > bsNext) {
-      const x = text.indexOf('\\', p);
-      bsFrom = p;
-      bsNext = x < 0 ? NO_BS : x;
-    }
-    if (bsNext > q) {
-      pos = q + 1;
-      return true;
-    }
-    p = bsNext;
-  }
-  while (p < e) {
-    const c = b[p] as number;
-    if (c === 0x22) {
-      pos = p + 1;
-      return true;
-    }
-    if (c < 0x20) return false;
-    if (c === 0x5c) {
-      escaped = true;
-      const x = b[p + 1];
-      // JSON.stringify writes these short escapes, and \u00xx only for the other control characters.
-      if (x === 0x22 || x === 0x5c || x === 0x62 || x === 0x66 || x === 0x6e || x === 0x72 || x === 0x74) p += 2;
-      else if (x === 0x75 && b[p + 2] === 0x30 && b[p + 3] === 0x30 && (b[p + 4] === 0x30 || b[p + 4] === 0x31)) {
-        const h = b[p + 5] as number;
-        const v = (b[p + 4] === 0x31 ? 16 : 0) + (h >= 0x30 && h <= 0x39 ? h - 0x30 : h >= 0x61 && h <= 0x66 ? h - 0x57 : -100);
-        if (v < 0 || v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return false;
-        p += 6;
-      } else return false;
-    } else p++;
-  }
-  return false;
-}
-
-function object(cap: number): boolean {
-  if (++depth > MAX_DEPTH) return false;
-  const b = buf;
-  const keyBase = keyTop;
-  pos++; // '{'
-  if (b[pos] === 0x7d) {
-    pos++;
-    depth--;
-    return true;
-  }
-  for (;;) {
-    if (b[pos] !== 0x22) return false;
-    const ks = pos + 1;
-    if (!string()) return false;
-    const ke = pos - 1;
-    const klen = ke - ks;
-    // Integer-like keys are enumerated first by V8 (order changes); escaped keys: leave to the slow path.
-    if (escaped || (klen > 0 && (b[ks] as number) >= 0x30 && (b[ks] as number) <= 0x39)) return false;
-    // Duplicate keys collapse in JSON.parse.
-    for (let k = keyBase; k < keyTop; k += 2) {
-      const s2 = keyStack[k] as number;
-      if ((keyStack[k + 1] as number) - s2 !== klen) continue;
-      let i = 0;
-      while (i < klen && b[s2 + i] === b[ks + i]) i++;
-      if (i === klen) return false;
-    }
-    if (keyTop >= keyStack.length) return false;
-    keyStack[keyTop++] = ks;
-    keyStack[keyTop++] = ke;
-    if (b[pos] !== 0x3a) return false;
-    pos++;
-    if (!value(keyCap(b, ks, klen, cap))) return false;
-    const c = b[pos];
-    if (c === 0x2c) {
-      pos++;
-      continue;
-    }
-    if (c === 0x7d) {
-      pos++;
-      keyTop = keyBase;
-      depth--;
-      return true;
-    }
-    return false;
-  }
-}
-
-function array(): boolean {
-  if (++depth > MAX_DEPTH) return false;
-  const b = buf;
-  pos++; // '['
-  if (b[pos] === 0x5d) {
-    pos++;
-    depth--;
-    return true;
-  }
-  for (;;) {
-    if (!value(CAP_NONE)) return false;
-    const c = b[pos];
-    if (c === 0x2c) {
-      pos++;
-      continue;
-    }
-    if (c === 0x5d) {
-      pos++;
-      depth--;
-      return true;
-    }
-    return false;
-  }
-}
-
-function value(cap: number): boolean {
-  const b = buf;
-  const c = b[pos] as number;
-  if (c === 0x22) {
-    const vs = pos + 1;
-    if (!string()) return false;
-    if (cap >= CAP_ID || cap === CAP_TS) {
-      const ve = pos - 1;
-      // A captured value with an escape needs decoding: leave it to the slow path (rare).
-      if (escaped) return false;
-      if (cap === CAP_TS) {
-        S.tsStart = vs;
-        S.tsEnd = ve;
-      } else if (cap === CAP_ID) {
-        S.idStart = vs;
-        S.idEnd = ve;
-      } else if (cap === CAP_NAME_HOST) {
-        S.hostStart = vs;
-        S.hostEnd = ve;
-      } else if (cap === CAP_NAME_SERVICE) {
-        S.serviceStart = vs;
-        S.serviceEnd = ve;
-      } else if (cap === CAP_LEVEL) {
-        S.levelStart = vs;
-        S.levelEnd = ve;
-      }
-    }
-    return true;
-  }
-  if (c === 0x7b) return object(cap === CAP_EVENT || cap === CAP_HOST || cap === CAP_SERVICE || cap === CAP_LOG ? cap : CAP_NONE);
-  if (c === 0x5b) return array();
-  if (c === 0x74) return literal(0x74, 0x72, 0x75, 0x65, 4); // true
-  if (c === 0x66) return b[pos + 4] === 0x65 && literal(0x66, 0x61, 0x6c, 0x73, 5); // false
-  if (c === 0x6e) return literal(0x6e, 0x75, 0x6c, 0x6c, 4); // null
-  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return number();
-  return false;
-}
-
-function literal(c0: number, c1: number, c2: number, c3: number, n: number): boolean {
-  const b = buf;
-  if (b[pos] !== c0 || b[pos + 1] !== c1 || b[pos + 2] !== c2 || b[pos + 3] !== c3 || pos + n > end) return false;
-  pos += n;
-  return true;
-}
-
-/** A number is canonical when it is what Number → String gives back (no `1.0`, `1e5`, `-0`, overflow). */
-function number(): boolean {
-  const b = buf;
-  const s = pos;
-  let p = pos;
-  for (;;) {
-    const c = b[p] as number;
-    if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) p++;
-    else break;
-    if (p >= end) break;
-  }
-  const tok = text.length ? text.slice(s, p) : b.toString('latin1', s, p);
-  // Plain short integers (the common case) are canonical unless they have a leading zero or are -0.
-  const n = Number(tok);
-  if (!Number.isFinite(n) || String(n) !== tok) return false;
-  pos = p;
-  return true;
-}
-
-const dayCache = new Map<number, number>();
-
 /** Two ASCII digits at b[i], b[i+1] as a number; -1 when either is not a digit. */
 function two(b: Buffer, i: number): number {
   const x = (b[i] as number) - 0x30;
@@ -888,36 +411,525 @@ function two(b: Buffer, i: number): number {
   return x >= 0 && x <= 9 && y >= 0 && y <= 9 ? x * 10 + y : -1;
 }
 
-/** @timestamp → epoch ms exactly as Date.parse, fast for `YYYY-MM-DDTHH:MM:SS(.sss)Z`; undefined when unparseable. */
-function tsOf(b: Buffer, s: number, e: number): number | undefined {
-  if (s < 0) return undefined;
-  const n = e - s;
-  if ((n === 24 || n === 20) && b[s + 4] === 0x2d && b[s + 7] === 0x2d && b[s + 10] === 0x54 && b[s + 13] === 0x3a && b[s + 16] === 0x3a && b[e - 1] === 0x5a) {
-    const y1 = two(b, s);
-    const y2 = two(b, s + 2);
-    const mo = two(b, s + 5);
-    const dd = two(b, s + 8);
-    const hh = two(b, s + 11);
-    const mi = two(b, s + 14);
-    const ss = two(b, s + 17);
-    let ms = 0;
-    if (n === 24) {
-      const a = two(b, s + 20);
-      const c = (b[s + 22] as number) - 0x30;
-      ms = b[s + 19] === 0x2e && a >= 0 && c >= 0 && c <= 9 ? a * 10 + c : -1;
-    }
-    if (y1 >= 0 && y2 >= 0 && mo >= 0 && dd >= 0 && hh >= 0 && hh < 24 && mi >= 0 && mi < 60 && ss >= 0 && ss < 60 && ms >= 0) {
-      const dayKey = ((y1 * 100 + y2) * 100 + mo) * 100 + dd;
-      let day = dayCache.get(dayKey);
-      if (day === undefined) {
-        // The date part by Date.parse itself, so its rules (range, rollover) are exactly the same.
-        day = Date.parse(`${b.toString('latin1', s, s + 10)}T00:00:00.000Z`);
-        if (dayCache.size > 10_000) dayCache.clear();
-        dayCache.set(dayKey, day);
-      }
-      if (Number.isFinite(day)) return day + hh * 3_600_000 + mi * 60_000 + ss * 1000 + ms;
+/**
+ * The scanner of one compressor: its scratch columns, facet interners, learned layouts and the state of
+ * the line being scanned live here, not in the module, so two scanners (two compressors in one process,
+ * a test beside a benchmark) never share them. Not re-entrant: one batch at a time per instance.
+ * Fields rather than locals keep the hot loop free of allocations.
+ */
+export class BatchScanner {
+  /** Column scratch, grown as needed and copied out per batch. */
+  private colTs = new Float64Array(4096);
+  private colPos = new Int32Array(4096 * SLOTS);
+  private readonly hosts = new Interner(4096);
+  private readonly services = new Interner(4096);
+  private readonly levels = new Interner(256);
+  private readonly fh = new FacetColumn(this.hosts);
+  private readonly fs = new FacetColumn(this.services);
+  private readonly fl = new FacetColumn(this.levels);
+
+  /** What scanLine found: byte ranges of the captured string values (inside the quotes), -1 when absent. */
+  private readonly S = { tsStart: -1, tsEnd: -1, idStart: -1, idEnd: -1, hostStart: -1, hostEnd: -1, serviceStart: -1, serviceEnd: -1, levelStart: -1, levelEnd: -1 };
+
+  /** Key ranges of the objects being scanned (duplicate-key check): start, end pairs. */
+  private readonly keyStack = new Int32Array(2 * MAX_KEYS);
+  private keyTop = 0;
+  private depth = 0;
+  private pos = 0;
+  private end = 0;
+
+  /** Whether the string scanned last held an escape sequence. */
+  private escaped = false;
+  private buf: Buffer = EMPTY;
+  private view: DataView<ArrayBufferLike> = NO_VIEW;
+
+  /** The batch being scanned as a latin1 string (text[i] is the byte buf[i]). */
+  private text = '';
+
+  /** The batch is valid UTF-8 and holds no control byte but newlines: a string ends at the next quote unless a backslash comes first. */
+  private plain = false;
+
+  /** The first backslash at or after bsFrom (NO_BS: none); recomputed when a string starts outside [bsFrom, bsNext]. */
+  private bsFrom = 0;
+  private bsNext = -1;
+  private readonly layouts = [new Layout(), new Layout(), new Layout(), new Layout()];
+
+  /** The layout that matched last (tried first), the slot the next learned layout goes to. */
+  private lastLayout = 0;
+  private nextSlot = 0;
+
+  /** Lines in a row that matched no layout; after 16, layouts are not tried for the next 256 lines. */
+  private missStreak = 0;
+  private pause = 0;
+  private readonly dayCache = new Map<number, number>();
+
+  /** Gunzips and splits one h-<env> batch into part lines (see the file comment). Throws CodecError for the record as a whole. */
+  batchLines(value: Uint8Array, maxDecompressedBytes: number): BatchLines {
+    return this.rawBatchLines(gunzipBatch(value, maxDecompressedBytes));
+  }
+
+  /** The NDJSON of a batch (already gunzipped) as part lines. */
+  rawBatchLines(raw: Buffer): BatchLines {
+    const out = new ScannedBatch(raw.length);
+    // Invalid UTF-8 is replaced by U+FFFD when decoded: such a batch is not byte-canonical; take the slow path.
+    const fast = isUtf8(raw);
+    // The batch as a latin1 string (one char per byte, a memcpy): String#indexOf finds quotes,
+    // backslashes and newlines in native code instead of a JS loop over every byte.
+    this.text = raw.toString('latin1');
+    this.view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    this.plain = fast && !hasControl(raw);
+    this.bsFrom = 0;
+    this.bsNext = -1;
+    try {
+      return this.scanBatch(raw, out, fast);
+    } finally {
+      this.text = '';
+      this.view = NO_VIEW;
+      this.plain = false;
     }
   }
-  const t = Date.parse(b.toString('utf8', s, e));
-  return Number.isFinite(t) ? t : undefined;
+
+  private scanBatch(raw: Buffer, out: ScannedBatch, fast: boolean): BatchLines {
+    let start = 0;
+    let lineNo = 0;
+    const t = this.text;
+    let n = 0;
+    let bytes = 0;
+    let minTs = Infinity;
+    let maxTs = -Infinity;
+    this.fh.reset();
+    this.fs.reset();
+    this.fl.reset();
+    while (start < raw.length) {
+      let end = t.indexOf('\n', start);
+      if (end === -1) end = raw.length;
+      lineNo++;
+      let ok = false;
+      if (fast) {
+        if (this.matchAny(raw, start, end)) {
+          ok = true;
+          out.layout++;
+        } else if (this.scanLine(raw, start, end)) {
+          ok = true;
+          this.learn(raw, start, end);
+        }
+      }
+      if (ok) {
+        const ts = this.tsOf(raw, this.S.tsStart, this.S.tsEnd);
+        if (ts !== undefined) {
+          if (n === this.colTs.length) {
+            const t2 = new Float64Array(n * 2);
+            t2.set(this.colTs);
+            this.colTs = t2;
+            const p2 = new Int32Array(n * 2 * SLOTS);
+            p2.set(this.colPos);
+            this.colPos = p2;
+          }
+          const p = this.colPos;
+          const o = n * SLOTS;
+          this.colTs[n] = ts;
+          p[o] = start;
+          p[o + 1] = end;
+          p[o + 2] = this.S.idStart;
+          p[o + 3] = this.S.idEnd;
+          p[o + 4] = this.fh.of(raw, this.S.hostStart, this.S.hostEnd);
+          p[o + 5] = this.fs.of(raw, this.S.serviceStart, this.S.serviceEnd);
+          p[o + 6] = this.fl.of(raw, this.S.levelStart, this.S.levelEnd);
+          p[o + 7] = lineNo;
+          n++;
+          bytes += end - start + 1;
+          if (ts < minTs) minTs = ts;
+          if (ts > maxTs) maxTs = ts;
+          start = end + 1;
+          continue;
+        }
+      }
+      const before = out.slowLines.length;
+      slowLine(raw.toString('utf8', start, end), lineNo, out);
+      if (out.slowLines.length > before) out.slowNos.push(lineNo);
+      start = end + 1;
+    }
+    if (n > 0) out.cols = new ColumnRun(raw, n, this.colTs.slice(0, n), this.colPos.slice(0, n * SLOTS), this.fh.values, this.fs.values, this.fl.values, bytes, minTs, maxTs);
+    return out;
+  }
+
+  /** What the value of key b[ks, ks + klen) is captured as, in an object at `depth` captured as `cap`. */
+  private keyCap(b: Buffer, ks: number, klen: number, cap: number): number {
+    if (this.depth === 1) {
+      if (klen === 10 && is(b, ks, K_TIMESTAMP)) return CAP_TS;
+      if (klen === 5 && is(b, ks, K_EVENT)) return CAP_EVENT;
+      if (klen === 4 && is(b, ks, K_HOST)) return CAP_HOST;
+      if (klen === 7 && is(b, ks, K_SERVICE)) return CAP_SERVICE;
+      if (klen === 3 && is(b, ks, K_LOG)) return CAP_LOG;
+    } else if (this.depth === 2 && cap !== CAP_NONE) {
+      if (cap === CAP_EVENT && klen === 2 && is(b, ks, K_ID)) return CAP_ID;
+      if ((cap === CAP_HOST || cap === CAP_SERVICE) && klen === 4 && is(b, ks, K_NAME)) return cap === CAP_HOST ? CAP_NAME_HOST : CAP_NAME_SERVICE;
+      if (cap === CAP_LOG && klen === 5 && is(b, ks, K_LEVEL)) return CAP_LEVEL;
+    }
+    return CAP_NONE;
+  }
+
+  /** True when b[s, e) matches a known layout (and is therefore canonical); sets S. */
+  private matchAny(b: Buffer, s: number, e: number): boolean {
+    if (this.pause > 0) {
+      this.pause--;
+      return false;
+    }
+    for (let k = 0; k < this.layouts.length; k++) {
+      const i = (this.lastLayout + k) % this.layouts.length;
+      if ((this.layouts[i] as Layout).valid && this.matchLayout(this.layouts[i] as Layout, b, s, e)) {
+        this.lastLayout = i;
+        this.missStreak = 0;
+        return true;
+      }
+    }
+    if (++this.missStreak >= 16) {
+      this.missStreak = 0;
+      this.pause = 256;
+    }
+    return false;
+  }
+
+  private matchLayout(t: Layout, b: Buffer, s: number, e: number): boolean {
+    this.S.tsStart = this.S.idStart = this.S.hostStart = this.S.serviceStart = this.S.levelStart = -1;
+    this.S.tsEnd = this.S.idEnd = this.S.hostEnd = this.S.serviceEnd = this.S.levelEnd = -1;
+    this.buf = b;
+    this.pos = s;
+    this.end = e;
+    this.keyTop = 0;
+    const ops = t.ops;
+    const lit = t.lit;
+    const lv = t.litView;
+    const bv = this.view;
+    for (let i = 0; i < t.n; i += 3) {
+      const op = ops[i] as number;
+      if (op === OP_LIT) {
+        const ls = ops[i + 1] as number;
+        const n = ops[i + 2] as number;
+        if (this.pos + n > e) return false;
+        // Four bytes at a time (a DataView read compiles to one unaligned load), then the tail.
+        let k = 0;
+        for (; k + 4 <= n; k += 4) if (bv.getInt32(this.pos + k) !== lv.getInt32(ls + k)) return false;
+        for (; k < n; k++) if (b[this.pos + k] !== lit[ls + k]) return false;
+        this.pos += n;
+      } else {
+        this.depth = ops[i + 1] as number;
+        if (this.pos >= e || !this.value(ops[i + 2] as number)) return false;
+      }
+    }
+    return this.pos === e;
+  }
+
+  /** Records the layout of b[s, e), a line the full scan just accepted (S is left as it is). */
+  private learn(b: Buffer, s: number, e: number): void {
+    const t = this.layouts[this.nextSlot] as Layout;
+    this.nextSlot = (this.nextSlot + 1) % this.layouts.length;
+    t.valid = false;
+    t.n = 0;
+    t.litLen = 0;
+    this.buf = b;
+    this.pos = s;
+    this.end = e;
+    this.depth = 0;
+    this.keyTop = 0;
+    const saved = { ...this.S };
+    const ok = this.learnObject(t, CAP_NONE) && this.pos === e;
+    Object.assign(this.S, saved);
+    t.valid = ok;
+    if (ok) this.lastLayout = (this.nextSlot + this.layouts.length - 1) % this.layouts.length;
+  }
+
+  private emitLit(t: Layout, from: number, to: number): boolean {
+    const n = to - from;
+    if (t.litLen + n > t.lit.length) return false;
+    t.lit.set(this.buf.subarray(from, to), t.litLen);
+    if (t.n >= 3 && t.ops[t.n - 3] === OP_LIT) t.ops[t.n - 1] = (t.ops[t.n - 1] as number) + n;
+    else {
+      if (t.n + 3 > t.ops.length) return false;
+      t.ops[t.n] = OP_LIT;
+      t.ops[t.n + 1] = t.litLen;
+      t.ops[t.n + 2] = n;
+      t.n += 3;
+    }
+    t.litLen += n;
+    return true;
+  }
+
+  private emitHole(t: Layout, cap: number): boolean {
+    if (t.n + 3 > t.ops.length) return false;
+    t.ops[t.n] = OP_VAL;
+    t.ops[t.n + 1] = this.depth;
+    t.ops[t.n + 2] = cap;
+    t.n += 3;
+    return true;
+  }
+
+  /** Walks an object of an accepted line: `{`, keys, `:`, `,`, `}` become literals, values holes (objects are walked). */
+  private learnObject(t: Layout, cap: number): boolean {
+    this.depth++;
+    const b = this.buf;
+    if (!this.emitLit(t, this.pos, this.pos + 1)) return false;
+    this.pos++;
+    if (b[this.pos] === 0x7d) {
+      this.pos++;
+      this.depth--;
+      return this.emitLit(t, this.pos - 1, this.pos);
+    }
+    for (;;) {
+      // Keys of an accepted line hold no escapes: the key ends at the next quote.
+      const ks = this.pos + 1;
+      const ke = this.text.indexOf('"', ks);
+      if (ke < 0 || ke >= this.end || b[ke + 1] !== 0x3a) return false;
+      if (!this.emitLit(t, this.pos, ke + 2)) return false;
+      const vcap = this.keyCap(b, ks, ke - ks, cap);
+      this.pos = ke + 2;
+      const c = b[this.pos];
+      if (c === 0x7b) {
+        if (!this.learnObject(t, vcap === CAP_EVENT || vcap === CAP_HOST || vcap === CAP_SERVICE || vcap === CAP_LOG ? vcap : CAP_NONE)) return false;
+      } else {
+        if (!this.emitHole(t, vcap)) return false;
+        if (!this.value(CAP_NONE)) return false;
+      }
+      const d = b[this.pos];
+      if (d === 0x2c || d === 0x7d) {
+        if (!this.emitLit(t, this.pos, this.pos + 1)) return false;
+        this.pos++;
+        if (d === 0x7d) {
+          this.depth--;
+          return true;
+        }
+      } else return false;
+    }
+  }
+
+  /**
+   * True when b[s, e) is a JSON object exactly as JSON.stringify writes it; sets S.
+   * The scanner's fields keep the hot loop free of allocations.
+   */
+  scanLine(b: Buffer, s: number, e: number): boolean {
+    this.S.tsStart = this.S.idStart = this.S.hostStart = this.S.serviceStart = this.S.levelStart = -1;
+    this.S.tsEnd = this.S.idEnd = this.S.hostEnd = this.S.serviceEnd = this.S.levelEnd = -1;
+    if (e - s < 2 || b[s] !== 0x7b) return false;
+    this.buf = b;
+    this.pos = s;
+    this.end = e;
+    this.depth = 0;
+    this.keyTop = 0;
+    return this.object(CAP_NONE) && this.pos === e;
+  }
+
+  /** Scans a string starting at its opening quote; returns false if not canonical. Leaves pos after the closing quote. */
+  private string(): boolean {
+    const b = this.buf;
+    let p = this.pos + 1;
+    const e = this.end;
+    this.escaped = false;
+    if (this.plain) {
+      // No control bytes in the batch: the bytes up to the next quote are the string's, unless a
+      // backslash comes first (then the loop below checks the escapes from there on).
+      const q = this.text.indexOf('"', p);
+      if (q < 0 || q >= e) return false;
+      if (p < this.bsFrom || p > this.bsNext) {
+        const x = this.text.indexOf('\\', p);
+        this.bsFrom = p;
+        this.bsNext = x < 0 ? NO_BS : x;
+      }
+      if (this.bsNext > q) {
+        this.pos = q + 1;
+        return true;
+      }
+      p = this.bsNext;
+    }
+    while (p < e) {
+      const c = b[p] as number;
+      if (c === 0x22) {
+        this.pos = p + 1;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c === 0x5c) {
+        this.escaped = true;
+        const x = b[p + 1];
+        // JSON.stringify writes these short escapes, and \u00xx only for the other control characters.
+        if (x === 0x22 || x === 0x5c || x === 0x62 || x === 0x66 || x === 0x6e || x === 0x72 || x === 0x74) p += 2;
+        else if (x === 0x75 && b[p + 2] === 0x30 && b[p + 3] === 0x30 && (b[p + 4] === 0x30 || b[p + 4] === 0x31)) {
+          const h = b[p + 5] as number;
+          const v = (b[p + 4] === 0x31 ? 16 : 0) + (h >= 0x30 && h <= 0x39 ? h - 0x30 : h >= 0x61 && h <= 0x66 ? h - 0x57 : -100);
+          if (v < 0 || v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return false;
+          p += 6;
+        } else return false;
+      } else p++;
+    }
+    return false;
+  }
+
+  private object(cap: number): boolean {
+    if (++this.depth > MAX_DEPTH) return false;
+    const b = this.buf;
+    const keyBase = this.keyTop;
+    this.pos++; // '{'
+    if (b[this.pos] === 0x7d) {
+      this.pos++;
+      this.depth--;
+      return true;
+    }
+    for (;;) {
+      if (b[this.pos] !== 0x22) return false;
+      const ks = this.pos + 1;
+      if (!this.string()) return false;
+      const ke = this.pos - 1;
+      const klen = ke - ks;
+      // Integer-like keys are enumerated first by V8 (order changes); escaped keys: leave to the slow path.
+      if (this.escaped || (klen > 0 && (b[ks] as number) >= 0x30 && (b[ks] as number) <= 0x39)) return false;
+      // Duplicate keys collapse in JSON.parse.
+      for (let k = keyBase; k < this.keyTop; k += 2) {
+        const s2 = this.keyStack[k] as number;
+        if ((this.keyStack[k + 1] as number) - s2 !== klen) continue;
+        let i = 0;
+        while (i < klen && b[s2 + i] === b[ks + i]) i++;
+        if (i === klen) return false;
+      }
+      if (this.keyTop >= this.keyStack.length) return false;
+      this.keyStack[this.keyTop++] = ks;
+      this.keyStack[this.keyTop++] = ke;
+      if (b[this.pos] !== 0x3a) return false;
+      this.pos++;
+      if (!this.value(this.keyCap(b, ks, klen, cap))) return false;
+      const c = b[this.pos];
+      if (c === 0x2c) {
+        this.pos++;
+        continue;
+      }
+      if (c === 0x7d) {
+        this.pos++;
+        this.keyTop = keyBase;
+        this.depth--;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  private array(): boolean {
+    if (++this.depth > MAX_DEPTH) return false;
+    const b = this.buf;
+    this.pos++; // '['
+    if (b[this.pos] === 0x5d) {
+      this.pos++;
+      this.depth--;
+      return true;
+    }
+    for (;;) {
+      if (!this.value(CAP_NONE)) return false;
+      const c = b[this.pos];
+      if (c === 0x2c) {
+        this.pos++;
+        continue;
+      }
+      if (c === 0x5d) {
+        this.pos++;
+        this.depth--;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  private value(cap: number): boolean {
+    const b = this.buf;
+    const c = b[this.pos] as number;
+    if (c === 0x22) {
+      const vs = this.pos + 1;
+      if (!this.string()) return false;
+      if (cap >= CAP_ID || cap === CAP_TS) {
+        const ve = this.pos - 1;
+        // A captured value with an escape needs decoding: leave it to the slow path (rare).
+        if (this.escaped) return false;
+        if (cap === CAP_TS) {
+          this.S.tsStart = vs;
+          this.S.tsEnd = ve;
+        } else if (cap === CAP_ID) {
+          this.S.idStart = vs;
+          this.S.idEnd = ve;
+        } else if (cap === CAP_NAME_HOST) {
+          this.S.hostStart = vs;
+          this.S.hostEnd = ve;
+        } else if (cap === CAP_NAME_SERVICE) {
+          this.S.serviceStart = vs;
+          this.S.serviceEnd = ve;
+        } else if (cap === CAP_LEVEL) {
+          this.S.levelStart = vs;
+          this.S.levelEnd = ve;
+        }
+      }
+      return true;
+    }
+    if (c === 0x7b) return this.object(cap === CAP_EVENT || cap === CAP_HOST || cap === CAP_SERVICE || cap === CAP_LOG ? cap : CAP_NONE);
+    if (c === 0x5b) return this.array();
+    if (c === 0x74) return this.literal(0x74, 0x72, 0x75, 0x65, 4); // true
+    if (c === 0x66) return b[this.pos + 4] === 0x65 && this.literal(0x66, 0x61, 0x6c, 0x73, 5); // false
+    if (c === 0x6e) return this.literal(0x6e, 0x75, 0x6c, 0x6c, 4); // null
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    return false;
+  }
+
+  private literal(c0: number, c1: number, c2: number, c3: number, n: number): boolean {
+    const b = this.buf;
+    if (b[this.pos] !== c0 || b[this.pos + 1] !== c1 || b[this.pos + 2] !== c2 || b[this.pos + 3] !== c3 || this.pos + n > this.end) return false;
+    this.pos += n;
+    return true;
+  }
+
+  /** A number is canonical when it is what Number → String gives back (no `1.0`, `1e5`, `-0`, overflow). */
+  private number(): boolean {
+    const b = this.buf;
+    const s = this.pos;
+    let p = this.pos;
+    for (;;) {
+      const c = b[p] as number;
+      if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45) p++;
+      else break;
+      if (p >= this.end) break;
+    }
+    const tok = this.text.length ? this.text.slice(s, p) : b.toString('latin1', s, p);
+    // Plain short integers (the common case) are canonical unless they have a leading zero or are -0.
+    const n = Number(tok);
+    if (!Number.isFinite(n) || String(n) !== tok) return false;
+    this.pos = p;
+    return true;
+  }
+
+  /** @timestamp → epoch ms exactly as Date.parse, fast for `YYYY-MM-DDTHH:MM:SS(.sss)Z`; undefined when unparseable. */
+  private tsOf(b: Buffer, s: number, e: number): number | undefined {
+    if (s < 0) return undefined;
+    const n = e - s;
+    if ((n === 24 || n === 20) && b[s + 4] === 0x2d && b[s + 7] === 0x2d && b[s + 10] === 0x54 && b[s + 13] === 0x3a && b[s + 16] === 0x3a && b[e - 1] === 0x5a) {
+      const y1 = two(b, s);
+      const y2 = two(b, s + 2);
+      const mo = two(b, s + 5);
+      const dd = two(b, s + 8);
+      const hh = two(b, s + 11);
+      const mi = two(b, s + 14);
+      const ss = two(b, s + 17);
+      let ms = 0;
+      if (n === 24) {
+        const a = two(b, s + 20);
+        const c = (b[s + 22] as number) - 0x30;
+        ms = b[s + 19] === 0x2e && a >= 0 && c >= 0 && c <= 9 ? a * 10 + c : -1;
+      }
+      if (y1 >= 0 && y2 >= 0 && mo >= 0 && dd >= 0 && hh >= 0 && hh < 24 && mi >= 0 && mi < 60 && ss >= 0 && ss < 60 && ms >= 0) {
+        const dayKey = ((y1 * 100 + y2) * 100 + mo) * 100 + dd;
+        let day = this.dayCache.get(dayKey);
+        if (day === undefined) {
+          // The date part by Date.parse itself, so its rules (range, rollover) are exactly the same.
+          day = Date.parse(`${b.toString('latin1', s, s + 10)}T00:00:00.000Z`);
+          if (this.dayCache.size > 10_000) this.dayCache.clear();
+          this.dayCache.set(dayKey, day);
+        }
+        if (Number.isFinite(day)) return day + hh * 3_600_000 + mi * 60_000 + ss * 1000 + ms;
+      }
+    }
+    const t = Date.parse(b.toString('utf8', s, e));
+    return Number.isFinite(t) ? t : undefined;
+  }
 }

@@ -1,7 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import { type PartLine, comparePartLines, cutStreams, mergeRuns, windowStartMs } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
-import { batchLines } from './scan';
+import { BatchScanner } from './scan';
+
+const scanner = new BatchScanner();
 import { cutLines, sortWindow } from './sealer';
 
 const text = (l: PartLine) => (typeof l.line === 'string' ? l.line : Buffer.from(l.line).toString('utf8'));
@@ -51,7 +53,7 @@ describe('sortWindow', () => {
           const id = rnd(6) === 0 ? undefined : ids[rnd(ids.length)];
           return JSON.stringify({ '@timestamp': new Date(ts).toISOString(), ...(id === undefined ? {} : { event: { id } }), message: ['x', 'y', 'xy', 'é'][rnd(4)] });
         });
-        const cols = batchLines(gzipSync(Buffer.from(lines.join('\n'))), 1 << 26).cols;
+        const cols = scanner.batchLines(gzipSync(Buffer.from(lines.join('\n'))), 1 << 26).cols;
         expect(cols?.n).toBe(60);
         return cols!;
       });
@@ -73,7 +75,7 @@ describe('sortWindow', () => {
 describe('cutLines', () => {
   it('cuts where cutStreams cuts, for scanned lines, byte views and text', () => {
     const text = Array.from({ length: 500 }, (_, i) => JSON.stringify({ '@timestamp': new Date(1.7e12 + i).toISOString(), event: { id: `e${i}` }, message: 'é☃'.repeat(i % 37) })).join('\n');
-    const scanned = batchLines(gzipSync(Buffer.from(text)), 1 << 26).lines;
+    const scanned = scanner.batchLines(gzipSync(Buffer.from(text)), 1 << 26).lines;
     expect(scanned.every((l) => typeof l.size === 'number')).toBe(true);
     const mixed: PartLine[] = scanned.map((l, i) => (i % 3 === 0 ? l : i % 3 === 1 ? { ts: l.ts, id: l.id, line: Buffer.from(l.line) } : { ts: l.ts, id: l.id, line: Buffer.from(l.line).toString('utf8') }));
     const shape = (c: { lines: PartLine[]; rawBytes: number; count: number; minTs: number; maxTs: number }) => ({ ...c, lines: c.lines.map((l) => l.ts) });

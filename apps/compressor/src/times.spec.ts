@@ -1,14 +1,16 @@
 import { windowOf } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
 import { PartitionAssembler } from './assembler';
-import { rawBatchLines } from './scan';
+import { BatchScanner } from './scan';
+
+const scanner = new BatchScanner();
 import { fileTimes } from './times';
 
 const DAY = 86_400_000;
 const REC = Date.parse('2026-11-22T10:00:05.000Z');
 const ev = (ts: string, id: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ '@timestamp': ts, event: { id, created: '2026-11-22T10:00:01.000Z' }, host: { name: 'web-1' }, message: `m ${id}`, labels: { env: 'dev', input: 'http' }, ...extra });
-const batch = (lines: string[]) => rawBatchLines(Buffer.from(`${lines.join('\n')}\n`));
+const batch = (lines: string[]) => scanner.rawBatchLines(Buffer.from(`${lines.join('\n')}\n`));
 const text = (l: { line: string | Uint8Array }) => (typeof l.line === 'string' ? l.line : Buffer.from(l.line).toString('utf8'));
 
 describe('fileTimes (ADR 0015)', () => {

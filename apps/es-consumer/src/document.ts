@@ -1,4 +1,4 @@
-import { CodecError, decodeBatch, recentIndexName } from '@backlog/core-codec';
+import { CodecError, decodeBatch, dlqIndexName, recentIndexName } from '@backlog/core-codec';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, type TimestampReplaced, checkRecordedTime, replaceTimestamp } from '@backlog/core-event';
 import { moveToConflicts, type Json } from '@backlog/adapter-search';
 
@@ -57,8 +57,6 @@ export interface DocContext {
   /** Now, epoch ms (tests pass a fixed clock). */
   now?: () => number;
 }
-
-export const dlqIndexName = (env: string) => `logs-${env}-dlq`;
 
 /** ES and OpenSearch refuse `_id`s above 512 bytes. */
 const MAX_ID_BYTES = 512;

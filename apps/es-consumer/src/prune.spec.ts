@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { IndexInfo } from '@backlog/adapter-search';
 import { silentLogger } from '@backlog/core-pipeline';
-import { indicesToPrune, pruneReason, pruneRecent, recentIndexDay } from './prune';
+import { indicesToPrune, pruneReason, pruneRecent } from './prune';
 
 const now = Date.UTC(2026, 10, 22, 10);
 
 describe('pruning', () => {
-  it('recognises only logs-<env>-recent-YYYY.MM.DD', () => {
-    expect(recentIndexDay('prod', 'logs-prod-recent-2026.11.22')).toBe(Date.UTC(2026, 10, 22));
-    expect(recentIndexDay('prod', 'logs-prod-history-abc-def')).toBeUndefined();
-    expect(recentIndexDay('prod', 'logs-prod-recent-recent-2026.11.01')).toBeUndefined();
-    expect(recentIndexDay('prod', 'logs-prod-dlq')).toBeUndefined();
-    expect(recentIndexDay('prod', 'logs-prod-recent-2026.02.31')).toBeUndefined();
-    expect(recentIndexDay('p.d', 'logs-pxd-recent-2026.11.01')).toBeUndefined();
-  });
-
+  // Which names are recent indices at all: names.spec.ts in core-codec (recentIndexDay).
   it('keeps at least N whole days', () => {
     const names = ['logs-dev-recent-2026.11.13', 'logs-dev-recent-2026.11.14', 'logs-dev-recent-2026.11.15', 'logs-dev-recent-2026.11.22', 'logs-dev-history-1-2'];
     expect(indicesToPrune('dev', names, 7, now)).toEqual(['logs-dev-recent-2026.11.13', 'logs-dev-recent-2026.11.14']);

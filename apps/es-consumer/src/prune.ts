@@ -1,25 +1,9 @@
 import type { SearchPort } from '@backlog/adapter-search';
+import { recentIndexDay, recentIndexPattern } from '@backlog/core-codec';
 import { DEFAULT_MAX_FUTURE_SKEW_MS } from '@backlog/core-event';
 import type { Logger } from '@backlog/core-pipeline';
 
 const DAY_MS = 86_400_000;
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * The UTC day (epoch ms of its midnight) a recent index holds, or undefined when `name` is not exactly
- * `logs-<env>-recent-YYYY.MM.DD`. Anything else — history indices, the DLQ, another env whose name
- * starts like ours (`prod` vs `prod-recent`), a hand-made index — is never a candidate.
- */
-export function recentIndexDay(env: string, name: string): number | undefined {
-  const m = new RegExp(`^logs-${escape(env)}-recent-(\\d{4})\\.(\\d{2})\\.(\\d{2})$`).exec(name);
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  // Reject impossible dates (2026.02.31) rather than letting Date roll them over.
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
-  return ms;
-}
 
 /** Why a recent index is pruned: its day is over for longer than `days` (`age`), or it lies beyond the skew (`future`). */
 export type PruneReason = 'age' | 'future';
@@ -64,7 +48,7 @@ export async function pruneRecent(
   logger: Logger,
   opts: { now?: number; dryRun?: boolean; maxFutureSkewMs?: number } = {},
 ): Promise<PruneResult> {
-  const names = (await search.listIndices(`logs-${env}-recent-*`)).map((i) => i.name);
+  const names = (await search.listIndices(recentIndexPattern(env))).map((i) => i.name);
   const now = opts.now ?? Date.now();
   const doomed = names.map((name) => ({ name, reason: pruneReason(env, name, days, now, opts.maxFutureSkewMs) })).filter((d): d is { name: string; reason: PruneReason } => d.reason !== undefined);
   const deleted: string[] = [];

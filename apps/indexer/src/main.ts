@@ -4,6 +4,7 @@
 //   node --import tsx apps/indexer/src/main.ts [--config file.yaml]            serve the API (8081) + metrics/health (9105)
 //   node --import tsx apps/indexer/src/main.ts history load|list|extend|drop …  what `backlog history …` runs
 import { type KafkaConnection, kafkaConnection } from '@backlog/adapter-kafka';
+import { parseHistoryIndex } from '@backlog/core-codec';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readTokenFile, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { buildIndexer, installTemplate, type Indexer } from './app';
@@ -11,7 +12,6 @@ import { parseHistoryArgs, runHistoryCli, UsageError } from './cli';
 import { crossCheck, indexerConfigSchema } from './config';
 import { startApi, type ApiServer } from './http';
 import { reapOnce } from './reaper';
-import { parseHistoryIndex } from './request';
 
 const argv = process.argv.slice(2);
 const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'serve';

@@ -1,8 +1,9 @@
 import type { SearchPort } from '@backlog/adapter-search';
+import { historyIndexPattern, parseHistoryIndex } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import type { JobDoc, JobStore } from './jobs';
 import type { IndexerMetrics } from './metrics';
-import { parseHistoryIndex, storedFilterText } from './request';
+import { storedFilterText } from './request';
 
 /**
  * Expiry (docs/specs/indexer.md, "Expiry"): deletes history indices whose `expiresAt` passed. The
@@ -20,7 +21,7 @@ export async function reapOnce(
   const deleted: string[] = [];
   const restored: string[] = [];
   for (const env of envs) {
-    const existing = (await search.listIndices(`logs-${env}-history-*`)).filter((i) => parseHistoryIndex(i.name)?.env === env);
+    const existing = (await search.listIndices(historyIndexPattern(env))).filter((i) => parseHistoryIndex(i.name)?.env === env);
     const names = new Set(existing.map((i) => i.name));
     for (const info of existing) {
       let job = await store.getJob(info.name);

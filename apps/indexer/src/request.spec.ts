@@ -1,6 +1,7 @@
 import { logsCatalogue } from '@backlog/adapter-search';
+import { parseHistoryIndex } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
-import { RequestError, indexOf, parseHistoryIndex, storedFilterText, validateLoad } from './request';
+import { RequestError, indexOf, storedFilterText, validateLoad } from './request';
 
 const limits = { envs: ['dev', 'prod'], maxRangeHours: 24, maxTtlHours: 72, catalogue: logsCatalogue('opensearch') };
 const now = Date.parse('2026-11-22T12:00:00Z');

@@ -134,12 +134,3 @@ export function indexOf(req: Pick<LoadRequest, 'env' | 'fromMs' | 'toMs'>): stri
   return historyIndexName(req.env, req.fromMs / 1000, req.toMs / 1000);
 }
 
-/** `logs-<env>-history-<start36>-<end36>` → its parts, or undefined for any other name. */
-export function parseHistoryIndex(name: string): { env: string; fromMs: number; toMs: number } | undefined {
-  const m = /^logs-([a-z0-9][a-z0-9_-]{0,31})-history-([0-9a-z]{1,10})-([0-9a-z]{1,10})$/.exec(name);
-  if (!m) return undefined;
-  const fromMs = parseInt(m[2] as string, 36) * 1000;
-  const toMs = parseInt(m[3] as string, 36) * 1000;
-  if (!(toMs > fromMs)) return undefined;
-  return { env: m[1] as string, fromMs, toMs };
-}

@@ -1,10 +1,11 @@
 import type { Json, SearchPort } from '@backlog/adapter-search';
+import { parseHistoryIndex } from '@backlog/core-codec';
 import { archiveFilter } from '@backlog/core-query';
 import type { Logger } from '@backlog/core-pipeline';
 import type { JobDoc, JobStore } from './jobs';
 import type { HistoryLoader } from './loader';
 import type { IndexerMetrics } from './metrics';
-import { type LoadRequest, type RequestLimits, indexOf, parseHistoryIndex, validateLoad } from './request';
+import { type LoadRequest, type RequestLimits, indexOf, validateLoad } from './request';
 import type { JobView } from './status';
 
 export class NotFoundError extends Error {

@@ -1,4 +1,4 @@
-import type { LiveEvent } from './datagram';
+import type { LiveEvent } from '@backlog/core-codec';
 import { compileClientFilter, type ClientFilter } from './filter';
 
 const isEmptyFilter = (f: ClientFilter) => !f.env && !f.host && !f.service && !f.level && !f.text;

@@ -1,5 +1,8 @@
 import type { LiveBus } from './bus';
-import { dedupeId, type LiveDatagram } from './datagram';
+import type { LiveDatagram } from '@backlog/core-codec';
+
+/** The Redis dedupe key's variable part. `run` has no `:` (core-codec's checkDatagram), so the tuple is unambiguous. */
+export const dedupeId = (d: LiveDatagram): string => `${d.run}:${d.seq}:${d.host}`;
 
 export interface DeduperOptions {
   bus: LiveBus;

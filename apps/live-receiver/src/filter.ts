@@ -1,4 +1,4 @@
-import type { LiveEvent } from './datagram';
+import type { LiveEvent } from '@backlog/core-codec';
 
 /**
  * A browser's filter. env/host/service: exact, comma-separated alternatives; level: the least

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import type { LiveDatagram } from './datagram';
+import type { LiveDatagram } from '@backlog/core-codec';
 
 /**
  * Forwards events to a log.io server (https://github.com/NarrativeScience/log.io) through its TCP

@@ -13,7 +13,7 @@ import { LoginLimiter, SESSION_COOKIE, Sessions, cookieValue, loginCodeKey, newL
 import { RedisLiveBus, type LiveBus } from './bus';
 import { ClientHub, type Client, type FanoutItem } from './clients';
 import type { LiveReceiverConfig } from './config';
-import { decodeDatagram, readHeader } from './datagram';
+import { decodeDatagram, readDatagramHeader } from '@backlog/core-codec';
 import { Deduper } from './dedupe';
 import { parseClientFilter } from './filter';
 import { GapCounter } from './gaps';
@@ -191,7 +191,7 @@ export class LiveReceiver {
       if (end < 0) end = message.length;
       const raw = message.subarray(start, end);
       start = end + 1;
-      const h = readHeader(raw);
+      const h = readDatagramHeader(raw);
       if (!h) continue; // only receivers publish here, after validating; anything else is ignored
       this.gaps.observe(h.host, h.run, h.seq, now);
       // One in 8 events feeds the latency histogram: prom-client's observe() is costly at 50k/s,

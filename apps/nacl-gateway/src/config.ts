@@ -74,3 +74,25 @@ export const gatewayConfigSchema = appConfigSchema({
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+type BoundsConfig = Pick<GatewayConfig, 'listen' | 'maxFrameBytes' | 'replayWindow' | 'maxClockSkewMs' | 'maxInFlightPerConnection' | 'maxConnections' | 'maxConnectionsPerAddress' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
+
+/** The Gateway's listener and bounds options from its config: their defaults are the schema's, nowhere else. */
+export function gatewayBounds(c: BoundsConfig) {
+  return {
+    host: c.listen.host, port: c.listen.port, maxFrameBytes: c.maxFrameBytes, replayWindow: c.replayWindow, maxClockSkewMs: c.maxClockSkewMs,
+    maxInFlightPerConnection: c.maxInFlightPerConnection, maxConnections: c.maxConnections, maxConnectionsPerAddress: c.maxConnectionsPerAddress,
+    idleTimeoutMs: c.idleTimeoutMs, frameTimeoutMs: c.frameTimeoutMs,
+  };
+}
+
+const shape = gatewayConfigSchema.shape;
+/** gatewayBounds of the schema's defaults (tests and benchmarks start from it). */
+export const defaultGatewayOptions = gatewayBounds(
+  z
+    .object({
+      listen: shape.listen, maxFrameBytes: shape.maxFrameBytes, replayWindow: shape.replayWindow, maxClockSkewMs: shape.maxClockSkewMs, maxInFlightPerConnection: shape.maxInFlightPerConnection,
+      maxConnections: shape.maxConnections, maxConnectionsPerAddress: shape.maxConnectionsPerAddress, idleTimeoutMs: shape.idleTimeoutMs, frameTimeoutMs: shape.frameTimeoutMs,
+    })
+    .parse({}),
+);

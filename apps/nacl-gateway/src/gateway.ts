@@ -1,19 +1,14 @@
 import { type Server, type Socket, createServer } from 'node:net';
-import { getHeapStatistics } from 'node:v8';
 import type { Producer } from '@backlog/adapter-kafka';
 import type { Logger } from '@backlog/core-pipeline';
 import {
-  AckStatus, BATCH_HEADER_BYTES, FrameReader, type KeyPair, type OpenedBatch, ReplayWindow, type ReplayStore, SealedError, type SealedKeys, batchHeader,
-  checkFresh, encodeFrame, encodeKey, openBatch, rejectReason, replayClaimTtlMs, sealAck, sealedKeys,
+  AckStatus, FrameReader, type KeyPair, type OpenedBatch, type ReplayStore, SealedError, checkFresh, encodeFrame, openBatch, rejectReason, replayClaimTtlMs, sealAck,
 } from '@backlog/core-sealed';
+import { type AllowedSender, AllowList, type SenderState } from './allow-list';
+import { ByteBudget, defaultMaxBufferedBytes, pickFinisher } from './budget';
 import type { GatewayMetrics } from './metrics';
 
-export interface AllowedSender {
-  /** A name for logs and the `sender-name` header (e.g. the harvester's host). */
-  name: string;
-  /** base64 public key. */
-  publicKey: Uint8Array;
-}
+export { type AllowedSender, defaultMaxBufferedBytes };
 
 export interface GatewayOptions {
   host: string;
@@ -46,29 +41,6 @@ export interface GatewayOptions {
    * (defaultMaxBufferedBytes).
    */
   maxBufferedBytes?: number;
-}
-
-export const defaultGatewayOptions = {
-  host: '127.0.0.1', port: 5516, maxFrameBytes: 2 * 1024 * 1024, replayWindow: 4096, maxClockSkewMs: 600_000, maxInFlightPerConnection: 16,
-  maxConnections: 1024, maxConnectionsPerAddress: 16, idleTimeoutMs: 120_000, frameTimeoutMs: 30_000,
-};
-
-/**
- * The default byte budget: a quarter of the V8 heap limit the process runs with (`--max-old-space-size`;
- * deploy/k8s and `backlog start` give the gateway 128 MiB of old space, a 176 MiB limit, so 44 MiB), and
- * never less than two maximal frames. The frames themselves live outside the V8 heap (Buffers), but the
- * heap cap is what an operator sizes a process by, and a quarter of it leaves room for the copies a frame
- * costs while it is opened and produced (docs/adr/0014-sealed-transport-v2.md, addendum).
- */
-export function defaultMaxBufferedBytes(maxFrameBytes: number, heapLimit = getHeapStatistics().heap_size_limit): number {
-  return Math.max(2 * maxFrameBytes, Math.floor(heapLimit / 4));
-}
-
-interface SenderState {
-  name: string;
-  b64: string;
-  keys: SealedKeys;
-  window: ReplayWindow;
 }
 
 /** One connection's state, shared by the frame loop and the (async) admission of its frames. */
@@ -106,7 +78,7 @@ interface Conn {
  */
 export class Gateway {
   private server: Server | undefined;
-  private readonly senders = new Map<string, SenderState>();
+  private readonly allow: AllowList;
   private readonly conns = new Set<Conn>();
   private readonly perAddress = new Map<string, number>();
   private stopping: Promise<void> | undefined;
@@ -116,28 +88,18 @@ export class Gateway {
   private readonly idle = new Set<() => void>();
   private producerReady: Promise<void> | undefined;
   /** Bytes counted against maxBufferedBytes: unfinished frames (Conn.held) plus opened frames not yet answered (inflightBytes). */
-  private bufferedBytes = 0;
+  private readonly budget: ByteBudget;
   private inflightBytes = 0;
-  private peakBufferedBytes = 0;
-  /** Reading is stopped on every socket for the byte budget. */
-  private budgetPaused = false;
-  /** While budgetPaused with nothing in flight: the one connection read until its frame is complete. */
+  /** While the budget is paused with nothing in flight: the one connection read until its frame is complete. */
   private finisher: { conn: Conn; frame: number } | undefined;
-  private readonly maxBufferedBytes: number;
 
   constructor(
     private readonly opts: GatewayOptions,
     private readonly deps: { producer: Producer; metrics: GatewayMetrics; log: Logger; replay: ReplayStore },
   ) {
-    for (const a of opts.allow) {
-      const b64 = encodeKey(a.publicKey);
-      // The X25519 agreement and the key derivation run once per sender here, not once per frame.
-      this.senders.set(b64, { name: a.name, b64, keys: sealedKeys(a.publicKey, opts.keys.secretKey), window: new ReplayWindow(opts.replayWindow) });
-    }
-    this.maxBufferedBytes = opts.maxBufferedBytes ?? defaultMaxBufferedBytes(opts.maxFrameBytes);
-    deps.metrics.bufferedBytesLimit.set(this.maxBufferedBytes);
-    deps.metrics.bufferedBytes.set(0);
-    deps.metrics.bufferedBytesPeak.set(0);
+    this.allow = new AllowList(opts.allow, opts.keys.secretKey, opts.replayWindow);
+    this.budget = new ByteBudget(opts.maxBufferedBytes ?? defaultMaxBufferedBytes(opts.maxFrameBytes), deps.metrics);
+    deps.metrics.bufferedBytesLimit.set(this.budget.limit);
   }
 
   start(): Promise<{ port: number }> {
@@ -159,7 +121,7 @@ export class Gateway {
 
   /** The byte budget's state (for /healthz and tests). */
   get buffered(): { bytes: number; peak: number; limit: number; paused: boolean } {
-    return { bytes: this.bufferedBytes, peak: this.peakBufferedBytes, limit: this.maxBufferedBytes, paused: this.budgetPaused };
+    return this.budget.state;
   }
 
   /** Stops accepting, lets in-flight produces finish (and ack) until the deadline, then closes. Safe to call twice. */
@@ -186,12 +148,7 @@ export class Gateway {
 
   /** Adds (or, negative, removes) bytes counted against the budget. */
   private count(delta: number): void {
-    this.bufferedBytes += delta;
-    this.deps.metrics.bufferedBytes.set(this.bufferedBytes);
-    if (this.bufferedBytes > this.peakBufferedBytes) {
-      this.peakBufferedBytes = this.bufferedBytes;
-      this.deps.metrics.bufferedBytesPeak.set(this.bufferedBytes);
-    }
+    this.budget.add(delta);
   }
 
   /**
@@ -200,18 +157,16 @@ export class Gateway {
    * ever free a byte: no frame could complete and no ack could come).
    */
   private balance(): void {
-    const cap = this.maxBufferedBytes;
-    if (!this.budgetPaused && this.bufferedBytes >= cap) {
-      this.budgetPaused = true;
+    const change = this.budget.step();
+    if (change === 'pause') {
       this.deps.metrics.readPauses.inc({ reason: 'max_buffered_bytes' });
       for (const c of this.conns) c.flow();
-    } else if (this.budgetPaused && this.bufferedBytes <= cap - cap / 4) {
-      this.budgetPaused = false;
+    } else if (change === 'resume') {
       this.finisher = undefined;
       for (const c of this.conns) c.flow();
       return;
     }
-    if (!this.budgetPaused) return;
+    if (!this.budget.isPaused) return;
     const f = this.finisher;
     // The finisher is done once its frame is complete (it is then in flight) or the connection is gone.
     if (f && (f.conn.dead || f.conn.sock.destroyed || f.conn.reader.frames !== f.frame || !f.conn.reader.inFrame)) {
@@ -219,8 +174,7 @@ export class Gateway {
       f.conn.flow();
     }
     if (this.finisher || this.inflightBytes > 0) return;
-    let best: Conn | undefined;
-    for (const c of this.conns) if (!c.dead && c.reader.inFrame && c.inflight < this.opts.maxInFlightPerConnection && (!best || c.reader.pending > best.reader.pending)) best = c;
+    const best = pickFinisher(this.conns, this.opts.maxInFlightPerConnection);
     if (!best) return;
     this.finisher = { conn: best, frame: best.reader.frames };
     best.flow();
@@ -243,13 +197,7 @@ export class Gateway {
     metrics.connections.inc();
     sock.setNoDelay(true);
     // The allow list is checked from the fixed header (version, type, sender key), before the body is buffered.
-    const reader = new FrameReader(this.opts.maxFrameBytes, {
-      bytes: BATCH_HEADER_BYTES,
-      check: (head, length) => {
-        const sender = encodeKey(batchHeader(head, length));
-        if (!this.senders.has(sender)) throw new SealedError('UNKNOWN_SENDER', `sender ${sender} is not on the allow list`);
-      },
-    });
+    const reader = new FrameReader(this.opts.maxFrameBytes, this.allow.headerCheck);
     // The frame deadline: frameTimeoutMs of reading from a frame's first byte to its last. It runs only
     // while the gateway reads this socket: a pause of ours (Kafka pushing back, the byte budget) is not
     // the sender's fault, so the clock stops and goes on where it stopped when reading resumes.
@@ -280,7 +228,7 @@ export class Gateway {
         sock.destroy();
       },
       flow: () => {
-        const want = !c.dead && !this.closing && !inflightPaused && (!this.budgetPaused || this.finisher?.conn === c);
+        const want = !c.dead && !this.closing && !inflightPaused && (!this.budget.isPaused || this.finisher?.conn === c);
         if (want !== reading) {
           reading = want;
           if (want) {
@@ -342,8 +290,8 @@ export class Gateway {
         let opened: OpenedBatch;
         let sender: SenderState;
         try {
-          opened = openBatch(f.body, (b64) => this.senders.get(b64)?.keys, { env: this.opts.env });
-          sender = this.senders.get(opened.sender)!;
+          opened = openBatch(f.body, (b64) => this.allow.keysOf(b64), { env: this.opts.env });
+          sender = this.allow.get(opened.sender)!;
           checkFresh(opened.sentAtMs, Date.now(), this.opts.maxClockSkewMs);
           // Fast local refusal of what this instance saw; the shared record in Redis decides.
           sender.window.check(opened.seq);

@@ -6,7 +6,7 @@ import { harvestTopic } from '@backlog/core-codec';
 import { decodeKey, parseKeyFile, publicKeyOf } from '@backlog/core-sealed';
 import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readPrivateKeyFile } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer } from '@backlog/platform-telemetry';
-import { gatewayConfigSchema } from './config';
+import { gatewayBounds, gatewayConfigSchema } from './config';
 import { Gateway, defaultMaxBufferedBytes } from './gateway';
 import { gatewayMetrics } from './metrics';
 import { RedisReplayStore } from './replay-store';
@@ -55,20 +55,11 @@ async function main(): Promise<void> {
   probe.unref();
   const gateway = new Gateway(
     {
-      host: cfg.listen.host,
-      port: cfg.listen.port,
+      ...gatewayBounds(cfg),
       env: cfg.env,
       topic: harvestTopic(cfg.env),
       keys,
       allow: cfg.allow.map((a) => ({ name: a.name, publicKey: decodeKey(a.publicKey, `allow ${a.name}`) })),
-      maxFrameBytes: cfg.maxFrameBytes,
-      replayWindow: cfg.replayWindow,
-      maxClockSkewMs: cfg.maxClockSkewMs,
-      maxInFlightPerConnection: cfg.maxInFlightPerConnection,
-      maxConnections: cfg.maxConnections,
-      maxConnectionsPerAddress: cfg.maxConnectionsPerAddress,
-      idleTimeoutMs: cfg.idleTimeoutMs,
-      frameTimeoutMs: cfg.frameTimeoutMs,
       maxBufferedBytes: cfg.maxBufferedBytes ?? defaultMaxBufferedBytes(cfg.maxFrameBytes),
     },
     { producer, metrics, log, replay },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutToFit, encodeDatagram, encodeDatagramJson, type LiveEventLike } from './datagram';
+import { cutToFit, encodeDatagram, encodeDatagramJson, type LiveEventLike } from '@backlog/core-codec';
 import { compileLiveFilter } from './filter';
 
 const header = { host: 'web-01', run: 'r1', seq: 7, sent: 1_700_000_000_000 };

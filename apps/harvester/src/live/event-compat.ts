@@ -1,5 +1,5 @@
 import type { LogEvent } from '@backlog/core-event';
-import type { LiveEventLike } from './datagram';
+import type { LiveEventLike } from '@backlog/core-codec';
 
 /**
  * Compile-time check that the harvester's normalized events can be handed to `LiveSender.send`

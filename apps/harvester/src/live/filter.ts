@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LiveEventLike } from './datagram';
+import type { LiveEventLike } from '@backlog/core-codec';
 import { isKnownLevel, levelRank } from './levels';
 
 /**

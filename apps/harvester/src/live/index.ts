@@ -4,7 +4,6 @@
 // (before or beside the shipper: it never waits) and `await live.stop()` on shutdown.
 export { createLiveSender, liveConfigSchema, type LiveConfig, type LiveSender, type LiveSenderOptions, type LiveSenderStats } from './sender';
 export { compileLiveFilter, liveFilterSchema, type LiveFilterConfig } from './filter';
-export { encodeDatagram, cutToFit, DATAGRAM_VERSION, DEFAULT_MAX_DATAGRAM_BYTES, type DatagramHeader, type LiveEventLike, type EncodeResult } from './datagram';
 export { levelRank, isKnownLevel } from './levels';
 export { registerLiveSenderMetrics } from './metrics';
 export { asLiveEvent } from './event-compat';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { EventLine } from '@backlog/core-event';
-import { DEFAULT_MAX_DATAGRAM_BYTES, encodeDatagram, encodeDatagramJson, type LiveEventLike } from './datagram';
+import { DEFAULT_MAX_DATAGRAM_BYTES, encodeDatagram, encodeDatagramJson, type LiveEventLike } from '@backlog/core-codec';
 import { MATCH_ALL, compileLiveFilter, liveFilterSchema } from './filter';
 
 const target = z

@@ -7,7 +7,8 @@ import { decodeBatch } from '@backlog/core-codec';
 import { Spool } from '../spool/spool';
 import { shippingMetrics } from './metrics';
 import type { BatchSender } from './port';
-import { Shipper, type ShipperOptions, defaultShipperOptions } from './shipper';
+import { shippingConfigSchema } from './config';
+import { SHIP_RETRY_MAX_MS, SHIP_RETRY_MIN_MS, Shipper, type ShipperOptions, defaultShipperOptions, shipperOptions } from './shipper';
 
 // The next hop is an in-memory sender here: these are unit tests of batching, spooling and ordering.
 // The same paths run against the real Kafka in tests/shipping/*.test.ts.
@@ -55,6 +56,18 @@ const tmp = () => {
 };
 
 describe('Shipper', () => {
+  it('takes its defaults from the shipping config schema only', () => {
+    const fromSchema = shippingConfigSchema.parse({});
+    expect(defaultShipperOptions).toEqual({
+      flushIntervalMs: fromSchema.flushIntervalMs, maxRecordBytes: fromSchema.maxRecordBytes, maxBatchRawBytes: fromSchema.maxBatchRawBytes,
+      maxBatchEvents: fromSchema.maxBatchEvents, maxOpenBatches: fromSchema.maxOpenBatches, gzipLevel: fromSchema.gzipLevel, maxInFlight: fromSchema.maxInFlight,
+      spoolMaxBytes: fromSchema.spool.maxBytes, whenFull: fromSchema.spool.whenFull, retryMinMs: SHIP_RETRY_MIN_MS, retryMaxMs: SHIP_RETRY_MAX_MS,
+      quarantineAfterAttempts: fromSchema.spool.quarantineAfterAttempts, quarantineAfterMs: fromSchema.spool.quarantineAfterMs,
+    });
+    const set = shipperOptions('web-01', shippingConfigSchema.parse({ flushIntervalMs: 500, gzipLevel: 9, spool: { maxBytes: 65_536, whenFull: 'drop_oldest' } }));
+    expect(set).toMatchObject({ host: 'web-01', flushIntervalMs: 500, gzipLevel: 9, spoolMaxBytes: 65_536, whenFull: 'drop_oldest', maxInFlight: fromSchema.maxInFlight });
+  });
+
   it('cuts batches at window boundaries, sorts them, and commits positions after the ack', async () => {
     const { shipper, sender, commits } = make(tmp());
     shipper.start();

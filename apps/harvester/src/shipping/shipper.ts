@@ -6,57 +6,59 @@ import { type Line, encodeRawWithinCapAsync, encodeWithinCap, sortRaw, splitReco
 import type { EncodedBatch } from '@backlog/core-codec';
 import type { ShippingMetrics } from './metrics';
 import { type Logger, type SourceSink, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
+import { type ShippingConfig, shippingConfigSchema } from './config';
 import type { BatchSender, SendRefusal } from './port';
 import { PositionTracker } from './positions';
 
+/** The Shipper's options; their defaults are the `shipping` config schema's (config.ts, shipperOptions). */
 export interface ShipperOptions {
   /** Record key and `host` header: this harvester's host name. */
   host: string;
-  /** Close a batch this long after its first event, ms. Default 30 000 (DESIGN.md). */
+  /** Close a batch this long after its first event, ms. */
   flushIntervalMs: number;
-  /** Cap on a record's gzip value, bytes; keep it under the broker's max.message.bytes. Default 921 600 (900 KiB). */
+  /** Cap on a record's gzip value, bytes; keep it under the broker's max.message.bytes. */
   maxRecordBytes: number;
-  /** Upper bound on a batch's raw NDJSON, bytes: the memory cap (highly compressible logs reach it before the 900 KiB record cap). Default 2 MiB. */
+  /** Upper bound on a batch's raw NDJSON, bytes: the memory cap (highly compressible logs reach it before the 900 KiB record cap). */
   maxBatchRawBytes: number;
-  /** Upper bound on events per batch. Default 200 000. */
+  /** Upper bound on events per batch. */
   maxBatchEvents: number;
-  /** Open batches (one per 5-minute window) held at once; the oldest closes when exceeded. Default 4. */
+  /** Open batches (one per 5-minute window) held at once; the oldest closes when exceeded. */
   maxOpenBatches: number;
-  /** gzip level 1..9. Default 3 (ADR 0011: a third of level 6's CPU for ~13 % larger records). */
+  /** gzip level 1..9. */
   gzipLevel: number;
-  /** Batches sent and not yet acknowledged at once. Default 4. */
+  /** Batches sent and not yet acknowledged at once. */
   maxInFlight: number;
-  /** Spool size cap (WALs + segments), bytes. Default 1 GiB. */
+  /** Spool size cap (WALs + segments), bytes. */
   spoolMaxBytes: number;
   /** When the spool is full: `block` tells the inputs to pause (nothing is lost), `drop_oldest` deletes the oldest unsent segment and counts it. */
   whenFull: 'block' | 'drop_oldest';
-  /** Backoff between send retries, ms. Defaults 100 and 5 000. */
+  /** Backoff between send retries, ms. */
   retryMinMs: number;
   retryMaxMs: number;
   /**
    * A batch the next hop refuses for good (not authorized, unknown topic, invalid record) moves to the
-   * spool's quarantine after this many refusals in a row… Default 5.
+   * spool's quarantine after this many refusals in a row…
    */
   quarantineAfterAttempts: number;
-  /** …spanning at least this long, ms (a topic created or an ACL fixed a moment late quarantines nothing). Default 60 000. */
+  /** …spanning at least this long, ms (a topic created or an ACL fixed a moment late quarantines nothing). */
   quarantineAfterMs: number;
 }
 
-export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = {
-  flushIntervalMs: 30_000,
-  maxRecordBytes: 900 * 1024,
-  maxBatchRawBytes: 2 * 1024 * 1024,
-  maxBatchEvents: 200_000,
-  maxOpenBatches: 4,
-  gzipLevel: 3,
-  maxInFlight: 4,
-  spoolMaxBytes: 1024 * 1024 * 1024,
-  whenFull: 'block',
-  retryMinMs: 100,
-  retryMaxMs: 5_000,
-  quarantineAfterAttempts: 5,
-  quarantineAfterMs: 60_000,
-};
+/** Back-off between send retries, ms: not configurable (the spool holds what waits). */
+export const SHIP_RETRY_MIN_MS = 100;
+export const SHIP_RETRY_MAX_MS = 5_000;
+
+/** The Shipper's options from the `shipping` config section: its defaults are the schema's, nowhere else. */
+export function shipperOptions(host: string, s: ShippingConfig): ShipperOptions {
+  return {
+    host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,
+    maxOpenBatches: s.maxOpenBatches, gzipLevel: s.gzipLevel, maxInFlight: s.maxInFlight, spoolMaxBytes: s.spool.maxBytes, whenFull: s.spool.whenFull,
+    retryMinMs: SHIP_RETRY_MIN_MS, retryMaxMs: SHIP_RETRY_MAX_MS, quarantineAfterAttempts: s.spool.quarantineAfterAttempts, quarantineAfterMs: s.spool.quarantineAfterMs,
+  };
+}
+
+/** shipperOptions of an empty `shipping` section (tests and benchmarks start from it). */
+export const defaultShipperOptions: Omit<ShipperOptions, 'host'> = (({ host: _host, ...rest }) => rest)(shipperOptions('', shippingConfigSchema.parse({})));
 
 export type ShipLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 

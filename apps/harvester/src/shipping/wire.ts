@@ -12,7 +12,7 @@ import { shippingMetrics } from './metrics';
 import type { BatchSender } from './port';
 import { SealedSender } from './sealed-sender';
 import { SeqStore } from './seq-store';
-import { Shipper } from './shipper';
+import { Shipper, shipperOptions } from './shipper';
 
 export interface Shipping {
   /** Hand this to the inputs as their sink. */
@@ -66,14 +66,7 @@ export async function startShipping(
     sender = new KafkaSender(kafka, harvestTopic(cfg.env));
     target = `kafka ${harvestTopic(cfg.env)}`;
   }
-  const shipper = new Shipper(
-    {
-      host: cfg.host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,
-      maxOpenBatches: s.maxOpenBatches, gzipLevel: s.gzipLevel, maxInFlight: s.maxInFlight, spoolMaxBytes: s.spool.maxBytes, whenFull: s.spool.whenFull,
-      retryMinMs: 100, retryMaxMs: 5_000, quarantineAfterAttempts: s.spool.quarantineAfterAttempts, quarantineAfterMs: s.spool.quarantineAfterMs,
-    },
-    { spool, sender, metrics, onCommit: deps.onCommit, log: deps.logger },
-  );
+  const shipper = new Shipper(shipperOptions(cfg.host, s), { spool, sender, metrics, onCommit: deps.onCommit, log: deps.logger });
   const rec = shipper.start();
   deps.logger.info('shipping started', { target, spool: dir, ...rec });
   if (rec.segments || rec.walEvents) {

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, encodeBatch } from './batch';
+import { batchHeaders, decodeBatch, encodeBatch, readHeaders } from './batch';
 import { CodecError } from './errors';
 
 const ev = (ts: string, msg: string) => ({ '@timestamp': ts, host: { name: 'web-01' }, message: msg });
@@ -17,6 +17,17 @@ describe('h-<env> batches', () => {
     const d = decodeBatch(b.value);
     expect(d.events).toEqual(events);
     expect(d.bad).toEqual([]);
+  });
+
+  it('builds the headers in one place: the window is the first event\'s, a batch id is made when none is given', () => {
+    const t = Date.parse('2026-11-22T10:04:59.999Z');
+    const h = batchHeaders({ count: 3, minTs: t, maxTs: t, host: 'web-01', batchId: 'x' });
+    expect(h).toEqual({ schema: '1', 'content-encoding': 'gzip', count: '3', 'min-ts': String(t), 'max-ts': String(t), window: '3k9nc', host: 'web-01', 'batch-id': 'x' });
+    expect(batchHeaders({ count: 1, minTs: t + 1, maxTs: t + 1, host: 'h' }).window).toBe('3k9nd');
+    expect(batchHeaders({ count: 1, minTs: t, maxTs: t, host: 'h' })['batch-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // As Kafka hands them back (Buffer values), they read as the same strings.
+    const wire = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
+    expect(readHeaders(wire)).toEqual(h);
   });
 
   it('refuses a batch that straddles a window boundary', () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CodecError } from './errors';
-import { windowId, windowOf } from './window';
+import { windowId } from './names';
+import { windowOf } from './window';
 
 /** The least a batch needs to know about an event; the full shape is @backlog/core-event's LogEvent. */
 export interface BatchEvent {
@@ -20,6 +21,24 @@ export interface BatchHeaders {
   window: string;
   host: string;
   'batch-id': string;
+}
+
+/**
+ * The headers of one h-<env> record: the one place they are built (encodeBatch here, and the
+ * harvester's encoders of pre-serialized lines). `minTs`/`maxTs` are epoch ms of the batch's first and
+ * last event; the window is the first event's (the caller checks the batch does not straddle one).
+ */
+export function batchHeaders(b: { count: number; minTs: number; maxTs: number; host: string; batchId?: string }): BatchHeaders {
+  return {
+    schema: '1',
+    'content-encoding': 'gzip',
+    count: String(b.count),
+    'min-ts': String(b.minTs),
+    'max-ts': String(b.maxTs),
+    window: windowId(windowOf(b.minTs)),
+    host: b.host,
+    'batch-id': b.batchId ?? randomUUID(),
+  };
 }
 
 export interface EncodedBatch {
@@ -53,16 +72,7 @@ export function encodeBatch(events: readonly BatchEvent[], opts: { host: string;
     key: opts.host,
     value: gzipSync(raw, { level: opts.level ?? 6 }),
     rawBytes: raw.length,
-    headers: {
-      schema: '1',
-      'content-encoding': 'gzip',
-      count: String(events.length),
-      'min-ts': String(min),
-      'max-ts': String(max),
-      window: windowId(windowOf(min)),
-      host: opts.host,
-      'batch-id': opts.batchId ?? randomUUID(),
-    },
+    headers: batchHeaders({ count: events.length, minTs: min, maxTs: max, host: opts.host, batchId: opts.batchId }),
   };
 }
 

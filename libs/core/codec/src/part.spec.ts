@@ -12,7 +12,6 @@ import {
   cutStreams,
   mergeRuns,
   parseManifest,
-  parsePartKey,
   serializeManifest,
   sortRun,
   splitChunk,
@@ -113,11 +112,5 @@ describe('streams and manifest', () => {
     const fewer = [...texts];
     fewer[0] = fewer[0]!.split('\n').slice(1).join('\n');
     expect(checkPart(manifest, object, fewer).map((p) => p.code)).toContain('COUNT_MISMATCH');
-  });
-
-  it('parses part keys', () => {
-    expect(parsePartKey('dev/2026/11/22/10/3k9nc/p3-120.log.bz2')).toEqual({ window: '3k9nc', partition: 3, firstOffset: '120', kind: 'part' });
-    expect(parsePartKey('dev/2026/11/22/10/3k9nc/p3-120.json')?.kind).toBe('manifest');
-    expect(parsePartKey('dev/x.txt')).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { windowEndMs, windowId, windowOf, windowStartMs } from './window';
+import { windowId } from './names';
+import { windowEndMs, windowOf, windowStartMs } from './window';
 
 /**
  * The bz2 part format of DESIGN.md ("Topic c-<env> and S3"): NDJSON sorted by @timestamp, compressed
@@ -481,11 +482,4 @@ export function checkPart(m: PartManifest, object: Uint8Array, decoded: readonly
     if (total && (minTs !== m.minTs || maxTs !== m.maxTs)) out.push({ code: 'RANGE_MISMATCH', message: `@timestamp ${minTs}..${maxTs}, manifest says ${m.minTs}..${m.maxTs}` });
   }
   return out;
-}
-
-/** Part keys look like `…/<window36>/p<partition>-<firstOffset>.log.bz2` / `.json`. */
-export function parsePartKey(key: string): { window: string; partition: number; firstOffset: string; kind: 'part' | 'manifest' } | undefined {
-  const m = /\/([0-9a-z]+)\/p(\d+)-(\d+)\.(log\.bz2|json)$/.exec(key);
-  if (!m) return undefined;
-  return { window: m[1] as string, partition: Number(m[2]), firstOffset: m[3] as string, kind: m[4] === 'json' ? 'manifest' : 'part' };
 }

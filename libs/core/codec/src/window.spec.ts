@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { historyIndexName, partKey, parseWindowId, recentIndexName, windowId, windowOf, windowPrefix, windowsInRange, windowStartMs } from './window';
+import { parseWindowId, windowId } from './names';
+import { windowOf, windowsInRange, windowStartMs } from './window';
 
 describe('windows (DESIGN.md)', () => {
   it('2026-11-22T10:00:00Z is window 5984472, id 3k9nc', () => {
@@ -21,16 +22,5 @@ describe('windows (DESIGN.md)', () => {
     expect(windowsInRange(from, Date.parse('2026-11-22T10:10:00Z'))).toEqual([5984472, 5984473]);
     expect(windowsInRange(from, Date.parse('2026-11-22T10:10:00.001Z'))).toEqual([5984472, 5984473, 5984474]);
     expect(windowsInRange(from, from)).toEqual([]);
-  });
-
-  it('names S3 keys and indices as DESIGN.md says', () => {
-    expect(partKey('prod', 5984472, 3, 1200)).toBe('prod/2026/11/22/10/3k9nc/p3-1200.log.bz2');
-    expect(windowPrefix('prod', 5984472)).toBe('prod/2026/11/22/10/3k9nc/');
-    expect(recentIndexName('prod', Date.parse('2026-01-02T23:59:59Z'))).toBe('logs-prod-recent-2026.01.02');
-    expect(historyIndexName('prod', 1795341600, 1795345200)).toBe(`logs-prod-history-${(1795341600).toString(36)}-${(1795345200).toString(36)}`);
-  });
-
-  it('rejects a malformed window id', () => {
-    expect(() => parseWindowId('3K9NC!')).toThrow(RangeError);
   });
 });
