@@ -1,4 +1,4 @@
-import { SearchError, isAlreadyIndexed, isMappingError, resolveConflict, type BulkItemResult, type BulkOp, type SearchPort } from '@backlog/adapter-search';
+import { BulkDelivery, cutRequests, type DeliveryHooks, type Refusal, type SearchPort } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import { deadLetter, deadLetterEvent, type DlqReason, type WriteItem } from './document';
 import type { EsConsumerMetrics } from './metrics';
@@ -30,16 +30,9 @@ export interface WriterHooks {
   random?: () => number;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Item statuses and transport error codes → the `reason` label of `es_consumer_retried_total`. */
-function retryReason(x: BulkItemResult | SearchError): string {
-  if (x instanceof SearchError) return x.code.replace(/^SEARCH_/, '').toLowerCase();
-  return x.status === 429 ? 'throttled' : 'server_error';
-}
-
 /**
- * Writes documents with `_bulk`, checking every item (ARCHITECTURE.md habit 4):
+ * Writes documents with `_bulk` through the shared delivery engine (`BulkDelivery`), checking every
+ * item (ARCHITECTURE.md habit 4):
  *  - 2xx, and 409 on `create` (our own `_id`, i.e. a redelivery): delivered;
  *  - 429/5xx items and retriable transport errors (engine down, timeout): re-sent with exponential
  *    back-off; after `retry.attempts` rounds consumption is paused and the writer keeps probing at
@@ -51,19 +44,25 @@ function retryReason(x: BulkItemResult | SearchError): string {
  * was aborted (the unsettled items must then not be committed).
  */
 export class BulkWriter {
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
+  private readonly engine: BulkDelivery;
   private pausedBy = new Set<object>();
 
   constructor(
-    private readonly search: Pick<SearchPort, 'bulk'>,
+    search: Pick<SearchPort, 'bulk'>,
     private readonly metrics: EsConsumerMetrics,
     private readonly logger: Logger,
     private readonly opts: WriterOptions,
     private readonly hooks: WriterHooks = {},
   ) {
-    this.sleep = hooks.sleep ?? defaultSleep;
-    this.random = hooks.random ?? Math.random;
+    // The shared engine (libs/adapters/search delivery.ts), probing forever once the retries ran out:
+    // the consumer pauses instead of giving documents up.
+    this.engine = new BulkDelivery(search, {
+      retry: opts.retry,
+      maxConflictRounds: opts.maxConflictRounds,
+      onExhausted: 'probe',
+      ...(hooks.sleep ? { sleep: hooks.sleep } : {}),
+      ...(hooks.random ? { random: hooks.random } : {}),
+    });
   }
 
   /** True while at least one write is in its paused (slow probing) phase. */
@@ -73,20 +72,7 @@ export class BulkWriter {
 
   /** Cuts items into bulk requests by count and approximate size, keeping their order. */
   chunks(items: readonly WriteItem[]): WriteItem[][] {
-    const out: WriteItem[][] = [];
-    let cur: WriteItem[] = [];
-    let bytes = 0;
-    for (const it of items) {
-      if (cur.length && (cur.length >= this.opts.maxDocs || bytes + it.bytes > this.opts.maxBytes)) {
-        out.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(it);
-      bytes += it.bytes;
-    }
-    if (cur.length) out.push(cur);
-    return out;
+    return cutRequests(items, this.opts.maxDocs, this.opts.maxBytes);
   }
 
   async write(items: readonly WriteItem[], onSettled: (item: WriteItem, outcome: Outcome) => void, control: WriteControl = {}): Promise<boolean> {
@@ -104,105 +90,29 @@ export class BulkWriter {
     return ok;
   }
 
-  private backoffMs(attempt: number): number {
-    const { initialBackoffMs, maxBackoffMs } = this.opts.retry;
-    const exp = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.max(0, attempt - 1));
-    // Full jitter in the upper half: several partitions retrying do not hit the engine in lockstep.
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
-  }
-
-  /** Sleeps in slices, heart-beating, until `ms` passed or the work is aborted. */
-  private async wait(ms: number, control: WriteControl): Promise<boolean> {
-    const until = Date.now() + ms;
-    for (;;) {
-      if (control.aborted?.()) return false;
-      const left = until - Date.now();
-      if (left <= 0) return true;
-      await this.sleep(Math.min(left, 1_000));
-      await control.heartbeat?.().catch(() => undefined);
-    }
-  }
-
   private async writeChunk(chunk: WriteItem[], onSettled: (item: WriteItem, outcome: Outcome) => void, control: WriteControl): Promise<boolean> {
     const token = {};
-    let pending = chunk;
-    let failures = 0;
+    const hooks: DeliveryHooks<WriteItem> = {
+      op: (it) => ({ op: 'create', index: it.index, id: it.id, doc: it.source }),
+      // Conflict moves apply to events; a refused dead letter gets its minimal form instead.
+      conflictDoc: (it) => (it.kind === 'event' ? it.source : undefined),
+      delivered: (it, outcome) => this.settle(it, it.kind === 'dlq' ? 'dead_lettered' : outcome, onSettled),
+      deadLetter: (it, refusal) => this.replacement(it, dlqReason(it, refusal), refusal.kind === 'item' ? refusal.detail : refusal.error.message, onSettled),
+      conflicted: () => this.metrics.conflicted.inc(),
+      retried: (reason, n) => this.metrics.retried.inc({ reason }, n),
+      request: (seconds, docs, answered) => {
+        this.metrics.bulkSeconds.observe(seconds);
+        if (answered) this.metrics.bulkDocs.observe(docs);
+      },
+      stalled: (why, failures) => this.pause(token, why, failures),
+      recovered: () => this.unpause(token),
+    };
     try {
-      while (pending.length) {
-        if (control.aborted?.()) return false;
-        const ops: BulkOp[] = pending.map((it) => ({ op: 'create', index: it.index, id: it.id, doc: it.source }));
-        const t0 = process.hrtime.bigint();
-        let results: BulkItemResult[];
-        try {
-          results = (await this.search.bulk(ops)).items;
-        } catch (err) {
-          const e = err instanceof SearchError ? err : new SearchError('SEARCH_UNAVAILABLE', String(err));
-          if ((e.code === 'SEARCH_BAD_REQUEST' || e.code === 'SEARCH_REQUEST_TOO_LARGE') && pending.length > 1) {
-            // The request as a whole was refused: halve it until the culprit stands alone.
-            const mid = Math.ceil(pending.length / 2);
-            return (await this.writeChunk(pending.slice(0, mid), onSettled, control)) && (await this.writeChunk(pending.slice(mid), onSettled, control));
-          }
-          if (e.code === 'SEARCH_BAD_REQUEST' || e.code === 'SEARCH_REQUEST_TOO_LARGE') {
-            const it = pending[0] as WriteItem;
-            pending = [this.replacement(it, e.code === 'SEARCH_REQUEST_TOO_LARGE' ? 'too_large' : 'rejected', e.message, onSettled)].filter((x): x is WriteItem => !!x);
-            continue;
-          }
-          // Retriable (down, timeout, 429, 5xx) and anything we cannot judge (auth, odd answers):
-          // waiting loses nothing, dropping would.
-          this.metrics.retried.inc({ reason: retryReason(e) }, pending.length);
-          failures++;
-          if (!(await this.backoff(failures, token, e.message, control))) return false;
-          continue;
-        } finally {
-          this.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-        }
-        this.metrics.bulkDocs.observe(pending.length);
-
-        const again: WriteItem[] = [];
-        let retriable = 0;
-        let why = '';
-        results.forEach((r, i) => {
-          const it = pending[i] as WriteItem;
-          if (r.ok) return this.settle(it, it.kind === 'dlq' ? 'dead_lettered' : 'indexed', onSettled);
-          if (isAlreadyIndexed(r)) return this.settle(it, it.kind === 'dlq' ? 'dead_lettered' : 'already_indexed', onSettled);
-          if (r.retriable) {
-            retriable++;
-            why ||= `${r.status} ${r.error?.type ?? ''}`;
-            this.metrics.retried.inc({ reason: retryReason(r) });
-            again.push(it);
-            return;
-          }
-          const detail = `${r.status} ${r.error?.type ?? 'error'}: ${r.error?.reason ?? ''}${r.error?.causedBy ? ` (${r.error.causedBy.type}: ${r.error.causedBy.reason})` : ''}`;
-          if (it.kind === 'event' && isMappingError(r)) {
-            if (it.rounds < this.opts.maxConflictRounds && resolveConflict(it.source, r)) {
-              it.rounds++;
-              this.metrics.conflicted.inc();
-              again.push(it);
-              return;
-            }
-            const rep = this.replacement(it, 'mapping', detail, onSettled);
-            if (rep) again.push(rep);
-            return;
-          }
-          const rep = this.replacement(it, r.status === 413 ? 'too_large' : 'rejected', detail, onSettled);
-          if (rep) again.push(rep);
-        });
-        if (retriable) {
-          failures++;
-          if (!(await this.backoff(failures, token, why, control))) return false;
-        } else {
-          failures = 0;
-          this.unpause(token);
-        }
-        pending = again;
-      }
-      this.unpause(token);
-      return true;
+      return await this.engine.deliver(chunk, hooks, control);
     } finally {
       if (this.pausedBy.delete(token) && this.pausedBy.size === 0) this.hooks.onPause?.(false, 'write finished');
     }
   }
-
   /**
    * The dead-letter document that takes a refused document's place (same origin, so its record settles
    * when the dead letter is written). A refused dead letter is retried once in a minimal form (reason
@@ -238,15 +148,13 @@ export class BulkWriter {
     onSettled(it.settles ?? it, outcome);
   }
 
-  private async backoff(failures: number, token: object, why: string, control: WriteControl): Promise<boolean> {
-    if (failures >= this.opts.retry.attempts && !this.pausedBy.has(token)) {
-      this.pausedBy.add(token);
-      if (this.pausedBy.size === 1) {
-        this.logger.warn('search engine keeps failing writes: consumption paused, probing until it recovers', { why, attempts: failures });
-        this.hooks.onPause?.(true, why);
-      }
+  private pause(token: object, why: string, failures: number): void {
+    if (this.pausedBy.has(token)) return;
+    this.pausedBy.add(token);
+    if (this.pausedBy.size === 1) {
+      this.logger.warn('search engine keeps failing writes: consumption paused, probing until it recovers', { why, attempts: failures });
+      this.hooks.onPause?.(true, why);
     }
-    return this.wait(this.backoffMs(failures), control);
   }
 
   private unpause(token: object): void {
@@ -255,4 +163,11 @@ export class BulkWriter {
       this.hooks.onPause?.(false, 'recovered');
     }
   }
+}
+
+/** The dead-letter reason of a refused document: a mapping error of an event, a too large document or request, anything else. */
+function dlqReason(it: WriteItem, refusal: Refusal): DlqReason {
+  if (refusal.kind === 'request') return refusal.error.code === 'SEARCH_REQUEST_TOO_LARGE' ? 'too_large' : 'rejected';
+  if (it.kind === 'event' && refusal.mapping) return 'mapping';
+  return refusal.result.status === 413 ? 'too_large' : 'rejected';
 }

@@ -1,4 +1,4 @@
-import { type BulkItemResult, type BulkOp, type Json, type SearchPort, SearchError, isAlreadyIndexed, isMappingError, resolveConflict } from '@backlog/adapter-search';
+import { BulkDelivery, BulkExhaustedError, type DeliveryHooks, type Json, type Refusal, type SearchPort } from '@backlog/adapter-search';
 import type { IndexerMetrics } from './metrics';
 
 function parseObject(line: string): Json | undefined {
@@ -60,16 +60,11 @@ export interface HistoryBulkOptions {
 }
 
 /** Retriable failures went on for `attempts` rounds: the caller fails this attempt at the part (and may try again later). */
-export class BulkExhaustedError extends Error {
-  readonly code = 'SEARCH_RETRIES_EXHAUSTED';
-  readonly retriable = true;
-}
+export { BulkExhaustedError };
 
 export class BulkAbortedError extends Error {
   readonly code = 'ABORTED';
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A counting semaphore; waiters are served in arrival order, so parts take turns. */
 export class Slots {
@@ -172,25 +167,37 @@ export class PartWriter {
 }
 
 /**
- * `_bulk` with a check of every item (ARCHITECTURE.md habit 4), the history-load flavour of the
- * es-consumer's writer: 2xx and 409-on-create are delivered; 429/5xx items and retriable transport
- * errors are re-sent with exponential back-off (jittered) up to `attempts` rounds; a value the
- * mapping refuses is moved to `backlog.conflicts` (shared rules, `resolveConflict`) and re-sent; what
- * still fails is counted as rejected with its reason — never silently dropped. Without a dead-letter
- * index here: the event stays in the archive and the job reports the part.
+ * `_bulk` with a check of every item (ARCHITECTURE.md habit 4), the history-load use of the shared
+ * delivery engine (`BulkDelivery`): 2xx and 409-on-create are delivered; 429/5xx items and retriable
+ * transport errors are re-sent with exponential back-off (jittered) up to `attempts` rounds, then the
+ * attempt at the part fails (BulkExhaustedError); a value the mapping refuses is moved to
+ * `backlog.conflicts` (shared rules, `resolveConflict`) and re-sent; a line refused as stored is sent
+ * again as the parsed document; what still fails is counted as rejected with its reason — never
+ * silently dropped. Without a dead-letter index here: the event stays in the archive and the job
+ * reports the part.
  */
 export class HistoryBulk {
   /** Requests in flight across every part (`maxInFlight`). */
   readonly slots: Slots;
+  private readonly engine: BulkDelivery;
 
   constructor(
-    private readonly search: Pick<SearchPort, 'bulk'>,
+    search: Pick<SearchPort, 'bulk'>,
     private readonly metrics: IndexerMetrics,
     private readonly opts: HistoryBulkOptions,
-    private readonly sleep: (ms: number) => Promise<void> = defaultSleep,
-    private readonly random: () => number = Math.random,
+    sleep?: (ms: number) => Promise<void>,
+    random?: () => number,
   ) {
     this.slots = new Slots(Math.max(1, opts.maxInFlight ?? opts.concurrency));
+    this.engine = new BulkDelivery(search, {
+      retry: { attempts: opts.attempts, initialBackoffMs: opts.initialBackoffMs, maxBackoffMs: opts.maxBackoffMs },
+      maxConflictRounds: opts.maxConflictRounds,
+      onExhausted: 'fail',
+      // The history index is made before the load: gone means dropped (the job with it).
+      fatalCodes: ['SEARCH_INDEX_NOT_FOUND'],
+      ...(sleep ? { sleep } : {}),
+      ...(random ? { random } : {}),
+    });
   }
 
   /** A streaming writer for one part (or one attempt at it) into `index`. */
@@ -212,109 +219,60 @@ export class HistoryBulk {
     }
   }
 
-  private backoffMs(attempt: number): number {
-    const exp = Math.min(this.opts.maxBackoffMs, this.opts.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(exp / 2 + (this.random() * exp) / 2);
-  }
-
   private reject(tally: BulkTally, reason: string, why: string): void {
     tally.rejected++;
     tally.firstRejection ??= why;
     this.metrics.rejected.inc({ reason });
   }
 
+  /** The hooks of one request of a part into `index`: how a document is sent, and what a refusal does. */
+  hooks(index: string, tally: BulkTally): DeliveryHooks<BulkDoc> {
+    return {
+      op: (d) => (d.line !== undefined ? { op: 'create', index, id: d.id, source: d.line } : { op: 'create', index, id: d.id, doc: d.doc as Json }),
+      // A line still sent as stored is first re-sent as the parsed document; conflict moves come after.
+      conflictDoc: (d) => (d.line === undefined ? d.doc : undefined),
+      deadLetter: (d, refusal) => this.refused(d, refusal, tally),
+      conflicted: () => this.metrics.conflicted.inc(),
+      retried: (reason, n) => this.metrics.retried.inc({ reason }, n),
+      request: (seconds) => this.metrics.bulkSeconds.observe(seconds),
+      progress: (round) => {
+        tally.indexed += round.indexed;
+        tally.already += round.already;
+        this.metrics.indexed.inc(round.indexed);
+        this.metrics.alreadyIndexed.inc(round.already);
+      },
+    };
+  }
+
+  /**
+   * A document the engine refused for good. A line refused as stored is sent once more as the parsed
+   * document (what a serialized load sends), so the raw path never refuses more than the serialized
+   * one; not a conflict round. Otherwise it is counted as rejected with its reason.
+   */
+  private refused(d: BulkDoc, refusal: Refusal, tally: BulkTally): BulkDoc | undefined {
+    if (d.line !== undefined) {
+      if (d.doc === undefined) {
+        const doc = parseObject(d.line);
+        if (!doc) {
+          this.reject(tally, 'bad_json', `event ${d.id}: the archived line is not a JSON object: ${d.line.slice(0, 120)}`);
+          return undefined;
+        }
+        d.doc = doc;
+      }
+      d.line = undefined;
+      return d;
+    }
+    if (refusal.kind === 'request') {
+      const e = refusal.error;
+      this.reject(tally, e.code === 'SEARCH_REQUEST_TOO_LARGE' ? 'too_large' : 'rejected', `${e.code}: ${e.message}`.slice(0, 500));
+      return undefined;
+    }
+    this.reject(tally, refusal.mapping ? 'mapping' : 'rejected', `event ${d.id}: ${refusal.detail.slice(0, 500)}`);
+    return undefined;
+  }
+
   /** One request's documents, until each is delivered, refused for good, or the retries run out (throws). Counts `indexed`/`already` in the metrics. */
   async writeChunk(index: string, chunk: BulkDoc[], tally: BulkTally, aborted: () => boolean): Promise<void> {
-    let pending = chunk;
-    let failures = 0;
-    while (pending.length) {
-      if (aborted()) throw new BulkAbortedError('aborted');
-      const ops: BulkOp[] = pending.map((d) => (d.line !== undefined ? { op: 'create', index, id: d.id, source: d.line } : { op: 'create', index, id: d.id, doc: d.doc as Json }));
-      const t0 = process.hrtime.bigint();
-      let results: BulkItemResult[];
-      try {
-        results = (await this.search.bulk(ops)).items;
-      } catch (err) {
-        const e = err instanceof SearchError ? err : new SearchError('SEARCH_UNAVAILABLE', String(err));
-        if (e.code === 'SEARCH_BAD_REQUEST' || e.code === 'SEARCH_REQUEST_TOO_LARGE') {
-          if (pending.length === 1 && pending[0]?.line !== undefined) {
-            // A single raw line refused as a whole: try it serialized before giving up on it.
-            (pending[0] as BulkDoc).line = undefined;
-            continue;
-          }
-          if (pending.length > 1) {
-            // Refused as a whole: halve until the culprit stands alone.
-            const mid = Math.ceil(pending.length / 2);
-            await this.writeChunk(index, pending.slice(0, mid), tally, aborted);
-            await this.writeChunk(index, pending.slice(mid), tally, aborted);
-            return;
-          }
-          this.reject(tally, e.code === 'SEARCH_REQUEST_TOO_LARGE' ? 'too_large' : 'rejected', `${e.code}: ${e.message}`.slice(0, 500));
-          return;
-        }
-        if (e.code === 'SEARCH_INDEX_NOT_FOUND') throw e;
-        this.metrics.retried.inc({ reason: e.code.replace(/^SEARCH_/, '').toLowerCase() }, pending.length);
-        if (++failures >= this.opts.attempts) throw new BulkExhaustedError(`search engine: ${e.message} (after ${failures} attempts)`);
-        await this.sleep(this.backoffMs(failures));
-        continue;
-      } finally {
-        this.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      }
-      const again: BulkDoc[] = [];
-      let retriable = 0;
-      let why = '';
-      let indexed = 0;
-      let already = 0;
-      results.forEach((r, i) => {
-        const d = pending[i] as BulkDoc;
-        if (r.ok) {
-          indexed++;
-          return;
-        }
-        if (isAlreadyIndexed(r)) {
-          already++;
-          return;
-        }
-        if (r.retriable) {
-          retriable++;
-          why ||= `${r.status} ${r.error?.type ?? ''}`;
-          this.metrics.retried.inc({ reason: r.status === 429 ? 'throttled' : 'server_error' });
-          again.push(d);
-          return;
-        }
-        if (d.line !== undefined) {
-          // Refused as stored: send it once more as the parsed document (what a serialized load sends),
-          // so the raw path never refuses more than the serialized one; not a conflict round.
-          if (d.doc === undefined) {
-            const doc = parseObject(d.line);
-            if (!doc) {
-              this.reject(tally, 'bad_json', `event ${d.id}: the archived line is not a JSON object: ${d.line.slice(0, 120)}`);
-              return;
-            }
-            d.doc = doc;
-          }
-          d.line = undefined;
-          again.push(d);
-          return;
-        }
-        const detail = `${r.status} ${r.error?.type ?? 'error'}: ${r.error?.reason ?? ''}${r.error?.causedBy ? ` (${r.error.causedBy.type}: ${r.error.causedBy.reason})` : ''}`.slice(0, 500);
-        if (isMappingError(r) && d.doc && d.rounds < this.opts.maxConflictRounds && resolveConflict(d.doc, r)) {
-          d.rounds++;
-          this.metrics.conflicted.inc();
-          again.push(d);
-          return;
-        }
-        this.reject(tally, isMappingError(r) ? 'mapping' : 'rejected', `event ${d.id}: ${detail}`);
-      });
-      tally.indexed += indexed;
-      tally.already += already;
-      this.metrics.indexed.inc(indexed);
-      this.metrics.alreadyIndexed.inc(already);
-      if (retriable) {
-        if (++failures >= this.opts.attempts) throw new BulkExhaustedError(`search engine keeps failing items: ${why} (after ${failures} attempts)`);
-        await this.sleep(this.backoffMs(failures));
-      } else failures = 0;
-      pending = again;
-    }
+    if (!(await this.engine.deliver(chunk, this.hooks(index, tally), { aborted }))) throw new BulkAbortedError('aborted');
   }
 }

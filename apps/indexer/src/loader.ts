@@ -4,7 +4,7 @@ import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from
 import { type Json, type SearchPort, logsCatalogue } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import { type ArchiveFilter, type FieldCatalogue, archiveFilter } from '@backlog/core-query';
-import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
+import { BulkAbortedError, type BulkDoc, type BulkTally, HistoryBulk, type HistoryBulkOptions, type PartWriter, Slots } from './bulk';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
 import { kafkaPartEvents } from './kafka-part';
 import type { IndexerMetrics } from './metrics';
@@ -59,7 +59,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 const CANONICAL_ID = /^\{"@timestamp":"[^"\\]*","event":\{"id":"([^"\\]+)"/;
 
 /** Longest `_id` the engines accept is 512 bytes; a missing or longer id gets a content hash (still idempotent). */
-function docId(ev: Json, line: string): string {
+export function docId(ev: Json, line: string): string {
   const e = ev.event as { id?: unknown } | undefined;
   const id = e && typeof e.id === 'string' ? e.id : '';
   if (id && Buffer.byteLength(id) <= 512) return id;
@@ -243,10 +243,37 @@ export class HistoryLoader {
     return v;
   }
 
-  /** One part, with retries; undefined when abandoned (stop, lease lost) — no checkpoint then. */
+  /**
+   * One part, with retries; undefined when abandoned (stop, lease lost) — no checkpoint then. The
+   * steps: hold the part's lease (`holdLease`), try the part up to `partAttempts` times
+   * (`attemptPart`: read slot, read batches, lines into documents, bulk, progress, checkpoint), and
+   * turn the last error into a failed checkpoint (`failedCheckpoint`).
+   */
   private async loadPart(job: JobDoc, part: PlannedPart, source: PartSource, indexReady: Promise<void>, signal?: AbortSignal): Promise<PartCheckpoint | undefined> {
-    const { store, metrics, logger } = this.deps;
     const startedAt = Date.now();
+    const lease = this.holdLease(job, part);
+    const aborted = () => lease.lost || signal?.aborted === true;
+    try {
+      let lastError: PartError | undefined;
+      for (let attempt = 1; attempt <= this.opts.partAttempts; attempt++) {
+        const outcome = await this.attemptPart({ job, part, source, indexReady, aborted, attempt, startedAt });
+        if (outcome.kind === 'checkpoint') return outcome.checkpoint;
+        if (outcome.kind === 'abandoned') return undefined;
+        lastError = outcome.error;
+        // A part that does not match its manifest fails the same way every time.
+        if (outcome.final) break;
+        if (attempt < this.opts.partAttempts) await sleep(retryDelayMs(attempt), signal);
+      }
+      return failedCheckpoint(lastError, { attempts: this.opts.partAttempts, startedAt, at: Date.now(), by: this.opts.owner });
+    } finally {
+      lease.stop();
+      await this.deps.store.clearProgress(job.index, part.id).catch(() => undefined);
+    }
+  }
+
+  /** Renews the part's lease on a timer; `lost` once another loader holds it (the work is abandoned then). */
+  private holdLease(job: JobDoc, part: PlannedPart): { readonly lost: boolean; stop(): void } {
+    const { store, metrics, logger } = this.deps;
     let lost = false;
     const renew = setInterval(() => {
       store.renew(job.index, part.id, this.opts.owner, this.opts.leaseMs).then(
@@ -260,138 +287,221 @@ export class HistoryLoader {
         () => undefined,
       );
     }, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
-    const aborted = () => lost || signal?.aborted === true;
+    return {
+      get lost() {
+        return lost;
+      },
+      stop: () => clearInterval(renew),
+    };
+  }
+
+  /** One attempt at a part: its checkpoint, abandoned (stop, lease lost, index not made), or the error that failed it. */
+  private async attemptPart(a: PartAttempt): Promise<AttemptOutcome> {
+    const { job, part, aborted } = a;
+    const { metrics, logger } = this.deps;
+    const c = newPartCounts();
+    const writer = this.bulk.writer(job.index, aborted);
+    // A read slot from the start of the read until the part is verified (its first batch) or fails.
+    const read = await this.readSlot();
     try {
-      let lastError: { code: string; message: string } | undefined;
-      for (let attempt = 1; attempt <= this.opts.partAttempts; attempt++) {
-        const c = { read: 0, indexed: 0, already: 0, filtered: 0, rejected: 0, bytes: 0, firstRejection: undefined as string | undefined };
-        let lastFlush = 0;
-        const writer = this.bulk.writer(job.index, aborted);
-        // A read slot from the start of the read until the part is verified (its first batch) or fails.
-        let reading = true;
-        const readSlot = this.reads.acquire();
-        if (readSlot) await readSlot;
-        const doneReading = () => {
-          if (reading) this.reads.release();
-          reading = false;
-        };
-        try {
-          const filter = this.filterOf(job.filter);
-          const match = filter.test;
-          const matchAll = filter.matchesAll;
-          const batches =
-            source.kind === 's3'
-              ? readPartEvents(this.deps.s3, source.part, {
-                  fromMs: job.fromMs,
-                  toMs: job.toMs,
-                  verify: true,
-                  memoryBytes: this.opts.memoryBytes,
-                  batchLines: this.batchLines,
-                  ...(this.opts.decoder ? { decoder: this.opts.decoder } : {}),
-                  ...(this.opts.decoderThreads ? { decoderThreads: this.opts.decoderThreads } : {}),
-                  onBytes: (n) => {
-                    c.bytes += n;
-                    metrics.readBytes.inc(n);
-                  },
-                })
-              : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
-          if (source.kind === 'kafka') c.bytes = part.bytes;
-          for await (const lines of batches) {
-            if (reading) {
-              doneReading();
-              try {
-                await indexReady;
-              } catch {
-                return undefined;
-              }
-            }
-            if (aborted()) return undefined;
-            const filteredBefore = c.filtered;
-            for (const line of lines) {
-              c.read++;
-              // Without a filter the id is all a line is read for: an archived event (the harvester's
-              // canonical JSON) starts with its @timestamp and event.id, so it is taken from there and the
-              // line is parsed only when that shape is not found (or the engine refuses the line as stored).
-              if (matchAll) {
-                const m = CANONICAL_ID.exec(line);
-                if (m && Buffer.byteLength(m[1] as string) <= 512) {
-                  const wait = writer.add({ id: m[1] as string, line, bytes: line.length + 64, rounds: 0 });
-                  if (wait) await wait;
-                  continue;
-                }
-              }
-              let ev: Json;
-              try {
-                ev = JSON.parse(line) as Json;
-                if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) throw new TypeError('not an object');
-              } catch {
-                // A verified part holds only events; count it as refused rather than crash.
-                c.rejected++;
-                c.firstRejection ??= `a line is not a JSON object: ${line.slice(0, 120)}`;
-                metrics.rejected.inc({ reason: 'bad_json' });
-                continue;
-              }
-              if (!match(ev)) {
-                c.filtered++;
-                continue;
-              }
-              // The line goes to _bulk as stored (parsed only for the filter and the id); requests leave as
-              // soon as they are full and a slot is free, while the part is still being read.
-              const wait = writer.add({ id: docId(ev, line), doc: ev, line, bytes: line.length + 64, rounds: 0 });
-              if (wait) await wait;
-            }
-            metrics.readEvents.inc(lines.length);
-            metrics.filtered.inc(c.filtered - filteredBefore);
-            if (Date.now() - lastFlush >= 1000) {
-              lastFlush = Date.now();
-              const t = writer.tally;
-              await store.putProgress(job, part.id, { read: c.read, indexed: t.indexed + t.already, bytes: c.bytes, startedAt, at: Date.now(), by: this.opts.owner }).catch(() => undefined);
-            }
+      const filter = this.filterOf(job.filter);
+      let lastFlush = 0;
+      for await (const lines of this.partBatches(a, c)) {
+        if (read.held) {
+          read.release();
+          try {
+            await a.indexReady;
+          } catch {
+            return ABANDONED;
           }
-          if (aborted()) return undefined;
-          const t = await writer.finish();
-          c.indexed = t.indexed;
-          c.already = t.already;
-          c.rejected += t.rejected;
-          c.firstRejection ??= t.firstRejection;
-          if (aborted()) return undefined;
-          const base = { read: c.read, indexed: c.indexed, already: c.already, filtered: c.filtered, rejected: c.rejected, bytes: c.bytes, attempts: attempt, startedAt, at: Date.now(), by: this.opts.owner };
-          if (c.rejected) return { ...base, state: 'failed', code: 'DOCUMENTS_REJECTED', reason: `${c.rejected} events refused by the search engine; first: ${c.firstRejection ?? ''}` };
-          return { ...base, state: 'done' };
-        } catch (e) {
-          // No request of this attempt may outlive it (a retry or the next holder starts afresh).
-          await writer.drain();
-          if (e instanceof BulkAbortedError || aborted()) return undefined;
-          const code = isArchivePartError(e) ? e.code : ((e as { code?: string }).code ?? 'ERROR');
-          lastError = { code, message: (e as Error).message };
-          metrics.partFailures.inc({ code });
-          logger.warn('loading a part failed', { index: job.index, part: part.id, attempt, code, error: e });
-          // A part that does not match its manifest fails the same way every time.
-          if (isArchivePartError(e)) break;
-          if (attempt < this.opts.partAttempts) await sleep(Math.min(10_000, 1000 * 2 ** (attempt - 1)), signal);
-        } finally {
-          doneReading();
-          await writer.drain();
+        }
+        if (aborted()) return ABANDONED;
+        await this.addLines(lines, filter, writer, c);
+        if (Date.now() - lastFlush >= 1000) {
+          lastFlush = Date.now();
+          await this.putProgress(job, part, c, writer.tally, a.startedAt);
         }
       }
-      return {
-        state: 'failed',
-        read: 0,
-        indexed: 0,
-        already: 0,
-        filtered: 0,
-        rejected: 0,
-        bytes: 0,
-        code: lastError?.code ?? 'ERROR',
-        reason: (lastError?.message ?? 'failed').slice(0, 1000),
-        attempts: this.opts.partAttempts,
-        startedAt,
-        at: Date.now(),
-        by: this.opts.owner,
-      };
+      if (aborted()) return ABANDONED;
+      const t = await writer.finish();
+      if (aborted()) return ABANDONED;
+      return { kind: 'checkpoint', checkpoint: partCheckpoint(c, t, { attempts: a.attempt, startedAt: a.startedAt, at: Date.now(), by: this.opts.owner }) };
+    } catch (e) {
+      // No request of this attempt may outlive it (a retry or the next holder starts afresh).
+      await writer.drain();
+      if (e instanceof BulkAbortedError || aborted()) return ABANDONED;
+      const error = partError(e);
+      metrics.partFailures.inc({ code: error.code });
+      logger.warn('loading a part failed', { index: job.index, part: part.id, attempt: a.attempt, code: error.code, error: e });
+      return { kind: 'failed', error, final: isArchivePartError(e) };
     } finally {
-      clearInterval(renew);
-      await store.clearProgress(job.index, part.id).catch(() => undefined);
+      read.release();
+      await writer.drain();
     }
   }
+
+  /** Waits for one of the `readConcurrency` read slots; `release` is idempotent. */
+  private async readSlot(): Promise<{ readonly held: boolean; release(): void }> {
+    const wait = this.reads.acquire();
+    if (wait) await wait;
+    let held = true;
+    return {
+      get held() {
+        return held;
+      },
+      release: () => {
+        if (held) this.reads.release();
+        held = false;
+      },
+    };
+  }
+
+  /** The part's event lines in the job's range, in batches: a verified S3 read (counting bytes as they come) or a c-<env> record. */
+  private partBatches(a: PartAttempt, c: PartCounts): AsyncIterable<string[]> {
+    const { job, part, source } = a;
+    if (source.kind === 'kafka') {
+      c.bytes = part.bytes;
+      return kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
+    }
+    return readPartEvents(this.deps.s3, source.part, {
+      fromMs: job.fromMs,
+      toMs: job.toMs,
+      verify: true,
+      memoryBytes: this.opts.memoryBytes,
+      batchLines: this.batchLines,
+      ...(this.opts.decoder ? { decoder: this.opts.decoder } : {}),
+      ...(this.opts.decoderThreads ? { decoderThreads: this.opts.decoderThreads } : {}),
+      onBytes: (n) => {
+        c.bytes += n;
+        this.deps.metrics.readBytes.inc(n);
+      },
+    });
+  }
+
+  /**
+   * One batch of lines into the part's writer: each line becomes a document (`lineDoc`), is filtered
+   * out, or is counted as refused. Requests leave as soon as they are full and a slot is free, while
+   * the part is still being read.
+   */
+  private async addLines(lines: readonly string[], filter: ArchiveFilter, writer: PartWriter, c: PartCounts): Promise<void> {
+    const { metrics } = this.deps;
+    const filteredBefore = c.filtered;
+    for (const line of lines) {
+      c.read++;
+      const d = lineDoc(line, filter);
+      if (d === FILTERED) {
+        c.filtered++;
+        continue;
+      }
+      if ('bad' in d) {
+        // A verified part holds only events; count it as refused rather than crash.
+        c.rejected++;
+        c.firstRejection ??= d.bad;
+        metrics.rejected.inc({ reason: 'bad_json' });
+        continue;
+      }
+      const wait = writer.add(d);
+      if (wait) await wait;
+    }
+    metrics.readEvents.inc(lines.length);
+    metrics.filtered.inc(c.filtered - filteredBefore);
+  }
+
+  /** The part's counters for GET while loading (best effort). */
+  private async putProgress(job: JobDoc, part: PlannedPart, c: PartCounts, t: BulkTally, startedAt: number): Promise<void> {
+    await this.deps.store.putProgress(job, part.id, { read: c.read, indexed: t.indexed + t.already, bytes: c.bytes, startedAt, at: Date.now(), by: this.opts.owner }).catch(() => undefined);
+  }
 }
+
+interface PartAttempt {
+  job: JobDoc;
+  part: PlannedPart;
+  source: PartSource;
+  indexReady: Promise<void>;
+  aborted: () => boolean;
+  attempt: number;
+  startedAt: number;
+}
+
+interface PartError {
+  code: string;
+  message: string;
+}
+
+type AttemptOutcome = { kind: 'checkpoint'; checkpoint: PartCheckpoint } | { kind: 'abandoned' } | { kind: 'failed'; error: PartError; final: boolean };
+
+const ABANDONED: AttemptOutcome = { kind: 'abandoned' };
+
+/** What reading a part counted (the bulk writer's tally holds the rest). */
+export interface PartCounts {
+  read: number;
+  filtered: number;
+  /** Lines that are not JSON objects (the engine's refusals are in the tally). */
+  rejected: number;
+  bytes: number;
+  firstRejection?: string;
+}
+
+export const newPartCounts = (): PartCounts => ({ read: 0, filtered: 0, rejected: 0, bytes: 0 });
+
+/** A line the job's filter does not accept. */
+export const FILTERED = Symbol('filtered');
+
+/**
+ * One archived line as a bulk document. Without a filter the id is all a line is read for: an
+ * archived event (the harvester's canonical JSON) starts with its @timestamp and event.id, so it is
+ * taken from there and the line is parsed only when that shape is not found (or the engine refuses the
+ * line as stored). The line goes to `_bulk` as stored either way.
+ */
+export function lineDoc(line: string, filter: Pick<ArchiveFilter, 'test' | 'matchesAll'>): BulkDoc | typeof FILTERED | { bad: string } {
+  if (filter.matchesAll) {
+    const m = CANONICAL_ID.exec(line);
+    if (m && Buffer.byteLength(m[1] as string) <= 512) return { id: m[1] as string, line, bytes: line.length + 64, rounds: 0 };
+  }
+  let ev: Json;
+  try {
+    ev = JSON.parse(line) as Json;
+    if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) throw new TypeError('not an object');
+  } catch {
+    return { bad: `a line is not a JSON object: ${line.slice(0, 120)}` };
+  }
+  if (!filter.test(ev)) return FILTERED;
+  return { id: docId(ev, line), doc: ev, line, bytes: line.length + 64, rounds: 0 };
+}
+
+/** The checkpoint of a part read to its end: done, or failed when the engine or the reading refused events. */
+export function partCheckpoint(c: PartCounts, t: BulkTally, meta: { attempts: number; startedAt: number; at: number; by: string }): PartCheckpoint {
+  const rejected = c.rejected + t.rejected;
+  const first = c.firstRejection ?? t.firstRejection;
+  const base = { read: c.read, indexed: t.indexed, already: t.already, filtered: c.filtered, rejected, bytes: c.bytes, ...meta };
+  if (rejected) return { ...base, state: 'failed', code: 'DOCUMENTS_REJECTED', reason: `${rejected} events refused by the search engine; first: ${first ?? ''}` };
+  return { ...base, state: 'done' };
+}
+
+/** The checkpoint of a part whose every attempt failed: nothing counted, the last error's code and message. */
+export function failedCheckpoint(last: PartError | undefined, meta: { attempts: number; startedAt: number; at: number; by: string }): PartCheckpoint {
+  return {
+    state: 'failed',
+    read: 0,
+    indexed: 0,
+    already: 0,
+    filtered: 0,
+    rejected: 0,
+    bytes: 0,
+    code: last?.code ?? 'ERROR',
+    reason: (last?.message ?? 'failed').slice(0, 1000),
+    attempts: meta.attempts,
+    startedAt: meta.startedAt,
+    at: meta.at,
+    by: meta.by,
+  };
+}
+
+/** The code and message an attempt's error is reported with. */
+export function partError(e: unknown): PartError {
+  const code = isArchivePartError(e) ? e.code : ((e as { code?: string } | undefined)?.code ?? 'ERROR');
+  return { code, message: (e as Error | undefined)?.message ?? 'failed' };
+}
+
+/** Wait before the next attempt at a part: 1 s, 2 s, 4 s, … up to 10 s. */
+export const retryDelayMs = (attempt: number): number => Math.min(10_000, 1000 * 2 ** (attempt - 1));

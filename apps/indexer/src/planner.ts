@@ -42,7 +42,8 @@ export interface PlannerOptions {
 
 const partIdOf = (m: PartManifest) => compressedRecordKey(m.window, m.partition, m.firstOffset);
 
-function planned(m: PartManifest, source: 's3' | 'kafka', key: string, fromMs: number, toMs: number): PlannedPart {
+/** A part of the plan: its id, source, window and what of it lies in the range (events, bytes to read). */
+export function planned(m: PartManifest, source: 's3' | 'kafka', key: string, fromMs: number, toMs: number): PlannedPart {
   const streams = streamsInRange(m, fromMs, toMs);
   return {
     id: partIdOf(m),
@@ -57,16 +58,61 @@ function planned(m: PartManifest, source: 's3' | 'kafka', key: string, fromMs: n
   };
 }
 
+/**
+ * The windows to look up in c-<env>: every listed window when the range reaches into the last
+ * `recentMs` (a part may be in c-<env> before S3), else the windows S3 has no part of; never a window
+ * that has not started yet.
+ */
+export function windowsToRead(listing: { windows: readonly string[]; windowsWithoutParts: readonly string[] }, toMs: number, nowMs: number, recentMs = 3_600_000): Set<string> {
+  const recent = toMs > nowMs - recentMs;
+  const look = new Set(recent ? listing.windows : listing.windowsWithoutParts);
+  // Windows that have not ended cannot be in S3 or c-<env> yet (only late parts can); skip the read for those alone.
+  for (const w of [...look]) if (windowStartMs(parseWindowId(w)) > nowMs) look.delete(w);
+  return look;
+}
+
+/** The parts the filter may match, in window order then id order; the others are dropped from `sources` and counted. */
+export function orderParts(sources: Map<string, PartSource>, req: Pick<PlanRequest, 'filter' | 'fromMs' | 'toMs'>): { parts: PlannedPart[]; skippedByFilter: number } {
+  const parts: PlannedPart[] = [];
+  let skippedByFilter = 0;
+  for (const [id, src] of sources) {
+    const m = src.part.manifest;
+    if (!req.filter.mayMatchPart(m)) {
+      skippedByFilter++;
+      sources.delete(id);
+      continue;
+    }
+    parts.push(planned(m, src.kind, src.kind === 's3' ? src.part.key : id, req.fromMs, req.toMs));
+  }
+  parts.sort((a, b) => windowOrder(a) - windowOrder(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { parts, skippedByFilter };
+}
+
+const windowOrder = (p: PlannedPart) => windowStartMs(parseWindowId(p.window));
+
+/**
+ * maxEvents: whole windows in time order while the manifests' counts fit (deterministic, so a resumed
+ * or repeated load picks the same parts). Returns the start of the first window left out (never before
+ * `fromMs`), or undefined when everything fits.
+ */
+export function truncationMs(parts: readonly PlannedPart[], maxEvents: number, fromMs: number): number | undefined {
+  const perWindow = new Map<string, number>();
+  for (const p of parts) perWindow.set(p.window, (perWindow.get(p.window) ?? 0) + p.events);
+  let total = 0;
+  for (const [w, n] of perWindow) {
+    if (total + n > maxEvents) return Math.max(fromMs, windowStartMs(parseWindowId(w)));
+    total += n;
+  }
+  return undefined;
+}
+
 export async function makePlan(deps: PlannerDeps, req: PlanRequest, opts: PlannerOptions, nowMs = Date.now()): Promise<Plan> {
   const listing = await listArchiveParts(deps.s3, req.env, req.fromMs, req.toMs);
   const sources = new Map<string, PartSource>();
   const problems = [...listing.problems] as PlanSummary['problems'];
   for (const p of listing.parts) sources.set(partIdOf(p.manifest), { kind: 's3', part: p });
 
-  const recent = req.toMs > nowMs - (opts.recentMs ?? 3_600_000);
-  const look = new Set(recent ? listing.windows : listing.windowsWithoutParts);
-  // Windows that have not ended cannot be in S3 or c-<env> yet (only late parts can); skip the read for those alone.
-  for (const w of [...look]) if (windowStartMs(parseWindowId(w)) > nowMs) look.delete(w);
+  const look = windowsToRead(listing, req.toMs, nowMs, opts.recentMs);
   if (look.size && deps.kafka && opts.compressedTopic.enabled) {
     const since = Math.min(...[...look].map((w) => windowStartMs(parseWindowId(w))));
     const found = await readCompressedTopic(deps.kafka, req.env, look, since, opts.compressedTopic, deps.logger);
@@ -79,39 +125,13 @@ export async function makePlan(deps: PlannerDeps, req: PlanRequest, opts: Planne
   }
 
   const windowsFound = new Set([...sources.values()].map((s) => s.part.manifest.window));
-  let parts: PlannedPart[] = [];
-  let skippedByFilter = 0;
-  for (const [id, src] of sources) {
-    const m = src.part.manifest;
-    if (!req.filter.mayMatchPart(m)) {
-      skippedByFilter++;
-      sources.delete(id);
-      continue;
-    }
-    parts.push(planned(m, src.kind, src.kind === 's3' ? src.part.key : id, req.fromMs, req.toMs));
-  }
-  const order = (p: PlannedPart) => windowStartMs(parseWindowId(p.window));
-  parts.sort((a, b) => order(a) - order(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-
-  // maxEvents: whole windows in time order while the manifests' counts fit (deterministic, so a
-  // resumed or repeated load picks the same parts).
-  let truncatedAtMs: number | undefined;
-  if (req.maxEvents !== undefined) {
-    const perWindow = new Map<string, number>();
-    for (const p of parts) perWindow.set(p.window, (perWindow.get(p.window) ?? 0) + p.events);
-    let total = 0;
-    for (const [w, n] of perWindow) {
-      if (total + n > req.maxEvents) {
-        truncatedAtMs = Math.max(req.fromMs, windowStartMs(parseWindowId(w)));
-        break;
-      }
-      total += n;
-    }
-    if (truncatedAtMs !== undefined) {
-      const cut = truncatedAtMs;
-      for (const p of parts) if (order(p) >= cut) sources.delete(p.id);
-      parts = parts.filter((p) => sources.has(p.id));
-    }
+  const ordered = orderParts(sources, req);
+  const { skippedByFilter } = ordered;
+  let { parts } = ordered;
+  const truncatedAtMs = req.maxEvents !== undefined ? truncationMs(parts, req.maxEvents, req.fromMs) : undefined;
+  if (truncatedAtMs !== undefined) {
+    for (const p of parts) if (windowOrder(p) >= truncatedAtMs) sources.delete(p.id);
+    parts = parts.filter((p) => sources.has(p.id));
   }
   const summary: PlanSummary = {
     at: nowMs,

@@ -11,3 +11,21 @@ export { isMappingError, conflictField, takeField, resolveConflict, moveToConfli
 export { catalogueFromMappings, fieldsOfProperties, logsCatalogue, fetchFieldCatalogue } from './query/catalogue';
 export { translateQuery, translatePlan, predicateDsl, metricAggName, GROUPS_AGG, TIME_AGG, type Translation } from './query/translate';
 export { readQueryResult, runQuery } from './query/read';
+export {
+  BulkDelivery,
+  BulkExhaustedError,
+  classifyItem,
+  retryReason,
+  itemDetail,
+  isWholeRequestRefusal,
+  halves,
+  cutRequests,
+  backoffMs,
+  type BulkDeliveryConfig,
+  type DeliveryItem,
+  type DeliveryHooks,
+  type DeliveryControl,
+  type Refusal,
+  type RoundProgress,
+  type ItemClass,
+} from './delivery';
