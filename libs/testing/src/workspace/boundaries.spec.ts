@@ -53,6 +53,20 @@ describe('import boundaries', () => {
     expect(errs.length).toBeGreaterThan(0);
   });
 
+  it('forbids an app or the CLI importing an I/O client (adapters and platform-telemetry wrap them)', async () => {
+    for (const [file, mod] of [
+      ['apps/live-receiver/src/probe.ts', 'ioredis'],
+      ['apps/harvester/src/probe.ts', 'prom-client'],
+      ['apps/es-consumer/src/probe.ts', 'kafkajs'],
+      ['apps/indexer/src/probe.ts', '@opensearch-project/opensearch'],
+      ['apps/compressor/src/probe.ts', '@aws-sdk/client-s3'],
+      ['apps/cli/src/probe.ts', '@elastic/elasticsearch'],
+    ] as const) {
+      const errs = await boundaryErrors(file, `import * as m from '${mod}';\nexport const x = m;\n`);
+      expect(errs.join('\n'), `${file} → ${mod}`).toContain(`not allowed to import "${mod}"`);
+    }
+  });
+
   it('allows app → core and adapter → core', async () => {
     expect(await boundaryErrors('apps/harvester/src/probe.ts', "import * as e from '@backlog/core-event';\nexport const x = e;\n")).toEqual([]);
     expect(await boundaryErrors('libs/adapters/kafka/src/probe.ts', "import * as e from '@backlog/core-codec';\nexport const x = e;\n")).toEqual([]);
