@@ -1,7 +1,7 @@
 // Small helpers the integration tests share: waiting, free ports, and the environment that points
 // an app (a real child process) at the test stack.
 import { createServer } from 'node:net';
-import type { StackInfo } from './stack/config';
+import type { StackInfo } from '@backlog/platform-stack';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

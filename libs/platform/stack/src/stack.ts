@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { type StackConfig, type StackInfo, loadStackConfig, stackInfoFromConfig } from './config';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type StackConfig, type StackInfo, loadStackConfig, stackInfoFromConfig } from './config';
 import { StackError, alive, ours, portOpen, removeFile, stopPid, tail } from './proc';
 import { elasticsearch8Server } from './elasticsearch8';
 import { type LocalServer, kafkaServer, redisServer, s3Server, searchServer } from './servers';
