@@ -25,8 +25,8 @@ export interface StartedTelemetry {
 
 /** The app itself, as the shell drives it (ARCHITECTURE.md habit 3, "a written lifecycle"). */
 export interface AppComponent {
-  /** `/healthz` (readiness); asked from the moment the telemetry server listens, start included. */
-  health(): HealthReport | Promise<HealthReport>;
+  /** `/healthz` (readiness); asked from the moment the telemetry server listens, start included. Default: ok. */
+  health?(): HealthReport | Promise<HealthReport>;
   /**
    * Opens the app's listeners and consumers. A throw ends the start: "<app> failed to start", exit 1.
    * Returns the fields of the ready line (`{"ready":true,…}` on stdout) when `AppSpec.readyLine` is set.
@@ -46,8 +46,11 @@ export interface AppSpec<C> {
   config(): C;
   /** The logger's level and `env` field. Default: `info`, no `env`. */
   log?(config: C): { level?: LogLevel; env?: string };
-  /** Where `/metrics`, `/healthz` and `/livez` listen. */
-  metrics(config: C): { host?: string; port: number };
+  /**
+   * Where `/metrics`, `/healthz` and `/livez` listen. Left out by an app whose component serves its own
+   * (the live-receiver's, beside its HTTP server): then no telemetry server, and `start()` gets port 0.
+   */
+  metrics?(config: C): { host?: string; port: number };
   /** The drain's budget after SIGTERM/SIGINT or a fatal error, ms. */
   stopTimeoutMs(config: C): number;
   /**
@@ -129,10 +132,10 @@ async function run<C>(spec: AppSpec<C>): Promise<void> {
   try {
     component = await spec.create(ctx);
     const app = component;
-    const m = spec.metrics(config);
-    telemetry = await startTelemetryServer({ registry, ...(m.host ? { host: m.host } : {}), port: m.port, health: () => app.health() });
+    const m = spec.metrics?.(config);
+    if (m) telemetry = await startTelemetryServer({ registry, ...(m.host ? { host: m.host } : {}), port: m.port, health: () => app.health?.() ?? { ok: true } });
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => shutdown(0, { signal }));
-    const fields = await app.start({ metricsHost: telemetry.host, metricsPort: telemetry.port });
+    const fields = await app.start({ metricsHost: telemetry?.host ?? '', metricsPort: telemetry?.port ?? 0 });
     if (stopping) return;
     // Tests and supervisors wait for this line on stdout.
     if (spec.readyLine) process.stdout.write(`${JSON.stringify({ ready: true, ...(fields ?? {}) })}\n`);
