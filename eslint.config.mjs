@@ -1,6 +1,8 @@
 // Lint for backlog. The import arrows of ../ARCHITECTURE.md are enforced with Nx project tags:
 //   apps ──► adapters ──► core     apps ──► platform ◄── adapters
-//   testing ──► core, platform, adapters (only tests, benchmarks and the CLI import it)
+//   apps never import an I/O client (kafkajs, ioredis, the AWS SDK, the search clients, prom-client)
+//   testing ──► core, platform, adapters (only tests and benchmarks import it; the CLI's specs too)
+//   the stack launcher is platform (platform-stack), so the CLI reaches it without the test kit
 //   never: app → app, adapter → adapter, core → anything with I/O
 import nx from '@nx/eslint-plugin';
 
@@ -8,6 +10,11 @@ const ioClients = [
   'kafkajs', '@elastic/*', '@opensearch-project/*', '@aws-sdk/*', 'ioredis', '@nestjs/*', 'pino', 'prom-client',
   'fastify', 'ws',
 ];
+
+// Apps (and the CLI) reach Kafka, the search engines, S3, Redis and the metrics registry through the
+// adapters and platform-telemetry only, so that each client is configured, mapped to coded errors and
+// instrumented in one place.
+const appIoClients = ['kafkajs', 'ioredis', '@aws-sdk/*', '@elastic/*', '@opensearch-project/*', 'prom-client'];
 
 // Node's built-in I/O modules are not npm packages, so Nx cannot ban them; ESLint's own rule does, for
 // core sources (their specs may read fixtures).
@@ -18,8 +25,8 @@ export const depConstraints = [
   { sourceTag: 'type:platform', onlyDependOnLibsWithTags: ['type:core', 'type:platform'] },
   { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:core', 'type:platform'] },
   { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter', 'type:testing'] },
-  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter'] },
-  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter', 'type:testing'] },
+  { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter'], bannedExternalImports: appIoClients },
+  { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:core', 'type:platform', 'type:adapter'], bannedExternalImports: appIoClients },
 ];
 
 export default [

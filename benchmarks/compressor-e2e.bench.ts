@@ -28,7 +28,7 @@ import { createKafka } from '@backlog/adapter-kafka';
 import { createS3 } from '@backlog/adapter-s3';
 import { WINDOW_SECONDS, compressedTopic, harvestTopic, parseManifest, windowStartMs, windowOf } from '@backlog/core-codec';
 import { appConfigSchema } from '@backlog/platform-config';
-import { repoRoot } from '@backlog/testing';
+import { repoRoot, sleep } from '@backlog/testing';
 import { z } from 'zod';
 import { COMPRESSOR_NODE_FLAGS } from '../apps/cli/src/commands/start';
 import { loadBenchConfig } from './lib/config';
@@ -58,7 +58,6 @@ const schema = appConfigSchema({
 
 const cfg = loadBenchConfig('bench-compressor-e2e', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
 const TICK = 100; // USER_HZ on Linux
 const round = (x: number, d = 2) => Number(x.toFixed(d));

@@ -27,6 +27,7 @@ import { EsConsumer } from '../apps/es-consumer/src/consumer';
 import { esConsumerMetrics } from '../apps/es-consumer/src/metrics';
 import { rawBulk } from './lib/bulk';
 import { loadBenchConfig } from './lib/config';
+import { sleep } from '@backlog/testing';
 
 const schema = appConfigSchema({
   /** Events per case. Default 200,000. */
@@ -46,7 +47,6 @@ const schema = appConfigSchema({
 const cfg = loadBenchConfig('bench-es-consumer', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const env = `bench${randomBytes(3).toString('hex')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ── events, as the harvester ships them ─────────────────────────────────────────────────────────
 const LEVELS = ['info', 'info', 'info', 'warn', 'error', 'debug'];

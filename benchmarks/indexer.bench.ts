@@ -29,6 +29,7 @@ import { HistoryLoader } from '../apps/indexer/src/loader';
 import { indexerMetrics } from '../apps/indexer/src/metrics';
 import { rawBulk } from './lib/bulk';
 import { loadBenchConfig } from './lib/config';
+import { sleep } from '@backlog/testing';
 
 const schema = appConfigSchema({
   /** Events in the archive range. Default 200,000. */
@@ -53,7 +54,6 @@ const schema = appConfigSchema({
 const cfg = loadBenchConfig('bench-indexer', schema);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const env = `benchix${randomBytes(3).toString('hex')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LEVELS = ['info', 'info', 'info', 'warn', 'error', 'debug'];
 const runBits = randomBytes(6).toString('hex');
 

@@ -25,6 +25,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { generateToken } from '@backlog/platform-config';
 import { createLiveSender } from '../apps/harvester/src/live';
+import { sleep } from '@backlog/testing';
 
 const ROOT = join(import.meta.dirname, '..');
 // A real random token: placeholders and made-up values are refused at start.
@@ -35,7 +36,6 @@ const BROWSER = (process.env.BACKLOG_BENCH_LIVE_BROWSER ?? '1') !== '0' && exist
 /** Which groups to run: ws, browser, ladder (default all). */
 const CASES = new Set((process.env.BACKLOG_BENCH_LIVE_CASES ?? 'ws,browser,ladder,browsers10').split(','));
 const DEADLINE = Date.now() + 10 * 60_000; // hard stop for the whole script
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
 

@@ -1,7 +1,4 @@
-import { loadStackConfig } from '@backlog/testing';
-import { s3Server } from '../../libs/testing/src/stack/servers';
-import { upOne } from '../../libs/testing/src/stack/stack';
-import { stopPid } from '../../libs/testing/src/stack/proc';
+import { loadStackConfig, s3Server, stopPid, upOne } from '@backlog/testing';
 import { freePort } from './helpers';
 
 /**

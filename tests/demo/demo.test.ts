@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testNamespace } from '@backlog/testing';
-import { type Proc, ROOT, spawnTs, stopProc, waitFor } from '../live/helpers';
+import { testNamespace, waitFor } from '@backlog/testing';
+import { type Proc, ROOT, spawnTs, stopProc } from '../live/helpers';
 
 interface Started {
   inputs: { type: string; port?: number }[];
@@ -96,7 +96,7 @@ describe('backlog demo', () => {
     }
     // TCP and HTTP are reliable: every record arrives. UDP on loopback at this rate loses nothing either,
     // but the kernel may drop a datagram under load, so it is held to "nearly all".
-    await waitFor(() => ['syslog_tcp', 'json_tcp', 'http'].every((p) => events().slice(before).filter((e) => e.labels.input === p).length >= 150), 20_000, 'the TCP and HTTP events');
+    await waitFor('the TCP and HTTP events', () => ['syslog_tcp', 'json_tcp', 'http'].every((p) => events().slice(before).filter((e) => e.labels.input === p).length >= 150), 20_000, 20);
     await new Promise((r) => setTimeout(r, 500));
     const got = events().slice(before);
     const by = (p: string) => got.filter((e) => e.labels.input === p);
@@ -133,7 +133,7 @@ describe('backlog demo', () => {
     const r = await demo(['--rate', '50', '--duration', '1s', '--corpus', join(state, 'corpus'), '--protocols', 'syslog_tcp,http']);
     expect(r.sent).toBe(50);
     expect(Object.keys(r.protocols).sort()).toEqual(['http', 'syslog_tcp']);
-    await waitFor(() => events().length - before >= 50, 20_000, 'the corpus events');
+    await waitFor('the corpus events', () => events().length - before >= 50, 20_000, 20);
     const got = events().slice(before);
     expect(new Set(got.map((e) => e.message))).toEqual(new Set(['pressure high, valve 3 opened', 'pressure normal']));
     for (const e of got) {

@@ -125,15 +125,6 @@ export function wsClient(r: { httpPort: number }, filter: Record<string, string>
   });
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /**
  * Waits until `read()` has stopped moving for `quietMs` and `ok(value)` holds; returns the value. A
  * count that holds still for two quick polls is not settled on a loaded machine (a Redis round trip

@@ -17,11 +17,11 @@ import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { testNamespace } from '@backlog/testing';
+import { testNamespace, waitFor } from '@backlog/testing';
 import { createLiveSender, type LiveSender } from '../../apps/harvester/src/live';
 import { liveReceiverConfigSchema } from '../../apps/live-receiver/src/config';
 import { LiveReceiver } from '../../apps/live-receiver/src/receiver';
-import { ROOT, TOKEN, metric, signIn, spawnTs, startReceiver, stopProc, udpSocket, waitFor, waitSettled, wsClient, type Proc, type Receiver } from './helpers';
+import { ROOT, TOKEN, metric, signIn, spawnTs, startReceiver, stopProc, udpSocket, waitSettled, wsClient, type Proc, type Receiver } from './helpers';
 
 const run = promisify(execFile);
 
@@ -176,7 +176,7 @@ describe('live view', () => {
       sender.send({ '@timestamp': new Date().toISOString(), host: { name: 'twice' }, service: { name: 'svc' }, log: { level: 'info' }, message: `dual ${i}`, labels: { env: ns } });
       if (i % 200 === 199) await new Promise((r) => setTimeout(r, 5)); // a burst, not a flood: loopback UDP is lossless at this pace
     }
-    await waitFor(() => ca.events.length >= N && cb.events.length >= N, 10_000, `${N} events on both clients (a ${ca.events.length}, b ${cb.events.length})`);
+    await waitFor(`${N} events on both clients (a ${ca.events.length}, b ${cb.events.length})`, () => ca.events.length >= N && cb.events.length >= N, 10_000, 20);
     await new Promise((r) => setTimeout(r, 300)); // a duplicate would arrive by now
     for (const c of [ca, cb]) {
       const seqs = c.events.map((e) => e.seq);
@@ -209,7 +209,7 @@ describe('live view', () => {
     cb.close();
     ca.events.length = 0;
     for (let i = 0; i < 500; i++) sender.send({ host: { name: 'twice' }, message: `after kill ${i}`, labels: { env: ns } });
-    await waitFor(() => ca.events.length >= 500, 10_000, `500 events after the kill (got ${ca.events.length})`);
+    await waitFor(`500 events after the kill (got ${ca.events.length})`, () => ca.events.length >= 500, 10_000, 20);
     await new Promise((r) => setTimeout(r, 200));
     expect(new Set(ca.events.map((e) => e.seq)).size).toBe(500);
     expect(ca.events.length).toBe(500);
@@ -252,10 +252,10 @@ describe('live view', () => {
         const l = (globalThis as unknown as PageGlobals).__live;
         return { shown: l.shown, dropped: l.dropped, markersInRing: l.items().filter((d) => d.marker !== undefined).length };
       });
-      await waitFor(async () => {
+      await waitFor(`the page to account for ${expected} events`, async () => {
         const c = await counts();
         return c.shown + c.dropped >= expected;
-      }, 15_000, `the page to account for ${expected} events`).catch(async (e: Error) => {
+      }, 15_000, 20).catch(async (e: Error) => {
         throw new Error(`${e.message}: ${JSON.stringify(await counts())}`);
       });
       // Every event is on the page or counted in a marker there (the ring keeps only the last
@@ -307,7 +307,7 @@ describe('live view', () => {
       );
       expect(await metric(r, 'live_receiver_client_dropped_events_total')).toBeGreaterThan(0);
       (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.resume();
-      await waitFor(() => slow.events.length + slow.dropped >= delivered, 10_000, `slow client: ${slow.events.length} events + ${slow.dropped} dropped of ${delivered}`);
+      await waitFor(`slow client: ${slow.events.length} events + ${slow.dropped} dropped of ${delivered}`, () => slow.events.length + slow.dropped >= delivered, 10_000, 20);
       expect(slow.dropped).toBeGreaterThan(0);
       expect(fast.dropped).toBeLessThan(slow.dropped / 10);
       expect(slow.events.length + slow.dropped).toBe(delivered);
@@ -344,7 +344,7 @@ describe('live view', () => {
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
     }
     let counted = 0;
-    await waitFor(async () => (counted = (await metric(a as Receiver, 'live_receiver_dropped_events_total', 'reason="invalid_')) - before) >= 10_000, 15_000, '10,000 invalid datagrams counted').catch((e: Error) => {
+    await waitFor('10,000 invalid datagrams counted', async () => (counted = (await metric(a as Receiver, 'live_receiver_dropped_events_total', 'reason="invalid_')) - before) >= 10_000, 15_000, 20).catch((e: Error) => {
       throw new Error(`${e.message}: ${counted} counted`);
     });
     expect(counted).toBe(10_000);
@@ -355,7 +355,7 @@ describe('live view', () => {
     const s = createLiveSender({ enabled: true, targets: [`127.0.0.1:${a.udpPort}`] }, { host: 'after-flood' });
     senders.push(s);
     s.send({ message: 'still alive', labels: { env: ns } });
-    await waitFor(() => client.events.some((e) => e.event.message === 'still alive'), 5_000, 'a valid event after the flood');
+    await waitFor('a valid event after the flood', () => client.events.some((e) => e.event.message === 'still alive'), 5_000, 20);
     client.close();
     sock.close();
   });
@@ -418,7 +418,7 @@ describe('live view', () => {
       }, [a.httpPort, 'not-the-token'] as const);
       expect(signIns.json).toBe('blocked');
       expect(signIns.simple).toBe('sent'); // sent, and refused by the receiver:
-      await waitFor(async () => (await metric(a as Receiver, 'live_receiver_logins_total', 'result="origin"')) >= 1, 5_000, 'the cross-origin sign-in to be counted as refused');
+      await waitFor('the cross-origin sign-in to be counted as refused', async () => (await metric(a as Receiver, 'live_receiver_logins_total', 'result="origin"')) >= 1, 5_000, 20);
     } finally {
       await ctx.close();
       await new Promise<void>((r) => other.close(() => r()));
@@ -493,7 +493,7 @@ describe('live view', () => {
       // What it logs right after it listens: the page's address, and never a token in a link.
       await new Promise((res) => setTimeout(res, 1000));
       expect(r.output()).not.toMatch(/[?#&]token=/);
-      await waitFor(() => r.lines.some((l) => l.msg === 'live page'), 5_000, 'the live page line');
+      await waitFor('the live page line', () => r.lines.some((l) => l.msg === 'live page'), 5_000, 20);
       const line = r.lines.find((l) => l.msg === 'live page') as { page: string; signIn: string };
       const file = /token is in (\S+) \(mode 0600\)/.exec(line.signIn)?.[1] as string;
       expect(file, line.signIn).toBeDefined();
@@ -556,7 +556,7 @@ describe('live view', () => {
     const s = createLiveSender({ enabled: true, targets: [`127.0.0.1:${addr.udpPort}`, `127.0.0.1:${addr.udpPort}`] }, { host: 'hv' });
     senders.push(s);
     s.send({ host: { name: 'web|01' }, service: { name: 'nginx' }, log: { level: 'warn' }, message: 'pipe | and nul \0 inside', labels: { env: 'prod' } });
-    await waitFor(() => got.some((m) => m.startsWith('+msg|')), 5_000, 'a +msg frame');
+    await waitFor('a +msg frame', () => got.some((m) => m.startsWith('+msg|')), 5_000, 20);
     await r.stop(2000);
     await new Promise<void>((res) => server.close(() => res()));
     expect(got).toEqual(['+input|backlog-prod|web_01', '+msg|backlog-prod|web_01|WARN nginx: pipe | and nul  inside']);

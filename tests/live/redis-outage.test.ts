@@ -6,28 +6,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testNamespace } from '@backlog/testing';
+import { freePort, testNamespace, waitFor } from '@backlog/testing';
 import { createLiveSender } from '../../apps/harvester/src/live';
-import { metric, startReceiver, stopProc, waitFor, wsClient, type Receiver } from './helpers';
+import { metric, startReceiver, stopProc, wsClient, type Receiver } from './helpers';
 
 const ns = testNamespace('liveredis');
 let redis: ChildProcess | undefined;
 let rx: Receiver | undefined;
 const sender = { stop: async () => undefined as void } as { stop(): Promise<void> };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await waitFor(
+    `redis-server on ${port}`,
     () =>
       new Promise<boolean>((resolve) => {
         const sock = createServer().listen(port, '127.0.0.1');
@@ -36,7 +27,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
         sock.once('listening', () => sock.close(() => resolve(false)));
       }),
     10_000,
-    `redis-server on ${port}`,
+    20,
   );
   return child;
 }
@@ -70,22 +61,22 @@ describe('live-receiver and a Redis outage', () => {
     };
 
     await burst('before', 100);
-    await waitFor(() => client.events.length >= 100, 5_000, 'events before the outage');
+    await waitFor('events before the outage', () => client.events.length >= 100, 5_000, 20);
 
     await killRedis();
     const health = `http://127.0.0.1:${rx.metricsPort}/healthz`;
-    await waitFor(async () => (await fetch(health)).status === 503, 5_000, '/healthz to report the outage');
+    await waitFor('/healthz to report the outage', async () => (await fetch(health)).status === 503, 5_000, 20);
     await burst('during', 100);
-    await waitFor(async () => (await metric(rx as Receiver, 'live_receiver_dropped_events_total', 'reason="redis_unavailable"')) >= 100, 5_000, 'drops counted as redis_unavailable');
+    await waitFor('drops counted as redis_unavailable', async () => (await metric(rx as Receiver, 'live_receiver_dropped_events_total', 'reason="redis_unavailable"')) >= 100, 5_000, 20);
     expect(rx.child.exitCode).toBeNull();
     expect(client.ws.readyState).toBe(client.ws.OPEN);
     expect(client.events.some((e) => String(e.event.message).startsWith('during'))).toBe(false);
 
     redis = await startRedis(port);
-    await waitFor(async () => (await fetch(health)).status === 200, 15_000, '/healthz to recover');
+    await waitFor('/healthz to recover', async () => (await fetch(health)).status === 200, 15_000, 20);
     await burst('after', 100);
-    await waitFor(() => client.events.filter((e) => String(e.event.message).startsWith('after')).length >= 100, 5_000, 'events after the outage');
+    await waitFor('events after the outage', () => client.events.filter((e) => String(e.event.message).startsWith('after')).length >= 100, 5_000, 20);
     // The 100 events sent during the outage are a gap in (host, run, seq), counted once a second.
-    await waitFor(async () => (await metric(rx as Receiver, 'live_receiver_gap_skipped_total')) >= 100, 5_000, 'the gap to be counted');
+    await waitFor('the gap to be counted', async () => (await metric(rx as Receiver, 'live_receiver_gap_skipped_total')) >= 100, 5_000, 20);
   });
 });

@@ -4,14 +4,13 @@
 // deploy/observability.ts), so a panel added for a metric no app exposes fails here, by name.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { encodeKey, generateKeyPair } from '@backlog/core-sealed';
 import { SHARED_KEYS, configKeys, generateToken } from '@backlog/platform-config';
-import { type AppName, dashboardMetricsByApp, missingMetrics, readDashboard, repoRoot, testNamespace } from '@backlog/testing';
+import { type AppName, dashboardMetricsByApp, freePort, missingMetrics, readDashboard, repoRoot, testNamespace } from '@backlog/testing';
 import { compressorConfigSchema } from '../../apps/compressor/src/config';
 import { esConsumerConfigSchema } from '../../apps/es-consumer/src/config';
 import { harvesterConfigSchema } from '../../apps/harvester/src/config';
@@ -28,17 +27,6 @@ const running = new Set<ChildProcess>();
 /** Each app's scrape, kept for the docs check below and written to .backlog/reports/metrics/<app>.prom. */
 const scrapes = new Map<AppName, string>();
 const reports = join(root, '.backlog', 'reports', 'metrics');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** `BACKLOG_<APP>_…_PORT` = a free loopback port for every `port` key of the app's schema (listeners, metrics). */
 async function portEnv(app: string, schema: z.ZodType): Promise<{ env: Record<string, string>; metricsPort: number }> {

@@ -1,8 +1,7 @@
-// Shared pieces of the shipping fault tests: free ports, spawning apps as real processes (through tsx,
+// Shared pieces of the shipping fault tests: spawning apps as real processes (through tsx,
 // as bin/backlog.mjs does), reading h-<env> back with a plain kafkajs consumer, and polling /metrics.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { decodeBatch } from '@backlog/core-codec';
@@ -15,19 +14,7 @@ export const root = repoRoot();
 /** Node arguments a harvester runs with (`backlog start` passes the same; ADR 0012). Not allowed in NODE_OPTIONS. */
 export const HARVESTER_NODE_ARGS = ['--single-threaded-gc', '--no-allocation-site-pretenuring'];
 export const HARVESTER_NODE_OPTIONS = `--max-old-space-size=96 --max-semi-space-size=4${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS ? ` ${process.env.BACKLOG_HARVESTER_EXTRA_NODE_OPTIONS}` : ''}`;
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, sleep } from '@backlog/testing';
 
 export async function ensureTopic(brokers: string[], topic: string, partitions = 2): Promise<void> {
   const admin = createKafka({ brokers, clientId: 'shipping-test-admin' }).admin();

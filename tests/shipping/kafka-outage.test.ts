@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testNamespace } from '@backlog/testing';
-import { type PrivateKafka, startPrivateKafka } from '../../libs/testing/src/stack/private-kafka';
+import { type PrivateKafka, startPrivateKafka } from '@backlog/testing';
 import { HARVESTER_NODE_OPTIONS, type Proc, ensureTopic, freePort, idReport, metricValue, readTopic, scrape, sleep, spawnHarvester } from './helpers';
 import { tcpLoad } from './load';
 

@@ -1,6 +1,6 @@
 import type { Admin } from '@backlog/adapter-kafka';
 import type { Logger } from '@backlog/core-pipeline';
-import type { Gauge } from 'prom-client';
+import type { Gauge } from '@backlog/platform-telemetry';
 
 /**
  * The group's lag as the broker sees it: per partition, records above the committed offset

@@ -1,4 +1,4 @@
-import type { LiveBus } from './bus';
+import type { LiveBus } from '@backlog/adapter-redis';
 import type { LiveDatagram } from '@backlog/core-codec';
 
 /** The Redis dedupe key's variable part. `run` has no `:` (core-codec's checkDatagram), so the tuple is unambiguous. */
@@ -30,7 +30,7 @@ interface Item {
 
 /**
  * Claims each datagram's `(host, run, seq)` in Redis and publishes the ones this receiver claimed
- * first (one script call per batch, see bus.ts). Datagrams that arrive in one turn of the event loop travel in one pipelined round trip
+ * first (one script call per batch, see live-bus.ts in @backlog/adapter-redis). Datagrams that arrive in one turn of the event loop travel in one pipelined round trip
  * (up to `maxBatch`), with up to `maxInFlight` round trips at once; beyond `maxPending` waiting
  * datagrams new ones are dropped (`backpressure`), so a slow Redis costs events, never memory.
  */

@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '@backlog/core-pipeline';
 import { generateToken } from '@backlog/platform-config';
 import { startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { LoginLimiter, SESSION_COOKIE, Sessions, cookieValue, loginCodeKey, newLoginCode, normalizeLoginCode, originAllowed, overTls, sameSecret, sessionCookie } from './auth';
-import { RedisLiveBus, type LiveBus } from './bus';
+import { RedisLiveBus, type LiveBus } from '@backlog/adapter-redis';
 import { ClientHub, type Client, type FanoutItem } from './clients';
 import type { LiveReceiverConfig } from './config';
 import { decodeDatagram, readDatagramHeader } from '@backlog/core-codec';

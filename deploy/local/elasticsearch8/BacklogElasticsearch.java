@@ -1,7 +1,7 @@
 // Starts one Elasticsearch 8 node in this JVM from the Maven Central jars, for backlog's local stack.
 // Run as a single-file source program with the home's lib/ as the class path:
 //   java -cp '<home>/lib/*' BacklogElasticsearch.java <home>
-// libs/testing/src/stack/elasticsearch8.ts writes the home first: lib/ (the server jars),
+// libs/platform/stack/src/elasticsearch8.ts writes the home first: lib/ (the server jars),
 // modules/<name>/ (a module's jars plus a plugin-descriptor.properties it writes), config/elasticsearch.yml
 // (ports, loopback, single-node) and config/log4j2.properties.
 //

@@ -1,7 +1,7 @@
 // Small helpers the integration tests share: waiting, free ports, and the environment that points
 // an app (a real child process) at the test stack.
 import { createServer } from 'node:net';
-import type { StackInfo } from './stack/config';
+import type { StackInfo } from '@backlog/platform-stack';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -18,10 +18,12 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Calls `fn` every `everyMs` until it returns something other than `undefined` or `false`, and
- * returns that; after `timeoutMs` throws naming `what` and the last result or error.
+ * Calls `fn` (sync or async) every `everyMs` until it returns something other than `undefined` or
+ * `false`, and returns that; after `timeoutMs` throws naming `what` and the last result or error.
+ * The one polling helper of the tests: a condition on in-process state polls every 10-50 ms, one that
+ * asks a server (a search, a scrape) every 500 ms.
  */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import type { StackInfo } from './stack/config';
+import type { StackInfo } from '@backlog/platform-stack';
 
 declare module 'vitest' {
   export interface ProvidedContext {

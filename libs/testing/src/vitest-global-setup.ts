@@ -1,7 +1,7 @@
 // Brings the real local stack up once per test run (reusing servers already up, e.g. from `npm start`)
 // and stops again only what this run started, unless BACKLOG_KEEP_STACK=1.
 import type { TestProject } from 'vitest/node';
-import { stackDown, stackUp } from './stack/stack';
+import { stackDown, stackUp } from '@backlog/platform-stack';
 
 export default async function setup(project: TestProject) {
   const t0 = Date.now();

@@ -4,7 +4,7 @@ import { cpus, totalmem, release, platform, arch } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { repoRoot } from '@backlog/testing';
+import { repoRoot } from '@backlog/platform-stack';
 
 /**
  * `backlog bench <name>|all`: runs `benchmarks/<name>.bench.ts` in a child process, streams its

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { repoRoot } from '@backlog/testing';
+import { repoRoot } from '@backlog/platform-stack';
 
 /**
  * `backlog history load|list|extend|drop`: runs `apps/indexer/src/main.ts history …` as a child

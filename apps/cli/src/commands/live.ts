@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ensurePrivateDir, generateToken, readTokenFile, writePrivateFile } from '@backlog/platform-config';
-import { repoRoot } from '@backlog/testing';
+import { repoRoot } from '@backlog/platform-stack';
 
 /**
  * The live page's token on a developer's machine, and the way into the page without it ever sitting

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type ServerReport, stackDown, stackStatus, stackUp } from '@backlog/testing';
+import { type ServerReport, stackDown, stackStatus, stackUp } from '@backlog/platform-stack';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 

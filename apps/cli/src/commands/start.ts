@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { repoRoot, stackDown, stackUp } from '@backlog/testing';
+import { repoRoot, stackDown, stackUp } from '@backlog/platform-stack';
 import { type DevConfig, SEALED_HARVESTER_PORTS, ensureDevConfig } from './dev-config';
 import { DEFAULT_LIVE_URL, ensureLiveToken, liveSignInLines } from './live';
 

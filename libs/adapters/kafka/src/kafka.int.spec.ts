@@ -1,7 +1,7 @@
 // Smoke tests of the Kafka adapter against the real local broker (Kafka 3.9.1 KRaft, topic
 // auto-creation off).
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-import { stackInfo, testNamespace } from '@backlog/testing';
+import { stackInfo, testNamespace, waitFor } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createKafka,
@@ -15,14 +15,6 @@ import {
   type KafkaClient,
   type Logger,
 } from './index';
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function rejection(p: Promise<unknown>): Promise<KafkaAdapterError> {
   try {
@@ -97,7 +89,7 @@ describe('kafka adapter', () => {
     await consumer.run(async (b) => {
       seen.push(...b.records);
     });
-    await waitFor('3 records', () => seen.length >= 3);
+    await waitFor('3 records', () => seen.length >= 3, 30_000, 50);
     expect(joins[0]?.assignment[topics.main]?.sort()).toEqual([0, 1, 2]);
     const byValue = new Map(seen.map((r) => [r.value?.toString(), r]));
     const one = byValue.get('batch-1');
@@ -139,7 +131,7 @@ describe('kafka adapter', () => {
         if (r.value?.toString() === 'm4') await a.commit([{ topic: r.topic, partition: r.partition, offset: nextOffset(r.offset) }]);
       }
     });
-    await waitFor('10 records in A', () => seenA.length >= 10);
+    await waitFor('10 records in A', () => seenA.length >= 10, 30_000, 50);
     await a.disconnect();
     expect(seenA.map((r) => r.value?.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
     const m4 = seenA[4] as ConsumedRecord;
@@ -155,7 +147,7 @@ describe('kafka adapter', () => {
       const last = batch.records.at(-1);
       if (last) await b.commit([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) }]);
     });
-    await waitFor('5 records in B', () => seenB.length >= 5);
+    await waitFor('5 records in B', () => seenB.length >= 5, 30_000, 50);
     // Give a wrongly rewound consumer a moment to show extra records.
     await new Promise((r) => setTimeout(r, 1000));
     expect(seenB.map((r) => r.value?.toString())).toEqual(['m5', 'm6', 'm7', 'm8', 'm9']);
@@ -176,14 +168,14 @@ describe('kafka adapter', () => {
       seen.push(...b.records.map((r) => r.value?.toString() ?? ''));
     });
     await producer.send(topics.pause, [{ value: Buffer.from('before') }]);
-    await waitFor('first record', () => seen.length === 1);
+    await waitFor('first record', () => seen.length === 1, 30_000, 50);
     c.pause([{ topic: topics.pause }]);
     expect(c.paused()).toEqual([{ topic: topics.pause, partitions: [0] }]);
     await producer.send(topics.pause, [{ value: Buffer.from('while-paused') }]);
     await new Promise((r) => setTimeout(r, 1500));
     expect(seen).toEqual(['before']);
     c.resume([{ topic: topics.pause }]);
-    await waitFor('record after resume', () => seen.length === 2);
+    await waitFor('record after resume', () => seen.length === 2, 30_000, 50);
     expect(seen).toEqual(['before', 'while-paused']);
     await producer.disconnect();
     await c.disconnect();

@@ -1,2 +1,3 @@
 export * from './redis';
 export * from './errors';
+export * from './live-bus';

@@ -1,12 +1,10 @@
 // Smoke tests of the Redis adapter against the local Redis (shared with other test files: every key and
 // channel here lives under this file's namespace).
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
-import { stackInfo, testNamespace } from '@backlog/testing';
+import { sleep, stackInfo, testNamespace, waitFor } from '@backlog/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type RedisAdapterError, type RedisPort } from './index';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function rejection(p: Promise<unknown>): Promise<RedisAdapterError> {
   try {
@@ -15,14 +13,6 @@ async function rejection(p: Promise<unknown>): Promise<RedisAdapterError> {
     return e as RedisAdapterError;
   }
   throw new Error('expected a rejection');
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('redis adapter', () => {
@@ -115,11 +105,11 @@ describe('redis adapter', () => {
     const sub2 = await a.subscribe('live', (m) => got2.push(m));
     // One Redis subscription per channel, whatever the number of local handlers.
     expect(await a.publish('live', '{"message":"hello"}')).toBe(1);
-    await waitFor('message', () => got.length === 1 && got2.length === 1);
+    await waitFor('message', () => got.length === 1 && got2.length === 1, 5_000, 10);
     expect(got).toEqual([['live', '{"message":"hello"}']]);
     await sub.unsubscribe();
     expect(await a.publish('live', 'two')).toBe(1);
-    await waitFor('second message', () => got2.length === 2);
+    await waitFor('second message', () => got2.length === 2, 5_000, 10);
     expect(got).toHaveLength(1);
     await sub2.unsubscribe();
     expect(await a.publish('live', 'three')).toBe(0);
@@ -138,7 +128,7 @@ describe('redis adapter', () => {
     const sa = await a.subscribe('ch', (m) => inA.push(m));
     const sb = await b.subscribe('ch', (m) => inB.push(m));
     expect(await b.publish('ch', 'for-b')).toBe(1);
-    await waitFor('b message', () => inB.length === 1);
+    await waitFor('b message', () => inB.length === 1, 5_000, 10);
     await sleep(50);
     expect(inA).toEqual([]);
     await sa.unsubscribe();

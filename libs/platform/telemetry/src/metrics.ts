@@ -26,6 +26,30 @@ export class MetricsRegistry {
     return this.getOrCreate(name, () => new Histogram<L>({ name, help, labelNames, buckets, registers: [this.registry] }), Histogram) as Histogram<L>;
   }
 
+  /**
+   * A counter whose value is read at scrape time from counts the component keeps itself, so that its
+   * hot path only bumps plain numbers (a prom-client `inc()` per event can cost more than the work).
+   * `read` returns the current total, or with `labelNames` one `[labels, total]` pair per series; the
+   * totals must only grow. Registered once: a second registration of the name throws.
+   */
+  observedCounter(name: string, help: string, read: () => number): void;
+  observedCounter<L extends string>(name: string, help: string, read: () => Iterable<readonly [Record<L, string>, number]>, labelNames: readonly L[]): void;
+  observedCounter(name: string, help: string, read: () => number | Iterable<readonly [Record<string, string>, number]>, labelNames: readonly string[] = []): void {
+    new Counter<string>({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        // Mirror the current totals.
+        this.reset();
+        const v = read();
+        if (typeof v === 'number') this.inc(v);
+        else for (const [labels, n] of v) this.inc(labels, n);
+      },
+    });
+  }
+
   /** Prometheus text exposition. */
   metrics(): Promise<string> {
     return this.registry.metrics();

@@ -14,6 +14,22 @@ describe('telemetry', () => {
     expect(() => reg.gauge('harvester_input_received_events_total', 'x')).toThrow(/another type/);
   });
 
+  it('reads observed counters at scrape time', async () => {
+    const reg = new MetricsRegistry();
+    const stats = { sent: 0, dropped: { oversize: 0, backpressure: 0 } };
+    reg.observedCounter('demo_sent_total', 'sent', () => stats.sent);
+    reg.observedCounter('demo_dropped_total', 'dropped', () => Object.entries(stats.dropped).map(([reason, n]) => [{ reason }, n] as const), ['reason']);
+    stats.sent = 3;
+    stats.dropped.oversize = 2;
+    const text = await reg.metrics();
+    expect(text).toMatch(/^demo_sent_total 3$/m);
+    expect(text).toMatch(/^demo_dropped_total\{reason="oversize"\} 2$/m);
+    expect(text).toMatch(/^demo_dropped_total\{reason="backpressure"\} 0$/m);
+    stats.sent = 5;
+    expect(await reg.metrics()).toMatch(/^demo_sent_total 5$/m);
+    expect(() => reg.observedCounter('demo_sent_total', 'again', () => 0)).toThrow();
+  });
+
   it('serves /metrics and /healthz on loopback', async () => {
     const reg = new MetricsRegistry({ defaultMetrics: true });
     reg.counter('demo_total', 'demo').inc();

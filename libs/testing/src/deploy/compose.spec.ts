@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { connectionSettingsSchema, loadConfig, tokenProblems } from '@backlog/platform-config';
-import { repoRoot } from '../stack/config';
+import { repoRoot } from '@backlog/platform-stack';
 
 const root = repoRoot();
 const file = join(root, 'docker-compose.yml');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { repoRoot } from '../stack/config';
+import { repoRoot } from '@backlog/platform-stack';
 import { APP_NAMES, PROMETHEUS_SYNTHETIC, allPanels, appOfMetric, dashboardMetricsByApp, dashboardQueries, exposedMetricNames, metricNamesIn, readDashboard } from './observability';
 
 const root = repoRoot();

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/config';
+import { repoRoot } from '@backlog/platform-stack';
 
 const root = repoRoot();
 let eslint: ESLint;
@@ -53,6 +53,26 @@ describe('import boundaries', () => {
     expect(errs.length).toBeGreaterThan(0);
   });
 
+  it('forbids the CLI importing libs/testing; it reaches the stack launcher through platform-stack', async () => {
+    const errs = await boundaryErrors('apps/cli/src/commands/probe.ts', "import * as t from '@backlog/testing';\nexport const x = t;\n");
+    expect(errs.join('\n')).toMatch(/type:cli.*can only depend on libs tagged with "type:core", "type:platform", "type:adapter"/);
+    expect(await boundaryErrors('apps/cli/src/commands/probe.ts', "import { stackUp } from '@backlog/platform-stack';\nexport const x = stackUp;\n")).toEqual([]);
+  });
+
+  it('forbids an app or the CLI importing an I/O client (adapters and platform-telemetry wrap them)', async () => {
+    for (const [file, mod] of [
+      ['apps/live-receiver/src/probe.ts', 'ioredis'],
+      ['apps/harvester/src/probe.ts', 'prom-client'],
+      ['apps/es-consumer/src/probe.ts', 'kafkajs'],
+      ['apps/indexer/src/probe.ts', '@opensearch-project/opensearch'],
+      ['apps/compressor/src/probe.ts', '@aws-sdk/client-s3'],
+      ['apps/cli/src/probe.ts', '@elastic/elasticsearch'],
+    ] as const) {
+      const errs = await boundaryErrors(file, `import * as m from '${mod}';\nexport const x = m;\n`);
+      expect(errs.join('\n'), `${file} → ${mod}`).toContain(`not allowed to import "${mod}"`);
+    }
+  });
+
   it('allows app → core and adapter → core', async () => {
     expect(await boundaryErrors('apps/harvester/src/probe.ts', "import * as e from '@backlog/core-event';\nexport const x = e;\n")).toEqual([]);
     expect(await boundaryErrors('libs/adapters/kafka/src/probe.ts', "import * as e from '@backlog/core-codec';\nexport const x = e;\n")).toEqual([]);
@@ -62,5 +82,9 @@ describe('import boundaries', () => {
 describe('tests may use the test kit', () => {
   it('allows an adapter spec to import libs/testing', async () => {
     await expect(boundaryErrors('libs/adapters/kafka/src/probe.int.spec.ts', "import { stackInfo } from '@backlog/testing';\nexport const x = stackInfo;\n")).resolves.toEqual([]);
+  });
+
+  it('allows a CLI spec to import libs/testing', async () => {
+    await expect(boundaryErrors('apps/cli/src/commands/probe.spec.ts', "import { stackInfo } from '@backlog/testing';\nexport const x = stackInfo;\n")).resolves.toEqual([]);
   });
 });

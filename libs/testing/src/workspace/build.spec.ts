@@ -2,7 +2,7 @@
 // boundaries. Part of `npm test`, so CI gates on it.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../stack/config';
+import { repoRoot } from '@backlog/platform-stack';
 
 const root = repoRoot();
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;

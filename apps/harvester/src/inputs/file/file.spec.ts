@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, sleep, testContext, waitFor } from '../shared/test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
 import { type FileInput, type FileState, fileInput } from './index';
 
 const inputs: FileInput[] = [];
@@ -31,12 +32,12 @@ describe('file', () => {
     const sink = new CollectingSink();
     const input = make(sink, dir, { startAt: 'beginning' });
     await input.start();
-    await waitFor(() => sink.events.length === 3, 5000, 'three lines');
+    await waitFor('three lines', () => sink.events.length === 3, 5000, 10);
     appendFileSync(join(dir, 'app.log'), 'partial without LF');
     await sleep(100);
     expect(sink.events.length).toBe(3); // a line is a line once its LF is written
     appendFileSync(join(dir, 'app.log'), ' now complete\n');
-    await waitFor(() => sink.events.length === 4, 5000, 'four lines');
+    await waitFor('four lines', () => sink.events.length === 4, 5000, 10);
     expect(messages(sink)).toEqual(['line 0', 'line 1', 'line 2', 'partial without LF now complete']);
     expect(sink.events[0]).toMatchObject({ service: { name: 'app' }, labels: { input: 'file', env: 'test' }, fields: { 'log.file.path': join(dir, 'app.log') } });
     const last = sink.positions[sink.positions.length - 1];
@@ -53,7 +54,7 @@ describe('file', () => {
     await input.start();
     appendFileSync(join(dir, 'old.log'), 'old new\n');
     writeFileSync(join(dir, 'new.log'), 'new 0\n');
-    await waitFor(() => sink.events.length === 2, 5000, 'two lines');
+    await waitFor('two lines', () => sink.events.length === 2, 5000, 10);
     expect(messages(sink).sort()).toEqual(['new 0', 'old new']);
   });
 
@@ -69,7 +70,7 @@ describe('file', () => {
       for (let i = 0; i < 200; i++) appendFileSync(path, `r ${n++}\n`);
       // Rotations are far apart in real life; here we let the tailer see each new file once before it is
       // rotated (see the report: a file created and rotated away within one scan can still be missed).
-      await waitFor(() => sink.events.length === n, 30_000, 'caught up');
+      await waitFor('caught up', () => sink.events.length === n, 30_000, 10);
       // logrotate's default (create): rename, then the writer appends a few more lines to the old inode
       // through its open descriptor before it reopens the path.
       renameSync(path, join(dir, `app.log.${round + 1}`));
@@ -78,7 +79,7 @@ describe('file', () => {
       for (let i = 0; i < 100; i++) appendFileSync(path, `r ${n++}\n`);
       await sleep(60);
     }
-    await waitFor(() => sink.events.length >= n, 10_000, `${n} lines`).catch((e) => {
+    await waitFor(`${n} lines`, () => sink.events.length >= n, 30_000, 10).catch((e) => {
       const seen = new Set(messages(sink));
       const missing = Array.from({ length: n }, (_, i) => `r ${i}`).filter((m) => !seen.has(m));
       throw new Error(`${(e as Error).message}: missing ${missing.length} (${missing[0]}..${missing.at(-1)}), files ${JSON.stringify(input.files())} logs ${logs.join('\n')}`);
@@ -89,7 +90,7 @@ describe('file', () => {
     expect(new Set(got).size).toBe(n);
     expectAccounted(input.core.stats);
     // the rotated files are closed after their grace period
-    await waitFor(() => input.files().length === 1, 5000, 'rotated files closed');
+    await waitFor('rotated files closed', () => input.files().length === 1, 5000, 10);
   });
 
   it('copytruncate while tailed: no line lost or duplicated; the cursor generation moves', async () => {
@@ -103,7 +104,7 @@ describe('file', () => {
     for (let round = 0; round < 3; round++) {
       appendFileSync(path, lines(n, n + 300, 'c'));
       n += 300;
-      await waitFor(() => sink.events.length === n, 5000, `${n} lines`);
+      await waitFor(`${n} lines`, () => sink.events.length === n, 5000, 10);
       // logrotate copytruncate: copy the file, then truncate it in place (same inode).
       copyFileSync(path, join(dir, `app.log.${round + 1}`));
       truncateSync(path, 0);
@@ -111,7 +112,7 @@ describe('file', () => {
     }
     appendFileSync(path, lines(n, n + 10, 'c'));
     n += 10;
-    await waitFor(() => sink.events.length === n, 5000, 'after the last truncation');
+    await waitFor('after the last truncation', () => sink.events.length === n, 5000, 10);
     const got = messages(sink).filter((m) => m?.startsWith('c '));
     expect(got).toEqual(lines(0, n, 'c').trimEnd().split('\n'));
     expect(String(sink.positions[sink.positions.length - 1]?.cursor)).toMatch(/^3:/);
@@ -125,7 +126,7 @@ describe('file', () => {
     const sink = new CollectingSink();
     const input = make(sink, dir, { startAt: 'beginning' }, stateDir);
     await input.start();
-    await waitFor(() => sink.events.length === 50, 5000, '50 lines');
+    await waitFor('50 lines', () => sink.events.length === 50, 5000, 10);
     // Nothing was acknowledged: a restart (as after kill -9) reads every line again.
     await input.stop(Date.now() + 2000);
     const first = new Map(sink.events.map((e) => [e.message, e.event.id]));
@@ -135,7 +136,7 @@ describe('file', () => {
     const sink2 = new CollectingSink();
     const again = make(sink2, dir, { startAt: 'beginning' }, stateDir);
     await again.start();
-    await waitFor(() => sink2.events.length === 60, 5000, '60 lines');
+    await waitFor('60 lines', () => sink2.events.length === 60, 5000, 10);
     for (const e of sink2.events.slice(0, 50)) expect(e.event.id).toBe(first.get(e.message));
     // New lines get new ids, ordered after the old ones (same stream, larger offset).
     const ids = sink2.events.map((e) => e.event.id);
@@ -149,7 +150,7 @@ describe('file', () => {
     const sink3 = new CollectingSink();
     const third = make(sink3, dir, { startAt: 'beginning' }, stateDir);
     await third.start();
-    await waitFor(() => sink3.events.length === 5, 5000, 'five lines after truncation');
+    await waitFor('five lines after truncation', () => sink3.events.length === 5, 5000, 10);
     for (const e of sink3.events) expect(ids).not.toContain(e.event.id);
   });
 
@@ -161,7 +162,7 @@ describe('file', () => {
     const sink = new CollectingSink();
     const input = make(sink, dir, { startAt: 'beginning' }, stateDir);
     await input.start();
-    await waitFor(() => sink.events.length === 20, 5000, '20 lines');
+    await waitFor('20 lines', () => sink.events.length === 20, 5000, 10);
     const ten = lines(0, 10).length;
     const source = sink.positions[0]!.source;
     await input.stop(Date.now() + 2000); // nothing committed: the checkpoint says offset 0
@@ -169,7 +170,7 @@ describe('file', () => {
     const again = make(sink2, dir, { startAt: 'beginning' }, stateDir);
     again.commit([{ source, cursor: `0:${ten}` }]);
     await again.start();
-    await waitFor(() => sink2.events.length === 10, 5000, 'the ten unacknowledged lines');
+    await waitFor('the ten unacknowledged lines', () => sink2.events.length === 10, 5000, 10);
     await sleep(100);
     expect(messages(sink2)).toEqual(lines(10, 20).trimEnd().split('\n'));
   });
@@ -182,7 +183,7 @@ describe('file', () => {
     const sink = new CollectingSink();
     const input = make(sink, dir, { startAt: 'beginning', readBudgetBytes: 4096 }, stateDir);
     await input.start();
-    await waitFor(() => sink.events.length === 100, 5000, '100 lines');
+    await waitFor('100 lines', () => sink.events.length === 100, 5000, 10);
     // Downstream acknowledged only the first write's position (as the shipper would after a Kafka ack).
     const first = sink.positions[0];
     expect(first).toBeDefined();
@@ -199,7 +200,7 @@ describe('file', () => {
     await again.start();
     const resumeAt = Number(String(first?.cursor).split(':')[1]);
     const before = readFileSync(path, 'utf8').slice(0, resumeAt).split('\n').length - 1;
-    await waitFor(() => sink2.events.length === 110 - before, 5000, 're-read lines');
+    await waitFor('re-read lines', () => sink2.events.length === 110 - before, 5000, 10);
     // Everything after the committed offset is read again (at-least-once), nothing before it.
     expect(messages(sink2)).toEqual(lines(before, 110).trimEnd().split('\n'));
     await again.stop(Date.now() + 2000);
@@ -227,13 +228,13 @@ describe('file', () => {
         // copytruncate loses what was written between logrotate's copy and its truncate unless we read it
         // first (its documented race); with polling every 20 ms the test waits for that, as a real reader would be.
         // With create, the tailer must have seen the current file once before it is renamed (see above).
-        await waitFor(() => sink.events.length === n, 30_000, 'caught up');
+        await waitFor('caught up', () => sink.events.length === n, 30_000, 10);
         const r = spawnSync('logrotate', ['-f', '-s', join(dir, 'logrotate.state'), conf], { encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
         for (let i = 0; i < 100; i++) appendFileSync(path, `w ${n++}\n`);
         await sleep(50);
       }
-      await waitFor(() => sink.events.length >= n, 30_000, `${n} lines`);
+      await waitFor(`${n} lines`, () => sink.events.length >= n, 30_000, 10);
       await sleep(200);
       const got = messages(sink);
       expect(got.length).toBe(n);
@@ -249,7 +250,7 @@ describe('file', () => {
     const sink = new CollectingSink();
     const input = make(sink, dir, { startAt: 'beginning', maxLineBytes: 1024 });
     await input.start();
-    await waitFor(() => sink.events.length === 2, 5000, 'two lines');
+    await waitFor('two lines', () => sink.events.length === 2, 5000, 10);
     expect(sink.events[0]?.message).toBe('y'.repeat(1024));
     expect(sink.events[0]?.labels).toMatchObject({ truncated: expect.stringContaining('line'), original_bytes: String(3 * 1024 * 1024) });
     expect(sink.events[1]?.message).toBe('small');
@@ -269,7 +270,7 @@ describe('file', () => {
     await sleep(200);
     expect(sink.events.length).toBe(whilePaused);
     sink.resume();
-    await waitFor(() => sink.events.length === 50_000, 5000, 'all lines');
+    await waitFor('all lines', () => sink.events.length === 50_000, 5000, 10);
     expect(messages(sink)).toEqual(lines(0, 50_000).trimEnd().split('\n'));
   });
 
@@ -285,7 +286,7 @@ describe('file', () => {
     const rss0 = rssMiB();
     const input = make(sink, dir, { startAt: 'beginning', maxLineBytes: 256 * 1024 });
     await input.start();
-    await waitFor(() => input.core.stats.received === expected, 15_000, `${expected} lines`);
+    await waitFor(`${expected} lines`, () => input.core.stats.received === expected, 15_000, 10);
     const acc = expectAccounted(input.core.stats);
     expect(acc.dropped).toBe(0);
     expect(sink.count).toBe(expected);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, closed, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, closed, expectAccounted, hostileRecord, rng, rssMiB, tcpConnect, testContext } from '../shared/test-kit';
 import { type LogEvent, sourceEventId, sourceIdentity } from '@backlog/core-event';
 import { type HttpInput, httpInput } from './index';
 
@@ -97,7 +98,7 @@ describe('http', () => {
     };
     const body = Array.from({ length: 2000 }, (_, i) => ({ message: `s${i}` }));
     const answer = fetch(`${url}/logs/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    await waitFor(() => sizes.length === 1, 5000, 'first slice');
+    await waitFor('first slice', () => sizes.length === 1, 5000, 10);
     await sleep(300);
     // Still one slice in: the input waits for the sink instead of piling up the other 1,500 events.
     expect(sizes).toEqual([500]);
@@ -116,7 +117,7 @@ describe('http', () => {
     // A request whose body is still arriving holds the only slot.
     const slow = await tcpConnect(port);
     slow.write('POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-ndjson\r\ncontent-length: 20\r\n\r\n{"message":');
-    await waitFor(() => input.activeRequests === 1, 5000, 'one request in progress');
+    await waitFor('one request in progress', () => input.activeRequests === 1, 5000, 10);
     const refused = await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"second"}' });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
@@ -139,9 +140,9 @@ describe('http', () => {
       const s = await tcpConnect(port);
       s.write(`POST /logs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-encoding: ${encoding}\r\ncontent-length: 1000\r\n\r\n`);
       s.write(encoding === 'gzip' ? gzipSync('{"message":"never all there"}').subarray(0, 12) : '{"message":"never');
-      await waitFor(() => input.activeRequests === 1, 5000, 'request in progress');
+      await waitFor('request in progress', () => input.activeRequests === 1, 5000, 10);
       s.destroy();
-      await waitFor(() => input.activeRequests === 0, 5000, 'slot freed');
+      await waitFor('slot freed', () => input.activeRequests === 0, 5000, 10);
     }
     expect((await fetch(`${url}/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"message":"next"}' })).status).toBe(202);
     expect(input.core.stats.dropped.get('bad_request')).toBe(2);
@@ -155,7 +156,7 @@ describe('http', () => {
     const open = [await tcpConnect(port), await tcpConnect(port)];
     const third = await tcpConnect(port);
     await closed(third);
-    await waitFor(() => input.refusedConnections === 1, 5000, 'refusal counted');
+    await waitFor('refusal counted', () => input.refusedConnections === 1, 5000, 10);
     for (const s of open) s.destroy();
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, rssMiB, sleep, testContext, waitFor } from '../shared/test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, expectAccounted, rssMiB, testContext } from '../shared/test-kit';
 import { type JournaldInput, journaldInput } from './index';
 
 const fake = fileURLToPath(new URL('./testdata/fake-journalctl.mjs', import.meta.url));
@@ -49,7 +50,7 @@ describe('journald', () => {
     await sleep(500);
     const tag = `backlog-test-${process.pid}`;
     spawnSync('logger', ['-t', tag, 'hello journald']);
-    await waitFor(() => sink.events.some((e) => e.service?.name === tag), 10_000, 'our entry from the journal');
+    await waitFor('our entry from the journal', () => sink.events.some((e) => e.service?.name === tag), 10_000, 10);
     expect(sink.events.find((e) => e.service?.name === tag)).toMatchObject({ message: 'hello journald', labels: { input: 'journald' } });
   });
 
@@ -57,7 +58,7 @@ describe('journald', () => {
     const sink = new CollectingSink();
     const input = make(sink, { command: fake, startAt: 'beginning', args: [`--fake-entries=${entriesFile}`] });
     await input.start();
-    await waitFor(() => sink.events.length === 4, 5000, 'four entries');
+    await waitFor('four entries', () => sink.events.length === 4, 5000, 10);
     const [a, b, c, d] = sink.events;
     expect(a).toMatchObject({
       '@timestamp': '2026-11-23T00:00:00.123Z',
@@ -82,7 +83,7 @@ describe('journald', () => {
     const sink = new CollectingSink();
     const input = make(sink, { command: fake, startAt: 'beginning', args: [`--fake-entries=${entriesFile}`] }, stateDir);
     await input.start();
-    await waitFor(() => sink.events.length === 4, 5000, 'four entries');
+    await waitFor('four entries', () => sink.events.length === 4, 5000, 10);
     input.commit([{ source: 'journald:journald', cursor: 's=1;i=2' }]); // only two were acknowledged downstream
     input.commit([{ source: 'journald:other', cursor: 'not ours' }]);
     await input.stop(Date.now() + 2000);
@@ -91,13 +92,13 @@ describe('journald', () => {
     const sink2 = new CollectingSink();
     const again = make(sink2, { command: fake, args: [`--fake-entries=${entriesFile}`, '--fake-exit'] }, stateDir);
     await again.start();
-    await waitFor(() => sink2.events.length === 2, 5000, 'the two unacknowledged entries');
+    await waitFor('the two unacknowledged entries', () => sink2.events.length === 2, 5000, 10);
     expect(sink2.events.map((e) => e.fields?.journald)).toMatchObject([{ cursor: 's=1;i=3' }, { cursor: 's=1;i=4' }]);
     // An entry read again carries the id it had the first time (derived from host and cursor, ADR 0008).
     expect(sink2.events.map((e) => e.event.id)).toEqual(sink.events.slice(2).map((e) => e.event.id));
     expect(new Set(sink.events.map((e) => e.event.id)).size).toBe(4);
     // journalctl exited (--fake-exit): it is restarted after the last cursor read, and prints nothing twice.
-    await waitFor(() => again.runs >= 3, 5000, 'restarts');
+    await waitFor('restarts', () => again.runs >= 3, 5000, 10);
     expect(sink2.events.length).toBe(2);
   });
 
@@ -115,7 +116,7 @@ describe('journald', () => {
   it('a command that does not exist is logged and retried, never a crash', async () => {
     const input = make(new CollectingSink(), { command: '/nonexistent/journalctl' });
     await input.start();
-    await waitFor(() => input.runs >= 2, 5000, 'retries');
+    await waitFor('retries', () => input.runs >= 2, 5000, 10);
   });
 
   it('hostile: 10,000 malformed lines from a journalctl-format process', async () => {
@@ -123,7 +124,7 @@ describe('journald', () => {
     const rss0 = rssMiB();
     const input = make(sink, { command: fake, startAt: 'beginning', maxLineBytes: 256 * 1024, args: ['--fake-hostile=10000'] });
     await input.start();
-    await waitFor(() => input.core.stats.received === 10_000, 90_000, '10,000 lines');
+    await waitFor('10,000 lines', () => input.core.stats.received === 10_000, 90_000, 10);
     const acc = expectAccounted(input.core.stats);
     expect(acc.dropped).toBe(0);
     expect(sink.count).toBe(10_000);

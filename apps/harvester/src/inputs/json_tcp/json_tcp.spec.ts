@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, closed, drip, expectAccounted, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, closed, drip, expectAccounted, hostileRecord, rng, rssMiB, tcpConnect, testContext } from '../shared/test-kit';
 import { type LogEvent, sourceEventId, sourceIdentity } from '@backlog/core-event';
 import { type JsonTcpInput, jsonTcpInput } from './index';
 
@@ -37,7 +38,7 @@ describe('json_tcp', () => {
     const line = Buffer.from(JSON.stringify({ message: `drip ${'x'.repeat(3960)}` }));
     const sock = await tcpConnect(port);
     await drip(sock, line);
-    await waitFor(() => (input.listener.connectionStats()[0]?.length ?? 0) === line.length, 5000, 'every byte read');
+    await waitFor('every byte read', () => (input.listener.connectionStats()[0]?.length ?? 0) === line.length, 5000, 10);
     const [c] = input.listener.connectionStats();
     // The test is only meaningful if the bytes really came as many small reads.
     expect(c!.reads).toBeGreaterThan(line.length / 4);
@@ -47,7 +48,7 @@ describe('json_tcp', () => {
     // Linear work: every byte copied a bounded number of times (append + growth moves), whatever the read count.
     expect(c!.copiedBytes).toBeLessThanOrEqual(3 * line.length);
     sock.end('\n');
-    await waitFor(() => sink.events.length === 1, 5000, 'the line');
+    await waitFor('the line', () => sink.events.length === 1, 5000, 10);
     expect(sink.events[0]).toMatchObject({ message: `drip ${'x'.repeat(3960)}` });
     expect(sink.events[0]?.labels.partial_frame).toBeUndefined();
     expectAccounted(input.core.stats);
@@ -67,7 +68,7 @@ describe('json_tcp', () => {
     await sleep(400);
     expect(steady.destroyed).toBe(false);
     expect(input.listener.connections).toBe(1);
-    await waitFor(() => sink.events.length === 7, 5000, 'seven events');
+    await waitFor('seven events', () => sink.events.length === 7, 5000, 10);
     const cut = sink.events.find((e) => e.labels.partial_frame);
     expect(cut).toMatchObject({ message: '{"message":"never fin', labels: { partial_frame: 'true', parse_error: expect.any(String) } });
     expect(Object.fromEntries(input.listener.closed)).toEqual({ partial_timeout: 1 });
@@ -91,19 +92,19 @@ describe('json_tcp', () => {
     const sink = new CollectingSink();
     const { input, port } = await start(sink, { maxConnections: 3, maxConnectionsPerAddress: 2 });
     const a = [await tcpConnect(port, '127.0.0.1'), await tcpConnect(port, '127.0.0.1')];
-    await waitFor(() => input.listener.connections === 2, 5000, 'two connections');
+    await waitFor('two connections', () => input.listener.connections === 2, 5000, 10);
     const third = await tcpConnect(port, '127.0.0.1');
     await closed(third);
     expect(Object.fromEntries(input.listener.refused)).toEqual({ max_connections_per_address: 1 });
     const other = await tcpConnect(port, '127.0.0.2');
-    await waitFor(() => input.listener.connections === 3, 5000, 'three connections');
+    await waitFor('three connections', () => input.listener.connections === 3, 5000, 10);
     const over = await tcpConnect(port, '127.0.0.3');
     await closed(over);
-    await waitFor(() => input.listener.refusedConnections === 2, 5000, 'second refusal');
+    await waitFor('second refusal', () => input.listener.refusedConnections === 2, 5000, 10);
     expect(Object.fromEntries(input.listener.refused)).toEqual({ max_connections_per_address: 1, max_connections: 1 });
     // The served connections still work.
     other.end('{"message":"still served"}\n');
-    await waitFor(() => sink.events.length === 1, 5000, 'an event');
+    await waitFor('an event', () => sink.events.length === 1, 5000, 10);
     for (const s of a) s.destroy();
   });
 
@@ -111,7 +112,7 @@ describe('json_tcp', () => {
     const sink = new CollectingSink();
     const { input, port } = await start(sink);
     await send(port, '{"message":"one","level":"error","service":"api"}\r\n\n{"msg":"two","host":"web-02","user":"ann"}\nnot json\n{"message":"last"}');
-    await waitFor(() => sink.events.length === 4, 5000, 'four events');
+    await waitFor('four events', () => sink.events.length === 4, 5000, 10);
     const [a, b, c, d] = sink.events;
     expect(a).toMatchObject({ message: 'one', log: { level: 'error' }, service: { name: 'api' }, labels: { input: 'json_tcp' } });
     expect(b).toMatchObject({ message: 'two', host: { name: 'web-02' }, fields: { user: 'ann' } });
@@ -125,7 +126,7 @@ describe('json_tcp', () => {
     const sink = new CollectingSink();
     const { input, port } = await start(sink, { maxLineBytes: 1024 });
     await send(port, `{"message":"${'x'.repeat(100_000)}"}\n{"message":"after"}\n`);
-    await waitFor(() => sink.events.length === 2, 5000, 'two events');
+    await waitFor('two events', () => sink.events.length === 2, 5000, 10);
     expect(sink.events[0]?.labels).toMatchObject({ truncated: expect.stringContaining('line'), original_bytes: '100014' });
     expect(sink.events[1]).toMatchObject({ message: 'after' });
     expectAccounted(input.core.stats);
@@ -152,10 +153,10 @@ describe('json_tcp', () => {
       }),
     );
     const t0 = Date.now();
-    await waitFor(() => input.core.stats.received >= expected, 15_000, `${expected} lines`).catch((e) => {
+    await waitFor(`${expected} lines`, () => input.core.stats.received >= expected, 15_000, 10).catch((e) => {
       throw new Error(`${(e as Error).message}: ${JSON.stringify(input.core.stats)} after ${Date.now() - t0} ms`);
     });
-    await waitFor(() => input.listener.connections === 0, 5000, 'closed');
+    await waitFor('closed', () => input.listener.connections === 0, 5000, 10);
     const acc = expectAccounted(input.core.stats);
     expect(acc.received).toBe(expected);
     expect(acc.dropped).toBe(0);
@@ -175,7 +176,7 @@ describe('json_tcp', () => {
         s.on('error', reject);
       });
     }
-    await waitFor(() => sink.events.length === 2);
+    await waitFor('two events', () => sink.events.length === 2, 10_000, 10);
     const ids = sink.events.map((e) => (e as LogEvent).event.id);
     expect(ids).toEqual([sourceEventId(sourceIdentity('test-host', 'json_tcp', '127.0.0.1'), 'same'), sourceEventId(sourceIdentity('test-host', 'json_tcp', '127.0.0.2'), 'same')]);
   });

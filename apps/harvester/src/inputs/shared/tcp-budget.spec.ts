@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type JsonTcpInput, jsonTcpInput } from '../json_tcp';
 import { type SyslogTcpInput, syslogTcpInput } from '../syslog_tcp';
-import { CollectingSink, expectAccounted, sleep, tcpConnect, testContext, waitFor } from './test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, expectAccounted, tcpConnect, testContext } from './test-kit';
 
 const started: (JsonTcpInput | SyslogTcpInput)[] = [];
 const sockets: Socket[] = [];
@@ -62,14 +63,14 @@ describe('the TCP inputs hold unfinished records to a listener-wide byte budget'
     for (let i = 0; i < 8; i++) {
       await stallMidRecord(port, head, 'y');
       // One at a time: each one's 60 KiB is read before the next connects.
-      await waitFor(() => input.listener.bufferedBytes.now >= Math.min(i + 1, 4) * head.length, 5000, `sender ${i} read`);
+      await waitFor(`sender ${i} read`, () => input.listener.bufferedBytes.now >= Math.min(i + 1, 4) * head.length, 5000, 10);
     }
     // 8 × 60 KiB would be 480 KiB; 4 × 60 KiB fit: four are closed, four go on dripping.
-    await waitFor(() => (input.listener.closed.get('max_buffered_bytes') ?? 0) === 4, 5000, 'four closed for the budget');
+    await waitFor('four closed for the budget', () => (input.listener.closed.get('max_buffered_bytes') ?? 0) === 4, 5000, 10);
     await sleep(300);
     const sent = await s.stop();
     ok.end();
-    await waitFor(() => sink.events.filter((e) => e.message.startsWith('steady')).length === sent, 5000, 'every steady line');
+    await waitFor('every steady line', () => sink.events.filter((e) => e.message.startsWith('steady')).length === sent, 5000, 10);
 
     const b = input.listener.bufferedBytes;
     expect(b.limit).toBe(BUDGET);
@@ -78,7 +79,7 @@ describe('the TCP inputs hold unfinished records to a listener-wide byte budget'
     expect(b.now).toBeLessThanOrEqual(BUDGET);
     expect(b.now).toBeGreaterThanOrEqual(4 * head.length);
     expect(Object.fromEntries(input.listener.closed)).toMatchObject({ max_buffered_bytes: 4 });
-    await waitFor(() => input.listener.connections === 4, 5000, 'the steady sender gone, four stalled ones left');
+    await waitFor('the steady sender gone, four stalled ones left', () => input.listener.connections === 4, 5000, 10);
     // What each closed sender sent of its line is kept, flagged: nothing accepted was dropped.
     const cut = sink.events.filter((e) => e.labels.partial_frame);
     expect(cut).toHaveLength(4);
@@ -114,19 +115,19 @@ describe('the TCP inputs hold unfinished records to a listener-wide byte budget'
     const head = Buffer.from(`16000 ${body}`);
     for (let i = 0; i < 8; i++) {
       await stallMidRecord(port, head, 'z');
-      await waitFor(() => input.listener.bufferedBytes.now >= Math.min(i + 1, 5) * head.length, 5000, `sender ${i} read`);
+      await waitFor(`sender ${i} read`, () => input.listener.bufferedBytes.now >= Math.min(i + 1, 5) * head.length, 5000, 10);
     }
     // 8 × 12 KiB would be 96 KiB; five fit in 64 KiB: three are closed.
-    await waitFor(() => (input.listener.closed.get('max_buffered_bytes') ?? 0) === 3, 5000, 'three closed for the budget');
+    await waitFor('three closed for the budget', () => (input.listener.closed.get('max_buffered_bytes') ?? 0) === 3, 5000, 10);
     await sleep(300);
     const sent = await s.stop();
     ok.end();
-    await waitFor(() => sink.events.filter((e) => e.message.startsWith('steady')).length === sent, 5000, 'every steady frame');
+    await waitFor('every steady frame', () => sink.events.filter((e) => e.message.startsWith('steady')).length === sent, 5000, 10);
 
     const b = input.listener.bufferedBytes;
     expect(b.peak).toBeLessThanOrEqual(BUDGET + MAX_FRAME);
     expect(b.now).toBeLessThanOrEqual(BUDGET);
-    await waitFor(() => input.listener.connections === 5, 5000, 'the steady sender gone, five stalled ones left');
+    await waitFor('the steady sender gone, five stalled ones left', () => input.listener.connections === 5, 5000, 10);
     const cut = sink.events.filter((e) => e.labels.partial_frame);
     expect(cut).toHaveLength(3);
     for (const e of cut) expect(e.message).toContain('z'.repeat(1000));

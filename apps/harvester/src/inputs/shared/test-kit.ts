@@ -3,7 +3,7 @@
  * waiting. No mocks of our servers: the specs talk to the inputs over real sockets, files and processes.
  */
 import { mkdtempSync } from 'node:fs';
-import { type Socket, connect, createServer } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SourcePosition, SourceSink } from '@backlog/core-pipeline';
@@ -61,29 +61,6 @@ export class CollectingSink implements SourceSink<HarvestEvent> {
 
 export function testContext(sink: SourceSink<HarvestEvent>, stateDir = mkdtempSync(join(tmpdir(), 'harvester-state-'))): InputContext {
   return { sink, logger: silentLogger, metrics: new MetricsRegistry(), hostname: 'test-host', labels: { env: 'test' }, stateDir };
-}
-
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** A free loopback TCP port (for peers that must be configured before our input binds, e.g. rsyslog). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** received = emitted + Σ dropped: nothing an input took in is unaccounted for. */

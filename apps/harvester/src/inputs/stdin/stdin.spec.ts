@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext, waitFor } from '../shared/test-kit';
+import { waitFor } from '@backlog/testing';
+import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
 import { StdinInput, stdinInput } from './index';
 
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
@@ -43,7 +44,7 @@ describe('stdin', () => {
     await input.start();
     // The child may take a while to start on a busy machine: wait for the first chunk, then for the count
     // to settle (the chunk already read is emitted, then the pipe is paused), instead of sampling at a fixed time.
-    await waitFor(() => sink.events.length > 0, 30_000, 'the first lines');
+    await waitFor('the first lines', () => sink.events.length > 0, 30_000, 10);
     let paused = -1;
     for (let i = 0; i < 50 && paused !== sink.events.length; i++) {
       paused = sink.events.length;

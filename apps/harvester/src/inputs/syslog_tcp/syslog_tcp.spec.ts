@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, closed, drip, expectAccounted, freePort, hostileRecord, rng, rssMiB, sleep, tcpConnect, testContext, waitFor } from '../shared/test-kit';
+import { freePort, sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, closed, drip, expectAccounted, hostileRecord, rng, rssMiB, tcpConnect, testContext } from '../shared/test-kit';
 import { type SyslogTcpInput, syslogTcpInput } from './index';
 
 const inputs: SyslogTcpInput[] = [];
@@ -51,7 +52,7 @@ describe('syslog_tcp', () => {
       const bytes = Buffer.from(wire);
       // All but the last byte: the frame is still incomplete, so the decoder holds it.
       await drip(sock, bytes.subarray(0, bytes.length - 1));
-      await waitFor(() => (input.listener.connectionStats()[0]?.reads ?? 0) > 0 && input.core.stats.received === before && (input.listener.connectionStats()[0]?.length ?? 0) >= bytes.length - 1 - 8, 5000, `${framing}: every byte read`);
+      await waitFor(`${framing}: every byte read`, () => (input.listener.connectionStats()[0]?.reads ?? 0) > 0 && input.core.stats.received === before && (input.listener.connectionStats()[0]?.length ?? 0) >= bytes.length - 1 - 8, 5000, 10);
       const [c] = input.listener.connectionStats();
       expect(c!.reads, framing).toBeGreaterThan(bytes.length / 4);
       expect(c!.allocations, framing).toBeLessThanOrEqual(8);
@@ -59,10 +60,10 @@ describe('syslog_tcp', () => {
       // Linear: re-copying the pending bytes on every read would be ~reads²/2 (millions here).
       expect(c!.copiedBytes, framing).toBeLessThanOrEqual(3 * bytes.length);
       sock.end(bytes.subarray(bytes.length - 1));
-      await waitFor(() => sink.events.length === before + 1, 5000, `${framing}: the frame`);
+      await waitFor(`${framing}: the frame`, () => sink.events.length === before + 1, 5000, 10);
       expect(sink.events[before], framing).toMatchObject({ message: 'y'.repeat(2900), service: { name: 'drip' } });
       await closed(sock);
-      await waitFor(() => input.listener.connections === 0, 5000, 'closed');
+      await waitFor('closed', () => input.listener.connections === 0, 5000, 10);
     }
     expectAccounted(input.core.stats);
   });
@@ -73,7 +74,7 @@ describe('syslog_tcp', () => {
     const sock = await tcpConnect(port);
     sock.write('<13>1 2026-11-22T10:00:00Z web-01 app - - - complete\n200 <13>1 2026-11-22T10:00:00Z web-01 app - - - cut');
     await closed(sock);
-    await waitFor(() => sink.events.length === 2, 5000, 'two events');
+    await waitFor('two events', () => sink.events.length === 2, 5000, 10);
     expect(sink.events[0]).toMatchObject({ message: 'complete' });
     expect(sink.events[1]?.labels).toMatchObject({ partial_frame: 'true' });
     expect(Object.fromEntries(input.listener.closed)).toEqual({ partial_timeout: 1 });
@@ -88,7 +89,7 @@ describe('syslog_tcp', () => {
     execFileSync('logger', [...base, '--rfc3164', '-t', 'app3164', 'lf framed 3164']);
     execFileSync('logger', [...base, '--rfc5424', '--octet-count', '-t', 'oct5424', 'octet counted\nwith a newline inside']);
     execFileSync('logger', [...base, '--rfc3164', '--octet-count', '-t', 'oct3164', 'octet counted 3164']);
-    await waitFor(() => sink.events.length === 4, 5000, 'four events');
+    await waitFor('four events', () => sink.events.length === 4, 5000, 10);
     const by = Object.fromEntries(sink.events.map((e) => [e.service?.name, e]));
     expect(by.app5424).toMatchObject({ message: 'lf framed 5424', log: { syslog: { version: 1 } } });
     expect(by.app3164).toMatchObject({ message: 'lf framed 3164' });
@@ -112,7 +113,7 @@ describe('syslog_tcp', () => {
         return send(port, frames);
       }),
     );
-    await waitFor(() => sink.events.length === 1000, 5000, '1000 events');
+    await waitFor('1000 events', () => sink.events.length === 1000, 5000, 10);
     expect(new Set(sink.events.map((e) => e.message)).size).toBe(1000);
     expect(expectAccounted(input.core.stats).received).toBe(1000);
   });
@@ -143,7 +144,7 @@ describe('syslog_tcp', () => {
     sink.resume();
     while (i < total) if (!sock.write(line(i++))) await new Promise((r) => sock.once('drain', r));
     sock.end();
-    await waitFor(() => input.core.stats.received === total, 15_000, 'all frames');
+    await waitFor('all frames', () => input.core.stats.received === total, 15_000, 10);
     expect(sink.events.length).toBe(total);
     expect(new Set(sink.events.map((e) => e.message)).size).toBe(total);
     expectAccounted(input.core.stats);
@@ -181,9 +182,9 @@ describe('syslog_tcp', () => {
     rs.stderr?.on('data', (d) => (out += d));
     try {
       // rsyslog needs a moment to bind imtcp; retry the first message until it is accepted.
-      await waitFor(() => spawnSync('logger', ['--tcp', '-n', '127.0.0.1', '-P', String(inPort), '-t', 'probe', 'probe']).status === 0, 10_000, `rsyslog up (${out})`);
+      await waitFor(`rsyslog up (${out})`, () => spawnSync('logger', ['--tcp', '-n', '127.0.0.1', '-P', String(inPort), '-t', 'probe', 'probe']).status === 0, 10_000, 10);
       for (let i = 0; i < 100; i++) execFileSync('logger', ['--tcp', '--rfc5424', '-n', '127.0.0.1', '-P', String(inPort), '-t', 'viarsyslog', `relayed ${i}`]);
-      await waitFor(() => sink.events.filter((e) => e.service?.name === 'viarsyslog').length === 100, 15_000, `100 relayed events (rsyslog said: ${out})`);
+      await waitFor(`100 relayed events (rsyslog said: ${out})`, () => sink.events.filter((e) => e.service?.name === 'viarsyslog').length === 100, 15_000, 10);
       const relayed = sink.events.filter((e) => e.service?.name === 'viarsyslog');
       expect(relayed.map((e) => e.message)).toEqual(Array.from({ length: 100 }, (_, i) => `relayed ${i}`));
       expect(relayed[0]).toMatchObject({ log: { syslog: { version: 1, appname: 'viarsyslog' } }, labels: { input: 'syslog_tcp' } });
@@ -230,7 +231,7 @@ describe('syslog_tcp', () => {
     // The framing decides how many frames there are (a 999999999 count swallows what follows); we check
     // that everything received is accounted for, that every connection's data came through, and no crash.
     await sleep(200);
-    await waitFor(() => input.listener.connections === 0, 10_000, 'connections closed');
+    await waitFor('connections closed', () => input.listener.connections === 0, 10_000, 10);
     const acc = expectAccounted(input.core.stats);
     expect(acc.received).toBeGreaterThan(5000);
     expect(acc.dropped).toBe(0);

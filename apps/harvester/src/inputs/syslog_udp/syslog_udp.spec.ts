@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, sleep, testContext, waitFor } from '../shared/test-kit';
+import { sleep, waitFor } from '@backlog/testing';
+import { CollectingSink, expectAccounted, hostileRecord, rng, rssMiB, testContext } from '../shared/test-kit';
 import { SyslogUdpInput, syslogUdpInput } from './index';
 
 const inputs: SyslogUdpInput[] = [];
@@ -27,7 +28,7 @@ describe('syslog_udp', () => {
     const { input, port } = await start(sink);
     execFileSync('logger', ['--udp', '--rfc5424', '-n', '127.0.0.1', '-P', String(port), '-t', 'myapp', '--id=4242', '-p', 'local0.err', 'hello 5424']);
     execFileSync('logger', ['--udp', '--rfc3164', '-n', '127.0.0.1', '-P', String(port), '-t', 'oldapp', '-p', 'user.warning', 'hello 3164']);
-    await waitFor(() => sink.events.length === 2, 5000, 'two events');
+    await waitFor('two events', () => sink.events.length === 2, 5000, 10);
     const [a, b] = sink.events;
     expect(a).toMatchObject({ message: 'hello 5424', service: { name: 'myapp' }, process: { pid: 4242 }, log: { level: 'error', syslog: { version: 1, facility: { code: 16 }, severity: { code: 3 } } }, labels: { input: 'syslog_udp', env: 'test' } });
     expect(b).toMatchObject({ message: 'hello 3164', service: { name: 'oldapp' }, log: { level: 'warn' }, labels: { input: 'syslog_udp' } });
@@ -42,10 +43,10 @@ describe('syslog_udp', () => {
     const client = createSocket('udp4');
     sink.pause();
     for (let i = 0; i < 5; i++) client.send(`<13>paused ${i}`, port, '127.0.0.1');
-    await waitFor(() => input.core.stats.received === 5, 5000, 'five datagrams');
+    await waitFor('five datagrams', () => input.core.stats.received === 5, 5000, 10);
     sink.resume();
     client.send('<13>resumed', port, '127.0.0.1');
-    await waitFor(() => sink.events.length === 1, 5000, 'one event');
+    await waitFor('one event', () => sink.events.length === 1, 5000, 10);
     client.close();
     expect(input.core.stats.dropped.get('backpressure')).toBe(5);
     expectAccounted(input.core.stats);
@@ -65,10 +66,10 @@ describe('syslog_udp', () => {
       sent++;
       // Sender and input share this event loop: keep at most 200 datagrams in flight so the kernel's socket
       // buffer does not overflow (that loss would be the kernel's, not ours; this test is about our parsing).
-      if (i % 100 === 99) await waitFor(() => input.core.stats.received >= sent - 200, 5000, 'receiver progress').catch(() => undefined);
+      if (i % 100 === 99) await waitFor('receiver progress', () => input.core.stats.received >= sent - 200, 5000, 10).catch(() => undefined);
     }
     const t0 = Date.now();
-    await waitFor(() => input.core.stats.received >= sent * 0.98, 10_000, 'datagrams').catch((e) => {
+    await waitFor('datagrams', () => input.core.stats.received >= sent * 0.98, 10_000, 10).catch((e) => {
       throw new Error(`${(e as Error).message}: ${JSON.stringify(input.core.stats)} after ${Date.now() - t0}ms`);
     });
     await sleep(100);

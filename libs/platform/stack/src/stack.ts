@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type StackConfig, type StackInfo, loadStackConfig, stackInfoFromConfig } from './config';
-import { StackError, alive, ours, portOpen, removeFile, sleep, stopPid, tail } from './proc';
+import { StackError, alive, ours, portOpen, removeFile, stopPid, tail } from './proc';
 import { elasticsearch8Server } from './elasticsearch8';
 import { type LocalServer, kafkaServer, redisServer, s3Server, searchServer } from './servers';
 

@@ -7,7 +7,7 @@ import { loadStackConfig } from './config';
 import { StackError } from './proc';
 import { kafkaServer } from './servers';
 import { stackStatus, stackUp, upOne } from './stack';
-import { stackInfo } from '../test-context';
+import { stackInfo } from '@backlog/testing';
 
 describe('local stack', () => {
   it('reports every server running and healthy', async () => {

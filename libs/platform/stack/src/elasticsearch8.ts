@@ -47,7 +47,7 @@ export function artifactVersion(classpath: string[], artifact: string): string |
  */
 export function pluginDescriptor(m: Es8Module, version: string): string {
   return [
-    '# Written by backlog (libs/testing/src/stack/elasticsearch8.ts) for the local Elasticsearch 8 node.',
+    '# Written by backlog (libs/platform/stack/src/elasticsearch8.ts) for the local Elasticsearch 8 node.',
     `description=${m.description}`,
     `version=${version}`,
     `name=${m.name}`,

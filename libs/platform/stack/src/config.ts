@@ -28,7 +28,7 @@ export interface StackConfig {
 
 export function repoRoot(): string {
   if (process.env.BACKLOG_ROOT) return resolve(process.env.BACKLOG_ROOT);
-  // libs/testing/src/stack → repo root, without relying on the caller's cwd.
+  // libs/platform/stack/src → repo root, without relying on the caller's cwd.
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'nx.json'))) {
     const up = dirname(dir);

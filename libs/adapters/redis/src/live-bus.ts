@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 
 /**
- * What the receiver needs from Redis: claim ids once cluster-wide (SET NX with a TTL) and fan out
- * through pub/sub. A port, so the receiver's logic is tested against a real Redis here and can move
- * onto `@backlog/adapter-redis` once that adapter offers pipelined SET NX (see README "Scaling").
+ * What the live-receiver needs from Redis: claim ids once cluster-wide (SET NX with a TTL) and fan
+ * out through pub/sub. A port of its own beside `RedisPort`: the claim is one Lua script over raw
+ * buffers on dedicated connections (no key prefix, no offline queue), tuned for the live path.
  */
 export interface LiveBus {
   /**

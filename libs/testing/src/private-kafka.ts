@@ -1,9 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type StackConfig, loadStackConfig } from './config';
-import { ours, stopPid } from './proc';
-import { type KafkaServerExtras, kafkaServer } from './servers';
-import { upOne } from './stack';
+import { type KafkaServerExtras, type StackConfig, kafkaServer, loadStackConfig, ours, stopPid, upOne } from '@backlog/platform-stack';
 
 export interface PrivateKafka {
   brokers: string[];
