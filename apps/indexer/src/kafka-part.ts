@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import unbzip2 from 'unbzip2-stream';
-import { ArchivePartError } from '@backlog/adapter-s3';
+import { ArchivePartError } from '@backlog/core-codec';
 import type { KafkaPart } from './cenv';
 
 function bunzip(buf: Buffer, key: string): Promise<string> {

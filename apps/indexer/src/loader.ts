@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { KafkaClient } from '@backlog/adapter-kafka';
-import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
+import { type Bz2Decoder, partReaderIo } from '@backlog/adapter-bz2';
+import { type S3Port, partStoreOf } from '@backlog/adapter-s3';
 import { type Json, type SearchPort, logsCatalogue } from '@backlog/adapter-search';
+import { type PartReaderIo, isArchivePartError, readPartEvents } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import { type ArchiveFilter, type FieldCatalogue, archiveFilter } from '@backlog/core-query';
 import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
@@ -90,7 +92,11 @@ export class HistoryLoader {
     this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
     this.reads = new Slots(Math.max(1, opts.readConcurrency ?? 2));
     this.catalogue = logsCatalogue(deps.search.engine);
+    this.io = partReaderIo(partStoreOf(deps.s3), { ...(opts.decoder ? { decoder: opts.decoder } : {}), ...(opts.decoderThreads ? { threads: opts.decoderThreads } : {}) });
   }
+
+  /** The archive read path (core-codec readPartEvents): S3, the bz2 decoder, temp-file spools. */
+  private readonly io: PartReaderIo;
 
   /** The fields of the `logs-*` template the history index is made with: what a job's filter means. */
   private readonly catalogue: FieldCatalogue;
@@ -281,14 +287,12 @@ export class HistoryLoader {
           const matchAll = filter.matchesAll;
           const batches =
             source.kind === 's3'
-              ? readPartEvents(this.deps.s3, source.part, {
+              ? readPartEvents(this.io, source.part, {
                   fromMs: job.fromMs,
                   toMs: job.toMs,
                   verify: true,
                   memoryBytes: this.opts.memoryBytes,
                   batchLines: this.batchLines,
-                  ...(this.opts.decoder ? { decoder: this.opts.decoder } : {}),
-                  ...(this.opts.decoderThreads ? { decoderThreads: this.opts.decoderThreads } : {}),
                   onBytes: (n) => {
                     c.bytes += n;
                     metrics.readBytes.inc(n);

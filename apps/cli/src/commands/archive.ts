@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
+import { type S3Port, createS3, isS3AdapterError, partStoreOf } from '@backlog/adapter-s3';
 import { logsCatalogue } from '@backlog/adapter-search';
-import { type PartProblem, checkPart, parseTimeArg } from '@backlog/core-codec';
+import { type PartProblem, checkPart, listArchiveParts, parseTimeArg } from '@backlog/core-codec';
 import { type ArchiveFilter, QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
@@ -62,7 +62,7 @@ async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<voi
 
 export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: number; toMs: number; allowEmpty?: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
   // Every part of the range's windows, also those whose events all lie outside [from, to): a check covers whole windows.
-  const listing = await listArchiveParts(s3, opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
+  const listing = await listArchiveParts(partStoreOf(s3), opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
   const problems: VerifyProblem[] = listing.problems.map((p) => ({ ...p }));
   const missingWindows = listing.windowsWithoutParts;
   const toCheck = listing.parts;

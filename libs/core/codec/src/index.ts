@@ -4,3 +4,4 @@ export * from './window';
 export * from './spool-format';
 export * from './part';
 export * from './time';
+export * from './part-read';
