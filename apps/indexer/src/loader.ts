@@ -8,7 +8,6 @@ import type { Logger } from '@backlog/core-pipeline';
 import { type ArchiveFilter, type FieldCatalogue, archiveFilter } from '@backlog/core-query';
 import { BulkAbortedError, HistoryBulk, type HistoryBulkOptions, Slots } from './bulk';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
-import { kafkaPartEvents } from './kafka-part';
 import type { IndexerMetrics } from './metrics';
 import { type PartSource, type Plan, type PlannerOptions, makePlan } from './planner';
 import { type JobView, jobView } from './status';
@@ -298,7 +297,8 @@ export class HistoryLoader {
                     metrics.readBytes.inc(n);
                   },
                 })
-              : kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
+              : // c-<env>: the part's records are at hand; their concatenation is the S3 object, read the same way.
+                readPartEvents(this.io, { key: source.part.id, manifest: source.part.manifest, object: Buffer.concat(source.part.streams) }, { fromMs: job.fromMs, toMs: job.toMs, memoryBytes: this.opts.memoryBytes, batchLines: this.batchLines });
           if (source.kind === 'kafka') c.bytes = part.bytes;
           for await (const lines of batches) {
             if (reading) {
