@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '@backlog/adapter-kafka';
-import { createS3, listArchiveParts, type S3Port } from '@backlog/adapter-s3';
-import { WINDOW_SECONDS, compressedTopic, harvestTopic, windowOf } from '@backlog/core-codec';
+import { createS3, partStoreOf, type S3Port } from '@backlog/adapter-s3';
+import { WINDOW_SECONDS, compressedTopic, harvestTopic, listArchiveParts, windowOf } from '@backlog/core-codec';
 import { stackInfo, testNamespace, type StackInfo } from '@backlog/testing';
 import { type App, ROOT, freePort, run, searchAll, stackEnv, startApp, stopApp, waitFor } from './helpers';
 
@@ -144,7 +144,7 @@ describe('ids a source names and times the pipeline cannot file, end to end (ADR
     const toMs = fromMs + WINDOW_MS;
     // Three lines archived: a, b and a's retry (the archive keeps what was sent; the load makes it one document).
     await waitFor('the window archived', async () => {
-      const listing = await listArchiveParts(s3, env, fromMs, toMs);
+      const listing = await listArchiveParts(partStoreOf(s3), env, fromMs, toMs);
       return listing.parts.reduce((n, p) => n + p.manifest.count, 0) >= 3 || undefined;
     }, 90_000, 1000).catch((e: Error) => {
       throw new Error(`${e.message}\n${appOutputs()}`);

@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '@backlog/adapter-kafka';
-import { createS3, listArchiveParts, readPartEvents, type S3Port } from '@backlog/adapter-s3';
-import { compressedTopic, harvestTopic, WINDOW_SECONDS } from '@backlog/core-codec';
+import { partReaderIo } from '@backlog/adapter-bz2';
+import { createS3, partStoreOf, type S3Port } from '@backlog/adapter-s3';
+import { compressedTopic, harvestTopic, listArchiveParts, readPartEvents, WINDOW_SECONDS } from '@backlog/core-codec';
 import { encodeKey, generateKeyPair, keyFileOf } from '@backlog/core-sealed';
 import { generateToken } from '@backlog/platform-config';
 import { stackInfo, testNamespace, type StackInfo } from '@backlog/testing';
@@ -234,7 +235,7 @@ describe('the whole pipeline', () => {
     const parts = await waitFor(
       'sealed parts holding every event',
       async () => {
-        const listing = await listArchiveParts(s3, env, fromMs, toMs);
+        const listing = await listArchiveParts(partStoreOf(s3), env, fromMs, toMs);
         const count = listing.parts.reduce((n, p) => n + p.manifest.count, 0);
         return count >= sent.length ? listing.parts : undefined;
       },
@@ -244,7 +245,7 @@ describe('the whole pipeline', () => {
       throw new Error(`${err.message}\n${appOutputs()}`);
     });
     const lines: string[] = [];
-    for (const part of parts) for await (const batch of readPartEvents(s3, part)) lines.push(...batch);
+    for (const part of parts) for await (const batch of readPartEvents(partReaderIo(partStoreOf(s3)), part)) lines.push(...batch);
     const inParts = lines.map((l) => JSON.parse(l) as Record<string, any>);
     expect(inParts.map((e) => e.event.id).sort()).toEqual(recent.map((d) => (d.event as { id: string }).id).sort());
 

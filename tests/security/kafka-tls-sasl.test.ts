@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka, type KafkaClient } from '@backlog/adapter-kafka';
-import { createS3, listArchiveParts, type S3Port } from '@backlog/adapter-s3';
-import { WINDOW_SECONDS, compressedTopic, decodeBatch, encodeBatch, encodeSegment, harvestTopic, segmentFileName } from '@backlog/core-codec';
+import { createS3, partStoreOf, type S3Port } from '@backlog/adapter-s3';
+import { WINDOW_SECONDS, compressedTopic, listArchiveParts, decodeBatch, encodeBatch, encodeSegment, harvestTopic, segmentFileName } from '@backlog/core-codec';
 import { encodeKey, generateKeyPair, keyFileOf } from '@backlog/core-sealed';
 import { type PrivateKafka, type StackInfo, type TestPki, makeTestPki, stackInfo, startPrivateKafka, testNamespace } from '@backlog/testing';
 import { type App, ROOT, freePort, run, searchAll, stackEnv, startApp, stopApp, waitFor } from '../e2e/helpers';
@@ -263,7 +263,7 @@ describe('Kafka over SASL_SSL', () => {
     await waitFor(
       'sealed parts holding every event',
       async () => {
-        const listing = await listArchiveParts(s3, env, fromS * 1000, toS * 1000);
+        const listing = await listArchiveParts(partStoreOf(s3), env, fromS * 1000, toS * 1000);
         return listing.parts.reduce((n, p) => n + p.manifest.count, 0) >= sent.length || undefined;
       },
       120_000,
@@ -292,7 +292,7 @@ describe('Kafka over SASL_SSL', () => {
 
     // `backlog history load` with the S3 parts removed: only c-<env> (read by the indexer through SASL_SSL) has them.
     for await (const o of s3.list(`${env}/`)) await s3.delete(o.key);
-    expect((await listArchiveParts(s3, env, fromS * 1000, toS * 1000)).parts).toEqual([]);
+    expect((await listArchiveParts(partStoreOf(s3), env, fromS * 1000, toS * 1000)).parts).toEqual([]);
     const history = await runToExit([join(ROOT, 'bin/backlog.mjs'), 'history', 'load', '--env', env, '--from', String(fromS), '--to', String(toS)], appEnv(kafkaEnv({ listener: tlsOnly, user: 'bob', password: 'file' }), {
       BACKLOG_INDEXER_METRICS_PORT: String(port.indexer),
       BACKLOG_INDEXER_API_PORT: String(port.indexerApi),

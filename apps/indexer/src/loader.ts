@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { KafkaClient } from '@backlog/adapter-kafka';
-import { type Bz2Decoder, type S3Port, isArchivePartError, readPartEvents } from '@backlog/adapter-s3';
+import { type Bz2Decoder, partReaderIo } from '@backlog/adapter-bz2';
+import { type S3Port, partStoreOf } from '@backlog/adapter-s3';
 import { type Json, type SearchPort, logsCatalogue } from '@backlog/adapter-search';
+import { type PartReaderIo, isArchivePartError, readPartEvents } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import { type ArchiveFilter, type FieldCatalogue, archiveFilter } from '@backlog/core-query';
 import { BulkAbortedError, type BulkDoc, type BulkTally, HistoryBulk, type HistoryBulkOptions, type PartWriter, Slots } from './bulk';
 import { type JobDoc, type JobStore, type PartCheckpoint, type PlannedPart } from './jobs';
-import { kafkaPartEvents } from './kafka-part';
 import type { IndexerMetrics } from './metrics';
 import { type PartSource, type Plan, type PlannerOptions, makePlan } from './planner';
 import { type JobView, jobView } from './status';
@@ -90,7 +91,11 @@ export class HistoryLoader {
     this.batchLines = opts.batchLines ?? opts.bulk.maxDocs * opts.bulk.concurrency;
     this.reads = new Slots(Math.max(1, opts.readConcurrency ?? 2));
     this.catalogue = logsCatalogue(deps.search.engine);
+    this.io = partReaderIo(partStoreOf(deps.s3), { ...(opts.decoder ? { decoder: opts.decoder } : {}), ...(opts.decoderThreads ? { threads: opts.decoderThreads } : {}) });
   }
+
+  /** The archive read path (core-codec readPartEvents): S3, the bz2 decoder, temp-file spools. */
+  private readonly io: PartReaderIo;
 
   /** The fields of the `logs-*` template the history index is made with: what a job's filter means. */
   private readonly catalogue: FieldCatalogue;
@@ -361,16 +366,15 @@ export class HistoryLoader {
     const { job, part, source } = a;
     if (source.kind === 'kafka') {
       c.bytes = part.bytes;
-      return kafkaPartEvents(source.part, job.fromMs, job.toMs, this.batchLines);
+      // c-<env>: the part's records are at hand; their concatenation is the S3 object, read the same way.
+      return readPartEvents(this.io, { key: source.part.id, manifest: source.part.manifest, object: Buffer.concat(source.part.streams) }, { fromMs: job.fromMs, toMs: job.toMs, memoryBytes: this.opts.memoryBytes, batchLines: this.batchLines });
     }
-    return readPartEvents(this.deps.s3, source.part, {
+    return readPartEvents(this.io, source.part, {
       fromMs: job.fromMs,
       toMs: job.toMs,
       verify: true,
       memoryBytes: this.opts.memoryBytes,
       batchLines: this.batchLines,
-      ...(this.opts.decoder ? { decoder: this.opts.decoder } : {}),
-      ...(this.opts.decoderThreads ? { decoderThreads: this.opts.decoderThreads } : {}),
       onBytes: (n) => {
         c.bytes += n;
         this.deps.metrics.readBytes.inc(n);

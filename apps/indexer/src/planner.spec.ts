@@ -1,6 +1,6 @@
 // The planner's pure steps: which windows are looked up in c-<env>, the order of the parts and the
 // filter's skips, and the maxEvents cut. makePlan against S3 and Kafka runs in tests/indexer.
-import type { ArchivePart } from '@backlog/adapter-s3';
+import type { ArchivePart } from '@backlog/core-codec';
 import { type PartManifest, windowId, windowStartMs } from '@backlog/core-codec';
 import { describe, expect, it } from 'vitest';
 import { type PartSource, orderParts, planned, truncationMs, windowsToRead } from './planner';

@@ -1,6 +1,6 @@
 import type { KafkaClient } from '@backlog/adapter-kafka';
-import { type ArchivePart, type S3Port, listArchiveParts } from '@backlog/adapter-s3';
-import { type PartManifest, compressedRecordKey, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
+import { type S3Port, partStoreOf } from '@backlog/adapter-s3';
+import { type ArchivePart, type PartManifest, compressedRecordKey, listArchiveParts, parseWindowId, streamsInRange, windowStartMs } from '@backlog/core-codec';
 import type { ArchiveFilter } from '@backlog/core-query';
 import type { Logger } from '@backlog/core-pipeline';
 import { type CompressedScanOptions, type KafkaPart, readCompressedTopic } from './cenv';
@@ -107,7 +107,7 @@ export function truncationMs(parts: readonly PlannedPart[], maxEvents: number, f
 }
 
 export async function makePlan(deps: PlannerDeps, req: PlanRequest, opts: PlannerOptions, nowMs = Date.now()): Promise<Plan> {
-  const listing = await listArchiveParts(deps.s3, req.env, req.fromMs, req.toMs);
+  const listing = await listArchiveParts(partStoreOf(deps.s3), req.env, req.fromMs, req.toMs);
   const sources = new Map<string, PartSource>();
   const problems = [...listing.problems] as PlanSummary['problems'];
   for (const p of listing.parts) sources.set(partIdOf(p.manifest), { kind: 's3', part: p });

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type ArchivePart, type ArchiveProblem, type S3Port, isArchivePartError, listArchiveParts, readPartEvents } from '@backlog/adapter-s3';
+import { partReaderIo } from '@backlog/adapter-bz2';
+import { type S3Port, partStoreOf } from '@backlog/adapter-s3';
+import { type ArchivePart, type ArchiveProblem, isArchivePartError, listArchiveParts, readPartEvents } from '@backlog/core-codec';
 import type { ArchiveFilter } from '@backlog/core-query';
 
 /**
@@ -124,7 +126,7 @@ export interface RunPlan {
 }
 
 export async function planRun(s3: S3Port, env: string, fromMs: number, toMs: number, filter: Pick<ArchiveFilter, 'mayMatchPart'>): Promise<RunPlan> {
-  const l = await listArchiveParts(s3, env, fromMs, toMs);
+  const l = await listArchiveParts(partStoreOf(s3), env, fromMs, toMs);
   const parts = l.parts.filter((p) => filter.mayMatchPart(p.manifest));
   return {
     parts,
@@ -155,8 +157,9 @@ export async function* readInOrder(
   opts: { fromMs: number; toMs: number; ahead: number; batchLines?: number; onBytes?: (n: number) => void },
 ): AsyncGenerator<{ part: ArchivePart; batches?: AsyncIterable<string[]>; error?: Error }> {
   type Started = { part: ArchivePart; it: AsyncGenerator<string[]>; first: Promise<IteratorResult<string[]>> };
+  const io = partReaderIo(partStoreOf(s3));
   const start = (part: ArchivePart): Started => {
-    const it = readPartEvents(s3, part, { fromMs: opts.fromMs, toMs: opts.toMs, batchLines: opts.batchLines, onBytes: opts.onBytes });
+    const it = readPartEvents(io, part, { fromMs: opts.fromMs, toMs: opts.toMs, batchLines: opts.batchLines, onBytes: opts.onBytes });
     const first = it.next();
     first.catch(() => undefined); // awaited below; no unhandled rejection while it waits its turn
     return { part, it, first };

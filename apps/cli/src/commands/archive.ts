@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { type S3Port, createS3, isS3AdapterError, listArchiveParts } from '@backlog/adapter-s3';
+import { createBz2Decoder } from '@backlog/adapter-bz2';
+import { type S3Port, createS3, partStoreOf } from '@backlog/adapter-s3';
 import { logsCatalogue } from '@backlog/adapter-search';
-import { type PartProblem, checkPart, parseTimeArg } from '@backlog/core-codec';
+import { type StoredPartProblem, checkStoredPart, listArchiveParts, parseTimeArg, pool } from '@backlog/core-codec';
 import { type ArchiveFilter, QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
@@ -20,7 +20,7 @@ import { type RunOptions, type RunSummary, exitCodeOf } from './archive-run';
  */
 
 export interface VerifyProblem {
-  code: PartProblem['code'] | 'MISSING_WINDOW' | 'MISSING_MANIFEST' | 'MISSING_PART' | 'BAD_MANIFEST';
+  code: StoredPartProblem['code'] | 'MISSING_WINDOW' | 'MISSING_MANIFEST' | 'MISSING_PART' | 'BAD_MANIFEST';
   key: string;
   message: string;
 }
@@ -38,50 +38,24 @@ export interface VerifyReport {
   ok: boolean;
 }
 
-function bunzip(stream: Uint8Array): Promise<string | Error> {
-  return new Promise((resolve) => {
-    const child = spawn('bzip2', ['-d', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdin.on('error', () => undefined);
-    child.once('error', (e) => resolve(e));
-    child.once('close', (code) => resolve(code === 0 ? Buffer.concat(out).toString('utf8') : new Error(`bzip2 -d: ${err.trim() || `exit ${code}`}`)));
-    child.stdin.end(stream);
-  });
-}
-
-/** Runs `fn` over `items` with at most `n` at a time. */
-async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++] as T);
-  }));
-}
-
 export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: number; toMs: number; allowEmpty?: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
   // Every part of the range's windows, also those whose events all lie outside [from, to): a check covers whole windows.
-  const listing = await listArchiveParts(s3, opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
+  const store = partStoreOf(s3);
+  const listing = await listArchiveParts(store, opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
   const problems: VerifyProblem[] = listing.problems.map((p) => ({ ...p }));
   const missingWindows = listing.windowsWithoutParts;
   const toCheck = listing.parts;
   let events = 0;
   let bytes = 0;
   let done = 0;
-  await pool(toCheck, Math.max(1, Math.min(4, availableParallelism())), async ({ key, manifest: m }) => {
-    let object: Buffer;
-    try {
-      object = await s3.get(key, { maxBytes: Math.max(m.compressedBytes, 1) + 1024 * 1024 });
-    } catch (e) {
-      if (!isS3AdapterError(e) || (e.code !== 'S3_NOT_FOUND' && e.code !== 'S3_TOO_LARGE')) throw e;
-      problems.push({ code: e.code === 'S3_NOT_FOUND' ? 'MISSING_PART' : 'SIZE_MISMATCH', key, message: e.message });
-      return;
-    }
-    const texts = await Promise.all(m.streams.map((s) => (s.offset + s.length <= object.length ? bunzip(object.subarray(s.offset, s.offset + s.length)) : Promise.resolve(new Error('stream beyond the object\'s end')))));
-    for (const p of checkPart(m, object, texts)) problems.push({ code: p.code, key, message: p.message });
-    events += m.count;
-    bytes += object.length;
+  // One stream a process (as many at once as the parts in flight have streams): one thread each.
+  const io = { store, decoder: createBz2Decoder({ threads: 1 }) };
+  await pool(toCheck, Math.max(1, Math.min(4, availableParallelism())), async (part) => {
+    const checked = await checkStoredPart(io, part);
+    for (const p of checked.problems) problems.push({ code: p.code, key: part.key, message: p.message });
+    if (checked.bytes === undefined) return;
+    events += part.manifest.count;
+    bytes += checked.bytes;
     opts.onProgress?.(++done, toCheck.length);
   });
   problems.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -1,3 +1,3 @@
 export * from './s3';
 export * from './errors';
-export * from './archive-reader';
+export * from './part-store';

@@ -6,3 +6,4 @@ export * from './live-datagram';
 export * from './spool-format';
 export * from './part';
 export * from './time';
+export * from './part-read';

@@ -1,65 +1,33 @@
-// The archive reader against the local S3Proxy, on parts built with the codec's part builders and
+// The archive read path (core-codec listArchiveParts / readPartEvents, with the S3 store and the bz2
+// decoder of the adapters) against the local S3Proxy, on parts built with the codec's part builders and
 // compressed by the system's bzip2 (as the compressor does with lbzip2).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { type Bz2DecoderOptions, findLbzip2, partReaderIo } from '@backlog/adapter-bz2';
+import { type S3Port, createS3, partStoreOf } from '@backlog/adapter-s3';
+import { type ArchivePart, ArchivePartError, type ReadPartOptions, type ReadablePart, listArchiveParts as listParts, manifestKey, partKey, readPartEvents, windowStartMs } from '@backlog/core-codec';
 import { stackInfo, testNamespace } from '@backlog/testing';
-import {
-  type PartLine,
-  type PartManifest,
-  PartStats,
-  assemblePart,
-  cutStreams,
-  facetsOf,
-  manifestKey,
-  partKey,
-  serializeManifest,
-  windowStartMs,
-} from '@backlog/core-codec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArchivePart, ArchivePartError, createS3, findLbzip2, listArchiveParts, readPartEvents, type S3Port } from './index';
+import { type Built, type TextLine, buildPart, events, storePart } from './helpers';
 
 // 2026-01-01T10:00Z: parts live under a per-run env, so the window only has to be fixed.
 const W0 = Math.floor(Date.UTC(2026, 0, 1, 10, 0, 0) / 300_000);
 
-/** A part line as text (the codec also accepts bytes). */
-type TextLine = PartLine & { line: string };
-
-interface Built {
-  object: Buffer;
-  manifest: PartManifest;
-  lines: TextLine[];
-}
-
-/** Events every `stepMs` from `start` (n of them), each carrying a recognisable id. */
-function events(env: string, start: number, n: number, stepMs: number, tag: string): TextLine[] {
-  return Array.from({ length: n }, (_, i) => {
-    const ts = start + i * stepMs;
-    const id = `${tag}-${String(i).padStart(6, '0')}`;
-    const ev = { '@timestamp': new Date(ts).toISOString(), event: { id }, host: { name: `h${i % 3}` }, service: { name: 'svc' }, log: { level: 'info' }, message: `line ${i} of ${tag} ${'x'.repeat(i % 50)}`, labels: { env } };
-    return { ts, id, line: JSON.stringify(ev) };
-  });
-}
-
-function build(env: string, window: number, partition: number, firstOffset: string, lines: TextLine[], streamRawBytes: number): Built {
-  const stats = new PartStats();
-  for (const l of lines) stats.add(l, facetsOf(JSON.parse(l.line) as Record<string, unknown>));
-  const streams = [...cutStreams(lines, streamRawBytes)].map((c) => ({
-    bytes: execFileSync('bzip2', ['-c', '-9'], { input: (c.lines as TextLine[]).map((l) => l.line + '\n').join('') }),
-    count: c.count,
-    minTs: c.minTs,
-    maxTs: c.maxTs,
-    rawBytes: c.rawBytes,
-  }));
-  const { object, manifest } = assemblePart({ encoder: 'bzip2 -9', env, topic: `h-${env}`, window, partition, firstOffset, lastOffset: String(Number(firstOffset) + 99), late: false, stats, streams });
-  return { object, manifest, lines };
-}
+const build = (env: string, window: number, partition: number, firstOffset: string, lines: TextLine[], streamRawBytes: number): Built => buildPart(env, window, partition, firstOffset, lines, streamRawBytes);
 
 async function store(s3: S3Port, env: string, b: Built, opts: { manifest?: boolean; object?: Buffer } = {}): Promise<void> {
-  const w = Math.floor(b.manifest.windowStart / 300_000);
-  await s3.put(partKey(env, w, b.manifest.partition, b.manifest.firstOffset), opts.object ?? b.object);
-  if (opts.manifest !== false) await s3.put(manifestKey(env, w, b.manifest.partition, b.manifest.firstOffset), serializeManifest(b.manifest));
+  if (opts.manifest !== false) return storePart(s3, b, opts.object);
+  await s3.put(partKey(env, Math.floor(b.manifest.windowStart / 300_000), b.manifest.partition, b.manifest.firstOffset), opts.object ?? b.object);
+}
+
+const listArchiveParts = (s3: S3Port, ...rest: Parameters<typeof listParts> extends [unknown, ...infer R] ? R : never) => listParts(partStoreOf(s3), ...rest);
+
+/** readPartEvents with the S3 store, a bz2 decoder and temp-file spools made for the call. */
+function readPart(s3: S3Port | undefined, part: ReadablePart, opts: ReadPartOptions & { decoder?: Bz2DecoderOptions['decoder']; decoderThreads?: number; tmpDir?: string } = {}) {
+  const { decoder, decoderThreads, tmpDir, ...rest } = opts;
+  const io = partReaderIo(s3 ? partStoreOf(s3) : undefined, { ...(decoder ? { decoder } : {}), ...(decoderThreads ? { threads: decoderThreads } : {}), ...(tmpDir ? { tmpDir } : {}) });
+  return readPartEvents(io, part, rest);
 }
 
 async function all(it: AsyncIterable<string[]>): Promise<string[]> {
@@ -80,7 +48,7 @@ async function rejection(p: Promise<unknown>): Promise<ArchivePartError> {
 const idOf = (line: string) => (JSON.parse(line) as { event: { id: string } }).event.id;
 const tsOf = (line: string) => Date.parse((JSON.parse(line) as { '@timestamp': string })['@timestamp']);
 
-describe('archive reader', () => {
+describe('archive read path', () => {
   const env = testNamespace('arcread');
   let s3: S3Port;
   // Window W0: partition 0 (two parts: main + late) and partition 1; W0+1: one multi-stream part;
@@ -154,7 +122,7 @@ describe('archive reader', () => {
     const l = await listArchiveParts(s3, env, windowStartMs(W0), windowEndMs(W0));
     const p = l.parts[0] as ArchivePart;
     const batches: string[][] = [];
-    for await (const b of readPartEvents(s3, p, { batchLines: 64 })) batches.push(b);
+    for await (const b of readPart(s3, p, { batchLines: 64 })) batches.push(b);
     expect(batches.every((b) => b.length <= 64)).toBe(true);
     expect(batches.flat()).toEqual((parts.w0p0 as Built).lines.map((x) => x.line));
   });
@@ -163,13 +131,13 @@ describe('archive reader', () => {
     const l = await listArchiveParts(s3, env, windowStartMs(W0 + 1), windowEndMs(W0 + 1));
     const p = l.parts[0] as ArchivePart;
     const want = (parts.w1p0 as Built).lines.map((x) => x.line);
-    expect(await all(readPartEvents(s3, p))).toEqual(want);
+    expect(await all(readPart(s3, p))).toEqual(want);
     let bytes = 0;
     const spill = mkdtempSync(join(tmpdir(), 'arcread-'));
-    const got = await all(readPartEvents(s3, p, { memoryBytes: 16 * 1024, tmpDir: spill, onBytes: (n) => (bytes += n) }));
+    const got = await all(readPart(s3, p, { memoryBytes: 16 * 1024, tmpDir: spill, onBytes: (n) => (bytes += n) }));
     expect(got).toEqual(want);
     expect(bytes).toBe(p.manifest.compressedBytes);
-    expect(await all(readPartEvents(s3, p, { verify: false }))).toEqual(want);
+    expect(await all(readPart(s3, p, { verify: false }))).toEqual(want);
     // No spill directory is left behind.
     expect(readdirSync(spill)).toEqual([]);
     rmSync(spill, { recursive: true, force: true });
@@ -181,20 +149,20 @@ describe('archive reader', () => {
     const l = await listArchiveParts(s3, env, windowStartMs(W0 + 1), windowEndMs(W0 + 1));
     const p = l.parts[0] as ArchivePart;
     const want = (parts.w1p0 as Built).lines.map((x) => x.line);
-    expect(await all(readPartEvents(s3, p, { decoder: 'unbzip2-stream' }))).toEqual(want);
-    expect(await all(readPartEvents(s3, p, { decoder: 'auto', decoderThreads: 1 }))).toEqual(want);
+    expect(await all(readPart(s3, p, { decoder: 'unbzip2-stream' }))).toEqual(want);
+    expect(await all(readPart(s3, p, { decoder: 'auto', decoderThreads: 1 }))).toEqual(want);
     if (lbzip2) {
-      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', decoderThreads: 2 }))).toEqual(want);
+      expect(await all(readPart(s3, p, { decoder: 'lbzip2', decoderThreads: 2 }))).toEqual(want);
       const start = windowStartMs(W0 + 1) + 75 * 1000;
       const slice = (parts.w1p0 as Built).lines.filter((x) => x.ts >= start && x.ts < start + 75 * 1000).map((x) => x.line);
-      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000 }))).toEqual(slice);
-      expect(await all(readPartEvents(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000, verify: false }))).toEqual(slice);
+      expect(await all(readPart(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000 }))).toEqual(slice);
+      expect(await all(readPart(s3, p, { decoder: 'lbzip2', fromMs: start, toMs: start + 75 * 1000, verify: false }))).toEqual(slice);
     } else {
-      expect((await rejection(all(readPartEvents(s3, p, { decoder: 'lbzip2' })))).message).toMatch(/lbzip2 is not on the PATH/);
+      expect((await rejection(all(readPart(s3, p, { decoder: 'lbzip2' })))).message).toMatch(/lbzip2 is not on the PATH/);
     }
     // The manifest's codec is checked before anything is fetched.
     const odd = { ...p, manifest: { ...p.manifest, codec: 'zstd' } } as unknown as ArchivePart;
-    const e = await rejection(all(readPartEvents(s3, odd)));
+    const e = await rejection(all(readPart(s3, odd)));
     expect(e.code).toBe('DECOMPRESS');
     expect(e.message).toMatch(/codec zstd is not supported/);
   });
@@ -213,10 +181,10 @@ describe('archive reader', () => {
     const p = l.parts[0] as ArchivePart;
     for (const [from, to] of cases) {
       const want = m.filter((x) => x.ts >= from && x.ts < to).map((x) => x.line);
-      expect(await all(readPartEvents(s3, p, { fromMs: from, toMs: to }))).toEqual(want);
+      expect(await all(readPart(s3, p, { fromMs: from, toMs: to }))).toEqual(want);
       // Unverified: only the byte ranges of the streams in range are fetched.
       let bytes = 0;
-      expect(await all(readPartEvents(s3, p, { fromMs: from, toMs: to, verify: false, onBytes: (n) => (bytes += n) }))).toEqual(want);
+      expect(await all(readPart(s3, p, { fromMs: from, toMs: to, verify: false, onBytes: (n) => (bytes += n) }))).toEqual(want);
       const inRange = p.manifest.streams.filter((s) => s.maxTs >= from && s.minTs < to);
       expect(bytes).toBe(inRange.reduce((a, s) => a + s.length, 0));
     }
@@ -225,7 +193,7 @@ describe('archive reader', () => {
     const to = windowStartMs(W0 + 1) + 10_000;
     const range = await listArchiveParts(s3, env, from, to);
     const got: string[] = [];
-    for (const p2 of range.parts) got.push(...(await all(readPartEvents(s3, p2, { fromMs: from, toMs: to }))));
+    for (const p2 of range.parts) got.push(...(await all(readPart(s3, p2, { fromMs: from, toMs: to }))));
     const want = Object.values(parts).flatMap((b) => b.lines).filter((x) => x.ts >= from && x.ts < to);
     expect(got.map(idOf).sort()).toEqual(want.map((x) => x.id).sort());
     expect(got.every((x) => tsOf(x) >= from && tsOf(x) < to)).toBe(true);
@@ -241,7 +209,7 @@ describe('archive reader', () => {
     const p = l.parts[0] as ArchivePart;
     const yielded: string[][] = [];
     const err = await rejection((async () => {
-      for await (const x of readPartEvents(s3, p)) yielded.push(x);
+      for await (const x of readPart(s3, p)) yielded.push(x);
     })());
     expect(err).toBeInstanceOf(ArchivePartError);
     expect(err.code).toBe('SHA256_MISMATCH');
@@ -249,7 +217,7 @@ describe('archive reader', () => {
     expect(yielded).toEqual([]);
     // Unverified, the same bytes fail to decompress (bz2 CRC) rather than yield garbage silently — with either decoder.
     for (const decoder of ['auto', 'unbzip2-stream'] as const) {
-      const e2 = await rejection(all(readPartEvents(s3, p, { verify: false, decoder })));
+      const e2 = await rejection(all(readPart(s3, p, { verify: false, decoder })));
       expect(e2.code).toBe('DECOMPRESS');
       expect(e2.message).toContain(p.key);
     }
@@ -262,11 +230,27 @@ describe('archive reader', () => {
     await store(s3, env3, { ...b, manifest: { ...b.manifest, env: env3, count: b.manifest.count + 1 } });
     const l = await listArchiveParts(s3, env3, windowStartMs(W0), windowEndMs(W0));
     const p = l.parts[0] as ArchivePart;
-    const err = await rejection(all(readPartEvents(s3, p)));
+    const err = await rejection(all(readPart(s3, p)));
     expect(err.code).toBe('COUNT_MISMATCH');
     await s3.delete(p.key);
-    expect((await rejection(all(readPartEvents(s3, p)))).code).toBe('MISSING');
+    expect((await rejection(all(readPart(s3, p)))).code).toBe('MISSING');
     for await (const o of s3.list(`${env3}/`)) await s3.delete(o.key);
+  });
+
+  it('reads a part whose bytes are at hand (the c-<env> records) with the same checks and no store', async () => {
+    const b = parts.w1p0 as Built;
+    const key = `${b.manifest.window}/p0-400`;
+    const at = { key, manifest: b.manifest, object: b.object };
+    expect(await all(readPart(undefined, at, { batchLines: 100 }))).toEqual(b.lines.map((x) => x.line));
+    const start = windowStartMs(W0 + 1) + 30_000;
+    const slice = b.lines.filter((x) => x.ts >= start && x.ts < start + 60_000).map((x) => x.line);
+    for (const decoder of ['auto', 'unbzip2-stream'] as const) expect(await all(readPart(undefined, at, { fromMs: start, toMs: start + 60_000, decoder }))).toEqual(slice);
+    const tampered = Buffer.from(b.object);
+    tampered[10] = (tampered[10] as number) ^ 0xff;
+    const e1 = await rejection(all(readPart(undefined, { ...at, object: tampered })));
+    expect([e1.code, e1.key]).toEqual(['SHA256_MISMATCH', key]);
+    const e2 = await rejection(all(readPart(undefined, { ...at, manifest: { ...b.manifest, count: b.manifest.count - 1 } })));
+    expect(e2.code).toBe('COUNT_MISMATCH');
   });
 });
 
