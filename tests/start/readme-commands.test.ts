@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { createKafka } from '@backlog/adapter-kafka';
 import { type StackInfo, freePort, stackEnv, stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deletePrefix, s3Of } from '../archive/helpers';
 import { type App, ROOT, startApp, stopApp } from '../e2e/helpers';
 
 export interface DocCommand {
@@ -163,6 +164,9 @@ describe('README.md and docs/quickstart.md: every shell command works as written
     await admin.connect().catch(() => undefined);
     await admin.deleteTopics([`h-${env}`, `c-${env}`]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
+    const s3 = s3Of(info);
+    await deletePrefix(s3, `${env}/`).catch(() => undefined);
+    s3.close();
   }, 120_000);
 
   it('finds the commands', () => {
