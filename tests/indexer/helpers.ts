@@ -4,6 +4,9 @@ import { gunzipSync } from 'node:zlib';
 import { createRedis, type RedisPort } from '@backlog/adapter-redis';
 import { createSearch, type SearchPort } from '@backlog/adapter-search';
 import { type StackInfo, repoRoot, stackEnv } from '@backlog/testing';
+import { type HistoryCommand, encodeHistoryCommand } from '@backlog/platform-config';
+import { Command } from 'commander';
+import { registerHistory } from '../../apps/cli/src/commands/history';
 import { type Rec, buildRecords, exited, freePort, manifests, produce, s3Of, startCompressor, waitFor } from '../compressor/helpers';
 
 export { exited, freePort, manifests, s3Of, waitFor };
@@ -117,11 +120,29 @@ export async function startIndexer(info: StackInfo, env: string, extra: Record<s
   };
 }
 
-/** `main.ts history …` as the CLI runs it; stdout/stderr captured. */
-export function runHistory(info: StackInfo, env: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * `backlog history …`: the arguments parsed by the CLI's own commander definition (in this process),
+ * then the indexer's `main.ts history '<json>'` run with the command, as the CLI runs it; stdout/stderr
+ * captured. A usage error commander refuses comes back as exit 1 with its message.
+ */
+export async function runHistory(info: StackInfo, env: string, args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let cmd: HistoryCommand | undefined;
+  const program = new Command('backlog').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  registerHistory(program, async (c) => {
+    cmd = c;
+    return 0;
+  });
+  try {
+    await program.parseAsync(['history', ...args], { from: 'user' });
+  } catch (e) {
+    return { code: 1, stdout: '', stderr: (e as Error).message };
+  } finally {
+    process.exitCode = undefined;
+  }
+  if (!cmd) return { code: 64, stdout: '', stderr: 'no history command' };
   const root = repoRoot();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/indexer/src/main.ts'), 'history', ...args], { cwd: root, env: { ...process.env, ...indexerEnv(info, env, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/indexer/src/main.ts'), 'history', encodeHistoryCommand(cmd as HistoryCommand)], { cwd: root, env: { ...process.env, ...indexerEnv(info, env, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -3,10 +3,8 @@
 //   two receivers that both get every datagram show each event once; one killed, the other goes on;
 //   10,000 malformed datagrams are counted and change nothing; config problems fail fast; SIGTERM is graceful;
 //   the log.io forwarder speaks log.io's TCP input protocol.
-// `logger` talks to the real harvester (apps/harvester/src/main.ts) once its config has the `live`
-// section (liveConfigSchema); until then to tests/live/fixtures/mini-harvester.ts, which feeds the
-// harvester's real LiveSender (the piece under test on the harvester's side). The artifact
-// live-view.json says which one ran.
+// `logger` talks to the real harvester (apps/harvester/src/main.ts, its `live` section on). The
+// artifact live-view.json keeps the measured logger-to-page time.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,47 +46,32 @@ function watchUrls(p: Page): void {
   p.on('websocket', (w) => seenUrls.push(w.url()));
 }
 
-/** True when the harvester's own config schema carries the live output (then the real harvester runs). */
-async function harvesterHasLive(): Promise<boolean> {
-  try {
-    const mod = (await import('../../apps/harvester/src/config')) as { harvesterConfigSchema?: { shape?: Record<string, unknown> } };
-    return Boolean(mod.harvesterConfigSchema?.shape && 'live' in mod.harvesterConfigSchema.shape);
-  } catch {
-    return false;
-  }
-}
-let via = '';
+/** Who sent the datagrams (kept in the live-view.json artifact). */
+const via = 'apps/harvester/src/main.ts';
 
 beforeAll(async () => {
   a = await startReceiver(ns);
-  if (await harvesterHasLive()) {
-    via = 'apps/harvester/src/main.ts';
-    const stateDir = mkdtempSync(join(tmpdir(), 'live-harvester-'));
-    const h = await spawnTs(
-      'apps/harvester/src/main.ts',
-      {
-        BACKLOG_ENV: ns,
-        BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'syslog_udp', host: '127.0.0.1', port: 0 }]),
-        BACKLOG_HARVESTER_METRICS_PORT: '0',
-        BACKLOG_HARVESTER_STATE_DIR: stateDir,
-        BACKLOG_HARVESTER_HOST_NAME: 'harvester-1',
-        BACKLOG_HARVESTER_LIVE_ENABLED: 'true',
-        BACKLOG_HARVESTER_LIVE_TARGETS: `127.0.0.1:${a.udpPort}`,
-        // This test is about the live copy only: no Kafka shipping, no spool shared with other runs.
-        BACKLOG_HARVESTER_OUTPUT: 'stdout',
-      },
-      (l) => l.msg === 'started',
-      30_000,
-    );
-    const started = h.lines.find((l) => l.msg === 'started') as { inputs?: { port?: number }[] };
-    const port = started.inputs?.find((i) => typeof i.port === 'number')?.port;
-    if (!port) throw new Error(`harvester started without a syslog_udp port: ${JSON.stringify(started)}`);
-    harvester = { ...h, port };
-  } else {
-    via = 'tests/live/fixtures/mini-harvester.ts → LiveSender (the harvester config has no live section yet)';
-    const h = await spawnTs('tests/live/fixtures/mini-harvester.ts', { LIVE_TARGETS: `127.0.0.1:${a.udpPort}`, LIVE_ENV: ns, LIVE_HOST: 'harvester-1' }, (l) => typeof l.port === 'number');
-    harvester = { ...h, port: (h.lines.find((l) => typeof l.port === 'number') as { port: number }).port };
-  }
+  const stateDir = mkdtempSync(join(tmpdir(), 'live-harvester-'));
+  const h = await spawnTs(
+    'apps/harvester/src/main.ts',
+    {
+      BACKLOG_ENV: ns,
+      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'syslog_udp', host: '127.0.0.1', port: 0 }]),
+      BACKLOG_HARVESTER_METRICS_PORT: '0',
+      BACKLOG_HARVESTER_STATE_DIR: stateDir,
+      BACKLOG_HARVESTER_HOST_NAME: 'harvester-1',
+      BACKLOG_HARVESTER_LIVE_ENABLED: 'true',
+      BACKLOG_HARVESTER_LIVE_TARGETS: `127.0.0.1:${a.udpPort}`,
+      // This test is about the live copy only: no Kafka shipping, no spool shared with other runs.
+      BACKLOG_HARVESTER_OUTPUT: 'stdout',
+    },
+    (l) => l.msg === 'started',
+    30_000,
+  );
+  const started = h.lines.find((l) => l.msg === 'started') as { inputs?: { port?: number }[] };
+  const port = started.inputs?.find((i) => typeof i.port === 'number')?.port;
+  if (!port) throw new Error(`harvester started without a syslog_udp port: ${JSON.stringify(started)}`);
+  harvester = { ...h, port };
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -125,7 +108,7 @@ describe('live view', () => {
     const elapsed = Date.now() - t0;
     const row = page.locator('.row', { hasText: nonce });
     // log.level as normalize() sets it from syslog severity 3 (DESIGN.md's example: "level": "error").
-    await expect(row.locator('.l').textContent()).resolves.toBe(via.startsWith('apps/harvester') ? 'error' : 'err');
+    await expect(row.locator('.l').textContent()).resolves.toBe('error');
     await expect(row.locator('.s').textContent()).resolves.toBe('checkout');
     expect(await row.getAttribute('class')).toContain('lv-3'); // error colour
 

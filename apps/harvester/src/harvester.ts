@@ -11,9 +11,9 @@ import { type InputConfig, createInput } from './inputs/registry';
 type WithStats = Source & { core?: { stats: InputStats }; done?: Promise<void> };
 
 /**
- * inputs → bounded queue → NDJSON on a stream (stdout), framework-free. Positions are committed to the
- * inputs once the stream accepted the lines (the write callback), which is this stage's "delivery"; the
- * shipper of the next issue replaces the stream with Kafka and commits after the broker's ack.
+ * inputs → the shipper (output `kafka`: batches to h-<env>, positions committed after the broker's ack,
+ * SHIPPING.md) or a bounded queue → NDJSON on stdout (output `stdout`), framework-free. With stdout,
+ * positions are committed to the inputs once the stream accepted the lines (the write callback).
  */
 export class Harvester {
   /** What the inputs write to: the shipper (output kafka) or the stdout queue. */

@@ -2,7 +2,8 @@ import { logsCatalogue } from '@backlog/adapter-search';
 import type { Logger } from '@backlog/core-pipeline';
 import { describe, expect, it } from 'vitest';
 import type { Indexer } from './app';
-import { parseHistoryArgs, runHistoryCli } from './cli';
+import { historyCommand } from '@backlog/platform-config';
+import { runHistoryCli } from './cli';
 import { validateLoad } from './request';
 
 // `history load` stops at a bad --filter before it touches any server: usage errors (exit 64) with the
@@ -16,7 +17,7 @@ const logger = { error: () => undefined } as unknown as Logger;
 async function load(...filters: string[]): Promise<{ code: number; out: string[]; err: string }> {
   const out: string[] = [];
   let err = '';
-  const args = parseHistoryArgs(['load', '--env', 'dev', '--from=-1h', '--to=now', ...filters.map((f) => `--filter=${f}`)]);
+  const args = historyCommand({ sub: 'load', env: 'dev', from: '-1h', to: 'now', filter: filters });
   const code = await runHistoryCli(ix, args, { out: (s) => out.push(s), err: (s) => (err += `${s}\n`), tty: false }, logger, new AbortController().signal);
   return { code, out, err };
 }

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import type { Logger } from '@backlog/core-pipeline';
+import type { HistoryCommand } from '@backlog/platform-config';
 import { QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { type Indexer, installTemplate } from './app';
 import { fmtBytes, fmtSeconds, progressBar, progressJson } from './progress';
@@ -8,25 +8,13 @@ import { ConflictError, NotFoundError } from './service';
 import type { JobView } from './status';
 
 /**
- * `main.ts history <load|list|extend|drop> …` — what `backlog history …` runs (ADR 0008: the CLI
- * starts the app as a child process). Output: the index name first, then progress as a bar on a
+ * `main.ts history '<json>'` — what `backlog history …` runs (ADR 0008: the CLI starts the app as a
+ * child process). The CLI parsed the command line (commander) into a HistoryCommand
+ * (@backlog/platform-config) and passes it as one JSON argument; main.ts checks it against the same
+ * schema, so nothing here reads options again. Output: the index name first, then progress as a bar on a
  * terminal (stderr) or JSON lines (stdout) otherwise; exit 0 done, 2 partial, 1 failed or error,
  * 64 usage error.
  */
-
-export const USAGE = `usage:
-  history load --env E --from T --to T [--filter FILTER]… [--max-events N] [--ttl-hours H] [--dry-run] [--json]
-  history list [--env E] [--json]
-  history extend <index> [--hours H]
-  history drop <index>
-times: RFC 3339, epoch seconds, or relative (-2h, -30m, now).
-filter: the query language without | commands (docs/specs/query.md), e.g. 'level:error AND service:api',
-  'host:web-* AND NOT message:"health check"', 'process.pid>=1000'; several --filter must all match.
-  The older forms still work: host=a,b  service=x  level=error,warn (comma = or), message~text (words).`;
-
-export class UsageError extends Error {
-  readonly exitCode = 64;
-}
 
 export interface CliIo {
   out: (s: string) => void;
@@ -36,82 +24,40 @@ export interface CliIo {
 
 const EXIT = { done: 0, partial: 2, failed: 1, queued: 1, loading: 1 } as const;
 
-/** Parses only; used before the config is loaded so that `--env` can be accepted by it. */
-export function parseHistoryArgs(argv: string[]) {
-  const [sub, ...rest] = argv;
-  if (!sub || !['load', 'list', 'extend', 'drop'].includes(sub)) throw new UsageError(`unknown or missing history command ${sub ?? ''}\n${USAGE}`);
-  try {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        env: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        filter: { type: 'string', multiple: true },
-        'max-events': { type: 'string' },
-        'ttl-hours': { type: 'string' },
-        hours: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        config: { type: 'string' },
-      },
-    });
-    return { sub, values, positionals };
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
-}
-
-const num = (v: string | undefined, what: string): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${what}: expected a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
-
-export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHistoryArgs>, io: CliIo, logger: Logger, signal: AbortSignal): Promise<number> {
-  const { sub, values, positionals } = args;
+export async function runHistoryCli(ix: Indexer, cmd: HistoryCommand, io: CliIo, logger: Logger, signal: AbortSignal): Promise<number> {
   const svc = ix.service;
   try {
-    if (sub === 'list') {
-      const views = await svc.list(values.env);
-      if (values.json || !io.tty) for (const v of views) io.out(JSON.stringify(v));
+    if (cmd.sub === 'list') {
+      const views = await svc.list(cmd.env);
+      if (cmd.json || !io.tty) for (const v of views) io.out(JSON.stringify(v));
       else if (!views.length) io.out('no history indices');
       else for (const v of views) io.out(`${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter ? `  filter ${v.filter}` : ''}`);
       return 0;
     }
-    if (sub === 'extend' || sub === 'drop') {
-      const index = positionals[0];
-      if (!index || positionals.length > 1) throw new UsageError(`history ${sub} takes one index name\n${USAGE}`);
-      if (sub === 'drop') {
-        const r = await svc.drop(index);
-        io.out(r.deleted.length ? `deleted ${index}` : `forgot ${index} (no index was there)`);
-        return 0;
-      }
-      const v = await svc.extend(index, num(values.hours, '--hours'));
-      io.out(`${index} expires ${v.expiresAt}`);
+    if (cmd.sub === 'drop') {
+      const r = await svc.drop(cmd.index);
+      io.out(r.deleted.length ? `deleted ${cmd.index}` : `forgot ${cmd.index} (no index was there)`);
       return 0;
     }
-    // load
-    for (const k of ['env', 'from', 'to'] as const) if (!values[k]) throw new UsageError(`history load needs --${k}\n${USAGE}`);
-    const filter = filterArgsText(values.filter ?? []);
-    const maxEvents = num(values['max-events'], '--max-events');
-    if (maxEvents !== undefined && !Number.isInteger(maxEvents)) throw new UsageError('--max-events: expected an integer');
-    const ttlHours = num(values['ttl-hours'], '--ttl-hours');
-    const req = svc.validate({ env: values.env, start: values.from, end: values.to, ...(filter ? { filter } : {}), ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
+    if (cmd.sub === 'extend') {
+      const v = await svc.extend(cmd.index, cmd.hours);
+      io.out(`${cmd.index} expires ${v.expiresAt}`);
+      return 0;
+    }
+    const filter = filterArgsText(cmd.filter);
+    const { maxEvents, ttlHours } = cmd;
+    const req = svc.validate({ env: cmd.env, start: cmd.from, end: cmd.to, ...(filter ? { filter } : {}), ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
     const index = indexOf(req);
     io.out(index);
     // What a filter was read as (a name that searches the free-form fields, a phrase without words).
     for (const w of req.filter ? archiveFilter(req.filter, svc.opts.catalogue).warnings : []) io.err(`note: --filter: ${w.message}`);
-    if (values['dry-run']) {
+    if (cmd.dryRun) {
       const plan = await ix.loader.plan(req);
       const s = plan.summary;
       const bytes = s.parts.reduce((n, p) => n + p.bytes, 0);
       const events = s.parts.reduce((n, p) => n + p.events, 0);
       const secs = bytes / ix.cfg.load.estimateBytesPerSecond;
-      if (values.json || !io.tty) {
+      if (cmd.json || !io.tty) {
         // With a filter, `events` is still the manifests' count: what matches is known only by reading the parts.
         io.out(JSON.stringify({ index, dryRun: true, filter: req.filter, ...(req.filter ? { eventsBeforeFilter: true } : {}), windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
       } else {
@@ -150,10 +96,6 @@ export async function runHistoryCli(ix: Indexer, args: ReturnType<typeof parseHi
     // Someone else may still be loading parts of this job (another indexer): that is not a failure of ours.
     return EXIT[v.status];
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(e.message);
-      return e.exitCode;
-    }
     if (e instanceof QueryError) {
       // An older --filter form that cannot be read (the language's own errors come as a RequestError).
       io.err(`invalid --filter: ${formatQueryError('', e)}`);

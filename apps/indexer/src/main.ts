@@ -2,13 +2,13 @@
 // The only file that exits.
 //
 //   node --import tsx apps/indexer/src/main.ts [--config file.yaml]            serve the API (8081) + metrics/health (9105)
-//   node --import tsx apps/indexer/src/main.ts history load|list|extend|drop …  what `backlog history …` runs
+//   node --import tsx apps/indexer/src/main.ts history '<json>'               what `backlog history load|list|extend|drop …` runs
 import { type KafkaConnection, kafkaConnection } from '@backlog/adapter-kafka';
 import { parseHistoryIndex } from '@backlog/core-codec';
-import { CONFIG_EXIT_CODE, ConfigError, loadConfig, readTokenFile, redact } from '@backlog/platform-config';
+import { CONFIG_EXIT_CODE, ConfigError, type HistoryCommand, HistoryCommandError, decodeHistoryCommand, loadConfig, readTokenFile, redact } from '@backlog/platform-config';
 import { MetricsRegistry, createJsonLogger, startTelemetryServer, type TelemetryServer } from '@backlog/platform-telemetry';
 import { buildIndexer, installTemplate, type Indexer } from './app';
-import { parseHistoryArgs, runHistoryCli, UsageError } from './cli';
+import { runHistoryCli } from './cli';
 import { crossCheck, indexerConfigSchema } from './config';
 import { startApi, type ApiServer } from './http';
 import { reapOnce } from './reaper';
@@ -20,13 +20,15 @@ const option = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 
-let historyArgs: ReturnType<typeof parseHistoryArgs> | undefined;
+// The CLI parsed the user's options (commander) and passes the result as one JSON argument.
+let historyCmd: HistoryCommand | undefined;
 if (command === 'history') {
   try {
-    historyArgs = parseHistoryArgs(argv.slice(1));
+    if (argv.length !== 2) throw new HistoryCommandError('main.ts history takes the command as one JSON argument, as `backlog history …` passes it; run `npx backlog history --help`');
+    historyCmd = decodeHistoryCommand(argv[1]);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? e.exitCode : 64);
+    process.exit(e instanceof HistoryCommandError ? e.exitCode : 64);
   }
 }
 
@@ -35,7 +37,7 @@ let kafkaConn: { connection: KafkaConnection; warnings: string[] } | undefined;
 let apiToken: string | undefined;
 try {
   if (command !== 'serve' && command !== 'history') throw new ConfigError('CONFIG_INVALID', 'indexer', [{ path: '', message: `unknown command ${command} (serve | history)` }]);
-  config = loadConfig({ app: 'indexer', schema: indexerConfigSchema, file: historyArgs?.values.config ?? option('--config') });
+  config = loadConfig({ app: 'indexer', schema: indexerConfigSchema, file: historyCmd?.config ?? option('--config') });
   const extra = crossCheck(config);
   // Kafka (c-<env>) only when it is read: its TLS files and SASL password are checked with the rest.
   if (config.compressedTopic.enabled) kafkaConn = kafkaConnection('indexer', config.kafka, { extra });
@@ -64,13 +66,14 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 async function history(): Promise<number> {
-  const args = historyArgs as NonNullable<typeof historyArgs>;
+  const cmd = historyCmd as HistoryCommand;
   // The CLI runs with the operator's own access to the stores: `extend`/`drop` may name an index of any
   // env (the API, for remote callers, only those of the envs it serves).
-  const named = args.sub === 'extend' || args.sub === 'drop' ? parseHistoryIndex(args.positionals[0] ?? '')?.env : undefined;
-  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), [...(args.values.env ? [args.values.env] : []), ...(named ? [named] : [])], kafkaConn);
+  const named = cmd.sub === 'extend' || cmd.sub === 'drop' ? parseHistoryIndex(cmd.index)?.env : undefined;
+  const env = cmd.sub === 'load' || cmd.sub === 'list' ? cmd.env : undefined;
+  const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), [...(env ? [env] : []), ...(named ? [named] : [])], kafkaConn);
   try {
-    return await runHistoryCli(ix, args, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
+    return await runHistoryCli(ix, cmd, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
   } finally {
     await ix.close();
   }

@@ -3,19 +3,20 @@ import type { Command } from 'commander';
 import { createBz2Decoder } from '@backlog/adapter-bz2';
 import { type S3Port, createS3, partStoreOf } from '@backlog/adapter-s3';
 import { logsCatalogue } from '@backlog/adapter-search';
-import { type StoredPartProblem, checkStoredPart, listArchiveParts, parseTimeArg, pool } from '@backlog/core-codec';
+import { type StoredPartProblem, checkStoredPart, compressedRecordKey, listArchiveParts, parseTimeArg, pool } from '@backlog/core-codec';
 import { type ArchiveFilter, QueryError, archiveFilter, filterArgsText, formatQueryError } from '@backlog/core-query';
 import { appConfigSchema, loadConfig } from '@backlog/platform-config';
 import { exportArchive } from './archive-export';
 import { cliKafka } from './kafka';
 import { replayArchive, replayTargetRefusal } from './archive-replay';
 import { type RunOptions, type RunSummary, exitCodeOf } from './archive-run';
+import { type CompressorEvidence, type WindowReport, type WindowState, WINDOW_STATES, classifyWindows, compressorEvidence } from './archive-windows';
 
 /**
  * `backlog archive verify|export|replay --env E --from T --to T` (docs/specs/archive.md).
- * verify recomputes every part's sha256 and event counts against its manifest, lists windows without
- * any part, parts without a manifest (and the reverse) and corrupt parts, and exits non-zero on any
- * problem. export (archive-export.ts) writes the events as NDJSON; replay (archive-replay.ts) produces
+ * verify recomputes every part's sha256 and event counts against its manifest, says of each window
+ * whether it is present, idle, missing, open or unknown (archive-windows.ts), lists parts without a
+ * manifest (and the reverse) and corrupt parts, and exits non-zero on a lost or corrupt part. export (archive-export.ts) writes the events as NDJSON; replay (archive-replay.ts) produces
  * them into a Kafka topic as h-<env> batches. Both are resumable part by part.
  */
 
@@ -33,17 +34,51 @@ export interface VerifyReport {
   parts: number;
   events: number;
   compressedBytes: number;
+  /** Windows by state (present, idle, missing, open, unknown). */
+  counts: Record<WindowState, number>;
+  /** Windows with a lost part (state `missing`). */
   missingWindows: string[];
+  /** Every window of the range and what verify found for it. */
+  windowStates: WindowReport[];
+  /** How far the compressor got: windows ending at or before `closedBefore` are sealed (absent without Kafka). */
+  compressor?: { closedBefore: string | null; compressedSince: string | null; partitions: CompressorEvidence['partitions'] };
   problems: VerifyProblem[];
   ok: boolean;
 }
 
-export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: number; toMs: number; allowEmpty?: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
+export interface VerifyOptions {
+  env: string;
+  fromMs: number;
+  toMs: number;
+  /** Windows in state `unknown` are not a problem. */
+  allowEmpty?: boolean;
+  /** The compressor's evidence (compressorEvidence); without it windows without parts are `unknown`. */
+  evidence?: CompressorEvidence;
+  /** Why there is no evidence (shown with `unknown` windows). */
+  evidenceError?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function verifyArchive(s3: S3Port, opts: VerifyOptions): Promise<VerifyReport> {
   // Every part of the range's windows, also those whose events all lie outside [from, to): a check covers whole windows.
   const store = partStoreOf(s3);
   const listing = await listArchiveParts(store, opts.env, opts.fromMs, opts.toMs, { includeOutOfRange: true });
   const problems: VerifyProblem[] = listing.problems.map((p) => ({ ...p }));
-  const missingWindows = listing.windowsWithoutParts;
+  const s3Parts = new Map<string, Set<string>>();
+  for (const { manifest: m } of listing.parts) {
+    let set = s3Parts.get(m.window);
+    if (!set) s3Parts.set(m.window, (set = new Set()));
+    set.add(compressedRecordKey(m.window, m.partition, m.firstOffset));
+  }
+  const ev = opts.evidence;
+  const { reports, lostPartKeys } = classifyWindows(opts.env, listing.windows, s3Parts, ev, opts.evidenceError);
+  for (const key of lostPartKeys) {
+    // An object without its manifest is already reported by the listing.
+    if (!problems.some((p) => p.key === key)) problems.push({ code: 'MISSING_PART', key, message: `written by the compressor (its c-${opts.env} records exist) but not in S3` });
+  }
+  const counts = Object.fromEntries(WINDOW_STATES.map((s) => [s, 0])) as Record<WindowState, number>;
+  for (const r of reports) counts[r.state]++;
+  const missingWindows = reports.filter((r) => r.state === 'missing').map((r) => r.window);
   const toCheck = listing.parts;
   let events = 0;
   let bytes = 0;
@@ -59,7 +94,8 @@ export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: num
     opts.onProgress?.(++done, toCheck.length);
   });
   problems.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const ok = problems.length === 0 && (opts.allowEmpty || missingWindows.length === 0);
+  const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null);
+  const ok = problems.length === 0 && counts.missing === 0 && (opts.allowEmpty || counts.unknown === 0);
   return {
     env: opts.env,
     from: new Date(opts.fromMs).toISOString(),
@@ -68,7 +104,10 @@ export async function verifyArchive(s3: S3Port, opts: { env: string; fromMs: num
     parts: toCheck.length,
     events,
     compressedBytes: bytes,
+    counts,
     missingWindows,
+    windowStates: reports,
+    ...(ev ? { compressor: { closedBefore: iso(ev.closedBeforeMs), compressedSince: iso(ev.compressedSinceMs), partitions: ev.partitions } } : {}),
     problems,
     ok,
   };
@@ -78,33 +117,54 @@ export function registerArchive(program: Command): void {
   const archive = program.command('archive').description('check and read the bz2 archive in S3 (docs/specs/archive.md)');
   archive
     .command('verify')
-    .description('recompute counts and sha256 of every part against its manifest; list missing windows and corrupt parts; exit 1 on any problem')
+    .description('recompute counts and sha256 of every part against its manifest; say of each window whether it is present, idle (no events), missing (a part the compressor wrote is gone), open (not sealed yet) or unknown; exit 1 on a lost or corrupt part')
     .requiredOption('--env <env>', 'environment name', process.env.BACKLOG_ENV)
     .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
     .option('--to <time>', 'end (exclusive): RFC 3339, epoch seconds, or relative', 'now')
-    .option('--allow-empty', 'windows without any part are not a problem (a quiet environment)')
+    .option('--allow-empty', 'windows verify cannot tell idle from lost (unknown) are not a problem')
+    .option('--grace <seconds>', "the compressor's graceSeconds: how long after its end a window may still get its part", '60')
+    .option('--kafka-timeout <seconds>', 'reading c-<env> gives up after this long', '60')
     .option('--json', 'print the report as JSON (the default when stdout is not a TTY)')
-    .action(async (opts: { env: string; from: string; to: string; allowEmpty?: boolean; json?: boolean }) => {
+    .action(async (opts: { env: string; from: string; to: string; allowEmpty?: boolean; grace: string; kafkaTimeout: string; json?: boolean }) => {
       const now = Date.now();
       const fromMs = parseTimeArg(opts.from, now);
       const toMs = parseTimeArg(opts.to, now);
       if (!(toMs > fromMs)) throw new Error('--to must be after --from');
+      const grace = Number(opts.grace);
+      if (!Number.isFinite(grace) || grace < 0) throw new Error(`--grace ${JSON.stringify(opts.grace)}: expected seconds (>= 0)`);
+      const timeout = Number(opts.kafkaTimeout);
+      if (!Number.isFinite(timeout) || timeout <= 0) throw new Error(`--kafka-timeout ${JSON.stringify(opts.kafkaTimeout)}: expected seconds (> 0)`);
       const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
       const s3 = createS3({ ...cfg.s3 });
       const tty = process.stdout.isTTY && !opts.json;
       try {
+        let evidence: CompressorEvidence | undefined;
+        let evidenceError: string | undefined;
+        try {
+          const kafka = await cliKafka(cfg.kafka, `backlog-archive-verify-${opts.env}`);
+          evidence = await compressorEvidence(kafka, s3, { env: opts.env, fromMs, nowMs: now, graceMs: grace * 1000, timeoutMs: timeout * 1000 });
+        } catch (e) {
+          evidenceError = `Kafka could not be read (${(e as Error).message}): windows without parts cannot be told idle or lost`;
+          process.stderr.write(`backlog: warning: ${evidenceError}\n`);
+        }
         const report = await verifyArchive(s3, {
           env: opts.env,
           fromMs,
           toMs,
           allowEmpty: opts.allowEmpty,
+          evidence,
+          evidenceError,
           onProgress: tty ? (d, t) => process.stderr.write(`\rverified ${d}/${t} parts`) : undefined,
         });
         if (tty) {
           process.stderr.write('\n');
           const say = (l: string) => process.stdout.write(`${l}\n`);
           say(`${report.env} ${report.from} .. ${report.to}: ${report.windows} windows, ${report.parts} parts, ${report.events} events, ${report.compressedBytes} bytes`);
-          if (report.missingWindows.length) say(`windows without any part${opts.allowEmpty ? ' (allowed)' : ''}: ${report.missingWindows.join(' ')}`);
+          say(WINDOW_STATES.map((st) => `${st} ${report.counts[st]}`).join(', '));
+          for (const w of report.windowStates) {
+            if (w.state === 'present') continue;
+            say(`  ${w.window} ${w.start} ${w.state}${w.state === 'unknown' && opts.allowEmpty ? ' (allowed)' : ''}${w.lost ? `: lost ${w.lost.join(' ')}` : w.reason ? `: ${w.reason}` : ''}`);
+          }
           for (const p of report.problems) say(`${p.code.padEnd(18)} ${p.key}  ${p.message}`);
           say(report.ok ? 'OK' : 'PROBLEMS FOUND');
         } else process.stdout.write(`${JSON.stringify(report)}\n`);

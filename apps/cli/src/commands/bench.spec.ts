@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { type StoredResult, machineFacts, parseSummary, registerBench, renderResults } from './bench';
+import { type StoredResult, machineFacts, meetsTarget, parseSummary, registerBench, renderResults } from './bench';
 import { repoRoot } from '@backlog/testing';
 
 const summaryLine = JSON.stringify({
@@ -50,6 +50,18 @@ describe('bench summaries', () => {
     expect(md).toContain('- a note | with a pipe');
     expect(md).toContain('- Parameters: records=400');
     expect(md).toContain('2026-11-23 · commit `abc123` · AMD EPYC, 2 cores, 24 GiB');
+  });
+
+  it('opens with a headline table: targeted cases, the figure the target names, met or not, the commit', () => {
+    const md = renderResults([
+      stored('kafka-baseline'),
+      stored('indexer', JSON.stringify({ name: 'indexer', results: [{ case: 'first doc', seconds: 7.5, baseline: 'self', ratio: null, target: '< 5 s' }, { case: 'untargeted', seconds: 1 }] })),
+    ]);
+    expect(md.indexOf('| path | figure | baseline | ratio | target | met | commit |')).toBeLessThan(md.indexOf('## indexer'));
+    expect(md).toContain('| indexer: first doc | 7.5 seconds | self | — | < 5 s | not met | `abc123` |');
+    expect(md).toContain('| kafka-baseline: gateway produce | 70.1 MB/s | 81.2 MB/s | 0.86 | ≥ 0.8 × baseline | met | `abc123` |');
+    expect(md).not.toContain('indexer: untargeted');
+    expect([meetsTarget('≥ 100,000 events/s', 105_696), meetsTarget('p95 < 250 ms', 260), meetsTarget('≥ 12:1', 14.2), meetsTarget('fast', 1)]).toEqual([true, false, true, undefined]);
   });
 
   it('collects the machine facts', () => {

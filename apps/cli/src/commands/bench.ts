@@ -124,6 +124,59 @@ export function renderBenchmark(s: StoredResult): string {
   return lines.join('\n');
 }
 
+/** The figure a target speaks of, when the target says which (by its unit); undefined otherwise. */
+function targetFigure(r: BenchResult): [string, number] | undefined {
+  const t = r.target ?? '';
+  const figures = figuresOf(r).filter((e): e is [string, number] => typeof e[1] === 'number');
+  const named = (test: (k: string) => boolean) => figures.find(([k]) => test(k));
+  if (/×|baseline/.test(t) || /^[<>≤≥]\s*[\d.]+\s*$/.test(t)) return typeof r.ratio === 'number' ? ['ratio', r.ratio] : undefined;
+  if (/:1\b/.test(t)) return named((k) => k.includes('compression_ratio'));
+  if (/events\/s/.test(t)) return named((k) => k === 'events_per_s');
+  if (/\bms\b/.test(t)) return named((k) => (/p95/.test(t) ? k === 'p95_ms' : k.endsWith('_ms')));
+  if (/\bs\b/.test(t)) return named((k) => (/p95/.test(t) ? k === 'p95_s' : k === 'seconds'));
+  return undefined;
+}
+
+/** Whether `value` meets a target such as "≥ 0.9 × baseline", "< 5 s", "≥ 100,000 events/s", "≥ 12:1". */
+export function meetsTarget(target: string, value: number): boolean | undefined {
+  const m = /([<>≤≥])\s*([\d.,]+)/.exec(target);
+  if (!m) return undefined;
+  const n = Number((m[2] as string).replace(/,/g, ''));
+  if (!Number.isFinite(n)) return undefined;
+  switch (m[1]) {
+    case '≥':
+      return value >= n;
+    case '>':
+      return value > n;
+    case '≤':
+      return value <= n;
+    default:
+      return value < n;
+  }
+}
+
+/**
+ * One row per case that states a target (else the benchmark's first case): path, its figure, the
+ * baseline, the ratio, the target, whether the figure meets it, and the commit measured — all read
+ * from the stored results, nothing added.
+ */
+export function renderHeadline(stored: StoredResult[]): string[] {
+  const rows: string[][] = [];
+  for (const s of [...stored].sort((a, b) => a.name.localeCompare(b.name))) {
+    const targeted = s.summary.results.filter((r) => r.target !== undefined && !/^—/.test(r.target));
+    for (const r of targeted.length ? targeted : s.summary.results.slice(0, 1)) {
+      const tf = r.target && !/^—/.test(r.target) ? targetFigure(r) : undefined;
+      const shown = tf && tf[0] !== 'ratio' ? tf : (figuresOf(r).find((e): e is [string, number] => typeof e[1] === 'number') ?? undefined);
+      const figure = shown ? `${fmtNumber(shown[1])} ${shown[0]}` : '—';
+      const baseline = r.baseline === undefined || r.baseline === null ? '—' : typeof r.baseline === 'string' ? r.baseline : fmtFigures(Object.entries(r.baseline));
+      const ratio = r.ratio === undefined || r.ratio === null ? '—' : r.ratio.toFixed(2);
+      const met = tf && r.target ? meetsTarget(r.target, tf[1]) : undefined;
+      rows.push([`${s.name}: ${r.case}`, figure, baseline, ratio, r.target ?? '—', met === undefined ? '—' : met ? 'met' : 'not met', `\`${s.machine.commit}\``]);
+    }
+  }
+  return ['| path | figure | baseline | ratio | target | met | commit |', '|---|---:|---|---:|---|---|---|', ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`), ''];
+}
+
 /** The whole RESULTS.md, from every stored result (sorted by name so the file diffs cleanly). */
 export function renderResults(stored: StoredResult[]): string {
   const sorted = [...stored].sort((a, b) => a.name.localeCompare(b.name));
@@ -137,7 +190,9 @@ export function renderResults(stored: StoredResult[]): string {
     '`ratio` is the case\'s headline figure divided by the baseline\'s, measured in the same run. How to run',
     'them and what each measures: [README.md](README.md).',
     '',
-    ...(sorted.length ? sorted.map(renderBenchmark) : ['_No results yet._', '']),
+    ...(sorted.length
+      ? ['## Headline', '', "Each benchmark's targeted cases (else its first case), from the sections below: the figure the target speaks of, whether it meets it, and the commit measured.", '', ...renderHeadline(sorted), ...sorted.map(renderBenchmark)]
+      : ['_No results yet._', '']),
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type HistoryCommand, type HistoryCommandInput, HistoryCommandError, encodeHistoryCommand, historyCommand } from '@backlog/platform-config';
 import { repoRoot } from '@backlog/platform-stack';
 
 /**
@@ -34,38 +35,36 @@ export function runIndexerHistory(args: readonly string[]): Promise<number> {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export interface LoadOptions {
-  env: string;
-  from: string;
-  to: string;
-  filter?: string[];
-  maxEvents?: string;
-  ttlHours?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  config?: string;
-}
+/** Runs one history command in the indexer; resolves to its exit code. */
+export type HistoryRunner = (cmd: HistoryCommand) => Promise<number>;
+
+/** The indexer as a child process, given the command as one JSON argument. */
+export const runInIndexer: HistoryRunner = (cmd) => runIndexerHistory([encodeHistoryCommand(cmd)]);
+
+/** `--name <n>` as a positive number (an integer when `integer`), checked while commander parses. */
+const positiveNumber = (integer: boolean) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`expected a positive ${integer ? 'integer' : 'number'}`);
+  return n;
+};
 
 /**
- * The indexer's `history load` arguments. Values go as `--name=value`: the indexer reads them with
- * node:util parseArgs, which takes a separate value starting with a dash — a relative time (`-2h`), a
- * filter (`-level:debug`) — for an option and refuses it.
+ * The options are parsed here, once, by commander; the indexer receives the result as a typed object
+ * (HistoryCommand, @backlog/platform-config), never the command line. `run` is replaceable for tests.
  */
-export function loadArgs(o: LoadOptions): string[] {
-  const args = ['load', `--env=${o.env}`, `--from=${o.from}`, `--to=${o.to}`];
-  for (const f of o.filter ?? []) args.push(`--filter=${f}`);
-  if (o.maxEvents !== undefined) args.push(`--max-events=${o.maxEvents}`);
-  if (o.ttlHours !== undefined) args.push(`--ttl-hours=${o.ttlHours}`);
-  if (o.dryRun) args.push('--dry-run');
-  if (o.json) args.push('--json');
-  if (o.config) args.push(`--config=${o.config}`);
-  return args;
-}
-
-export function registerHistory(program: Command): void {
+export function registerHistory(program: Command, run: HistoryRunner = runInIndexer): void {
   const history = program.command('history').description('load any time range into an expiring history index; list, extend, drop them (apps/indexer)');
-  const run = async (args: string[]) => {
-    process.exitCode = await runIndexerHistory(args);
+  const exec = async (input: HistoryCommandInput) => {
+    let cmd: HistoryCommand;
+    try {
+      cmd = historyCommand(input);
+    } catch (e) {
+      if (!(e instanceof HistoryCommandError)) throw e;
+      process.stderr.write(`backlog history ${input.sub}: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+      return;
+    }
+    process.exitCode = await run(cmd);
   };
   const common = (c: Command) => c.option('--config <file>', 'indexer config file (else BACKLOG_INDEXER_CONFIG / BACKLOG_CONFIG)');
   common(
@@ -76,24 +75,24 @@ export function registerHistory(program: Command): void {
       .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
       .requiredOption('--to <time>', 'end (exclusive), same forms')
       .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*'), or host=a,b service=x level=error message~text; repeatable (all must match)", collect)
-      .option('--max-events <n>', 'at most this many events (whole 5-minute windows in time order)')
-      .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)')
+      .option('--max-events <n>', 'at most this many events (whole 5-minute windows in time order)', positiveNumber(true))
+      .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)', positiveNumber(false))
       .option('--dry-run', 'print the parts, compressed bytes, events and an estimated time; load nothing')
       .option('--json', 'JSON output even on a terminal'),
-  ).action(async (o: LoadOptions) => {
-    await run(loadArgs(o));
+  ).action(async (o: { env: string; from: string; to: string; filter?: string[]; maxEvents?: number; ttlHours?: number; dryRun?: boolean; json?: boolean; config?: string }) => {
+    await exec({ sub: 'load', env: o.env, from: o.from, to: o.to, filter: o.filter ?? [], maxEvents: o.maxEvents, ttlHours: o.ttlHours, dryRun: o.dryRun ?? false, json: o.json ?? false, config: o.config });
   });
   common(history.command('list').description('history indices with status, range, events and expiry').option('--env <env>', 'only this environment').option('--json', 'one JSON object per line')).action(
     async (o: { env?: string; json?: boolean; config?: string }) => {
-      await run(['list', ...(o.env ? ['--env', o.env] : []), ...(o.json ? ['--json'] : []), ...(o.config ? ['--config', o.config] : [])]);
+      await exec({ sub: 'list', env: o.env, json: o.json ?? false, config: o.config });
     },
   );
-  common(history.command('extend').argument('<index>').description('move the expiry to now + hours').option('--hours <h>', 'hours (default: history.ttlHours)')).action(
-    async (index: string, o: { hours?: string; config?: string }) => {
-      await run(['extend', index, ...(o.hours ? ['--hours', o.hours] : []), ...(o.config ? ['--config', o.config] : [])]);
+  common(history.command('extend').argument('<index>').description('move the expiry to now + hours').option('--hours <h>', 'hours (default: history.ttlHours)', positiveNumber(false))).action(
+    async (index: string, o: { hours?: number; config?: string }) => {
+      await exec({ sub: 'extend', index, hours: o.hours, config: o.config });
     },
   );
   common(history.command('drop').argument('<index>').description('delete the index and its job now')).action(async (index: string, o: { config?: string }) => {
-    await run(['drop', index, ...(o.config ? ['--config', o.config] : [])]);
+    await exec({ sub: 'drop', index, config: o.config });
   });
 }

@@ -23,3 +23,4 @@ export {
 export { logSettingsSchema, metricsSettingsSchema } from './telemetry-settings';
 export { generateToken, readTokenFile, TOKEN_HOWTO, TOKEN_MIN_BITS, TOKEN_MIN_LENGTH, tokenBits, tokenProblems, tokenSchema } from './tokens';
 export { defaultScratchDir, ensureDataDir, ensurePrivateDir, ensureScratchDir, PrivateDirError, privateKeyFileProblem, readPrivateKeyFile, writePrivateFile, type PrivateDir } from './private-files';
+export { decodeHistoryCommand, encodeHistoryCommand, historyCommand, HistoryCommandError, historyCommandSchema, type HistoryCommand, type HistoryCommandInput } from './history-command';
