@@ -129,13 +129,15 @@ class ErrorFilter implements ExceptionFilter {
     if (err instanceof HttpException) {
       const body = err.getResponse();
       const status = err.getStatus();
-      return send(status, typeof body === 'object' && body !== null && 'error' in body ? (body as Record<string, unknown>) : { error: { code: status === 404 ? 'NOT_FOUND' : 'HTTP_ERROR', message: err.message } });
+      const ours = typeof body === 'object' && body !== null && 'error' in body && typeof (body as { error: unknown }).error === 'object';
+      if (status === 400) this.metrics.badRequests.inc({ reason: 'body' });
+      return send(status, ours ? (body as Record<string, unknown>) : { error: { code: status === 404 ? 'NOT_FOUND' : status === 400 ? 'REQUEST_INVALID' : 'HTTP_ERROR', message: err.message, column: 0 } });
     }
     // Fastify's own refusals (body too large 413, malformed JSON 400, wrong content type 415).
     const sc = (err as { statusCode?: unknown }).statusCode;
     if (typeof sc === 'number' && sc >= 400 && sc < 500) {
       this.metrics.badRequests.inc({ reason: `http_${sc}` });
-      return send(sc, { error: { code: String((err as { code?: unknown }).code ?? 'BAD_REQUEST'), message: (err as Error).message } });
+      return send(sc, { error: { code: String((err as { code?: unknown }).code ?? 'BAD_REQUEST'), message: (err as Error).message, column: 0 } });
     }
     const errorId = randomBytes(6).toString('hex');
     const timeout = isSearchError(err) && err.code === 'SEARCH_TIMEOUT';
