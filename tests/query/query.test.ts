@@ -6,13 +6,15 @@
 // count once; the archive span must be reported with the manifests' estimate, loaded on rehydrate=auto
 // under the cap (and not over it), and then be part of the complete answer, each event exactly once.
 // Paging (cursor), NDJSON export, auth and a table of bad requests go through HTTP.
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { encodeBatch, windowOf } from '@backlog/core-codec';
 import { silentLogger } from '@backlog/core-pipeline';
 import { type QueryResult, evaluateQuery, planQuery } from '@backlog/core-query';
 import { createSearch, logsCatalogue, type SearchEngine, type SearchPort } from '@backlog/adapter-search';
 import { MetricsRegistry } from '@backlog/platform-telemetry';
-import { elasticsearchUrl, stackInfo, testNamespace } from '@backlog/testing';
+import { elasticsearchUrl, repoRoot, stackInfo, testNamespace } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, startApi } from '../../apps/query/src/http';
 import { IndexerClient } from '../../apps/query/src/indexer-client';
@@ -300,6 +302,41 @@ describe('the query service: one query over archive + history + recent', () => {
       const other = await ask({ q: 'level:info', from: iso(T0), to: iso(END), limit: 1 });
       expect(other.complete).toBe(false);
       expect(other.coverage[0]?.source).toBe('archive');
+    });
+
+    const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [join(repoRoot(), 'bin/backlog.mjs'), 'query', `--env=${env}`, `--url=${api.url}`, ...args], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+
+    it('the CLI: --json answers as the API, a bad query exits 2 with a caret, --rehydrate loads and answers whole, --ndjson streams', async () => {
+      const q = 'level:error | stats count() by service';
+      const ok = await cli([q, `--from=${iso(A_END)}`, `--to=${iso(END)}`, '--json']);
+      expect(ok.code, ok.stderr).toBe(0);
+      const want = expected(q, A_END, END, [...inB, ...inC]);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'stats', total: want.total, rows: want.kind === 'stats' ? want.rows : [] });
+      const bad = await cli(['level:error AND sevice:api', '--json']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('did you mean "service"');
+      expect(bad.stderr).toMatch(/\n {18}\^+/);
+      const rq = 'host:web-2 AND NOT level:debug';
+      const re = await cli([rq, `--from=${iso(T0)}`, `--to=${iso(END)}`, '--rehydrate', '--json', '--limit=10000']);
+      expect(re.code, re.stderr).toBe(0);
+      const whole = JSON.parse(re.stdout) as { complete: boolean; total: number; hits: Array<{ id: string }> };
+      expect(whole.complete).toBe(true);
+      const w = expected(rq, T0, END, events);
+      expect(whole.total).toBe(w.total);
+      expect(whole.hits.map((h) => h.id)).toEqual(ids(w));
+      const nd = await cli([rq, `--from=${iso(T0)}`, `--to=${iso(END)}`, '--ndjson']);
+      expect(nd.code, nd.stderr).toBe(0);
+      expect(nd.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Ev).event.id)).toEqual(ids(w));
+      const down = await cli(['', '--url=http://127.0.0.1:1', '--json']);
+      expect(down.code).toBe(1);
     });
 
     it('GET /v1/fields: the catalogue with types and top values', async () => {
