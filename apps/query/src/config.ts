@@ -52,6 +52,8 @@ export const queryConfigSchema = appConfigSchema({
       maxExportEvents: z.number().int().min(1).max(100_000_000).default(1_000_000),
       /** A page cursor (point in time) stays valid this long after its last use, seconds. Default 120. */
       cursorKeepAliveSeconds: z.number().int().min(10).max(3_600).default(120),
+      /** The env's index list, `_meta` and field catalogue are reused this long, ms (a finished load is seen that much later). Default 2,000. */
+      indexCacheMs: z.number().int().min(0).max(60_000).default(2_000),
       /** Longest range one query may name, days. Default 400. */
       maxRangeDays: z.number().positive().max(3_660).default(400),
     })

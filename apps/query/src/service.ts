@@ -42,6 +42,8 @@ export interface ServiceOptions {
   maxExportEvents: number;
   cursorKeepAliveSeconds: number;
   maxRangeDays: number;
+  /** How long the env's index list, `_meta` and catalogue are reused, ms. Default 2,000; 0 reads them on every query. */
+  indexCacheMs?: number;
   rehydrate: { maxEvents: number; maxBytes: number; estimateBytesPerSecond: number; ttlHours?: number; maxRangeHours: number };
 }
 
@@ -120,6 +122,9 @@ const SPAN_LIMIT = 64;
 
 export class QueryService {
   private readonly templateCatalogue: FieldCatalogue;
+  /** History indices made visible here once (see `visible`). */
+  private readonly refreshed = new Set<string>();
+  private readonly indexCache = new Map<string, { at: number; value: Promise<{ recent: RecentIndex[]; history: HistoryIndex[]; catalogue: FieldCatalogue }> }>();
 
   constructor(
     private readonly search: SearchPort,
@@ -213,8 +218,26 @@ export class QueryService {
 
   // ---------------------------------------------------------------- the indices of an env
 
-  /** Recent and history indices of the env (names, `_meta`) and the field catalogue of their mappings. */
-  private async indices(env: string): Promise<{ recent: RecentIndex[]; history: HistoryIndex[]; catalogue: FieldCatalogue }> {
+  /**
+   * Recent and history indices of the env (names, `_meta`) and the field catalogue of their mappings,
+   * read at most once per `indexCacheMs` per env (one `_mapping` call saved on most queries; a load that
+   * just finished is seen that much later).
+   */
+  private indices(env: string): Promise<{ recent: RecentIndex[]; history: HistoryIndex[]; catalogue: FieldCatalogue }> {
+    const ttl = this.opts.indexCacheMs ?? 2_000;
+    const now = Date.now();
+    const hit = this.indexCache.get(env);
+    if (hit && now - hit.at < ttl) return hit.value;
+    const value = this.readIndices(env);
+    this.indexCache.set(env, { at: now, value });
+    // A failed read is not kept.
+    value.catch(() => {
+      if (this.indexCache.get(env)?.value === value) this.indexCache.delete(env);
+    });
+    return value;
+  }
+
+  private async readIndices(env: string): Promise<{ recent: RecentIndex[]; history: HistoryIndex[]; catalogue: FieldCatalogue }> {
     const mappings = await this.search.getMappings(`logs-${env}-*`);
     const recent: RecentIndex[] = [];
     const history: HistoryIndex[] = [];
@@ -277,6 +300,19 @@ export class QueryService {
   }
 
   /**
+   * The indexer marks a load `done` when its last `_bulk` was acknowledged, not when a refresh made it
+   * searchable (up to the index's refresh_interval later): the first query that reads a finished
+   * history index refreshes it once, so a "complete" answer holds every loaded event.
+   */
+  private async visible(indices: Iterable<string>): Promise<void> {
+    const todo = [...indices].filter((i) => !this.refreshed.has(i));
+    if (!todo.length) return;
+    await this.search.refresh(todo);
+    if (this.refreshed.size > 10_000) this.refreshed.clear();
+    for (const i of todo) this.refreshed.add(i);
+  }
+
+  /**
    * The search over the indices that answer the range: recent ones as they are, each history index only
    * for the spans the coverage gave it — every event from one index, so counts and aggregations see it once.
    */
@@ -323,6 +359,7 @@ export class QueryService {
 
     const request = translatePlan(plan, this.search.engine);
     const { index, query } = this.target(input.env, assignments, (request.query ?? { match_all: {} }) as Json);
+    if (!cur) await this.visible(assignments.keys());
     let result: QueryResult;
     let cursor: string | undefined;
     if (!recent.length && !assignments.size) {
@@ -476,6 +513,7 @@ export class QueryService {
     const coverage = planCoverage(range.fromMs, range.toMs, recent, history.filter((h) => historyUsable(h, push.same)));
     const request = translatePlan(plan, this.search.engine);
     const { index, query } = this.target(input.env, coverage.assignments, (request.query ?? { match_all: {} }) as Json);
+    await this.visible(coverage.assignments.keys());
     if (!recent.length && !coverage.assignments.size) {
       const res = evaluateQuery(plan, []);
       if (res.kind === 'stats') for (const row of res.rows) yield `${JSON.stringify(Object.fromEntries(res.columns.map((c, i) => [c.name, row[i]])))}\n`;
