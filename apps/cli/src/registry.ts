@@ -6,6 +6,7 @@ import { registerHistory } from './commands/history';
 import { registerKeys } from './commands/keys';
 import { registerLive } from './commands/live';
 import { registerParse } from './commands/parse';
+import { registerQuery } from './commands/query';
 import { registerSpool } from './commands/spool';
 import { registerStack } from './commands/stack';
 import { registerStart } from './commands/start';
@@ -13,4 +14,4 @@ import { registerStart } from './commands/start';
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerArchive, registerSpool, registerKeys, registerLive, registerDemo];
+export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerQuery, registerArchive, registerSpool, registerKeys, registerLive, registerDemo];

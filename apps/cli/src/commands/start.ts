@@ -29,6 +29,8 @@ export const APPS = [
     ],
   },
   { name: 'indexer', entry: 'apps/indexer/src/main.ts', health: 'http://127.0.0.1:9105/healthz', shows: ['indexer API http://127.0.0.1:8081/v1/history'] },
+  // After the indexer: it loads archive-only spans for rehydrate=auto.
+  { name: 'query', entry: 'apps/query/src/main.ts', health: 'http://127.0.0.1:9108/healthz', shows: ['query API http://127.0.0.1:8083/v1/query', "try: backlog query 'level:error | stats count() by service' --from -2h"] },
   // Its address is printed with a one-time login code (live.ts), never with the token.
   { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: [] },
 ] as const;

@@ -176,7 +176,8 @@ export class SearchAdapter implements SearchPort {
     if (req.trackTotalHits !== undefined) body.track_total_hits = req.trackTotalHits;
     if (req.aggs) body.aggs = req.aggs;
     if (req.runtimeMappings) body.runtime_mappings = req.runtimeMappings;
-    const res = await this.driver.search(asList(req.index), body);
+    if (req.pit) body.pit = { id: req.pit.id, keep_alive: req.pit.keepAlive };
+    const res = await this.driver.search(req.pit ? [] : asList(req.index), body);
     const hits = res.hits as { total?: unknown; hits?: unknown } | undefined;
     if (!hits || !Array.isArray(hits.hits)) throw new SearchError('SEARCH_RESPONSE_INVALID', 'search: no hits in the answer');
     const total = hits.total as { value?: unknown; relation?: unknown } | number | undefined;
@@ -196,6 +197,18 @@ export class SearchAdapter implements SearchPort {
     };
     if (res.aggregations) out.aggregations = res.aggregations as Json;
     return out;
+  }
+
+  async openPointInTime(index: string | string[], keepAlive: string): Promise<string> {
+    this.open();
+    const id = await this.driver.openPit(asList(index), keepAlive);
+    if (!id) throw new SearchError('SEARCH_RESPONSE_INVALID', 'open point in time: no id in the answer');
+    return id;
+  }
+
+  async closePointInTime(id: string): Promise<void> {
+    this.open();
+    await this.driver.closePit(id);
   }
 
   async count(index: string | string[], query?: Json): Promise<number> {

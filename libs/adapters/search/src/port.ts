@@ -125,6 +125,11 @@ export interface SearchRequest {
    * `_source`). OpenSearch 2 has no such request section: the query translation never sends it there.
    */
   runtimeMappings?: Json;
+  /**
+   * Search a point in time (`openPointInTime`) instead of `index`: the same documents page after page.
+   * `keepAlive` (`2m`) extends its life from this request on. `index` is then ignored.
+   */
+  pit?: { id: string; keepAlive: string };
 }
 
 export interface SearchHit<T> {
@@ -183,6 +188,14 @@ export interface SearchPort {
    */
   getMappings(index: string | string[]): Promise<Record<string, Json>>;
   search<T = Json>(request: SearchRequest): Promise<SearchResult<T>>;
+  /**
+   * Opens a point in time over the indices matching `index` (names or patterns; none matching is
+   * allowed) for `search({pit})` with `searchAfter`. Elasticsearch `_pit`, OpenSearch `_search/point_in_time`.
+   * Returns its id (the answers carry the same id on both engines, so the first one is kept).
+   */
+  openPointInTime(index: string | string[], keepAlive: string): Promise<string>;
+  /** Frees a point in time early; an unknown or expired id is no error. */
+  closePointInTime(id: string): Promise<void>;
   count(index: string | string[], query?: Json): Promise<number>;
   refresh(index: string | string[]): Promise<void>;
   health(): Promise<ClusterHealth>;

@@ -8,7 +8,7 @@ import { deepFreeze, type DeepReadonly } from './freeze';
 import { appEnvPrefix, configKeys, parseEnvValue } from './keys';
 
 /** The apps DESIGN.md names, plus the CLI: the sections a shared config file may have under `apps:`. */
-export const BACKLOG_APPS = ['harvester', 'nacl-gateway', 'es-consumer', 'compressor', 'indexer', 'live-receiver', 'cli'] as const;
+export const BACKLOG_APPS = ['harvester', 'nacl-gateway', 'es-consumer', 'compressor', 'indexer', 'live-receiver', 'query', 'cli'] as const;
 
 export interface LoadConfigOptions<S extends z.ZodType> {
   /** The app's name (`harvester`, `es-consumer`, …): picks `BACKLOG_<APP>_*` and the file's `apps.<app>` section. */

@@ -18,7 +18,11 @@ export interface Driver {
   catIndices(pattern: string): Promise<Json[]>;
   getMapping(index: string): Promise<Json>;
   putMapping(index: string, body: Json): Promise<void>;
+  /** `index` empty: no index in the path (a point-in-time search names its PIT in the body). */
   search(index: string[], body: Json): Promise<Json>;
+  /** Returns the point in time's id. */
+  openPit(index: string[], keepAlive: string): Promise<string>;
+  closePit(id: string): Promise<void>;
   count(index: string[], body: Json | undefined): Promise<Json>;
   refresh(index: string[]): Promise<void>;
   clusterHealth(): Promise<Json>;

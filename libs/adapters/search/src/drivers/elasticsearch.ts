@@ -62,7 +62,16 @@ export class ElasticsearchDriver implements Driver {
   }
 
   search(index: string[], body: Json): Promise<Json> {
-    return this.call('search', () => this.client.search({ index, ...body } as estypes.SearchRequest));
+    return this.call('search', () => this.client.search({ ...(index.length ? { index } : {}), ...body } as estypes.SearchRequest));
+  }
+
+  async openPit(index: string[], keepAlive: string): Promise<string> {
+    const res = await this.call('open point in time', () => this.client.openPointInTime({ index, keep_alive: keepAlive }));
+    return String(res.id ?? '');
+  }
+
+  async closePit(id: string): Promise<void> {
+    await this.call('close point in time', () => this.client.closePointInTime({ id }, { ignore: [404] }));
   }
 
   count(index: string[], body: Json | undefined): Promise<Json> {

@@ -64,7 +64,16 @@ export class OpenSearchDriver implements Driver {
   }
 
   search(index: string[], body: Json): Promise<Json> {
-    return this.call('search', () => this.client.search({ index, body: body as never }));
+    return this.call('search', () => this.client.search({ ...(index.length ? { index } : {}), body: body as never }));
+  }
+
+  async openPit(index: string[], keepAlive: string): Promise<string> {
+    const res = await this.call('open point in time', () => this.client.createPit({ index, keep_alive: keepAlive, allow_partial_pit_creation: false }));
+    return String(res.pit_id ?? '');
+  }
+
+  async closePit(id: string): Promise<void> {
+    await this.call('close point in time', () => this.client.deletePit({ body: { pit_id: [id] } }, { ignore: [404] }));
   }
 
   count(index: string[], body: Json | undefined): Promise<Json> {
