@@ -1,6 +1,6 @@
 import { type Json, type SearchPort, catalogueFromMappings, logsCatalogue, readQueryResult, translatePlan } from '@backlog/adapter-search';
-import { type S3Port, listArchiveParts } from '@backlog/adapter-s3';
-import { streamsInRange } from '@backlog/core-codec';
+import { type S3Port, partStoreOf } from '@backlog/adapter-s3';
+import { listArchiveParts, streamsInRange } from '@backlog/core-codec';
 import type { Logger } from '@backlog/core-pipeline';
 import {
   type ArchiveFilter,
@@ -424,7 +424,7 @@ export class QueryService {
       return { status: 'over_cap', filter: filter?.text ?? '', parts: 0, events: 0, bytes: 0, estimatedSeconds: 0, cap: this.cap(input), spans: [], hint: `${(totalMs / 86_400_000).toFixed(0)} days are only in the archive: ask a range of at most 31 days of them at a time` };
     }
     for (const s of pieces) {
-      const listing = await listArchiveParts(this.s3, input.env, s.fromMs, s.toMs);
+      const listing = await listArchiveParts(partStoreOf(this.s3), input.env, s.fromMs, s.toMs);
       let parts = 0;
       let events = 0;
       let bytes = 0;

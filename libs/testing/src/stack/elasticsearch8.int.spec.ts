@@ -8,11 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, errors } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, stackInfo, testNamespace } from '@backlog/testing';
-import { type StackConfig, loadStackConfig, repoRoot } from './config';
-import { ES8_MODULES, elasticsearch8Server } from './elasticsearch8';
-import { StackError } from './proc';
-import { upOne } from './stack';
+import { freePort, stackInfo, testNamespace } from '../index';
+import { type StackConfig, loadStackConfig, repoRoot, ES8_MODULES, elasticsearch8Server, StackError, upOne } from '@backlog/platform-stack';
 
 const url = stackInfo().elasticsearch?.url;
 const pinned = /<artifactId>elasticsearch<\/artifactId><version>([^<]+)</.exec(readFileSync(join(repoRoot(), 'deploy/local/elasticsearch8/pom.xml'), 'utf8'))?.[1];

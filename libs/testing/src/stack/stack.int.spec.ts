@@ -3,11 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadStackConfig } from './config';
-import { StackError } from './proc';
-import { kafkaServer } from './servers';
-import { stackStatus, stackUp, upOne } from './stack';
-import { stackInfo } from '@backlog/testing';
+import { stackInfo } from '../index';
+import { loadStackConfig, StackError, kafkaServer, stackStatus, stackUp, upOne } from '@backlog/platform-stack';
 
 describe('local stack', () => {
   it('reports every server running and healthy', async () => {
