@@ -1,11 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { createKafka } from '@backlog/adapter-kafka';
-import { type S3Port, createS3 } from '@backlog/adapter-s3';
-import { type BatchEvent, encodeBatch, harvestTopic, parseManifest, type PartManifest, windowOf } from '@backlog/core-codec';
+import { createBz2Decoder, partReaderIo } from '@backlog/adapter-bz2';
+import { type S3Port, createS3, partStoreOf } from '@backlog/adapter-s3';
+import { type BatchEvent, decodeText, encodeBatch, harvestTopic, parseManifest, type PartManifest, readPartEvents, windowOf } from '@backlog/core-codec';
 import { type StackInfo, repoRoot } from '@backlog/testing';
-import unbzip2 from 'unbzip2-stream';
 
 export { freePort, sleep, waitFor } from '@backlog/testing';
 
@@ -89,22 +88,21 @@ export async function manifests(s3: S3Port, env: string): Promise<{ key: string;
   return Promise.all(keys.map(async (key) => ({ key, m: parseManifest(await s3.get(key)) })));
 }
 
-/** Event ids of every part under env/, decompressed by the system's `bzip2 -d`. */
+/** Event ids of every part under env/, read through the archive read path (sha256 and count checked). */
 export async function archivedIds(s3: S3Port, env: string): Promise<string[]> {
   const ids: string[] = [];
-  for (const { key } of await manifests(s3, env)) {
-    const obj = await s3.get(key.replace(/\.json$/, '.log.bz2'));
-    const text = execFileSync('bzip2', ['-d', '-c'], { input: obj, maxBuffer: 1 << 30 }).toString();
-    for (const line of text.split('\n')) if (line) ids.push((JSON.parse(line) as { event: { id: string } }).event.id);
+  const io = partReaderIo(partStoreOf(s3));
+  for (const { key, m } of await manifests(s3, env)) {
+    for await (const lines of readPartEvents(io, { key: key.replace(/\.json$/, '.log.bz2'), manifest: m })) {
+      for (const line of lines) ids.push((JSON.parse(line) as { event: { id: string } }).event.id);
+    }
   }
   return ids;
 }
 
+/** The whole text of bz2 bytes as the JS decoder (`unbzip2-stream`) reads it. */
 export function unbzip2Text(buf: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    Readable.from([buf]).pipe(unbzip2()).on('data', (d: Buffer) => chunks.push(d)).on('end', () => resolve(Buffer.concat(chunks).toString())).on('error', reject);
-  });
+  return decodeText(createBz2Decoder({ decoder: 'unbzip2-stream' }), buf);
 }
 
 /** The compressor as a real child process (`node --import tsx apps/compressor/src/main.ts`). */

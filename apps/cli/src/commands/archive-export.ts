@@ -2,7 +2,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { S3Port } from '@backlog/adapter-s3';
-import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
+import { CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive export`: the events of [from, to) as NDJSON, windows in order and within a window
@@ -111,11 +111,7 @@ export async function exportArchive(s3: S3Port, opts: ExportOptions): Promise<Ru
     const stall = stallAfterParts();
 
     for await (const r of run.read(s3, opts)) {
-      if (opts.stopping?.requested) {
-        run.stopped = true;
-        break;
-      }
-      let bad: BadPart | undefined = r.error ? run.badPart(r.part, r.error) : undefined;
+      let bad = r.bad;
       let events = 0;
       if (!bad && r.batches) {
         try {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Producer, ProduceRecord } from '@backlog/adapter-kafka';
 import type { S3Port } from '@backlog/adapter-s3';
 import { type BatchEvent, encodeBatch, harvestTopic } from '@backlog/core-codec';
-import { type BadPart, CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
+import { CheckpointStore, type RunOptions, type RunSummary, RunTracker, defaultStatePath, planRun, stableUuid, stallAfterParts, stallForever } from './archive-run';
 
 /**
  * `backlog archive replay --topic T`: the events of [from, to) produced again as h-<env> records
@@ -111,11 +111,7 @@ export async function replayArchive(s3: S3Port, producer: Producer, opts: Replay
   let records = 0;
 
   for await (const r of run.read(s3, opts)) {
-    if (opts.stopping?.requested) {
-      run.stopped = true;
-      break;
-    }
-    let bad: BadPart | undefined = r.error ? run.badPart(r.part, r.error) : undefined;
+    let bad = r.bad;
     let events = 0;
     if (!bad && r.batches) {
       const batcher = new ReplayBatcher(r.part.key, { ...DEFAULT_REPLAY_BATCH, ...opts.batch });

@@ -363,9 +363,12 @@ export class RunTracker {
     this.partsAlreadyDone = this.progress.parts;
   }
 
-  /** The parts left to do, in order, read ahead (readInOrder), their bytes counted in the progress line. */
-  read(s3: S3Port, opts: { fromMs: number; toMs: number; ahead?: number }): ReturnType<typeof readInOrder> {
-    return readInOrder(s3, this.todo, {
+  /**
+   * The parts left to do, in order, read ahead (readInOrder), their bytes counted in the progress line:
+   * each with its batches, or as a corrupt part (`bad`). Ends early, `stopped`, once `stopping` is requested.
+   */
+  async *read(s3: S3Port, opts: { fromMs: number; toMs: number; ahead?: number; stopping?: { requested: boolean } }): AsyncGenerator<{ part: ArchivePart; batches?: AsyncIterable<string[]>; bad?: BadPart }> {
+    const parts = readInOrder(s3, this.todo, {
       fromMs: opts.fromMs,
       toMs: opts.toMs,
       ahead: opts.ahead ?? 2,
@@ -374,6 +377,13 @@ export class RunTracker {
         this.progress.tick();
       },
     });
+    for await (const r of parts) {
+      if (opts.stopping?.requested) {
+        this.stopped = true;
+        return;
+      }
+      yield r.error ? { part: r.part, bad: this.badPart(r.part, r.error) } : { part: r.part, ...(r.batches ? { batches: r.batches } : {}) };
+    }
   }
 
   /** A part's error as a corrupt part; anything else (S3 unreachable, disk full…) is rethrown: fatal, the checkpoint holds what is done. */

@@ -466,7 +466,8 @@ export interface StoredPartProblem {
 /**
  * Fetches a listed part whole and checks it against its manifest (`checkPart`: sha256, sizes, stream
  * table, per-stream and total counts, @timestamp ranges, order, window). An object gone or over its
- * manifest's size (+1 MiB) is a problem, not an exception; other store errors are thrown.
+ * manifest's size (+1 MiB) is a problem, not an exception (`bytes` then undefined: nothing was checked);
+ * other store errors are thrown.
  */
 export async function checkStoredPart(io: { store: PartStore; decoder: Bz2DecoderPort }, part: ArchivePart): Promise<{ problems: StoredPartProblem[]; bytes?: number }> {
   const m = part.manifest;
