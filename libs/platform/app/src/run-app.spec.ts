@@ -78,6 +78,14 @@ describe('runApp', () => {
     expect(lines.some((l) => l.msg === 'drained')).toBe(true);
   });
 
+  it('a one-shot that is done: the drain without a "stopping" line, exit with its code', async () => {
+    const r = start({ ...ok, TINY_MODE: 'once' });
+    expect(await r.exited).toEqual({ code: 3, signal: null });
+    const lines = logLines(r);
+    expect(lines.some((l) => l.msg === 'drained')).toBe(true);
+    expect(lines.some((l) => l.msg === 'stopping')).toBe(false);
+  });
+
   it('a start that throws: "<app> failed to start", exit 1, no ready line', async () => {
     const r = start({ ...ok, TINY_MODE: 'start-fails' });
     expect(await r.exited).toEqual({ code: 1, signal: null });

@@ -15,6 +15,11 @@ export interface AppContext<C> {
    * that a supervisor restarts it. Safe to call more than once, and during start.
    */
   fatal(reason?: unknown): void;
+  /**
+   * The app's work is done (a one-shot command): the same drain without a "stopping" line, then exit with
+   * `code` (or the one `stop()` returns).
+   */
+  done(code?: number): void;
 }
 
 /** Where the telemetry server listens, once it does (port 0 in the config picks a free one). */
@@ -32,8 +37,11 @@ export interface AppComponent {
    * Returns the fields of the ready line (`{"ready":true,…}` on stdout) when `AppSpec.readyLine` is set.
    */
   start(telemetry: StartedTelemetry): Promise<Record<string, unknown> | void>;
-  /** Stops intake and drains downstream by `deadline` (epoch ms). Called once. */
-  stop(deadline: number): Promise<void>;
+  /**
+   * Stops intake and drains downstream by `deadline` (epoch ms). Called once. A number returned is the
+   * exit code (a one-shot command that was interrupted), instead of the shell's 0 or 1.
+   */
+  stop(deadline: number): Promise<number | void>;
 }
 
 export interface AppSpec<C> {
@@ -50,7 +58,7 @@ export interface AppSpec<C> {
    * Where `/metrics`, `/healthz` and `/livez` listen. Left out by an app whose component serves its own
    * (the live-receiver's, beside its HTTP server): then no telemetry server, and `start()` gets port 0.
    */
-  metrics?(config: C): { host?: string; port: number };
+  metrics?(config: C): { host?: string; port: number } | undefined;
   /** The drain's budget after SIGTERM/SIGINT or a fatal error, ms. */
   stopTimeoutMs(config: C): number;
   /**
@@ -100,11 +108,11 @@ async function run<C>(spec: AppSpec<C>): Promise<void> {
   let component: AppComponent | undefined;
   let telemetry: TelemetryServer | undefined;
   let stopping = false;
-  const shutdown = (code: number, fields: Record<string, unknown>): void => {
+  const shutdown = (code: number, fields: Record<string, unknown> | undefined): void => {
     if (stopping) return;
     stopping = true;
-    if (code === 0) logger.info('stopping', fields);
-    else logger.error('stopping', fields);
+    if (fields && code === 0) logger.info('stopping', fields);
+    else if (fields) logger.error('stopping', fields);
     const force = setTimeout(() => {
       logger.error('stop exceeded its deadline; exiting', { stopTimeoutMs });
       process.exit(1);
@@ -113,7 +121,8 @@ async function run<C>(spec: AppSpec<C>): Promise<void> {
     void (async () => {
       let exit = code;
       try {
-        await component?.stop(Date.now() + stopTimeoutMs);
+        const own = await component?.stop(Date.now() + stopTimeoutMs);
+        if (typeof own === 'number') exit = own;
       } catch (err) {
         logger.error('stop failed', { error: err });
         exit = 1;
@@ -127,6 +136,7 @@ async function run<C>(spec: AppSpec<C>): Promise<void> {
     logger,
     registry,
     fatal: (reason) => shutdown(1, { reason: 'fatal', ...(reason === undefined ? {} : { error: reason }) }),
+    done: (code = 0) => shutdown(code, undefined),
   };
 
   try {

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, errors } from '@elastic/elasticsearch';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, stackInfo, testNamespace } from '../index';
-import { type StackConfig, loadStackConfig, repoRoot, ES8_MODULES, elasticsearch8Server, StackError, upOne } from '@backlog/platform-stack';
+import { ES8_MODULES, type StackConfig, StackError, elasticsearch8Server, loadStackConfig, repoRoot, upOne } from '@backlog/platform-stack';
+import { freePort } from '../helpers';
+import { stackInfo, testNamespace } from '../test-context';
 
 const url = stackInfo().elasticsearch?.url;
 const pinned = /<artifactId>elasticsearch<\/artifactId><version>([^<]+)</.exec(readFileSync(join(repoRoot(), 'deploy/local/elasticsearch8/pom.xml'), 'utf8'))?.[1];

@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stackInfo } from '../index';
-import { loadStackConfig, StackError, kafkaServer, stackStatus, stackUp, upOne } from '@backlog/platform-stack';
+import { StackError, kafkaServer, loadStackConfig, stackStatus, stackUp, upOne } from '@backlog/platform-stack';
+import { stackInfo } from '../test-context';
 
 describe('local stack', () => {
   it('reports every server running and healthy', async () => {

@@ -3,6 +3,7 @@
 //   TINY_MODE=fatal        the component reports a fatal error 100 ms after start
 //   TINY_MODE=start-fails  start() throws
 //   TINY_MODE=stuck        stop() never returns (the shell's deadline ends it)
+//   TINY_MODE=once         a one-shot: done(3) right after start
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { loadConfig } from '@backlog/platform-config';
@@ -19,13 +20,14 @@ runApp({
   stopTimeoutMs: (cfg) => cfg.stopTimeoutMs,
   forceExitGraceMs: 500,
   readyLine: true,
-  create: ({ config, logger, fatal }) => {
+  create: ({ config, logger, fatal, done }) => {
     let drained = false;
     return {
       health: () => ({ ok: true, drained }),
       start: async (t) => {
         if (mode === 'start-fails') throw new Error('cannot bind');
         if (mode === 'fatal') setTimeout(() => fatal(new Error('lost the disk')), 100);
+        if (mode === 'once') setTimeout(() => done(3), 0);
         return { metricsPort: t.metricsPort };
       },
       stop: async (deadline) => {
