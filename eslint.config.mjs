@@ -6,10 +6,7 @@
 //   never: app → app, adapter → adapter, core → anything with I/O
 import nx from '@nx/eslint-plugin';
 
-const ioClients = [
-  'kafkajs', '@elastic/*', '@opensearch-project/*', '@aws-sdk/*', 'ioredis', '@nestjs/*', 'pino', 'prom-client',
-  'fastify', 'ws',
-];
+const ioClients = ['kafkajs', '@elastic/*', '@opensearch-project/*', '@aws-sdk/*', 'ioredis', '@nestjs/*', 'pino', 'prom-client', 'fastify', 'ws'];
 
 // Apps (and the CLI) reach Kafka, the search engines, S3, Redis and the metrics registry through the
 // adapters and platform-telemetry only, so that each client is configured, mapped to coded errors and
@@ -36,12 +33,15 @@ export default [
   {
     files: ['**/*.ts', '**/*.mts'],
     rules: {
-      '@nx/enforce-module-boundaries': ['error', {
-        enforceBuildableLibDependency: false,
-        allowCircularSelfDependency: false,
-        banTransitiveDependencies: false,
-        depConstraints,
-      }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allowCircularSelfDependency: false,
+          banTransitiveDependencies: false,
+          depConstraints,
+        },
+      ],
       '@typescript-eslint/no-explicit-any': 'warn',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -50,21 +50,27 @@ export default [
     // Tests of any project may use the test kit (stack details, namespaces); production code may not.
     files: ['**/*.spec.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': ['error', {
-        enforceBuildableLibDependency: false,
-        allowCircularSelfDependency: false,
-        banTransitiveDependencies: false,
-        depConstraints: depConstraints.map((c) => ({ ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] })),
-      }],
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allowCircularSelfDependency: false,
+          banTransitiveDependencies: false,
+          depConstraints: depConstraints.map((c) => ({ ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'] })),
+        },
+      ],
     },
   },
   {
     files: ['libs/core/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: nodeIo.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'core does no I/O: receive data through a port instead' })),
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeIo.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'core does no I/O: receive data through a port instead' })),
+        },
+      ],
     },
   },
 ];

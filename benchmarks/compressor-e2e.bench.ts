@@ -147,21 +147,27 @@ async function oneRound(r: number, warmup: BenchBatch[], batches: BenchBatch[], 
     };
     const warmEnds = await produce(warmup);
 
-    app = spawnApp(repoRoot(), 'compressor', 'apps/compressor/src/main.ts', {
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      BACKLOG_ENV: env,
-      BACKLOG_KAFKA_BROKERS: cfg.kafka.brokers.join(','),
-      BACKLOG_S3_ENDPOINT: cfg.s3.endpoint,
-      BACKLOG_S3_REGION: cfg.s3.region,
-      BACKLOG_S3_BUCKET: cfg.s3.bucket,
-      BACKLOG_S3_ACCESS_KEY_ID: cfg.s3.accessKeyId,
-      BACKLOG_S3_SECRET_ACCESS_KEY: cfg.s3.secretAccessKey,
-      BACKLOG_COMPRESSOR_METRICS_PORT: '0',
-      BACKLOG_COMPRESSOR_IDLE_SECONDS: '1',
-      BACKLOG_COMPRESSOR_WORKERS: String(cfg.workers),
-      BACKLOG_COMPRESSOR_PARTITIONS_CONSUMED_CONCURRENTLY: String(cfg.partitions),
-      BACKLOG_COMPRESSOR_SPILL_DIR: join(tmp, 'spill'),
-    }, COMPRESSOR_NODE_FLAGS);
+    app = spawnApp(
+      repoRoot(),
+      'compressor',
+      'apps/compressor/src/main.ts',
+      {
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        BACKLOG_ENV: env,
+        BACKLOG_KAFKA_BROKERS: cfg.kafka.brokers.join(','),
+        BACKLOG_S3_ENDPOINT: cfg.s3.endpoint,
+        BACKLOG_S3_REGION: cfg.s3.region,
+        BACKLOG_S3_BUCKET: cfg.s3.bucket,
+        BACKLOG_S3_ACCESS_KEY_ID: cfg.s3.accessKeyId,
+        BACKLOG_S3_SECRET_ACCESS_KEY: cfg.s3.secretAccessKey,
+        BACKLOG_COMPRESSOR_METRICS_PORT: '0',
+        BACKLOG_COMPRESSOR_IDLE_SECONDS: '1',
+        BACKLOG_COMPRESSOR_WORKERS: String(cfg.workers),
+        BACKLOG_COMPRESSOR_PARTITIONS_CONSUMED_CONCURRENTLY: String(cfg.partitions),
+        BACKLOG_COMPRESSOR_SPILL_DIR: join(tmp, 'spill'),
+      },
+      COMPRESSOR_NODE_FLAGS,
+    );
     const pid = app.child.pid as number;
     const deadline = Date.now() + cfg.timeoutS * 1000;
     while (!app.tail(200).includes('"ready":true')) {
@@ -256,7 +262,9 @@ async function main() {
   // Warm-up events an hour before those: their windows are sealed before the measured ones begin.
   const warmup = cfg.warmupMib > 0 ? buildBatches(cfg.warmupMib * MiB, corpus, start - 3600_000).batches : [];
   const gz = batches.reduce((n, b) => n + b.value.length, 0);
-  log(`compressor-e2e: ${batches.length} batches, ${events} events, ${(bytes / 1e6).toFixed(1)} MB NDJSON (${(gz / 1e6).toFixed(1)} MB gzip), ${cfg.partitions} partitions, ${cfg.workers} encoders, ${cfg.rounds} rounds`);
+  log(
+    `compressor-e2e: ${batches.length} batches, ${events} events, ${(bytes / 1e6).toFixed(1)} MB NDJSON (${(gz / 1e6).toFixed(1)} MB gzip), ${cfg.partitions} partitions, ${cfg.workers} encoders, ${cfg.rounds} rounds`,
+  );
   const tmp = mkdtempSync(join(tmpdir(), 'bench-compressor-e2e-'));
   const loadBefore = loadavg();
   try {
@@ -274,10 +282,10 @@ async function main() {
       target: '— (context for compressor: what Kafka, S3 and c-<env> add)',
       notes: [
         `h-<env> (real Kafka) → the compressor app as deployed (its own process, node ${COMPRESSOR_NODE_FLAGS.join(' ')} as backlog start runs it, default settings, idle rule 1 s) → parts in the S3 server and c-<env>, offsets committed to the end. Every round uses a fresh env: the app first compresses ${cfg.warmupMib} MiB of older events (warm-up, untimed), then the measured events are produced while it runs. The parts are read back and must hold every event once.`,
-        'per core = MB per CPU-second of the compressor process (all threads) + its encoder runners and their lbzip2 children (from /proc), from the warm-up\'s last commit to the measured events\' last commit; the broker and the S3 server are other processes and not counted. Baseline: lbzip2 -n1 -9 on the NDJSON the measured parts hold, right after each round; the round with the median ratio is reported.',
+        "per core = MB per CPU-second of the compressor process (all threads) + its encoder runners and their lbzip2 children (from /proc), from the warm-up's last commit to the measured events' last commit; the broker and the S3 server are other processes and not counted. Baseline: lbzip2 -n1 -9 on the NDJSON the measured parts hold, right after each round; the round with the median ratio is reported.",
         'wall = first measured record produced → every partition committed to its end (polled every 50 ms from the broker). The producer (one kafkajs producer, 20 records per send, acks=all) needs well under a second; the rest is the tail after the last record: the idle rule (1 s, checked every 0.5 s) that seals the last windows, their seal, and the commit interval (1 s). So it tells how soon the last events are archived and committed once records stop, not the throughput; the CPU row is the throughput figure.',
         `events: the loghub mixture as in benchmarks/compressor (${corpus.length} datasets, 8 hosts, UUIDv7-style ids, ms timestamps), three hours old.`,
-        'main_cpu_s = the compressor process, split into its JS thread (gunzip, scan, sort, kafkajs, the AWS SDK, syscalls) and its other threads (V8 garbage collection and compilation, libuv\'s pool).',
+        "main_cpu_s = the compressor process, split into its JS thread (gunzip, scan, sort, kafkajs, the AWS SDK, syscalls) and its other threads (V8 garbage collection and compilation, libuv's pool).",
         `load average before/after: ${la(loadBefore)} / ${la(loadAfter)}.`,
       ],
       params: { mib: cfg.mib, rounds: cfg.rounds, partitions: cfg.partitions, workers: cfg.workers, events, batches: batches.length, gzipMB: round(gz / 1e6, 1), windowSeconds: WINDOW_SECONDS },

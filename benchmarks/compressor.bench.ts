@@ -279,10 +279,14 @@ async function main() {
     const lbRatio = allBytes / lbRatioBytes;
     const other = run.cpu.self - run.stage.decode - run.stage.assemble;
     const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
-    log(`pipeline   ${perCoreCpu.toFixed(2)} MB per CPU-second (${(events / pipeCpu).toFixed(0)} events), CPU ${pipeCpu.toFixed(2)} s = encoders ${run.cpu.children.toFixed(2)} + main ${run.cpu.self.toFixed(2)} (by the clock in sync code: decode ${run.stage.decode.toFixed(2)}, assemble ${run.stage.assemble.toFixed(2)}; the rest — merge/cut/writev/GC — ${other.toFixed(2)}); slow-path lines ${run.stage.slowLines}, lines proved by a known layout ${run.stage.layoutLines} of ${events}`);
+    log(
+      `pipeline   ${perCoreCpu.toFixed(2)} MB per CPU-second (${(events / pipeCpu).toFixed(0)} events), CPU ${pipeCpu.toFixed(2)} s = encoders ${run.cpu.children.toFixed(2)} + main ${run.cpu.self.toFixed(2)} (by the clock in sync code: decode ${run.stage.decode.toFixed(2)}, assemble ${run.stage.assemble.toFixed(2)}; the rest — merge/cut/writev/GC — ${other.toFixed(2)}); slow-path lines ${run.stage.slowLines}, lines proved by a known layout ${run.stage.layoutLines} of ${events}`,
+    );
     log(`           main ${round(run.cpu.self / mb, 4)} CPU-s per MB (steady state)${warm ? `; ${warm}` : ''}`);
     log(`           wall ${pipeWall.toFixed(1)} MB/s on ${usedCores} cores = ${(pipeWall / usedCores).toFixed(2)} MB/s per core; cores kept busy ${busyCores.toFixed(2)} of ${usedCores}`);
-    log(`lbzip2 -n1 ${lbPerCoreCpu.toFixed(2)} MB per CPU-second (CPU ${lb.cpuSeconds.toFixed(2)} s in the median round; wall ${lbWall.toFixed(2)} MB/s)   bzip2 -9 ${bzPerCoreCpu.toFixed(2)} MB per CPU-second`);
+    log(
+      `lbzip2 -n1 ${lbPerCoreCpu.toFixed(2)} MB per CPU-second (CPU ${lb.cpuSeconds.toFixed(2)} s in the median round; wall ${lbWall.toFixed(2)} MB/s)   bzip2 -9 ${bzPerCoreCpu.toFixed(2)} MB per CPU-second`,
+    );
     log(`median of ${rounds.length} rounds; per-core ratios by round: ${rounds.map((x) => x.ratio.toFixed(3)).join(' / ')}`);
     // ratio = 1 / (encoders ÷ baseline + main ÷ baseline): the main thread's share is the pipeline's own cost.
     const mainShare = run.cpu.self / lb.cpuSeconds;
@@ -291,8 +295,12 @@ async function main() {
     log(
       `floor      gunzip → lbzip2 jobs, nothing else: ratio ${floorRatio(med).toFixed(3)} = 1 / (encoders ${(floor.cpu.children / lb.cpuSeconds).toFixed(3)} + main ${(floor.cpu.self / lb.cpuSeconds).toFixed(3)}); by round ${rounds.map((x) => floorRatio(x).toFixed(3)).join(' / ')}; the pipeline costs ${((pipeCpu / floorCpu - 1) * 100).toFixed(1)} % over its floor`,
     );
-    log(`side by side lbzip2 -n1 ×${workers}: ${side.cpuSeconds.toFixed(2)} CPU-s = ${(side.cpuSeconds / lb.cpuSeconds).toFixed(3)} × lbzip2 -n1 alone; by round ${rounds.map((x) => (x.side.cpuSeconds / x.lb.cpuSeconds).toFixed(3)).join(' / ')}`);
-    log(`per-core ratio (CPU) ${(perCoreCpu / lbPerCoreCpu).toFixed(3)}   per-core ratio (wall) ${(pipeWall / usedCores / lbWall).toFixed(3)}   compression ${ratio.toFixed(2)}:1 (lbzip2 alone ${lbRatio.toFixed(2)}:1)   peak RSS ${(rssPeak / MiB).toFixed(0)} MiB   load ${la(loadBefore)} → ${la(loadAfter)}`);
+    log(
+      `side by side lbzip2 -n1 ×${workers}: ${side.cpuSeconds.toFixed(2)} CPU-s = ${(side.cpuSeconds / lb.cpuSeconds).toFixed(3)} × lbzip2 -n1 alone; by round ${rounds.map((x) => (x.side.cpuSeconds / x.lb.cpuSeconds).toFixed(3)).join(' / ')}`,
+    );
+    log(
+      `per-core ratio (CPU) ${(perCoreCpu / lbPerCoreCpu).toFixed(3)}   per-core ratio (wall) ${(pipeWall / usedCores / lbWall).toFixed(3)}   compression ${ratio.toFixed(2)}:1 (lbzip2 alone ${lbRatio.toFixed(2)}:1)   peak RSS ${(rssPeak / MiB).toFixed(0)} MiB   load ${la(loadBefore)} → ${la(loadAfter)}`,
+    );
     const summary = {
       name: 'compressor',
       target: 'per core ≥ 0.9 × lbzip2 -n1; compression ratio ≥ 12:1',
@@ -300,7 +308,7 @@ async function main() {
         'h-<env> gzip batches → gunzip + byte scan (no JSON.parse) → assemble per window → counting sort by ms within the window → 4 MiB streams → jobs of ≤ 16 MiB, each one lbzip2 -n1 -9 process (started by a long-lived sh runner), one job per core → sealed parts; Kafka and S3 excluded.',
         'per core = MB per CPU-second: pipeline CPU = this process (all threads) + every encoder process (from /proc/self/stat); baseline = lbzip2 -n1 (one thread) on the same NDJSON, its CPU measured the same way, right after each pipeline round; the round with the median ratio is reported and every round listed (rounds_ratio). The ratio is bare-compression CPU ÷ pipeline CPU = 1 / (encoder_share + main_share), each a CPU time ÷ the baseline CPU; main_share is what the pipeline adds to compression (the encoders do the baseline work, its run-to-run spread of 10–25 % on a shared machine included).',
         'wall figures beside it: MB/s ÷ cores the pipeline may use (workers), and the cores it actually kept busy (CPU ÷ wall).',
-        'floor (same rounds, right after the baseline): the same gzip batches through the pipeline\'s own gunzip, concatenated as they come (no scan, no windows, no sort, no manifests) into ~4 MiB streams and ≤ 16 MiB jobs on the same lbzip2 pool. It is what a compressor of h-<env> batches built this way (Node\'s gunzip, lbzip2 jobs on every core) pays before any work of its own, so its ratio bounds the row above on this machine (docs/adr/0013). vs_floor = floor CPU ÷ pipeline CPU: the share of the pipeline\'s CPU that is not its own work.',
+        "floor (same rounds, right after the baseline): the same gzip batches through the pipeline's own gunzip, concatenated as they come (no scan, no windows, no sort, no manifests) into ~4 MiB streams and ≤ 16 MiB jobs on the same lbzip2 pool. It is what a compressor of h-<env> batches built this way (Node's gunzip, lbzip2 jobs on every core) pays before any work of its own, so its ratio bounds the row above on this machine (docs/adr/0013). vs_floor = floor CPU ÷ pipeline CPU: the share of the pipeline's CPU that is not its own work.",
         `side by side: lbzip2 -n1 on ${workers} slices of the NDJSON at once (one per core), CPU ÷ lbzip2 -n1 alone: what bare compression costs when every core compresses, as the pipeline's encoders do.`,
         `events: ECS NDJSON from the loghub mixture (${corpus.length} datasets), UUIDv7-style ids, ms timestamps, 8 hosts.`,
         `load average before/after: ${la(loadBefore)} / ${la(loadAfter)} (the machine is shared; the integrator reruns on a quiet one).`,
@@ -308,7 +316,18 @@ async function main() {
           ? `steady state: ${cfg.warmupMib} MiB of other events went through the same pipeline first, untimed (the compressor is a long-running process; V8 compiles its hot code in the first seconds). ${warm}, against ${round(run.cpu.self / (raw / 1e6), 4)} warm.`
           : 'no warm-up pass: the figure includes V8 compiling the hot code (cold start).',
       ],
-      params: { mib: cfg.mib, warmupMib: cfg.warmupMib, rounds: cfg.rounds, workers, cores, events, parts: run.parts.length, encoder: run.encoder, bzip2Mib: round(sub.length / MiB), nodeFlags: COMPRESSOR_NODE_FLAGS.join(' ') },
+      params: {
+        mib: cfg.mib,
+        warmupMib: cfg.warmupMib,
+        rounds: cfg.rounds,
+        workers,
+        cores,
+        events,
+        parts: run.parts.length,
+        encoder: run.encoder,
+        bzip2Mib: round(sub.length / MiB),
+        nodeFlags: COMPRESSOR_NODE_FLAGS.join(' '),
+      },
       results: [
         {
           case: 'sealed parts per core (CPU)',

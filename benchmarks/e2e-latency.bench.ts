@@ -63,7 +63,10 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const env = `bench${randomBytes(3).toString('hex')}`;
 const run = randomBytes(4).toString('hex');
 const searchUrl = cfg.search.url.replace(/\/+$/, '');
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 // ── stopping: a signal (bench --timeout sends SIGTERM) or the hard deadline aborts every wait ─────────
 const abort = new AbortController();
@@ -176,7 +179,11 @@ class Tracker {
         query: { bool: { should, minimum_should_match: 1 } },
         ...(after ? { search_after: [after] } : {}),
       };
-      const res = await es<{ hits: { hits: { _id: string; _source?: { event?: { created?: string } } }[] } }>('POST', `/${this.indexPattern}/_search?ignore_unavailable=true&allow_no_indices=true`, body);
+      const res = await es<{ hits: { hits: { _id: string; _source?: { event?: { created?: string } } }[] } }>(
+        'POST',
+        `/${this.indexPattern}/_search?ignore_unavailable=true&allow_no_indices=true`,
+        body,
+      );
       const now = Date.now();
       for (const h of res.hits.hits) {
         const seq = this.seqOf(h._id);
@@ -320,7 +327,11 @@ const connection: Record<string, string | undefined> = {
   BACKLOG_SEARCH_ENGINE: cfg.search.engine,
 };
 function ownEnvOnly(prefix: string): Record<string, undefined> {
-  return Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith(prefix)).map((k) => [k, undefined]));
+  return Object.fromEntries(
+    Object.keys(process.env)
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => [k, undefined]),
+  );
 }
 
 const PARTITIONS = 3;
@@ -383,7 +394,9 @@ function report(t: Tracker, r: Omit<CaseResult, 'fig' | 'sent' | 'found' | 'poll
   const s = (v: number | null) => (v === null ? '—' : `${(v / 1000).toFixed(2)} s`);
   log(`${t.label}: sent ${t.sent}, found ${t.found}${t.found === t.sent ? ' (all)' : ` — ${t.sent - t.found} MISSING`}; load ${r.load}`);
   log(`  receive → searchable: p50 ${s(fig.fromCreated.p50)} · p95 ${s(fig.fromCreated.p95)} · p99 ${s(fig.fromCreated.p99)} · max ${s(fig.fromCreated.max)}`);
-  log(`  send → searchable:    p50 ${s(fig.fromSent.p50)} · p95 ${s(fig.fromSent.p95)}; send → receive at most ${fig.recvGapMax} ms; ${t.polls} polls, ${(t.pollMsTotal / Math.max(1, t.polls)).toFixed(0)} ms each, ${t.pollErrors} failed`);
+  log(
+    `  send → searchable:    p50 ${s(fig.fromSent.p50)} · p95 ${s(fig.fromSent.p95)}; send → receive at most ${fig.recvGapMax} ms; ${t.polls} polls, ${(t.pollMsTotal / Math.max(1, t.polls)).toFixed(0)} ms each, ${t.pollErrors} failed`,
+  );
   return { ...r, sent: t.sent, found: t.found, fig, pollMs: t.pollMsTotal / Math.max(1, t.polls) };
 }
 
@@ -482,7 +495,11 @@ async function harvesterCase(label: string, flushMs: number, rate: number, secon
 
 // ── main ────────────────────────────────────────────────────────────────────────────────────────
 async function main(): Promise<void> {
-  const search = await createSearch({ node: cfg.search.url, engine: cfg.search.engine, ...(cfg.search.apiKey ? { auth: { apiKey: cfg.search.apiKey } } : cfg.search.username ? { auth: { username: cfg.search.username, password: cfg.search.password ?? '' } } : {}) });
+  const search = await createSearch({
+    node: cfg.search.url,
+    engine: cfg.search.engine,
+    ...(cfg.search.apiKey ? { auth: { apiKey: cfg.search.apiKey } } : cfg.search.username ? { auth: { username: cfg.search.username, password: cfg.search.password ?? '' } } : {}),
+  });
   const kafka = createKafka({ brokers: [...cfg.kafka.brokers], clientId: `bench-${env}`, logLevel: 'nothing' });
   let consumer: AppProcess | undefined;
   const loadStart = load();
@@ -520,19 +537,37 @@ async function main(): Promise<void> {
       name: 'e2e-latency',
       target: 'p95 < 3 s from harvester receive to searchable with a 1 s flush',
       results: [
-        { case: `flush 1 s: ${cfg.fastRate}/s × ${cfg.fastSeconds} s, harvester → Kafka → es-consumer → ${search.engine}`, ...figs(fast), baseline: rawBase, ratio: ratio(fast), target: `p95 < 3 s (${fastP95 < 3000 ? 'met' : 'not met'})` },
+        {
+          case: `flush 1 s: ${cfg.fastRate}/s × ${cfg.fastSeconds} s, harvester → Kafka → es-consumer → ${search.engine}`,
+          ...figs(fast),
+          baseline: rawBase,
+          ratio: ratio(fast),
+          target: `p95 < 3 s (${fastP95 < 3000 ? 'met' : 'not met'})`,
+        },
         { case: `flush 30 s: ${cfg.slowRate}/s × ${cfg.slowSeconds} s, same pipeline`, ...figs(slow), baseline: rawBase, ratio: ratio(slow), target: '— (≈ flush + refresh)' },
         { case: `engine only: raw _bulk every 100 ms, ${cfg.fastRate}/s × ${cfg.baselineSeconds} s`, ...figs(raw), baseline: 'self', ratio: 1 },
       ],
       notes: [
-        'Latency = response time of the first `_search` that returned the event − its event.created (set by the harvester input on receive; same host clock). Polled every ' + `${cfg.pollMs} ms for the unseen ids; nothing forces a refresh, nothing reads by id (real-time GET would not be "searchable").`,
+        'Latency = response time of the first `_search` that returned the event − its event.created (set by the harvester input on receive; same host clock). Polled every ' +
+          `${cfg.pollMs} ms for the unseen ids; nothing forces a refresh, nothing reads by id (real-time GET would not be "searchable").`,
         `Index refresh interval (set by the es-consumer's template): ${refresh}. ratio = case p95 ÷ engine-only p95 (the refresh + polling floor), measured in the same run.`,
         `Send → receive (the harvester's event.created − this script's send time) at most ${fast.fig.recvGapMax} ms (flush 1 s) / ${slow.fig.recvGapMax} ms (flush 30 s); from send, p95 ${sec(fast.fig.fromSent.p95)} s / ${sec(slow.fig.fromSent.p95)} s.`,
-        'Real processes: apps/harvester/src/main.ts (json_tcp input, output kafka through its spool, fsync on) and apps/es-consumer/src/main.ts (defaults: bulk 2,000 docs, 2 in flight per partition), private env, topic h-<env> with 3 partitions (one harvester key → one partition). The day\'s index is created by a warm-up before the clock; `batches` = batches the harvester had acknowledged during the case (a batch also ends at a 5-minute window of @timestamp).',
+        "Real processes: apps/harvester/src/main.ts (json_tcp input, output kafka through its spool, fsync on) and apps/es-consumer/src/main.ts (defaults: bulk 2,000 docs, 2 in flight per partition), private env, topic h-<env> with 3 partitions (one harvester key → one partition). The day's index is created by a warm-up before the clock; `batches` = batches the harvester had acknowledged during the case (a batch also ends at a 5-minute window of @timestamp).",
         'The harvester checks batch age every min(1 s, flush ÷ 2) (apps/harvester/src/shipping/shipper.ts), so at a 1 s flush a batch closes 1.0–1.5 s after its first event, at 30 s after 30–31 s: part of the figures above.',
         `Load average (1/5/15 min) at start ${loadStart}; per case, the 1-min figure after it (the machine was shared with other work).`,
       ],
-      params: { env, engine: search.engine, fastRate: cfg.fastRate, fastSeconds: cfg.fastSeconds, slowRate: cfg.slowRate, slowSeconds: cfg.slowSeconds, baselineSeconds: cfg.baselineSeconds, pollMs: cfg.pollMs, refreshInterval: refresh, partitions: PARTITIONS },
+      params: {
+        env,
+        engine: search.engine,
+        fastRate: cfg.fastRate,
+        fastSeconds: cfg.fastSeconds,
+        slowRate: cfg.slowRate,
+        slowSeconds: cfg.slowSeconds,
+        baselineSeconds: cfg.baselineSeconds,
+        pollMs: cfg.pollMs,
+        refreshInterval: refresh,
+        partitions: PARTITIONS,
+      },
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
@@ -545,7 +580,9 @@ async function main(): Promise<void> {
     await admin.connect().catch(() => undefined);
     await admin.deleteTopics([harvestTopic(env)]).catch((e: Error) => log(`cleanup: topic: ${e.message}`));
     await admin.disconnect().catch(() => undefined);
-    await deleteGroup(`es-consumer-${env}`).catch((e: Error & { groups?: { error?: Error }[] }) => log(`cleanup: group: ${e.message}${e.groups ? `: ${e.groups.map((g) => g.error?.message).join('; ')}` : ''}`));
+    await deleteGroup(`es-consumer-${env}`).catch((e: Error & { groups?: { error?: Error }[] }) =>
+      log(`cleanup: group: ${e.message}${e.groups ? `: ${e.groups.map((g) => g.error?.message).join('; ')}` : ''}`),
+    );
     log(`cleaned up: logs-${env}-*, template backlog-logs-${env}, topic ${harvestTopic(env)}, group es-consumer-${env}`);
   }
 }

@@ -86,7 +86,9 @@ async function main() {
   await admin.ensureTopics([{ topic: harvestTopic(env), partitions: cfg.partitions }]);
 
   try {
-    log(`es-consumer bench: env ${env}, ${cfg.events} events, ${cfg.perBatch}/record, ${cfg.partitions} partitions, bulk ${cfg.bulkDocs} × ${cfg.concurrency} in flight per partition, engine ${search.engine}`);
+    log(
+      `es-consumer bench: env ${env}, ${cfg.events} events, ${cfg.perBatch}/record, ${cfg.partitions} partitions, bulk ${cfg.bulkDocs} × ${cfg.concurrency} in flight per partition, engine ${search.engine}`,
+    );
     const events = makeEvents(cfg.events);
     const records = [];
     for (let i = 0; i < events.length; i += cfg.perBatch) {
@@ -101,7 +103,13 @@ async function main() {
     log(`produced ${records.length} records, ${(compressed / 1048576).toFixed(1)} MiB compressed`);
 
     // ── baseline: raw _bulk of the same documents (parsed back from the same records) ─────────────
-    const docs = records.flatMap((r) => gunzipSync(r.value).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+    const docs = records.flatMap((r) =>
+      gunzipSync(r.value)
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
     const rawIndex = (d: Record<string, unknown>) => recentIndexName(`${env}-raw`, Date.parse(String(d['@timestamp'])));
     const baselineS = await rawBulk(cfg.search.url, docs, { index: rawIndex, bulkDocs: cfg.bulkDocs, workers: cfg.partitions * cfg.concurrency });
     const baselineRate = docs.length / baselineS;
@@ -143,7 +151,15 @@ async function main() {
         'Same documents, template, bulk size and requests in flight; the consumer reads gzip records from Kafka, the baseline posts parsed documents.',
         'End-to-end latency (harvester receive → searchable, flush 1 s and 30 s) is its own benchmark: npm run bench -- e2e-latency (section e2e-latency).',
       ],
-      params: { events: cfg.events, perBatch: cfg.perBatch, partitions: cfg.partitions, bulkDocs: cfg.bulkDocs, concurrency: cfg.concurrency, compressedMiB: Math.round((compressed / 1048576) * 10) / 10, engine: search.engine },
+      params: {
+        events: cfg.events,
+        perBatch: cfg.perBatch,
+        partitions: cfg.partitions,
+        bulkDocs: cfg.bulkDocs,
+        concurrency: cfg.concurrency,
+        compressedMiB: Math.round((compressed / 1048576) * 10) / 10,
+        engine: search.engine,
+      },
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {

@@ -145,16 +145,19 @@ async function runRsyslog(topic: string, lines: string[], warmLines: string[]): 
   mkdirSync(join(rdir, 'work'), { recursive: true });
   const port = await freePort();
   const conf = join(rdir, 'rsyslog.conf');
-  writeFileSync(conf, [
-    `global(workDirectory="${join(rdir, 'work')}")`,
-    'module(load="imtcp")',
-    'module(load="omkafka")',
-    `input(type="imtcp" port="${port}" address="127.0.0.1")`,
-    'template(name="raw" type="string" string="%rawmsg%")',
-    `action(type="omkafka" broker=["${brokers.join('","')}"] topic="${topic}" template="raw" partitions.auto="on"`,
-    '       confParam=["compression.codec=gzip", "enable.idempotence=true", "acks=all", "linger.ms=50", "batch.num.messages=10000"])',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `global(workDirectory="${join(rdir, 'work')}")`,
+      'module(load="imtcp")',
+      'module(load="omkafka")',
+      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+      'template(name="raw" type="string" string="%rawmsg%")',
+      `action(type="omkafka" broker=["${brokers.join('","')}"] topic="${topic}" template="raw" partitions.auto="on"`,
+      '       confParam=["compression.codec=gzip", "enable.idempotence=true", "acks=all", "linger.ms=50", "batch.num.messages=10000"])',
+      '',
+    ].join('\n'),
+  );
   const rs = spawn('/usr/sbin/rsyslogd', ['-n', '-f', conf, '-i', join(rdir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (CORE !== undefined) pin(rs.pid!, String(CORE));
   let err = '';
@@ -233,7 +236,18 @@ async function main() {
   // ── harvester process: syslog TCP in → acked by Kafka ──
   const tcpPort = await freePort();
   const cfgFile = join(dir, 'h.json');
-  writeFileSync(cfgFile, JSON.stringify({ host: 'bench', env, brokers, stateDir: join(dir, 'state'), metricsPort: await freePort(), shipping: { flushIntervalMs: 1000, spool: { dir: join(dir, 'spool') } }, inputs: [{ type: 'syslog_tcp', port: tcpPort, framing: 'lf' }] }));
+  writeFileSync(
+    cfgFile,
+    JSON.stringify({
+      host: 'bench',
+      env,
+      brokers,
+      stateDir: join(dir, 'state'),
+      metricsPort: await freePort(),
+      shipping: { flushIntervalMs: 1000, spool: { dir: join(dir, 'spool') } },
+      inputs: [{ type: 'syslog_tcp', port: tcpPort, framing: 'lf' }],
+    }),
+  );
   const h = await spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS }, 60_000, HARVESTER_NODE_ARGS);
   const hPid = h.ready.pid as number;
   const pinned = CORE !== undefined && pin(hPid, String(CORE)) && pin(process.pid, `0-${CORE - 1}`);
@@ -267,7 +281,9 @@ async function main() {
     const s = (Date.now() - t0) / 1000;
     const r = { sustained: sustainedRate(samples, N), whole: acked / s, cpuUs: ((cpuMs(hPid) - hc0) * 1000) / Math.max(1, acked), acked, s };
     hRounds.push(r);
-    log(`harvester round ${round + 1}: ${acked}/${N} events acked in ${s.toFixed(2)} s (${Math.round(r.whole)}/s whole run), sustained ${Math.round(r.sustained)}/s, ${r.cpuUs.toFixed(1)} µs CPU/event`);
+    log(
+      `harvester round ${round + 1}: ${acked}/${N} events acked in ${s.toFixed(2)} s (${Math.round(r.whole)}/s whole run), sustained ${Math.round(r.sustained)}/s, ${r.cpuUs.toFixed(1)} µs CPU/event`,
+    );
     await sleep(1500);
   }
   await h.term();
@@ -276,12 +292,17 @@ async function main() {
   const harvesterS = hRounds.reduce((n, r) => n + r.s, 0);
   const harvesterCpuUs = median(hRounds.map((r) => r.cpuUs));
   const sustained = mid;
-  log(`harvester: median sustained ${Math.round(sustained)}/s of ${ROUNDS} rounds (${hRounds.map((r) => Math.round(r.sustained)).join(', ')}), median ${harvesterCpuUs.toFixed(1)} µs CPU/event (${(rawBytes / 1e6).toFixed(1)} MB of syslog per round)`);
+  log(
+    `harvester: median sustained ${Math.round(sustained)}/s of ${ROUNDS} rounds (${hRounds.map((r) => Math.round(r.sustained)).join(', ')}), median ${harvesterCpuUs.toFixed(1)} µs CPU/event (${(rawBytes / 1e6).toFixed(1)} MB of syslog per round)`,
+  );
 
   // ── peer: rsyslog imtcp → omkafka, same lines, same way in ──
   const peer = await runRsyslog(`${topic}r`, lines, warmLines);
   if (typeof peer === 'string') log(`rsyslog omkafka: not measured: ${peer}`);
-  else log(`rsyslog omkafka: ${peer.acked}/${N} lines in Kafka in ${peer.s.toFixed(2)} s (${Math.round(peer.acked / peer.s)}/s whole run), sustained ${Math.round(peer.sustained)}/s, ${peer.cpuUsPerEvent.toFixed(1)} µs CPU/event`);
+  else
+    log(
+      `rsyslog omkafka: ${peer.acked}/${N} lines in Kafka in ${peer.s.toFixed(2)} s (${Math.round(peer.acked / peer.s)}/s whole run), sustained ${Math.round(peer.sustained)}/s, ${peer.cpuUsPerEvent.toFixed(1)} µs CPU/event`,
+    );
 
   // ── baseline: bare kafkajs produce loop of the same records ──
   // The baselines and the gateway run in this process, on every core again (as before the pinned part).
@@ -316,12 +337,14 @@ async function main() {
   const g0 = Date.now();
   let next = 0;
   const total = records.length * rounds;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < total) {
-      const r = records[next++ % records.length]!;
-      await sender.send({ key: String(r.key), value: r.value, headers: r.headers });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < total) {
+        const r = records[next++ % records.length]!;
+        await sender.send({ key: String(r.key), value: r.value, headers: r.headers });
+      }
+    }),
+  );
   const gwS = (Date.now() - g0) / 1000;
   await sender.close();
   await gw.stop();
@@ -346,15 +369,48 @@ async function main() {
     load_average_1m: Number(loadavg()[0]!.toFixed(1)),
     notes: [
       `events_per_s is the sustained rate: the median over ${ROUNDS} rounds of ${N} events of the events acknowledged between 10 % and 90 % of a round, on a harvester warmed up with ${WARMUP} events; whole_run_events_per_s also counts each round's ramp and its last batch's 1 s flush interval.`,
-      pinned ? `The harvester (all threads) and rsyslogd were pinned to CPU ${CORE}; the sender, the Kafka broker and the rest shared the machine. cpu_us_per_event is the harvester's CPU (every thread) per acknowledged event; per_core_cpu_events_per_s = 1e6 / that.` : 'Not pinned (no taskset or one CPU).',
+      pinned
+        ? `The harvester (all threads) and rsyslogd were pinned to CPU ${CORE}; the sender, the Kafka broker and the rest shared the machine. cpu_us_per_event is the harvester's CPU (every thread) per acknowledged event; per_core_cpu_events_per_s = 1e6 / that.`
+        : 'Not pinned (no taskset or one CPU).',
       'The gateway case runs sealing sender, gateway and producer in this one process; its baseline is the bare produce loop of the same records without sealing.',
       `Load average (1 min) at the end: ${loadavg()[0]!.toFixed(2)}.`,
     ],
-    peer: typeof peer === 'string' ? `rsyslog omkafka: not measured (${peer})` : 'rsyslog 8 imtcp → omkafka (librdkafka, gzip, idempotent, acks=all), one Kafka record per line, same lines over one TCP connection',
+    peer:
+      typeof peer === 'string'
+        ? `rsyslog omkafka: not measured (${peer})`
+        : 'rsyslog 8 imtcp → omkafka (librdkafka, gzip, idempotent, acks=all), one Kafka record per line, same lines over one TCP connection',
     results: [
-      { case: `syslog_tcp→kafka acked (1 harvester process${pinned ? ' pinned to one core' : ''}, fsync on, gzip level 3, heap caps, single-threaded GC, after ${WARMUP} events of warm-up)`, events_per_s: Math.round(evs), whole_run_events_per_s: Math.round(acked / harvesterS), rounds_events_per_s: hRounds.map((r) => Math.round(r.sustained)).join(' / '), cpu_us_per_event: Number(harvesterCpuUs.toFixed(1)), per_core_cpu_events_per_s: Math.round(1e6 / harvesterCpuUs), target: '≥ 100,000 events/s', baseline: 'bare kafkajs produce loop of the same records', baseline_events_per_s: Math.round(bareEvs), ratio: Number((evs / bareEvs).toFixed(3)),
-        ...(peerEvs === undefined || typeof peer === 'string' ? {} : { peer_events_per_s: Math.round(peerEvs), peer_lines_in_kafka: peer.acked, peer_lines_sent: N, peer_cpu_us_per_event: Number(peer.cpuUsPerEvent.toFixed(1)), peer_ratio: Number((evs / peerEvs).toFixed(3)) }) },
-      { case: 'gateway sealed MB/s (SealedSender → Gateway → Kafka, 4 in flight)', events_per_s: Math.round((recordEvents * rounds) / gwS), mb_per_s: Number(gwMBs.toFixed(2)), batches_per_s: Number((total / gwS).toFixed(1)), baseline: 'bare kafkajs produce loop, MB/s', baseline_events_per_s: Math.round(bareEvs), baseline_mb_per_s: Number(bareMBs.toFixed(2)), ratio: Number((gwMBs / bareMBs).toFixed(3)) },
+      {
+        case: `syslog_tcp→kafka acked (1 harvester process${pinned ? ' pinned to one core' : ''}, fsync on, gzip level 3, heap caps, single-threaded GC, after ${WARMUP} events of warm-up)`,
+        events_per_s: Math.round(evs),
+        whole_run_events_per_s: Math.round(acked / harvesterS),
+        rounds_events_per_s: hRounds.map((r) => Math.round(r.sustained)).join(' / '),
+        cpu_us_per_event: Number(harvesterCpuUs.toFixed(1)),
+        per_core_cpu_events_per_s: Math.round(1e6 / harvesterCpuUs),
+        target: '≥ 100,000 events/s',
+        baseline: 'bare kafkajs produce loop of the same records',
+        baseline_events_per_s: Math.round(bareEvs),
+        ratio: Number((evs / bareEvs).toFixed(3)),
+        ...(peerEvs === undefined || typeof peer === 'string'
+          ? {}
+          : {
+              peer_events_per_s: Math.round(peerEvs),
+              peer_lines_in_kafka: peer.acked,
+              peer_lines_sent: N,
+              peer_cpu_us_per_event: Number(peer.cpuUsPerEvent.toFixed(1)),
+              peer_ratio: Number((evs / peerEvs).toFixed(3)),
+            }),
+      },
+      {
+        case: 'gateway sealed MB/s (SealedSender → Gateway → Kafka, 4 in flight)',
+        events_per_s: Math.round((recordEvents * rounds) / gwS),
+        mb_per_s: Number(gwMBs.toFixed(2)),
+        batches_per_s: Number((total / gwS).toFixed(1)),
+        baseline: 'bare kafkajs produce loop, MB/s',
+        baseline_events_per_s: Math.round(bareEvs),
+        baseline_mb_per_s: Number(bareMBs.toFixed(2)),
+        ratio: Number((gwMBs / bareMBs).toFixed(3)),
+      },
     ],
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

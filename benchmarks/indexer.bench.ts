@@ -59,7 +59,7 @@ const LEVELS = ['info', 'info', 'info', 'warn', 'error', 'debug'];
 const runBits = randomBytes(6).toString('hex');
 
 async function main() {
-  const start = (windowOf(Date.parse('2026-11-20T10:00:00Z')) * 300_000);
+  const start = windowOf(Date.parse('2026-11-20T10:00:00Z')) * 300_000;
   const perWindow = Math.ceil(cfg.events / cfg.windows);
   const ic = indexerConfigSchema.parse({
     env,
@@ -88,7 +88,10 @@ async function main() {
           event: { id: `0193${runBits}${n.toString(16).padStart(10, '0')}`, created: new Date(ts + 40).toISOString() },
           host: { name: `web-${String(n % 12).padStart(2, '0')}` },
           service: { name: ['nginx', 'api', 'worker'][n % 3] },
-          log: { level: LEVELS[n % LEVELS.length], syslog: { priority: 14, facility: { code: 1, name: 'user' }, severity: { code: 6, name: 'info' }, appname: 'nginx', procid: String(1000 + (n % 50)) } },
+          log: {
+            level: LEVELS[n % LEVELS.length],
+            syslog: { priority: 14, facility: { code: 1, name: 'user' }, severity: { code: 6, name: 'info' }, appname: 'nginx', procid: String(1000 + (n % 50)) },
+          },
           message: `GET /api/v1/orders/${n % 5000} HTTP/1.1 200 ${n % 9000} "-" "Mozilla/5.0 (X11; Linux x86_64)" rt=0.${n % 999} upstream=10.0.${n % 255}.${n % 17}:8080`,
           labels: { env: 'bench', input: 'syslog_udp' },
           fields: { status: 200, bytes: (n * 37) % 100_000, path: `/api/v1/orders/${n % 5000}`, user: { id: n % 777 } },
@@ -98,9 +101,26 @@ async function main() {
         stats.add(line, facetsOf(ev));
         lines.push(line);
       }
-      const streams = [...cutStreams(lines, 900 * 1024)].map((c) => ({ bytes: execFileSync('bzip2', ['-9', '-c'], { input: c.lines.map((l) => `${l.line}\n`).join(''), maxBuffer: 1 << 28 }), count: c.count, minTs: c.minTs, maxTs: c.maxTs, rawBytes: c.rawBytes }));
+      const streams = [...cutStreams(lines, 900 * 1024)].map((c) => ({
+        bytes: execFileSync('bzip2', ['-9', '-c'], { input: c.lines.map((l) => `${l.line}\n`).join(''), maxBuffer: 1 << 28 }),
+        count: c.count,
+        minTs: c.minTs,
+        maxTs: c.maxTs,
+        rawBytes: c.rawBytes,
+      }));
       const win = windowOf(wStart);
-      const { object, manifest } = assemblePart({ encoder: 'bzip2 -9', env, topic: `h-${env}`, window: win, partition: 0, firstOffset: String(w * 1000), lastOffset: String(w * 1000 + 999), late: false, stats, streams });
+      const { object, manifest } = assemblePart({
+        encoder: 'bzip2 -9',
+        env,
+        topic: `h-${env}`,
+        window: win,
+        partition: 0,
+        firstOffset: String(w * 1000),
+        lastOffset: String(w * 1000 + 999),
+        late: false,
+        stats,
+        streams,
+      });
       await s3.put(partKey(env, win, 0, w * 1000), object);
       await s3.put(manifestKey(env, win, 0, w * 1000), serializeManifest(manifest));
       compressed += object.length;
@@ -131,7 +151,15 @@ async function main() {
         partAttempts: l.partAttempts,
         memoryBytes: l.memoryBytes,
         decoder: cfg.decoder,
-        bulk: { maxDocs: l.bulkDocs, maxBytes: l.bulkBytes, concurrency: l.bulkConcurrency, attempts: l.bulkAttempts, initialBackoffMs: l.initialBackoffMs, maxBackoffMs: l.maxBackoffMs, maxConflictRounds: l.maxConflictRounds },
+        bulk: {
+          maxDocs: l.bulkDocs,
+          maxBytes: l.bulkBytes,
+          concurrency: l.bulkConcurrency,
+          attempts: l.bulkAttempts,
+          initialBackoffMs: l.initialBackoffMs,
+          maxBackoffMs: l.maxBackoffMs,
+          maxConflictRounds: l.maxConflictRounds,
+        },
         planner: { compressedTopic: { ...ic.compressedTopic } },
       },
     );
@@ -148,7 +176,8 @@ async function main() {
       const s = (performance.now() - t1) / 1000;
       await search.refresh(all.index);
       const count = await search.count(all.index);
-      if (view.status !== 'done' || count !== docs.length || view.progress.events.indexed !== docs.length) throw new Error(`indexer loaded ${count} of ${docs.length} (status ${view.status}, indexed ${view.progress.events.indexed})`);
+      if (view.status !== 'done' || count !== docs.length || view.progress.events.indexed !== docs.length)
+        throw new Error(`indexer loaded ${count} of ${docs.length} (status ${view.status}, indexed ${view.progress.events.indexed})`);
       log(`indexer: ${docs.length} docs in ${s.toFixed(1)} s = ${Math.round(docs.length / s)} docs/s`);
       await search.deleteIndices(all.index);
       return s;
@@ -193,14 +222,32 @@ async function main() {
       name: 'indexer',
       target: 'docs/s ≥ 0.8 × raw _bulk; first searchable document < 5 s',
       results: [
-        { case: `S3 bz2 parts → ${search.engine}, ${docs.length} events in ${cfg.windows} windows, ${cfg.rounds} round(s)`, docs_per_s: Math.round(rate), baseline: 'raw _bulk', baseline_docs_per_s: Math.round(baselineRate), ratio: Math.round((rate / baselineRate) * 100) / 100, target: '≥ 0.8' },
+        {
+          case: `S3 bz2 parts → ${search.engine}, ${docs.length} events in ${cfg.windows} windows, ${cfg.rounds} round(s)`,
+          docs_per_s: Math.round(rate),
+          baseline: 'raw _bulk',
+          baseline_docs_per_s: Math.round(baselineRate),
+          ratio: Math.round((rate / baselineRate) * 100) / 100,
+          target: '≥ 0.8',
+        },
         { case: 'request → first searchable document, one window (median of 3)', seconds: Math.round(firstS * 100) / 100, baseline: 'self', ratio: null, target: '< 5 s' },
       ],
       notes: [
         `Same documents, template, bulk size and requests in flight, each case into a fresh index (dropped after it); rounds run baseline, indexer, indexer, baseline (ABBA) and the figures are totals over them. The indexer plans from the window prefixes, downloads and sha256-checks each part, decompresses it (${decoderName}), checks the count, reads each event id from the start of its line (no filter here; a filtered load parses each line), sends the lines as stored to _bulk with per-item checks and checkpoints in Redis; the baseline serializes the parsed documents and posts them.`,
         `Load average at the end of the run: ${load.join(' ')} (the integrator reruns final figures on a quiet machine).`,
       ],
-      params: { events: docs.length, windows: cfg.windows, rounds: cfg.rounds, decoder: decoderName, partConcurrency: cfg.partConcurrency, bulkDocs: cfg.bulkDocs, bulkConcurrency: cfg.bulkConcurrency, compressedMiB: Math.round((compressed / 1048576) * 10) / 10, engine: search.engine, loadavg: load },
+      params: {
+        events: docs.length,
+        windows: cfg.windows,
+        rounds: cfg.rounds,
+        decoder: decoderName,
+        partConcurrency: cfg.partConcurrency,
+        bulkDocs: cfg.bulkDocs,
+        bulkConcurrency: cfg.bulkConcurrency,
+        compressedMiB: Math.round((compressed / 1048576) * 10) / 10,
+        engine: search.engine,
+        loadavg: load,
+      },
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {

@@ -55,8 +55,21 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
 
 const HOSTS = Array.from({ length: 12 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
 const PATHS = ['/api/v1/orders', '/api/v1/users', '/api/v1/cart', '/static/app.js', '/healthz', '/api/v1/search', '/login'];
-const AGENTS = ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36', 'curl/8.5.0', 'kube-probe/1.31', 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148'];
-const APP_MSGS = ['upstream timed out (110: Connection timed out) while reading response header from upstream', 'connection reset by peer', 'user login succeeded', 'cache miss for key session:%s', 'GC pause 12ms', 'payment authorised for order %s', 'retrying request to inventory-service (attempt 2/5)'];
+const AGENTS = [
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+  'curl/8.5.0',
+  'kube-probe/1.31',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148',
+];
+const APP_MSGS = [
+  'upstream timed out (110: Connection timed out) while reading response header from upstream',
+  'connection reset by peer',
+  'user login succeeded',
+  'cache miss for key session:%s',
+  'GC pause 12ms',
+  'payment authorised for order %s',
+  'retrying request to inventory-service (attempt 2/5)',
+];
 const LEVELS = ['info', 'info', 'info', 'info', 'warn', 'error', 'debug'];
 const SEVERITY: Record<string, [number, string]> = { debug: [7, 'debug'], info: [6, 'info'], warn: [4, 'warning'], error: [3, 'err'] };
 
@@ -80,7 +93,10 @@ function event(ms: number): Record<string, unknown> {
       event: { id: uuidv7(ms), created: new Date(ms + 40).toISOString() },
       host: { name: host },
       service: { name: 'nginx' },
-      log: { level: status >= 500 ? 'error' : 'info', syslog: { priority: 190, facility: { code: 23, name: 'local7' }, severity: { code: 6, name: 'info' }, hostname: host, appname: 'nginx', procid: String(1000 + Math.floor(rnd() * 50)) } },
+      log: {
+        level: status >= 500 ? 'error' : 'info',
+        syslog: { priority: 190, facility: { code: 23, name: 'local7' }, severity: { code: 6, name: 'info' }, hostname: host, appname: 'nginx', procid: String(1000 + Math.floor(rnd() * 50)) },
+      },
       message: `10.${Math.floor(rnd() * 255)}.${Math.floor(rnd() * 255)}.${Math.floor(rnd() * 255)} - - [${ts}] "GET ${path} HTTP/1.1" ${status} ${Math.floor(rnd() * 50000)} "-" "${pick(AGENTS)}"`,
       labels: { env: 'bench', input: 'syslog_udp' },
       fields: { http: { status }, duration_ms: Math.round(rnd() * 2000) / 10 },
@@ -94,7 +110,19 @@ function event(ms: number): Record<string, unknown> {
     event: { id: uuidv7(ms), created: new Date(ms + 25).toISOString() },
     host: { name: host },
     service: { name: service },
-    log: { level, syslog: { priority: 8 + code, version: 1, facility: { code: 1, name: 'user' }, severity: { code, name }, hostname: host, appname: service, procid: String(2000 + Math.floor(rnd() * 200)), msgid: 'ID47' } },
+    log: {
+      level,
+      syslog: {
+        priority: 8 + code,
+        version: 1,
+        facility: { code: 1, name: 'user' },
+        severity: { code, name },
+        hostname: host,
+        appname: service,
+        procid: String(2000 + Math.floor(rnd() * 200)),
+        msgid: 'ID47',
+      },
+    },
     message: pick(APP_MSGS).replace('%s', randomBytes(4).toString('hex')),
     labels: { env: 'bench', input: 'syslog_tcp' },
     fields: { trace_id: randomBytes(8).toString('hex'), user_id: Math.floor(rnd() * 5000) },
@@ -207,7 +235,15 @@ async function main(): Promise<void> {
       const s = (performance.now() - t0) / 1000;
       totalRecords += n;
       totalEvents += n * eventsPerRecord;
-      const row = { case: `produce, ${perSend} record${perSend > 1 ? 's' : ''}/send`, 'MB/s': bytes / 1e6 / s, 'records/s': n / s, 'events/s': (n * eventsPerRecord) / s, 'raw MB/s': raw / 1e6 / s, baseline: 'self', ratio: 1 };
+      const row = {
+        case: `produce, ${perSend} record${perSend > 1 ? 's' : ''}/send`,
+        'MB/s': bytes / 1e6 / s,
+        'records/s': n / s,
+        'events/s': (n * eventsPerRecord) / s,
+        'raw MB/s': raw / 1e6 / s,
+        baseline: 'self',
+        ratio: 1,
+      };
       log(`${row.case}: ${n} records in ${s.toFixed(1)}s → ${row['MB/s'].toFixed(1)} MB/s, ${row['records/s'].toFixed(1)} records/s`);
       results.push(row);
     }
@@ -261,7 +297,9 @@ async function main(): Promise<void> {
       row['join s'] = (first - tStart) / 1000;
       row.baseline = 'self';
       row.ratio = 1;
-      log(`${row.case}: ${n} records in ${s.toFixed(1)}s → ${(row['MB/s'] as number).toFixed(1)} MB/s, ${(row['records/s'] as number).toFixed(1)} records/s (group join ${(row['join s'] as number).toFixed(1)}s)`);
+      log(
+        `${row.case}: ${n} records in ${s.toFixed(1)}s → ${(row['MB/s'] as number).toFixed(1)} MB/s, ${(row['records/s'] as number).toFixed(1)} records/s (group join ${(row['join s'] as number).toFixed(1)}s)`,
+      );
       results.push(row);
     }
 
@@ -275,7 +313,15 @@ async function main(): Promise<void> {
         'Producer: kafkajs 2.2.4, idempotent, acks=all, maxInFlightRequests 1, one record per send (kafkajs puts all records of a send to one partition in one record batch, which the broker caps at max.message.bytes = 1 MiB: two 500 KiB records per send are refused). Consumer: one member, maxBytesPerPartition 16 MiB, timed from its first batch (group join shown as "join s").',
         'Broker: the local stack (single KRaft node, JVM heap 768 MiB) on the same machine as the client.',
       ],
-      params: { brokers: cfg.kafka.brokers.join(','), partitions: cfg.partitions, recordKib: Math.round(avgBytes / 1024), eventsPerRecord, ratio: Math.round((avgRaw / avgBytes) * 10) / 10, secondsPerCase: cfg.seconds, records: totalRecords },
+      params: {
+        brokers: cfg.kafka.brokers.join(','),
+        partitions: cfg.partitions,
+        recordKib: Math.round(avgBytes / 1024),
+        eventsPerRecord,
+        ratio: Math.round((avgRaw / avgBytes) * 10) / 10,
+        secondsPerCase: cfg.seconds,
+        records: totalRecords,
+      },
     };
     await cleanup();
     clearTimeout(hard);

@@ -37,7 +37,10 @@ const BROWSER = (process.env.BACKLOG_BENCH_LIVE_BROWSER ?? '1') !== '0' && exist
 const CASES = new Set((process.env.BACKLOG_BENCH_LIVE_CASES ?? 'ws,browser,ladder,browsers10').split(','));
 const DEADLINE = Date.now() + 10 * 60_000; // hard stop for the whole script
 const log = (s: string) => process.stderr.write(`${s}\n`);
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 // ---- sender mode: paced LiveSender in its own process --------------------------------------
 async function senderMain(): Promise<void> {
@@ -69,7 +72,10 @@ async function senderMain(): Promise<void> {
 }
 
 function runSender(targets: string, rate: number, seconds: number, run: string): Promise<{ sent: number; seconds: number; dropped: Record<string, number> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'benchmarks/live.bench.ts'), '--sender', targets, String(rate), String(seconds), run], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'benchmarks/live.bench.ts'), '--sender', targets, String(rate), String(seconds), run], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -202,7 +208,22 @@ const pct = (xs: number[], p: number): number | null => {
 };
 const summary = (lat: number[]) => ({ p50_ms: pct(lat, 50), p95_ms: pct(lat, 95), p99_ms: pct(lat, 99) });
 
-async function wsCase(rx: Rx, rate: number, clients: number): Promise<{ rate: number; sent: number; offeredPerS: number; minDeliveredPct: number; dropped: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null; rx_fanout_pct: number; rx_p95_le_ms: number | null }> {
+async function wsCase(
+  rx: Rx,
+  rate: number,
+  clients: number,
+): Promise<{
+  rate: number;
+  sent: number;
+  offeredPerS: number;
+  minDeliveredPct: number;
+  dropped: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  rx_fanout_pct: number;
+  rx_p95_le_ms: number | null;
+}> {
   await settle(rx);
   const run = `b${randomBytes(5).toString('hex')}`;
   const cs = await Promise.all(Array.from({ length: clients }, () => wsCollector(rx, run)));
@@ -215,7 +236,15 @@ async function wsCase(rx: Rx, rate: number, clients: number): Promise<{ rate: nu
   const rxf = rxFigures(snap0, await rxSnap(rx), res.sent);
   const all = cs.flatMap((c) => c.latencies);
   const minDelivered = Math.min(...cs.map((c) => c.received / Math.max(1, res.sent)));
-  return { rate, sent: res.sent, offeredPerS: Math.round(res.sent / res.seconds), minDeliveredPct: Math.round(minDelivered * 1000) / 10, dropped: cs.reduce((s, c) => s + c.dropped, 0), ...summary(all), ...rxf };
+  return {
+    rate,
+    sent: res.sent,
+    offeredPerS: Math.round(res.sent / res.seconds),
+    minDeliveredPct: Math.round(minDelivered * 1000) / 10,
+    dropped: cs.reduce((s, c) => s + c.dropped, 0),
+    ...summary(all),
+    ...rxf,
+  };
 }
 
 // ---- browsers: the live page in headless Chromium ------------------------------------------------
@@ -230,9 +259,20 @@ interface LivePage {
 async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       // Ten pages at once: none of them may be treated as a background tab (no frames, slowed timers).
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
   });
 }
 
@@ -294,7 +334,16 @@ async function pagesCase(rx: Rx, pages: OpenPage[], rate: number): Promise<Pages
   const snap0 = await rxSnap(rx);
   const res = await runSender(`127.0.0.1:${rx.udpPort}`, rate, SECONDS, `b${randomBytes(5).toString('hex')}`);
   // Wait for stragglers (bounded): every page has drawn or been told it lost each event.
-  const state = () => Promise.all(pages.map((p) => p.page.evaluate(() => ({ n: (globalThis as unknown as LivePage).__live.latencies?.length ?? 0, dropped: (globalThis as unknown as LivePage).__live.dropped, frames: (globalThis as unknown as LivePage).__live.frames }))));
+  const state = () =>
+    Promise.all(
+      pages.map((p) =>
+        p.page.evaluate(() => ({
+          n: (globalThis as unknown as LivePage).__live.latencies?.length ?? 0,
+          dropped: (globalThis as unknown as LivePage).__live.dropped,
+          frames: (globalThis as unknown as LivePage).__live.frames,
+        })),
+      ),
+    );
   const until = Date.now() + 3000;
   let now = await state();
   while (Date.now() < until && now.some((s, i) => s.n + s.dropped - (before[i]?.live.dropped ?? 0) < res.sent)) {
@@ -378,7 +427,19 @@ async function main(): Promise<void> {
     for (const rate of CASES.has('ws') ? [1_000, 10_000, 50_000] : []) {
       const r = await wsCase(rx, rate, 1);
       wsP95[rate] = r.p95_ms;
-      const row: Record<string, unknown> = { case: `ws-${rate}/s`, p50_ms: r.p50_ms, p95_ms: r.p95_ms, p99_ms: r.p99_ms, sent: r.sent, offered_per_s: r.offeredPerS, delivered_pct: r.minDeliveredPct, dropped_marker_events: r.dropped, rx_fanout_pct: r.rx_fanout_pct, rx_p95_le_ms: r.rx_p95_le_ms, load_1_5_15: load() };
+      const row: Record<string, unknown> = {
+        case: `ws-${rate}/s`,
+        p50_ms: r.p50_ms,
+        p95_ms: r.p95_ms,
+        p99_ms: r.p99_ms,
+        sent: r.sent,
+        offered_per_s: r.offeredPerS,
+        delivered_pct: r.minDeliveredPct,
+        dropped_marker_events: r.dropped,
+        rx_fanout_pct: r.rx_fanout_pct,
+        rx_p95_le_ms: r.rx_p95_le_ms,
+        load_1_5_15: load(),
+      };
       if (rate === 10_000) {
         row.target = 'p95 < 250 ms';
         row.baseline = { p95_ms: base.p95_ms as number };
@@ -437,7 +498,16 @@ async function main(): Promise<void> {
         best = rate;
         bestRow = r;
       }
-      results.push({ case: 'sustained-10-ws-clients', max_rate_per_s: best, offered_per_s: bestRow?.offeredPerS ?? null, p50_ms: bestRow?.p50_ms ?? null, p95_ms: bestRow?.p95_ms ?? null, p99_ms: bestRow?.p99_ms ?? null, delivered_pct: bestRow?.minDeliveredPct ?? null, load_1_5_15: load() });
+      results.push({
+        case: 'sustained-10-ws-clients',
+        max_rate_per_s: best,
+        offered_per_s: bestRow?.offeredPerS ?? null,
+        p50_ms: bestRow?.p50_ms ?? null,
+        p95_ms: bestRow?.p95_ms ?? null,
+        p99_ms: bestRow?.p99_ms ?? null,
+        delivered_pct: bestRow?.minDeliveredPct ?? null,
+        load_1_5_15: load(),
+      });
     }
     if (BROWSER && CASES.has('browsers10')) {
       const browser = await launchBrowser();
@@ -467,7 +537,9 @@ async function main(): Promise<void> {
           delivered_pct: bestRow?.minDeliveredPct ?? null,
           page_busy_pct: bestRow?.pageBusyPct ?? null,
           page_frames_per_s: bestRow?.framesPerS ?? null,
-          next_step: failed ? `${failed.rate}/s: ${failed.minDeliveredPct} % drawn, ${failed.dropped} dropped, p95 ${failed.shown.p95_ms} ms; receiver fanned out ${failed.rx_fanout_pct} %, its p95 ≤ ${failed.rx_p95_le_ms ?? '>2500'} ms` : null,
+          next_step: failed
+            ? `${failed.rate}/s: ${failed.minDeliveredPct} % drawn, ${failed.dropped} dropped, p95 ${failed.shown.p95_ms} ms; receiver fanned out ${failed.rx_fanout_pct} %, its p95 ≤ ${failed.rx_p95_le_ms ?? '>2500'} ms`
+            : null,
           load_1_5_15: load(),
         });
       } finally {
@@ -479,26 +551,29 @@ async function main(): Promise<void> {
     rx.child.kill('SIGTERM');
     await new Promise((r) => rx.child.once('exit', r));
   }
-  process.stdout.write(`${JSON.stringify({
-    name: 'live',
-    results,
-    target: 'p95 < 250 ms at 10,000 events/s (harvester send → the page drew it)',
-    notes: [
-      'latency = time − the datagram\'s `sent` (stamped by the harvester\'s live output as it takes the event from the input), same host clock; ws-*: a WebSocket client\'s receipt; browser-*: the animation frame at which the live page drew its view with the event (the page records it; the bench reads it back); arrived_p95_ms: the page\'s parse of the WebSocket message',
-      'the page keeps the last 5,000 events in a ring and draws only the rows in its window (a fixed pool, ≤ ~30 redraws/s, fewer when flooded or when frames come late; docs/adr/0010-live-page-rendering.md): page_busy_pct = the renderer main thread\'s busy time (CDP TaskDuration) / wall time',
-      'one live-receiver process, one Redis; sender in its own process; 2-core machines make the sender, receiver, Redis, clients and Chromium share CPU',
-      'delivered_pct = events drawn (browsers) or received (ws) by the slowest client / events sent; UDP loss at the kernel counts against it',
-      'rx_fanout_pct, rx_p95_le_ms: the receiver\'s own figures for the case (events it fanned out / sent; the bucket of its send → fan-out histogram holding the p95): when these are already bad, the clients are not what fell behind',
-      'offered_per_s = the rate the sender really reached (a loaded machine may not reach the nominal rate)',
-      'ladders (ws: 5k, 10k, 15k, 20k, 30k, 40k, 60k, 80k/s; browsers: 1k, 2k, then the same) stop at the first rate that fails ≥ 99 % delivery, no dropped marker and p95 < 250 ms; sustained-10-browsers: 10 pages, each in its own browser context, in one headless Chromium; next_step says why the next rate failed',
-      `load average (1/5/15 min) at start: ${loadAtStart}; per case in load_1_5_15 (the machine may be shared; compare figures of one run)`,
-    ],
-    params: { seconds_per_case: SECONDS, ladder_top: MAX_RATE, browser: BROWSER, cases: [...CASES].join(',') },
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      name: 'live',
+      results,
+      target: 'p95 < 250 ms at 10,000 events/s (harvester send → the page drew it)',
+      notes: [
+        "latency = time − the datagram's `sent` (stamped by the harvester's live output as it takes the event from the input), same host clock; ws-*: a WebSocket client's receipt; browser-*: the animation frame at which the live page drew its view with the event (the page records it; the bench reads it back); arrived_p95_ms: the page's parse of the WebSocket message",
+        "the page keeps the last 5,000 events in a ring and draws only the rows in its window (a fixed pool, ≤ ~30 redraws/s, fewer when flooded or when frames come late; docs/adr/0010-live-page-rendering.md): page_busy_pct = the renderer main thread's busy time (CDP TaskDuration) / wall time",
+        'one live-receiver process, one Redis; sender in its own process; 2-core machines make the sender, receiver, Redis, clients and Chromium share CPU',
+        'delivered_pct = events drawn (browsers) or received (ws) by the slowest client / events sent; UDP loss at the kernel counts against it',
+        "rx_fanout_pct, rx_p95_le_ms: the receiver's own figures for the case (events it fanned out / sent; the bucket of its send → fan-out histogram holding the p95): when these are already bad, the clients are not what fell behind",
+        'offered_per_s = the rate the sender really reached (a loaded machine may not reach the nominal rate)',
+        'ladders (ws: 5k, 10k, 15k, 20k, 30k, 40k, 60k, 80k/s; browsers: 1k, 2k, then the same) stop at the first rate that fails ≥ 99 % delivery, no dropped marker and p95 < 250 ms; sustained-10-browsers: 10 pages, each in its own browser context, in one headless Chromium; next_step says why the next rate failed',
+        `load average (1/5/15 min) at start: ${loadAtStart}; per case in load_1_5_15 (the machine may be shared; compare figures of one run)`,
+      ],
+      params: { seconds_per_case: SECONDS, ladder_top: MAX_RATE, browser: BROWSER, cases: [...CASES].join(',') },
+    })}\n`,
+  );
 }
 
 if (process.argv[2] === '--sender') void senderMain();
-else void main().catch((err: Error) => {
-  log(`live bench failed: ${err.stack ?? err.message}`);
-  process.exit(1);
-});
+else
+  void main().catch((err: Error) => {
+    log(`live bench failed: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });

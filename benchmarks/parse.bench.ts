@@ -43,7 +43,9 @@ function synthetic5424(n: number): string[] {
 }
 
 function readLines(file: string): string[] {
-  return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
 }
 
 function loghubSyslog(): string[] {

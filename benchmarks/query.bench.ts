@@ -34,7 +34,10 @@ const schema = appConfigSchema({
   /** Keep the bench env's indices afterwards (to run again without loading). Default false. */
   keep: z.boolean().default(false),
   /** The env name (index logs-<env>-recent-…). Default a fresh one per run. */
-  benchEnv: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/).optional(),
+  benchEnv: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/)
+    .optional(),
 });
 
 const cfg = loadBenchConfig('bench-query', schema);
@@ -108,7 +111,13 @@ async function main(): Promise<void> {
       const url = `${api.url}/v1/query?${new URLSearchParams({ env, q: c.q, from, to, limit: '100' }).toString()}`;
       // The raw side: the same translated request (the same range, resolved once), straight to _search.
       const { request } = translateQuery(c.q, catalogue, search.engine, { range: { from, to }, defaultHits: 100 });
-      const body = JSON.stringify({ query: request.query, size: request.size, track_total_hits: request.trackTotalHits, ...(request.sort ? { sort: request.sort } : {}), ...(request.aggs ? { aggs: request.aggs } : {}) });
+      const body = JSON.stringify({
+        query: request.query,
+        size: request.size,
+        track_total_hits: request.trackTotalHits,
+        ...(request.sort ? { sort: request.sort } : {}),
+        ...(request.aggs ? { aggs: request.aggs } : {}),
+      });
       const rawUrl = `${base}/logs-${env}-recent-*/_search`;
       const viaService = async () => {
         const r = await fetch(url);

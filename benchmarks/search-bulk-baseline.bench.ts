@@ -72,7 +72,15 @@ const rnd = prng(0x5ea4c4);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
 const HOSTS = Array.from({ length: 12 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
 const SERVICES = ['nginx', 'checkout', 'inventory', 'auth', 'search'];
-const MSGS = ['GET /api/v1/orders/%n HTTP/1.1 200', 'upstream timed out (110: Connection timed out) while reading response header from upstream', 'user %n login succeeded', 'cache miss for key session:%h', 'payment authorised for order %n', 'retrying request to inventory-service (attempt 2/5)', 'GC pause %nms'];
+const MSGS = [
+  'GET /api/v1/orders/%n HTTP/1.1 200',
+  'upstream timed out (110: Connection timed out) while reading response header from upstream',
+  'user %n login succeeded',
+  'cache miss for key session:%h',
+  'payment authorised for order %n',
+  'retrying request to inventory-service (attempt 2/5)',
+  'GC pause %nms',
+];
 const LEVELS = ['info', 'info', 'info', 'warn', 'error', 'debug'];
 const runBits = randomBytes(8).toString('hex');
 let counter = 0;
@@ -94,7 +102,9 @@ function eventLine(ms: number): { id: string; json: string } {
     service: { name: service },
     process: { pid: 1000 + Math.floor(rnd() * 500) },
     log: { level, syslog: { facility: { code: 1, name: 'user' }, severity: { code: 6, name: 'info' }, hostname: host, appname: service, procid: String(1000 + Math.floor(rnd() * 500)) } },
-    message: pick(MSGS).replace('%n', String(Math.floor(rnd() * 100000))).replace('%h', randomBytes(4).toString('hex')),
+    message: pick(MSGS)
+      .replace('%n', String(Math.floor(rnd() * 100000)))
+      .replace('%h', randomBytes(4).toString('hex')),
     labels: { env: 'bench', input: 'syslog_udp' },
     fields: { duration_ms: Math.round(rnd() * 2000) / 10, user_id: Math.floor(rnd() * 5000) },
   };
@@ -167,7 +177,9 @@ async function main(): Promise<void> {
   const startMs = Date.parse('2026-11-22T10:00:00Z');
   const bodies = prepare(cfg.docs, cfg.batch, startMs);
   const totalBytes = bodies.reduce((a, b) => a + b.length, 0);
-  log(`prepared ${cfg.docs} events in ${bodies.length} bodies of ${cfg.batch} (${(totalBytes / 1e6).toFixed(1)} MB) in ${((performance.now() - tPrep) / 1000).toFixed(1)}s; engine ${engine} at ${base}`);
+  log(
+    `prepared ${cfg.docs} events in ${bodies.length} bodies of ${cfg.batch} (${(totalBytes / 1e6).toFixed(1)} MB) in ${((performance.now() - tPrep) / 1000).toFixed(1)}s; engine ${engine} at ${base}`,
+  );
 
   const suffix = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const created: string[] = [];
@@ -194,8 +206,20 @@ async function main(): Promise<void> {
       await call('POST', `/${index}/_refresh`);
       const count = ((await call('GET', `/${index}/_count`)).json as { count?: number }).count ?? -1;
       if (count !== r.docs) throw new Error(`${index}: _count says ${count}, bulk items said ${r.docs} indexed`);
-      const row = { case: `_bulk ${cfg.batch}/request, ${concurrency} in flight`, 'docs/s': r.docs / r.seconds, 'MB/s': r.bytes / 1e6 / r.seconds, docs: r.docs, failed: r.failed, 'server s': r.tookMs / 1000, 'wall s': r.seconds, baseline: 'self', ratio: 1 };
-      log(`${row.case}: ${r.docs} docs (${r.failed} failed) in ${r.seconds.toFixed(1)}s → ${row['docs/s'].toFixed(0)} docs/s${r.docs + r.failed < cfg.docs ? ` (stopped at maxSeconds=${cfg.maxSeconds})` : ''}`);
+      const row = {
+        case: `_bulk ${cfg.batch}/request, ${concurrency} in flight`,
+        'docs/s': r.docs / r.seconds,
+        'MB/s': r.bytes / 1e6 / r.seconds,
+        docs: r.docs,
+        failed: r.failed,
+        'server s': r.tookMs / 1000,
+        'wall s': r.seconds,
+        baseline: 'self',
+        ratio: 1,
+      };
+      log(
+        `${row.case}: ${r.docs} docs (${r.failed} failed) in ${r.seconds.toFixed(1)}s → ${row['docs/s'].toFixed(0)} docs/s${r.docs + r.failed < cfg.docs ? ` (stopped at maxSeconds=${cfg.maxSeconds})` : ''}`,
+      );
       results.push(row);
       await cleanup();
     }

@@ -26,7 +26,9 @@ export function loadLoghub(dir: string = join(repoRoot(), '..', 'shared', 'corpo
   for (const name of readdirSync(dir).sort()) {
     const file = join(dir, name, `${name}_2k.log`);
     if (!existsSync(file)) continue;
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     if (lines.length) out.push({ service: name.toLowerCase(), lines });
   }
   if (!out.length) throw new Error(`no <name>/<name>_2k.log files under ${dir}`);
@@ -90,4 +92,3 @@ export function buildBatches(targetBytes: number, corpus: Corpus, startMs = Date
   }
   return { batches, bytes, events };
 }
-

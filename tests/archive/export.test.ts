@@ -32,7 +32,11 @@ describe('backlog archive export', () => {
     s3 = s3Of(info);
     await s3.ensureBucket();
     parts = await writeArchive(s3, env, W0, 4, 2, 600);
-    want = parts.flatMap((b) => b.lines).filter((l) => l.ts >= from && l.ts < to).map((l) => l.id).sort();
+    want = parts
+      .flatMap((b) => b.lines)
+      .filter((l) => l.ts >= from && l.ts < to)
+      .map((l) => l.id)
+      .sort();
   }, 120_000);
 
   afterAll(async () => {
@@ -64,10 +68,12 @@ describe('backlog archive export', () => {
   it('to stdout, with a filter', async () => {
     const r = await runCli(info, ['archive', 'export', ...args, '--filter', 'level=ERROR', '--filter', 'message~TIMEOUT'], { cwd }).done;
     expect(r.code, r.stderr).toBe(0);
-    const match = parts.flatMap((b) => b.lines).filter((l) => {
-      const e = JSON.parse(l.line) as { log: { level: string }; message: string };
-      return l.ts >= from && l.ts < to && e.log.level === 'error' && e.message.includes('timeout');
-    });
+    const match = parts
+      .flatMap((b) => b.lines)
+      .filter((l) => {
+        const e = JSON.parse(l.line) as { log: { level: string }; message: string };
+        return l.ts >= from && l.ts < to && e.log.level === 'error' && e.message.includes('timeout');
+      });
     expect(match.length).toBeGreaterThan(0);
     expect(linesOf(r.stdout).map(idOf).sort()).toEqual(match.map((l) => l.id).sort());
     // The older forms are read as the query language (ADR 0009 addendum): the summary shows the text.
@@ -80,10 +86,12 @@ describe('backlog archive export', () => {
     expect(r.code, r.stderr).toBe(0);
     const keep = compileFilter(q, logsCatalogue('elasticsearch'));
     const match = parts.flatMap((b) => b.lines).filter((l) => l.ts >= from && l.ts < to && keep(JSON.parse(l.line)));
-    const byHand = parts.flatMap((b) => b.lines).filter((l) => {
-      const e = JSON.parse(l.line) as { log: { level: string }; message: string };
-      return l.ts >= from && l.ts < to && e.log.level !== 'info' && e.message.endsWith(' after a timeout');
-    });
+    const byHand = parts
+      .flatMap((b) => b.lines)
+      .filter((l) => {
+        const e = JSON.parse(l.line) as { log: { level: string }; message: string };
+        return l.ts >= from && l.ts < to && e.log.level !== 'info' && e.message.endsWith(' after a timeout');
+      });
     expect(match.length).toBeGreaterThan(0);
     expect(match.map((l) => l.id).sort()).toEqual(byHand.map((l) => l.id).sort());
     expect(linesOf(r.stdout).map(idOf).sort()).toEqual(match.map((l) => l.id).sort());

@@ -2,19 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createKafka } from '@backlog/adapter-kafka';
 import { type S3Port, createS3 } from '@backlog/adapter-s3';
-import {
-  type PartLine,
-  type PartManifest,
-  PartStats,
-  assemblePart,
-  cutStreams,
-  decodeBatch,
-  facetsOf,
-  manifestKey,
-  partKey,
-  serializeManifest,
-  windowStartMs,
-} from '@backlog/core-codec';
+import { type PartLine, type PartManifest, PartStats, assemblePart, cutStreams, decodeBatch, facetsOf, manifestKey, partKey, serializeManifest, windowStartMs } from '@backlog/core-codec';
 import { type StackInfo, repoRoot, stackEnv } from '@backlog/testing';
 
 export { sleep } from '@backlog/testing';

@@ -14,7 +14,8 @@ import { type Built, type TextLine, buildPart, events, storePart } from './helpe
 // 2026-01-01T10:00Z: parts live under a per-run env, so the window only has to be fixed.
 const W0 = Math.floor(Date.UTC(2026, 0, 1, 10, 0, 0) / 300_000);
 
-const build = (env: string, window: number, partition: number, firstOffset: string, lines: TextLine[], streamRawBytes: number): Built => buildPart(env, window, partition, firstOffset, lines, streamRawBytes);
+const build = (env: string, window: number, partition: number, firstOffset: string, lines: TextLine[], streamRawBytes: number): Built =>
+  buildPart(env, window, partition, firstOffset, lines, streamRawBytes);
 
 async function store(s3: S3Port, env: string, b: Built, opts: { manifest?: boolean; object?: Buffer } = {}): Promise<void> {
   if (opts.manifest !== false) return storePart(s3, b, opts.object);
@@ -194,7 +195,9 @@ describe('archive read path', () => {
     const range = await listArchiveParts(s3, env, from, to);
     const got: string[] = [];
     for (const p2 of range.parts) got.push(...(await all(readPart(s3, p2, { fromMs: from, toMs: to }))));
-    const want = Object.values(parts).flatMap((b) => b.lines).filter((x) => x.ts >= from && x.ts < to);
+    const want = Object.values(parts)
+      .flatMap((b) => b.lines)
+      .filter((x) => x.ts >= from && x.ts < to);
     expect(got.map(idOf).sort()).toEqual(want.map((x) => x.id).sort());
     expect(got.every((x) => tsOf(x) >= from && tsOf(x) < to)).toBe(true);
   });
@@ -208,9 +211,11 @@ describe('archive read path', () => {
     const l = await listArchiveParts(s3, env2, windowStartMs(W0), windowEndMs(W0));
     const p = l.parts[0] as ArchivePart;
     const yielded: string[][] = [];
-    const err = await rejection((async () => {
-      for await (const x of readPart(s3, p)) yielded.push(x);
-    })());
+    const err = await rejection(
+      (async () => {
+        for await (const x of readPart(s3, p)) yielded.push(x);
+      })(),
+    );
     expect(err).toBeInstanceOf(ArchivePartError);
     expect(err.code).toBe('SHA256_MISMATCH');
     expect(err.message).toContain(p.key);

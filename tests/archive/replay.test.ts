@@ -106,10 +106,15 @@ describe('backlog archive replay', () => {
     const c = startCompressor(info, env2);
     try {
       await c.ready;
-      const ids = await waitFor('the compressor to archive the replayed events', async () => {
-        const got = await archivedIds(s3, env2);
-        return got.length >= want.length ? got : undefined;
-      }, 120_000, 1000);
+      const ids = await waitFor(
+        'the compressor to archive the replayed events',
+        async () => {
+          const got = await archivedIds(s3, env2);
+          return got.length >= want.length ? got : undefined;
+        },
+        120_000,
+        1000,
+      );
       expect(ids.sort()).toEqual(want);
     } finally {
       c.child.kill('SIGTERM');

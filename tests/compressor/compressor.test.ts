@@ -67,7 +67,10 @@ describe('compressor: exactly once, late parts, dead letters', () => {
     const obj = await s3.get((multi as { key: string }).key.replace(/\.json$/, '.log.bz2'));
     const viaTool = execFileSync('bzip2', ['-d', '-c'], { input: obj }).toString();
     expect(await unbzip2Text(obj)).toBe(viaTool);
-    const ts = viaTool.trim().split('\n').map((l) => Date.parse((JSON.parse(l) as { '@timestamp': string })['@timestamp']));
+    const ts = viaTool
+      .trim()
+      .split('\n')
+      .map((l) => Date.parse((JSON.parse(l) as { '@timestamp': string })['@timestamp']));
     expect(ts).toEqual([...ts].sort((a, b) => a - b));
   }, 150_000);
 

@@ -37,7 +37,15 @@ export function buildRecords(opts: { start: number; minutes: number; hosts: numb
   const ev = (ts: number, host: string, i: number): BatchEvent => {
     const id = eventId(ts, n++);
     ids.push(id);
-    return { '@timestamp': new Date(ts).toISOString(), event: { id }, host: { name: host }, service: { name: i % 3 ? 'nginx' : 'sshd' }, log: { level: i % 7 ? 'info' : 'error' }, message: `request ${i} served in ${(i * 37) % 1000} ms from 10.0.${i % 255}.${(i * 7) % 255}`, labels: { env: 'test', input: 'file' } };
+    return {
+      '@timestamp': new Date(ts).toISOString(),
+      event: { id },
+      host: { name: host },
+      service: { name: i % 3 ? 'nginx' : 'sshd' },
+      log: { level: i % 7 ? 'info' : 'error' },
+      message: `request ${i} served in ${(i * 37) % 1000} ms from 10.0.${i % 255}.${(i * 7) % 255}`,
+      labels: { env: 'test', input: 'file' },
+    };
   };
   for (let t = opts.start; t < opts.start + opts.minutes * 60_000; t += 30_000) {
     for (let h = 0; h < opts.hosts; h++) {
@@ -53,7 +61,10 @@ export function buildRecords(opts: { start: number; minutes: number; hosts: numb
     if (opts.lateAfterMin !== undefined && t === opts.start + opts.lateAfterMin * 60_000) {
       for (const w of [0, 1]) {
         const base = opts.start + w * 300_000;
-        push('laptop-7', Array.from({ length: 20 }, (_, i) => ev(base + i * 1000, 'laptop-7', i)));
+        push(
+          'laptop-7',
+          Array.from({ length: 20 }, (_, i) => ev(base + i * 1000, 'laptop-7', i)),
+        );
       }
     }
   }

@@ -33,7 +33,14 @@ describe('compressor: scratch disk full', () => {
     });
     try {
       await c.ready;
-      const metricsPort = (JSON.parse(c.output().split('\n').find((l) => l.includes('"ready":true'))!) as { metricsPort: number }).metricsPort;
+      const metricsPort = (
+        JSON.parse(
+          c
+            .output()
+            .split('\n')
+            .find((l) => l.includes('"ready":true'))!,
+        ) as { metricsPort: number }
+      ).metricsPort;
       const m = () => scrape(metricsPort);
       const alive = () => c.child.exitCode === null && c.child.signalCode === null;
       disk.fill(c.child.pid!, 0);
@@ -42,14 +49,19 @@ describe('compressor: scratch disk full', () => {
       // Wait until consumption stops (the records taken stay the same for 3 s), then check it paused for
       // the right reason, without writing or committing anything.
       let taken = -1;
-      await waitFor('consumption to stop', async () => {
-        if (!alive()) throw new Error(`compressor exited: ${c.output().slice(-2000)}`);
-        const before = metricValue(await m(), 'compressor_received_records_total');
-        await sleep(3000);
-        const now = metricValue(await m(), 'compressor_received_records_total');
-        taken = now;
-        return now === before && now > 0;
-      }, 90_000, 0);
+      await waitFor(
+        'consumption to stop',
+        async () => {
+          if (!alive()) throw new Error(`compressor exited: ${c.output().slice(-2000)}`);
+          const before = metricValue(await m(), 'compressor_received_records_total');
+          await sleep(3000);
+          const now = metricValue(await m(), 'compressor_received_records_total');
+          taken = now;
+          return now === before && now > 0;
+        },
+        90_000,
+        0,
+      );
       const full = await m();
       expect(alive()).toBe(true);
       expect(taken).toBeLessThan(records.length);
@@ -68,7 +80,9 @@ describe('compressor: scratch disk full', () => {
       const after = await m();
       expect(metricValue(after, 'compressor_scratch_full')).toBe(0);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status).toBe(200);
-      console.log(`[scratch-full] ${disk.mode}: ${taken}/${records.length} records taken before the pause, ${metricValue(full, 'compressor_scratch_write_errors_total')} refused writes at first report, ${metricValue(after, 'compressor_parts_written_total')} parts, ${metricValue(after, 'compressor_spilled_bytes_total')} bytes spilled`);
+      console.log(
+        `[scratch-full] ${disk.mode}: ${taken}/${records.length} records taken before the pause, ${metricValue(full, 'compressor_scratch_write_errors_total')} refused writes at first report, ${metricValue(after, 'compressor_parts_written_total')} parts, ${metricValue(after, 'compressor_spilled_bytes_total')} bytes spilled`,
+      );
     } finally {
       c.child.kill('SIGTERM');
       await exited(c.child);

@@ -29,7 +29,24 @@ const ports: Record<string, number> = {};
 
 /** Runs `node bin/backlog.mjs demo … --json` to its end (bounded) and returns its result line. */
 function demo(args: string[]): Promise<DemoResult> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/backlog.mjs'), 'demo', '--json', '--udp-port', String(ports.syslog_udp), '--tcp-port', String(ports.syslog_tcp), '--json-port', String(ports.json_tcp), '--http-port', String(ports.http), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/backlog.mjs'),
+      'demo',
+      '--json',
+      '--udp-port',
+      String(ports.syslog_udp),
+      '--tcp-port',
+      String(ports.syslog_tcp),
+      '--json-port',
+      String(ports.json_tcp),
+      '--http-port',
+      String(ports.http),
+      ...args,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -96,7 +113,18 @@ describe('backlog demo', () => {
     }
     // TCP and HTTP are reliable: every record arrives. UDP on loopback at this rate loses nothing either,
     // but the kernel may drop a datagram under load, so it is held to "nearly all".
-    await waitFor('the TCP and HTTP events', () => ['syslog_tcp', 'json_tcp', 'http'].every((p) => events().slice(before).filter((e) => e.labels.input === p).length >= 150), 20_000, 20);
+    await waitFor(
+      'the TCP and HTTP events',
+      () =>
+        ['syslog_tcp', 'json_tcp', 'http'].every(
+          (p) =>
+            events()
+              .slice(before)
+              .filter((e) => e.labels.input === p).length >= 150,
+        ),
+      20_000,
+      20,
+    );
     await new Promise((r) => setTimeout(r, 500));
     const got = events().slice(before);
     const by = (p: string) => got.filter((e) => e.labels.input === p);
@@ -128,7 +156,10 @@ describe('backlog demo', () => {
   it('replays a corpus folder (--corpus) with current timestamps over the protocols chosen', async () => {
     const corpus = join(state, 'corpus', 'Sample');
     mkdirSync(corpus, { recursive: true });
-    writeFileSync(join(corpus, 'Sample_2k.log_structured.csv'), 'LineId,Date,Pid,Level,Component,Content,EventId,EventTemplate\n1,1999-01-01,7,ERROR,pump.Controller,"pressure high, valve 3 opened",E1,x\n2,1999-01-01,7,INFO,pump.Controller,pressure normal,E2,y\n');
+    writeFileSync(
+      join(corpus, 'Sample_2k.log_structured.csv'),
+      'LineId,Date,Pid,Level,Component,Content,EventId,EventTemplate\n1,1999-01-01,7,ERROR,pump.Controller,"pressure high, valve 3 opened",E1,x\n2,1999-01-01,7,INFO,pump.Controller,pressure normal,E2,y\n',
+    );
     const before = events().length;
     const r = await demo(['--rate', '50', '--duration', '1s', '--corpus', join(state, 'corpus'), '--protocols', 'syslog_tcp,http']);
     expect(r.sent).toBe(50);
@@ -144,7 +175,10 @@ describe('backlog demo', () => {
   });
 
   it('reports a harvester that is not there instead of pretending: nothing sent, exit code 1', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/backlog.mjs'), 'demo', '--json', '--rate', '20', '--duration', '1s', '--protocols', 'syslog_tcp', '--tcp-port', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin/backlog.mjs'), 'demo', '--json', '--rate', '20', '--duration', '1s', '--protocols', 'syslog_tcp', '--tcp-port', '1'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', r));

@@ -76,7 +76,9 @@ interface Obj {
   };
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+  .sort();
 const objects: (Obj & { file: string })[] = files.flatMap((f) =>
   parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => {
     if (d.errors.length) throw new Error(`${f}: ${d.errors[0]?.message}`);
@@ -158,7 +160,11 @@ describe('deploy/k8s manifests', () => {
     expect([...k.resources].sort()).toEqual(files);
     expect(k.namespace).toBe('backlog');
     // The image every workload uses can be overridden in one place.
-    for (const w of [...byKind('Deployment'), ...byKind('DaemonSet')]) expect(k.images?.map((i) => i.name), w.metadata.name).toContain(w.spec?.template?.spec.containers[0]?.image?.split(':')[0]);
+    for (const w of [...byKind('Deployment'), ...byKind('DaemonSet')])
+      expect(
+        k.images?.map((i) => i.name),
+        w.metadata.name,
+      ).toContain(w.spec?.template?.spec.containers[0]?.image?.split(':')[0]);
   });
 
   it('runs the harvester as a DaemonSet and the other five apps as Deployments, each with its own entry point', () => {
@@ -268,7 +274,10 @@ describe('deploy/k8s manifests', () => {
     for (const o of byKind('Secret')) {
       for (const k of Object.keys({ ...o.data, ...o.stringData })) expect(/TOKEN/i.test(k), `Secret/${o.metadata.name} holds ${k}`).toBe(false);
     }
-    for (const [app, setting, secret] of [['indexer', 'api', 'indexer-token'], ['live-receiver', 'auth', 'live-receiver-token']] as const) {
+    for (const [app, setting, secret] of [
+      ['indexer', 'api', 'indexer-token'],
+      ['live-receiver', 'auth', 'live-receiver-token'],
+    ] as const) {
       const w = workload(app) as Obj;
       const spec = w.spec?.template?.spec as PodSpec & { securityContext?: { fsGroup?: number; runAsUser?: number } };
       const vol = spec.volumes?.find((v) => v.secret?.secretName === secret) as { name: string; secret: { secretName: string; defaultMode?: number } };
@@ -302,15 +311,27 @@ describe('deploy/k8s manifests', () => {
   it('harvester: hostPorts for syslog UDP+TCP 5514, JSON 5170, HTTP 8080; spool and state on a hostPath; host.name from the node', () => {
     const w = workload('harvester') as Obj;
     const c = w.spec?.template?.spec.containers[0] as Container;
-    const host = (c.ports ?? []).filter((p) => p.hostPort).map((p) => `${p.hostPort}/${p.protocol ?? 'TCP'}`).sort();
+    const host = (c.ports ?? [])
+      .filter((p) => p.hostPort)
+      .map((p) => `${p.hostPort}/${p.protocol ?? 'TCP'}`)
+      .sort();
     expect(host).toEqual(['5170/TCP', '5514/TCP', '5514/UDP', '8080/TCP']);
     const cfg = effectiveConfig('harvester', harvesterConfigSchema) as unknown as { shipping: { spool: { dir: string } }; stateDir: string; host: { name: string } };
     const hostPathMounts = (c.volumeMounts ?? []).filter((m) => w.spec?.template?.spec.volumes?.find((v) => v.name === m.name)?.hostPath && !m.readOnly);
-    for (const path of [cfg.shipping.spool.dir, cfg.stateDir]) expect(hostPathMounts.some((m) => path.startsWith(`${m.mountPath}/`)), path).toBe(true);
+    for (const path of [cfg.shipping.spool.dir, cfg.stateDir])
+      expect(
+        hostPathMounts.some((m) => path.startsWith(`${m.mountPath}/`)),
+        path,
+      ).toBe(true);
     expect((c.env ?? []).find((e) => e.name === 'BACKLOG_HARVESTER_HOST_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
     // File inputs read from read-only host mounts.
     const inputs = (cfg as unknown as { inputs: { type: string; paths?: string[] }[] }).inputs;
-    for (const i of inputs.filter((x) => x.type === 'file')) for (const p of i.paths ?? []) expect((c.volumeMounts ?? []).some((m) => m.readOnly && p.startsWith(`${m.mountPath}/`)), p).toBe(true);
+    for (const i of inputs.filter((x) => x.type === 'file'))
+      for (const p of i.paths ?? [])
+        expect(
+          (c.volumeMounts ?? []).some((m) => m.readOnly && p.startsWith(`${m.mountPath}/`)),
+          p,
+        ).toBe(true);
   });
 
   it('Services select the pods of an existing workload and target ports those pods declare, with the same protocol', () => {
@@ -337,7 +358,9 @@ describe('deploy/k8s manifests', () => {
 });
 
 describe('docker-compose.yml app environment', () => {
-  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string | number | boolean>; command?: string[] }> };
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string | number | boolean>; command?: string[] }>;
+  };
   /** The service's environment as Compose passes it, `${VAR:-default}` taken at its default. */
   const composeEnv = (app: string) => Object.fromEntries(Object.entries(compose.services[app]?.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1')]));
   it('indexer: valid for its own config schema, listening on all interfaces', () => {

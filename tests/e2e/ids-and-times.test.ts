@@ -82,7 +82,20 @@ function appOutputs(): string {
 
 /** POST one JSON event with curl, the real client, from `from` (a loopback address). */
 async function post(body: Record<string, unknown>, from = '127.0.0.1'): Promise<void> {
-  const r = await run('curl', ['-sS', '--interface', from, '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json', '--data-binary', JSON.stringify(body), `http://127.0.0.1:${ports.http}/logs`]);
+  const r = await run('curl', [
+    '-sS',
+    '--interface',
+    from,
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '-H',
+    'content-type: application/json',
+    '--data-binary',
+    JSON.stringify(body),
+    `http://127.0.0.1:${ports.http}/logs`,
+  ]);
   expect(r.stdout, r.stderr).toBe('202');
 }
 
@@ -123,8 +136,12 @@ describe('ids a source names and times the pipeline cannot file, end to end (ADR
     expect(await metric(ports.es as number, 'es_consumer_already_indexed_events_total')).toBe(1);
   }, 120_000);
 
-  it('9999-12-31 is indexed in today\'s index with the claimed time kept and flagged; no index dated after tomorrow is left', async () => {
-    const res = await fetch(`${info.search.url}/logs-${env}-recent-*/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: { match_phrase: { message: `${TAG} far future` } } }) });
+  it("9999-12-31 is indexed in today's index with the claimed time kept and flagged; no index dated after tomorrow is left", async () => {
+    const res = await fetch(`${info.search.url}/logs-${env}-recent-*/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: { match_phrase: { message: `${TAG} far future` } } }),
+    });
     const hits = ((await res.json()) as { hits: { hits: { _index: string; _source: Doc }[] } }).hits.hits;
     expect(hits).toHaveLength(1);
     const far = hits[0] as { _index: string; _source: Doc };
@@ -134,19 +151,27 @@ describe('ids a source names and times the pipeline cannot file, end to end (ADR
     expect(far._source.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
     const names = ((await (await fetch(`${info.search.url}/_cat/indices/logs-${env}-recent-*?format=json&h=index`)).json()) as { index: string }[]).map((i) => i.index);
     const tomorrow = day(Date.now() + 86_400_000);
-    expect(names.filter((n) => n.slice(-10) > tomorrow), names.join(' ')).toEqual([]);
+    expect(
+      names.filter((n) => n.slice(-10) > tomorrow),
+      names.join(' '),
+    ).toEqual([]);
     expect(names).not.toContain(PRE_EXISTING);
     expect(await metric(ports.es as number, 'es_consumer_pruned_indices_total{reason="future"}')).toBe(1);
   }, 60_000);
 
-  it('a history load of that window holds both senders\' events, the same documents as the recent index', async () => {
+  it("a history load of that window holds both senders' events, the same documents as the recent index", async () => {
     const fromMs = windowOf(T0) * WINDOW_MS;
     const toMs = fromMs + WINDOW_MS;
     // Three lines archived: a, b and a's retry (the archive keeps what was sent; the load makes it one document).
-    await waitFor('the window archived', async () => {
-      const listing = await listArchiveParts(partStoreOf(s3), env, fromMs, toMs);
-      return listing.parts.reduce((n, p) => n + p.manifest.count, 0) >= 3 || undefined;
-    }, 90_000, 1000).catch((e: Error) => {
+    await waitFor(
+      'the window archived',
+      async () => {
+        const listing = await listArchiveParts(partStoreOf(s3), env, fromMs, toMs);
+        return listing.parts.reduce((n, p) => n + p.manifest.count, 0) >= 3 || undefined;
+      },
+      90_000,
+      1000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${appOutputs()}`);
     });
     const [fromS, toS] = [fromMs / 1000, toMs / 1000];

@@ -58,7 +58,8 @@ beforeAll(async () => {
   info = stackInfo();
   s3 = createS3({ endpoint: info.s3.endpoint, region: info.s3.region, bucket: info.s3.bucket, accessKeyId: info.s3.accessKeyId, secretAccessKey: info.s3.secretAccessKey, forcePathStyle: true });
   dir = mkdtempSync(join(tmpdir(), 'backlog-e2e-'));
-  for (const k of ['harvester', 'hsyslog', 'hjson', 'hhttp', 'sealed', 'sealedHttp', 'gateway', 'gatewayIn', 'es', 'compressor', 'indexer', 'indexerApi', 'live', 'liveUdp', 'liveHttp']) ports[k] = await freePort();
+  for (const k of ['harvester', 'hsyslog', 'hjson', 'hhttp', 'sealed', 'sealedHttp', 'gateway', 'gatewayIn', 'es', 'compressor', 'indexer', 'indexerApi', 'live', 'liveUdp', 'liveHttp'])
+    ports[k] = await freePort();
   const base = stackEnv(info, env);
   // Tests never touch the shared logs-* template: ours covers this env's indices only.
   const template = { BACKLOG_ES_CONSUMER_TEMPLATE_NAME: `backlog-logs-${env}`, BACKLOG_ES_CONSUMER_TEMPLATE_PATTERNS: `logs-${env}-*`, BACKLOG_ES_CONSUMER_TEMPLATE_PRIORITY: '420' };
@@ -166,9 +167,13 @@ describe('the whole pipeline', () => {
       sent.push({ message, via: tcp ? 'syslog_tcp' : 'syslog_udp', host: hostname(), service: 'sshd', level: ecsLevel[p] as string });
     }
     const httpLines = Array.from({ length: 5 }, (_, i) => ({ message: `${TAG} http ${i} GET /api/orders/${i} 200`, level: i === 4 ? 'error' : 'info', service: { name: 'orders' } }));
-    const curl = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', 'content-type: application/x-ndjson', '--data-binary', '@-', `http://127.0.0.1:${ports.hhttp}/logs`], {
-      input: `${httpLines.map((l) => JSON.stringify(l)).join('\n')}\n`,
-    });
+    const curl = await run(
+      'curl',
+      ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', 'content-type: application/x-ndjson', '--data-binary', '@-', `http://127.0.0.1:${ports.hhttp}/logs`],
+      {
+        input: `${httpLines.map((l) => JSON.stringify(l)).join('\n')}\n`,
+      },
+    );
     expect(curl.stdout, curl.stderr).toMatch(/^20[02]$/);
     for (const l of httpLines) sent.push({ message: l.message, via: 'http', host: 'e2e-plain', service: 'orders', level: l.level });
     for (let i = 0; i < 5; i++) {
@@ -183,7 +188,14 @@ describe('the whole pipeline', () => {
     const texts = sent.map((s) => s.message);
     const ringText = () => page.evaluate(() => JSON.stringify((globalThis as unknown as PageGlobals).__live.items()));
     await page
-      .waitForFunction((want) => { const t = JSON.stringify((globalThis as unknown as PageGlobals).__live.items()); return want.every((w) => t.includes(w)); }, texts, { timeout: 15_000, polling: 100 })
+      .waitForFunction(
+        (want) => {
+          const t = JSON.stringify((globalThis as unknown as PageGlobals).__live.items());
+          return want.every((w) => t.includes(w));
+        },
+        texts,
+        { timeout: 15_000, polling: 100 },
+      )
       .catch(async (err: Error) => {
         const ring = await ringText();
         throw new Error(`${err.message}\nmissing on the page: ${texts.filter((t) => !ring.includes(t)).join(' | ')}\n${appOutputs()}`);
@@ -259,19 +271,41 @@ describe('the whole pipeline', () => {
       await consumer.run(async (batch) => {
         for (const r of batch.records) if (r.headers.last?.toString() === '1') lastRecords.set(r.key?.toString() ?? '', r.headers.manifest?.toString() ?? '');
       });
-      await waitFor('c-<env> holds the parts', async () => parts.every((p) => lastRecords.has(p.key.split('/').slice(-2).join('/').replace(/\.log\.bz2$/, ''))), 60_000, 500);
+      await waitFor(
+        'c-<env> holds the parts',
+        async () =>
+          parts.every((p) =>
+            lastRecords.has(
+              p.key
+                .split('/')
+                .slice(-2)
+                .join('/')
+                .replace(/\.log\.bz2$/, ''),
+            ),
+          ),
+        60_000,
+        500,
+      );
     } finally {
       await consumer.disconnect();
     }
     for (const p of parts) {
-      const manifest = JSON.parse(lastRecords.get(p.key.split('/').slice(-2).join('/').replace(/\.log\.bz2$/, '')) as string) as { sha256: string };
+      const manifest = JSON.parse(
+        lastRecords.get(
+          p.key
+            .split('/')
+            .slice(-2)
+            .join('/')
+            .replace(/\.log\.bz2$/, ''),
+        ) as string,
+      ) as { sha256: string };
       expect(manifest.sha256).toBe(p.manifest.sha256);
     }
   }, 480_000);
 
   it('`backlog history load` of that range yields exactly the recent index events', async () => {
-    const fromS = Math.floor(Math.floor(firstSendMs / WINDOW_MS) * WINDOW_MS / 1000);
-    const toS = Math.floor((Math.floor(lastSendMs / WINDOW_MS) + 1) * WINDOW_MS / 1000);
+    const fromS = Math.floor((Math.floor(firstSendMs / WINDOW_MS) * WINDOW_MS) / 1000);
+    const toS = Math.floor(((Math.floor(lastSendMs / WINDOW_MS) + 1) * WINDOW_MS) / 1000);
     const res = await run(process.execPath, [join(ROOT, 'bin/backlog.mjs'), 'history', 'load', '--env', env, '--from', String(fromS), '--to', String(toS)], {
       env: { ...stackEnv(info, env), ...indexerEnv() },
       timeoutMs: 180_000,

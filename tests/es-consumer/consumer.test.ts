@@ -13,10 +13,7 @@ import { pruneRecent } from '../../apps/es-consumer/src/prune';
 import { countIn, fullyCommitted, makeEvents, newMetrics, setupEnv, testConfig, testLogger, waitFor, type TestEnv } from './helpers';
 
 const es8 = elasticsearchUrl();
-const engines = [
-  { engine: 'OpenSearch', url: () => stackInfo().search.url, freeForm: 'flat_object' },
-  ...(es8 ? [{ engine: 'Elasticsearch 8', url: () => es8, freeForm: 'flattened' }] : []),
-];
+const engines = [{ engine: 'OpenSearch', url: () => stackInfo().search.url, freeForm: 'flat_object' }, ...(es8 ? [{ engine: 'Elasticsearch 8', url: () => es8, freeForm: 'flattened' }] : [])];
 
 describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm }) => {
   let t: TestEnv;
@@ -99,7 +96,8 @@ describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm })
     let badLines = 0;
     for (let i = 0; i < 1000; i++) {
       const kind = i % 4;
-      if (kind === 0) records.push({ key: `k${i}`, value: gzipSync(Buffer.from(`{"event":{"id":"x${i}"}}\n`)).subarray(0, 20) }); // truncated gzip
+      if (kind === 0)
+        records.push({ key: `k${i}`, value: gzipSync(Buffer.from(`{"event":{"id":"x${i}"}}\n`)).subarray(0, 20) }); // truncated gzip
       else if (kind === 1) {
         records.push({ key: `k${i}`, value: gzipSync(Buffer.from(`{"broken": ${i}\n`)) }); // bad JSON, one line
         badLines++;
@@ -107,7 +105,7 @@ describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm })
       else records.push({ key: `k${i}`, value: Buffer.from(`plain text batch ${i}`) });
       // Good batches in between: consumption must carry on around the bad ones.
       if (i % 100 === 99) {
-        const b = encodeBatch(good.slice((i - 99), i + 1) as never, { host: 'good' });
+        const b = encodeBatch(good.slice(i - 99, i + 1) as never, { host: 'good' });
         records.push({ key: b.key, value: b.value, headers: { ...b.headers } });
       }
     }
@@ -118,13 +116,16 @@ describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm })
     expect(badLines).toBe(250);
     expect((await countIn(t.search, recent())) - recentBefore).toBe(1000);
     const reasons = await t.search.search({ index: dlq(), size: 0, query: { prefix: { 'backlog.dlq.topic': harvestTopic(env) } }, aggs: { r: { terms: { field: 'backlog.dlq.reason' } } } });
-    const buckets = Object.fromEntries(((reasons.aggregations?.r as { buckets: { key: string; doc_count: number }[] }).buckets).map((b) => [b.key, b.doc_count]));
+    const buckets = Object.fromEntries((reasons.aggregations?.r as { buckets: { key: string; doc_count: number }[] }).buckets.map((b) => [b.key, b.doc_count]));
     expect(buckets).toMatchObject({ corrupt: 250, invalid_json: 250, too_large: 250, not_gzip: 250 });
     expect(consumer.health()).toMatchObject({ ok: true, state: 'running', paused: false });
   });
 
   it('creates indices from the template: ECS types, free-form fields, refresh interval, replicas 0', async () => {
-    const mapping = (await (await fetch(`${url()}/${recent()}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string; properties?: Record<string, unknown> }> } }>;
+    const mapping = (await (await fetch(`${url()}/${recent()}/_mapping`)).json()) as Record<
+      string,
+      { mappings: { properties: Record<string, { type?: string; properties?: Record<string, unknown> }> } }
+    >;
     const props = Object.values(mapping)[0]?.mappings.properties;
     expect(props?.['@timestamp']?.type).toBe('date');
     expect(props?.message?.type).toBe('text');
@@ -167,14 +168,20 @@ describe.each(engines)('es-consumer (real Kafka + $engine)', ({ url, freeForm })
     await waitFor('dated events settled', async () => (await fullyCommitted(t.kafka, group(), harvestTopic(env))) || undefined, 60_000);
     await t.search.refresh(recent()).catch(() => undefined);
     const res = await t.search.search<Record<string, any>>({ index: recent(), size: 10, query: { terms: { 'event.id': ['ts-far', 'ts-old'] } } });
-    expect(res.hits.map((h) => [h.id, h.index]).sort()).toEqual([['ts-far', `logs-${env}-recent-${day}`], ['ts-old', `logs-${env}-recent-${day}`]]);
+    expect(res.hits.map((h) => [h.id, h.index]).sort()).toEqual([
+      ['ts-far', `logs-${env}-recent-${day}`],
+      ['ts-old', `logs-${env}-recent-${day}`],
+    ]);
     const far = res.hits.find((h) => h.id === 'ts-far')?.source;
     expect(far?.['@timestamp']).toBe(created);
     expect(far?.labels).toMatchObject({ timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
     expect(res.hits.find((h) => h.id === 'ts-old')?.source.labels).toMatchObject({ timestamp_original: '0001-01-01T00:00:00.000Z', timestamp_replaced: 'before_epoch' });
     const names = (await t.search.listIndices(`logs-${env}-recent-*`)).map((i) => i.name);
     expect(names.filter((n) => n.startsWith(`logs-${env}-recent-9999`) || n.startsWith(`logs-${env}-recent-0001`))).toEqual([]);
-    expect((await metrics.timestampReplaced.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([['before_epoch', 1], ['future', 1]]);
+    expect((await metrics.timestampReplaced.get()).values.map((v) => [v.labels.reason, v.value]).sort()).toEqual([
+      ['before_epoch', 1],
+      ['future', 1],
+    ]);
   });
 
   it('prunes a recent index dated in the future (which the age rule never reaches), keeps the index of tomorrow (ADR 0015)', async () => {

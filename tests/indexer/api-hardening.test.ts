@@ -124,7 +124,10 @@ describe('indexer API hardening', () => {
     expect(errorId).toMatch(/^[0-9a-f]{12}$/);
     expect(JSON.stringify(r.body)).not.toMatch(/JSON|Unexpected|SyntaxError|position|at \w+ \(/);
     await waitFor('the log line with the error id', async () => (ix as IndexerProc).output().includes(errorId), 5_000, 50);
-    const line = (ix as IndexerProc).output().split('\n').find((l) => l.includes(errorId)) as string;
+    const line = (ix as IndexerProc)
+      .output()
+      .split('\n')
+      .find((l) => l.includes(errorId)) as string;
     expect(line).toMatch(/JSON|Unterminated|Unexpected/);
     await redis.del(`job:${index}`);
   });
@@ -133,7 +136,11 @@ describe('indexer API hardening', () => {
     const t0 = Math.floor(Date.now() / HOUR) * HOUR - 48 * HOUR;
     const first = await (ix as IndexerProc).call('POST', '/v1/history', { env, start: iso(t0), end: iso(t0 + HOUR) });
     expect(first.status).toBe(202);
-    const res = await fetch(`${(ix as IndexerProc).url}/v1/history`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ env, start: iso(t0 + 2 * HOUR), end: iso(t0 + 3 * HOUR) }) });
+    const res = await fetch(`${(ix as IndexerProc).url}/v1/history`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ env, start: iso(t0 + 2 * HOUR), end: iso(t0 + 3 * HOUR) }),
+    });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('30');
     const body = (await res.json()) as { error: string; message: string; index?: string };

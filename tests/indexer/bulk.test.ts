@@ -83,7 +83,7 @@ describe.each(engines)('history bulk on $engine: raw archive lines', ({ url }) =
     expect(await value(metrics.rejected)).toBe(1);
   });
 
-  it('parts stream documents into requests that share the writer\'s slots; each part gets its own tally; an abort is thrown', async () => {
+  it("parts stream documents into requests that share the writer's slots; each part gets its own tally; an abort is thrown", async () => {
     const metrics = indexerMetrics(new MetricsRegistry());
     const bulk = new HistoryBulk(search, metrics, { ...opts, maxDocs: 3, maxInFlight: 2 });
     const line = (p: string, i: number) => `{"@timestamp":"2026-11-20T11:00:${String(i).padStart(2, '0')}.000Z","event":{"id":"${p}${i}"},"message":"m"}`;

@@ -148,7 +148,7 @@ describe('history loads with query-language filters: loaded = engine = evaluator
     const idsOf = async (index: string): Promise<string[]> => {
       await search.refresh(index);
       const out: string[] = [];
-      for (let after: unknown[] | undefined; ; ) {
+      for (let after: unknown[] | undefined; ;) {
         const r = await search.search<{ event: { id: string } }>({ index, size: 5000, sort: [{ 'event.id': 'asc' }], source: ['event.id'], ...(after ? { searchAfter: after } : {}) });
         if (!r.hits.length) return out;
         out.push(...r.hits.map((h) => h.source.event.id));
@@ -160,7 +160,11 @@ describe('history loads with query-language filters: loaded = engine = evaluator
       const r = await search.search({ ...request, index: recent, source: false });
       return r.hits.map((h) => h.id).sort();
     };
-    const memoryIds = (filter: string) => events.filter(compileFilter(filter, catalogue)).map((e) => e.event.id).sort();
+    const memoryIds = (filter: string) =>
+      events
+        .filter(compileFilter(filter, catalogue))
+        .map((e) => e.event.id)
+        .sort();
     const load = async (k: number, filter: unknown): Promise<{ index: string; body: Record<string, unknown> }> => {
       const r = await ix.call('POST', '/v1/history', { env, start: new Date(START).toISOString(), end: END_S + k, filter });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
@@ -177,7 +181,10 @@ describe('history loads with query-language filters: loaded = engine = evaluator
       search = await createSearch({ node: url() });
       expect(search.engine).toBe(engine);
       // The indexer installed the logs-* template for logs-<env>-*: this index gets the history indices' mappings.
-      const r = await search.bulk(events.map((doc) => ({ op: 'create' as const, index: recent, id: doc.event.id, doc })), { refresh: true });
+      const r = await search.bulk(
+        events.map((doc) => ({ op: 'create' as const, index: recent, id: doc.event.id, doc })),
+        { refresh: true },
+      );
       expect(r.failed).toBe(0);
       // Every filter loads at once, each into its own index ([START, END + k s) holds the same events).
       const started = await Promise.all(FILTERS.map((f, k) => load(k, f)));
@@ -260,22 +267,36 @@ describe('history loads with query-language filters: loaded = engine = evaluator
     try {
       await search.refresh(index);
       const got: string[] = [];
-      for (let after: unknown[] | undefined; ; ) {
+      for (let after: unknown[] | undefined; ;) {
         const r = await search.search<{ event: { id: string } }>({ index, size: 5000, sort: [{ 'event.id': 'asc' }], source: ['event.id'], ...(after ? { searchAfter: after } : {}) });
         if (!r.hits.length) break;
         got.push(...r.hits.map((h) => h.source.event.id));
         after = r.hits[r.hits.length - 1]?.sort;
       }
       const text = '(-level:info) AND (host:web-* OR NOT host:*)';
-      const want = events.filter(compileFilter(text, logsCatalogue('opensearch'))).map((e) => e.event.id).sort();
+      const want = events
+        .filter(compileFilter(text, logsCatalogue('opensearch')))
+        .map((e) => e.event.id)
+        .sort();
       expect(want.length).toBeGreaterThan(0);
       expect(got.sort()).toEqual(want);
       const list = await runHistory(info, env, ['list', `--env=${env}`, '--json']);
-      const job = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: string; filter: string }).find((j) => j.index === index);
+      const job = list.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { index: string; filter: string })
+        .find((j) => j.index === index);
       expect(job?.filter).toBe('NOT level:info AND (host:web-* OR NOT host:*)');
       // --dry-run with a filter: the manifests' counts (before the filter), and parts whose manifests hold
       // no wanted host are skipped without being read.
-      const dry = await runHistory(info, env, ['load', `--env=${env}`, `--from=${new Date(START).toISOString()}`, `--to=${end + 2}`, '--dry-run', '--filter=host:nosuch-* OR (host:web-1 AND level:nosuch)']);
+      const dry = await runHistory(info, env, [
+        'load',
+        `--env=${env}`,
+        `--from=${new Date(START).toISOString()}`,
+        `--to=${end + 2}`,
+        '--dry-run',
+        '--filter=host:nosuch-* OR (host:web-1 AND level:nosuch)',
+      ]);
       expect(dry.code, dry.stderr).toBe(0);
       const plan = JSON.parse(dry.stdout.trim().split('\n')[1] as string) as { parts: unknown[]; skippedByFilter: number; events: number; filter: string; eventsBeforeFilter: boolean };
       expect(plan).toMatchObject({ parts: [], events: 0, filter: 'host:nosuch-* OR (host:web-1 AND level:nosuch)', eventsBeforeFilter: true });

@@ -92,10 +92,15 @@ export async function startIndexer(info: StackInfo, env: string, extra: Record<s
   const exitedEarly = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`indexer exited ${code}:\n${out}`))));
   exitedEarly.catch(() => undefined);
   await Promise.race([
-    waitFor('indexer ready', async () => {
-      if (child.exitCode !== null) throw new Error(`indexer exited ${child.exitCode}:\n${out}`);
-      return out.includes('"ready":true');
-    }, 60_000, 100),
+    waitFor(
+      'indexer ready',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`indexer exited ${child.exitCode}:\n${out}`);
+        return out.includes('"ready":true');
+      },
+      60_000,
+      100,
+    ),
     exitedEarly,
   ]);
   const url = `http://127.0.0.1:${port}`;
@@ -142,7 +147,11 @@ export async function runHistory(info: StackInfo, env: string, args: string[], e
   if (!cmd) return { code: 64, stdout: '', stderr: 'no history command' };
   const root = repoRoot();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/indexer/src/main.ts'), 'history', encodeHistoryCommand(cmd as HistoryCommand)], { cwd: root, env: { ...process.env, ...indexerEnv(info, env, extra) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/indexer/src/main.ts'), 'history', encodeHistoryCommand(cmd as HistoryCommand)], {
+      cwd: root,
+      env: { ...process.env, ...indexerEnv(info, env, extra) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -161,9 +170,14 @@ export function redisOf(info: StackInfo, env: string): RedisPort {
 
 /** Polls GET /v1/history/:index until the status is final. */
 export async function untilFinished(ix: IndexerProc, index: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  return waitFor(`${index} finished`, async () => {
-    const r = await ix.call('GET', `/v1/history/${index}`);
-    const s = r.body.status as string;
-    return r.status === 200 && (s === 'done' || s === 'partial' || s === 'failed') ? r.body : undefined;
-  }, timeoutMs, 250);
+  return waitFor(
+    `${index} finished`,
+    async () => {
+      const r = await ix.call('GET', `/v1/history/${index}`);
+      const s = r.body.status as string;
+      return r.status === 200 && (s === 'done' || s === 'partial' || s === 'failed') ? r.body : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 }

@@ -98,45 +98,49 @@ describe('indexer: history loads', () => {
   }, 180_000);
 
   const es8 = elasticsearchUrl();
-  it.skipIf(!es8)('loads into Elasticsearch 8: exactly the events of the range, under the logs-* template, with its expiry in _meta', async () => {
-    // Its own job keys, so that this indexer neither sees nor resumes the OpenSearch loads of this file.
-    const ix = await startIndexer({ ...info, search: { url: es8 as string, engine: 'elasticsearch' } }, env, { BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer-es8:` });
-    procs.push(ix);
-    const es = await createSearch({ node: es8 as string });
-    try {
-      // 20 minutes (~12,000 events in 4 windows): the engine is what differs from the OpenSearch loads above.
-      const from = START + 10 * MIN;
-      const to = START + 30 * MIN;
-      const r = await ix.call('POST', '/v1/history', { env, start: iso(from), end: iso(to) });
-      expect(r.status).toBe(202);
-      const index = historyIndexName(env, from / 1000, to / 1000);
-      expect(r.body.index).toBe(index);
-      const done = await untilFinished(ix, index);
-      expect(done.status).toBe('done');
-      const want = inRange(from, to);
-      await es.refresh(index);
-      expect(await es.count(index)).toBe(want.length);
-      const got: string[] = [];
-      for (let after: unknown[] | undefined; ; ) {
-        const page = await es.search<{ event: { id: string } }>({ index, size: 5000, sort: [{ 'event.id': 'asc' }], source: ['event.id'], ...(after ? { searchAfter: after } : {}) });
-        if (!page.hits.length) break;
-        got.push(...page.hits.map((h) => h.source.event.id));
-        after = page.hits[page.hits.length - 1]?.sort;
+  it.skipIf(!es8)(
+    'loads into Elasticsearch 8: exactly the events of the range, under the logs-* template, with its expiry in _meta',
+    async () => {
+      // Its own job keys, so that this indexer neither sees nor resumes the OpenSearch loads of this file.
+      const ix = await startIndexer({ ...info, search: { url: es8 as string, engine: 'elasticsearch' } }, env, { BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer-es8:` });
+      procs.push(ix);
+      const es = await createSearch({ node: es8 as string });
+      try {
+        // 20 minutes (~12,000 events in 4 windows): the engine is what differs from the OpenSearch loads above.
+        const from = START + 10 * MIN;
+        const to = START + 30 * MIN;
+        const r = await ix.call('POST', '/v1/history', { env, start: iso(from), end: iso(to) });
+        expect(r.status).toBe(202);
+        const index = historyIndexName(env, from / 1000, to / 1000);
+        expect(r.body.index).toBe(index);
+        const done = await untilFinished(ix, index);
+        expect(done.status).toBe('done');
+        const want = inRange(from, to);
+        await es.refresh(index);
+        expect(await es.count(index)).toBe(want.length);
+        const got: string[] = [];
+        for (let after: unknown[] | undefined; ;) {
+          const page = await es.search<{ event: { id: string } }>({ index, size: 5000, sort: [{ 'event.id': 'asc' }], source: ['event.id'], ...(after ? { searchAfter: after } : {}) });
+          if (!page.hits.length) break;
+          got.push(...page.hits.map((h) => h.source.event.id));
+          after = page.hits[page.hits.length - 1]?.sort;
+        }
+        expect(got.length).toBe(want.length);
+        expect(new Set(got)).toEqual(new Set(want.map((e) => e.id)));
+        const meta = await es.getIndexMeta(index);
+        expect((meta.history as { expiresAt: number }).expiresAt).toBe(Date.parse(done.expiresAt as string));
+        // The Elasticsearch side of the template: free-form fields are `flattened`.
+        const mapping = (await (await fetch(`${es8}/${index}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string }> } }>;
+        expect(mapping[index]?.mappings.properties.fields?.type).toBe('flattened');
+      } finally {
+        await ix.stop();
+        await es.deleteIndices(`logs-${env}-*`).catch(() => undefined);
+        await es.deleteIndexTemplate(`backlog-logs-${env}`).catch(() => undefined);
+        await es.close();
       }
-      expect(got.length).toBe(want.length);
-      expect(new Set(got)).toEqual(new Set(want.map((e) => e.id)));
-      const meta = await es.getIndexMeta(index);
-      expect((meta.history as { expiresAt: number }).expiresAt).toBe(Date.parse(done.expiresAt as string));
-      // The Elasticsearch side of the template: free-form fields are `flattened`.
-      const mapping = (await (await fetch(`${es8}/${index}/_mapping`)).json()) as Record<string, { mappings: { properties: Record<string, { type?: string }> } }>;
-      expect(mapping[index]?.mappings.properties.fields?.type).toBe('flattened');
-    } finally {
-      await ix.stop();
-      await es.deleteIndices(`logs-${env}-*`).catch(() => undefined);
-      await es.deleteIndexTemplate(`backlog-logs-${env}`).catch(() => undefined);
-      await es.close();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 
   it('the same load asked of two indexers at once: one index, every part loaded once', async () => {
     // Production leases (30 s): with leases that hold, no part may be loaded by both.
@@ -166,7 +170,21 @@ describe('indexer: history loads', () => {
   it('filters: exactly the matching events (CLI, --filter), progress as JSON lines', async () => {
     const from = START;
     const to = START + 70 * MIN;
-    const res = await runHistory(info, env, ['load', '--env', env, '--from', iso(from), '--to', String(to / 1000), '--filter', 'host=web-0,web-2', '--filter', 'level=ERROR', '--filter', 'service=sshd']);
+    const res = await runHistory(info, env, [
+      'load',
+      '--env',
+      env,
+      '--from',
+      iso(from),
+      '--to',
+      String(to / 1000),
+      '--filter',
+      'host=web-0,web-2',
+      '--filter',
+      'level=ERROR',
+      '--filter',
+      'service=sshd',
+    ]);
     expect(res.code).toBe(0);
     const lines = res.stdout.trim().split('\n');
     const index = historyIndexName(env, from / 1000, to / 1000);
@@ -236,11 +254,16 @@ describe('indexer: history loads', () => {
     const to = START + 70 * MIN;
     const r = await first.call('POST', '/v1/history', { env, start: iso(from), end: iso(to) });
     const index = r.body.index as string;
-    const mid = await waitFor('some parts loaded', async () => {
-      const g = await first.call('GET', `/v1/history/${index}`);
-      const p = (g.body.progress as { parts: { done: number; total: number } } | undefined)?.parts;
-      return p && p.done >= 2 ? p : undefined;
-    }, 120_000, 50);
+    const mid = await waitFor(
+      'some parts loaded',
+      async () => {
+        const g = await first.call('GET', `/v1/history/${index}`);
+        const p = (g.body.progress as { parts: { done: number; total: number } } | undefined)?.parts;
+        return p && p.done >= 2 ? p : undefined;
+      },
+      120_000,
+      50,
+    );
     first.child.kill('SIGKILL');
     await exited(first.child);
     expect(mid.done).toBeLessThan(mid.total);
@@ -269,10 +292,15 @@ describe('indexer: history loads', () => {
       await redis.del(`job:${index}`, `plan:${index}`, `parts:${index}`);
       await redis.sRem(`${env}:history`, index);
       expect((await ix.call('GET', `/v1/history/${index}`)).status).toBe(404);
-      const back = await waitFor('job rebuilt from _meta', async () => {
-        const g = await ix.call('GET', `/v1/history/${index}`);
-        return g.status === 200 ? g.body : undefined;
-      }, 20_000, 200);
+      const back = await waitFor(
+        'job rebuilt from _meta',
+        async () => {
+          const g = await ix.call('GET', `/v1/history/${index}`);
+          return g.status === 200 ? g.body : undefined;
+        },
+        20_000,
+        200,
+      );
       expect(back.restored).toBe(true);
       expect(back.expiresAt).toBe(r.body.expiresAt);
     } finally {
@@ -328,7 +356,7 @@ describe('indexer: history loads', () => {
       expect(Object.keys(doc.body.paths as object)).toEqual(expect.arrayContaining(['/v1/history', '/v1/history/{index}']));
       // DELETE drops the index and its job.
       const one = await ix.call('POST', '/v1/history', { env, start: iso(START), end: iso(START + 5 * MIN) }, token);
-      await waitFor('loaded', async () => ((await ix.call('GET', `/v1/history/${one.body.index as string}`, undefined, token)).body.status === 'done'), 60_000, 250);
+      await waitFor('loaded', async () => (await ix.call('GET', `/v1/history/${one.body.index as string}`, undefined, token)).body.status === 'done', 60_000, 250);
       const del = await ix.call('DELETE', `/v1/history/${one.body.index as string}`, undefined, token);
       expect(del.status).toBe(200);
       expect((await search.listIndices(one.body.index as string)).length).toBe(0);

@@ -48,11 +48,18 @@ async function scenario(label: string, nodeOptions: string): Promise<void> {
   await ensureTopic(brokers, `h-${env}`, 1);
   const [httpPort, metricsPort] = [await freePort(), await freePort()];
   const cfgFile = join(dir, `harvester-${label}.json`);
-  writeFileSync(cfgFile, JSON.stringify({
-    env, kafka: { brokers }, host: { name: 'web-01' }, stateDir: join(dir, label, 'state'), metrics: { port: metricsPort },
-    shipping: { flushIntervalMs: 500, startupDrainMs: 0, spool: { dir: join(dir, label, 'spool') } },
-    inputs: [{ type: 'http', port: httpPort }],
-  }));
+  writeFileSync(
+    cfgFile,
+    JSON.stringify({
+      env,
+      kafka: { brokers },
+      host: { name: 'web-01' },
+      stateDir: join(dir, label, 'state'),
+      metrics: { port: metricsPort },
+      shipping: { flushIntervalMs: 500, startupDrainMs: 0, spool: { dir: join(dir, label, 'spool') } },
+      inputs: [{ type: 'http', port: httpPort }],
+    }),
+  );
   const harvester = await spawnHarvester(cfgFile, metricsPort, { NODE_OPTIONS: nodeOptions });
   procs.push(harvester);
   try {
@@ -88,7 +95,9 @@ async function scenario(label: string, nodeOptions: string): Promise<void> {
     const emitted = metricValue(text, 'harvester_input_emitted_events_total', l);
     const dropped = metricValue(text, 'harvester_input_dropped_events_total', l);
     const tooMany = metricValue(text, 'harvester_input_dropped_events_total', { ...l, reason: 'too_many_records' });
-    console.log(`[http heap ${label}] received ${received} emitted ${emitted} dropped ${dropped} (too_many_records ${tooMany}); rss ${Math.round(metricValue(text, 'process_resident_memory_bytes') / 2 ** 20)} MiB, heap ${Math.round(metricValue(text, 'nodejs_heap_size_used_bytes') / 2 ** 20)} MiB`);
+    console.log(
+      `[http heap ${label}] received ${received} emitted ${emitted} dropped ${dropped} (too_many_records ${tooMany}); rss ${Math.round(metricValue(text, 'process_resident_memory_bytes') / 2 ** 20)} MiB, heap ${Math.round(metricValue(text, 'nodejs_heap_size_used_bytes') / 2 ** 20)} MiB`,
+    );
     expect(received).toBe(emitted + dropped);
     expect(tooMany).toBe(3);
     expect(dropped).toBe(3);

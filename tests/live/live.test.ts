@@ -115,7 +115,19 @@ describe('live view', () => {
     // Some traffic around it, so the screenshot shows levels, a cut line and the counters.
     const levels = ['info', 'warning', 'debug', 'notice', 'crit'];
     for (let i = 0; i < 10; i++) {
-      await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', ['api', 'db', 'nginx'][i % 3] as string, '-p', `user.${levels[i % 5]}`, `request ${i} handled in ${i * 7} ms`]);
+      await run('logger', [
+        '-d',
+        '-n',
+        '127.0.0.1',
+        '-P',
+        String(harvester.port),
+        '--rfc5424',
+        '-t',
+        ['api', 'db', 'nginx'][i % 3] as string,
+        '-p',
+        `user.${levels[i % 5]}`,
+        `request ${i} handled in ${i * 7} ms`,
+      ]);
     }
     await run('logger', ['-d', '-n', '127.0.0.1', '-P', String(harvester.port), '--rfc5424', '-t', 'api', '--size', '4000', `long ${'x'.repeat(3000)}`]);
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-seq]').length >= 12, undefined, { timeout: 5_000 });
@@ -174,14 +186,25 @@ describe('live view', () => {
     // scrolls back through; only the rows in the window are elements) holds each seq once, and the
     // rows drawn at the tail are the newest of them.
     await page.waitForFunction((n) => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-2').length >= n, N, { timeout: 10_000 });
-    const inRing = await page.evaluate(() => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-2').map((d) => d.seq));
+    const inRing = await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).__live
+        .items()
+        .filter((d) => d.host === 'harvester-2')
+        .map((d) => d.seq),
+    );
     expect(inRing).toHaveLength(N);
     expect(new Set(inRing).size).toBe(N);
     // The next frame draws the tail (renders follow the ring, at most one per frame).
-    await page.waitForFunction((last) => {
-      const rows = (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-host="harvester-2"]:not([hidden])') as unknown as ArrayLike<{ getAttribute(n: string): string | null }>;
-      return rows.length > 0 && Number(rows[rows.length - 1]?.getAttribute('data-seq')) === last;
-    }, inRing[inRing.length - 1], { timeout: 5_000 });
+    await page.waitForFunction(
+      (last) => {
+        const rows = (globalThis as unknown as PageGlobals).document.querySelectorAll('.row[data-host="harvester-2"]:not([hidden])') as unknown as ArrayLike<{
+          getAttribute(n: string): string | null;
+        }>;
+        return rows.length > 0 && Number(rows[rows.length - 1]?.getAttribute('data-seq')) === last;
+      },
+      inRing[inRing.length - 1],
+      { timeout: 5_000 },
+    );
     const drawn = await page.locator('.row[data-host="harvester-2"]:not([hidden])').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-seq'))));
     expect(drawn.length).toBeGreaterThan(5);
     expect(new Set(drawn).size).toBe(drawn.length);
@@ -231,14 +254,20 @@ describe('live view', () => {
       );
       await cdp.send('Debugger.resume');
       await cdp.send('Debugger.disable');
-      const counts = () => slow.evaluate(() => {
-        const l = (globalThis as unknown as PageGlobals).__live;
-        return { shown: l.shown, dropped: l.dropped, markersInRing: l.items().filter((d) => d.marker !== undefined).length };
-      });
-      await waitFor(`the page to account for ${expected} events`, async () => {
-        const c = await counts();
-        return c.shown + c.dropped >= expected;
-      }, 15_000, 20).catch(async (e: Error) => {
+      const counts = () =>
+        slow.evaluate(() => {
+          const l = (globalThis as unknown as PageGlobals).__live;
+          return { shown: l.shown, dropped: l.dropped, markersInRing: l.items().filter((d) => d.marker !== undefined).length };
+        });
+      await waitFor(
+        `the page to account for ${expected} events`,
+        async () => {
+          const c = await counts();
+          return c.shown + c.dropped >= expected;
+        },
+        15_000,
+        20,
+      ).catch(async (e: Error) => {
         throw new Error(`${e.message}: ${JSON.stringify(await counts())}`);
       });
       // Every event is on the page or counted in a marker there (the ring keeps only the last
@@ -253,7 +282,12 @@ describe('live view', () => {
       expect(ref.dropped).toBe(0);
       expect(await metric(a, 'live_receiver_client_dropped_events_total')).toBeGreaterThanOrEqual(c.dropped);
       // The page shows each event it got once, in order.
-      const seqs = await slow.evaluate(() => (globalThis as unknown as PageGlobals).__live.items().filter((d) => d.host === 'harvester-3').map((d) => d.seq as number));
+      const seqs = await slow.evaluate(() =>
+        (globalThis as unknown as PageGlobals).__live
+          .items()
+          .filter((d) => d.host === 'harvester-3')
+          .map((d) => d.seq as number),
+      );
       expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
       expect(new Set(seqs).size).toBe(seqs.length);
       ref.close();
@@ -327,7 +361,12 @@ describe('live view', () => {
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5));
     }
     let counted = 0;
-    await waitFor('10,000 invalid datagrams counted', async () => (counted = (await metric(a as Receiver, 'live_receiver_dropped_events_total', 'reason="invalid_')) - before) >= 10_000, 15_000, 20).catch((e: Error) => {
+    await waitFor(
+      '10,000 invalid datagrams counted',
+      async () => (counted = (await metric(a as Receiver, 'live_receiver_dropped_events_total', 'reason="invalid_')) - before) >= 10_000,
+      15_000,
+      20,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}: ${counted} counted`);
     });
     expect(counted).toBe(10_000);
@@ -380,25 +419,43 @@ describe('live view', () => {
       await signIn(p, a);
       await p.goto(`http://127.0.0.1:${(other.address() as { port: number }).port}/`);
       const originBefore = await metric(a, 'live_receiver_clients_rejected_total', 'reason="origin"');
-      const opened = await p.evaluate((port) => new Promise<string>((resolve) => {
-        const W = (globalThis as unknown as { WebSocket: new (u: string) => { onopen: () => void; onerror: () => void; close(): void } }).WebSocket;
-        const ws = new W(`ws://127.0.0.1:${port}/ws`);
-        ws.onopen = () => {
-          ws.close();
-          resolve('open');
-        };
-        ws.onerror = () => resolve('refused');
-      }), a.httpPort);
+      const opened = await p.evaluate(
+        (port) =>
+          new Promise<string>((resolve) => {
+            const W = (globalThis as unknown as { WebSocket: new (u: string) => { onopen: () => void; onerror: () => void; close(): void } }).WebSocket;
+            const ws = new W(`ws://127.0.0.1:${port}/ws`);
+            ws.onopen = () => {
+              ws.close();
+              resolve('open');
+            };
+            ws.onerror = () => resolve('refused');
+          }),
+        a.httpPort,
+      );
       expect(opened).toBe('refused');
       expect(await metric(a, 'live_receiver_clients_rejected_total', 'reason="origin"')).toBe(originBefore + 1);
       // Signing in from there: a JSON POST needs a CORS preflight the receiver never grants, and a
       // "simple" cross-origin POST is refused on its Origin.
-      const signIns = await p.evaluate(async ([port, token]) => {
-        const f = (globalThis as unknown as { fetch: (u: string, o: unknown) => Promise<{ status: number }> }).fetch;
-        const json = await f(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) }).then((r) => r.status, () => 'blocked');
-        const simple = await f(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', mode: 'no-cors', credentials: 'include', body: JSON.stringify({ token }) }).then(() => 'sent', () => 'blocked');
-        return { json, simple };
-      }, [a.httpPort, 'not-the-token'] as const);
+      const signIns = await p.evaluate(
+        async ([port, token]) => {
+          const f = (globalThis as unknown as { fetch: (u: string, o: unknown) => Promise<{ status: number }> }).fetch;
+          const json = await f(`http://127.0.0.1:${port}/auth/login`, {
+            method: 'POST',
+            credentials: 'include',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ token }),
+          }).then(
+            (r) => r.status,
+            () => 'blocked',
+          );
+          const simple = await f(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', mode: 'no-cors', credentials: 'include', body: JSON.stringify({ token }) }).then(
+            () => 'sent',
+            () => 'blocked',
+          );
+          return { json, simple };
+        },
+        [a.httpPort, 'not-the-token'] as const,
+      );
       expect(signIns.json).toBe('blocked');
       expect(signIns.simple).toBe('sent'); // sent, and refused by the receiver:
       await waitFor('the cross-origin sign-in to be counted as refused', async () => (await metric(a as Receiver, 'live_receiver_logins_total', 'result="origin"')) >= 1, 5_000, 20);
@@ -429,7 +486,12 @@ describe('live view', () => {
       await q.waitForSelector('#signin:not([hidden])');
       await q.fill('#secret', code);
       await q.click('#signin-submit');
-      await q.waitForFunction(() => ((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('signin-error')?.textContent ?? '').includes('wrong'), undefined, { timeout: 5_000 });
+      await q.waitForFunction(
+        () =>
+          ((globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('signin-error')?.textContent ?? '').includes('wrong'),
+        undefined,
+        { timeout: 5_000 },
+      );
       expect(await metric(a, 'live_receiver_logins_total', 'result="code"')).toBeGreaterThanOrEqual(1);
     } finally {
       await first.close();
@@ -496,7 +558,12 @@ describe('live view', () => {
   });
 
   it('config problems fail fast, all listed, before any socket is opened', async () => {
-    const p = await spawnTs('apps/live-receiver/src/main.ts', { BACKLOG_ENV: ns, BACKLOG_LIVE_RECEIVER_UDP_PORT: '99999', BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: 'short', BACKLOG_LIVE_RECEIVER_HTTP_PROT: '1' }, () => false, 15_000).catch((e: Error) => e);
+    const p = await spawnTs(
+      'apps/live-receiver/src/main.ts',
+      { BACKLOG_ENV: ns, BACKLOG_LIVE_RECEIVER_UDP_PORT: '99999', BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: 'short', BACKLOG_LIVE_RECEIVER_HTTP_PROT: '1' },
+      () => false,
+      15_000,
+    ).catch((e: Error) => e);
     expect(p).toBeInstanceOf(Error);
     const msg = (p as Error).message;
     expect(msg).toMatch(/exited 78/);
@@ -518,12 +585,14 @@ describe('live view', () => {
   it('forwards deduplicated events to a log.io server over its TCP input protocol', async () => {
     const got: string[] = [];
     let buf = '';
-    const server: Server = createServer((s) => s.on('data', (d) => {
-      buf += d.toString();
-      const parts = buf.split('\0');
-      buf = parts.pop() ?? '';
-      got.push(...parts);
-    }));
+    const server: Server = createServer((s) =>
+      s.on('data', (d) => {
+        buf += d.toString();
+        const parts = buf.split('\0');
+        buf = parts.pop() ?? '';
+        got.push(...parts);
+      }),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     const cfg = liveReceiverConfigSchema.parse({
@@ -550,7 +619,10 @@ describe('live view', () => {
     expect(seenUrls.length).toBeGreaterThan(10);
     expect(seenUrls.filter((u) => u.includes(TOKEN))).toEqual([]);
     expect(seenUrls.some((u) => u.includes('/ws'))).toBe(true);
-    for (const [name, out] of [['receiver', a.output()], ['harvester', harvester.output()]] as const) {
+    for (const [name, out] of [
+      ['receiver', a.output()],
+      ['harvester', harvester.output()],
+    ] as const) {
       expect(out.length, name).toBeGreaterThan(0);
       expect(out.includes(TOKEN), `${name} logged the token`).toBe(false);
     }

@@ -127,8 +127,18 @@ async function check(app: AppName, schema: z.ZodType, extra: Record<string, stri
     // docs/operations.md's table for the app lists exactly the families it registers (Node's own aside).
     const families = [...s.metrics.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string).filter((n) => !n.startsWith('process_') && !n.startsWith('nodejs_'));
     const documented = docsMetricTable(app);
-    expect.soft(families.filter((n) => !documented.includes(n)), `${app} metrics missing from docs/operations.md "### ${app}"`).toEqual([]);
-    expect.soft(documented.filter((n) => !families.includes(n)), `docs/operations.md "### ${app}" lists metrics ${app} does not expose`).toEqual([]);
+    expect
+      .soft(
+        families.filter((n) => !documented.includes(n)),
+        `${app} metrics missing from docs/operations.md "### ${app}"`,
+      )
+      .toEqual([]);
+    expect
+      .soft(
+        documented.filter((n) => !families.includes(n)),
+        `docs/operations.md "### ${app}" lists metrics ${app} does not expose`,
+      )
+      .toEqual([]);
   } finally {
     await stop(s.child);
   }
@@ -140,7 +150,11 @@ describe('each app exposes the metrics the Grafana dashboard queries', () => {
       // Ships to h-<ns> through its own spool (the kafka output registers the spool and shipping metrics);
       // the live copy is on (its drop counters are on the dashboard) and aims at a port nobody listens on.
       // A TCP and the HTTP input register the connection and refused-request families.
-      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'syslog_udp', port: 0 }, { type: 'syslog_tcp', port: 0 }, { type: 'http', port: 0 }]),
+      BACKLOG_HARVESTER_INPUTS: JSON.stringify([
+        { type: 'syslog_udp', port: 0 },
+        { type: 'syslog_tcp', port: 0 },
+        { type: 'http', port: 0 },
+      ]),
       BACKLOG_HARVESTER_STATE_DIR: join(scratch, 'harvester', 'state'),
       BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(scratch, 'harvester', 'spool'),
       BACKLOG_HARVESTER_LIVE_ENABLED: 'true',

@@ -38,10 +38,15 @@ describe('apps/query/src/main.ts', () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const p = start({ ...stackEnv(info, env), BACKLOG_QUERY_API_PORT: String(port), BACKLOG_QUERY_METRICS_PORT: String(metricsPort), BACKLOG_QUERY_API_TOKEN_FILE: file });
     try {
-      await waitFor('query service ready', async () => {
-        if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output()}`);
-        return p.output().includes('"ready":true');
-      }, 60_000, 100);
+      await waitFor(
+        'query service ready',
+        async () => {
+          if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output()}`);
+          return p.output().includes('"ready":true');
+        },
+        60_000,
+        100,
+      );
       const url = `http://127.0.0.1:${port}/v1/query?env=${env}&q=level:error&from=-1h`;
       expect((await fetch(url)).status).toBe(401);
       const ok = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });

@@ -130,14 +130,25 @@ describe('the query service: one query over archive + history + recent', () => {
       }
       return { status: res.status, body: parsed, text, headers: res.headers };
     };
-    const get = (params: Record<string, string | number>, server = api) => call(server, 'GET', `/v1/query?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string])).toString()}`);
+    const get = (params: Record<string, string | number>, server = api) =>
+      call(server, 'GET', `/v1/query?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)] as [string, string])).toString()}`);
     const ask = async (params: Record<string, string | number>) => {
       const r = await get({ env, ...params });
       expect(r.status, r.text.slice(0, 2000)).toBe(200);
-      return r.body as Record<string, unknown> & { total: number; hits?: Array<{ id: string; source: Ev }>; rows?: unknown[][]; columns?: Array<{ name: string }>; cursor?: string; complete: boolean; coverage: Array<{ source: string; from: string; to: string; index?: string }>; rehydration?: Record<string, unknown> & { status: string; events: number; spans: Array<Record<string, unknown>> } };
+      return r.body as Record<string, unknown> & {
+        total: number;
+        hits?: Array<{ id: string; source: Ev }>;
+        rows?: unknown[][];
+        columns?: Array<{ name: string }>;
+        cursor?: string;
+        complete: boolean;
+        coverage: Array<{ source: string; from: string; to: string; index?: string }>;
+        rehydration?: Record<string, unknown> & { status: string; events: number; spans: Array<Record<string, unknown>> };
+      };
     };
     /** What the evaluator answers over `evs` for the query text and range. */
-    const expected = (text: string, from: number, to: number, evs: Ev[]): QueryResult => evaluateQuery(planQuery(text, catalogue, { range: { from: iso(from), to: iso(to) }, defaultHits: 10_000, maxHits: 10_000 }), evs);
+    const expected = (text: string, from: number, to: number, evs: Ev[]): QueryResult =>
+      evaluateQuery(planQuery(text, catalogue, { range: { from: iso(from), to: iso(to) }, defaultHits: 10_000, maxHits: 10_000 }), evs);
     const ids = (r: QueryResult) => (r.kind === 'hits' ? r.hits.map((h) => h.id) : []);
 
     beforeAll(async () => {
@@ -145,7 +156,10 @@ describe('the query service: one query over archive + history + recent', () => {
       search = await createSearch({ node: url() });
       expect(search.engine).toBe(engine);
       // The recent day, as the es-consumer would have written it (same logs-* template, installed by the indexer).
-      const r = await search.bulk(inC.map((doc) => ({ op: 'create' as const, index: recentIndex, id: doc.event.id, doc })), { refresh: true });
+      const r = await search.bulk(
+        inC.map((doc) => ({ op: 'create' as const, index: recentIndex, id: doc.event.id, doc })),
+        { refresh: true },
+      );
       expect(r.failed).toBe(0);
       // The history index: the middle 15 minutes and 10 minutes of the recent day.
       const load = await ix.call('POST', '/v1/history', { env, start: HISTORY.from / 1000, end: HISTORY.to / 1000 });
@@ -252,9 +266,14 @@ describe('the query service: one query over archive + history + recent', () => {
       const r = await call(api, 'GET', `/v1/query?env=${env}&q=host:web-1&from=${encodeURIComponent(iso(A_END))}&to=${encodeURIComponent(iso(END))}&format=ndjson`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-      const lines = r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev);
+      const lines = r.text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Ev);
       expect(lines.map((e) => e.event.id)).toEqual(want);
-      const viaAccept = await call(api, 'GET', `/v1/query?env=${env}&q=host:web-1&from=${encodeURIComponent(iso(A_END))}&to=${encodeURIComponent(iso(END))}`, undefined, { accept: 'application/x-ndjson' });
+      const viaAccept = await call(api, 'GET', `/v1/query?env=${env}&q=host:web-1&from=${encodeURIComponent(iso(A_END))}&to=${encodeURIComponent(iso(END))}`, undefined, {
+        accept: 'application/x-ndjson',
+      });
       expect(viaAccept.text).toBe(r.text);
       // An export of a bad query is still a 400 with the reason, not a broken stream.
       const bad = await call(api, 'GET', `/v1/query?env=${env}&q=${encodeURIComponent('host:(web-1')}&format=ndjson`);
@@ -281,11 +300,16 @@ describe('the query service: one query over archive + history + recent', () => {
       const index = first.rehydration?.spans[0]?.index as string;
       expect(index).toMatch(new RegExp(`^logs-${env}-history-`));
       let last = first;
-      await waitFor('the archive span loaded', async () => {
-        // No refresh here: a load that is done must be searchable through the service by itself.
-        last = await ask({ q, from: iso(T0), to: iso(END), rehydrate: 'auto', limit: 10_000 });
-        return last.complete;
-      }, 120_000, 500);
+      await waitFor(
+        'the archive span loaded',
+        async () => {
+          // No refresh here: a load that is done must be searchable through the service by itself.
+          last = await ask({ q, from: iso(T0), to: iso(END), rehydrate: 'auto', limit: 10_000 });
+          return last.complete;
+        },
+        120_000,
+        500,
+      );
       expect(last.coverage.map((c) => c.source)).toEqual(['history', 'history', 'recent']);
       expect(last.coverage[0]?.index).toBe(index);
       const want = expected(q, T0, END, events);
@@ -334,7 +358,12 @@ describe('the query service: one query over archive + history + recent', () => {
       expect(whole.hits.map((h) => h.id)).toEqual(ids(w));
       const nd = await cli([rq, `--from=${iso(T0)}`, `--to=${iso(END)}`, '--ndjson']);
       expect(nd.code, nd.stderr).toBe(0);
-      expect(nd.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Ev).event.id)).toEqual(ids(w));
+      expect(
+        nd.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as Ev).event.id),
+      ).toEqual(ids(w));
       const down = await cli(['', '--url=http://127.0.0.1:1', '--json']);
       expect(down.code).toBe(1);
     });
@@ -410,7 +439,14 @@ describe('the query service: one query over archive + history + recent', () => {
       ['no such route', 'GET', '/v1/nothing', undefined, 404, /./],
       ['DELETE is not served (read-only)', 'DELETE', '/v1/query', undefined, 404, /./],
       ['valid: DATA-001 GET', 'GET', '/query?q=level:error&from=1h', undefined, 200, /"kind":"hits"/],
-      ['valid: DATA-001 POST with time_range', 'POST', '/query', { query: 'level:error AND service:api', aggregation: { type: 'count', field: 'endpoint', interval: '5m' }, time_range: 'last 1 hour' }, 200, /"kind":"stats"/],
+      [
+        'valid: DATA-001 POST with time_range',
+        'POST',
+        '/query',
+        { query: 'level:error AND service:api', aggregation: { type: 'count', field: 'endpoint', interval: '5m' }, time_range: 'last 1 hour' },
+        200,
+        /"kind":"stats"/,
+      ],
       ['valid: a pipe query', 'GET', `/v1/query?q=${encodeURIComponent('level:error | stats count() by service')}&from=-2h`, undefined, 200, /"columns"/],
       ['valid: the empty query', 'GET', '/v1/query', undefined, 200, /"coverage"/],
       ['valid: OpenAPI', 'GET', '/v1/openapi.json', undefined, 200, /"openapi":"3.1.0"/],
@@ -418,7 +454,8 @@ describe('the query service: one query over archive + history + recent', () => {
 
     it.each(CASES)('%s → %i', async (_name, method, path, body, status, expect_) => {
       // Every case names the test's env unless it is about the env.
-      const withEnv = /[?&]env=|openapi|nothing/.test(path) || (body && typeof body === 'object' && !Array.isArray(body) && 'env' in body) ? path : `${path}${path.includes('?') ? '&' : '?'}env=${env}`;
+      const withEnv =
+        /[?&]env=|openapi|nothing/.test(path) || (body && typeof body === 'object' && !Array.isArray(body) && 'env' in body) ? path : `${path}${path.includes('?') ? '&' : '?'}env=${env}`;
       const b = body && typeof body === 'object' && !Array.isArray(body) && method === 'POST' && !('env' in body) ? { ...(body as object), env } : body;
       const r = await call(api, method, withEnv, b);
       expect(r.status, r.text.slice(0, 500)).toBe(status);

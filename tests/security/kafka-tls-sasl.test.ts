@@ -53,12 +53,19 @@ let tlsOnly = '';
 // Events lie 20 minutes back: their window is closed (the compressor seals it at once) and recent
 // enough that the indexer reads c-<env> for it.
 const eventMs = Date.now() - 20 * 60_000;
-const fromS = Math.floor(Math.floor(eventMs / WINDOW_MS) * WINDOW_MS / 1000);
+const fromS = Math.floor((Math.floor(eventMs / WINDOW_MS) * WINDOW_MS) / 1000);
 const toS = fromS + WINDOW_SECONDS;
 const sent: string[] = [];
 
 /** The shared kafka settings of one client: only a SASL_SSL listener, a user, and how it finds its secrets. */
-function kafkaEnv(o: { listener: string; user: keyof typeof USERS; clientCert?: 'plain' | 'encrypted'; password: 'file' | 'default-env' | 'named-env'; wrongPassword?: boolean; ca?: string }): Record<string, string> {
+function kafkaEnv(o: {
+  listener: string;
+  user: keyof typeof USERS;
+  clientCert?: 'plain' | 'encrypted';
+  password: 'file' | 'default-env' | 'named-env';
+  wrongPassword?: boolean;
+  ca?: string;
+}): Record<string, string> {
   const u = USERS[o.user];
   const pw = o.wrongPassword ? WRONG : u.password;
   const out: Record<string, string> = {
@@ -127,7 +134,25 @@ beforeAll(async () => {
   sealedKeys = { gw: keyFileOf(generateKeyPair(), 'gateway', 'gw'), hv: keyFileOf(generateKeyPair(), 'harvester', 'ktls-sealed') };
   writeFileSync(join(dir, 'gw.key'), JSON.stringify(sealedKeys.gw), { mode: 0o600 });
   writeFileSync(join(dir, 'hv.key'), JSON.stringify(sealedKeys.hv), { mode: 0o600 });
-  for (const k of ['kafka', 'controller', 'mtls', 'tls', 'es', 'compressor', 'gateway', 'gatewayIn', 'harvester', 'harvesterHttp', 'sealed', 'sealedHttp', 'indexer', 'indexerApi', 'probe', 'probeHttp']) port[k] = await freePort();
+  for (const k of [
+    'kafka',
+    'controller',
+    'mtls',
+    'tls',
+    'es',
+    'compressor',
+    'gateway',
+    'gatewayIn',
+    'harvester',
+    'harvesterHttp',
+    'sealed',
+    'sealedHttp',
+    'indexer',
+    'indexerApi',
+    'probe',
+    'probeHttp',
+  ])
+    port[k] = await freePort();
   mtls = `127.0.0.1:${port.mtls}`;
   tlsOnly = `127.0.0.1:${port.tls}`;
   const jaasPlain = `org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="${USERS.alice.password}";`;
@@ -188,42 +213,68 @@ describe('Kafka over SASL_SSL', () => {
   it('every app works through a SASL_SSL listener only, with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512', async () => {
     if (!broker) throw new Error('setup failed');
     // Consumers first: they create h-<env> and c-<env> (through SASL_SSL: their admin requests too).
-    await start('es-consumer', 'apps/es-consumer/src/main.ts', port.es as number, appEnv(kafkaEnv({ listener: mtls, user: 'carol', clientCert: 'plain', password: 'default-env' }), {
-      ...template(),
-      BACKLOG_ES_CONSUMER_METRICS_PORT: String(port.es),
-      BACKLOG_ES_CONSUMER_PRUNE_ENABLED: 'false',
-    }));
-    await start('compressor', 'apps/compressor/src/main.ts', port.compressor as number, appEnv(kafkaEnv({ listener: mtls, user: 'bob', clientCert: 'encrypted', password: 'named-env' }), {
-      BACKLOG_COMPRESSOR_METRICS_PORT: String(port.compressor),
-      BACKLOG_COMPRESSOR_GRACE_SECONDS: '0',
-      BACKLOG_COMPRESSOR_IDLE_SECONDS: '1',
-      BACKLOG_COMPRESSOR_COMMIT_INTERVAL_MS: '200',
-    }));
+    await start(
+      'es-consumer',
+      'apps/es-consumer/src/main.ts',
+      port.es as number,
+      appEnv(kafkaEnv({ listener: mtls, user: 'carol', clientCert: 'plain', password: 'default-env' }), {
+        ...template(),
+        BACKLOG_ES_CONSUMER_METRICS_PORT: String(port.es),
+        BACKLOG_ES_CONSUMER_PRUNE_ENABLED: 'false',
+      }),
+    );
+    await start(
+      'compressor',
+      'apps/compressor/src/main.ts',
+      port.compressor as number,
+      appEnv(kafkaEnv({ listener: mtls, user: 'bob', clientCert: 'encrypted', password: 'named-env' }), {
+        BACKLOG_COMPRESSOR_METRICS_PORT: String(port.compressor),
+        BACKLOG_COMPRESSOR_GRACE_SECONDS: '0',
+        BACKLOG_COMPRESSOR_IDLE_SECONDS: '1',
+        BACKLOG_COMPRESSOR_COMMIT_INTERVAL_MS: '200',
+      }),
+    );
     const { gw, hv } = sealedKeys;
-    await start('nacl-gateway', 'apps/nacl-gateway/src/main.ts', port.gateway as number, appEnv(kafkaEnv({ listener: tlsOnly, user: 'alice', password: 'file' }), {
-      BACKLOG_NACL_GATEWAY_LISTEN_PORT: String(port.gatewayIn),
-      BACKLOG_NACL_GATEWAY_METRICS_PORT: String(port.gateway),
-      BACKLOG_NACL_GATEWAY_KEYS_SECRET_KEY_FILE: join(dir, 'gw.key'),
-      BACKLOG_NACL_GATEWAY_ALLOW: JSON.stringify([{ name: 'ktls-sealed', publicKey: hv.publicKey }]),
-    }));
+    await start(
+      'nacl-gateway',
+      'apps/nacl-gateway/src/main.ts',
+      port.gateway as number,
+      appEnv(kafkaEnv({ listener: tlsOnly, user: 'alice', password: 'file' }), {
+        BACKLOG_NACL_GATEWAY_LISTEN_PORT: String(port.gatewayIn),
+        BACKLOG_NACL_GATEWAY_METRICS_PORT: String(port.gateway),
+        BACKLOG_NACL_GATEWAY_KEYS_SECRET_KEY_FILE: join(dir, 'gw.key'),
+        BACKLOG_NACL_GATEWAY_ALLOW: JSON.stringify([{ name: 'ktls-sealed', publicKey: hv.publicKey }]),
+      }),
+    );
     const harvester = (name: string, healthPort: number, httpPort: number, kafka: Record<string, string>, extra: Record<string, string> = {}) =>
-      start(name, 'apps/harvester/src/main.ts', healthPort, appEnv(kafka, {
-        BACKLOG_HARVESTER_METRICS_PORT: String(healthPort),
-        BACKLOG_HARVESTER_HOST_NAME: name,
-        BACKLOG_HARVESTER_STATE_DIR: join(dir, name, 'state'),
-        BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, name, 'spool'),
-        BACKLOG_HARVESTER_SHIPPING_FLUSH_INTERVAL_MS: '500',
-        BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: httpPort }]),
-        ...extra,
-      }));
+      start(
+        name,
+        'apps/harvester/src/main.ts',
+        healthPort,
+        appEnv(kafka, {
+          BACKLOG_HARVESTER_METRICS_PORT: String(healthPort),
+          BACKLOG_HARVESTER_HOST_NAME: name,
+          BACKLOG_HARVESTER_STATE_DIR: join(dir, name, 'state'),
+          BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, name, 'spool'),
+          BACKLOG_HARVESTER_SHIPPING_FLUSH_INTERVAL_MS: '500',
+          BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: httpPort }]),
+          ...extra,
+        }),
+      );
     await harvester('ktls-direct', port.harvester as number, port.harvesterHttp as number, kafkaEnv({ listener: mtls, user: 'carol', clientCert: 'plain', password: 'file' }));
     // The sealed harvester holds no Kafka credentials at all: it never talks to Kafka.
-    await harvester('ktls-sealed', port.sealed as number, port.sealedHttp as number, { BACKLOG_KAFKA_BROKERS: mtls }, {
-      BACKLOG_HARVESTER_SHIPPING_SEALED_ENABLED: 'true',
-      BACKLOG_HARVESTER_SHIPPING_SEALED_GATEWAY: `127.0.0.1:${port.gatewayIn}`,
-      BACKLOG_HARVESTER_SHIPPING_SEALED_KEY_FILE: join(dir, 'hv.key'),
-      BACKLOG_HARVESTER_SHIPPING_SEALED_GATEWAY_PUBLIC_KEY: encodeKey(Buffer.from(gw.publicKey, 'base64')),
-    });
+    await harvester(
+      'ktls-sealed',
+      port.sealed as number,
+      port.sealedHttp as number,
+      { BACKLOG_KAFKA_BROKERS: mtls },
+      {
+        BACKLOG_HARVESTER_SHIPPING_SEALED_ENABLED: 'true',
+        BACKLOG_HARVESTER_SHIPPING_SEALED_GATEWAY: `127.0.0.1:${port.gatewayIn}`,
+        BACKLOG_HARVESTER_SHIPPING_SEALED_KEY_FILE: join(dir, 'hv.key'),
+        BACKLOG_HARVESTER_SHIPPING_SEALED_GATEWAY_PUBLIC_KEY: encodeKey(Buffer.from(gw.publicKey, 'base64')),
+      },
+    );
 
     const ts = (i: number) => new Date(eventMs + i * 10).toISOString();
     const lines = (via: string, n: number) => Array.from({ length: n }, (_, i) => ({ '@timestamp': ts(i), message: `${TAG} ${via} ${i}`, service: { name: via } }));
@@ -238,7 +289,13 @@ describe('Kafka over SASL_SSL', () => {
     mkdirSync(join(spoolDir, 'seg'), { recursive: true });
     const spooled = Array.from({ length: 4 }, (_, i) => ({ '@timestamp': ts(100 + i), event: { id: randomUUID() }, host: { name: 'ktls-spool' }, message: `${TAG} spool ${i}`, labels: { env } }));
     const batch = encodeBatch(spooled, { host: 'ktls-spool' });
-    writeFileSync(join(spoolDir, 'seg', segmentFileName(1)), encodeSegment({ batchId: batch.headers['batch-id'], key: batch.key, headers: { ...batch.headers }, count: spooled.length, rawBytes: batch.rawBytes, createdAtMs: Date.now(), positions: [] }, batch.value));
+    writeFileSync(
+      join(spoolDir, 'seg', segmentFileName(1)),
+      encodeSegment(
+        { batchId: batch.headers['batch-id'], key: batch.key, headers: { ...batch.headers }, count: spooled.length, rawBytes: batch.rawBytes, createdAtMs: Date.now(), positions: [] },
+        batch.value,
+      ),
+    );
     const drain = await runToExit([join(ROOT, 'bin/backlog.mjs'), 'spool', 'drain', '--dir', spoolDir], appEnv(kafkaEnv({ listener: tlsOnly, user: 'carol', password: 'named-env' })));
     expect(drain.code, drain.all).toBe(0);
     expect(JSON.parse(drain.stdout.trim().split('\n').pop() as string)).toMatchObject({ segments: 1, events: 4, topic: harvestTopic(env) });
@@ -271,21 +328,29 @@ describe('Kafka over SASL_SSL', () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${appOutputs()}`);
     });
-    const cOffsets = await waitFor('c-<env> records', async () => {
-      const admin = plain.admin();
-      await admin.connect();
-      try {
-        const o = await admin.topicOffsets(compressedTopic(env));
-        return o.some((p) => BigInt(p.high) > 0n) ? o : undefined;
-      } finally {
-        await admin.disconnect();
-      }
-    }, 30_000);
+    const cOffsets = await waitFor(
+      'c-<env> records',
+      async () => {
+        const admin = plain.admin();
+        await admin.connect();
+        try {
+          const o = await admin.topicOffsets(compressedTopic(env));
+          return o.some((p) => BigInt(p.high) > 0n) ? o : undefined;
+        } finally {
+          await admin.disconnect();
+        }
+      },
+      30_000,
+    );
     expect(cOffsets.length).toBeGreaterThan(0);
 
     // `backlog archive replay` (PLAIN with a client certificate) into r-<env>.
     const replayTopic = `r-${env}`;
-    const replay = await runToExit([join(ROOT, 'bin/backlog.mjs'), 'archive', 'replay', '--env', env, '--from', String(fromS), '--to', String(toS), '--topic', replayTopic], appEnv(kafkaEnv({ listener: mtls, user: 'alice', clientCert: 'plain', password: 'default-env' })), 120_000);
+    const replay = await runToExit(
+      [join(ROOT, 'bin/backlog.mjs'), 'archive', 'replay', '--env', env, '--from', String(fromS), '--to', String(toS), '--topic', replayTopic],
+      appEnv(kafkaEnv({ listener: mtls, user: 'alice', clientCert: 'plain', password: 'default-env' })),
+      120_000,
+    );
     expect(replay.code, replay.all).toBe(0);
     const replayed = await topicMessages(replayTopic, sent.length);
     expect(replayed.sort()).toEqual([...sent].sort());
@@ -293,14 +358,18 @@ describe('Kafka over SASL_SSL', () => {
     // `backlog history load` with the S3 parts removed: only c-<env> (read by the indexer through SASL_SSL) has them.
     for await (const o of s3.list(`${env}/`)) await s3.delete(o.key);
     expect((await listArchiveParts(partStoreOf(s3), env, fromS * 1000, toS * 1000)).parts).toEqual([]);
-    const history = await runToExit([join(ROOT, 'bin/backlog.mjs'), 'history', 'load', '--env', env, '--from', String(fromS), '--to', String(toS)], appEnv(kafkaEnv({ listener: tlsOnly, user: 'bob', password: 'file' }), {
-      BACKLOG_INDEXER_METRICS_PORT: String(port.indexer),
-      BACKLOG_INDEXER_API_PORT: String(port.indexerApi),
-      BACKLOG_INDEXER_TEMPLATE_NAME: `backlog-logs-${env}`,
-      BACKLOG_INDEXER_TEMPLATE_PATTERNS: `logs-${env}-*`,
-      BACKLOG_INDEXER_TEMPLATE_PRIORITY: '420',
-      BACKLOG_INDEXER_STATE_KEY_PREFIX: `backlog:${env}:indexer:`,
-    }), 180_000);
+    const history = await runToExit(
+      [join(ROOT, 'bin/backlog.mjs'), 'history', 'load', '--env', env, '--from', String(fromS), '--to', String(toS)],
+      appEnv(kafkaEnv({ listener: tlsOnly, user: 'bob', password: 'file' }), {
+        BACKLOG_INDEXER_METRICS_PORT: String(port.indexer),
+        BACKLOG_INDEXER_API_PORT: String(port.indexerApi),
+        BACKLOG_INDEXER_TEMPLATE_NAME: `backlog-logs-${env}`,
+        BACKLOG_INDEXER_TEMPLATE_PATTERNS: `logs-${env}-*`,
+        BACKLOG_INDEXER_TEMPLATE_PRIORITY: '420',
+        BACKLOG_INDEXER_STATE_KEY_PREFIX: `backlog:${env}:indexer:`,
+      }),
+      180_000,
+    );
     expect(history.code, history.all).toBe(0);
     const index = `logs-${env}-history-${fromS.toString(36)}-${toS.toString(36)}`;
     await fetch(`${info.search.url}/${index}/_refresh`, { method: 'POST' });
@@ -311,37 +380,49 @@ describe('Kafka over SASL_SSL', () => {
   }, 600_000);
 
   it('a wrong password is a clear error at start naming the broker, for SCRAM and PLAIN, and the app exits 1', async () => {
-    const harvester = await runToExit(['--import', 'tsx', join(ROOT, 'apps/harvester/src/main.ts')], appEnv(kafkaEnv({ listener: mtls, user: 'carol', clientCert: 'plain', password: 'file', wrongPassword: true }), {
-      BACKLOG_HARVESTER_METRICS_PORT: String(port.probe),
-      BACKLOG_HARVESTER_STATE_DIR: join(dir, 'wrong', 'state'),
-      BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, 'wrong', 'spool'),
-      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: port.probeHttp }]),
-    }));
+    const harvester = await runToExit(
+      ['--import', 'tsx', join(ROOT, 'apps/harvester/src/main.ts')],
+      appEnv(kafkaEnv({ listener: mtls, user: 'carol', clientCert: 'plain', password: 'file', wrongPassword: true }), {
+        BACKLOG_HARVESTER_METRICS_PORT: String(port.probe),
+        BACKLOG_HARVESTER_STATE_DIR: join(dir, 'wrong', 'state'),
+        BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, 'wrong', 'spool'),
+        BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: port.probeHttp }]),
+      }),
+    );
     expect(harvester.code, harvester.all).toBe(1);
     expect(harvester.all).toContain(`broker ${mtls}`);
     expect(harvester.all).toMatch(/SASL SCRAM SHA512 authentication failed/);
     expect(harvester.all).toContain('KAFKA_AUTH');
 
-    const gateway = await runToExit(['--import', 'tsx', join(ROOT, 'apps/nacl-gateway/src/main.ts')], appEnv(kafkaEnv({ listener: tlsOnly, user: 'alice', password: 'default-env', wrongPassword: true }), {
-      BACKLOG_NACL_GATEWAY_LISTEN_PORT: String(port.probeHttp),
-      BACKLOG_NACL_GATEWAY_METRICS_PORT: String(port.probe),
-      BACKLOG_NACL_GATEWAY_KEYS_SECRET_KEY_FILE: join(dir, 'gw.key'),
-    }));
+    const gateway = await runToExit(
+      ['--import', 'tsx', join(ROOT, 'apps/nacl-gateway/src/main.ts')],
+      appEnv(kafkaEnv({ listener: tlsOnly, user: 'alice', password: 'default-env', wrongPassword: true }), {
+        BACKLOG_NACL_GATEWAY_LISTEN_PORT: String(port.probeHttp),
+        BACKLOG_NACL_GATEWAY_METRICS_PORT: String(port.probe),
+        BACKLOG_NACL_GATEWAY_KEYS_SECRET_KEY_FILE: join(dir, 'gw.key'),
+      }),
+    );
     expect(gateway.code, gateway.all).toBe(1);
     expect(gateway.all).toContain(`broker ${tlsOnly}`);
     expect(gateway.all).toMatch(/SASL PLAIN authentication failed/);
   }, 120_000);
 
   it('an untrusted CA and a missing client certificate are clear TLS errors at start naming the broker', async () => {
-    const compressor = await runToExit(['--import', 'tsx', join(ROOT, 'apps/compressor/src/main.ts')], appEnv(kafkaEnv({ listener: tlsOnly, user: 'bob', password: 'default-env', ca: pki.otherCaCert }), {
-      BACKLOG_COMPRESSOR_METRICS_PORT: String(port.probe),
-    }));
+    const compressor = await runToExit(
+      ['--import', 'tsx', join(ROOT, 'apps/compressor/src/main.ts')],
+      appEnv(kafkaEnv({ listener: tlsOnly, user: 'bob', password: 'default-env', ca: pki.otherCaCert }), {
+        BACKLOG_COMPRESSOR_METRICS_PORT: String(port.probe),
+      }),
+    );
     expect(compressor.code, compressor.all).toBe(1);
     expect(compressor.all).toContain(`broker ${tlsOnly}`);
     expect(compressor.all).toMatch(/TLS handshake failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
 
     // The MTLS listener requires a client certificate: without one the broker refuses the handshake.
-    const replay = await runToExit([join(ROOT, 'bin/backlog.mjs'), 'archive', 'replay', '--env', env, '--from', String(fromS), '--to', String(toS), '--topic', `r2-${env}`], appEnv(kafkaEnv({ listener: mtls, user: 'alice', password: 'default-env' })));
+    const replay = await runToExit(
+      [join(ROOT, 'bin/backlog.mjs'), 'archive', 'replay', '--env', env, '--from', String(fromS), '--to', String(toS), '--topic', `r2-${env}`],
+      appEnv(kafkaEnv({ listener: mtls, user: 'alice', password: 'default-env' })),
+    );
     expect(replay.code, replay.all).toBe(1);
     expect(replay.stderr).toMatch(new RegExp(`backlog: start check: broker ${mtls.replace(/\./g, '\\.')}: TLS handshake failed \\(ERR_SSL_`));
   }, 120_000);
@@ -349,16 +430,22 @@ describe('Kafka over SASL_SSL', () => {
   it('unreadable TLS/SASL material is refused before any socket opens, every problem listed (exit 78)', async () => {
     const openKey = join(dir, 'open-client.key');
     writeFileSync(openKey, '-----BEGIN PRIVATE KEY-----\nnot really\n-----END PRIVATE KEY-----\n', { mode: 0o644 });
-    const r = await runToExit(['--import', 'tsx', join(ROOT, 'apps/es-consumer/src/main.ts')], appEnv({
-      BACKLOG_KAFKA_BROKERS: mtls,
-      BACKLOG_KAFKA_SSL_ENABLED: 'true',
-      BACKLOG_KAFKA_SSL_CA_FILE: join(dir, 'no-such-ca.pem'),
-      BACKLOG_KAFKA_SSL_CERT_FILE: pki.clientCert,
-      BACKLOG_KAFKA_SSL_KEY_FILE: openKey,
-      BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512',
-      BACKLOG_KAFKA_SASL_USERNAME: 'carol',
-      BACKLOG_KAFKA_SASL_PASSWORD_ENV: 'TEST_UNSET_KAFKA_PASSWORD',
-    }, { BACKLOG_ES_CONSUMER_METRICS_PORT: String(port.probe) }));
+    const r = await runToExit(
+      ['--import', 'tsx', join(ROOT, 'apps/es-consumer/src/main.ts')],
+      appEnv(
+        {
+          BACKLOG_KAFKA_BROKERS: mtls,
+          BACKLOG_KAFKA_SSL_ENABLED: 'true',
+          BACKLOG_KAFKA_SSL_CA_FILE: join(dir, 'no-such-ca.pem'),
+          BACKLOG_KAFKA_SSL_CERT_FILE: pki.clientCert,
+          BACKLOG_KAFKA_SSL_KEY_FILE: openKey,
+          BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+          BACKLOG_KAFKA_SASL_USERNAME: 'carol',
+          BACKLOG_KAFKA_SASL_PASSWORD_ENV: 'TEST_UNSET_KAFKA_PASSWORD',
+        },
+        { BACKLOG_ES_CONSUMER_METRICS_PORT: String(port.probe) },
+      ),
+    );
     expect(r.code, r.all).toBe(78);
     expect(r.stderr).toContain('invalid configuration for es-consumer (3 problems)');
     expect(r.stderr).toContain('kafka.ssl.caFile: cannot read');
@@ -369,13 +456,18 @@ describe('Kafka over SASL_SSL', () => {
 
   it('an unreachable cluster is not a refusal: the harvester starts anyway (its spool holds the batches)', async () => {
     const closed = `127.0.0.1:${await freePort()}`;
-    const a = await start('harvester-unreachable', 'apps/harvester/src/main.ts', port.probe as number, appEnv(kafkaEnv({ listener: closed, user: 'carol', clientCert: 'plain', password: 'file' }), {
-      BACKLOG_HARVESTER_METRICS_PORT: String(port.probe),
-      BACKLOG_HARVESTER_STATE_DIR: join(dir, 'unreachable', 'state'),
-      BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, 'unreachable', 'spool'),
-      BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: port.probeHttp }]),
-    }));
-    await waitFor('the start check\'s warning', async () => a.output().includes('Kafka not reachable at start'), 10_000, 200);
+    const a = await start(
+      'harvester-unreachable',
+      'apps/harvester/src/main.ts',
+      port.probe as number,
+      appEnv(kafkaEnv({ listener: closed, user: 'carol', clientCert: 'plain', password: 'file' }), {
+        BACKLOG_HARVESTER_METRICS_PORT: String(port.probe),
+        BACKLOG_HARVESTER_STATE_DIR: join(dir, 'unreachable', 'state'),
+        BACKLOG_HARVESTER_SHIPPING_SPOOL_DIR: join(dir, 'unreachable', 'spool'),
+        BACKLOG_HARVESTER_INPUTS: JSON.stringify([{ type: 'http', port: port.probeHttp }]),
+      }),
+    );
+    await waitFor("the start check's warning", async () => a.output().includes('Kafka not reachable at start'), 10_000, 200);
     expect(a.output(), a.output()).toContain(`broker ${closed}`);
     await stopApp(a);
   }, 60_000);

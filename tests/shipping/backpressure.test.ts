@@ -31,10 +31,12 @@ afterAll(async () => {
 const tcpLine = (n: number) => `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: { id: `${env}-tcp-${n}` }, message: `tcp ${n} ${randomBytes(60).toString('base64')}` })}\n`;
 
 function post(port: number, id: string): Promise<{ status: number; retryAfter: string | null }> {
-  return fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify({ event: { id }, message: `http ${id}` })}\n` }).then(async (r) => {
-    await r.arrayBuffer();
-    return { status: r.status, retryAfter: r.headers.get('retry-after') };
-  });
+  return fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify({ event: { id }, message: `http ${id}` })}\n` }).then(
+    async (r) => {
+      await r.arrayBuffer();
+      return { status: r.status, retryAfter: r.headers.get('retry-after') };
+    },
+  );
 }
 
 /** Writes lines until the socket has not drained for `stallMs`; returns how many lines the socket took. */
@@ -57,11 +59,22 @@ describe('spool full while Kafka is down: backpressure the senders see (issue 5,
     await ensureTopic(kafka.brokers, `h-${env}`, 1);
     const [tcpPort, httpPort, udpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const cfgFile = join(dir, 'harvester.json');
-    writeFileSync(cfgFile, JSON.stringify({
-      env, kafka: { brokers: kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, 'state'), metrics: { port: metricsPort },
-      shipping: { flushIntervalMs: 200, startupDrainMs: 0, spool: { dir: join(dir, 'spool'), maxBytes: 256 * 1024 } },
-      inputs: [{ type: 'json_tcp', port: tcpPort }, { type: 'http', port: httpPort }, { type: 'syslog_udp', port: udpPort }],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        env,
+        kafka: { brokers: kafka.brokers },
+        host: { name: 'web-01' },
+        stateDir: join(dir, 'state'),
+        metrics: { port: metricsPort },
+        shipping: { flushIntervalMs: 200, startupDrainMs: 0, spool: { dir: join(dir, 'spool'), maxBytes: 256 * 1024 } },
+        inputs: [
+          { type: 'json_tcp', port: tcpPort },
+          { type: 'http', port: httpPort },
+          { type: 'syslog_udp', port: udpPort },
+        ],
+      }),
+    );
     harvester = await spawnHarvester(cfgFile, metricsPort);
     const m = () => scrape(metricsPort);
 
@@ -140,7 +153,13 @@ describe('spool full while Kafka is down: backpressure the senders see (issue 5,
     for (let until = Date.now() + 120_000; Date.now() < until;) {
       text = await m();
       const rec = metricValue(text, 'harvester_shipping_received_events_total');
-      if (metricValue(text, 'harvester_input_received_events_total', { input: 'json_tcp' }) >= written && rec === written + 2 && metricValue(text, 'harvester_shipping_acked_events_total') === rec && metricValue(text, 'harvester_spool_segments') === 0) break;
+      if (
+        metricValue(text, 'harvester_input_received_events_total', { input: 'json_tcp' }) >= written &&
+        rec === written + 2 &&
+        metricValue(text, 'harvester_shipping_acked_events_total') === rec &&
+        metricValue(text, 'harvester_spool_segments') === 0
+      )
+        break;
       await sleep(500);
     }
     expect(metricValue(text, 'harvester_shipping_blocked')).toBe(0);
@@ -150,7 +169,9 @@ describe('spool full while Kafka is down: backpressure the senders see (issue 5,
     const missing: string[] = [];
     for (let i = 0; i < written; i++) if (!r.seen.has(`${env}-tcp-${i}`)) missing.push(`tcp-${i}`);
     for (const id of [`${env}-http-0`, `${env}-http-1`]) if (!r.seen.has(id)) missing.push(id);
-    console.log(`[backpressure] tcp lines written ${written} (read before the stall ${readBefore}), http refused with ${refused.status} retry-after ${refused.retryAfter}, udp dropped ${udpDropped}/${udpReceived}, ${content.records} records, ${r.dups} duplicates, ${missing.length} missing`);
+    console.log(
+      `[backpressure] tcp lines written ${written} (read before the stall ${readBefore}), http refused with ${refused.status} retry-after ${refused.retryAfter}, udp dropped ${udpDropped}/${udpReceived}, ${content.records} records, ${r.dups} duplicates, ${missing.length} missing`,
+    );
     expect(missing.slice(0, 10)).toEqual([]);
     expect(r.unique).toBe(written + 2);
   }, 300_000);

@@ -26,7 +26,12 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: numb
     if (v !== undefined) return v;
     await sleep(300);
   }
-  const shipping = metrics ? (await metrics()).split('\n').filter((l) => /^harvester_(spool|shipping)/.test(l)).join('\n') : '';
+  const shipping = metrics
+    ? (await metrics())
+        .split('\n')
+        .filter((l) => /^harvester_(spool|shipping)/.test(l))
+        .join('\n')
+    : '';
   throw new Error(`timed out waiting for ${what}\n${shipping}\n${out().slice(-3000)}`);
 }
 
@@ -40,12 +45,19 @@ describe('a corrupt segment does not commit the positions of its lines (issue 17
     const spoolDir = join(dir, 'spool');
     const metricsPort = await freePort();
     const cfgFile = join(dir, 'harvester.json');
-    writeFileSync(cfgFile, JSON.stringify({
-      env, kafka: { brokers: info.kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, 'state'), metrics: { port: metricsPort },
-      // Refusals (unknown topic) must not quarantine anything here: only the checksum failure does.
-      shipping: { flushIntervalMs: 300, startupDrainMs: 30_000, spool: { dir: spoolDir, quarantineAfterMs: 3_600_000 } },
-      inputs: [{ type: 'file', paths: [log], startAt: 'beginning', pollIntervalMs: 50, checkpointIntervalMs: 100 }],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        env,
+        kafka: { brokers: info.kafka.brokers },
+        host: { name: 'web-01' },
+        stateDir: join(dir, 'state'),
+        metrics: { port: metricsPort },
+        // Refusals (unknown topic) must not quarantine anything here: only the checksum failure does.
+        shipping: { flushIntervalMs: 300, startupDrainMs: 30_000, spool: { dir: spoolDir, quarantineAfterMs: 3_600_000 } },
+        inputs: [{ type: 'file', paths: [log], startAt: 'beginning', pollIntervalMs: 50, checkpointIntervalMs: 100 }],
+      }),
+    );
     const start = async () => {
       const p = await spawnHarvester(cfgFile, metricsPort);
       procs.push(p);
@@ -53,7 +65,10 @@ describe('a corrupt segment does not commit the positions of its lines (issue 17
     };
     let h = await start();
     const m = () => scrape(metricsPort);
-    const segs = () => readdirSync(join(spoolDir, 'seg')).filter((n) => n.endsWith('.seg')).sort();
+    const segs = () =>
+      readdirSync(join(spoolDir, 'seg'))
+        .filter((n) => n.endsWith('.seg'))
+        .sort();
 
     // Three batches, one segment each: lines 0-49, 50-99, 100-149.
     for (let part = 0; part < 3; part++) {
@@ -73,10 +88,16 @@ describe('a corrupt segment does not commit the positions of its lines (issue 17
     await admin.connect();
     await admin.ensureTopics([{ topic, partitions: 1 }]);
     await admin.disconnect();
-    const text = await until('two segments acked, one quarantined', async () => {
-      const t = await m();
-      return metricValue(t, 'harvester_shipping_acked_events_total') === 100 && metricValue(t, 'harvester_spool_quarantined_total', { reason: 'checksum' }) === 1 ? t : undefined;
-    }, 120_000, h.output, m);
+    const text = await until(
+      'two segments acked, one quarantined',
+      async () => {
+        const t = await m();
+        return metricValue(t, 'harvester_shipping_acked_events_total') === 100 && metricValue(t, 'harvester_spool_quarantined_total', { reason: 'checksum' }) === 1 ? t : undefined;
+      },
+      120_000,
+      h.output,
+      m,
+    );
     expect(metricValue(text, 'harvester_shipping_dropped_events_total', { reason: 'corrupt_segment' })).toBe(50);
     const before = await readTopic(info.kafka.brokers, topic);
     const msgs = (c: typeof before) => new Set(c.events.map((e) => String(e.message).split(' ')[0]));
@@ -85,13 +106,20 @@ describe('a corrupt segment does not commit the positions of its lines (issue 17
     // Restart: the file's checkpoint stayed before the lost lines, so they are read (and shipped) again.
     await h.term();
     h = await start();
-    const after = await until('every line in Kafka', async () => {
-      const c = await readTopic(info.kafka.brokers, topic);
-      return msgs(c).size === 150 ? c : undefined;
-    }, 120_000, h.output);
+    const after = await until(
+      'every line in Kafka',
+      async () => {
+        const c = await readTopic(info.kafka.brokers, topic);
+        return msgs(c).size === 150 ? c : undefined;
+      },
+      120_000,
+      h.output,
+    );
     for (let i = 0; i < 150; i++) expect(msgs(after).has(`line-${i}`)).toBe(true);
     // The first run held the file's position before the lost lines (and said so).
     expect(metricValue(text, 'harvester_shipping_held_sources')).toBe(1);
-    console.log(`[corrupt-positions] ${before.events.length} events before the restart (lines 50-99 lost with the damaged segment), ${after.events.length} after (re-read lines keep their ids: ${new Set(after.events.map((e) => (e.event as { id: string }).id)).size} distinct)`);
+    console.log(
+      `[corrupt-positions] ${before.events.length} events before the restart (lines 50-99 lost with the damaged segment), ${after.events.length} after (re-read lines keep their ids: ${new Set(after.events.map((e) => (e.event as { id: string }).id)).size} distinct)`,
+    );
   }, 300_000);
 });

@@ -30,10 +30,12 @@ afterAll(async () => {
 const tcpLine = (n: number) => `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: { id: `${env}-tcp-${n}` }, message: `tcp ${n} ${randomBytes(60).toString('base64')}` })}\n`;
 
 function post(port: number, id: string): Promise<{ status: number; retryAfter: string | null }> {
-  return fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify({ event: { id }, message: `http ${id}` })}\n` }).then(async (r) => {
-    await r.arrayBuffer();
-    return { status: r.status, retryAfter: r.headers.get('retry-after') };
-  });
+  return fetch(`http://127.0.0.1:${port}/logs`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify({ event: { id }, message: `http ${id}` })}\n` }).then(
+    async (r) => {
+      await r.arrayBuffer();
+      return { status: r.status, retryAfter: r.headers.get('retry-after') };
+    },
+  );
 }
 
 /** Writes lines until the socket has not drained for `stallMs`; returns the next line number. */
@@ -59,11 +61,22 @@ describe('harvester spool on a full disk (issue 17 §5)', () => {
     disk = smallDisk({ bytes: 32 * 1024 * 1024 });
     const [tcpPort, httpPort, udpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const cfgFile = join(dir, 'harvester.json');
-    writeFileSync(cfgFile, JSON.stringify({
-      env, kafka: { brokers: info.kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, 'state'), metrics: { port: metricsPort },
-      shipping: { flushIntervalMs: 200, startupDrainMs: 0, spool: { dir: join(disk.dir, 'spool') } },
-      inputs: [{ type: 'json_tcp', port: tcpPort }, { type: 'http', port: httpPort }, { type: 'syslog_udp', port: udpPort }],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        env,
+        kafka: { brokers: info.kafka.brokers },
+        host: { name: 'web-01' },
+        stateDir: join(dir, 'state'),
+        metrics: { port: metricsPort },
+        shipping: { flushIntervalMs: 200, startupDrainMs: 0, spool: { dir: join(disk.dir, 'spool') } },
+        inputs: [
+          { type: 'json_tcp', port: tcpPort },
+          { type: 'http', port: httpPort },
+          { type: 'syslog_udp', port: udpPort },
+        ],
+      }),
+    );
     harvester = await spawnHarvester(cfgFile, metricsPort);
     const pid = harvester.child.pid!;
     const m = () => scrape(metricsPort);
@@ -155,7 +168,14 @@ describe('harvester spool on a full disk (issue 17 §5)', () => {
       await sleep(Number(retried.retryAfter ?? 1) * 1000);
       retried = await post(httpPort, `${env}-http-1`);
     }
-    if (retried.status !== 202) console.log((await m()).split('\n').filter((l) => /harvester_(spool|shipping)/.test(l) && !l.startsWith('#')).join('\n'), harvester.output().slice(-3000));
+    if (retried.status !== 202)
+      console.log(
+        (await m())
+          .split('\n')
+          .filter((l) => /harvester_(spool|shipping)/.test(l) && !l.startsWith('#'))
+          .join('\n'),
+        harvester.output().slice(-3000),
+      );
     expect(retried.status).toBe(202);
 
     let text = '';
@@ -176,7 +196,9 @@ describe('harvester spool on a full disk (issue 17 §5)', () => {
     for (let i = 0; i < written; i++) if (!r.seen.has(`${env}-tcp-${i}`)) missing.push(`tcp-${i}`);
     for (const id of [`${env}-http-0`, `${env}-http-1`]) if (!r.seen.has(id)) missing.push(id);
     const udpShipped = content.events.filter((e) => (e.labels as { input?: string } | undefined)?.input === 'syslog_udp').length;
-    console.log(`[disk-full] ${disk.mode}: tcp lines written ${written} (read before the stall ${readBefore}, held ${held}), http refused with ${refused.status}, udp dropped ${udpDropped}/${udpReceived} (${udpShipped} shipped), ${content.records} records, ${r.dups} duplicates, ${missing.length} missing`);
+    console.log(
+      `[disk-full] ${disk.mode}: tcp lines written ${written} (read before the stall ${readBefore}, held ${held}), http refused with ${refused.status}, udp dropped ${udpDropped}/${udpReceived} (${udpShipped} shipped), ${content.records} records, ${r.dups} duplicates, ${missing.length} missing`,
+    );
     expect(missing.slice(0, 10)).toEqual([]);
     expect(udpShipped).toBe(udpKept);
     expect(r.unique).toBe(written + 2 + udpKept);

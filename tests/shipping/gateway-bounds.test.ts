@@ -106,7 +106,17 @@ describe('listener bounds of the nacl-gateway (issue 17 §1)', () => {
     await sleep(500); // the attack holds what it can before the harvester shows up
 
     const metrics = shippingMetrics(new MetricsRegistry());
-    const sender = new SealedSender({ host: '127.0.0.1', port: gw.port, env, keys: hv, gatewayPublicKey: gwKeys.publicKey, seq: new SeqStore(dir), ackTimeoutMs: 5_000, connectTimeoutMs: 2_000, metrics });
+    const sender = new SealedSender({
+      host: '127.0.0.1',
+      port: gw.port,
+      env,
+      keys: hv,
+      gatewayPublicKey: gwKeys.publicKey,
+      seq: new SeqStore(dir),
+      ackTimeoutMs: 5_000,
+      connectTimeoutMs: 2_000,
+      metrics,
+    });
     const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', flushIntervalMs: 200, retryMinMs: 100, retryMaxMs: 500 }, { spool: new Spool({ dir, fsync: false }), sender, metrics });
     shipper.start();
     let sent = 0;
@@ -121,15 +131,25 @@ describe('listener bounds of the nacl-gateway (issue 17 §1)', () => {
     const counts = async () => {
       const m = await scrape(gw!.metricsPort);
       const closed = (reason: string) => metricValue(m, 'nacl_gateway_connections_closed_total', { reason });
-      return { address_limit: closed('address_limit'), idle_timeout: closed('idle_timeout'), frame_timeout: metricValue(m, 'nacl_gateway_rejected_total', { reason: 'frame_timeout' }), connection_limit: closed('connection_limit') };
+      return {
+        address_limit: closed('address_limit'),
+        idle_timeout: closed('idle_timeout'),
+        frame_timeout: metricValue(m, 'nacl_gateway_rejected_total', { reason: 'frame_timeout' }),
+        connection_limit: closed('connection_limit'),
+      };
     };
 
     expect(await ship(1_000), 'first round acknowledged during the attack').toBe(true);
     // The attack goes on until the gateway has closed its connections for every bound.
-    await waitFor('every bound used', async () => {
-      const c = await counts();
-      return c.address_limit > 0 && c.idle_timeout > 0 && c.frame_timeout > 0;
-    }, 15_000, 250);
+    await waitFor(
+      'every bound used',
+      async () => {
+        const c = await counts();
+        return c.address_limit > 0 && c.idle_timeout > 0 && c.frame_timeout > 0;
+      },
+      15_000,
+      250,
+    );
     const before = attack.attempts;
     expect(await ship(1_000), 'second round acknowledged during the attack').toBe(true);
     const during = attack.attempts - before;

@@ -151,7 +151,14 @@ describe('the nacl-gateway byte budget (issue 17)', () => {
     const hv = generateKeyPair();
     // A 64 KiB budget and frames of ≈ 40 KiB: four connections that each sent half a frame fill it.
     const BUDGET = 64 * 1024;
-    const g = await startGateway({ env: `${env}-b`, brokers, redisUrl: stackInfo().redis.url, keys: gwKeys, allow: [{ name: 'hv', keys: hv }], extra: { maxFrameBytes: BUDGET, maxBufferedBytes: BUDGET, frameTimeoutMs: 1_500 } });
+    const g = await startGateway({
+      env: `${env}-b`,
+      brokers,
+      redisUrl: stackInfo().redis.url,
+      keys: gwKeys,
+      allow: [{ name: 'hv', keys: hv }],
+      extra: { maxFrameBytes: BUDGET, maxBufferedBytes: BUDGET, frameTimeoutMs: 1_500 },
+    });
     gw2 = g;
     const keys = sealedKeys(gwKeys.publicKey, hv.secretKey);
     const seqBase = Date.now() * 1000;
@@ -159,21 +166,23 @@ describe('the nacl-gateway byte budget (issue 17)', () => {
       const b = bigBatchOf('hv', i, events, 700);
       return { frame: encodeFrame(sealBatch(keys, hv.publicKey, { env: `${env}-b`, seq: seqBase + i, sentAtMs: Date.now(), key: b.key, headers: b.headers, value: b.value })), seq: seqBase + i };
     };
-    const open = (): Promise<Socket> => new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port: g.port }, () => resolve(s));
-      s.on('error', reject);
-    });
-    /** Resolves with the ack's status for `seq`, or 'closed' when the gateway closes the connection first. */
-    const answer = (s: Socket, seq: number) => new Promise<number | 'closed'>((resolve) => {
-      const reader = new FrameReader(4096);
-      s.on('data', (d: Buffer) => {
-        for (const f of reader.push(d)) {
-          const ack = openAck(keys, f.body, { env: `${env}-b` });
-          if (ack.seq === seq) resolve(ack.status);
-        }
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port: g.port }, () => resolve(s));
+        s.on('error', reject);
       });
-      s.on('close', () => resolve('closed'));
-    });
+    /** Resolves with the ack's status for `seq`, or 'closed' when the gateway closes the connection first. */
+    const answer = (s: Socket, seq: number) =>
+      new Promise<number | 'closed'>((resolve) => {
+        const reader = new FrameReader(4096);
+        s.on('data', (d: Buffer) => {
+          for (const f of reader.push(d)) {
+            const ack = openAck(keys, f.body, { env: `${env}-b` });
+            if (ack.seq === seq) resolve(ack.status);
+          }
+        });
+        s.on('close', () => resolve('closed'));
+      });
 
     // The stalled sender: the largest half-frame, then nothing more (a harvester hung mid-write).
     const stalled = frame(0, 70);

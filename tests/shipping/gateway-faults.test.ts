@@ -90,8 +90,13 @@ describe('nacl-gateway under hostile frames (issue 5, fault c)', () => {
     await sleep(300);
     const m = await scrape(gw.metricsPort);
     const r = (reason: string) => metricValue(m, 'nacl_gateway_rejected_total', { reason });
-    expect({ tampered: r('tampered'), truncated: r('truncated'), unknown_sender: r('unknown_sender'), replay: r('replay'), too_large: r('too_large') })
-      .toEqual({ tampered: 2, truncated: 2, unknown_sender: 1, replay: 1, too_large: 1 });
+    expect({ tampered: r('tampered'), truncated: r('truncated'), unknown_sender: r('unknown_sender'), replay: r('replay'), too_large: r('too_large') }).toEqual({
+      tampered: 2,
+      truncated: 2,
+      unknown_sender: 1,
+      replay: 1,
+      too_large: 1,
+    });
     expect(metricValue(m, 'nacl_gateway_acked_batches_total')).toBe(2);
 
     // Exactly the two valid batches reached h-<env>, each with the verified sender recorded.

@@ -14,25 +14,38 @@ export interface GatewayProc extends Proc {
 }
 
 /** Starts apps/nacl-gateway as a real process with a config file; `port` fixed so a restart keeps the address. */
-export async function startGateway(opts: { env: string; brokers: string[]; redisUrl?: string; keys: KeyPair; allow: { name: string; keys: KeyPair }[]; port?: number; metricsPort?: number; extra?: Record<string, unknown>; nodeArgs?: string[] }): Promise<GatewayProc> {
+export async function startGateway(opts: {
+  env: string;
+  brokers: string[];
+  redisUrl?: string;
+  keys: KeyPair;
+  allow: { name: string; keys: KeyPair }[];
+  port?: number;
+  metricsPort?: number;
+  extra?: Record<string, unknown>;
+  nodeArgs?: string[];
+}): Promise<GatewayProc> {
   const port = opts.port ?? (await freePort());
   const metricsPort = opts.metricsPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gw-'));
   const file = join(dir, 'gateway.json');
-  writeFileSync(file, JSON.stringify({
-    env: opts.env,
-    kafka: { brokers: opts.brokers },
-    ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
-    apps: {
-      'nacl-gateway': {
-        listen: { host: '127.0.0.1', port },
-        metrics: { host: '127.0.0.1', port: metricsPort },
-        keys: { secretKey: encodeKey(opts.keys.secretKey) },
-        allow: opts.allow.map((a) => ({ name: a.name, publicKey: encodeKey(a.keys.publicKey) })),
-        ...opts.extra,
+  writeFileSync(
+    file,
+    JSON.stringify({
+      env: opts.env,
+      kafka: { brokers: opts.brokers },
+      ...(opts.redisUrl ? { redis: { url: opts.redisUrl } } : {}),
+      apps: {
+        'nacl-gateway': {
+          listen: { host: '127.0.0.1', port },
+          metrics: { host: '127.0.0.1', port: metricsPort },
+          keys: { secretKey: encodeKey(opts.keys.secretKey) },
+          allow: opts.allow.map((a) => ({ name: a.name, publicKey: encodeKey(a.keys.publicKey) })),
+          ...opts.extra,
+        },
       },
-    },
-  }));
+    }),
+  );
   const p = await spawnTs('apps/nacl-gateway/src/main.ts', [`--config=${file}`], {}, 60_000, opts.nodeArgs);
   return { ...p, port, metricsPort };
 }
@@ -49,7 +62,11 @@ export async function setProduceQuota(bootstrap: string, clientId: string, bytes
   const cp = join(loadStackConfig().dir, 'kafka', 'classpath.txt');
   if (!existsSync(cp)) throw new Error(`no Kafka classpath at ${cp}: the local stack's Kafka runs from Maven jars (backlog stack up)`);
   const change = bytesPerSecond === undefined ? ['--delete-config', 'producer_byte_rate'] : ['--add-config', `producer_byte_rate=${bytesPerSecond}`];
-  await promisify(execFile)('java', ['-Xmx128m', '-cp', readFileSync(cp, 'utf8').trim(), 'kafka.admin.ConfigCommand', '--bootstrap-server', bootstrap, '--alter', '--entity-type', 'clients', '--entity-name', clientId, ...change], { timeout: 90_000 });
+  await promisify(execFile)(
+    'java',
+    ['-Xmx128m', '-cp', readFileSync(cp, 'utf8').trim(), 'kafka.admin.ConfigCommand', '--bootstrap-server', bootstrap, '--alter', '--entity-type', 'clients', '--entity-name', clientId, ...change],
+    { timeout: 90_000 },
+  );
 }
 
 export interface Exchange {

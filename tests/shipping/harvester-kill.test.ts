@@ -39,14 +39,21 @@ describe('harvester killed with -9 while events arrive (issue 5, fault a)', () =
     writeFileSync(logFile, '');
     const tcpPort = await freePort();
     const cfgFile = join(dir, 'harvester.json');
-    writeFileSync(cfgFile, JSON.stringify({
-      host: 'web-01', env, brokers, stateDir: join(dir, 'state'), metricsPort: await freePort(),
-      shipping: { flushIntervalMs: 2000, spool: { dir: join(dir, 'spool') } },
-      inputs: [
-        { type: 'file', paths: [logFile], startAt: 'beginning', format: 'text', pollIntervalMs: 50, checkpointIntervalMs: 100, stateFile: join(dir, 'state', 'files.json') },
-        { type: 'syslog_tcp', port: tcpPort, framing: 'lf' },
-      ],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        host: 'web-01',
+        env,
+        brokers,
+        stateDir: join(dir, 'state'),
+        metricsPort: await freePort(),
+        shipping: { flushIntervalMs: 2000, spool: { dir: join(dir, 'spool') } },
+        inputs: [
+          { type: 'file', paths: [logFile], startAt: 'beginning', format: 'text', pollIntervalMs: 50, checkpointIntervalMs: 100, stateFile: join(dir, 'state', 'files.json') },
+          { type: 'syslog_tcp', port: tcpPort, framing: 'lf' },
+        ],
+      }),
+    );
     const start = () => spawnTs('tests/shipping/harness/harvester.ts', [cfgFile], { NODE_OPTIONS: HARVESTER_NODE_OPTIONS }, 60_000, HARVESTER_NODE_ARGS);
     harvester = await start();
 
@@ -90,7 +97,11 @@ describe('harvester killed with -9 while events arrive (issue 5, fault a)', () =
     let found = 0;
     while (Date.now() < until) {
       const text = await m();
-      if (metricValue(text, 'harvester_spool_segments') === 0 && metricValue(text, 'harvester_shipping_received_events_total') > 0 && metricValue(text, 'harvester_shipping_received_events_total') === metricValue(text, 'harvester_shipping_acked_events_total')) {
+      if (
+        metricValue(text, 'harvester_spool_segments') === 0 &&
+        metricValue(text, 'harvester_shipping_received_events_total') > 0 &&
+        metricValue(text, 'harvester_shipping_received_events_total') === metricValue(text, 'harvester_shipping_acked_events_total')
+      ) {
         const content = await readTopic(brokers, `h-${env}`);
         found = new Set(content.events.map((e) => e.message as string)).size;
         if (found >= 2 * N) break;

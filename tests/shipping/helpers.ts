@@ -91,7 +91,11 @@ export function spawnTs(file: string, args: string[], env: Record<string, string
  * `started` (inputs listening). `ready.metricsPort` is the config's metrics port.
  */
 export function spawnHarvester(configFile: string, metricsPort: number, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Proc> {
-  const child = spawn(process.execPath, [...HARVESTER_NODE_ARGS, '--import', 'tsx', join(root, 'apps/harvester/src/main.ts'), '--config', configFile], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...HARVESTER_NODE_ARGS, '--import', 'tsx', join(root, 'apps/harvester/src/main.ts'), '--config', configFile], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const proc: Proc = {
@@ -166,7 +170,7 @@ export async function readTopic(brokers: string[], topic: string): Promise<Topic
           const h: Record<string, string> = {};
           for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) h[k] = String(Array.isArray(v) ? v[0] : v);
           out.headers.push(h);
-          if (m.value) out.events.push(...(decodeBatch<Record<string, unknown>>(m.value).events));
+          if (m.value) out.events.push(...decodeBatch<Record<string, unknown>>(m.value).events);
           reached.set(batch.partition, BigInt(m.offset));
         }
         check();

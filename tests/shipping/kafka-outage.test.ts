@@ -36,11 +36,18 @@ describe(`Kafka stopped for ${DOWN_S} s under ${RATE} events/s (issue 5, fault b
     const inPort = await freePort();
     const cfgFile = join(dir, 'harvester.json');
     const metricsPort = await freePort();
-    writeFileSync(cfgFile, JSON.stringify({
-      env, kafka: { brokers: kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, 'state'), metrics: { port: metricsPort },
-      shipping: { flushIntervalMs: 5000, spool: { dir: join(dir, 'spool') } },
-      inputs: [{ type: 'json_tcp', port: inPort }],
-    }));
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        env,
+        kafka: { brokers: kafka.brokers },
+        host: { name: 'web-01' },
+        stateDir: join(dir, 'state'),
+        metrics: { port: metricsPort },
+        shipping: { flushIntervalMs: 5000, spool: { dir: join(dir, 'spool') } },
+        inputs: [{ type: 'json_tcp', port: inPort }],
+      }),
+    );
     // The real harvester (main.ts), with the heap caps it is deployed with (SHIPPING.md "Memory": V8 sizes
     // its heap from the command line only; uncapped, garbage alone takes it to 200-330 MB RSS here).
     harvester = await spawnHarvester(cfgFile, metricsPort, { NODE_OPTIONS: process.env.BACKLOG_TEST_HARVESTER_NODE_OPTIONS ?? HARVESTER_NODE_OPTIONS });
@@ -75,7 +82,9 @@ describe(`Kafka stopped for ${DOWN_S} s under ${RATE} events/s (issue 5, fault b
     const r = idReport(content.events, (e) => (e.labels as { source_event_id?: string } | undefined)?.source_event_id);
     const lost: number[] = [];
     for (let i = 0; i < sent; i++) if (!r.seen.has(`${env}-${i}`)) lost.push(i);
-    console.log(`[kafka-outage] sent ${sent} at ${RATE}/s (sender blocked ${load.blockedMs} ms), broker stop took ${stopS.toFixed(1)} s then down ${DOWN_S} s, spool peak ${(spoolAtPeak / 1e6).toFixed(1)} MB, ${content.records} records, ${r.dups} duplicates (same ids), lost ${lost.length}, max RSS ${maxRss.toFixed(0)} MB`);
+    console.log(
+      `[kafka-outage] sent ${sent} at ${RATE}/s (sender blocked ${load.blockedMs} ms), broker stop took ${stopS.toFixed(1)} s then down ${DOWN_S} s, spool peak ${(spoolAtPeak / 1e6).toFixed(1)} MB, ${content.records} records, ${r.dups} duplicates (same ids), lost ${lost.length}, max RSS ${maxRss.toFixed(0)} MB`,
+    );
     expect(lost.slice(0, 10)).toEqual([]);
     expect(r.unique).toBe(sent);
     expect(maxRss).toBeLessThanOrEqual(150);

@@ -25,7 +25,14 @@ describe('private key files', () => {
     const key = keyFile('gateway', 'gateway', 0o644);
     const config = join(dir, 'gateway.json');
     const write = async () =>
-      writeFileSync(config, JSON.stringify({ env, kafka: { brokers: stackInfo().kafka.brokers }, apps: { 'nacl-gateway': { listen: { host: '127.0.0.1', port: await freePort() }, metrics: { host: '127.0.0.1', port: await freePort() }, keys: { secretKeyFile: key.path }, allow: [] } } }));
+      writeFileSync(
+        config,
+        JSON.stringify({
+          env,
+          kafka: { brokers: stackInfo().kafka.brokers },
+          apps: { 'nacl-gateway': { listen: { host: '127.0.0.1', port: await freePort() }, metrics: { host: '127.0.0.1', port: await freePort() }, keys: { secretKeyFile: key.path }, allow: [] } },
+        }),
+      );
     await write();
     const refused = await spawnTs('apps/nacl-gateway/src/main.ts', [`--config=${config}`], {}, 30_000).then(
       (p) => p.term().then(() => 'started'),
@@ -46,17 +53,24 @@ describe('private key files', () => {
     const key = keyFile('harvester-1', 'harvester', 0o640);
     const metricsPort = await freePort();
     const config = join(dir, 'harvester.json');
-    writeFileSync(config, JSON.stringify({
-      env,
-      apps: {
-        harvester: {
-          stateDir: join(dir, 'state'),
-          metrics: { host: '127.0.0.1', port: metricsPort },
-          inputs: [{ type: 'syslog_udp', host: '127.0.0.1', port: 0 }],
-          shipping: { startupDrainMs: 0, spool: { dir: join(dir, 'spool'), fsync: false }, sealed: { enabled: true, gateway: `127.0.0.1:${await freePort()}`, keyFile: key.path, gatewayPublicKey: gateway.publicKey } },
+    writeFileSync(
+      config,
+      JSON.stringify({
+        env,
+        apps: {
+          harvester: {
+            stateDir: join(dir, 'state'),
+            metrics: { host: '127.0.0.1', port: metricsPort },
+            inputs: [{ type: 'syslog_udp', host: '127.0.0.1', port: 0 }],
+            shipping: {
+              startupDrainMs: 0,
+              spool: { dir: join(dir, 'spool'), fsync: false },
+              sealed: { enabled: true, gateway: `127.0.0.1:${await freePort()}`, keyFile: key.path, gatewayPublicKey: gateway.publicKey },
+            },
+          },
         },
-      },
-    }));
+      }),
+    );
     const refused = await spawnHarvester(config, metricsPort, {}, 30_000).then(
       (p) => p.term().then(() => 'started'),
       (e: Error) => e.message,

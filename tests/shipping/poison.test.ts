@@ -53,11 +53,18 @@ async function startHarvester(env: string, name: string, spool: Record<string, u
   const [tcpPort, metricsPort] = [await freePort(), await freePort()];
   const spoolDir = join(dir, name, 'spool');
   const cfgFile = join(dir, `${name}.json`);
-  writeFileSync(cfgFile, JSON.stringify({
-    env, kafka: { brokers: info.kafka.brokers }, host: { name: 'web-01' }, stateDir: join(dir, name, 'state'), metrics: { port: metricsPort },
-    shipping: { flushIntervalMs: 300, startupDrainMs: 0, spool: { dir: spoolDir, ...spool } },
-    inputs: [{ type: 'json_tcp', port: tcpPort, maxLineBytes: 256 * 1024 }],
-  }));
+  writeFileSync(
+    cfgFile,
+    JSON.stringify({
+      env,
+      kafka: { brokers: info.kafka.brokers },
+      host: { name: 'web-01' },
+      stateDir: join(dir, name, 'state'),
+      metrics: { port: metricsPort },
+      shipping: { flushIntervalMs: 300, startupDrainMs: 0, spool: { dir: spoolDir, ...spool } },
+      inputs: [{ type: 'json_tcp', port: tcpPort, maxLineBytes: 256 * 1024 }],
+    }),
+  );
   const proc = await spawnHarvester(cfgFile, metricsPort);
   procs.push(proc);
   return { proc, tcpPort, metricsPort, spoolDir };
@@ -84,15 +91,23 @@ describe('poison batches against the real broker (issue 17 §5)', () => {
     const h = await startHarvester(env, 'big', {});
     const base = Date.now();
     // ~500 bytes of random text per event: a 300-event batch gzips to ~100 KiB, far above 8 KiB.
-    const lines = Array.from({ length: 300 }, (_, i) => `${JSON.stringify({ '@timestamp': new Date(base + i).toISOString(), event: { id: `${env}-${i}` }, message: randomBytes(370).toString('base64') })}\n`);
+    const lines = Array.from(
+      { length: 300 },
+      (_, i) => `${JSON.stringify({ '@timestamp': new Date(base + i).toISOString(), event: { id: `${env}-${i}` }, message: randomBytes(370).toString('base64') })}\n`,
+    );
     const huge = `${JSON.stringify({ '@timestamp': new Date(base + 150).toISOString(), event: { id: `${env}-huge` }, message: randomBytes(30_000).toString('base64') })}\n`;
     await sendTcp(h.tcpPort, [...lines.slice(0, 150), huge, ...lines.slice(150)]);
 
     const m = () => scrape(h.metricsPort);
-    const text = await until('300 events acked and one quarantined', async () => {
-      const t = await m();
-      return metricValue(t, 'harvester_shipping_acked_events_total') === 300 && metricValue(t, 'harvester_spool_quarantined_files') === 1 ? t : undefined;
-    }, 120_000, h.proc.output);
+    const text = await until(
+      '300 events acked and one quarantined',
+      async () => {
+        const t = await m();
+        return metricValue(t, 'harvester_shipping_acked_events_total') === 300 && metricValue(t, 'harvester_spool_quarantined_files') === 1 ? t : undefined;
+      },
+      120_000,
+      h.proc.output,
+    );
     expect(metricValue(text, 'harvester_shipping_split_batches_total')).toBeGreaterThan(2);
     expect(metricValue(text, 'harvester_spool_quarantined_total', { reason: 'record_too_large' })).toBe(1);
     expect(metricValue(text, 'harvester_spool_quarantined_events_total', { reason: 'record_too_large' })).toBe(1);
@@ -126,7 +141,10 @@ describe('poison batches against the real broker (issue 17 §5)', () => {
     // `backlog spool inspect` names the quarantined batch and why; it is an intact, resendable segment.
     const inspect = await cli(['spool', 'inspect', '--dir', h.spoolDir, '--json']);
     expect(inspect.code).toBe(2);
-    const rows = inspect.out.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; reason?: string; events?: number; resendable?: boolean });
+    const rows = inspect.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; reason?: string; events?: number; resendable?: boolean });
     expect(rows).toEqual([expect.objectContaining({ kind: 'quarantine', reason: 'record_too_large', events: 1, resendable: true })]);
     console.log(`[poison] 8 KiB topic: ${content.records} records after ${metricValue(text, 'harvester_shipping_split_batches_total')} splits, 1 event quarantined (record_too_large)`);
   }, 240_000);
@@ -136,24 +154,41 @@ describe('poison batches against the real broker (issue 17 §5)', () => {
     const env = testNamespace('poisontopic');
     const topic = harvestTopic(env);
     const h = await startHarvester(env, 'topic', { quarantineAfterAttempts: 2, quarantineAfterMs: 0 });
-    const lines = (from: number) => Array.from({ length: 20 }, (_, i) => `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: { id: `${env}-${from + i}` }, message: `m ${from + i}` })}\n`);
+    const lines = (from: number) =>
+      Array.from({ length: 20 }, (_, i) => `${JSON.stringify({ '@timestamp': new Date().toISOString(), event: { id: `${env}-${from + i}` }, message: `m ${from + i}` })}\n`);
     await sendTcp(h.tcpPort, lines(0));
     const m = () => scrape(h.metricsPort);
-    await until('the first batch quarantined', async () => {
-      const t = await m();
-      return metricValue(t, 'harvester_spool_quarantined_total', { reason: 'unknown_topic' }) >= 1 ? t : undefined;
-    }, 120_000, h.proc.output);
+    await until(
+      'the first batch quarantined',
+      async () => {
+        const t = await m();
+        return metricValue(t, 'harvester_spool_quarantined_total', { reason: 'unknown_topic' }) >= 1 ? t : undefined;
+      },
+      120_000,
+      h.proc.output,
+    );
     // Shipping goes on: the next batch is tried (and, the topic still missing, set aside too).
     await sendTcp(h.tcpPort, lines(20));
-    const text = await until('both batches quarantined', async () => {
-      const t = await m();
-      return metricValue(t, 'harvester_spool_quarantined_events_total', { reason: 'unknown_topic' }) === 40 && metricValue(t, 'harvester_spool_segments') === 0 ? t : undefined;
-    }, 120_000, h.proc.output);
+    const text = await until(
+      'both batches quarantined',
+      async () => {
+        const t = await m();
+        return metricValue(t, 'harvester_spool_quarantined_events_total', { reason: 'unknown_topic' }) === 40 && metricValue(t, 'harvester_spool_segments') === 0 ? t : undefined;
+      },
+      120_000,
+      h.proc.output,
+    );
     expect(metricValue(text, 'harvester_shipping_acked_events_total')).toBe(0);
     expect((await fetch(`http://127.0.0.1:${h.metricsPort}/healthz`)).status).toBe(503);
     const listed = await cli(['spool', 'inspect', '--dir', h.spoolDir, '--json']);
-    const rows = listed.out.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; reason?: string; events?: number });
-    expect(rows.filter((r) => r.kind === 'quarantine').map((r) => [r.reason, r.events])).toEqual([['unknown_topic', 20], ['unknown_topic', 20]]);
+    const rows = listed.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; reason?: string; events?: number });
+    expect(rows.filter((r) => r.kind === 'quarantine').map((r) => [r.reason, r.events])).toEqual([
+      ['unknown_topic', 20],
+      ['unknown_topic', 20],
+    ]);
 
     // The operator creates the topic and resends the quarantine (harvester stopped, as drain asks).
     await h.proc.term();

@@ -26,7 +26,8 @@ afterAll(async () => {
   rmSync(join(root, '.backlog', env), { recursive: true, force: true });
 }, 30_000);
 
-const signInWith = async (port: number, body: Record<string, string>) => (await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status;
+const signInWith = async (port: number, body: Record<string, string>) =>
+  (await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status;
 
 describe('backlog start: the live page', () => {
   it('keeps one random token per env in a 0600 file, reused on the next run; refuses the file when others can read it', () => {
@@ -48,15 +49,27 @@ describe('backlog start: the live page', () => {
     let out = '';
     start = spawn(process.execPath, [join(root, 'bin/backlog.mjs'), 'start', 'live-receiver', '--env', env], {
       cwd: root,
-      env: { ...process.env, ...stackEnv(stackInfo(), env), BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: '', BACKLOG_LIVE_RECEIVER_HTTP_PORT: String(httpPort), BACKLOG_LIVE_RECEIVER_METRICS_PORT: String(metricsPort), BACKLOG_LIVE_RECEIVER_UDP_PORT: '0' },
+      env: {
+        ...process.env,
+        ...stackEnv(stackInfo(), env),
+        BACKLOG_LIVE_RECEIVER_AUTH_TOKEN: '',
+        BACKLOG_LIVE_RECEIVER_HTTP_PORT: String(httpPort),
+        BACKLOG_LIVE_RECEIVER_METRICS_PORT: String(metricsPort),
+        BACKLOG_LIVE_RECEIVER_UDP_PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     start.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     start.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('the live page lines', async () => {
-      if (start?.exitCode !== null) throw new Error(`backlog start exited ${start?.exitCode}:\n${out}`);
-      return /live view http:\/\/127\.0\.0\.1:\d+\/\S*\n.*\n/.test(out) && out.includes('Ctrl-C stops');
-    }, 90_000, 200);
+    await waitFor(
+      'the live page lines',
+      async () => {
+        if (start?.exitCode !== null) throw new Error(`backlog start exited ${start?.exitCode}:\n${out}`);
+        return /live view http:\/\/127\.0\.0\.1:\d+\/\S*\n.*\n/.test(out) && out.includes('Ctrl-C stops');
+      },
+      90_000,
+      200,
+    );
     // Nothing anyone may paste, forward or collect in a log holds a URL with a token, nor the token.
     expect(out).not.toMatch(/[?#&]token=/);
     const token = readFileSync(liveTokenFile(root, env), 'utf8').trim();

@@ -125,10 +125,23 @@ describe('README.md and docs/quickstart.md: every shell command works as written
 
   beforeAll(async () => {
     info = stackInfo();
-    const p = { syslog: await freePort(), json: await freePort(), http: await freePort(), hm: await freePort(), es: await freePort(), cm: await freePort(), ix: await freePort(), ixApi: await freePort() };
+    const p = {
+      syslog: await freePort(),
+      json: await freePort(),
+      http: await freePort(),
+      hm: await freePort(),
+      es: await freePort(),
+      cm: await freePort(),
+      ix: await freePort(),
+      ixApi: await freePort(),
+    };
     ctx = { env, searchUrl: info.search.url.replace(/\/$/, ''), ports: { syslog: p.syslog, json: p.json, http: p.http } };
     // Never the shared logs-* template: one for this env's indices only.
-    const template = (app: string, prio: string) => ({ [`BACKLOG_${app}_TEMPLATE_NAME`]: `backlog-logs-${env}`, [`BACKLOG_${app}_TEMPLATE_PATTERNS`]: `logs-${env}-*`, [`BACKLOG_${app}_TEMPLATE_PRIORITY`]: prio });
+    const template = (app: string, prio: string) => ({
+      [`BACKLOG_${app}_TEMPLATE_NAME`]: `backlog-logs-${env}`,
+      [`BACKLOG_${app}_TEMPLATE_PATTERNS`]: `logs-${env}-*`,
+      [`BACKLOG_${app}_TEMPLATE_PRIORITY`]: prio,
+    });
     const indexer = { ...template('INDEXER', '430'), BACKLOG_INDEXER_STATE_KEY_PREFIX: `${env}:indexer:` };
     const base = stackEnv(info, env);
     cmdEnv = { ...process.env, ...base, ...indexer };

@@ -3,10 +3,7 @@ import { commands } from './registry';
 
 /** Builds the `backlog` program; every sub-command is listed in registry.ts. */
 export function buildProgram(): Command {
-  const program = new Command('backlog')
-    .description('backlog: keep every log line cheaply for years, read recent logs in seconds')
-    .showHelpAfterError()
-    .exitOverride();
+  const program = new Command('backlog').description('backlog: keep every log line cheaply for years, read recent logs in seconds').showHelpAfterError().exitOverride();
   for (const register of commands) register(program);
   return program;
 }

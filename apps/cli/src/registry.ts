@@ -14,4 +14,16 @@ import { registerStart } from './commands/start';
 /** A sub-command adds itself to the program it is given. Listed explicitly: nothing registers by side effect. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerStack, registerStart, registerBench, registerParse, registerHistory, registerQuery, registerArchive, registerSpool, registerKeys, registerLive, registerDemo];
+export const commands: RegisterCommand[] = [
+  registerStack,
+  registerStart,
+  registerBench,
+  registerParse,
+  registerHistory,
+  registerQuery,
+  registerArchive,
+  registerSpool,
+  registerKeys,
+  registerLive,
+  registerDemo,
+];

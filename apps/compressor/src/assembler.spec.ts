@@ -39,7 +39,11 @@ function records(): { offset: bigint; ts: number; lines: LineIn[] }[] {
 }
 
 type Written = { key: string; lines: string[]; late: boolean };
-const partOf = (b: PartBuffer): Written => ({ key: `${b.window}/p0-${b.firstOffset}`, lines: [...mergeRuns([...(b.spill?.readers() ?? []), ...b.runs])].map((l: PartLine) => (typeof l.line === 'string' ? l.line : Buffer.from(l.line).toString('utf8'))), late: b.late });
+const partOf = (b: PartBuffer): Written => ({
+  key: `${b.window}/p0-${b.firstOffset}`,
+  lines: [...mergeRuns([...(b.spill?.readers() ?? []), ...b.runs])].map((l: PartLine) => (typeof l.line === 'string' ? l.line : Buffer.from(l.line).toString('utf8'))),
+  late: b.late,
+});
 
 /** Runs records through an assembler; `crashAt` stops after that many records (in-flight parts lost). */
 function run(recs: ReturnType<typeof records>, from?: Checkpoint, crashAt = Infinity, spill = false) {

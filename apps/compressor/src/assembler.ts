@@ -133,12 +133,7 @@ export class PartitionAssembler {
    * the assembler and counted in flight until `done`), plus counts of late events by lateness and of
    * events skipped because a part written before a restart already holds them.
    */
-  addRecord(
-    offset: bigint,
-    recordTs: number,
-    objectLines: readonly LineIn[],
-    cols?: ColumnRun,
-  ): { seal: PartBuffer[]; late: { window: number; latenessMs: number }[]; skipped: number } {
+  addRecord(offset: bigint, recordTs: number, objectLines: readonly LineIn[], cols?: ColumnRun): { seal: PartBuffer[]; late: { window: number; latenessMs: number }[]; skipped: number } {
     const wmBefore = this.wm;
     let lines = objectLines;
     // The usual batch: its columns lie in one window not yet written, and go in as one run.

@@ -8,7 +8,8 @@ import { Bz2Pool, ENCODER_MALLOC_ENV } from './bz2-pool';
 const dir = mkdtempSync(join(tmpdir(), 'bz2pool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const text = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => `{"@timestamp":"2026-11-22T10:00:${String(i % 60).padStart(2, '0')}.000Z","n":${(i * seed) % 997},"message":"line ${i} of ${seed}"}\n`).join(''));
+const text = (n: number, seed: number) =>
+  Buffer.from(Array.from({ length: n }, (_, i) => `{"@timestamp":"2026-11-22T10:00:${String(i % 60).padStart(2, '0')}.000Z","n":${(i * seed) % 997},"message":"line ${i} of ${seed}"}\n`).join(''));
 
 describe('Bz2Pool', () => {
   it('one process per job, one stream per input, bytes equal to `lbzip2 -n1 -9 < input`', async () => {
@@ -16,7 +17,12 @@ describe('Bz2Pool', () => {
     expect(pool.encoder).toMatch(/^lbzip2 [\d.]+ -9$/);
     const inputs = [text(20_000, 3), text(5, 7), text(40_000, 11)];
     // The same inputs given as pieces (lines and newlines).
-    const pieces = inputs.map((b) => b.toString().split(/(?<=\n)/).map((l) => Buffer.from(l)));
+    const pieces = inputs.map((b) =>
+      b
+        .toString()
+        .split(/(?<=\n)/)
+        .map((l) => Buffer.from(l)),
+    );
     // And as inputs that copy themselves into the pool's buffer (as the sealer hands them over).
     const fills = inputs.map((b) => ({ size: b.length, fill: (out: Buffer) => void b.copy(out) }));
     const [a, b, c] = await Promise.all([pool.compressAll(inputs), pool.compressAll(pieces), pool.compressAll(fills)]);
@@ -42,7 +48,10 @@ describe('Bz2Pool', () => {
     expect(outs.map((o) => execFileSync('bzip2', ['-d', '-c'], { input: o[0], maxBuffer: 1 << 28 }).length)).toEqual(Array.from({ length: 5 }, (_, i) => text(30_000, i + 1).length));
     // A runner that died is replaced: kill the pool's runner (one process starts every encoder of a
     // pool, bz2-runner.mjs), then compress again.
-    const pids = execFileSync('pgrep', ['-f', `bz2-runner.mjs ${join(own, `bz2-${process.pid}`)}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const pids = execFileSync('pgrep', ['-f', `bz2-runner.mjs ${join(own, `bz2-${process.pid}`)}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(pids).toEqual([String(pool.runnerPid)]);
     // The encoders it starts inherit the runner's environment: malloc keeps lbzip2's buffers between files.
     for (const p of pids) {

@@ -89,7 +89,6 @@ function assemble(recs: { value: Buffer; ts: number }[], how: 'columns' | 'objec
   return sealed;
 }
 
-
 /** A sealed part as a key and its lines in part order (the sort the sealer uses, or the merge when spilled). */
 function partLines(b: PartBuffer): { key: string; lines: string[] } {
   const sorted = b.spill ? undefined : sortWindow(b.runs, b.window);
@@ -153,7 +152,6 @@ describe('batches as columns', () => {
       await pool.close();
     }
   });
-
 
   it('a crash at any record + restart from the checkpoint writes the same parts, each event once', () => {
     const recs = batches();

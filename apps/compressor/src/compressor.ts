@@ -3,16 +3,7 @@ import { join } from 'node:path';
 import { resourceUsage } from 'node:process';
 import type { Admin, ConsumedBatch, ConsumedRecord, Consumer, KafkaClient, Producer } from '@backlog/adapter-kafka';
 import { type S3Port, isS3AdapterError } from '@backlog/adapter-s3';
-import {
-  CodecError,
-  compressedRecords,
-  compressedTopic,
-  harvestTopic,
-  manifestKey,
-  partKey,
-  serializeManifest,
-  windowEndMs,
-} from '@backlog/core-codec';
+import { CodecError, compressedRecords, compressedTopic, harvestTopic, manifestKey, partKey, serializeManifest, windowEndMs } from '@backlog/core-codec';
 import { type Logger, isNoSpaceError, isSystemError } from '@backlog/core-pipeline';
 import { ensurePrivateDir } from '@backlog/platform-config';
 import type { MetricsRegistry } from '@backlog/platform-telemetry';
@@ -438,7 +429,12 @@ export class Compressor {
     const recs = compressedRecords(object, manifest);
     for (let i = 0; i < recs.length; i += RECORDS_PER_SEND) {
       const chunk = recs.slice(i, i + RECORDS_PER_SEND);
-      await this.retry('kafka', () => (this.producer as Producer).send(this.cTopic, chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers }))));
+      await this.retry('kafka', () =>
+        (this.producer as Producer).send(
+          this.cTopic,
+          chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        ),
+      );
     }
     this.m.parts.inc({ kind: b.late ? 'late' : 'main' });
     if (!b.late && (st.newestSealedWindow === undefined || b.window > st.newestSealedWindow)) {
@@ -484,7 +480,7 @@ export class Compressor {
       const fd = openSync(file, 'w');
       try {
         const buf = Buffer.alloc(SCRATCH_PROBE_BYTES);
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+        for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
       } finally {
         closeSync(fd);
       }

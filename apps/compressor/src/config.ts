@@ -24,14 +24,23 @@ export const compressorSettingsShape = {
        * `labels.timestamp_original` (ADR 0015; the es-consumer's rule, so recent and archive agree). Not
        * the watermark's `maxFutureSkewSeconds`. Default 86,400 (one day).
        */
-      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+      maxFutureSkewSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(10 * 365 * 86_400)
+        .default(86_400),
     })
     .strict()
     .prefault({}),
   /** A late part (events for a sealed window) is sealed once its partition moved this many offsets on. Default 200. */
   lateLingerOffsets: z.number().int().min(1).default(200),
   /** Buffered events past this many bytes (all partitions) are spilled to disk. Default 256 MiB. */
-  memoryCapBytes: z.number().int().min(1 * MiB).default(256 * MiB),
+  memoryCapBytes: z
+    .number()
+    .int()
+    .min(1 * MiB)
+    .default(256 * MiB),
   /**
    * Where scratch files go: spilled parts (`spill-<pid>/`, deleted after each part is written) and the
    * bz2 encoders' inputs (`bz2-<pid>/`), each a 0700 directory of this process. Default
@@ -40,13 +49,31 @@ export const compressorSettingsShape = {
    */
   spillDir: z.string().min(1).default(defaultScratchDir('compressor')),
   /** NDJSON bytes per bz2 stream (the unit a reader fetches and decodes alone). Default 4 MiB. */
-  streamRawBytes: z.number().int().min(64 * KiB).max(64 * MiB).default(4 * MiB),
+  streamRawBytes: z
+    .number()
+    .int()
+    .min(64 * KiB)
+    .max(64 * MiB)
+    .default(4 * MiB),
   /** Largest c-<env> record (one whole stream). Default 900 KiB (DESIGN.md). */
-  maxRecordBytes: z.number().int().min(64 * KiB).max(16 * MiB).default(900 * KiB),
+  maxRecordBytes: z
+    .number()
+    .int()
+    .min(64 * KiB)
+    .max(16 * MiB)
+    .default(900 * KiB),
   /** A part is sealed once it holds this many NDJSON bytes, and the window continues in a further part. Default 1 GiB. */
-  maxPartRawBytes: z.number().int().min(1 * MiB).default(1024 * MiB),
+  maxPartRawBytes: z
+    .number()
+    .int()
+    .min(1 * MiB)
+    .default(1024 * MiB),
   /** Cap on one h-<env> batch once gunzipped; a larger one is dead-lettered (`too_large`). Default 64 MiB. */
-  maxBatchRawBytes: z.number().int().min(64 * KiB).default(64 * MiB),
+  maxBatchRawBytes: z
+    .number()
+    .int()
+    .min(64 * KiB)
+    .default(64 * MiB),
   /** bz2 encoder: `auto` = lbzip2 when installed, else bzip2 (ADR 0005). */
   codec: z.enum(['auto', 'lbzip2', 'bzip2']).default('auto'),
   /** Concurrent bz2 processes. Default: the number of cores. */
@@ -69,10 +96,10 @@ export const compressorConfigSchema = appConfigSchema({
   ...compressorSettingsShape,
   metrics: z
     .object({
-  /** Bind address of /metrics and /healthz. Default 127.0.0.1. */
-  host: z.string().min(1).default('127.0.0.1'),
-  /** Port of /metrics and /healthz. Default 9104 (DESIGN.md). 0 = any free port. */
-  port: z.number().int().min(0).max(65_535).default(9104),
+      /** Bind address of /metrics and /healthz. Default 127.0.0.1. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Port of /metrics and /healthz. Default 9104 (DESIGN.md). 0 = any free port. */
+      port: z.number().int().min(0).max(65_535).default(9104),
     })
     .strict()
     .prefault({}),

@@ -19,7 +19,8 @@ runApp({
   readyLine: true,
   create: ({ config: { cfg, kafkaConn }, logger: log, registry, fatal }) => {
     // V8's small initial old generation makes the compressor mark-compact 5-9 times per ~60 MB archived instead of once (ADR 0013).
-    if (!process.execArgv.some((a) => a.startsWith('--initial-old-space-size'))) log.info('V8 starts with a small old generation: more CPU in GC per MB archived; run node with --initial-old-space-size=128 (backlog start does)');
+    if (!process.execArgv.some((a) => a.startsWith('--initial-old-space-size')))
+      log.info('V8 starts with a small old generation: more CPU in GC per MB archived; run node with --initial-old-space-size=128 (backlog start does)');
     const kafka = createKafka({ ...kafkaConn.connection, clientId: `compressor-${cfg.env}`, logger: log });
     const s3 = createS3({ ...cfg.s3, maxAttempts: 2, connectionTimeoutMs: 2_000, requestTimeoutMs: 30_000 });
     const compressor = new Compressor({ env: cfg.env, settings: compressorSettingsSchema.parse(cfg), kafka, s3, logger: log, metrics: registry });

@@ -141,7 +141,36 @@ describe('batch scanner', () => {
     };
     // Values that sit in a layout's holes: strings (escapes, control bytes, non-ASCII), numbers
     // canonical or not, literals, arrays, and objects — with or without the captured keys inside.
-    const holes = ['"x"', '"a\\"b"', '"tab\\there"', '"raw\ttab"', '"\\u001f"', '"\u001f"', '"\\u0041"', '"\\/"', '"é☃"', '""', '12', '1.0', '-0', '1e5', 'true', 'nul', '[]', '[1,{"a":1,"a":2}]', '{}', '{"id":"in"}', '{"id":"a","id":"b"}', '{"name":"n","1":2}', '{"level":5}', '{"id":"e\\\\"}', '{"id":"e\\"}', '"2026-11-22T10:00:00.123Z"', '"2026-11-22T10:00:00Z"', '"not a date"'];
+    const holes = [
+      '"x"',
+      '"a\\"b"',
+      '"tab\\there"',
+      '"raw\ttab"',
+      '"\\u001f"',
+      '"\u001f"',
+      '"\\u0041"',
+      '"\\/"',
+      '"é☃"',
+      '""',
+      '12',
+      '1.0',
+      '-0',
+      '1e5',
+      'true',
+      'nul',
+      '[]',
+      '[1,{"a":1,"a":2}]',
+      '{}',
+      '{"id":"in"}',
+      '{"id":"a","id":"b"}',
+      '{"name":"n","1":2}',
+      '{"level":5}',
+      '{"id":"e\\\\"}',
+      '{"id":"e\\"}',
+      '"2026-11-22T10:00:00.123Z"',
+      '"2026-11-22T10:00:00Z"',
+      '"not a date"',
+    ];
     // Mostly plain values (lines share a layout), sometimes any of the above.
     const pick = () => (rnd(10) ? ['"x"', '"é☃"', '12', 'true', '"2026-11-22T10:00:00Z"'][rnd(5)] : holes[rnd(holes.length)]) as string;
     const texts: string[] = [];

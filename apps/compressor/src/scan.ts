@@ -174,7 +174,17 @@ export class ColumnRun implements Iterable<PartLine> {
     const h = p[o + 4] as number;
     const sv = p[o + 5] as number;
     const lv = p[o + 6] as number;
-    return new ScannedLine(this.ts[i] as number, this.raw, p[o] as number, p[o + 1] as number, p[o + 2] as number, p[o + 3] as number, h ? this.hosts[h - 1] : undefined, sv ? this.services[sv - 1] : undefined, lv ? this.levels[lv - 1] : undefined);
+    return new ScannedLine(
+      this.ts[i] as number,
+      this.raw,
+      p[o] as number,
+      p[o + 1] as number,
+      p[o + 2] as number,
+      p[o + 3] as number,
+      h ? this.hosts[h - 1] : undefined,
+      sv ? this.services[sv - 1] : undefined,
+      lv ? this.levels[lv - 1] : undefined,
+    );
   }
 
   /** Every line as an object, in batch order. */

@@ -46,7 +46,10 @@ describe('sortWindow', () => {
     const w = 5_900_000;
     const start = windowStartMs(w);
     // Second-precision timestamps: whole batches tie. Ids ASCII (one batch set also with é), some absent.
-    for (const ids of [['a', 'b', 'ab', 'B', '0'], ['a', 'é', 'b']]) {
+    for (const ids of [
+      ['a', 'b', 'ab', 'B', '0'],
+      ['a', 'é', 'b'],
+    ]) {
       const runs = Array.from({ length: 12 }, () => {
         const lines = Array.from({ length: 60 }, () => {
           const ts = start + 1000 * rnd(3);
@@ -77,9 +80,10 @@ describe('cutLines', () => {
     const text = Array.from({ length: 500 }, (_, i) => JSON.stringify({ '@timestamp': new Date(1.7e12 + i).toISOString(), event: { id: `e${i}` }, message: 'é☃'.repeat(i % 37) })).join('\n');
     const scanned = scanner.batchLines(gzipSync(Buffer.from(text)), 1 << 26).lines;
     expect(scanned.every((l) => typeof l.size === 'number')).toBe(true);
-    const mixed: PartLine[] = scanned.map((l, i) => (i % 3 === 0 ? l : i % 3 === 1 ? { ts: l.ts, id: l.id, line: Buffer.from(l.line) } : { ts: l.ts, id: l.id, line: Buffer.from(l.line).toString('utf8') }));
+    const mixed: PartLine[] = scanned.map((l, i) =>
+      i % 3 === 0 ? l : i % 3 === 1 ? { ts: l.ts, id: l.id, line: Buffer.from(l.line) } : { ts: l.ts, id: l.id, line: Buffer.from(l.line).toString('utf8') },
+    );
     const shape = (c: { lines: PartLine[]; rawBytes: number; count: number; minTs: number; maxTs: number }) => ({ ...c, lines: c.lines.map((l) => l.ts) });
-    for (const target of [1, 100, 700, 4096, 1 << 20])
-      for (const lines of [scanned, mixed]) expect([...cutLines(lines, target)].map(shape)).toEqual([...cutStreams(lines, target)].map(shape));
+    for (const target of [1, 100, 700, 4096, 1 << 20]) for (const lines of [scanned, mixed]) expect([...cutLines(lines, target)].map(shape)).toEqual([...cutStreams(lines, target)].map(shape));
   });
 });

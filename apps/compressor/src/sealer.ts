@@ -147,7 +147,7 @@ export function sortWindow(runs: readonly Run[], window: number): SortedWindow |
     }
   }
   const sw = new SortedWindow(runs, runOf, idxOf, tsOut);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const ts = tsOut[i] as number;
     let j = i + 1;
     while (j < n && tsOut[j] === ts) j++;

@@ -32,7 +32,10 @@ describe('fileTimes (ADR 0015)', () => {
     expect(far.labels).toEqual({ env: 'dev', input: 'http', timestamp_original: '9999-12-31T23:59:59.000Z', timestamp_replaced: 'future' });
     expect(f.slowLines[1]).toMatchObject({ ts: Date.parse('2026-11-22T10:00:01.000Z'), id: 'far', host: 'web-1' });
     expect(JSON.parse(text(f.slowLines[2]!)).labels.timestamp_replaced).toBe('before_epoch');
-    expect([...f.replaced]).toEqual([['future', 1], ['before_epoch', 1]]);
+    expect([...f.replaced]).toEqual([
+      ['future', 1],
+      ['before_epoch', 1],
+    ]);
     // The same record read again gives the same bytes (exactly-once rewrites identical parts).
     expect(fileTimes(batch(lines), REC, DAY).slowLines.map(text)).toEqual(f.slowLines.map(text));
   });

@@ -19,7 +19,11 @@ export const esConsumerConfigSchema = appConfigSchema({
       /** Heartbeat interval, ms. Default 3,000 (session / 10). */
       heartbeatIntervalMs: z.number().int().min(100).default(3_000),
       /** Fetch cap per partition, bytes. Default 4 MiB (must exceed the largest record, ≤ 900 KiB). */
-      maxBytesPerPartition: z.number().int().min(MiB).default(4 * MiB),
+      maxBytesPerPartition: z
+        .number()
+        .int()
+        .min(MiB)
+        .default(4 * MiB),
       /** Partitions processed at the same time. Default 2. */
       partitionsConsumedConcurrently: z.number().int().min(1).max(64).default(2),
       /** A new group starts at the oldest record still in the topic (nothing skipped). Default true. */
@@ -41,7 +45,11 @@ export const esConsumerConfigSchema = appConfigSchema({
   decode: z
     .object({
       /** Cap on one record's decompressed size, bytes. Default 64 MiB; a gzip bomb is dead-lettered. */
-      maxDecompressedBytes: z.number().int().min(1024).default(64 * MiB),
+      maxDecompressedBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(64 * MiB),
     })
     .strict()
     .prefault({}),
@@ -50,7 +58,12 @@ export const esConsumerConfigSchema = appConfigSchema({
       /** Documents per `_bulk` request. Default 2,000. */
       maxDocs: z.number().int().min(1).max(100_000).default(2_000),
       /** Approximate bytes per `_bulk` request (sum of source lines). Default 8 MiB (engines accept 100 MiB). */
-      maxBytes: z.number().int().min(64 * 1024).max(90 * MiB).default(8 * MiB),
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(90 * MiB)
+        .default(8 * MiB),
       /** `_bulk` requests in flight per partition. Default 2. */
       concurrency: z.number().int().min(1).max(32).default(2),
       /** Per-request timeout, ms. Default 30,000. A timeout is retried (writes are idempotent by `_id`). */
@@ -79,7 +92,11 @@ export const esConsumerConfigSchema = appConfigSchema({
   dlq: z
     .object({
       /** Bytes of the raw record/line kept in a dead-letter document (`event.original`). Default 32 KiB; Kafka and S3 keep the whole record. */
-      rawMaxBytes: z.number().int().min(256).default(32 * 1024),
+      rawMaxBytes: z
+        .number()
+        .int()
+        .min(256)
+        .default(32 * 1024),
     })
     .strict()
     .prefault({}),
@@ -91,7 +108,12 @@ export const esConsumerConfigSchema = appConfigSchema({
        * (ADR 0015: what an older harvester let through). Pruning deletes recent indices dated after now + this.
        * Default 86,400 (one day), as the harvester's.
        */
-      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+      maxFutureSkewSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(10 * 365 * 86_400)
+        .default(86_400),
     })
     .strict()
     .prefault({}),

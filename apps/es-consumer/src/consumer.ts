@@ -60,9 +60,15 @@ export class EsConsumer {
     private readonly onFatal: (err: Error) => void = () => undefined,
   ) {
     this.topic = harvestTopic(opts.env);
-    this.writer = new BulkWriter(search, metrics, logger, { ...opts.writer, env: opts.env }, {
-      onPause: (paused, why) => this.setPaused(paused, why),
-    });
+    this.writer = new BulkWriter(
+      search,
+      metrics,
+      logger,
+      { ...opts.writer, env: opts.env },
+      {
+        onPause: (paused, why) => this.setPaused(paused, why),
+      },
+    );
   }
 
   start(): Promise<void> {
@@ -110,9 +116,12 @@ export class EsConsumer {
   stop(deadline: number): Promise<void> {
     return this.life.stop(async () => {
       this.intakeStopped = true;
-      const timer = setTimeout(() => {
-        this.abandon = true;
-      }, Math.max(0, deadline - Date.now() - 1_000));
+      const timer = setTimeout(
+        () => {
+          this.abandon = true;
+        },
+        Math.max(0, deadline - Date.now() - 1_000),
+      );
       timer.unref();
       try {
         // kafkajs' disconnect waits for the batch being processed; our handler sees `abandon` once the

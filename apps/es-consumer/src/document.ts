@@ -83,7 +83,10 @@ export function truncateUtf8(s: string, maxBytes: number): { text: string; trunc
   const bytes = Buffer.byteLength(s);
   if (bytes <= maxBytes) return { text: s, truncated: false, bytes };
   // Cut on a character boundary: decode the prefix and drop a partial trailing character.
-  const text = Buffer.from(s).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+  const text = Buffer.from(s)
+    .subarray(0, maxBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
   return { text, truncated: true, bytes };
 }
 

@@ -100,7 +100,13 @@ function consume({ config: { cfg, kafkaConn }, logger, registry, fatal }: AppCon
     search = await connectSearch(cfg, logger, () => stopping);
     if (!search) return;
     const s = search;
-    if (cfg.template.install) await untilReady('installing the index template', () => installTemplate(s, cfg), logger, () => stopping);
+    if (cfg.template.install)
+      await untilReady(
+        'installing the index template',
+        () => installTemplate(s, cfg),
+        logger,
+        () => stopping,
+      );
     if (stopping) return;
     logger.info('search engine', { engine: s.engine, template: cfg.template.name });
     const conn = kafkaConn as NonNullable<typeof kafkaConn>;
@@ -112,7 +118,14 @@ function consume({ config: { cfg, kafkaConn }, logger, registry, fatal }: AppCon
     consumer = c;
     // Refused credentials or certificates: one error naming the broker, no retries.
     const started = await checkKafkaAtStart(kafka, logger, { warnings: conn.warnings })
-      .then(() => untilReady('starting the Kafka consumer', () => c.start(), logger, () => stopping))
+      .then(() =>
+        untilReady(
+          'starting the Kafka consumer',
+          () => c.start(),
+          logger,
+          () => stopping,
+        ),
+      )
       .catch((err: Error) => err);
     if (started instanceof Error) {
       logger.error('cannot start consuming', { error: started });

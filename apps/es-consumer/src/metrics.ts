@@ -17,12 +17,20 @@ export function esConsumerMetrics(registry: MetricsRegistry) {
     deadLettered: registry.counter('es_consumer_dead_lettered_total', 'Documents written to logs-<env>-dlq, by reason', ['reason'] as const),
     dropped: registry.counter('es_consumer_dropped_total', 'Documents neither indexed nor dead-lettered (the DLQ itself refused them), by reason', ['reason'] as const),
     lag: registry.gauge('es_consumer_lag', 'Records between the last fetched offset and the high watermark, by partition', ['topic', 'partition'] as const),
-    groupLag: registry.gauge('es_consumer_group_lag', 'Records above the group\'s committed offset (high watermark − committed), by partition; read from the broker every 15 s, so it keeps rising while consumption is paused', ['topic', 'partition'] as const),
+    groupLag: registry.gauge(
+      'es_consumer_group_lag',
+      "Records above the group's committed offset (high watermark − committed), by partition; read from the broker every 15 s, so it keeps rising while consumption is paused",
+      ['topic', 'partition'] as const,
+    ),
     committedOffset: registry.gauge('es_consumer_committed_offset', 'Last committed offset (next to read), by partition', ['topic', 'partition'] as const),
     bulkSeconds: registry.histogram('es_consumer_bulk_duration_seconds', 'Duration of one _bulk request', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     bulkDocs: registry.histogram('es_consumer_bulk_documents', 'Documents per _bulk request', [1, 10, 100, 500, 1000, 2000, 5000, 10000]),
     paused: registry.gauge('es_consumer_paused', '1 while consumption is paused because the search engine refuses or fails writes'),
-    pruned: registry.counter('es_consumer_pruned_indices_total', 'Recent indices deleted by the pruning job, by reason: age (older than prune.days), future (dated after now + timestamps.maxFutureSkewSeconds)', ['reason'] as const),
+    pruned: registry.counter(
+      'es_consumer_pruned_indices_total',
+      'Recent indices deleted by the pruning job, by reason: age (older than prune.days), future (dated after now + timestamps.maxFutureSkewSeconds)',
+      ['reason'] as const,
+    ),
     timestampReplaced: registry.counter('es_consumer_timestamp_replaced_total', 'Events whose @timestamp was replaced (ADR 0015), by reason: future, before_epoch', ['reason'] as const),
   };
 }

@@ -69,6 +69,9 @@ describe.each(FLAVOURS)('$dir saved objects', ({ dir, engine }) => {
 });
 
 it('Kibana and OpenSearch Dashboards ship the same objects', () => {
-  const ids = (dir: string) => load(dir).map((o) => `${o.type}:${o.id}`).sort();
+  const ids = (dir: string) =>
+    load(dir)
+      .map((o) => `${o.type}:${o.id}`)
+      .sort();
   expect(ids('deploy/kibana')).toEqual(ids('deploy/opensearch-dashboards'));
 });

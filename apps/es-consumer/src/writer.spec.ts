@@ -10,7 +10,8 @@ import { esConsumerMetrics } from './metrics';
 import { BulkWriter, type Outcome } from './writer';
 
 const opts = { env: 'dev', rawMaxBytes: 4096, maxDocs: 2, maxBytes: 1 << 20, concurrency: 2, retry: { attempts: 2, initialBackoffMs: 1, maxBackoffMs: 4 }, maxConflictRounds: 2 };
-const ev = (id: string, extra: Record<string, unknown> = {}): WriteItem => eventItem({ '@timestamp': '2026-11-22T10:00:00Z', event: { id }, ...extra }, 'dev', { topic: 'h-dev', partition: 0, offset: id, line: 1 }, 0);
+const ev = (id: string, extra: Record<string, unknown> = {}): WriteItem =>
+  eventItem({ '@timestamp': '2026-11-22T10:00:00Z', event: { id }, ...extra }, 'dev', { topic: 'h-dev', partition: 0, offset: id, line: 1 }, 0);
 const res = (op: BulkOp, status: number, error?: { type: string; reason: string }): BulkItemResult => ({
   op: op.op,
   index: op.index,
@@ -26,7 +27,11 @@ function setup(answer: (ops: readonly BulkOp[], call: number) => BulkResult | Pr
   const metrics = esConsumerMetrics(new MetricsRegistry());
   const calls: BulkOp[][] = [];
   const pauses: boolean[] = [];
-  const writer = new BulkWriter({ bulk: async (ops) => (calls.push([...ops]), answer(ops, calls.length)) }, metrics, silentLogger, opts, { onPause: (p) => pauses.push(p), sleep: async () => undefined, random: () => 0.5 });
+  const writer = new BulkWriter({ bulk: async (ops) => (calls.push([...ops]), answer(ops, calls.length)) }, metrics, silentLogger, opts, {
+    onPause: (p) => pauses.push(p),
+    sleep: async () => undefined,
+    random: () => 0.5,
+  });
   const outcomes = new Map<string, Outcome>();
   const settle = (it: WriteItem, o: Outcome) => outcomes.set(it.id, o);
   return { writer, calls, pauses, outcomes, settle, metrics };
@@ -46,7 +51,10 @@ describe('BulkWriter', () => {
     expect(s.calls.map((c) => c.map((o) => o.id).join())).toEqual(['a,b', 'b', 'b', 'b', 'b']);
     expect(s.pauses).toEqual([true, false]);
     expect(s.outcomes.get('b')).toBe('indexed');
-    expect((await s.metrics.retried.get()).values.map((v) => [v.labels.reason, v.value])).toEqual([['throttled', 2], ['server_error', 2]]);
+    expect((await s.metrics.retried.get()).values.map((v) => [v.labels.reason, v.value])).toEqual([
+      ['throttled', 2],
+      ['server_error', 2],
+    ]);
   });
 
   it('waits through transport failures (engine down) and can be aborted without settling', async () => {
@@ -65,13 +73,29 @@ describe('BulkWriter', () => {
 
   it('moves a conflicting value and re-sends; dead-letters when rounds run out', async () => {
     const s = setup((ops) =>
-      bulkOf(ops.map((o) => (o.op === 'create' && o.index.endsWith('-dlq') ? res(o, 201) : 'custom' in (o as { doc: Record<string, unknown> }).doc || 'other' in (o as { doc: Record<string, unknown> }).doc ? res(o, 400, { type: 'mapper_parsing_exception', reason: `failed to parse field [${'custom' in (o as { doc: Record<string, unknown> }).doc ? 'custom' : 'other'}] of type [long]` }) : res(o, 201)))),
+      bulkOf(
+        ops.map((o) =>
+          o.op === 'create' && o.index.endsWith('-dlq')
+            ? res(o, 201)
+            : 'custom' in (o as { doc: Record<string, unknown> }).doc || 'other' in (o as { doc: Record<string, unknown> }).doc
+              ? res(o, 400, { type: 'mapper_parsing_exception', reason: `failed to parse field [${'custom' in (o as { doc: Record<string, unknown> }).doc ? 'custom' : 'other'}] of type [long]` })
+              : res(o, 201),
+        ),
+      ),
     );
     await s.writer.write([ev('a', { custom: 'x' }), ev('z', { other: 1, custom: 2 })], s.settle);
     expect(s.outcomes.get('a')).toBe('indexed');
     expect(s.outcomes.get('z')).toBe('indexed');
     const last = s.calls.at(-1)?.find((o) => o.id === 'z') as { doc: Record<string, unknown> };
-    expect(last.doc).toMatchObject({ tags: ['mapping_conflict'], backlog: { conflicts: [{ field: 'custom', value: '2' }, { field: 'other', value: '1' }] } });
+    expect(last.doc).toMatchObject({
+      tags: ['mapping_conflict'],
+      backlog: {
+        conflicts: [
+          { field: 'custom', value: '2' },
+          { field: 'other', value: '1' },
+        ],
+      },
+    });
   });
 
   it('dead-letters what cannot be fixed; a refused dead letter is retried minimal, then dropped and counted', async () => {

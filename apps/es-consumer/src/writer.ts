@@ -127,7 +127,7 @@ export class BulkWriter {
       return rep;
     }
     if (it.rounds === 0) {
-      const raw = typeof (it.source.event as { original?: unknown } | undefined)?.original === 'string' ? ((it.source.event as { original: string }).original) : '';
+      const raw = typeof (it.source.event as { original?: unknown } | undefined)?.original === 'string' ? (it.source.event as { original: string }).original : '';
       const rep = deadLetter(ctx, it.origin, reason, `dead letter refused: ${detail}`.slice(0, 1000), raw.slice(0, 1024), raw.length);
       rep.rounds = 1;
       rep.id = it.id;
@@ -135,7 +135,14 @@ export class BulkWriter {
       rep.bytes = 2048;
       return rep;
     }
-    this.logger.error('dead letter refused twice; dropped (the record stays in Kafka and the archive)', { index: it.index, id: it.id, detail, topic: it.origin.topic, partition: it.origin.partition, offset: it.origin.offset });
+    this.logger.error('dead letter refused twice; dropped (the record stays in Kafka and the archive)', {
+      index: it.index,
+      id: it.id,
+      detail,
+      topic: it.origin.topic,
+      partition: it.origin.partition,
+      offset: it.origin.offset,
+    });
     this.metrics.dropped.inc({ reason: 'dlq_rejected' });
     onSettled(it.settles ?? it, 'dropped');
     return undefined;

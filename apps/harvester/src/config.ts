@@ -26,7 +26,10 @@ export const harvesterConfigSchema = appConfigSchema({
   host: z
     .object({
       /** `host.name` of events that name none, and the Kafka record key. Default: the OS host name. */
-      name: z.string().min(1).default(() => hostname()),
+      name: z
+        .string()
+        .min(1)
+        .default(() => hostname()),
     })
     .strict()
     .prefault({}),
@@ -38,7 +41,12 @@ export const harvesterConfigSchema = appConfigSchema({
        * `labels.timestamp_replaced: future` (times before 1970: `before_epoch`). Default 86,400 (one day:
        * clocks a little fast and time-zone mistakes of up to 14 h keep their time). ADR 0015.
        */
-      maxFutureSkewSeconds: z.number().int().min(0).max(10 * 365 * 86_400).default(86_400),
+      maxFutureSkewSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(10 * 365 * 86_400)
+        .default(86_400),
     })
     .strict()
     .prefault({}),

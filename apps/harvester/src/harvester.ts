@@ -45,7 +45,15 @@ export class Harvester {
     }
     const tap = deps.tap;
     const inputSink: SourceSink<HarvestEvent> = tap ? tapSink(this.sink, tap) : this.sink;
-    const ctx = { sink: inputSink, logger: deps.logger, metrics: deps.metrics, hostname: cfg.host.name, labels: { env: cfg.env }, stateDir: cfg.stateDir, maxFutureSkewMs: cfg.timestamps.maxFutureSkewSeconds * 1000 };
+    const ctx = {
+      sink: inputSink,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      hostname: cfg.host.name,
+      labels: { env: cfg.env },
+      stateDir: cfg.stateDir,
+      maxFutureSkewMs: cfg.timestamps.maxFutureSkewSeconds * 1000,
+    };
     // Input configs are only read; the frozen config's readonly types are narrower than the schemas' outputs.
     this.inputs = cfg.inputs.map((c) => createInput(c as InputConfig, ctx) as WithStats);
   }

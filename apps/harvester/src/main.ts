@@ -45,7 +45,8 @@ logger.info('config', { config: redact(cfg) });
 const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
 if (heapLimitMb > 256) logger.warn('V8 heap not capped: resident memory may pass 150 MB under load', { heapLimitMb, fix: `NODE_OPTIONS="${HEAP_CAPS}"` });
 // GC helper threads cost several times the CPU of collecting on the main thread (ADR 0012).
-if (!process.execArgv.includes('--single-threaded-gc')) logger.info('V8 collects garbage on helper threads: more CPU per event; run node with --single-threaded-gc for a one-core budget (backlog start does)');
+if (!process.execArgv.includes('--single-threaded-gc'))
+  logger.info('V8 collects garbage on helper threads: more CPU per event; run node with --single-threaded-gc for a one-core budget (backlog start does)');
 
 const registry = new MetricsRegistry({ defaultMetrics: true });
 

@@ -46,9 +46,10 @@ export async function buildIndexer(
 ): Promise<Indexer> {
   // Kafka first: refused credentials fail here, before any other connection is opened.
   if (cfg.compressedTopic.enabled && !kafkaConn) throw new Error('buildIndexer: compressedTopic.enabled needs the Kafka connection');
-  const kafka = cfg.compressedTopic.enabled && kafkaConn
-    ? createKafka({ ...kafkaConn.connection, clientId: `indexer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'error', retry: { retries: 3 } })
-    : undefined;
+  const kafka =
+    cfg.compressedTopic.enabled && kafkaConn
+      ? createKafka({ ...kafkaConn.connection, clientId: `indexer-${cfg.env}`, logger: logger.child?.({ src: 'kafkajs' }) ?? logger, logLevel: 'error', retry: { retries: 3 } })
+      : undefined;
   if (kafka && kafkaConn) await checkKafkaAtStart(kafka, logger, { warnings: kafkaConn.warnings });
   const s = cfg.search;
   const search = await createSearch({
@@ -73,12 +74,27 @@ export async function buildIndexer(
       leaseMs: l.leaseMs,
       partAttempts: l.partAttempts,
       memoryBytes: l.memoryBytes,
-      bulk: { maxDocs: l.bulkDocs, maxBytes: l.bulkBytes, concurrency: l.bulkConcurrency, attempts: l.bulkAttempts, initialBackoffMs: l.initialBackoffMs, maxBackoffMs: l.maxBackoffMs, maxConflictRounds: l.maxConflictRounds },
+      bulk: {
+        maxDocs: l.bulkDocs,
+        maxBytes: l.bulkBytes,
+        concurrency: l.bulkConcurrency,
+        attempts: l.bulkAttempts,
+        initialBackoffMs: l.initialBackoffMs,
+        maxBackoffMs: l.maxBackoffMs,
+        maxConflictRounds: l.maxConflictRounds,
+      },
       planner: { compressedTopic: { ...cfg.compressedTopic } },
     },
   );
   const envs = [...new Set([...allowedEnvs(cfg), ...extraEnvs])];
-  const service = new HistoryService(store, search, loader, metrics, logger, { envs, maxRangeHours: cfg.api.maxRangeHours, maxTtlHours: cfg.history.maxTtlHours, ttlHours: cfg.history.ttlHours, maxConcurrentJobs: cfg.load.maxConcurrentJobs, catalogue: logsCatalogue(search.engine) });
+  const service = new HistoryService(store, search, loader, metrics, logger, {
+    envs,
+    maxRangeHours: cfg.api.maxRangeHours,
+    maxTtlHours: cfg.history.maxTtlHours,
+    ttlHours: cfg.history.ttlHours,
+    maxConcurrentJobs: cfg.load.maxConcurrentJobs,
+    catalogue: logsCatalogue(search.engine),
+  });
   return {
     cfg,
     search,

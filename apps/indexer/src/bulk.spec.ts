@@ -11,7 +11,13 @@ import { indexerMetrics } from './metrics';
 const opts = { maxDocs: 4, firstDocs: 4, maxBytes: 1 << 20, concurrency: 1, attempts: 2, initialBackoffMs: 1, maxBackoffMs: 2, maxConflictRounds: 2 };
 const line = (id: string) => `{"@timestamp":"2026-11-20T10:00:00.000Z","event":{"id":"${id}"},"message":"m"}`;
 const raw = (id: string, text = line(id)): BulkDoc => ({ id, line: text, bytes: text.length + 64, rounds: 0 });
-const ok = (ops: readonly BulkOp[]): BulkResult => ({ tookMs: 1, errors: false, items: ops.map((o): BulkItemResult => ({ op: o.op, index: o.index, id: o.id, status: 201, ok: true, retriable: false })), succeeded: ops.length, failed: 0 });
+const ok = (ops: readonly BulkOp[]): BulkResult => ({
+  tookMs: 1,
+  errors: false,
+  items: ops.map((o): BulkItemResult => ({ op: o.op, index: o.index, id: o.id, status: 201, ok: true, retriable: false })),
+  succeeded: ops.length,
+  failed: 0,
+});
 const value = async (c: { get(): Promise<{ values: { value: number }[] }> }) => (await c.get()).values.reduce((a, v) => a + v.value, 0);
 
 describe('Slots', () => {
@@ -32,10 +38,13 @@ describe('Slots', () => {
 });
 
 describe('HistoryBulk', () => {
-  it('a part\'s first request is small (the first documents are searchable soon), the next ones full', async () => {
+  it("a part's first request is small (the first documents are searchable soon), the next ones full", async () => {
     const sizes: number[] = [];
     const bulk = new HistoryBulk({ bulk: async (ops) => (sizes.push(ops.length), ok(ops)) }, indexerMetrics(new MetricsRegistry()), { ...opts, maxDocs: 8, firstDocs: 2 });
-    const t = await bulk.write('logs-dev-history-a-b', Array.from({ length: 19 }, (_, i) => raw(`e${i}`)));
+    const t = await bulk.write(
+      'logs-dev-history-a-b',
+      Array.from({ length: 19 }, (_, i) => raw(`e${i}`)),
+    );
     expect(sizes).toEqual([2, 8, 8, 1]);
     expect(t).toEqual({ indexed: 19, already: 0, rejected: 0 });
   });

@@ -27,7 +27,9 @@ describe('history load --filter: errors are usage errors with the column', () =>
     const r = await load('level:error | stats count()');
     expect(r.code).toBe(64);
     expect(r.out).toEqual([]);
-    expect(r.err).toBe('invalid --filter:\nlevel:error | stats count()\n              ^^^^^^^^^^^^^ a filter takes no | stats command here\n  hint: aggregations belong to queries and alert rules, not to filters\n');
+    expect(r.err).toBe(
+      'invalid --filter:\nlevel:error | stats count()\n              ^^^^^^^^^^^^^ a filter takes no | stats command here\n  hint: aggregations belong to queries and alert rules, not to filters\n',
+    );
   });
   it('an unknown field: did you mean', async () => {
     const r = await load('level:error AND sevice:api');

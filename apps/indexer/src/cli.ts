@@ -31,7 +31,11 @@ export async function runHistoryCli(ix: Indexer, cmd: HistoryCommand, io: CliIo,
       const views = await svc.list(cmd.env);
       if (cmd.json || !io.tty) for (const v of views) io.out(JSON.stringify(v));
       else if (!views.length) io.out('no history indices');
-      else for (const v of views) io.out(`${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter ? `  filter ${v.filter}` : ''}`);
+      else
+        for (const v of views)
+          io.out(
+            `${v.index}  ${v.status.padEnd(7)}  ${v.start} → ${v.end}  ${(v.progress.events.indexed + v.progress.events.already).toLocaleString('en-US')} events  expires ${v.expiresAt}${v.filter ? `  filter ${v.filter}` : ''}`,
+          );
       return 0;
     }
     if (cmd.sub === 'drop') {
@@ -46,7 +50,14 @@ export async function runHistoryCli(ix: Indexer, cmd: HistoryCommand, io: CliIo,
     }
     const filter = filterArgsText(cmd.filter);
     const { maxEvents, ttlHours } = cmd;
-    const req = svc.validate({ env: cmd.env, start: cmd.from, end: cmd.to, ...(filter ? { filter } : {}), ...(maxEvents !== undefined ? { maxEvents } : {}), ...(ttlHours !== undefined ? { ttlHours } : {}) });
+    const req = svc.validate({
+      env: cmd.env,
+      start: cmd.from,
+      end: cmd.to,
+      ...(filter ? { filter } : {}),
+      ...(maxEvents !== undefined ? { maxEvents } : {}),
+      ...(ttlHours !== undefined ? { ttlHours } : {}),
+    });
     const index = indexOf(req);
     io.out(index);
     // What a filter was read as (a name that searches the free-form fields, a phrase without words).
@@ -59,13 +70,32 @@ export async function runHistoryCli(ix: Indexer, cmd: HistoryCommand, io: CliIo,
       const secs = bytes / ix.cfg.load.estimateBytesPerSecond;
       if (cmd.json || !io.tty) {
         // With a filter, `events` is still the manifests' count: what matches is known only by reading the parts.
-        io.out(JSON.stringify({ index, dryRun: true, filter: req.filter, ...(req.filter ? { eventsBeforeFilter: true } : {}), windows: s.windows, windowsWithoutParts: s.windowsWithoutParts, parts: s.parts, compressedBytes: bytes, events, estimatedSeconds: Math.ceil(secs), skippedByFilter: s.skippedByFilter, problems: s.problems, ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}) }));
+        io.out(
+          JSON.stringify({
+            index,
+            dryRun: true,
+            filter: req.filter,
+            ...(req.filter ? { eventsBeforeFilter: true } : {}),
+            windows: s.windows,
+            windowsWithoutParts: s.windowsWithoutParts,
+            parts: s.parts,
+            compressedBytes: bytes,
+            events,
+            estimatedSeconds: Math.ceil(secs),
+            skippedByFilter: s.skippedByFilter,
+            problems: s.problems,
+            ...(s.truncatedAtMs !== undefined ? { truncatedAt: new Date(s.truncatedAtMs).toISOString() } : {}),
+          }),
+        );
       } else {
         for (const p of s.parts) io.out(`  ${p.source.padEnd(5)} ${p.id.padEnd(28)} ${String(p.events).padStart(9)} events ${fmtBytes(p.bytes).padStart(10)}`);
-        io.out(`${s.parts.length} parts in ${s.windows} windows · ${events.toLocaleString('en-US')} events (manifests, before filters) · ${fmtBytes(bytes)} compressed · about ${fmtSeconds(secs)} at ${fmtBytes(ix.cfg.load.estimateBytesPerSecond)}/s`);
+        io.out(
+          `${s.parts.length} parts in ${s.windows} windows · ${events.toLocaleString('en-US')} events (manifests, before filters) · ${fmtBytes(bytes)} compressed · about ${fmtSeconds(secs)} at ${fmtBytes(ix.cfg.load.estimateBytesPerSecond)}/s`,
+        );
         if (req.filter) io.out(`filter ${req.filter}: applied while loading, so how many events match is known only then (the counts above are before it)`);
         if (s.skippedByFilter) io.out(`${s.skippedByFilter} parts skipped: their manifests hold nothing the filter accepts`);
-        if (s.windowsWithoutParts.length) io.out(`${s.windowsWithoutParts.length} windows without parts: ${s.windowsWithoutParts.slice(0, 12).join(' ')}${s.windowsWithoutParts.length > 12 ? ' …' : ''}`);
+        if (s.windowsWithoutParts.length)
+          io.out(`${s.windowsWithoutParts.length} windows without parts: ${s.windowsWithoutParts.slice(0, 12).join(' ')}${s.windowsWithoutParts.length > 12 ? ' …' : ''}`);
         if (s.truncatedAtMs !== undefined) io.out(`--max-events stops the load at ${new Date(s.truncatedAtMs).toISOString()}`);
         for (const p of s.problems) io.err(`problem ${p.code} ${p.key}: ${p.message}`);
       }

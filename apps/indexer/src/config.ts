@@ -32,9 +32,18 @@ export const indexerConfigSchema = appConfigSchema({
        */
       tokenFile: z.string().min(1).optional(),
       /** Longest range one request may load, hours. Default 168 (7 days). */
-      maxRangeHours: z.number().positive().max(24 * 366).default(168),
+      maxRangeHours: z
+        .number()
+        .positive()
+        .max(24 * 366)
+        .default(168),
       /** Largest request body, bytes; more is a 413. Default 65,536. */
-      bodyLimitBytes: z.number().int().min(1024).max(16 * MiB).default(64 * 1024),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * MiB)
+        .default(64 * 1024),
       /** Time to receive a whole request (headers and body), ms; then 408 and the connection closes. Default 10,000. */
       requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
       /** A connection idle (no bytes either way) this long is closed, ms. Default 60,000. */
@@ -51,9 +60,17 @@ export const indexerConfigSchema = appConfigSchema({
   history: z
     .object({
       /** A history index expires this many hours after its last request. Default 24. */
-      ttlHours: z.number().positive().max(24 * 365).default(24),
+      ttlHours: z
+        .number()
+        .positive()
+        .max(24 * 365)
+        .default(24),
       /** Longest expiry a request or `extend` may ask for, hours. Default 720 (30 days). */
-      maxTtlHours: z.number().positive().max(24 * 365 * 5).default(720),
+      maxTtlHours: z
+        .number()
+        .positive()
+        .max(24 * 365 * 5)
+        .default(720),
       /** Seconds between two runs of the expiry reaper (one at start). Default 60. */
       reaperIntervalSeconds: z.number().positive().default(60),
       /** Run the expiry reaper and resume unfinished jobs in this process (servers). Default true. */
@@ -74,7 +91,12 @@ export const indexerConfigSchema = appConfigSchema({
       /** Documents per `_bulk` request. Default 2,000. */
       bulkDocs: z.number().int().min(1).max(100_000).default(2_000),
       /** Approximate bytes per `_bulk` request. Default 8 MiB. */
-      bulkBytes: z.number().int().min(64 * 1024).max(90 * MiB).default(8 * MiB),
+      bulkBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .max(90 * MiB)
+        .default(8 * MiB),
       /**
        * `_bulk` requests in flight, as a share per part: a job keeps up to partConcurrency × bulkConcurrency
        * requests in flight from one pool that every part of the job draws on. Default 2.
@@ -95,9 +117,16 @@ export const indexerConfigSchema = appConfigSchema({
       /** Re-sends of one document after moving a value the mapping refused. Default 4. */
       maxConflictRounds: z.number().int().min(0).max(20).default(4),
       /** Bytes of a part held in memory while it is verified; more spills to a temp file. Default 64 MiB. */
-      memoryBytes: z.number().int().min(MiB).default(64 * MiB),
+      memoryBytes: z
+        .number()
+        .int()
+        .min(MiB)
+        .default(64 * MiB),
       /** Estimated load speed for `--dry-run`, compressed bytes per second. Default 4 MiB/s. */
-      estimateBytesPerSecond: z.number().positive().default(4 * MiB),
+      estimateBytesPerSecond: z
+        .number()
+        .positive()
+        .default(4 * MiB),
     })
     .strict()
     .prefault({}),
@@ -106,7 +135,11 @@ export const indexerConfigSchema = appConfigSchema({
       /** Read windows not yet in S3 from `c-<env>`. Default true. */
       enabled: z.boolean().default(true),
       /** Cap on the bytes read from `c-<env>` for one plan; past it the rest is reported, not loaded. Default 256 MiB. */
-      maxBytes: z.number().int().min(MiB).default(256 * MiB),
+      maxBytes: z
+        .number()
+        .int()
+        .min(MiB)
+        .default(256 * MiB),
       /** Give up reading `c-<env>` after this long, ms. Default 30,000. */
       timeoutMs: z.number().int().min(1_000).default(30_000),
     })
@@ -136,7 +169,8 @@ export const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)
 export function crossCheck(cfg: DeepReadonly<IndexerConfig>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
   if (cfg.api.token && cfg.api.tokenFile) out.push({ path: 'api.tokenFile', message: 'set api.token or api.tokenFile, not both' });
-  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
+  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host))
+    out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
   if (cfg.history.ttlHours > cfg.history.maxTtlHours) out.push({ path: 'history.ttlHours', message: `exceeds history.maxTtlHours (${cfg.history.maxTtlHours})` });
   if (cfg.load.initialBackoffMs > cfg.load.maxBackoffMs) out.push({ path: 'load.initialBackoffMs', message: 'exceeds load.maxBackoffMs' });
   if (cfg.search.tls.caFile) out.push({ path: 'search.tls.caFile', message: 'a custom CA is not supported by the search adapter yet' });

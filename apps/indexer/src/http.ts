@@ -53,7 +53,14 @@ export interface ApiLimits {
   maxConnections: number;
 }
 
-export const DEFAULT_API_LIMITS: ApiLimits = { bodyLimitBytes: 64 * 1024, requestTimeoutMs: 10_000, connectionTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1_000, maxConnections: 256 };
+export const DEFAULT_API_LIMITS: ApiLimits = {
+  bodyLimitBytes: 64 * 1024,
+  requestTimeoutMs: 10_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: 256,
+};
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -129,9 +136,12 @@ class ErrorFilter implements ExceptionFilter {
     const status = retriable ? 503 : 500;
     this.metrics.internalErrors.inc({ status: String(status) });
     this.logger.error('request failed', { errorId, status, error: err });
-    return send(status, retriable
-      ? { error: 'unavailable', message: `a service the indexer needs did not answer; try again later (error id ${errorId} in the indexer log)`, errorId }
-      : { error: 'internal', message: `internal error (error id ${errorId} in the indexer log)`, errorId });
+    return send(
+      status,
+      retriable
+        ? { error: 'unavailable', message: `a service the indexer needs did not answer; try again later (error id ${errorId} in the indexer log)`, errorId }
+        : { error: 'internal', message: `internal error (error id ${errorId} in the indexer log)`, errorId },
+    );
   }
 }
 
@@ -205,7 +215,12 @@ export interface ApiServer {
  * 127.0.0.1 under its own name (DNS rebinding) but cannot make it send `Host: 127.0.0.1`. Those get
  * 421 Misdirected Request, before routing.
  */
-export async function startApi(service: HistoryService, opts: { host: string; port: number; token?: string; limits?: Partial<ApiLimits> }, logger: Logger, metrics: IndexerMetrics): Promise<ApiServer> {
+export async function startApi(
+  service: HistoryService,
+  opts: { host: string; port: number; token?: string; limits?: Partial<ApiLimits> },
+  logger: Logger,
+  metrics: IndexerMetrics,
+): Promise<ApiServer> {
   const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
   const adapter = new FastifyAdapter({
     bodyLimit: limits.bodyLimitBytes,
@@ -230,7 +245,10 @@ export async function startApi(service: HistoryService, opts: { host: string; po
       const h = hostOf(req.headers.host);
       if (h && LOOPBACK.test(h)) return done();
       metrics.refused.inc({ reason: 'host' });
-      void reply.code(421).send({ error: 'misdirected', message: 'without api.token this API answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set api.token to serve other names' });
+      void reply.code(421).send({
+        error: 'misdirected',
+        message: 'without api.token this API answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set api.token to serve other names',
+      });
     });
   }
   fastify.addHook('onResponse', (req, reply, done) => {

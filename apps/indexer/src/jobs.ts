@@ -155,7 +155,9 @@ export class JobStore {
   /** Forgets failed checkpoints so that a new request tries those parts again. */
   async clearFailed(index: string): Promise<number> {
     const all = await this.checkpoints(index);
-    const failed = Object.entries(all).filter(([, c]) => c.state === 'failed').map(([k]) => k);
+    const failed = Object.entries(all)
+      .filter(([, c]) => c.state === 'failed')
+      .map(([k]) => k);
     return this.redis.hDel(`parts:${index}`, ...failed);
   }
 

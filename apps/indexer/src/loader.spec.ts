@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FILTERED, docId, failedCheckpoint, lineDoc, newPartCounts, partCheckpoint, partError, retryDelayMs } from './loader';
 
 const everything = { matchesAll: true, test: () => true };
-const onlyErrors = { matchesAll: false, test: (ev: unknown) => ((ev as { log?: { level?: string } }).log)?.level === 'error' };
+const onlyErrors = { matchesAll: false, test: (ev: unknown) => (ev as { log?: { level?: string } }).log?.level === 'error' };
 const meta = { attempts: 1, startedAt: 1000, at: 2000, by: 'me' };
 
 describe('lineDoc', () => {
@@ -53,7 +53,9 @@ describe('checkpoints', () => {
       rejected: 3,
       reason: '3 events refused by the search engine; first: a line is not a JSON object: x',
     });
-    expect(partCheckpoint(newPartCounts(), { indexed: 0, already: 0, rejected: 1, firstRejection: 'event e: 400' }, meta)).toMatchObject({ reason: '1 events refused by the search engine; first: event e: 400' });
+    expect(partCheckpoint(newPartCounts(), { indexed: 0, already: 0, rejected: 1, firstRejection: 'event e: 400' }, meta)).toMatchObject({
+      reason: '1 events refused by the search engine; first: event e: 400',
+    });
   });
 
   it('a part whose attempts all failed carries the last error, nothing counted', () => {

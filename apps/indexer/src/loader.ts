@@ -280,18 +280,21 @@ export class HistoryLoader {
   private holdLease(job: JobDoc, part: PlannedPart): { readonly lost: boolean; stop(): void } {
     const { store, metrics, logger } = this.deps;
     let lost = false;
-    const renew = setInterval(() => {
-      store.renew(job.index, part.id, this.opts.owner, this.opts.leaseMs).then(
-        (ok) => {
-          if (!ok && !lost) {
-            lost = true;
-            metrics.lockLost.inc();
-            logger.warn('part lease lost; leaving the part to its new holder', { index: job.index, part: part.id });
-          }
-        },
-        () => undefined,
-      );
-    }, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        store.renew(job.index, part.id, this.opts.owner, this.opts.leaseMs).then(
+          (ok) => {
+            if (!ok && !lost) {
+              lost = true;
+              metrics.lockLost.inc();
+              logger.warn('part lease lost; leaving the part to its new holder', { index: job.index, part: part.id });
+            }
+          },
+          () => undefined,
+        );
+      },
+      Math.max(200, Math.floor(this.opts.leaseMs / 3)),
+    );
     return {
       get lost() {
         return lost;
@@ -367,7 +370,11 @@ export class HistoryLoader {
     if (source.kind === 'kafka') {
       c.bytes = part.bytes;
       // c-<env>: the part's records are at hand; their concatenation is the S3 object, read the same way.
-      return readPartEvents(this.io, { key: source.part.id, manifest: source.part.manifest, object: Buffer.concat(source.part.streams) }, { fromMs: job.fromMs, toMs: job.toMs, memoryBytes: this.opts.memoryBytes, batchLines: this.batchLines });
+      return readPartEvents(
+        this.io,
+        { key: source.part.id, manifest: source.part.manifest, object: Buffer.concat(source.part.streams) },
+        { fromMs: job.fromMs, toMs: job.toMs, memoryBytes: this.opts.memoryBytes, batchLines: this.batchLines },
+      );
     }
     return readPartEvents(this.io, source.part, {
       fromMs: job.fromMs,

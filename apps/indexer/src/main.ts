@@ -73,7 +73,17 @@ async function history(): Promise<number> {
   const env = cmd.sub === 'load' || cmd.sub === 'list' ? cmd.env : undefined;
   const ix = await buildIndexer(cfg, logger, new MetricsRegistry(), [...(env ? [env] : []), ...(named ? [named] : [])], kafkaConn);
   try {
-    return await runHistoryCli(ix, cmd, { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`), tty: process.stderr.isTTY === true && process.stdout.isTTY === true }, logger, abort.signal);
+    return await runHistoryCli(
+      ix,
+      cmd,
+      {
+        out: (s) => process.stdout.write(`${s}\n`),
+        err: (s) => process.stderr.write(s.endsWith('\n') || s.startsWith('\r') ? s : `${s}\n`),
+        tty: process.stderr.isTTY === true && process.stdout.isTTY === true,
+      },
+      logger,
+      abort.signal,
+    );
   } finally {
     await ix.close();
   }
@@ -115,7 +125,14 @@ async function serve(): Promise<number> {
     if (ix && !abort.signal.aborted) {
       const live = ix;
       const a = cfg.api;
-      const limits = { bodyLimitBytes: a.bodyLimitBytes, requestTimeoutMs: a.requestTimeoutMs, connectionTimeoutMs: a.connectionTimeoutMs, keepAliveTimeoutMs: a.keepAliveTimeoutMs, maxRequestsPerSocket: a.maxRequestsPerSocket, maxConnections: a.maxConnections };
+      const limits = {
+        bodyLimitBytes: a.bodyLimitBytes,
+        requestTimeoutMs: a.requestTimeoutMs,
+        connectionTimeoutMs: a.connectionTimeoutMs,
+        keepAliveTimeoutMs: a.keepAliveTimeoutMs,
+        maxRequestsPerSocket: a.maxRequestsPerSocket,
+        maxConnections: a.maxConnections,
+      };
       api = await startApi(live.service, { host: a.host, port: a.port, limits, ...(apiToken ? { token: apiToken } : {}) }, logger, live.metrics);
       logger.info('indexer API', { url: `${api.url}/v1/history`, openapi: `${api.url}/openapi.json`, envs: live.service.opts.envs, auth: apiToken ? 'bearer' : 'none (loopback names only)' });
       process.stdout.write(`${JSON.stringify({ ready: true, api: api.url, metrics: `http://${telemetry.host}:${telemetry.port}` })}\n`);

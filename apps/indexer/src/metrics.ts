@@ -8,7 +8,11 @@ export function indexerMetrics(registry: MetricsRegistry) {
   return {
     requests: registry.counter('indexer_requests_total', 'API requests, by route and HTTP status', ['route', 'status'] as const),
     badRequests: registry.counter('indexer_bad_requests_total', 'Requests refused as invalid (400), by reason', ['reason'] as const),
-    refused: registry.counter('indexer_refused_requests_total', 'Requests refused before any work: busy (load.maxConcurrentJobs), host (not a loopback Host without a token), unauthorized, forbidden_env', ['reason'] as const),
+    refused: registry.counter(
+      'indexer_refused_requests_total',
+      'Requests refused before any work: busy (load.maxConcurrentJobs), host (not a loopback Host without a token), unauthorized, forbidden_env',
+      ['reason'] as const,
+    ),
     internalErrors: registry.counter('indexer_internal_errors_total', 'Requests answered 500/503 with an error id (the detail is in the log under that id), by status', ['status'] as const),
     jobsStarted: registry.counter('indexer_jobs_started_total', 'Load jobs run by this process (new, repeated or resumed)'),
     jobsFinished: registry.counter('indexer_jobs_finished_total', 'Load jobs that finished in this process, by status', ['status'] as const),

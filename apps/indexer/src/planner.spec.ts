@@ -38,7 +38,10 @@ function manifest(w: number, partition: number, firstOffset: string, over: Parti
   };
 }
 
-const s3 = (m: PartManifest): PartSource => ({ kind: 's3', part: { key: `dev/${m.window}/p${m.partition}-${m.firstOffset}.bz2`, manifestKey: 'k.json', manifest: m, size: m.compressedBytes } satisfies ArchivePart });
+const s3 = (m: PartManifest): PartSource => ({
+  kind: 's3',
+  part: { key: `dev/${m.window}/p${m.partition}-${m.firstOffset}.bz2`, manifestKey: 'k.json', manifest: m, size: m.compressedBytes } satisfies ArchivePart,
+});
 const all = { mayMatchPart: () => true };
 
 describe('planned', () => {

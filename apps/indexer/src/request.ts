@@ -54,9 +54,7 @@ export const loadBodySchema = z
      * A filter of the query language (no `| commands`: docs/specs/query.md), or the older object
      * `{host?, service?, level?, message?}` (ADR 0009), translated into the language once, here.
      */
-    filter: z
-      .union([z.string(), z.object({ host: valueList.optional(), service: valueList.optional(), level: valueList.optional(), message: valueList.optional() }).strict()])
-      .optional(),
+    filter: z.union([z.string(), z.object({ host: valueList.optional(), service: valueList.optional(), level: valueList.optional(), message: valueList.optional() }).strict()]).optional(),
     maxEvents: z.number().int().positive().optional(),
     ttlHours: z.number().positive().optional(),
   })
@@ -90,7 +88,8 @@ export function validateLoad(body: unknown, limits: RequestLimits, nowMs = Date.
   const toMsV = to === undefined ? undefined : Math.floor(to / 1000) * 1000;
   if (fromMs !== undefined && toMsV !== undefined) {
     if (toMsV <= fromMs) reasons.push(`end (${new Date(toMsV).toISOString()}) must be after start (${new Date(fromMs).toISOString()})`);
-    else if (toMsV - fromMs > limits.maxRangeHours * 3_600_000) reasons.push(`range is ${((toMsV - fromMs) / 3_600_000).toFixed(1)} h, over the maximum of ${limits.maxRangeHours} h (api.maxRangeHours)`);
+    else if (toMsV - fromMs > limits.maxRangeHours * 3_600_000)
+      reasons.push(`range is ${((toMsV - fromMs) / 3_600_000).toFixed(1)} h, over the maximum of ${limits.maxRangeHours} h (api.maxRangeHours)`);
     if (fromMs < 0) reasons.push('start is before 1970');
   }
   if (b.ttlHours !== undefined && b.ttlHours > limits.maxTtlHours) reasons.push(`ttlHours ${b.ttlHours} is over the maximum of ${limits.maxTtlHours} (history.maxTtlHours)`);
@@ -133,4 +132,3 @@ export function storedFilterText(stored: unknown): string {
 export function indexOf(req: Pick<LoadRequest, 'env' | 'fromMs' | 'toMs'>): string {
   return historyIndexName(req.env, req.fromMs / 1000, req.toMs / 1000);
 }
-

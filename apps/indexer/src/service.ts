@@ -60,7 +60,9 @@ export class HistoryService {
     const index = indexOf(req);
     const prev = await this.store.getJob(index);
     if (prev && (!this.sameFilter(prev.filter, req.filter) || prev.maxEvents !== req.maxEvents)) {
-      throw new ConflictError(`${index} was requested with ${JSON.stringify({ filter: prev.filter, maxEvents: prev.maxEvents })}; drop it first to load the range with ${JSON.stringify({ filter: req.filter, maxEvents: req.maxEvents })}`);
+      throw new ConflictError(
+        `${index} was requested with ${JSON.stringify({ filter: prev.filter, maxEvents: prev.maxEvents })}; drop it first to load the range with ${JSON.stringify({ filter: req.filter, maxEvents: req.maxEvents })}`,
+      );
     }
     const ttlMs = (req.ttlHours ?? this.opts.ttlHours) * 3_600_000;
     const job: JobDoc = {

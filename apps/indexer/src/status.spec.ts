@@ -5,7 +5,20 @@ import { jobView } from './status';
 const job: JobDoc = { v: 1, index: 'logs-dev-history-a-b', env: 'dev', fromMs: 0, toMs: 600_000, filter: '', createdAt: 1000, requestedAt: 1000, expiresAt: 90_000_000 };
 const part = (id: string): PlannedPart => ({ id, source: 's3', key: `dev/x/${id}.log.bz2`, window: '0', events: 100, bytes: 1000, minTs: 0, maxTs: 1 });
 const plan = (n: number): PlanSummary => ({ at: 0, parts: Array.from({ length: n }, (_, i) => part(`0/p${i}-0`)), windows: 2, windowsWithoutParts: [], skippedByFilter: 0, problems: [] });
-const cp = (state: 'done' | 'failed', extra: Partial<PartCheckpoint> = {}): PartCheckpoint => ({ state, read: 100, indexed: 100, already: 0, filtered: 0, rejected: 0, bytes: 1000, attempts: 1, startedAt: 10_000, at: 20_000, by: 'x', ...extra });
+const cp = (state: 'done' | 'failed', extra: Partial<PartCheckpoint> = {}): PartCheckpoint => ({
+  state,
+  read: 100,
+  indexed: 100,
+  already: 0,
+  filtered: 0,
+  rejected: 0,
+  bytes: 1000,
+  attempts: 1,
+  startedAt: 10_000,
+  at: 20_000,
+  by: 'x',
+  ...extra,
+});
 
 describe('jobView', () => {
   it('queued before a plan, failed when planning failed', () => {

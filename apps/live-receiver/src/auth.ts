@@ -75,7 +75,11 @@ export function cookieValue(header: string | undefined, name: string): string | 
 export function overTls(req: IncomingMessage): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted) return true;
   // Trusting the header can only make the cookie stricter (Secure), never weaker.
-  return /^https$/i.test(String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim() ?? '');
+  return /^https$/i.test(
+    String(req.headers['x-forwarded-proto'] ?? '')
+      .split(',')[0]
+      ?.trim() ?? '',
+  );
 }
 
 /** A Set-Cookie header value for the session; `maxAgeMs` 0 clears it. */

@@ -16,7 +16,11 @@ export const liveReceiverConfigSchema = appConfigSchema({
       /** UDP port harvesters send to. Default 5515. */
       port: port.default(5515),
       /** Kernel receive buffer, bytes (SO_RCVBUF; Linux caps it at net.core.rmem_max). Default 8 MiB. */
-      recvBufferBytes: z.number().int().min(65_536).default(8 * 1024 * 1024),
+      recvBufferBytes: z
+        .number()
+        .int()
+        .min(65_536)
+        .default(8 * 1024 * 1024),
     })
     .strict()
     .prefault({}),
@@ -59,9 +63,19 @@ export const liveReceiverConfigSchema = appConfigSchema({
       /** A file holding the token instead (readable by its owner only; checked like `token` at start). Excludes `token`. */
       tokenFile: z.string().min(1).optional(),
       /** How long a browser session (the HttpOnly cookie the login sets) lasts, minutes. Default 720 (12 h). */
-      sessionMinutes: z.number().int().min(1).max(60 * 24 * 30).default(720),
+      sessionMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(60 * 24 * 30)
+        .default(720),
       /** How long a one-time login code (`POST /auth/code`, `backlog live code`) stays valid, minutes. Default 10. */
-      loginCodeMinutes: z.number().int().min(1).max(24 * 60).default(10),
+      loginCodeMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60)
+        .default(10),
       /** Failed logins per minute on this receiver before every login is refused (429) for the rest of the minute. Default 20. */
       maxLoginFailuresPerMinute: z.number().int().min(1).max(10_000).default(20),
       /** Session cookies get `Secure`: `auto` = when the request came over TLS (or `X-Forwarded-Proto: https`). Default auto. */
@@ -87,7 +101,11 @@ export const liveReceiverConfigSchema = appConfigSchema({
       /** Events queued per browser before new ones are dropped and a "N dropped" marker is queued. Default 5,000. */
       queueEvents: z.number().int().min(10).default(5_000),
       /** Bytes the WebSocket may hold unsent before the receiver stops writing to it (then its queue fills). Default 1 MiB. */
-      highWaterBytes: z.number().int().min(1024).default(1024 * 1024),
+      highWaterBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
       /** Events per WebSocket message at most. Default 1,000. */
       maxBatch: z.number().int().min(1).default(1_000),
       /**

@@ -15,14 +15,33 @@ export interface ClientFilter {
 // Ranks as in the harvester's live filter (apps/harvester/src/live/levels.ts; an app may not import
 // another app, and this table is too small to be a library of its own yet).
 const RANK: Record<string, number> = {
-  emerg: 0, emergency: 0, panic: 0, alert: 1, crit: 2, critical: 2, fatal: 2, err: 3, error: 3,
-  warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7,
+  emerg: 0,
+  emergency: 0,
+  panic: 0,
+  alert: 1,
+  crit: 2,
+  critical: 2,
+  fatal: 2,
+  err: 3,
+  error: 3,
+  warn: 4,
+  warning: 4,
+  notice: 5,
+  info: 6,
+  informational: 6,
+  information: 6,
+  debug: 7,
+  trace: 7,
+  verbose: 7,
 };
-export const levelRank = (level: unknown): number => (typeof level === 'string' ? RANK[level.toLowerCase()] ?? 6 : 6);
+export const levelRank = (level: unknown): number => (typeof level === 'string' ? (RANK[level.toLowerCase()] ?? 6) : 6);
 
 const MAX_FIELD = 256;
 const list = (s: string | undefined): Set<string> | undefined => {
-  const items = (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const items = (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   return items.length ? new Set(items) : undefined;
 };
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= MAX_FIELD ? v : undefined);

@@ -55,7 +55,7 @@ runApp({
           page: `http://${pageHost}:${addr.httpPort}/`,
           signIn: tokenFile
             ? `no auth.token configured: this run's token is in ${tokenFile} (mode 0600); paste it into the page's sign-in form, or ask for a one-time code: backlog live code --token-file ${tokenFile}`
-            : 'with auth.token in the page\'s sign-in form, or a one-time code from `backlog live code`',
+            : "with auth.token in the page's sign-in form, or a one-time code from `backlog live code`",
         });
       },
       stop: async (deadline) => {

@@ -175,7 +175,7 @@ describe('ClientHub', () => {
     await new Promise((r) => setTimeout(r, 60));
     hub.deliver([ev(100)]); // arrives after the loss
     await tick();
-    const seen = slow.sent.map((m) => (m as { type: string; count?: number; events?: { seq: number }[] }));
+    const seen = slow.sent.map((m) => m as { type: string; count?: number; events?: { seq: number }[] });
     expect(seen.map((m) => m.type)).toEqual(['events', 'events', 'events', 'dropped', 'events']);
     expect(seen.flatMap((m) => m.events?.map((e) => e.seq) ?? [])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100]);
     expect(seen[3]?.count).toBe(15);

@@ -254,7 +254,8 @@ export class LiveReceiver {
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       // The page needs nothing but itself, its own WebSocket and its own sign-in API.
-      'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      'content-security-policy':
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
     };
     const json = (status: number, body: unknown, extra: Record<string, string> = {}) => {
       res.writeHead(status, { ...headers, 'content-type': 'application/json', ...extra }).end(body === undefined ? undefined : JSON.stringify(body));
@@ -417,8 +418,7 @@ export class LiveReceiver {
       else if (m.type === 'flow') {
         if (m.framing === 'lines' || m.framing === 'json') this.hub.setFraming(client, m.framing);
         if (typeof m.window === 'number') this.hub.setWindow(client, m.window);
-      }
-      else if (m.type === 'filter') {
+      } else if (m.type === 'filter') {
         const f = parseClientFilter((m.filter ?? {}) as Record<string, unknown>);
         this.hub.setFilter(client, f);
         ws.send(JSON.stringify({ type: 'filter', filter: f }));
@@ -452,10 +452,13 @@ export class LiveReceiver {
       await within(this.logio?.stop() ?? Promise.resolve(), 0.3);
       const closeServer = (s: Server | undefined) => (s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve());
       const http = this.http;
-      setTimeout(() => {
-        for (const ws of this.wss?.clients ?? []) ws.terminate();
-        http?.closeAllConnections();
-      }, Math.min(500, left())).unref();
+      setTimeout(
+        () => {
+          for (const ws of this.wss?.clients ?? []) ws.terminate();
+          http?.closeAllConnections();
+        },
+        Math.min(500, left()),
+      ).unref();
       await within(Promise.all([closeServer(this.http), this.telemetry?.close()]), 0.8);
       this.wss?.close();
       if (this.ownsBus) await within(this.bus.close());

@@ -36,14 +36,30 @@ export const gatewayConfigSchema = appConfigSchema({
   /** Senders allowed to deliver: name (used in the sender-name header) and base64 public key. Default: none (every frame refused). */
   allow: z.array(z.object({ name: z.string().min(1), publicKey: b64key }).strict()).default([]),
   /** Largest frame accepted, bytes. Default 2 MiB (a 900 KiB record plus overhead fits with room). */
-  maxFrameBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+  maxFrameBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
   /** Sequence numbers remembered per sender in memory (the fast first replay check before Redis), a multiple of 32. Default 4096. */
-  replayWindow: z.number().int().min(32).max(1 << 20).multipleOf(32).default(4096),
+  replayWindow: z
+    .number()
+    .int()
+    .min(32)
+    .max(1 << 20)
+    .multipleOf(32)
+    .default(4096),
   /**
    * Frames sealed further than this from the gateway's clock are refused (stale), ms; it also bounds how
    * long the shared replay record (Redis, `redis.url`) keeps each accepted frame. Default 600 000.
    */
-  maxClockSkewMs: z.number().int().min(1000).max(24 * 3_600_000).default(600_000),
+  maxClockSkewMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(24 * 3_600_000)
+    .default(600_000),
   /** Prefix of the gateway's Redis keys (replay records `replay:<env>:<sender>:<seq>` under it). Default `backlog:nacl-gateway:`. */
   replayKeyPrefix: z.string().min(1).default('backlog:nacl-gateway:'),
   /** Frames of one connection produced concurrently before reading pauses. Default 16. */
@@ -70,19 +86,30 @@ export const gatewayConfigSchema = appConfigSchema({
   maxBufferedBytes: z.number().int().min(1024).optional(),
 }).superRefine((c, ctx) => {
   if (!c.keys.secretKeyFile && !c.keys.secretKey) ctx.addIssue({ code: 'custom', path: ['keys'], message: 'set keys.secretKeyFile or keys.secretKey' });
-  if (c.maxBufferedBytes !== undefined && c.maxBufferedBytes < c.maxFrameBytes) ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: `must be at least maxFrameBytes (${c.maxFrameBytes}): one frame must fit` });
+  if (c.maxBufferedBytes !== undefined && c.maxBufferedBytes < c.maxFrameBytes)
+    ctx.addIssue({ code: 'custom', path: ['maxBufferedBytes'], message: `must be at least maxFrameBytes (${c.maxFrameBytes}): one frame must fit` });
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
-type BoundsConfig = Pick<GatewayConfig, 'listen' | 'maxFrameBytes' | 'replayWindow' | 'maxClockSkewMs' | 'maxInFlightPerConnection' | 'maxConnections' | 'maxConnectionsPerAddress' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
+type BoundsConfig = Pick<
+  GatewayConfig,
+  'listen' | 'maxFrameBytes' | 'replayWindow' | 'maxClockSkewMs' | 'maxInFlightPerConnection' | 'maxConnections' | 'maxConnectionsPerAddress' | 'idleTimeoutMs' | 'frameTimeoutMs'
+>;
 
 /** The Gateway's listener and bounds options from its config: their defaults are the schema's, nowhere else. */
 export function gatewayBounds(c: BoundsConfig) {
   return {
-    host: c.listen.host, port: c.listen.port, maxFrameBytes: c.maxFrameBytes, replayWindow: c.replayWindow, maxClockSkewMs: c.maxClockSkewMs,
-    maxInFlightPerConnection: c.maxInFlightPerConnection, maxConnections: c.maxConnections, maxConnectionsPerAddress: c.maxConnectionsPerAddress,
-    idleTimeoutMs: c.idleTimeoutMs, frameTimeoutMs: c.frameTimeoutMs,
+    host: c.listen.host,
+    port: c.listen.port,
+    maxFrameBytes: c.maxFrameBytes,
+    replayWindow: c.replayWindow,
+    maxClockSkewMs: c.maxClockSkewMs,
+    maxInFlightPerConnection: c.maxInFlightPerConnection,
+    maxConnections: c.maxConnections,
+    maxConnectionsPerAddress: c.maxConnectionsPerAddress,
+    idleTimeoutMs: c.idleTimeoutMs,
+    frameTimeoutMs: c.frameTimeoutMs,
   };
 }
 
@@ -91,8 +118,15 @@ const shape = gatewayConfigSchema.shape;
 export const defaultGatewayOptions = gatewayBounds(
   z
     .object({
-      listen: shape.listen, maxFrameBytes: shape.maxFrameBytes, replayWindow: shape.replayWindow, maxClockSkewMs: shape.maxClockSkewMs, maxInFlightPerConnection: shape.maxInFlightPerConnection,
-      maxConnections: shape.maxConnections, maxConnectionsPerAddress: shape.maxConnectionsPerAddress, idleTimeoutMs: shape.idleTimeoutMs, frameTimeoutMs: shape.frameTimeoutMs,
+      listen: shape.listen,
+      maxFrameBytes: shape.maxFrameBytes,
+      replayWindow: shape.replayWindow,
+      maxClockSkewMs: shape.maxClockSkewMs,
+      maxInFlightPerConnection: shape.maxInFlightPerConnection,
+      maxConnections: shape.maxConnections,
+      maxConnectionsPerAddress: shape.maxConnectionsPerAddress,
+      idleTimeoutMs: shape.idleTimeoutMs,
+      frameTimeoutMs: shape.frameTimeoutMs,
     })
     .parse({}),
 );

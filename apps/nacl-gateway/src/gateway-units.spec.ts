@@ -21,7 +21,14 @@ describe('allow list', () => {
   const web = generateKeyPair();
   const db = generateKeyPair();
   const stranger = generateKeyPair();
-  const allow = new AllowList([{ name: 'web-01', publicKey: web.publicKey }, { name: 'db-01', publicKey: db.publicKey }], gw.secretKey, 64);
+  const allow = new AllowList(
+    [
+      { name: 'web-01', publicKey: web.publicKey },
+      { name: 'db-01', publicKey: db.publicKey },
+    ],
+    gw.secretKey,
+    64,
+  );
   const rec = { env: 'prod', seq: 1, sentAtMs: 1_795_341_600_000, key: 'web-01', headers: { count: '1' }, value: new Uint8Array([0x1f, 0x8b, 0]) };
   const frameOf = (from: typeof web) => encodeFrame(sealBatch(sealedKeys(gw.publicKey, from.secretKey), from.publicKey, rec));
 
@@ -35,7 +42,7 @@ describe('allow list', () => {
     expect(allow.keysOf(encodeKey(stranger.publicKey))).toBeUndefined();
   });
 
-  it('passes a listed sender\'s frame through the reader, and it opens with the list\'s keys', () => {
+  it("passes a listed sender's frame through the reader, and it opens with the list's keys", () => {
     const frames = new FrameReader(1 << 20, allow.headerCheck).push(frameOf(db));
     expect(frames).toHaveLength(1);
     const opened = openBatch(frames[0]!.body, (b64) => allow.keysOf(b64), { env: 'prod' });
@@ -119,8 +126,16 @@ describe('gateway config', () => {
     // The Gateway's defaults are these, not a second copy.
     expect(defaultGatewayOptions).toEqual(gatewayBounds(c));
     expect(defaultGatewayOptions).toEqual({
-      host: '127.0.0.1', port: 5516, maxFrameBytes: 2 << 20, replayWindow: 4096, maxClockSkewMs: 600_000, maxInFlightPerConnection: 16,
-      maxConnections: 1024, maxConnectionsPerAddress: 16, idleTimeoutMs: 120_000, frameTimeoutMs: 30_000,
+      host: '127.0.0.1',
+      port: 5516,
+      maxFrameBytes: 2 << 20,
+      replayWindow: 4096,
+      maxClockSkewMs: 600_000,
+      maxInFlightPerConnection: 16,
+      maxConnections: 1024,
+      maxConnectionsPerAddress: 16,
+      idleTimeoutMs: 120_000,
+      frameTimeoutMs: 30_000,
     });
   });
 

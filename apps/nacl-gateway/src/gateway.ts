@@ -2,7 +2,18 @@ import { type Server, type Socket, createServer } from 'node:net';
 import type { Producer } from '@backlog/adapter-kafka';
 import type { Logger } from '@backlog/core-pipeline';
 import {
-  AckStatus, FrameReader, type KeyPair, type OpenedBatch, type ReplayStore, SealedError, checkFresh, encodeFrame, openBatch, rejectReason, replayClaimTtlMs, sealAck,
+  AckStatus,
+  FrameReader,
+  type KeyPair,
+  type OpenedBatch,
+  type ReplayStore,
+  SealedError,
+  checkFresh,
+  encodeFrame,
+  openBatch,
+  rejectReason,
+  replayClaimTtlMs,
+  sealAck,
 } from '@backlog/core-sealed';
 import { type AllowedSender, AllowList, type SenderState } from './allow-list';
 import { ByteBudget, defaultMaxBufferedBytes, pickFinisher } from './budget';

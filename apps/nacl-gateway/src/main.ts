@@ -69,7 +69,14 @@ runApp({
           { producer, metrics, log, replay: store },
         );
         const { port } = await gateway.start();
-        log.info('nacl-gateway listening', { host: cfg.listen.host, port, metricsPort: cfg.metrics.port, topic: harvestTopic(cfg.env), senders: cfg.allow.length, maxBufferedBytes: gateway.buffered.limit });
+        log.info('nacl-gateway listening', {
+          host: cfg.listen.host,
+          port,
+          metricsPort: cfg.metrics.port,
+          topic: harvestTopic(cfg.env),
+          senders: cfg.allow.length,
+          maxBufferedBytes: gateway.buffered.limit,
+        });
         return { port, metricsPort };
       },
       stop: async (deadline) => {

@@ -12,7 +12,10 @@ export class RedisReplayStore implements ReplayStore {
   /** False after a Redis failure, until a command succeeds again (for /healthz and the up gauge). */
   available = true;
 
-  constructor(private readonly redis: RedisPort, private readonly onChange?: (available: boolean) => void) {}
+  constructor(
+    private readonly redis: RedisPort,
+    private readonly onChange?: (available: boolean) => void,
+  ) {}
 
   async claim(entry: { env: string; sender: string; seq: number }, ttlMs: number): Promise<boolean> {
     try {

@@ -43,7 +43,13 @@ export async function buildQueryApp(cfg: Config, logger: Logger, registry: Metri
     cursorKeepAliveSeconds: a.cursorKeepAliveSeconds,
     maxRangeDays: a.maxRangeDays,
     indexCacheMs: a.indexCacheMs,
-    rehydrate: { maxEvents: r.maxEvents, maxBytes: r.maxBytes, estimateBytesPerSecond: r.estimateBytesPerSecond, maxRangeHours: cfg.indexer.maxRangeHours, ...(r.ttlHours ? { ttlHours: r.ttlHours } : {}) },
+    rehydrate: {
+      maxEvents: r.maxEvents,
+      maxBytes: r.maxBytes,
+      estimateBytesPerSecond: r.estimateBytesPerSecond,
+      maxRangeHours: cfg.indexer.maxRangeHours,
+      ...(r.ttlHours ? { ttlHours: r.ttlHours } : {}),
+    },
   });
   return {
     search,

@@ -29,7 +29,12 @@ export const queryConfigSchema = appConfigSchema({
       /** A file holding the token instead (owner-only), checked like `token` at start. Excludes `token`. */
       tokenFile: z.string().min(1).optional(),
       /** Largest request body, bytes; more is a 413. Default 65,536. */
-      bodyLimitBytes: z.number().int().min(1024).max(16 * MiB).default(64 * 1024),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * MiB)
+        .default(64 * 1024),
       /** Time to receive a whole request (headers and body), ms; then 408. Default 10,000. */
       requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
       /** A connection idle (no bytes either way) this long is closed, ms. Default 60,000. */
@@ -70,7 +75,11 @@ export const queryConfigSchema = appConfigSchema({
       /** Time for one call to the indexer, ms. Default 10,000. */
       timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
       /** Longest archive span one load may cover, hours (the indexer's `api.maxRangeHours`). Default 168. */
-      maxRangeHours: z.number().positive().max(24 * 366).default(168),
+      maxRangeHours: z
+        .number()
+        .positive()
+        .max(24 * 366)
+        .default(168),
     })
     .strict()
     .prefault({}),
@@ -79,11 +88,22 @@ export const queryConfigSchema = appConfigSchema({
       /** Most events (archive manifests' counts, before the filter) one query may load; a request may ask for less. Default 5,000,000. */
       maxEvents: z.number().int().min(1).default(5_000_000),
       /** Most compressed archive bytes one query may load; a request may ask for less. Default 1 GiB. */
-      maxBytes: z.number().int().min(1).default(1024 * MiB),
+      maxBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(1024 * MiB),
       /** Load speed the estimate assumes, compressed bytes per second (as the indexer's dry run). Default 4 MiB/s. */
-      estimateBytesPerSecond: z.number().positive().default(4 * MiB),
+      estimateBytesPerSecond: z
+        .number()
+        .positive()
+        .default(4 * MiB),
       /** Expiry of a history index this service asks for, hours. Default: the indexer's history.ttlHours. */
-      ttlHours: z.number().positive().max(24 * 365).optional(),
+      ttlHours: z
+        .number()
+        .positive()
+        .max(24 * 365)
+        .optional(),
     })
     .strict()
     .prefault({}),
@@ -102,7 +122,8 @@ export const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)
 export function crossCheck(cfg: DeepReadonly<QueryConfig>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
   if (cfg.api.token && cfg.api.tokenFile) out.push({ path: 'api.tokenFile', message: 'set api.token or api.tokenFile, not both' });
-  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host)) out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
+  if (!cfg.api.token && !cfg.api.tokenFile && !LOOPBACK.test(cfg.api.host))
+    out.push({ path: 'api.token', message: `required when the API binds to ${cfg.api.host} (not loopback); make one with \`openssl rand -hex 32\` (or \`backlog keys token\`)` });
   if (cfg.indexer.token && cfg.indexer.tokenFile) out.push({ path: 'indexer.tokenFile', message: 'set indexer.token or indexer.tokenFile, not both' });
   if (cfg.api.defaultLimit > cfg.api.maxLimit) out.push({ path: 'api.defaultLimit', message: `exceeds api.maxLimit (${cfg.api.maxLimit})` });
   if (cfg.search.tls.caFile) out.push({ path: 'search.tls.caFile', message: 'a custom CA is not supported by the search adapter yet' });

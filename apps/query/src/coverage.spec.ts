@@ -85,7 +85,7 @@ describe('planCoverage', () => {
 
 describe('historyUsable', () => {
   const same = (f: string) => f === 'log.level:error';
-  it('only finished, uncut loads with no filter or the query\'s own', () => {
+  it("only finished, uncut loads with no filter or the query's own", () => {
     expect(historyUsable(hist(0, H), same)).toBe(true);
     expect(historyUsable(hist(0, H, { filter: 'log.level:error' }), same)).toBe(true);
     expect(historyUsable(hist(0, H, { filter: 'log.level:warn' }), same)).toBe(false);

@@ -93,7 +93,10 @@ export function planCoverage(fromMs: number, toMs: number, recent: readonly Rece
   if (!(toMs > fromMs)) return out;
   const clip = <T extends Span>(s: T) => s.toMs > fromMs && s.fromMs < toMs;
   const rs = recent.filter(clip);
-  const hs = history.filter(clip).slice().sort((a, b) => a.fromMs - b.fromMs || (a.index < b.index ? -1 : a.index > b.index ? 1 : 0));
+  const hs = history
+    .filter(clip)
+    .slice()
+    .sort((a, b) => a.fromMs - b.fromMs || (a.index < b.index ? -1 : a.index > b.index ? 1 : 0));
   const cuts = new Set<number>([fromMs, toMs]);
   for (const s of [...rs, ...hs]) {
     if (s.fromMs > fromMs && s.fromMs < toMs) cuts.add(s.fromMs);

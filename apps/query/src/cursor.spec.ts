@@ -33,7 +33,13 @@ describe('cursor codec', () => {
 
   it('the fingerprint depends on every part', () => {
     const base = ['dev', 'q', { from: '1h' }, 10];
-    const seen = new Set([fingerprint(base), fingerprint(['prod', 'q', { from: '1h' }, 10]), fingerprint(['dev', 'q2', { from: '1h' }, 10]), fingerprint(['dev', 'q', { from: '2h' }, 10]), fingerprint(['dev', 'q', { from: '1h' }, 11])]);
+    const seen = new Set([
+      fingerprint(base),
+      fingerprint(['prod', 'q', { from: '1h' }, 10]),
+      fingerprint(['dev', 'q2', { from: '1h' }, 10]),
+      fingerprint(['dev', 'q', { from: '2h' }, 10]),
+      fingerprint(['dev', 'q', { from: '1h' }, 11]),
+    ]);
     expect(seen.size).toBe(5);
   });
 });

@@ -22,7 +22,10 @@ const cursorSchema = z
   .object({
     v: z.literal(1),
     pit: z.string().min(1).max(4096),
-    after: z.array(z.union([z.string().max(1024), z.number(), z.boolean(), z.null()])).min(1).max(16),
+    after: z
+      .array(z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
+      .min(1)
+      .max(16),
     now: z.number().int().nonnegative(),
     h: z.array(z.tuple([z.string().regex(/^logs-[a-z0-9_-]+-history-[0-9a-z]+-[0-9a-z]+$/), z.array(span).max(64)])).max(64),
     fp: z.string().regex(/^[0-9a-f]{16}$/),

@@ -52,7 +52,15 @@ export interface ApiLimits {
   maxConcurrentQueries: number;
 }
 
-export const DEFAULT_API_LIMITS: ApiLimits = { bodyLimitBytes: 64 * 1024, requestTimeoutMs: 10_000, connectionTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1_000, maxConnections: 256, maxConcurrentQueries: 16 };
+export const DEFAULT_API_LIMITS: ApiLimits = {
+  bodyLimitBytes: 64 * 1024,
+  requestTimeoutMs: 10_000,
+  connectionTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: 256,
+  maxConcurrentQueries: 16,
+};
 
 interface ApiState {
   serverUrl: string;
@@ -131,7 +139,10 @@ class ErrorFilter implements ExceptionFilter {
       const status = err.getStatus();
       const ours = typeof body === 'object' && body !== null && 'error' in body && typeof (body as { error: unknown }).error === 'object';
       if (status === 400) this.metrics.badRequests.inc({ reason: 'body' });
-      return send(status, ours ? (body as Record<string, unknown>) : { error: { code: status === 404 ? 'NOT_FOUND' : status === 400 ? 'REQUEST_INVALID' : 'HTTP_ERROR', message: err.message, column: 0 } });
+      return send(
+        status,
+        ours ? (body as Record<string, unknown>) : { error: { code: status === 404 ? 'NOT_FOUND' : status === 400 ? 'REQUEST_INVALID' : 'HTTP_ERROR', message: err.message, column: 0 } },
+      );
     }
     // Fastify's own refusals (body too large 413, malformed JSON 400, wrong content type 415).
     const sc = (err as { statusCode?: unknown }).statusCode;
@@ -148,7 +159,11 @@ class ErrorFilter implements ExceptionFilter {
     return send(status, {
       error: {
         code: timeout ? 'TIMEOUT' : retriable ? 'UNAVAILABLE' : 'INTERNAL',
-        message: timeout ? `the search engine did not answer in time (error id ${errorId})` : retriable ? `a service the query needs did not answer; try again later (error id ${errorId})` : `internal error (error id ${errorId} in the query service log)`,
+        message: timeout
+          ? `the search engine did not answer in time (error id ${errorId})`
+          : retriable
+            ? `a service the query needs did not answer; try again later (error id ${errorId})`
+            : `internal error (error id ${errorId} in the query service log)`,
         errorId,
       },
     });
@@ -190,7 +205,8 @@ class QueryController {
   async fields(@Query() params: Record<string, unknown>): Promise<unknown> {
     const p = (params ?? {}) as Record<string, unknown>;
     const known = new Set(['env', 'from', 'to', 'time_range', 'top']);
-    for (const k of Object.keys(p)) if (!known.has(k) || typeof p[k] !== 'string') throw new BadRequestError(`${k}: ${known.has(k) ? 'give it once' : `unknown parameter (known: ${[...known].join(', ')})`}`, k);
+    for (const k of Object.keys(p))
+      if (!known.has(k) || typeof p[k] !== 'string') throw new BadRequestError(`${k}: ${known.has(k) ? 'give it once' : `unknown parameter (known: ${[...known].join(', ')})`}`, k);
     const s = p as Record<string, string | undefined>;
     const top = s.top === undefined ? 5 : /^\d{1,2}$/.test(s.top) && Number(s.top) <= 50 ? Number(s.top) : undefined;
     if (top === undefined) throw new BadRequestError('top: a whole number from 0 to 50', 'top');
@@ -326,7 +342,12 @@ export async function startApi(service: QueryService, opts: { host: string; port
       const h = hostOf(req.headers.host);
       if (h && LOOPBACK.test(h)) return done();
       metrics.refused.inc({ reason: 'host' });
-      void reply.code(421).send({ error: { code: 'MISDIRECTED', message: 'without api.token this API answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set api.token to serve other names' } });
+      void reply.code(421).send({
+        error: {
+          code: 'MISDIRECTED',
+          message: 'without api.token this API answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set api.token to serve other names',
+        },
+      });
     });
   }
   fastify.addHook('onResponse', (req, reply, done) => {

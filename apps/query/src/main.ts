@@ -72,7 +72,15 @@ async function serve(): Promise<number> {
     }
     if (app && !stopping) {
       const a = cfg.api;
-      const limits = { bodyLimitBytes: a.bodyLimitBytes, requestTimeoutMs: a.requestTimeoutMs, connectionTimeoutMs: a.connectionTimeoutMs, keepAliveTimeoutMs: a.keepAliveTimeoutMs, maxRequestsPerSocket: a.maxRequestsPerSocket, maxConnections: a.maxConnections, maxConcurrentQueries: a.maxConcurrentQueries };
+      const limits = {
+        bodyLimitBytes: a.bodyLimitBytes,
+        requestTimeoutMs: a.requestTimeoutMs,
+        connectionTimeoutMs: a.connectionTimeoutMs,
+        keepAliveTimeoutMs: a.keepAliveTimeoutMs,
+        maxRequestsPerSocket: a.maxRequestsPerSocket,
+        maxConnections: a.maxConnections,
+        maxConcurrentQueries: a.maxConcurrentQueries,
+      };
       api = await startApi(app.service, { host: a.host, port: a.port, limits, ...(apiToken ? { token: apiToken } : {}) }, logger, app.metrics);
       logger.info('query API', { url: `${api.url}/v1/query`, openapi: `${api.url}/v1/openapi.json`, envs: app.service.opts.envs, auth: apiToken ? 'bearer' : 'none (loopback names only)' });
       process.stdout.write(`${JSON.stringify({ ready: true, api: api.url, metrics: `http://${telemetry.host}:${telemetry.port}` })}\n`);

@@ -9,7 +9,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
     p('from', 'start of the range (inclusive); default: the last hour', time),
     p('to', 'end of the range (exclusive); default now', time),
     p('time_range', 'DATA-001: "last 1 hour", 15m … (from wins when both are given)', time),
-    p('env', 'environment; default the service\'s env'),
+    p('env', "environment; default the service's env"),
     p('limit', 'events per page when the query has no | limit', { type: 'integer', minimum: 1, maximum: 10000 }),
     p('cursor', 'the cursor of the previous page (same q, env, from, to and limit)'),
     p('format', 'json (default) or ndjson: every matching event streamed, one per line (also Accept: application/x-ndjson)', { type: 'string', enum: ['json', 'ndjson'] }),
@@ -29,7 +29,15 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
     '503': { description: 'busy (api.maxConcurrentQueries; Retry-After) or the search engine is unavailable', ...json(ref('Error')) },
     '504': { description: 'the search engine did not answer within api.queryTimeoutMs', ...json(ref('Error')) },
   };
-  const span = { type: 'object', properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, source: { type: 'string', enum: ['recent', 'history', 'archive'] }, index: { type: 'string' } } };
+  const span = {
+    type: 'object',
+    properties: {
+      from: { type: 'string', format: 'date-time' },
+      to: { type: 'string', format: 'date-time' },
+      source: { type: 'string', enum: ['recent', 'history', 'archive'] },
+      index: { type: 'string' },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'backlog query', version: '1', description: 'One query over any time range: recent indices, history indices, and archive spans loaded on demand (docs/adr/0022-query-service.md).' },
@@ -61,7 +69,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         },
         Request: {
           type: 'object',
-          description: 'DATA-001\'s JSON form, plus env, cursor, rehydrate, maxEvents, maxBytes, format',
+          description: "DATA-001's JSON form, plus env, cursor, rehydrate, maxEvents, maxBytes, format",
           additionalProperties: false,
           properties: {
             query: { type: 'string', description: 'a filter, or a whole query with | commands when there is no aggregation' },

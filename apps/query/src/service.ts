@@ -148,7 +148,11 @@ export class QueryService {
     if (s.q !== undefined && s.query !== undefined) throw new BadRequestError('q and query are the same parameter: give one', 'q');
     const text = s.q ?? s.query ?? '';
     const query = parseQuery(text);
-    const range: TimeRangeInput = { ...(s.from !== undefined ? { from: s.from } : {}), ...(s.to !== undefined ? { to: s.to } : {}), ...(s.time_range !== undefined ? { time_range: s.time_range } : {}) };
+    const range: TimeRangeInput = {
+      ...(s.from !== undefined ? { from: s.from } : {}),
+      ...(s.to !== undefined ? { to: s.to } : {}),
+      ...(s.time_range !== undefined ? { time_range: s.time_range } : {}),
+    };
     return {
       env: this.env(s.env),
       text,
@@ -294,7 +298,11 @@ export class QueryService {
     const plan = planQuery(input.query, catalogue, { now, range, defaultHits: pageSize ?? input.limit ?? this.opts.defaultLimit, maxHits: this.opts.maxLimit });
     const r = plan.range as NonNullable<QueryPlan['range']>;
     if (r.toMs - r.fromMs > this.opts.maxRangeDays * 86_400_000) {
-      throw new QueryError('LIMIT_EXCEEDED', `the range is ${((r.toMs - r.fromMs) / 86_400_000).toFixed(1)} days, over the maximum of ${this.opts.maxRangeDays} (api.maxRangeDays)`, { column: 0, path: 'from', hint: 'ask a shorter range' });
+      throw new QueryError('LIMIT_EXCEEDED', `the range is ${((r.toMs - r.fromMs) / 86_400_000).toFixed(1)} days, over the maximum of ${this.opts.maxRangeDays} (api.maxRangeDays)`, {
+        column: 0,
+        path: 'from',
+        hint: 'ask a shorter range',
+      });
     }
     return plan;
   }
@@ -352,10 +360,19 @@ export class QueryService {
     const push = this.pushDown(input.query);
     const usable = history.filter((h) => historyUsable(h, push.same));
     const coverage: Coverage = cur
-      ? planCoverage(range.fromMs, range.toMs, recent, history.filter((h) => cur.h.some(([n]) => n === h.index)))
+      ? planCoverage(
+          range.fromMs,
+          range.toMs,
+          recent,
+          history.filter((h) => cur.h.some(([n]) => n === h.index)),
+        )
       : planCoverage(range.fromMs, range.toMs, recent, usable);
     const assignments = cur ? new Map(cur.h.map(([n, spans]) => [n, spans.map(([a, b]) => ({ fromMs: a, toMs: b }))])) : coverage.assignments;
-    if (assignments.size > SPAN_LIMIT) throw new QueryError('LIMIT_EXCEEDED', `${assignments.size} history indices answer this range, over ${SPAN_LIMIT}`, { column: 0, hint: 'ask a shorter range, or drop overlapping history indices' });
+    if (assignments.size > SPAN_LIMIT)
+      throw new QueryError('LIMIT_EXCEEDED', `${assignments.size} history indices answer this range, over ${SPAN_LIMIT}`, {
+        column: 0,
+        hint: 'ask a shorter range, or drop overlapping history indices',
+      });
 
     const request = translatePlan(plan, this.search.engine);
     const { index, query } = this.target(input.env, assignments, (request.query ?? { match_all: {} }) as Json);
@@ -410,7 +427,13 @@ export class QueryService {
    * of the indexer (`POST /v1/history` with the query's filter): the same request returns the same index,
    * so asking again while it loads only reports its progress.
    */
-  private async rehydration(input: QueryInput, coverage: Coverage, push: { filter: ArchiveFilter | undefined; same: (stored: string) => boolean }, history: readonly HistoryIndex[], now: number): Promise<Rehydration | undefined> {
+  private async rehydration(
+    input: QueryInput,
+    coverage: Coverage,
+    push: { filter: ArchiveFilter | undefined; same: (stored: string) => boolean },
+    history: readonly HistoryIndex[],
+    now: number,
+  ): Promise<Rehydration | undefined> {
     const o = this.opts.rehydrate;
     const filter = push.filter;
     const spans: RehydrationSpan[] = [];
@@ -421,7 +444,17 @@ export class QueryService {
       .flatMap((s) => splitSpan(toWindows(s), maxSpanMs));
     const totalMs = pieces.reduce((n, s) => n + (s.toMs - s.fromMs), 0);
     if (totalMs > 31 * 86_400_000) {
-      return { status: 'over_cap', filter: filter?.text ?? '', parts: 0, events: 0, bytes: 0, estimatedSeconds: 0, cap: this.cap(input), spans: [], hint: `${(totalMs / 86_400_000).toFixed(0)} days are only in the archive: ask a range of at most 31 days of them at a time` };
+      return {
+        status: 'over_cap',
+        filter: filter?.text ?? '',
+        parts: 0,
+        events: 0,
+        bytes: 0,
+        estimatedSeconds: 0,
+        cap: this.cap(input),
+        spans: [],
+        hint: `${(totalMs / 86_400_000).toFixed(0)} days are only in the archive: ask a range of at most 31 days of them at a time`,
+      };
     }
     for (const s of pieces) {
       const listing = await listArchiveParts(partStoreOf(this.s3), input.env, s.fromMs, s.toMs);
@@ -446,7 +479,16 @@ export class QueryService {
     if (!spans.length) return undefined;
     const sum = (k: 'parts' | 'events' | 'bytes' | 'estimatedSeconds') => spans.reduce((n, s) => n + s[k], 0);
     const cap = this.cap(input);
-    const r: Rehydration = { status: spans.every((s) => s.status === 'loading') ? 'loading' : 'available', filter: filter?.text ?? '', parts: sum('parts'), events: sum('events'), bytes: sum('bytes'), estimatedSeconds: sum('estimatedSeconds'), cap, spans };
+    const r: Rehydration = {
+      status: spans.every((s) => s.status === 'loading') ? 'loading' : 'available',
+      filter: filter?.text ?? '',
+      parts: sum('parts'),
+      events: sum('events'),
+      bytes: sum('bytes'),
+      estimatedSeconds: sum('estimatedSeconds'),
+      cap,
+      spans,
+    };
     if (input.rehydrate !== 'auto') {
       if (r.status === 'available') r.hint = 'these spans are only in the archive: ask again with rehydrate=auto (CLI --rehydrate) to load them';
       return r;
@@ -485,7 +527,13 @@ export class QueryService {
     for (let extra = 0; extra < 4; extra++) {
       let res;
       try {
-        res = await indexer.load({ env, start: Math.floor(fromMs / 1000), end: Math.ceil(toMs / 1000) + extra, filter, ...(this.opts.rehydrate.ttlHours ? { ttlHours: this.opts.rehydrate.ttlHours } : {}) });
+        res = await indexer.load({
+          env,
+          start: Math.floor(fromMs / 1000),
+          end: Math.ceil(toMs / 1000) + extra,
+          filter,
+          ...(this.opts.rehydrate.ttlHours ? { ttlHours: this.opts.rehydrate.ttlHours } : {}),
+        });
       } catch (e) {
         this.logger.warn('the indexer could not be reached', { error: e });
         return { error: 'the indexer could not be reached' };
@@ -510,7 +558,12 @@ export class QueryService {
     const plan = this.plan(input, catalogue, now, pageSize);
     const range = plan.range as NonNullable<QueryPlan['range']>;
     const push = this.pushDown(input.query);
-    const coverage = planCoverage(range.fromMs, range.toMs, recent, history.filter((h) => historyUsable(h, push.same)));
+    const coverage = planCoverage(
+      range.fromMs,
+      range.toMs,
+      recent,
+      history.filter((h) => historyUsable(h, push.same)),
+    );
     const request = translatePlan(plan, this.search.engine);
     const { index, query } = this.target(input.env, coverage.assignments, (request.query ?? { match_all: {} }) as Json);
     await this.visible(coverage.assignments.keys());
@@ -525,7 +578,7 @@ export class QueryService {
       return;
     }
     const ownLimit = input.query.commands.find((c) => c.type === 'limit');
-    const max = Math.min(ownLimit && ownLimit.type === 'limit' ? ownLimit.n : input.limit ?? this.opts.maxExportEvents, this.opts.maxExportEvents);
+    const max = Math.min(ownLimit && ownLimit.type === 'limit' ? ownLimit.n : (input.limit ?? this.opts.maxExportEvents), this.opts.maxExportEvents);
     if (!recent.length && !coverage.assignments.size) return;
     const keepAlive = `${this.opts.cursorKeepAliveSeconds}s`;
     const pit = await this.search.openPointInTime(index, keepAlive);
@@ -563,14 +616,20 @@ export class QueryService {
     const plan = planQuery(parseQuery(''), catalogue, { range: Object.keys(range).length ? range : { from: '-1h' }, defaultHits: 1 });
     const request = translatePlan(plan, this.search.engine);
     const names = [...catalogue.fields.entries()].filter(([, f]) => f.type !== 'object').sort(([a], [b]) => (a < b ? -1 : 1));
-    const withTop = names.filter(([, f]) => f.type === 'keyword' && f.aggregatable !== false && !f.conflicting).slice(0, 50).map(([n]) => n);
+    const withTop = names
+      .filter(([, f]) => f.type === 'keyword' && f.aggregatable !== false && !f.conflicting)
+      .slice(0, 50)
+      .map(([n]) => n);
     const aggs: Json = {};
     withTop.forEach((n, i) => (aggs[`f${i}`] = { terms: { field: n, size: top } }));
     const res = top > 0 && withTop.length ? await this.search.search({ index: `logs-${env}-*`, query: request.query ?? { match_all: {} }, size: 0, trackTotalHits: true, aggs }) : undefined;
     const topOf = new Map<string, Array<{ value: unknown; count: number }>>();
     withTop.forEach((n, i) => {
       const b = ((res?.aggregations?.[`f${i}`] as Json | undefined)?.buckets ?? []) as Array<{ key: unknown; doc_count: number }>;
-      topOf.set(n, b.map((x) => ({ value: x.key, count: x.doc_count })));
+      topOf.set(
+        n,
+        b.map((x) => ({ value: x.key, count: x.doc_count })),
+      );
     });
     return {
       env,

@@ -30,6 +30,10 @@ export function elasticsearchUrl(): string | undefined {
  * valid everywhere (index names, topic names, S3 keys).
  */
 export function testNamespace(label = 't'): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 12) || 't';
+  const clean =
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 12) || 't';
   return `${clean}${randomBytes(4).toString('hex')}`;
 }

@@ -9,7 +9,7 @@ export default async function setup(project: TestProject) {
   const res = await stackUp({ say });
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   const es8 = process.env.BACKLOG_TEST_ES_URL || res.info.elasticsearch?.url;
-  if (es8) say(`Elasticsearch 8 engine exercised too: ${es8}${process.env.BACKLOG_TEST_ES_URL ? ' (BACKLOG_TEST_ES_URL)' : ' (the stack\'s node)'}`);
+  if (es8) say(`Elasticsearch 8 engine exercised too: ${es8}${process.env.BACKLOG_TEST_ES_URL ? ' (BACKLOG_TEST_ES_URL)' : " (the stack's node)"}`);
   else say('Elasticsearch 8 engine NOT exercised in this run (BACKLOG_ES8=off and no BACKLOG_TEST_ES_URL)');
   project.provide('backlogStack', res.info);
   return async () => {

@@ -367,7 +367,10 @@ export class RunTracker {
    * The parts left to do, in order, read ahead (readInOrder), their bytes counted in the progress line:
    * each with its batches, or as a corrupt part (`bad`). Ends early, `stopped`, once `stopping` is requested.
    */
-  async *read(s3: S3Port, opts: { fromMs: number; toMs: number; ahead?: number; stopping?: { requested: boolean } }): AsyncGenerator<{ part: ArchivePart; batches?: AsyncIterable<string[]>; bad?: BadPart }> {
+  async *read(
+    s3: S3Port,
+    opts: { fromMs: number; toMs: number; ahead?: number; stopping?: { requested: boolean } },
+  ): AsyncGenerator<{ part: ArchivePart; batches?: AsyncIterable<string[]>; bad?: BadPart }> {
     const parts = readInOrder(s3, this.todo, {
       fromMs: opts.fromMs,
       toMs: opts.toMs,
@@ -411,7 +414,11 @@ export class RunTracker {
   /** The summary; `target` is `{ out }` or `{ topic }`, `extra` what only one kind of run counts. */
   summary(identity: RunIdentity, target: { out: string } | { topic: string }, state: { state?: string }, extra: { records?: number } = {}): RunSummary {
     const cp = this.cp;
-    const earlierSkipped = cp ? Object.entries(cp.state.skipped).filter(([k]) => !this.corrupt.some((c) => c.key === k)).map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why })) : [];
+    const earlierSkipped = cp
+      ? Object.entries(cp.state.skipped)
+          .filter(([k]) => !this.corrupt.some((c) => c.key === k))
+          .map(([key, why]) => ({ code: why.split(':')[0] as string, key, message: why }))
+      : [];
     const allCorrupt = [...this.corrupt, ...earlierSkipped];
     const problems: BadPart[] = this.plan.problems.map((p) => ({ ...p }));
     const skipCorrupt = this.opts.skipCorrupt ?? false;

@@ -136,7 +136,14 @@ export async function compressorEvidence(kafka: KafkaClient, s3: S3Port, opts: E
     if (low >= high || archived >= high) closed = opts.nowMs - opts.graceMs;
     else closed = cp?.watermark != null ? cp.watermark - opts.graceMs : -Infinity;
     closedBeforeMs = Math.min(closedBeforeMs, closed);
-    partitions.push({ partition: p.partition, end: p.high, committed: kafkaCommitted?.toString() ?? null, checkpoint: cp?.offset.toString() ?? null, watermark: cp?.watermark != null ? iso(cp.watermark) : null, closedBefore: iso(closed) });
+    partitions.push({
+      partition: p.partition,
+      end: p.high,
+      committed: kafkaCommitted?.toString() ?? null,
+      checkpoint: cp?.offset.toString() ?? null,
+      watermark: cp?.watermark != null ? iso(cp.watermark) : null,
+      closedBefore: iso(closed),
+    });
   }
 
   // c-<env>: which parts were written. Coverage: a partition that lost records to retention covers
@@ -228,7 +235,8 @@ export function classifyWindows(
     } else if (inS3.size) reports.push({ ...base, state: 'present' });
     else if (!evidence) reports.push({ ...base, state: 'unknown', reason: why });
     else if (end > evidence.closedBeforeMs) reports.push({ ...base, state: 'open', reason: 'the compressor has not sealed this window yet' });
-    else if (end < evidence.compressedSinceMs) reports.push({ ...base, state: 'unknown', reason: `c-${env} no longer holds the records of parts written before ${new Date(evidence.compressedSinceMs).toISOString()}` });
+    else if (end < evidence.compressedSinceMs)
+      reports.push({ ...base, state: 'unknown', reason: `c-${env} no longer holds the records of parts written before ${new Date(evidence.compressedSinceMs).toISOString()}` });
     else reports.push({ ...base, state: 'idle' });
   }
   return { reports, lostPartKeys };

@@ -43,7 +43,8 @@ describe('archive export/replay: checkpoint', () => {
 });
 
 describe('archive replay: h-<env> batches', () => {
-  const line = (i: number, host: string) => JSON.stringify({ '@timestamp': new Date(Date.UTC(2026, 10, 22, 10, 0, 0) + i * 10).toISOString(), event: { id: `e${i}` }, host: { name: host }, message: `m${i} ${'x'.repeat(200)}` });
+  const line = (i: number, host: string) =>
+    JSON.stringify({ '@timestamp': new Date(Date.UTC(2026, 10, 22, 10, 0, 0) + i * 10).toISOString(), event: { id: `e${i}` }, host: { name: host }, message: `m${i} ${'x'.repeat(200)}` });
   const lines = Array.from({ length: 3000 }, (_, i) => line(i, `web-${i % 3}`));
 
   function run(opts = DEFAULT_REPLAY_BATCH) {
@@ -54,7 +55,7 @@ describe('archive replay: h-<env> batches', () => {
     return recs;
   }
 
-  it('keys batches by host, keeps each host\'s order, cuts by size, and loses nothing', () => {
+  it("keys batches by host, keeps each host's order, cuts by size, and loses nothing", () => {
     const recs = run({ maxRawBytes: 64 * 1024, maxValueBytes: 900 * 1024, maxPendingBytes: 1 << 30 });
     expect(recs.length).toBeGreaterThan(3);
     const perHost = new Map<string, string[]>();

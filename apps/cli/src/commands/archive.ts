@@ -117,7 +117,9 @@ export function registerArchive(program: Command): void {
   const archive = program.command('archive').description('check and read the bz2 archive in S3 (docs/specs/archive.md)');
   archive
     .command('verify')
-    .description('recompute counts and sha256 of every part against its manifest; say of each window whether it is present, idle (no events), missing (a part the compressor wrote is gone), open (not sealed yet) or unknown; exit 1 on a lost or corrupt part')
+    .description(
+      'recompute counts and sha256 of every part against its manifest; say of each window whether it is present, idle (no events), missing (a part the compressor wrote is gone), open (not sealed yet) or unknown; exit 1 on a lost or corrupt part',
+    )
     .requiredOption('--env <env>', 'environment name', process.env.BACKLOG_ENV)
     .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
     .option('--to <time>', 'end (exclusive): RFC 3339, epoch seconds, or relative', 'now')
@@ -223,7 +225,12 @@ function commonRunOptions(cmd: Command): Command {
     .requiredOption('--env <env>', 'environment name', process.env.BACKLOG_ENV)
     .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
     .option('--to <time>', 'end (exclusive): RFC 3339, epoch seconds, or relative', 'now')
-    .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*', docs/specs/query.md), or host=a,b  service=x  level=error  message~text; repeatable (all must match)", collect, [])
+    .option(
+      '--filter <filter>',
+      "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*', docs/specs/query.md), or host=a,b  service=x  level=error  message~text; repeatable (all must match)",
+      collect,
+      [],
+    )
     .option('--state <file>', 'checkpoint file (default .backlog/archive/<op>-<env>-<from36>-<to36>[-<topic>].json)')
     .option('--restart', 'ignore an existing checkpoint and start from the first part')
     .option('--skip-corrupt', 'accept corrupt parts as lost: record them as skipped (not retried on resume) and exit 0')

@@ -39,7 +39,10 @@ describe('bench summaries', () => {
   });
 
   it('renders one table per benchmark with figures, baseline, ratio, target and the command', () => {
-    const md = renderResults([stored('search-bulk-baseline', JSON.stringify({ name: 'search-bulk-baseline', results: [{ case: 'bulk', 'docs/s': 12345.6, baseline: 'self', ratio: 1 }] })), stored('kafka-baseline')]);
+    const md = renderResults([
+      stored('search-bulk-baseline', JSON.stringify({ name: 'search-bulk-baseline', results: [{ case: 'bulk', 'docs/s': 12345.6, baseline: 'self', ratio: 1 }] })),
+      stored('kafka-baseline'),
+    ]);
     // Sorted by name, each with its reproduce command.
     expect(md.indexOf('## kafka-baseline')).toBeLessThan(md.indexOf('## search-bulk-baseline'));
     expect(md).toContain('| case | figures | baseline | ratio | target |');
@@ -55,7 +58,16 @@ describe('bench summaries', () => {
   it('opens with a headline table: targeted cases, the figure the target names, met or not, the commit', () => {
     const md = renderResults([
       stored('kafka-baseline'),
-      stored('indexer', JSON.stringify({ name: 'indexer', results: [{ case: 'first doc', seconds: 7.5, baseline: 'self', ratio: null, target: '< 5 s' }, { case: 'untargeted', seconds: 1 }] })),
+      stored(
+        'indexer',
+        JSON.stringify({
+          name: 'indexer',
+          results: [
+            { case: 'first doc', seconds: 7.5, baseline: 'self', ratio: null, target: '< 5 s' },
+            { case: 'untargeted', seconds: 1 },
+          ],
+        }),
+      ),
     ]);
     expect(md.indexOf('| path | figure | baseline | ratio | target | met | commit |')).toBeLessThan(md.indexOf('## indexer'));
     expect(md).toContain('| indexer: first doc | 7.5 seconds | self | — | < 5 s | not met | `abc123` |');

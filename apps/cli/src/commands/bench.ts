@@ -63,7 +63,11 @@ const RESERVED = new Set(['case', 'baseline', 'ratio', 'target']);
 
 /** The last non-empty line of a script's stdout, parsed and checked; an Error says what is wrong. */
 export function parseSummary(stdout: string): BenchSummary | Error {
-  const last = stdout.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+  const last = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .pop();
   if (!last) return new Error('the benchmark printed nothing on stdout (its last line must be the JSON summary)');
   let data: unknown;
   try {
@@ -72,7 +76,8 @@ export function parseSummary(stdout: string): BenchSummary | Error {
     return new Error(`the last stdout line is not JSON: ${last.slice(0, 200)}`);
   }
   const parsed = summarySchema.safeParse(data);
-  if (!parsed.success) return new Error(`the summary does not match {name, results:[{case, …figures, baseline, ratio}]}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    return new Error(`the summary does not match {name, results:[{case, …figures, baseline, ratio}]}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -118,7 +123,12 @@ export function renderBenchmark(s: StoredResult): string {
   if (summary.target) lines.push(`Target: ${summary.target}`, '');
   const notes = summary.notes === undefined ? [] : Array.isArray(summary.notes) ? summary.notes : [summary.notes];
   for (const n of notes) lines.push(`- ${n}`);
-  if (summary.params) lines.push(`- Parameters: ${Object.entries(summary.params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`);
+  if (summary.params)
+    lines.push(
+      `- Parameters: ${Object.entries(summary.params)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(', ')}`,
+    );
   if (notes.length || summary.params) lines.push('');
   lines.push('Reproduce:', '', '```sh', s.command, '```', '');
   return lines.join('\n');
@@ -187,11 +197,18 @@ export function renderResults(stored: StoredResult[]): string {
     '',
     'Each table is the last run of one script in `benchmarks/`; figures are measured on the machine named',
     'under its title against the local stack (`npx backlog stack up`) unless its notes say otherwise.',
-    '`ratio` is the case\'s headline figure divided by the baseline\'s, measured in the same run. How to run',
+    "`ratio` is the case's headline figure divided by the baseline's, measured in the same run. How to run",
     'them and what each measures: [README.md](README.md).',
     '',
     ...(sorted.length
-      ? ['## Headline', '', "Each benchmark's targeted cases (else its first case), from the sections below: the figure the target speaks of, whether it meets it, and the commit measured.", '', ...renderHeadline(sorted), ...sorted.map(renderBenchmark)]
+      ? [
+          '## Headline',
+          '',
+          "Each benchmark's targeted cases (else its first case), from the sections below: the figure the target speaks of, whether it meets it, and the commit measured.",
+          '',
+          ...renderHeadline(sorted),
+          ...sorted.map(renderBenchmark),
+        ]
       : ['_No results yet._', '']),
   ].join('\n');
 }
@@ -201,7 +218,11 @@ export function machineFacts(root: string, now = new Date()): MachineFacts {
   try {
     commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     // Tracked changes outside the results themselves make the commit an approximation: say so.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!benchmarks/results', ':!benchmarks/RESULTS.md'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!benchmarks/results', ':!benchmarks/RESULTS.md'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (dirty) commit += '+dirty';
   } catch {
     /* not a git checkout: keep 'unknown' */
@@ -221,7 +242,10 @@ export function machineFacts(root: string, now = new Date()): MachineFacts {
 export function listBenchmarks(root: string): string[] {
   const dir = join(root, 'benchmarks');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.slice(0, -'.bench.ts'.length)).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .map((f) => f.slice(0, -'.bench.ts'.length))
+    .sort();
 }
 
 export function readStored(root: string): StoredResult[] {

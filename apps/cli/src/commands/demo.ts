@@ -27,7 +27,10 @@ export function parseDuration(text: string): number {
 }
 
 export function parseProtocols(text: string): Protocol[] {
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((p) => !(PROTOCOLS as readonly string[]).includes(p));
   if (bad.length || !list.length) throw new Error(`--protocols: unknown ${bad.join(', ') || '(empty)'}; choose from ${PROTOCOLS.join(', ')}`);
   return [...new Set(list)] as Protocol[];
@@ -151,7 +154,7 @@ export function describeDemo(r: DemoResult, o: Pick<DemoOptions, 'env' | 'host' 
   lines.push(
     '',
     'where to look:',
-    "  live view      http://127.0.0.1:8082/  (sign in with the one-time code `backlog start` printed, or a new one from `backlog live code`; new events only)",
+    '  live view      http://127.0.0.1:8082/  (sign in with the one-time code `backlog start` printed, or a new one from `backlog live code`; new events only)',
     `  recent index   logs-${o.env}-recent-*  (Kibana / OpenSearch Dashboards data view; deploy/kibana, deploy/opensearch-dashboards)`,
     `                 curl -s '${search}/logs-${o.env}-recent-*/_count?q=labels.demo:${r.run}'   (JSON and HTTP events carry labels.demo)`,
     `                 curl -s '${search}/logs-${o.env}-recent-*/_search?q=labels.input:syslog_tcp&size=3&sort=@timestamp:desc'`,
@@ -188,36 +191,51 @@ export function registerDemo(program: Command): void {
     .option('--http-port <n>', 'HTTP port (POST /logs/batch)', intOption('--http-port', 1, 65_535), 8080)
     .option('--seed <n>', 'seed of the generator (the same seed sends the same lines)', intOption('--seed', 0, 2 ** 32 - 1))
     .option('--json', 'print the result as one JSON object (the default when stdout is not a TTY)')
-    .action(async (opts: { rate: number; duration: string; env: string; corpus?: string; protocols: string; host: string; udpPort: number; tcpPort: number; jsonPort: number; httpPort: number; seed?: number; json?: boolean }) => {
-      if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(opts.env)) throw new Error(`--env: expected 1-32 chars of a-z 0-9 _ -, got ${JSON.stringify(opts.env)}`);
-      const ac = new AbortController();
-      const onSig = () => ac.abort();
-      process.once('SIGINT', onSig);
-      process.once('SIGTERM', onSig);
-      const o: DemoOptions = {
-        rate: opts.rate,
-        durationMs: parseDuration(opts.duration),
-        env: opts.env,
-        host: opts.host,
-        udpPort: opts.udpPort,
-        tcpPort: opts.tcpPort,
-        jsonPort: opts.jsonPort,
-        httpPort: opts.httpPort,
-        protocols: parseProtocols(opts.protocols),
-        ...(opts.corpus ? { corpus: opts.corpus } : {}),
-        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-        progress: Boolean(process.stderr.isTTY) && !opts.json,
-        signal: ac.signal,
-      };
-      const json = opts.json ?? !process.stdout.isTTY;
-      if (!json) process.stdout.write(`demo: ${o.rate} events/s for ${opts.duration} to ${o.host} (${o.protocols.map((p) => LABEL[p]).join(', ')}); Ctrl-C stops early\n`);
-      try {
-        const result = await runDemo(o);
-        process.stdout.write(json ? `${JSON.stringify(result)}\n` : describeDemo(result, o, searchUrl()));
-        if (result.sent === 0) process.exitCode = 1;
-      } finally {
-        process.off('SIGINT', onSig);
-        process.off('SIGTERM', onSig);
-      }
-    });
+    .action(
+      async (opts: {
+        rate: number;
+        duration: string;
+        env: string;
+        corpus?: string;
+        protocols: string;
+        host: string;
+        udpPort: number;
+        tcpPort: number;
+        jsonPort: number;
+        httpPort: number;
+        seed?: number;
+        json?: boolean;
+      }) => {
+        if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(opts.env)) throw new Error(`--env: expected 1-32 chars of a-z 0-9 _ -, got ${JSON.stringify(opts.env)}`);
+        const ac = new AbortController();
+        const onSig = () => ac.abort();
+        process.once('SIGINT', onSig);
+        process.once('SIGTERM', onSig);
+        const o: DemoOptions = {
+          rate: opts.rate,
+          durationMs: parseDuration(opts.duration),
+          env: opts.env,
+          host: opts.host,
+          udpPort: opts.udpPort,
+          tcpPort: opts.tcpPort,
+          jsonPort: opts.jsonPort,
+          httpPort: opts.httpPort,
+          protocols: parseProtocols(opts.protocols),
+          ...(opts.corpus ? { corpus: opts.corpus } : {}),
+          ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+          progress: Boolean(process.stderr.isTTY) && !opts.json,
+          signal: ac.signal,
+        };
+        const json = opts.json ?? !process.stdout.isTTY;
+        if (!json) process.stdout.write(`demo: ${o.rate} events/s for ${opts.duration} to ${o.host} (${o.protocols.map((p) => LABEL[p]).join(', ')}); Ctrl-C stops early\n`);
+        try {
+          const result = await runDemo(o);
+          process.stdout.write(json ? `${JSON.stringify(result)}\n` : describeDemo(result, o, searchUrl()));
+          if (result.sent === 0) process.exitCode = 1;
+        } finally {
+          process.off('SIGINT', onSig);
+          process.off('SIGTERM', onSig);
+        }
+      },
+    );
 }

@@ -74,19 +74,34 @@ export function registerHistory(program: Command, run: HistoryRunner = runInInde
       .requiredOption('--env <env>', 'environment')
       .requiredOption('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-2h)')
       .requiredOption('--to <time>', 'end (exclusive), same forms')
-      .option('--filter <filter>', "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*'), or host=a,b service=x level=error message~text; repeatable (all must match)", collect)
+      .option(
+        '--filter <filter>',
+        "keep matching events only: the query language without | commands ('level:error AND NOT host:web-*'), or host=a,b service=x level=error message~text; repeatable (all must match)",
+        collect,
+      )
       .option('--max-events <n>', 'at most this many events (whole 5-minute windows in time order)', positiveNumber(true))
       .option('--ttl-hours <h>', 'expire this many hours after the request (default: history.ttlHours)', positiveNumber(false))
       .option('--dry-run', 'print the parts, compressed bytes, events and an estimated time; load nothing')
       .option('--json', 'JSON output even on a terminal'),
   ).action(async (o: { env: string; from: string; to: string; filter?: string[]; maxEvents?: number; ttlHours?: number; dryRun?: boolean; json?: boolean; config?: string }) => {
-    await exec({ sub: 'load', env: o.env, from: o.from, to: o.to, filter: o.filter ?? [], maxEvents: o.maxEvents, ttlHours: o.ttlHours, dryRun: o.dryRun ?? false, json: o.json ?? false, config: o.config });
+    await exec({
+      sub: 'load',
+      env: o.env,
+      from: o.from,
+      to: o.to,
+      filter: o.filter ?? [],
+      maxEvents: o.maxEvents,
+      ttlHours: o.ttlHours,
+      dryRun: o.dryRun ?? false,
+      json: o.json ?? false,
+      config: o.config,
+    });
   });
-  common(history.command('list').description('history indices with status, range, events and expiry').option('--env <env>', 'only this environment').option('--json', 'one JSON object per line')).action(
-    async (o: { env?: string; json?: boolean; config?: string }) => {
-      await exec({ sub: 'list', env: o.env, json: o.json ?? false, config: o.config });
-    },
-  );
+  common(
+    history.command('list').description('history indices with status, range, events and expiry').option('--env <env>', 'only this environment').option('--json', 'one JSON object per line'),
+  ).action(async (o: { env?: string; json?: boolean; config?: string }) => {
+    await exec({ sub: 'list', env: o.env, json: o.json ?? false, config: o.config });
+  });
   common(history.command('extend').argument('<index>').description('move the expiry to now + hours').option('--hours <h>', 'hours (default: history.ttlHours)', positiveNumber(false))).action(
     async (index: string, o: { hours?: number; config?: string }) => {
       await exec({ sub: 'extend', index, hours: o.hours, config: o.config });

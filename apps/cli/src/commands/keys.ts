@@ -34,7 +34,11 @@ export function registerKeys(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify({ file: path, role: opts.role, name: opts.name, publicKey: file.publicKey })}\n`);
       else {
         process.stdout.write(`wrote ${path} (secret; mode 0600)\npublic key: ${file.publicKey}\n`);
-        process.stdout.write(opts.role === 'harvester' ? `add to the gateway's allow list: { name: ${opts.name}, publicKey: ${file.publicKey} }\n` : `set on each harvester: shipping.sealed.gatewayPublicKey: ${file.publicKey}\n`);
+        process.stdout.write(
+          opts.role === 'harvester'
+            ? `add to the gateway's allow list: { name: ${opts.name}, publicKey: ${file.publicKey} }\n`
+            : `set on each harvester: shipping.sealed.gatewayPublicKey: ${file.publicKey}\n`,
+        );
       }
     });
   keys

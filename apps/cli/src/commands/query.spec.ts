@@ -16,14 +16,42 @@ describe('backlog query: arguments', () => {
 
 describe('backlog query: output', () => {
   it('puts a caret under the column of a bad query, with the hint', () => {
-    const s = formatQueryError('level:error AND sevice:api', { code: 'FIELD_UNKNOWN', message: 'unknown field "sevice" — did you mean "service"?', column: 17, endColumn: 23, hint: 'service is short for service.name' });
-    expect(s.split('\n')).toEqual(['backlog query: unknown field "sevice" — did you mean "service"?', '  level:error AND sevice:api', `  ${' '.repeat(16)}^^^^^^`, '  hint: service is short for service.name']);
+    const s = formatQueryError('level:error AND sevice:api', {
+      code: 'FIELD_UNKNOWN',
+      message: 'unknown field "sevice" — did you mean "service"?',
+      column: 17,
+      endColumn: 23,
+      hint: 'service is short for service.name',
+    });
+    expect(s.split('\n')).toEqual([
+      'backlog query: unknown field "sevice" — did you mean "service"?',
+      '  level:error AND sevice:api',
+      `  ${' '.repeat(16)}^^^^^^`,
+      '  hint: service is short for service.name',
+    ]);
   });
   it('renders events and stats as tables', () => {
-    const hits = answerTable({ kind: 'hits', total: 1, complete: true, coverage: [], hits: [{ id: 'x', source: { '@timestamp': '2026-11-25T00:00:00Z', host: { name: 'web-1' }, log: { level: 'error' }, message: 'boom' } }] });
+    const hits = answerTable({
+      kind: 'hits',
+      total: 1,
+      complete: true,
+      coverage: [],
+      hits: [{ id: 'x', source: { '@timestamp': '2026-11-25T00:00:00Z', host: { name: 'web-1' }, log: { level: 'error' }, message: 'boom' } }],
+    });
     expect(hits.split('\n')[0]).toMatch(/^time\s+host\s+service\s+level\s+message$/);
     expect(hits.split('\n')[2]).toMatch(/^2026-11-25T00:00:00Z\s+web-1\s+error\s+boom$/);
-    const stats = answerTable({ kind: 'stats', total: 3, complete: true, coverage: [], columns: [{ name: '@timestamp', role: 'time' }, { name: 'service.name', role: 'group' }, { name: 'count()', role: 'metric' }], rows: [[Date.parse('2026-11-25T00:00:00Z'), 'api', 3]] });
+    const stats = answerTable({
+      kind: 'stats',
+      total: 3,
+      complete: true,
+      coverage: [],
+      columns: [
+        { name: '@timestamp', role: 'time' },
+        { name: 'service.name', role: 'group' },
+        { name: 'count()', role: 'metric' },
+      ],
+      rows: [[Date.parse('2026-11-25T00:00:00Z'), 'api', 3]],
+    });
     expect(stats.split('\n')[2]).toMatch(/^2026-11-25T00:00:00.000Z\s+api\s+3$/);
     expect(renderTable(['a'], [['x'.repeat(200)]], 40).split('\n')[2]?.length).toBeLessThanOrEqual(40);
   });
@@ -46,7 +74,10 @@ describe('backlog query: exit codes', () => {
   });
   it('2 for a bad query (400), with the caret', async () => {
     const o = io();
-    const code = await runQuery('host:(a', { url: 'http://q' }, o, { fetch: reply(400, { error: { code: 'UNBALANCED_PARENS', message: 'the ( at column 6 is never closed', column: 6 } }) as typeof fetch, sleep });
+    const code = await runQuery('host:(a', { url: 'http://q' }, o, {
+      fetch: reply(400, { error: { code: 'UNBALANCED_PARENS', message: 'the ( at column 6 is never closed', column: 6 } }) as typeof fetch,
+      sleep,
+    });
     expect(code).toBe(2);
     expect(o.errs.join('\n')).toMatch(/\n {7}\^/);
   });
@@ -59,7 +90,14 @@ describe('backlog query: exit codes', () => {
   });
   it('1 when the service is unreachable or refuses (401, 5xx)', async () => {
     const o = io();
-    expect(await runQuery('x', { url: 'http://q' }, o, { fetch: (async () => { throw new TypeError('fetch failed'); }) as typeof fetch, sleep })).toBe(1);
+    expect(
+      await runQuery('x', { url: 'http://q' }, o, {
+        fetch: (async () => {
+          throw new TypeError('fetch failed');
+        }) as typeof fetch,
+        sleep,
+      }),
+    ).toBe(1);
     expect(o.errs.join('\n')).toMatch(/cannot reach/);
     expect(await runQuery('x', { url: 'http://q' }, io(), { fetch: reply(401, { error: { code: 'UNAUTHORIZED', message: 'send Authorization' } }) as typeof fetch, sleep })).toBe(1);
     expect(await runQuery('x', { url: 'http://q' }, io(), { fetch: reply(503, { error: { code: 'BUSY', message: 'busy' } }) as typeof fetch, sleep })).toBe(1);
@@ -72,7 +110,17 @@ describe('backlog query: exit codes', () => {
       urls.push(u);
       n++;
       const done = n >= 3;
-      return new Response(JSON.stringify({ kind: 'hits', total: done ? 5 : 2, hits: [], complete: done, coverage: [], ...(done ? {} : { rehydration: { status: 'loading', events: 3, bytes: 1, parts: 1, spans: [{ progress: { parts: { total: 1, done: 0 } } }] } }) }), { status: 200 });
+      return new Response(
+        JSON.stringify({
+          kind: 'hits',
+          total: done ? 5 : 2,
+          hits: [],
+          complete: done,
+          coverage: [],
+          ...(done ? {} : { rehydration: { status: 'loading', events: 3, bytes: 1, parts: 1, spans: [{ progress: { parts: { total: 1, done: 0 } } }] } }),
+        }),
+        { status: 200 },
+      );
     }) as unknown as typeof fetch;
     const code = await runQuery('x', { url: 'http://q', from: '-3d', to: '-2d', rehydrate: true }, o, { fetch: fetchFn, sleep });
     expect(code).toBe(0);
@@ -84,7 +132,17 @@ describe('backlog query: exit codes', () => {
   });
   it('--rehydrate over the cap: the partial answer, a note, exit 0', async () => {
     const o = io();
-    const code = await runQuery('x', { url: 'http://q', rehydrate: true }, o, { fetch: reply(200, { kind: 'hits', total: 1, hits: [], complete: false, coverage: [{ source: 'archive', from: 'a', to: 'b' }], rehydration: { status: 'over_cap', events: 9, bytes: 1, parts: 1, spans: [], hint: 'over the cap' } }) as typeof fetch, sleep });
+    const code = await runQuery('x', { url: 'http://q', rehydrate: true }, o, {
+      fetch: reply(200, {
+        kind: 'hits',
+        total: 1,
+        hits: [],
+        complete: false,
+        coverage: [{ source: 'archive', from: 'a', to: 'b' }],
+        rehydration: { status: 'over_cap', events: 9, bytes: 1, parts: 1, spans: [], hint: 'over the cap' },
+      }) as typeof fetch,
+      sleep,
+    });
     expect(code).toBe(0);
     expect(o.errs.join('\n')).toMatch(/over the cap/);
   });

@@ -89,7 +89,14 @@ type Answer = {
   rows?: unknown[][];
   complete: boolean;
   coverage: Array<{ from: string; to: string; source: string; index?: string }>;
-  rehydration?: { status: string; events: number; bytes: number; parts: number; hint?: string; spans: Array<{ status?: string; index?: string; error?: string; progress?: { parts?: { total: number; done: number }; events?: { read: number; planned: number } } }> };
+  rehydration?: {
+    status: string;
+    events: number;
+    bytes: number;
+    parts: number;
+    hint?: string;
+    spans: Array<{ status?: string; index?: string; error?: string; progress?: { parts?: { total: number; done: number }; events?: { read: number; planned: number } } }>;
+  };
 };
 
 const get = (o: Record<string, unknown>, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
@@ -111,7 +118,11 @@ export function answerTable(a: Answer, columns = 120): string {
   if (a.kind === 'stats') {
     const cols = a.columns ?? [];
     const rows = (a.rows ?? []).map((r) => r.map((v, i) => (cols[i]?.role === 'time' && typeof v === 'number' ? new Date(v).toISOString() : cell(v))));
-    return renderTable(cols.map((c) => c.name), rows, columns);
+    return renderTable(
+      cols.map((c) => c.name),
+      rows,
+      columns,
+    );
   }
   const fields = ['@timestamp', 'host.name', 'service.name', 'log.level', 'message'];
   const rows = (a.hits ?? []).map((h) => fields.map((f) => cell(get(h.source, f) ?? (f === '@timestamp' ? undefined : ''))));
@@ -218,7 +229,16 @@ export async function runQuery(q: string, o: QueryOptions, io: Io, deps: QueryDe
   if (io.tty && o.rehydrate) io.err('\r\x1b[K');
   const r = answer.rehydration;
   if (o.rehydrate && r && (r.status === 'failed' || r.status === 'over_cap')) {
-    io.err(`backlog query: the archive spans were not loaded (${r.status}): ${r.spans.map((s) => s.error).filter(Boolean).join('; ') || r.hint || ''}`);
+    io.err(
+      `backlog query: the archive spans were not loaded (${r.status}): ${
+        r.spans
+          .map((s) => s.error)
+          .filter(Boolean)
+          .join('; ') ||
+        r.hint ||
+        ''
+      }`,
+    );
     if (r.status === 'failed') return EXIT_FAILED;
   }
 
@@ -232,7 +252,9 @@ export async function runQuery(q: string, o: QueryOptions, io: Io, deps: QueryDe
     io.out(`${JSON.stringify(answer)}\n`);
   } else {
     io.out(`${answerTable(answer, io.columns)}\n`);
-    io.err(`${answer.total.toLocaleString('en-US')} ${answer.kind === 'hits' ? 'events matched' : 'events aggregated'}${answer.kind === 'hits' && (answer.hits?.length ?? 0) < answer.total ? ` (${answer.hits?.length ?? 0} shown; --limit, or --ndjson for all)` : ''}`);
+    io.err(
+      `${answer.total.toLocaleString('en-US')} ${answer.kind === 'hits' ? 'events matched' : 'events aggregated'}${answer.kind === 'hits' && (answer.hits?.length ?? 0) < answer.total ? ` (${answer.hits?.length ?? 0} shown; --limit, or --ndjson for all)` : ''}`,
+    );
   }
   const note = coverageNote(answer);
   if (note) io.err(note);
@@ -244,15 +266,15 @@ export function registerQuery(program: Command): void {
     .command('query')
     .argument('<query>', "the query: a filter, then | commands ('level:error | stats count() by service'); docs/specs/query.md")
     .description('one question over any time range: recent and history indices, and with --rehydrate the archive (apps/query)')
-    .option('--env <env>', 'environment (default: the service\'s)')
+    .option('--env <env>', "environment (default: the service's)")
     .option('--from <time>', 'start: RFC 3339, epoch seconds, or relative (-3d, now-15m); default -1h')
     .option('--to <time>', 'end (exclusive), same forms; default now')
     .option('--limit <n>', 'events shown (default 100)')
     .option('--table', 'a table (the default on a terminal)')
     .option('--json', 'the whole answer as one JSON object (the default when not a terminal)')
     .option('--ndjson', 'every matching event, one JSON line each (streamed)')
-    .option('--rehydrate', 'load archive-only spans through the indexer (under the service\'s cap), show progress, then answer')
-    .option('--max-events <n>', 'with --rehydrate: load at most this many events (a lower cap than the service\'s)')
+    .option('--rehydrate', "load archive-only spans through the indexer (under the service's cap), show progress, then answer")
+    .option('--max-events <n>', "with --rehydrate: load at most this many events (a lower cap than the service's)")
     .option('--wait <seconds>', 'with --rehydrate: give up waiting after this long (default 600)')
     .option('--url <url>', `the query service (default $BACKLOG_QUERY_URL or ${DEFAULT_QUERY_URL})`)
     .option('--token-file <file>', 'a file holding the bearer token (default $BACKLOG_QUERY_TOKEN); never put a token in a URL')

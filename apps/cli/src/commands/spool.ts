@@ -44,7 +44,16 @@ export function inspectSpool(dir: string): Row[] {
     try {
       const w = decodeWal(readFileSync(file));
       const events = w.lines.reduce((s, l) => s + l.split('\n').filter(Boolean).length, 0);
-      rows.push({ file, kind: 'wal', bytes, events, window: w.meta.window.toString(36), batchId: w.meta.batchId, ok: w.tail !== 'corrupt', ...(w.tail !== 'clean' ? { problem: `${w.tail} tail` } : {}) });
+      rows.push({
+        file,
+        kind: 'wal',
+        bytes,
+        events,
+        window: w.meta.window.toString(36),
+        batchId: w.meta.batchId,
+        ok: w.tail !== 'corrupt',
+        ...(w.tail !== 'clean' ? { problem: `${w.tail} tail` } : {}),
+      });
     } catch (err) {
       rows.push({ file, kind: 'wal', bytes, ok: false, problem: (err as Error).message });
     }
@@ -96,7 +105,10 @@ export function registerSpool(program: Command): void {
       if (opts.json) {
         for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
-        for (const r of rows) process.stdout.write(`${r.kind.padEnd(10)} ${(r.ok ? 'ok' : 'BAD').padEnd(4)} ${String(r.events ?? '-').padStart(8)} ev ${String(r.bytes).padStart(10)} B  ${r.window ?? ''} ${r.file}${r.reason ? `  [${r.reason}]` : ''}${r.problem ? `  (${r.problem})` : ''}\n`);
+        for (const r of rows)
+          process.stdout.write(
+            `${r.kind.padEnd(10)} ${(r.ok ? 'ok' : 'BAD').padEnd(4)} ${String(r.events ?? '-').padStart(8)} ev ${String(r.bytes).padStart(10)} B  ${r.window ?? ''} ${r.file}${r.reason ? `  [${r.reason}]` : ''}${r.problem ? `  (${r.problem})` : ''}\n`,
+          );
         const ev = rows.filter((r) => r.ok).reduce((s, r) => s + (r.events ?? 0), 0);
         process.stdout.write(`${rows.length} files, ${ev} events waiting, ${rows.filter((r) => !r.ok).length} damaged/quarantined\n`);
       }
@@ -106,15 +118,26 @@ export function registerSpool(program: Command): void {
     .command('drain')
     .description('send every closed segment to h-<env> now and delete each once Kafka acknowledged it (stop the harvester first)')
     .option('--dir <dir>', 'spool directory', DEFAULT_DIR)
-    .option('--env <env>', 'environment (topic h-<env>); default: the config\'s env (BACKLOG_ENV)')
-    .option('--brokers <list>', 'Kafka brokers, comma-separated; default: the config\'s kafka.brokers (BACKLOG_KAFKA_BROKERS). TLS and SASL come from kafka.ssl / kafka.sasl')
+    .option('--env <env>', "environment (topic h-<env>); default: the config's env (BACKLOG_ENV)")
+    .option('--brokers <list>', "Kafka brokers, comma-separated; default: the config's kafka.brokers (BACKLOG_KAFKA_BROKERS). TLS and SASL come from kafka.ssl / kafka.sasl")
     .option('--quarantine', 'also resend the intact segments in quarantine/ (once what refused them is fixed: topic created, ACL granted, max.message.bytes raised)')
     .action(async (opts: { dir: string; env?: string; brokers?: string; quarantine?: boolean }) => {
       // The shared config, as the harvester reads it: brokers, env, and kafka.ssl / kafka.sasl.
       const cfg = loadConfig({ app: 'cli', schema: appConfigSchema({}) });
       const env = opts.env ?? cfg.env;
       const rows = inspectSpool(opts.dir).filter((r) => r.kind === 'segment' || (opts.quarantine && r.resendable));
-      const kafka = await cliKafka(cfg.kafka, 'backlog-spool-drain', opts.brokers ? { brokers: opts.brokers.split(',').map((b) => b.trim()).filter(Boolean) } : {});
+      const kafka = await cliKafka(
+        cfg.kafka,
+        'backlog-spool-drain',
+        opts.brokers
+          ? {
+              brokers: opts.brokers
+                .split(',')
+                .map((b) => b.trim())
+                .filter(Boolean),
+            }
+          : {},
+      );
       const producer = kafka.producer();
       await producer.connect();
       let sent = 0;
@@ -145,7 +168,9 @@ export function registerSpool(program: Command): void {
         await producer.disconnect();
       }
       const left = inspectSpool(opts.dir);
-      process.stdout.write(`${JSON.stringify({ segments: sent, events, refused, topic: harvestTopic(env), openWals: left.filter((r) => r.kind === 'wal').length, quarantined: left.filter((r) => r.kind === 'quarantine').length })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ segments: sent, events, refused, topic: harvestTopic(env), openWals: left.filter((r) => r.kind === 'wal').length, quarantined: left.filter((r) => r.kind === 'quarantine').length })}\n`,
+      );
       if (refused) process.exitCode = 2;
     });
   spool

@@ -15,7 +15,12 @@ export const APPS = [
   { name: 'es-consumer', entry: 'apps/es-consumer/src/main.ts', health: 'http://127.0.0.1:9103/healthz', shows: [] },
   { name: 'compressor', entry: 'apps/compressor/src/main.ts', health: 'http://127.0.0.1:9104/healthz', shows: [] },
   { name: 'nacl-gateway', entry: 'apps/nacl-gateway/src/main.ts', health: 'http://127.0.0.1:9102/healthz', shows: ['sealed frames TCP 127.0.0.1:5516'] },
-  { name: 'harvester', entry: 'apps/harvester/src/main.ts', health: 'http://127.0.0.1:9101/healthz', shows: ['syslog UDP+TCP 127.0.0.1:5514', 'JSON lines TCP 127.0.0.1:5170', 'HTTP http://127.0.0.1:8080/logs'] },
+  {
+    name: 'harvester',
+    entry: 'apps/harvester/src/main.ts',
+    health: 'http://127.0.0.1:9101/healthz',
+    shows: ['syslog UDP+TCP 127.0.0.1:5514', 'JSON lines TCP 127.0.0.1:5170', 'HTTP http://127.0.0.1:8080/logs'],
+  },
   {
     // A second harvester on the same machine, shipping sealed through the nacl-gateway (dev-config.ts).
     name: 'harvester-sealed',
@@ -30,7 +35,12 @@ export const APPS = [
   },
   { name: 'indexer', entry: 'apps/indexer/src/main.ts', health: 'http://127.0.0.1:9105/healthz', shows: ['indexer API http://127.0.0.1:8081/v1/history'] },
   // After the indexer: it loads archive-only spans for rehydrate=auto.
-  { name: 'query', entry: 'apps/query/src/main.ts', health: 'http://127.0.0.1:9108/healthz', shows: ['query API http://127.0.0.1:8083/v1/query', "try: backlog query 'level:error | stats count() by service' --from -2h"] },
+  {
+    name: 'query',
+    entry: 'apps/query/src/main.ts',
+    health: 'http://127.0.0.1:9108/healthz',
+    shows: ['query API http://127.0.0.1:8083/v1/query', "try: backlog query 'level:error | stats count() by service' --from -2h"],
+  },
   // Its address is printed with a one-time login code (live.ts), never with the token.
   { name: 'live-receiver', entry: 'apps/live-receiver/src/main.ts', health: 'http://127.0.0.1:9106/healthz', shows: [] },
 ] as const;
@@ -146,7 +156,9 @@ export function registerStart(program: Command): void {
         if (!ok) say(`${''.padEnd(18)}(its log is above; the other apps keep running)`);
       }
       say('');
-      say(`env ${opts.env}: Kafka 127.0.0.1:9092 · search http://127.0.0.1:9200 (index patterns logs-${opts.env}-recent-*, logs-${opts.env}-history-*) · S3 http://127.0.0.1:9000/backlog/${opts.env}/ · Redis 127.0.0.1:6379`);
+      say(
+        `env ${opts.env}: Kafka 127.0.0.1:9092 · search http://127.0.0.1:9200 (index patterns logs-${opts.env}-recent-*, logs-${opts.env}-history-*) · S3 http://127.0.0.1:9000/backlog/${opts.env}/ · Redis 127.0.0.1:6379`,
+      );
       say('Ctrl-C stops the apps (each flushes what it buffered).');
 
       let stopping = false;

@@ -51,16 +51,44 @@ export function severityOf(level: string | undefined): number | undefined {
   if (!level) return undefined;
   const l = level.trim().toLowerCase();
   const map: Record<string, number> = {
-    emerg: 0, emergency: 0, panic: 0, alert: 1, crit: 2, critical: 2, fatal: 2, f: 2, severe: 2,
-    err: 3, error: 3, e: 3, failure: 3, warn: 4, warning: 4, w: 4, notice: 5, n: 5,
-    info: 6, information: 6, informational: 6, i: 6, debug: 7, d: 7, trace: 7, v: 7, verbose: 7, fine: 7,
+    emerg: 0,
+    emergency: 0,
+    panic: 0,
+    alert: 1,
+    crit: 2,
+    critical: 2,
+    fatal: 2,
+    f: 2,
+    severe: 2,
+    err: 3,
+    error: 3,
+    e: 3,
+    failure: 3,
+    warn: 4,
+    warning: 4,
+    w: 4,
+    notice: 5,
+    n: 5,
+    info: 6,
+    information: 6,
+    informational: 6,
+    i: 6,
+    debug: 7,
+    d: 7,
+    trace: 7,
+    v: 7,
+    verbose: 7,
+    fine: 7,
   };
   return map[l];
 }
 
 /** A syslog APP-NAME (RFC 5424: 1-48 printable US-ASCII, no spaces) made from a component name. */
 export function appName(s: string | undefined, fallback: string): string {
-  const clean = (s ?? '').replace(/[^\x21-\x7e]/g, '').replace(/[[\]:]/g, '_').slice(0, 48);
+  const clean = (s ?? '')
+    .replace(/[^\x21-\x7e]/g, '')
+    .replace(/[[\]:]/g, '_')
+    .slice(0, 48);
   return clean || fallback;
 }
 
@@ -142,7 +170,10 @@ export class CorpusSource implements RecordSource {
     if (!st.isDirectory()) throw new Error(`--corpus ${dir}: not a directory`);
     const structured = filesIn(dir, (n) => n.endsWith('_structured.csv'));
     const sets = structured.length
-      ? structured.map((f) => ({ name: basename(f).replace(/(_2k)?\.log_structured\.csv$/, ''), lines: fromStructured(basename(f).replace(/(_2k)?\.log_structured\.csv$/, ''), readFileSync(f, 'utf8')) }))
+      ? structured.map((f) => ({
+          name: basename(f).replace(/(_2k)?\.log_structured\.csv$/, ''),
+          lines: fromStructured(basename(f).replace(/(_2k)?\.log_structured\.csv$/, ''), readFileSync(f, 'utf8')),
+        }))
       : filesIn(dir, (n) => n.endsWith('.log')).map((f) => ({ name: basename(f, '.log').replace(/_2k$/, ''), lines: fromPlain(basename(f, '.log').replace(/_2k$/, ''), readFileSync(f, 'utf8')) }));
     const usable = sets.filter((s) => s.lines.length > 0);
     if (!usable.length) throw new Error(`--corpus ${dir}: no *_structured.csv with a Content column and no *.log lines found`);

@@ -45,7 +45,23 @@ describe('demo generator', () => {
       expect(JSON_PROGRAMS.has(t.app), t.app).toBe(false);
       json.add(g.next('json', NOW).template);
     }
-    for (const t of ['sshd.accepted', 'sshd.failed', 'sshd.invalid_user', 'nginx.access', 'nginx.upstream_timeout', 'kernel.ufw_block', 'kernel.oom', 'cron.cmd', 'systemd.started', 'systemd.failed', 'postgres.slow', 'postgres.unique', 'kubelet.probe', 'kubelet.sync']) expect(text, t).toContain(t);
+    for (const t of [
+      'sshd.accepted',
+      'sshd.failed',
+      'sshd.invalid_user',
+      'nginx.access',
+      'nginx.upstream_timeout',
+      'kernel.ufw_block',
+      'kernel.oom',
+      'cron.cmd',
+      'systemd.started',
+      'systemd.failed',
+      'postgres.slow',
+      'postgres.unique',
+      'kubelet.probe',
+      'kubelet.sync',
+    ])
+      expect(text, t).toContain(t);
     for (const t of ['app.order_placed', 'app.payment_declined', 'app.cache_miss', 'app.db_timeout', 'k8s.container', 'nginx.access']) expect(json, t).toContain(t);
   });
 
@@ -64,13 +80,20 @@ describe('demo generator', () => {
   it('Rng.weighted follows the weights', () => {
     const r = new Rng(11);
     let a = 0;
-    for (let i = 0; i < 10_000; i++) if (r.weighted([['a', 9], ['b', 1]] as const) === 'a') a++;
+    for (let i = 0; i < 10_000; i++)
+      if (
+        r.weighted([
+          ['a', 9],
+          ['b', 1],
+        ] as const) === 'a'
+      )
+        a++;
     expect(a).toBeGreaterThan(8700);
     expect(a).toBeLessThan(9300);
   });
 });
 
-describe('demo wire formats, read back by the harvester\'s own parser', () => {
+describe("demo wire formats, read back by the harvester's own parser", () => {
   const g = new DemoGenerator(2);
 
   it('RFC 3164 over UDP: header time (UTC wall clock), host, program, pid and severity come back', () => {
@@ -131,7 +154,11 @@ describe('demo --corpus', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('parses RFC 4180 CSV: quotes, doubled quotes, commas and CRLF', () => {
-    expect(parseCsv('a,b,c\r\n1,"x, y","say ""hi"""\n2,,\n')).toEqual([['a', 'b', 'c'], ['1', 'x, y', 'say "hi"'], ['2', '', '']]);
+    expect(parseCsv('a,b,c\r\n1,"x, y","say ""hi"""\n2,,\n')).toEqual([
+      ['a', 'b', 'c'],
+      ['1', 'x, y', 'say "hi"'],
+      ['2', '', ''],
+    ]);
   });
 
   it('maps level words and letters to severities, components to APP-NAMEs', () => {
@@ -146,7 +173,10 @@ describe('demo --corpus', () => {
     // Our own two-line samples in the loghub layout (the real samples are never copied into the repo).
     mkdirSync(join(dir, 'Alpha'));
     mkdirSync(join(dir, 'Beta'));
-    writeFileSync(join(dir, 'Alpha', 'Alpha_2k.log_structured.csv'), 'LineId,Date,Time,Pid,Level,Component,Content,EventId,EventTemplate\n1,2001-01-01,00:00,42,WARN,disk.Checker,"disk 3 is 91% full, cleaning",E1,x\n2,2001-01-01,00:01,42,INFO,disk.Checker,cleaned 12 files,E2,y\n');
+    writeFileSync(
+      join(dir, 'Alpha', 'Alpha_2k.log_structured.csv'),
+      'LineId,Date,Time,Pid,Level,Component,Content,EventId,EventTemplate\n1,2001-01-01,00:00,42,WARN,disk.Checker,"disk 3 is 91% full, cleaning",E1,x\n2,2001-01-01,00:01,42,INFO,disk.Checker,cleaned 12 files,E2,y\n',
+    );
     writeFileSync(join(dir, 'Beta', 'Beta_2k.log_structured.csv'), 'LineId,Node,Component,Content,EventId,EventTemplate\n1,node-7,unix.hw,fan speed low,E1,x\n');
     const src = new CorpusSource(dir);
     expect(src.datasets).toEqual(['Alpha', 'Beta']);

@@ -78,7 +78,20 @@ export class Rng {
 // ── vocabulary ────────────────────────────────────────────────────────────────────────────────────
 const USERS = ['deploy', 'alice', 'bob', 'carol', 'ops', 'backup', 'git', 'ubuntu'];
 const BAD_USERS = ['admin', 'test', 'oracle', 'postgres', 'guest', 'support', 'pi', 'user1', 'ftpuser'];
-const PATHS = ['/', '/cart', '/checkout', '/api/v1/products', '/api/v1/products/{id}', '/api/v1/orders', '/api/v1/orders/{id}', '/login', '/static/app.{hex}.js', '/static/site.{hex}.css', '/healthz', '/search?q={word}'];
+const PATHS = [
+  '/',
+  '/cart',
+  '/checkout',
+  '/api/v1/products',
+  '/api/v1/products/{id}',
+  '/api/v1/orders',
+  '/api/v1/orders/{id}',
+  '/login',
+  '/static/app.{hex}.js',
+  '/static/site.{hex}.css',
+  '/healthz',
+  '/search?q={word}',
+];
 const WORDS = ['shoes', 'lamp', 'coffee', 'kettle', 'socks', 'desk', 'chair', 'tent', 'mug'];
 const AGENTS = [
   'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
@@ -105,11 +118,16 @@ export const FLEET: readonly { host: string; apps: readonly string[] }[] = [
   { host: 'app-01', apps: ['shop-api', 'sshd', 'systemd'] },
 ];
 
-const ip = (r: Rng) => r.weighted<() => string>([
-  [() => `10.0.${r.int(0, 3)}.${r.int(2, 254)}`, 5],
-  [() => `${r.int(11, 223)}.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`, 5],
-])();
-const fill = (r: Rng, s: string) => s.replace('{id}', String(r.int(1, 99_999))).replace('{hex}', r.hex(8)).replace('{word}', r.pick(WORDS));
+const ip = (r: Rng) =>
+  r.weighted<() => string>([
+    [() => `10.0.${r.int(0, 3)}.${r.int(2, 254)}`, 5],
+    [() => `${r.int(11, 223)}.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`, 5],
+  ])();
+const fill = (r: Rng, s: string) =>
+  s
+    .replace('{id}', String(r.int(1, 99_999)))
+    .replace('{hex}', r.hex(8))
+    .replace('{word}', r.pick(WORDS));
 
 interface Made {
   template: string;
@@ -125,17 +143,76 @@ interface Made {
 /** Each program's templates: `(rng, host, now) → record` with weights. */
 const PROGRAMS: Record<string, readonly (readonly [(r: Rng, host: string, now: Date) => Made, number])[]> = {
   sshd: [
-    [(r) => ({ template: 'sshd.accepted', severity: SEVERITY.info, facility: FACILITY.authpriv, pid: r.int(900, 65_000), message: `Accepted publickey for ${r.pick(USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)} ssh2: ED25519 SHA256:${r.alnum(43)}` }), 3],
-    [(r) => ({ template: 'sshd.invalid_user', severity: SEVERITY.info, facility: FACILITY.authpriv, pid: r.int(900, 65_000), message: `Invalid user ${r.pick(BAD_USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)}` }), 3],
-    [(r) => ({ template: 'sshd.failed', severity: SEVERITY.warning, facility: FACILITY.authpriv, pid: r.int(900, 65_000), message: `Failed password for invalid user ${r.pick(BAD_USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)} ssh2` }), 4],
-    [(r) => ({ template: 'sshd.closed', severity: SEVERITY.info, facility: FACILITY.authpriv, pid: r.int(900, 65_000), message: `Connection closed by authenticating user ${r.pick(BAD_USERS)} ${ip(r)} port ${r.int(20_000, 65_000)} [preauth]` }), 2],
-    [(r) => ({ template: 'sshd.session', severity: SEVERITY.info, facility: FACILITY.authpriv, pid: r.int(900, 65_000), message: `pam_unix(sshd:session): session opened for user ${r.pick(USERS)}(uid=${r.int(1000, 1010)}) by (uid=0)` }), 2],
+    [
+      (r) => ({
+        template: 'sshd.accepted',
+        severity: SEVERITY.info,
+        facility: FACILITY.authpriv,
+        pid: r.int(900, 65_000),
+        message: `Accepted publickey for ${r.pick(USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)} ssh2: ED25519 SHA256:${r.alnum(43)}`,
+      }),
+      3,
+    ],
+    [
+      (r) => ({
+        template: 'sshd.invalid_user',
+        severity: SEVERITY.info,
+        facility: FACILITY.authpriv,
+        pid: r.int(900, 65_000),
+        message: `Invalid user ${r.pick(BAD_USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)}`,
+      }),
+      3,
+    ],
+    [
+      (r) => ({
+        template: 'sshd.failed',
+        severity: SEVERITY.warning,
+        facility: FACILITY.authpriv,
+        pid: r.int(900, 65_000),
+        message: `Failed password for invalid user ${r.pick(BAD_USERS)} from ${ip(r)} port ${r.int(20_000, 65_000)} ssh2`,
+      }),
+      4,
+    ],
+    [
+      (r) => ({
+        template: 'sshd.closed',
+        severity: SEVERITY.info,
+        facility: FACILITY.authpriv,
+        pid: r.int(900, 65_000),
+        message: `Connection closed by authenticating user ${r.pick(BAD_USERS)} ${ip(r)} port ${r.int(20_000, 65_000)} [preauth]`,
+      }),
+      2,
+    ],
+    [
+      (r) => ({
+        template: 'sshd.session',
+        severity: SEVERITY.info,
+        facility: FACILITY.authpriv,
+        pid: r.int(900, 65_000),
+        message: `pam_unix(sshd:session): session opened for user ${r.pick(USERS)}(uid=${r.int(1000, 1010)}) by (uid=0)`,
+      }),
+      2,
+    ],
   ],
   nginx: [
     [
       (r, _h, now) => {
-        const status = r.weighted([[200, 80], [304, 6], [301, 3], [404, 6], [499, 1], [500, 1], [502, 2], [503, 1]] as const);
-        const method = r.weighted([['GET', 85], ['POST', 12], ['PUT', 2], ['DELETE', 1]] as const);
+        const status = r.weighted([
+          [200, 80],
+          [304, 6],
+          [301, 3],
+          [404, 6],
+          [499, 1],
+          [500, 1],
+          [502, 2],
+          [503, 1],
+        ] as const);
+        const method = r.weighted([
+          ['GET', 85],
+          ['POST', 12],
+          ['PUT', 2],
+          ['DELETE', 1],
+        ] as const);
         const path = fill(r, r.pick(PATHS));
         const bytes = status === 304 ? 0 : r.int(120, 48_000);
         const d = now;
@@ -164,32 +241,133 @@ const PROGRAMS: Record<string, readonly (readonly [(r: Rng, host: string, now: D
     ],
   ],
   kernel: [
-    [(r) => ({ template: 'kernel.ufw_block', severity: SEVERITY.warning, facility: FACILITY.kern, message: `[UFW BLOCK] IN=eth0 OUT= MAC=${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)} SRC=${ip(r)} DST=10.0.0.${r.int(2, 40)} LEN=${r.int(40, 60)} TOS=0x00 TTL=${r.int(40, 250)} PROTO=TCP SPT=${r.int(1024, 65_000)} DPT=${r.pick([22, 23, 3389, 5900, 8080, 6379])} WINDOW=${r.int(1024, 65_535)} SYN` }), 5],
-    [(r) => ({ template: 'kernel.oom', severity: SEVERITY.err, facility: FACILITY.kern, message: `Out of memory: Killed process ${r.int(1000, 60_000)} (${r.pick(['java', 'node', 'postgres', 'python3'])}) total-vm:${r.int(1_000_000, 9_000_000)}kB, anon-rss:${r.int(500_000, 4_000_000)}kB, file-rss:0kB, shmem-rss:0kB, UID:${r.int(100, 1000)} pgtables:${r.int(2000, 9000)}kB oom_score_adj:0` }), 1],
-    [(r) => ({ template: 'kernel.syn_flood', severity: SEVERITY.warning, facility: FACILITY.kern, message: `TCP: request_sock_TCP: Possible SYN flooding on port ${r.pick([80, 443, 8080])}. Sending cookies.  Check SNMP counters.` }), 1],
+    [
+      (r) => ({
+        template: 'kernel.ufw_block',
+        severity: SEVERITY.warning,
+        facility: FACILITY.kern,
+        message: `[UFW BLOCK] IN=eth0 OUT= MAC=${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)}:${r.hex(2)} SRC=${ip(r)} DST=10.0.0.${r.int(2, 40)} LEN=${r.int(40, 60)} TOS=0x00 TTL=${r.int(40, 250)} PROTO=TCP SPT=${r.int(1024, 65_000)} DPT=${r.pick([22, 23, 3389, 5900, 8080, 6379])} WINDOW=${r.int(1024, 65_535)} SYN`,
+      }),
+      5,
+    ],
+    [
+      (r) => ({
+        template: 'kernel.oom',
+        severity: SEVERITY.err,
+        facility: FACILITY.kern,
+        message: `Out of memory: Killed process ${r.int(1000, 60_000)} (${r.pick(['java', 'node', 'postgres', 'python3'])}) total-vm:${r.int(1_000_000, 9_000_000)}kB, anon-rss:${r.int(500_000, 4_000_000)}kB, file-rss:0kB, shmem-rss:0kB, UID:${r.int(100, 1000)} pgtables:${r.int(2000, 9000)}kB oom_score_adj:0`,
+      }),
+      1,
+    ],
+    [
+      (r) => ({
+        template: 'kernel.syn_flood',
+        severity: SEVERITY.warning,
+        facility: FACILITY.kern,
+        message: `TCP: request_sock_TCP: Possible SYN flooding on port ${r.pick([80, 443, 8080])}. Sending cookies.  Check SNMP counters.`,
+      }),
+      1,
+    ],
     [(r) => ({ template: 'kernel.ext4', severity: SEVERITY.info, facility: FACILITY.kern, message: `EXT4-fs (${r.pick(['sda1', 'nvme0n1p2', 'dm-0'])}): re-mounted. Quota mode: none.` }), 1],
   ],
-  cron: [[(r) => ({ template: 'cron.cmd', severity: SEVERITY.info, facility: FACILITY.cron, pid: r.int(1000, 60_000), message: `(${r.pick(['root', 'postgres', 'www-data'])}) CMD (${r.pick(CRON)})` }), 1]],
+  cron: [
+    [(r) => ({ template: 'cron.cmd', severity: SEVERITY.info, facility: FACILITY.cron, pid: r.int(1000, 60_000), message: `(${r.pick(['root', 'postgres', 'www-data'])}) CMD (${r.pick(CRON)})` }), 1],
+  ],
   systemd: [
     [(r) => ({ template: 'systemd.started', severity: SEVERITY.info, facility: FACILITY.daemon, pid: 1, message: `Started ${r.pick(UNITS)}.` }), 3],
-    [(r) => ({ template: 'systemd.failed', severity: SEVERITY.err, facility: FACILITY.daemon, pid: 1, message: `${r.pick(UNITS)}: Main process exited, code=exited, status=${r.int(1, 3)}/FAILURE` }), 1],
+    [
+      (r) => ({ template: 'systemd.failed', severity: SEVERITY.err, facility: FACILITY.daemon, pid: 1, message: `${r.pick(UNITS)}: Main process exited, code=exited, status=${r.int(1, 3)}/FAILURE` }),
+      1,
+    ],
   ],
   postgres: [
-    [(r) => ({ template: 'postgres.slow', severity: SEVERITY.notice, facility: FACILITY.local0, pid: r.int(1000, 60_000), message: `LOG:  duration: ${(r.int(500, 20_000) + r.next()).toFixed(3)} ms  statement: SELECT o.id, o.total FROM orders o WHERE o.customer_id = ${r.int(1, 99_999)} ORDER BY o.created_at DESC LIMIT 20` }), 4],
-    [(r) => ({ template: 'postgres.unique', severity: SEVERITY.err, facility: FACILITY.local0, pid: r.int(1000, 60_000), message: `ERROR:  duplicate key value violates unique constraint "orders_pkey"  DETAIL:  Key (id)=(${r.int(1, 999_999)}) already exists.` }), 1],
-    [(r) => ({ template: 'postgres.checkpoint', severity: SEVERITY.info, facility: FACILITY.local0, pid: r.int(1000, 60_000), message: `LOG:  checkpoint complete: wrote ${r.int(10, 9000)} buffers (${(r.next() * 10).toFixed(1)}%); 0 WAL file(s) added, 0 removed, ${r.int(0, 3)} recycled` }), 1],
+    [
+      (r) => ({
+        template: 'postgres.slow',
+        severity: SEVERITY.notice,
+        facility: FACILITY.local0,
+        pid: r.int(1000, 60_000),
+        message: `LOG:  duration: ${(r.int(500, 20_000) + r.next()).toFixed(3)} ms  statement: SELECT o.id, o.total FROM orders o WHERE o.customer_id = ${r.int(1, 99_999)} ORDER BY o.created_at DESC LIMIT 20`,
+      }),
+      4,
+    ],
+    [
+      (r) => ({
+        template: 'postgres.unique',
+        severity: SEVERITY.err,
+        facility: FACILITY.local0,
+        pid: r.int(1000, 60_000),
+        message: `ERROR:  duplicate key value violates unique constraint "orders_pkey"  DETAIL:  Key (id)=(${r.int(1, 999_999)}) already exists.`,
+      }),
+      1,
+    ],
+    [
+      (r) => ({
+        template: 'postgres.checkpoint',
+        severity: SEVERITY.info,
+        facility: FACILITY.local0,
+        pid: r.int(1000, 60_000),
+        message: `LOG:  checkpoint complete: wrote ${r.int(10, 9000)} buffers (${(r.next() * 10).toFixed(1)}%); 0 WAL file(s) added, 0 removed, ${r.int(0, 3)} recycled`,
+      }),
+      1,
+    ],
   ],
   'shop-api': [
     [
       (r) => {
         const ms = r.int(3, 400);
-        return { template: 'app.order_placed', severity: SEVERITY.info, facility: FACILITY.user, pid: r.int(1000, 9000), message: 'order placed', fields: { order_id: `ord_${r.alnum(10)}`, customer_id: r.int(1, 99_999), amount: Number((r.int(199, 49_999) / 100).toFixed(2)), currency: r.pick(['EUR', 'USD', 'GBP']), items: r.int(1, 7), duration_ms: ms, trace_id: r.hex(32) } };
+        return {
+          template: 'app.order_placed',
+          severity: SEVERITY.info,
+          facility: FACILITY.user,
+          pid: r.int(1000, 9000),
+          message: 'order placed',
+          fields: {
+            order_id: `ord_${r.alnum(10)}`,
+            customer_id: r.int(1, 99_999),
+            amount: Number((r.int(199, 49_999) / 100).toFixed(2)),
+            currency: r.pick(['EUR', 'USD', 'GBP']),
+            items: r.int(1, 7),
+            duration_ms: ms,
+            trace_id: r.hex(32),
+          },
+        };
       },
       6,
     ],
-    [(r) => ({ template: 'app.payment_declined', severity: SEVERITY.warning, facility: FACILITY.user, pid: r.int(1000, 9000), message: 'payment declined', fields: { order_id: `ord_${r.alnum(10)}`, reason: r.pick(['insufficient_funds', 'card_expired', 'do_not_honor', '3ds_failed']), psp: r.pick(['stripe', 'adyen']), trace_id: r.hex(32) } }), 2],
-    [(r) => ({ template: 'app.cache_miss', severity: SEVERITY.debug, facility: FACILITY.user, pid: r.int(1000, 9000), message: 'cache miss', fields: { key: `product:${r.int(1, 99_999)}`, ttl_s: 300 } }), 3],
-    [(r) => ({ template: 'app.db_timeout', severity: SEVERITY.err, facility: FACILITY.user, pid: r.int(1000, 9000), message: 'database query timed out', fields: { query: 'orders_by_customer', timeout_ms: 5000, attempt: r.int(1, 3), trace_id: r.hex(32) } }), 1],
+    [
+      (r) => ({
+        template: 'app.payment_declined',
+        severity: SEVERITY.warning,
+        facility: FACILITY.user,
+        pid: r.int(1000, 9000),
+        message: 'payment declined',
+        fields: { order_id: `ord_${r.alnum(10)}`, reason: r.pick(['insufficient_funds', 'card_expired', 'do_not_honor', '3ds_failed']), psp: r.pick(['stripe', 'adyen']), trace_id: r.hex(32) },
+      }),
+      2,
+    ],
+    [
+      (r) => ({
+        template: 'app.cache_miss',
+        severity: SEVERITY.debug,
+        facility: FACILITY.user,
+        pid: r.int(1000, 9000),
+        message: 'cache miss',
+        fields: { key: `product:${r.int(1, 99_999)}`, ttl_s: 300 },
+      }),
+      3,
+    ],
+    [
+      (r) => ({
+        template: 'app.db_timeout',
+        severity: SEVERITY.err,
+        facility: FACILITY.user,
+        pid: r.int(1000, 9000),
+        message: 'database query timed out',
+        fields: { query: 'orders_by_customer', timeout_ms: 5000, attempt: r.int(1, 3), trace_id: r.hex(32) },
+      }),
+      1,
+    ],
   ],
   kubelet: [
     [
@@ -197,14 +375,26 @@ const PROGRAMS: Record<string, readonly (readonly [(r: Rng, host: string, now: D
         const ns = r.pick(NAMESPACES);
         const app = r.pick(K8S_APPS);
         const t = now.toISOString();
-        return { template: 'kubelet.probe', severity: SEVERITY.warning, facility: FACILITY.daemon, pid: r.int(500, 2000), message: `W${t.slice(5, 7)}${t.slice(8, 10)} ${t.slice(11, 23)}000 ${r.int(500, 2000)} prober.go:104] "Probe failed" probeType="Readiness" pod="${ns}/${app}-${r.alnum(9)}-${r.alnum(5)}" containerName="${app}" probeResult="failure" output="Get \\"http://10.244.${r.int(0, 3)}.${r.int(2, 250)}:8080/healthz\\": context deadline exceeded"` };
+        return {
+          template: 'kubelet.probe',
+          severity: SEVERITY.warning,
+          facility: FACILITY.daemon,
+          pid: r.int(500, 2000),
+          message: `W${t.slice(5, 7)}${t.slice(8, 10)} ${t.slice(11, 23)}000 ${r.int(500, 2000)} prober.go:104] "Probe failed" probeType="Readiness" pod="${ns}/${app}-${r.alnum(9)}-${r.alnum(5)}" containerName="${app}" probeResult="failure" output="Get \\"http://10.244.${r.int(0, 3)}.${r.int(2, 250)}:8080/healthz\\": context deadline exceeded"`,
+        };
       },
       1,
     ],
     [
       (r, _h, now) => {
         const t = now.toISOString();
-        return { template: 'kubelet.sync', severity: SEVERITY.info, facility: FACILITY.daemon, pid: r.int(500, 2000), message: `I${t.slice(5, 7)}${t.slice(8, 10)} ${t.slice(11, 23)}000 ${r.int(500, 2000)} kubelet.go:2437] "SyncLoop (PLEG): event for pod" pod="${r.pick(NAMESPACES)}/${r.pick(K8S_APPS)}-${r.alnum(9)}-${r.alnum(5)}" event={"Type":"ContainerStarted"}` };
+        return {
+          template: 'kubelet.sync',
+          severity: SEVERITY.info,
+          facility: FACILITY.daemon,
+          pid: r.int(500, 2000),
+          message: `I${t.slice(5, 7)}${t.slice(8, 10)} ${t.slice(11, 23)}000 ${r.int(500, 2000)} kubelet.go:2437] "SyncLoop (PLEG): event for pod" pod="${r.pick(NAMESPACES)}/${r.pick(K8S_APPS)}-${r.alnum(9)}-${r.alnum(5)}" event={"Type":"ContainerStarted"}`,
+        };
       },
       2,
     ],
@@ -214,7 +404,12 @@ const PROGRAMS: Record<string, readonly (readonly [(r: Rng, host: string, now: D
       (r) => {
         const app = r.pick(K8S_APPS);
         const ns = app === 'coredns' ? 'kube-system' : app === 'prometheus' ? 'monitoring' : app === 'payments-gw' ? 'payments' : 'shop';
-        const level = r.weighted([['info', 20], ['debug', 6], ['warn', 3], ['error', 1]] as const);
+        const level = r.weighted([
+          ['info', 20],
+          ['debug', 6],
+          ['warn', 3],
+          ['error', 1],
+        ] as const);
         const msg = r.pick(['request handled', 'upstream slow', 'retrying request', 'connection pool exhausted', 'config reloaded', 'served cached response']);
         return {
           app,
@@ -222,7 +417,11 @@ const PROGRAMS: Record<string, readonly (readonly [(r: Rng, host: string, now: D
           severity: SEVERITY[level === 'warn' ? 'warning' : level === 'error' ? 'err' : level],
           facility: FACILITY.user,
           message: msg,
-          fields: { kubernetes: { namespace: ns, pod: { name: `${app}-${r.alnum(9)}-${r.alnum(5)}` }, container: { name: app } }, http: { response: { status_code: level === 'error' ? 503 : 200 } }, duration_ms: r.int(1, 2000) },
+          fields: {
+            kubernetes: { namespace: ns, pod: { name: `${app}-${r.alnum(9)}-${r.alnum(5)}` }, container: { name: app } },
+            http: { response: { status_code: level === 'error' ? 503 : 200 } },
+            duration_ms: r.int(1, 2000),
+          },
         };
       },
       1,
@@ -262,7 +461,17 @@ export class DemoGenerator implements RecordSource {
     const r = this.rng;
     const src = r.pick(kind === 'json' ? this.json : this.text);
     const made = r.weighted(PROGRAMS[src.app] ?? [])(r, src.host, now);
-    return { at: now, host: src.host, app: made.app ?? src.app, severity: made.severity, facility: made.facility, message: made.message, template: made.template, ...(made.pid !== undefined ? { pid: made.pid } : {}), ...(made.fields ? { fields: made.fields } : {}) };
+    return {
+      at: now,
+      host: src.host,
+      app: made.app ?? src.app,
+      severity: made.severity,
+      facility: made.facility,
+      message: made.message,
+      template: made.template,
+      ...(made.pid !== undefined ? { pid: made.pid } : {}),
+      ...(made.fields ? { fields: made.fields } : {}),
+    };
   }
 }
 

@@ -5,14 +5,24 @@
  * event only because its source spells levels oddly.
  */
 const RANK: Record<string, number> = {
-  emerg: 0, emergency: 0, panic: 0,
+  emerg: 0,
+  emergency: 0,
+  panic: 0,
   alert: 1,
-  crit: 2, critical: 2, fatal: 2,
-  err: 3, error: 3,
-  warn: 4, warning: 4,
+  crit: 2,
+  critical: 2,
+  fatal: 2,
+  err: 3,
+  error: 3,
+  warn: 4,
+  warning: 4,
   notice: 5,
-  info: 6, informational: 6, information: 6,
-  debug: 7, trace: 7, verbose: 7,
+  info: 6,
+  informational: 6,
+  information: 6,
+  debug: 7,
+  trace: 7,
+  verbose: 7,
 };
 
 export const LEVEL_NAMES = Object.keys(RANK);

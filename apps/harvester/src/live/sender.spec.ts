@@ -34,11 +34,16 @@ describe('createLiveSender', () => {
     const a: Record<string, unknown>[] = [];
     const b: Record<string, unknown>[] = [];
     const got = [a, b];
-    const socks = await Promise.all([0, 1].map((i) => new Promise<ReturnType<typeof createSocket>>((resolve) => {
-      const s = createSocket('udp4');
-      s.on('message', (m) => (i === 0 ? a : b).push(JSON.parse(m.toString())));
-      s.bind(0, '127.0.0.1', () => resolve(s));
-    })));
+    const socks = await Promise.all(
+      [0, 1].map(
+        (i) =>
+          new Promise<ReturnType<typeof createSocket>>((resolve) => {
+            const s = createSocket('udp4');
+            s.on('message', (m) => (i === 0 ? a : b).push(JSON.parse(m.toString())));
+            s.bind(0, '127.0.0.1', () => resolve(s));
+          }),
+      ),
+    );
     const targets = socks.map((s) => `127.0.0.1:${s.address().port}`);
     const sender = createLiveSender({ enabled: true, targets, filter: { minLevel: 'warning' } }, { host: 'h1', run: 'run1' });
     sender.send({ message: 'a', log: { level: 'error' } });
@@ -47,7 +52,10 @@ describe('createLiveSender', () => {
     const until = Date.now() + 2000;
     while ((a.length < 2 || b.length < 2) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     for (const g of got) {
-      expect(g.map((d) => [d.host, d.run, d.seq])).toEqual([['h1', 'run1', 0], ['h1', 'run1', 1]]);
+      expect(g.map((d) => [d.host, d.run, d.seq])).toEqual([
+        ['h1', 'run1', 0],
+        ['h1', 'run1', 1],
+      ]);
       expect(g[1]?.truncated).toBe(3000);
     }
     expect(sender.stats).toMatchObject({ sent: 2, filtered: 1, truncated: 1 });

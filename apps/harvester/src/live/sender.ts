@@ -168,13 +168,18 @@ export function createLiveSender(config: LiveConfig = {}, opts: LiveSenderOption
     async stop() {
       if (stopped) return;
       stopped = true;
-      await Promise.all(sockets.map((s) => new Promise<void>((r) => {
-        try {
-          s.socket.close(() => r());
-        } catch {
-          r();
-        }
-      })));
+      await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise<void>((r) => {
+              try {
+                s.socket.close(() => r());
+              } catch {
+                r();
+              }
+            }),
+        ),
+      );
     },
   };
 }

@@ -8,9 +8,18 @@ export const shippingConfigSchema = z
     /** Close a batch this long after its first event, ms. Default 30 000 (DESIGN.md). */
     flushIntervalMs: z.number().int().min(10).max(3_600_000).default(30_000),
     /** Cap on one record's gzip value, bytes; below the broker's max.message.bytes. Default 921 600 (900 KiB). */
-    maxRecordBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(900 * 1024),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(900 * 1024),
     /** Memory cap on one batch's raw NDJSON, bytes (keeps the harvester small; records stay well under 900 KiB). Default 2 MiB (ADR 0011). */
-    maxBatchRawBytes: z.number().int().min(1024).default(2 * 1024 * 1024),
+    maxBatchRawBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
     /** Events per batch at most. Default 200 000. */
     maxBatchEvents: z.number().int().min(1).default(200_000),
     /** Open batches (one per 5-minute window) at once. Default 4. */
@@ -26,7 +35,11 @@ export const shippingConfigSchema = z
         /** Spool directory. Default `.backlog/harvester/spool` under the working directory. */
         dir: z.string().default('.backlog/harvester/spool'),
         /** Size cap of WALs + segments, bytes. Default 1 GiB. */
-        maxBytes: z.number().int().min(64 * 1024).default(1024 * 1024 * 1024),
+        maxBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(1024 * 1024 * 1024),
         /** When full: `block` (inputs pause; nothing is lost) or `drop_oldest` (oldest unsent segment deleted, counted). Default block. */
         whenFull: z.enum(['block', 'drop_oldest']).default('block'),
         /** fsync each segment and the directory before it counts as spooled. Default true. */
@@ -46,7 +59,10 @@ export const shippingConfigSchema = z
         /** Ship through the nacl-gateway instead of straight to Kafka. Default false. */
         enabled: z.boolean().default(false),
         /** The gateway (or its load balancer), host:port. Default 127.0.0.1:5516. */
-        gateway: z.string().regex(/^[^:]+:\d{1,5}$/).default('127.0.0.1:5516'),
+        gateway: z
+          .string()
+          .regex(/^[^:]+:\d{1,5}$/)
+          .default('127.0.0.1:5516'),
         /** This harvester's key file (`backlog keys generate --role harvester`). */
         keyFile: z.string().optional(),
         /** This harvester's secret key, base64 (prefer keyFile). */

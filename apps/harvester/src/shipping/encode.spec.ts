@@ -9,14 +9,25 @@ describe('encodeLines', () => {
     const events = [ev('2026-11-22T10:00:03.000Z', 1), ev('2026-11-22T10:00:01.000Z', 2), ev('2026-11-22T10:00:02.000Z', 3)];
     const sorted = [...events].sort((a, b) => Date.parse(a['@timestamp']) - Date.parse(b['@timestamp']));
     const ref = encodeBatch(sorted, { host: 'web-01', batchId: 'b' });
-    const mine = encodeLines(events.map((e) => ({ ts: Date.parse(e['@timestamp']), line: JSON.stringify(e) })), { host: 'web-01', batchId: 'b' });
+    const mine = encodeLines(
+      events.map((e) => ({ ts: Date.parse(e['@timestamp']), line: JSON.stringify(e) })),
+      { host: 'web-01', batchId: 'b' },
+    );
     expect(mine.headers).toEqual(ref.headers);
     expect(mine.value.equals(ref.value)).toBe(true);
     expect(decodeBatch(mine.value).events.map((e) => e['@timestamp'])).toEqual(sorted.map((e) => e['@timestamp']));
   });
 
   it('refuses a straddling batch and splits one over the cap', () => {
-    expect(() => encodeLines([{ ts: Date.parse('2026-11-22T10:04:59.999Z'), line: '{}' }, { ts: Date.parse('2026-11-22T10:05:00Z'), line: '{}' }], { host: 'h' })).toThrow(/straddles/);
+    expect(() =>
+      encodeLines(
+        [
+          { ts: Date.parse('2026-11-22T10:04:59.999Z'), line: '{}' },
+          { ts: Date.parse('2026-11-22T10:05:00Z'), line: '{}' },
+        ],
+        { host: 'h' },
+      ),
+    ).toThrow(/straddles/);
     // Random-ish content that gzip cannot shrink much, so that the cap forces several pieces.
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed.toString(36));

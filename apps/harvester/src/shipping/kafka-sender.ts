@@ -11,7 +11,11 @@ export class KafkaSender implements BatchSender {
   private connecting: Promise<Producer> | undefined;
   connected = false;
 
-  constructor(private readonly kafka: KafkaClient, private readonly topic: string, private readonly ackTimeoutMs = 30_000) {}
+  constructor(
+    private readonly kafka: KafkaClient,
+    private readonly topic: string,
+    private readonly ackTimeoutMs = 30_000,
+  ) {}
 
   async send(rec: { key: string; value: Buffer; headers: Record<string, string> }): Promise<void> {
     const p = await this.ready();

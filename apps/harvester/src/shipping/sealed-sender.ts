@@ -1,7 +1,18 @@
 import { type Socket, connect } from 'node:net';
 import {
-  AckStatus, FrameReader, type KeyPair, SealedError, type SealedKeys, ackHeader, ackMatches, encodeFrame, openAck, randomNonce, rejectReason,
-  sealBatch, sealedKeys,
+  AckStatus,
+  FrameReader,
+  type KeyPair,
+  SealedError,
+  type SealedKeys,
+  ackHeader,
+  ackMatches,
+  encodeFrame,
+  openAck,
+  randomNonce,
+  rejectReason,
+  sealBatch,
+  sealedKeys,
 } from '@backlog/core-sealed';
 import type { ShippingMetrics } from './metrics';
 import type { BatchSender } from './port';
@@ -27,7 +38,10 @@ export interface SealedSenderOptions {
 
 export class GatewayError extends Error {
   readonly retriable = true;
-  constructor(readonly code: 'GATEWAY_DISCONNECTED' | 'GATEWAY_FAILED' | 'GATEWAY_ACK_TIMEOUT' | 'GATEWAY_BAD_ACK', message: string) {
+  constructor(
+    readonly code: 'GATEWAY_DISCONNECTED' | 'GATEWAY_FAILED' | 'GATEWAY_ACK_TIMEOUT' | 'GATEWAY_BAD_ACK',
+    message: string,
+  ) {
     super(message);
     this.name = 'GatewayError';
   }

@@ -15,7 +15,11 @@ export class SeqStore {
   private ceiling: number;
   private readonly file: string;
 
-  constructor(dir: string, private readonly block = 10_000, now = Date.now()) {
+  constructor(
+    dir: string,
+    private readonly block = 10_000,
+    now = Date.now(),
+  ) {
     this.file = join(dir, 'sealed-seq');
     let stored = 0;
     if (existsSync(this.file)) {

@@ -41,9 +41,15 @@ afterEach(() => {
 function make(dir: string, over: Partial<ShipperOptions> = {}, sender = new MemorySender(), commits: unknown[] = []) {
   const registry = new MetricsRegistry();
   const metrics = shippingMetrics(registry);
-  const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', retryMinMs: 5, retryMaxMs: 20, ...over }, {
-    spool: new Spool({ dir, fsync: false }), sender, metrics, onCommit: (p) => commits.push(...p),
-  });
+  const shipper = new Shipper(
+    { ...defaultShipperOptions, host: 'web-01', retryMinMs: 5, retryMaxMs: 20, ...over },
+    {
+      spool: new Spool({ dir, fsync: false }),
+      sender,
+      metrics,
+      onCommit: (p) => commits.push(...p),
+    },
+  );
   return { shipper, sender, registry, metrics, commits };
 }
 
@@ -59,10 +65,19 @@ describe('Shipper', () => {
   it('takes its defaults from the shipping config schema only', () => {
     const fromSchema = shippingConfigSchema.parse({});
     expect(defaultShipperOptions).toEqual({
-      flushIntervalMs: fromSchema.flushIntervalMs, maxRecordBytes: fromSchema.maxRecordBytes, maxBatchRawBytes: fromSchema.maxBatchRawBytes,
-      maxBatchEvents: fromSchema.maxBatchEvents, maxOpenBatches: fromSchema.maxOpenBatches, gzipLevel: fromSchema.gzipLevel, maxInFlight: fromSchema.maxInFlight,
-      spoolMaxBytes: fromSchema.spool.maxBytes, whenFull: fromSchema.spool.whenFull, retryMinMs: SHIP_RETRY_MIN_MS, retryMaxMs: SHIP_RETRY_MAX_MS,
-      quarantineAfterAttempts: fromSchema.spool.quarantineAfterAttempts, quarantineAfterMs: fromSchema.spool.quarantineAfterMs,
+      flushIntervalMs: fromSchema.flushIntervalMs,
+      maxRecordBytes: fromSchema.maxRecordBytes,
+      maxBatchRawBytes: fromSchema.maxBatchRawBytes,
+      maxBatchEvents: fromSchema.maxBatchEvents,
+      maxOpenBatches: fromSchema.maxOpenBatches,
+      gzipLevel: fromSchema.gzipLevel,
+      maxInFlight: fromSchema.maxInFlight,
+      spoolMaxBytes: fromSchema.spool.maxBytes,
+      whenFull: fromSchema.spool.whenFull,
+      retryMinMs: SHIP_RETRY_MIN_MS,
+      retryMaxMs: SHIP_RETRY_MAX_MS,
+      quarantineAfterAttempts: fromSchema.spool.quarantineAfterAttempts,
+      quarantineAfterMs: fromSchema.spool.quarantineAfterMs,
     });
     const set = shipperOptions('web-01', shippingConfigSchema.parse({ flushIntervalMs: 500, gzipLevel: 9, spool: { maxBytes: 65_536, whenFull: 'drop_oldest' } }));
     expect(set).toMatchObject({ host: 'web-01', flushIntervalMs: 500, gzipLevel: 9, spoolMaxBytes: 65_536, whenFull: 'drop_oldest', maxInFlight: fromSchema.maxInFlight });
@@ -75,7 +90,10 @@ describe('Shipper', () => {
     expect(commits).toEqual([]);
     shipper.flush();
     expect(await shipper.drained(2000)).toBe(true);
-    expect(sender.records.map((r) => [r.headers.window, r.headers.count])).toEqual([['3k9nc', '2'], ['3k9nd', '1']]);
+    expect(sender.records.map((r) => [r.headers.window, r.headers.count])).toEqual([
+      ['3k9nc', '2'],
+      ['3k9nd', '1'],
+    ]);
     expect(sender.records[0]!.key).toBe('web-01');
     expect(decodeBatch(sender.records[0]!.value).events.map((e) => (e as unknown as { message: string }).message)).toEqual(['m1', 'm2']);
     expect(commits).toEqual([{ source: 'file:a', cursor: 100 }]);
@@ -101,9 +119,15 @@ describe('Shipper', () => {
     a.sender.hold = new Promise(() => undefined); // Kafka never answers: segments stay spooled
     a.shipper.start();
     const base = '2026-11-22T10:00:00.000Z';
-    a.shipper.write(Array.from({ length: 500 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 500 }]);
+    a.shipper.write(
+      Array.from({ length: 500 }, (_, i) => ev(at(base, i), i)),
+      [{ source: 'file:a', cursor: 500 }],
+    );
     await a.shipper.flushed();
-    a.shipper.write(Array.from({ length: 300 }, (_, i) => ev(at(base, 1000 + i), 500 + i)), [{ source: 'file:a', cursor: 800 }]);
+    a.shipper.write(
+      Array.from({ length: 300 }, (_, i) => ev(at(base, 1000 + i), 500 + i)),
+      [{ source: 'file:a', cursor: 800 }],
+    );
     // "kill -9": no stop(). One closed segment and one WAL remain.
   }
 
@@ -116,11 +140,14 @@ describe('Shipper', () => {
     expect(await b.shipper.drained(3000)).toBe(true);
     const ids = b.sender.events().map((e) => (e as unknown as { event: { id: string } }).event.id);
     expect(new Set(ids).size).toBe(800);
-    expect(b.commits).toEqual([{ source: 'file:a', cursor: 500 }, { source: 'file:a', cursor: 800 }]);
+    expect(b.commits).toEqual([
+      { source: 'file:a', cursor: 500 },
+      { source: 'file:a', cursor: 800 },
+    ]);
     await b.shipper.stop(1000);
   });
 
-  it('quarantines a corrupt segment found at start (with a note saying why) and then commits none of the previous run\'s positions', async () => {
+  it("quarantines a corrupt segment found at start (with a note saying why) and then commits none of the previous run's positions", async () => {
     const dir = tmp();
     await killedRun(dir);
     writeFileSync(join(dir, 'seg', '0000000000009999.seg'), Buffer.from('BLSG\x01garbage'));
@@ -149,7 +176,10 @@ describe('Shipper', () => {
       const a = make(dir, split ? { maxRecordBytes: 800 } : {});
       a.sender.hold = new Promise(() => undefined); // Kafka never answers: the segments stay spooled
       a.shipper.start();
-      a.shipper.write(Array.from({ length: 200 }, (_, i) => ev(at(base, i), i)), [{ source: 'file:a', cursor: 200 }]);
+      a.shipper.write(
+        Array.from({ length: 200 }, (_, i) => ev(at(base, i), i)),
+        [{ source: 'file:a', cursor: 200 }],
+      );
       const walDir = join(dir, 'wal');
       const [wal] = readdirSync(walDir);
       const walBytes = readFileSync(join(walDir, wal!));

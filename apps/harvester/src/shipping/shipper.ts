@@ -51,9 +51,20 @@ export const SHIP_RETRY_MAX_MS = 5_000;
 /** The Shipper's options from the `shipping` config section: its defaults are the schema's, nowhere else. */
 export function shipperOptions(host: string, s: ShippingConfig): ShipperOptions {
   return {
-    host, flushIntervalMs: s.flushIntervalMs, maxRecordBytes: s.maxRecordBytes, maxBatchRawBytes: s.maxBatchRawBytes, maxBatchEvents: s.maxBatchEvents,
-    maxOpenBatches: s.maxOpenBatches, gzipLevel: s.gzipLevel, maxInFlight: s.maxInFlight, spoolMaxBytes: s.spool.maxBytes, whenFull: s.spool.whenFull,
-    retryMinMs: SHIP_RETRY_MIN_MS, retryMaxMs: SHIP_RETRY_MAX_MS, quarantineAfterAttempts: s.spool.quarantineAfterAttempts, quarantineAfterMs: s.spool.quarantineAfterMs,
+    host,
+    flushIntervalMs: s.flushIntervalMs,
+    maxRecordBytes: s.maxRecordBytes,
+    maxBatchRawBytes: s.maxBatchRawBytes,
+    maxBatchEvents: s.maxBatchEvents,
+    maxOpenBatches: s.maxOpenBatches,
+    gzipLevel: s.gzipLevel,
+    maxInFlight: s.maxInFlight,
+    spoolMaxBytes: s.spool.maxBytes,
+    whenFull: s.spool.whenFull,
+    retryMinMs: SHIP_RETRY_MIN_MS,
+    retryMaxMs: SHIP_RETRY_MAX_MS,
+    quarantineAfterAttempts: s.spool.quarantineAfterAttempts,
+    quarantineAfterMs: s.spool.quarantineAfterMs,
   };
 }
 
@@ -311,7 +322,10 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     }
     const touched = write.touched;
     // A batch this write went into before the disk refused the rest may be acknowledged by now.
-    this.tracker.add(write.positions, touched.filter((b) => this.live.has(b.id)).map((b) => b.id));
+    this.tracker.add(
+      write.positions,
+      touched.filter((b) => this.live.has(b.id)).map((b) => b.id),
+    );
     if (!touched.length && write.positions.length) this.tracker.done('');
     this.deps.metrics.received.inc(write.events);
     const rawCap = Math.min(this.opts.maxBatchRawBytes, Math.max(64 * 1024, this.opts.maxRecordBytes * this.ratio * 0.85));
@@ -521,7 +535,9 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
     const raw = b.wal.takeLines();
     const sorted = sortRaw(raw, b.ts.subarray(0, b.count), this.sortScratch);
     let n = 0;
-    const pieces = await encodeRawWithinCapAsync(sorted, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () => (n++ === 0 ? group : `${group}.${n - 1}`));
+    const pieces = await encodeRawWithinCapAsync(sorted, { host: this.opts.host, level: this.opts.gzipLevel, maxRecordBytes: this.opts.maxRecordBytes }, () =>
+      n++ === 0 ? group : `${group}.${n - 1}`,
+    );
     const refs = await this.deps.spool.writeSegmentsAsync(pieces.map((p) => this.segmentItem(p, positions, group, b.openedAt)));
     this.spooled(group, pieces, refs);
   }
@@ -630,7 +646,11 @@ export class Shipper implements SourceSink<BatchEvent | EventLine> {
       this.deps.metrics.dropped.inc({ reason: 'corrupt_segment' }, ref.count);
       const held = this.tracker.fail(ref.group);
       this.deps.metrics.heldSources.set(this.tracker.heldSources.length);
-      this.log.error('spool segment failed its checksum; quarantined. Positions of its sources are held: the next start re-reads their lines', { file: ref.file, err: (err as Error).message, sources: held });
+      this.log.error('spool segment failed its checksum; quarantined. Positions of its sources are held: the next start re-reads their lines', {
+        file: ref.file,
+        err: (err as Error).message,
+        sources: held,
+      });
       this.finish(ref);
       return;
     }

@@ -49,13 +49,21 @@ export async function startShipping(
   let sender: BatchSender;
   let target: string;
   if (s.sealed.enabled) {
-    const secretKey = s.sealed.keyFile ? parseKeyFile(readPrivateKeyFile(s.sealed.keyFile, { app: 'harvester', setting: 'shipping.sealed.keyFile' }).toString('utf8')).secretKey : decodeKey(s.sealed.secretKey!, 'shipping.sealed.secretKey');
+    const secretKey = s.sealed.keyFile
+      ? parseKeyFile(readPrivateKeyFile(s.sealed.keyFile, { app: 'harvester', setting: 'shipping.sealed.keyFile' }).toString('utf8')).secretKey
+      : decodeKey(s.sealed.secretKey!, 'shipping.sealed.secretKey');
     const [host, port] = s.sealed.gateway.split(':') as [string, string];
     // The sequence store lives beside the spool: both must survive restarts together (and stay private).
     ensureDataDir(dir);
     sender = new SealedSender({
-      host, port: Number(port), keys: { secretKey, publicKey: publicKeyOf(secretKey) }, gatewayPublicKey: decodeKey(s.sealed.gatewayPublicKey!, 'shipping.sealed.gatewayPublicKey'),
-      seq: new SeqStore(dir), ackTimeoutMs: s.sealed.ackTimeoutMs, env: cfg.env, metrics,
+      host,
+      port: Number(port),
+      keys: { secretKey, publicKey: publicKeyOf(secretKey) },
+      gatewayPublicKey: decodeKey(s.sealed.gatewayPublicKey!, 'shipping.sealed.gatewayPublicKey'),
+      seq: new SeqStore(dir),
+      ackTimeoutMs: s.sealed.ackTimeoutMs,
+      env: cfg.env,
+      metrics,
     });
     target = `nacl-gateway ${s.sealed.gateway}`;
   } else {
@@ -71,7 +79,7 @@ export async function startShipping(
   deps.logger.info('shipping started', { target, spool: dir, ...rec });
   if (rec.segments || rec.walEvents) {
     const ok = await shipper.drained(s.startupDrainMs);
-    if (!ok) deps.logger.warn('previous run\'s batches not all acknowledged yet; inputs start anyway (re-read file lines may be duplicated with new ids)', { ...shipper.backlog });
+    if (!ok) deps.logger.warn("previous run's batches not all acknowledged yet; inputs start anyway (re-read file lines may be duplicated with new ids)", { ...shipper.backlog });
   }
   return {
     sink: shipper,

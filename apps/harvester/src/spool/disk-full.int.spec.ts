@@ -59,7 +59,10 @@ describe('spool on a full disk', () => {
     const decoded = decodeWal(readFileSync(w.file));
     expect(decoded.tail).toBe('clean');
     expect(decoded.lines).toEqual([`${line(1)}\n`, `${line(3)}\n`]);
-    expect(decoded.positions).toEqual([{ source: 'file:a', cursor: 10 }, { source: 'file:a', cursor: 30 }]);
+    expect(decoded.positions).toEqual([
+      { source: 'file:a', cursor: 10 },
+      { source: 'file:a', cursor: 30 },
+    ]);
     expect(w.takeLines().toString()).toBe(`${line(1)}\n${line(3)}\n`);
   });
 
@@ -103,7 +106,10 @@ describe('spool on a full disk', () => {
     const metrics = shippingMetrics(registry);
     const commits: unknown[] = [];
     const sender = new KafkaSender(kafka, topic);
-    const shipper = new Shipper({ ...defaultShipperOptions, host: 'web-01', flushIntervalMs: 200 }, { spool: new Spool({ dir: join(d.dir, 'spool'), fsync: false }), sender, metrics, onCommit: (p) => commits.push(...p) });
+    const shipper = new Shipper(
+      { ...defaultShipperOptions, host: 'web-01', flushIntervalMs: 200 },
+      { spool: new Spool({ dir: join(d.dir, 'spool'), fsync: false }), sender, metrics, onCommit: (p) => commits.push(...p) },
+    );
     shipper.start();
     const value = async (m: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, labels: Record<string, string> = {}) =>
       (await m.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);

@@ -3,8 +3,21 @@ import { open as openAsync, rename as renameAsync, rm as rmAsync } from 'node:fs
 import { join } from 'node:path';
 import { ensureDataDir, ensurePrivateDir } from '@backlog/platform-config';
 import {
-  ByteScratch, QUARANTINE_NOTE_SUFFIX, type QuarantineNote, type SegmentMeta, type SpoolPosition, type WalMeta, compactWalChunks, decodeSegment, decodeWal, encodeSegment, encodeWalChunkInto, encodeWalHeader, segmentFileName,
-  segmentSeqOf, walFileName,
+  ByteScratch,
+  QUARANTINE_NOTE_SUFFIX,
+  type QuarantineNote,
+  type SegmentMeta,
+  type SpoolPosition,
+  type WalMeta,
+  compactWalChunks,
+  decodeSegment,
+  decodeWal,
+  encodeSegment,
+  encodeWalChunkInto,
+  encodeWalHeader,
+  segmentFileName,
+  segmentSeqOf,
+  walFileName,
 } from '@backlog/core-codec';
 
 /**
@@ -184,7 +197,9 @@ export class Spool {
     for (const d of [this.walDir, this.segDir, this.tmpDir, this.quarantineDir]) ensurePrivateDir(d);
     for (const f of readdirSync(this.tmpDir)) rmSync(join(this.tmpDir, f), { force: true });
     const rec: Recovery = { segments: [], wals: [], quarantined: [], staleWals: [] };
-    const names = readdirSync(this.segDir).filter((n) => segmentSeqOf(n) !== undefined).sort();
+    const names = readdirSync(this.segDir)
+      .filter((n) => segmentSeqOf(n) !== undefined)
+      .sort();
     for (const name of names) {
       const file = join(this.segDir, name);
       try {
@@ -201,7 +216,9 @@ export class Spool {
     // Events per batch already in segments: a batch's segments share its id as their group.
     const inSegments = new Map<string, number>();
     for (const r of rec.segments) inSegments.set(r.group, (inSegments.get(r.group) ?? 0) + r.count);
-    for (const name of readdirSync(this.walDir).filter((n) => n.endsWith('.wal')).sort()) {
+    for (const name of readdirSync(this.walDir)
+      .filter((n) => n.endsWith('.wal'))
+      .sort()) {
       const file = join(this.walDir, name);
       try {
         const w = decodeWal(readFileSync(file));

@@ -11,8 +11,26 @@
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
-  const RANK = { emerg: 0, emergency: 0, panic: 0, alert: 1, crit: 2, critical: 2, fatal: 2, err: 3, error: 3,
-    warn: 4, warning: 4, notice: 5, info: 6, informational: 6, information: 6, debug: 7, trace: 7, verbose: 7 };
+  const RANK = {
+    emerg: 0,
+    emergency: 0,
+    panic: 0,
+    alert: 1,
+    crit: 2,
+    critical: 2,
+    fatal: 2,
+    err: 3,
+    error: 3,
+    warn: 4,
+    warning: 4,
+    notice: 5,
+    info: 6,
+    informational: 6,
+    information: 6,
+    debug: 7,
+    trace: 7,
+    verbose: 7,
+  };
   const rank = (l) => (typeof l === 'string' && RANK[l.toLowerCase()] !== undefined ? RANK[l.toLowerCase()] : 6);
 
   // No token ever travels in a URL (docs/adr/0014-defaults-tokens-sessions-and-bounds.md): an old link's ?token= or
@@ -39,13 +57,17 @@
   // the moment its WebSocket message was parsed.
   const stats = { received: 0, shown: 0, dropped: 0, missing: 0, held: 0, rows: 0, ring: RING, frames: 0, frameLag: 0, state: 'connecting', receiver: null, latencies: null, arrivals: null };
   // For tests and for anyone debugging from the console: the events in the ring, oldest first.
-  stats.items = () => { const out = []; for (let i = 0; i < count; i++) out.push(at(i)); return out; };
+  stats.items = () => {
+    const out = [];
+    for (let i = 0; i < count; i++) out.push(at(i));
+    return out;
+  };
   window.__live = stats;
 
   // ---- the ring -------------------------------------------------------------------------------
   const ring = new Array(RING);
-  let start = 0;   // index in `ring` of the oldest item
-  let count = 0;   // items in the ring
+  let start = 0; // index in `ring` of the oldest item
+  let count = 0; // items in the ring
   let version = 0; // bumps on every change: a render with nothing new draws nothing
   /**
    * The item at position i (0 = oldest). Events arrive as their datagram's JSON text and are parsed
@@ -56,7 +78,11 @@
     const k = (start + i) % RING;
     let d = ring[k];
     if (typeof d === 'string') {
-      try { d = JSON.parse(d); } catch { d = { note: '(unreadable event)' }; }
+      try {
+        d = JSON.parse(d);
+      } catch {
+        d = { note: '(unreadable event)' };
+      }
       ring[k] = d;
     }
     return d;
@@ -66,7 +92,11 @@
   function push(item) {
     newSinceRender++;
     if (count < RING) ring[(start + count++) % RING] = item;
-    else { ring[start] = item; start = (start + 1) % RING; evictedSinceRender++; }
+    else {
+      ring[start] = item;
+      start = (start + 1) % RING;
+      evictedSinceRender++;
+    }
     version++;
   }
 
@@ -87,7 +117,10 @@
 
   const filter = () => {
     const f = {};
-    for (const k of ['env', 'host', 'service', 'level', 'text']) { const v = $('f-' + k).value.trim(); if (v) f[k] = v; }
+    for (const k of ['env', 'host', 'service', 'level', 'text']) {
+      const v = $('f-' + k).value.trim();
+      if (v) f[k] = v;
+    }
     return f;
   };
 
@@ -129,7 +162,11 @@
         return;
       }
       let message = 'sign-in refused (' + res.status + ')';
-      try { message = (await res.json()).message || message; } catch { /* not JSON */ }
+      try {
+        message = (await res.json()).message || message;
+      } catch {
+        /* not JSON */
+      }
       $('signin-error').textContent = message;
     } catch {
       $('signin-error').textContent = 'the receiver does not answer; try again';
@@ -172,7 +209,10 @@
       // Either way, ask the receiver whether the session is still good before retrying.
       if (!opened || ev.code === 4001) {
         const ok = await hasSession();
-        if (ok === false) { askToSignIn(ev.code === 4001 ? 'the session expired' : ''); return; }
+        if (ok === false) {
+          askToSignIn(ev.code === 4001 ? 'the session expired' : '');
+          return;
+        }
       }
       setState('disconnected', 'retry in ' + Math.round(retryMs / 1000) + 's' + (ev.reason ? ' (' + ev.reason + ')' : ''));
       retryTimer = setTimeout(connect, retryMs);
@@ -184,25 +224,44 @@
   // ring at once, and the view is redrawn at the next animation frame, whatever the message rate.
   const LINES = '{"type":"lines"}\n';
   const SENT = /"sent":(\d+)/;
-  const sentOf = (line) => { const m = SENT.exec(line); return m ? Number(m[1]) : NaN; };
+  const sentOf = (line) => {
+    const m = SENT.exec(line);
+    return m ? Number(m[1]) : NaN;
+  };
 
   function onMessage(data) {
-    if (data.startsWith(LINES)) { onLines(data); return; }
+    if (data.startsWith(LINES)) {
+      onLines(data);
+      return;
+    }
     let msg;
-    try { msg = JSON.parse(data); } catch { return; }
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
     if (msg.type === 'events' || msg.type === 'dropped') ack();
     if (msg.type === 'events') {
       const evs = msg.events;
       stats.received += evs.length;
       rateCount += evs.length;
-      if (paused) { for (let i = 0; i < evs.length; i++) hold(evs[i]); return; }
+      if (paused) {
+        for (let i = 0; i < evs.length; i++) hold(evs[i]);
+        return;
+      }
       for (let i = 0; i < evs.length; i++) push(evs[i]);
       stats.shown += evs.length;
       if (stats.latencies) for (let i = 0; i < evs.length; i++) sentPending.push(evs[i].sent);
-      if (stats.arrivals) { const now = Date.now(); for (let i = 0; i < evs.length; i++) stats.arrivals.push(now - evs[i].sent); }
+      if (stats.arrivals) {
+        const now = Date.now();
+        for (let i = 0; i < evs.length; i++) stats.arrivals.push(now - evs[i].sent);
+      }
     } else if (msg.type === 'dropped') {
       stats.dropped += msg.count;
-      if (paused) { held.push({ marker: msg.count }); return; }
+      if (paused) {
+        held.push({ marker: msg.count });
+        return;
+      }
       push({ marker: msg.count });
     } else if (msg.type === 'stats') {
       stats.missing = msg.missing;
@@ -222,11 +281,17 @@
     const n = lines.length - 1;
     stats.received += n;
     rateCount += n;
-    if (paused) { for (let i = 1; i <= n; i++) hold(lines[i]); return; }
+    if (paused) {
+      for (let i = 1; i <= n; i++) hold(lines[i]);
+      return;
+    }
     for (let i = 1; i <= n; i++) push(lines[i]);
     stats.shown += n;
     if (stats.latencies) for (let i = 1; i <= n; i++) sentPending.push(sentOf(lines[i]));
-    if (stats.arrivals) { const now = Date.now(); for (let i = 1; i <= n; i++) stats.arrivals.push(now - sentOf(lines[i])); }
+    if (stats.arrivals) {
+      const now = Date.now();
+      for (let i = 1; i <= n; i++) stats.arrivals.push(now - sentOf(lines[i]));
+    }
     scheduleRender();
   }
 
@@ -260,7 +325,11 @@
   let renderScheduled = false;
   let emptyGone = false;
 
-  new ResizeObserver(() => { viewHeight = log.clientHeight; drawn.version = -1; scheduleRender(); }).observe(log);
+  new ResizeObserver(() => {
+    viewHeight = log.clientHeight;
+    drawn.version = -1;
+    scheduleRender();
+  }).observe(log);
 
   /**
    * Least time between two renders, ms: ~30 redraws a second for a stream one can read, ~20 when
@@ -322,7 +391,11 @@
       span.className = cls;
       div.appendChild(span);
       r[cls] = span;
-      if (cls !== 'm') { const pad = document.createTextNode(' '); div.appendChild(pad); r['p' + cls] = pad; }
+      if (cls !== 'm') {
+        const pad = document.createTextNode(' ');
+        div.appendChild(pad);
+        r['p' + cls] = pad;
+      }
     }
     r.cut = document.createElement('span');
     r.cut.className = 'cut';
@@ -377,7 +450,11 @@
     evictedSinceRender = 0;
     const total = count * ROW_H;
     const fit = Math.ceil(viewHeight / ROW_H) + 1;
-    while (pool.length < fit) { const r = makeRow(); pool.push(r); rowsEl.appendChild(r.div); }
+    while (pool.length < fit) {
+      const r = makeRow();
+      pool.push(r);
+      rowsEl.appendChild(r.div);
+    }
     if (drawn.version !== version) space.style.height = total + 'px';
     if (follow) {
       scrollTop = Math.max(0, total - viewHeight);
@@ -393,13 +470,21 @@
       rowsEl.style.transform = 'translateY(' + first * ROW_H + 'px)';
       for (let i = 0; i < pool.length; i++) {
         const r = pool[i];
-        if (i < n) { fill(r, at(first + i)); r.div.hidden = false; }
-        else if (!r.div.hidden) { r.div.hidden = true; r.item = undefined; }
+        if (i < n) {
+          fill(r, at(first + i));
+          r.div.hidden = false;
+        } else if (!r.div.hidden) {
+          r.div.hidden = true;
+          r.item = undefined;
+        }
       }
       drawn = { first, n, version, selected };
     }
     stats.rows = count;
-    if (count && !emptyGone) { $('empty').hidden = true; emptyGone = true; }
+    if (count && !emptyGone) {
+      $('empty').hidden = true;
+      emptyGone = true;
+    }
     if (sentPending.length) {
       const now = Date.now();
       if (stats.latencies) for (let i = 0; i < sentPending.length; i++) stats.latencies.push(now - sentPending[i]);
@@ -409,13 +494,17 @@
     else if (!countersTimer) countersTimer = setTimeout(showCounters, 250); // the last figures show too
   }
 
-  log.addEventListener('scroll', () => {
-    const top = log.scrollTop;
-    if (top === scrollTop) return; // our own scroll
-    scrollTop = top;
-    follow = top + viewHeight >= count * ROW_H - ROW_H / 2;
-    scheduleRender();
-  }, { passive: true });
+  log.addEventListener(
+    'scroll',
+    () => {
+      const top = log.scrollTop;
+      if (top === scrollTop) return; // our own scroll
+      scrollTop = top;
+      follow = top + viewHeight >= count * ROW_H - ROW_H / 2;
+      scheduleRender();
+    },
+    { passive: true },
+  );
 
   // Click a row: its whole datagram below the log (the rows show one line each).
   rowsEl.addEventListener('click', (ev) => {
@@ -428,7 +517,11 @@
     r.item = undefined; // redraw with the selection colour
     scheduleRender();
   });
-  $('detail-close').addEventListener('click', () => { selected = null; $('detail').hidden = true; scheduleRender(); });
+  $('detail-close').addEventListener('click', () => {
+    selected = null;
+    $('detail').hidden = true;
+    scheduleRender();
+  });
 
   let countersAt = 0;
   let countersTimer = 0;
@@ -441,7 +534,11 @@
     $('missing').textContent = stats.missing;
     $('held').textContent = held.length;
   }
-  setInterval(() => { $('rate').textContent = rateCount; rateCount = 0; showCounters(); }, 1000);
+  setInterval(() => {
+    $('rate').textContent = rateCount;
+    rateCount = 0;
+    showCounters();
+  }, 1000);
 
   $('filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -454,7 +551,10 @@
     $('pause').textContent = paused ? 'resume' : 'pause';
     $('paused-box').hidden = !paused;
     if (!paused) {
-      for (const it of held) { push(it); if (it.marker === undefined) stats.shown++; }
+      for (const it of held) {
+        push(it);
+        if (it.marker === undefined) stats.shown++;
+      }
       held = [];
       stats.held = 0;
       scheduleRender();

@@ -1,14 +1,5 @@
 import kafkajs from 'kafkajs';
-import type {
-  Admin as KAdmin,
-  KafkaConfig as KafkaJSConfig,
-  Consumer as KConsumer,
-  EachBatchPayload,
-  IHeaders,
-  Kafka as KKafka,
-  Producer as KProducer,
-  RetryOptions,
-} from 'kafkajs';
+import type { Admin as KAdmin, KafkaConfig as KafkaJSConfig, Consumer as KConsumer, EachBatchPayload, IHeaders, Kafka as KKafka, Producer as KProducer, RetryOptions } from 'kafkajs';
 import { KafkaAdapterError, mapKafkaError } from './errors';
 import { KAFKAJS_LEVEL, kafkajsLogCreator, silentLogger, type KafkaLogLevel, type Logger } from './logger';
 
@@ -321,7 +312,12 @@ function securityOf(config: KafkaConfig): Pick<KafkaJSConfig, 'ssl' | 'sasl'> {
   if (s) {
     const { username, password } = s;
     // One literal per mechanism: kafkajs' SASLOptions is a union discriminated by `mechanism`.
-    out.sasl = s.mechanism === 'plain' ? { mechanism: 'plain', username, password } : s.mechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+    out.sasl =
+      s.mechanism === 'plain'
+        ? { mechanism: 'plain', username, password }
+        : s.mechanism === 'scram-sha-256'
+          ? { mechanism: 'scram-sha-256', username, password }
+          : { mechanism: 'scram-sha-512', username, password };
   }
   return out;
 }
@@ -358,7 +354,10 @@ async function probe(brokers: readonly string[], kafkaFor: (broker: string) => K
   if (results.every((r) => r !== undefined)) {
     const errs = results as KafkaAdapterError[];
     if (errs.length === 1) throw errs[0];
-    throw new KafkaAdapterError(errs[0]?.code ?? 'KAFKA_CONNECTION', `start check: no broker reachable: ${errs.map((e) => e.message.replace(/^start check: /, '')).join('; ')}`, { cause: errs[0], retriable: true });
+    throw new KafkaAdapterError(errs[0]?.code ?? 'KAFKA_CONNECTION', `start check: no broker reachable: ${errs.map((e) => e.message.replace(/^start check: /, '')).join('; ')}`, {
+      cause: errs[0],
+      retriable: true,
+    });
   }
 }
 
@@ -604,9 +603,7 @@ class KafkaAdmin implements Admin {
 
   topicOffsets(topic: string): Promise<Array<{ partition: number; low: string; high: string }>> {
     return this.read(`topic offsets ${topic}`, async () =>
-      (await this.a.fetchTopicOffsets(topic))
-        .map((p) => ({ partition: p.partition, low: p.low, high: p.high }))
-        .sort((x, y) => x.partition - y.partition),
+      (await this.a.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, low: p.low, high: p.high })).sort((x, y) => x.partition - y.partition),
     );
   }
 
@@ -615,9 +612,7 @@ class KafkaAdmin implements Admin {
       const [at, ends] = await Promise.all([this.a.fetchTopicOffsetsByTimestamp(topic, timestampMs), this.a.fetchTopicOffsets(topic)]);
       const high = new Map(ends.map((p) => [p.partition, p.high]));
       // Kafka answers -1 when no record is that recent: start at the end then.
-      return at
-        .map((p) => ({ partition: p.partition, offset: p.offset === '-1' ? (high.get(p.partition) ?? '0') : p.offset }))
-        .sort((x, y) => x.partition - y.partition);
+      return at.map((p) => ({ partition: p.partition, offset: p.offset === '-1' ? (high.get(p.partition) ?? '0') : p.offset })).sort((x, y) => x.partition - y.partition);
     });
   }
 

@@ -3,18 +3,7 @@
 // Tests (not sources) of an adapter use the test stack; the tag rules have no spec exception yet.
 import { stackInfo, testNamespace, waitFor } from '@backlog/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createKafka,
-  headerText,
-  nextOffset,
-  type Admin,
-  type ConsumedRecord,
-  type Consumer,
-  type GroupJoin,
-  type KafkaAdapterError,
-  type KafkaClient,
-  type Logger,
-} from './index';
+import { createKafka, headerText, nextOffset, type Admin, type ConsumedRecord, type Consumer, type GroupJoin, type KafkaAdapterError, type KafkaClient, type Logger } from './index';
 
 async function rejection(p: Promise<unknown>): Promise<KafkaAdapterError> {
   try {
@@ -115,7 +104,10 @@ describe('kafka adapter', () => {
   it('commits offsets only when told; a restarted member resumes after the committed offset', async () => {
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send(topics.resume, Array.from({ length: 10 }, (_, i) => ({ key: 'h', value: Buffer.from(`m${i}`) })));
+    await producer.send(
+      topics.resume,
+      Array.from({ length: 10 }, (_, i) => ({ key: 'h', value: Buffer.from(`m${i}`) })),
+    );
     await producer.disconnect();
     const groupId = `g-${ns}-resume`;
 

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KafkaAdapterError, isProduceRefused, kafkajsLogCreator, mapKafkaError, nextOffset, type Logger } from './index';
 
 // Real kafkajs error classes, built the way kafkajs builds them (protocol errors from its error-code table).
-const protocol = (type: string, retriable: boolean) =>
-  new kafkajs.KafkaJSProtocolError({ type, code: 1, retriable, message: `${type} message` } as never);
+const protocol = (type: string, retriable: boolean) => new kafkajs.KafkaJSProtocolError({ type, code: 1, retriable, message: `${type} message` } as never);
 
 describe('mapKafkaError', () => {
   it.each([
@@ -39,7 +38,10 @@ describe('mapKafkaError', () => {
     expect(auth).toMatchObject({ code: 'KAFKA_AUTH', retriable: false });
     expect(auth.message).toMatch(/^producer connect: broker k1:9093: SASL SCRAM SHA512 authentication failed/);
     // A plain refused connection stays retriable.
-    expect(mapKafkaError(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED', { broker: 'k1:9093', code: 'ECONNREFUSED' }), 'x')).toMatchObject({ code: 'KAFKA_CONNECTION', retriable: true });
+    expect(mapKafkaError(new kafkajs.KafkaJSConnectionError('Connection error: connect ECONNREFUSED', { broker: 'k1:9093', code: 'ECONNREFUSED' }), 'x')).toMatchObject({
+      code: 'KAFKA_CONNECTION',
+      retriable: true,
+    });
   });
 
   it('an ACL denial refuses the records (quarantine after a few tries); a failed SASL login does not (the records are kept and retried)', () => {

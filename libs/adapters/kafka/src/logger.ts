@@ -18,8 +18,7 @@ export const silentLogger: Logger = { debug: drop, info: drop, warn: drop, error
 
 /** A logger for development and tests that writes one JSON line per entry to stderr. */
 export function consoleLogger(prefix = 'kafka'): Logger {
-  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-    process.stderr.write(`${JSON.stringify({ level, src: prefix, msg, ...fields })}\n`);
+  const line = (level: string) => (msg: string, fields?: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ level, src: prefix, msg, ...fields })}\n`);
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 

@@ -32,7 +32,11 @@ describe('resolveKafkaConnection', () => {
   it('reads the CA, the client certificate and key, and the password file; secrets never print', () => {
     const pw = secretFile('pw', 'hunter2-secret\n');
     const r = resolveKafkaConnection(
-      settings({ brokers: ['k1:9093'], ssl: { enabled: true, caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey, servername: 'kafka.internal' }, sasl: { mechanism: 'scram-sha-512', username: 'harvester', passwordFile: pw } }),
+      settings({
+        brokers: ['k1:9093'],
+        ssl: { enabled: true, caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey, servername: 'kafka.internal' },
+        sasl: { mechanism: 'scram-sha-512', username: 'harvester', passwordFile: pw },
+      }),
       { env: {} },
     );
     expect(r.problems).toEqual([]);
@@ -84,7 +88,9 @@ describe('resolveKafkaConnection', () => {
 
   it('an encrypted key needs its passphrase, and the right one', () => {
     const ssl = { enabled: true, certFile: pki.clientCert, keyFile: pki.clientKeyEncrypted };
-    expect(resolveKafkaConnection(settings({ ssl }), { env: {} }).problems).toEqual([{ path: 'kafka.ssl.keyFile', message: expect.stringContaining('is encrypted: set kafka.ssl.keyPassphraseFile or kafka.ssl.keyPassphraseEnv') }]);
+    expect(resolveKafkaConnection(settings({ ssl }), { env: {} }).problems).toEqual([
+      { path: 'kafka.ssl.keyFile', message: expect.stringContaining('is encrypted: set kafka.ssl.keyPassphraseFile or kafka.ssl.keyPassphraseEnv') },
+    ]);
     const wrong = resolveKafkaConnection(settings({ ssl: { ...ssl, keyPassphraseEnv: 'KEY_PASS' } }), { env: { KEY_PASS: 'wrong' } });
     expect(wrong.problems).toEqual([{ path: 'kafka.ssl.keyFile', message: expect.stringContaining('does not decrypt with the passphrase') }]);
     const ok = resolveKafkaConnection(settings({ ssl: { ...ssl, keyPassphraseFile: secretFile('kp', `${pki.clientKeyPassphrase}\n`) } }), { env: {} });
@@ -93,7 +99,7 @@ describe('resolveKafkaConnection', () => {
     expect(JSON.stringify(ok.connection)).not.toContain(pki.clientKeyPassphrase);
   });
 
-  it('refuses a key that is not the certificate\'s', () => {
+  it("refuses a key that is not the certificate's", () => {
     const r = resolveKafkaConnection(settings({ ssl: { enabled: true, certFile: pki.clientCert, keyFile: pki.serverKey } }), { env: {} });
     expect(r.problems).toEqual([{ path: 'kafka.ssl.keyFile', message: `${pki.serverKey} is not the private key of ${pki.clientCert}` }]);
   });
@@ -116,7 +122,7 @@ describe('resolveKafkaConnection', () => {
     expect(r.problems.map((p) => p.message)).toEqual([expect.stringContaining('BACKLOG_KAFKA_SSL_ENABLED'), expect.stringContaining('kafka.sasl is not')]);
   });
 
-  it('kafkaConnection throws one ConfigError with the app\'s own problems first', () => {
+  it("kafkaConnection throws one ConfigError with the app's own problems first", () => {
     let err: unknown;
     try {
       kafkaConnection('compressor', settings({ ssl: { enabled: true, caFile: join(dir, 'nope.pem') } }), { env: {}, extra: [{ path: 'window', message: 'bad' }] });

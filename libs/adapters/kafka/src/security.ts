@@ -108,7 +108,8 @@ export function resolveKafkaConnection(settings: DeepReadonly<KafkaSettings>, op
 
   // `kafka.ssl` was a boolean once: its variable is now ignored by the loader, so say so instead.
   if (env.BACKLOG_KAFKA_SSL !== undefined && env.BACKLOG_KAFKA_SSL !== '') problem('ssl', 'BACKLOG_KAFKA_SSL is no longer read: set BACKLOG_KAFKA_SSL_ENABLED (and BACKLOG_KAFKA_SSL_CA_FILE, …)');
-  if (env.BACKLOG_KAFKA_SASL_PASSWORD !== undefined && settings.sasl === undefined) problem('sasl', `${DEFAULT_KAFKA_PASSWORD_ENV} is set but kafka.sasl is not: set kafka.sasl.mechanism and kafka.sasl.username too`);
+  if (env.BACKLOG_KAFKA_SASL_PASSWORD !== undefined && settings.sasl === undefined)
+    problem('sasl', `${DEFAULT_KAFKA_PASSWORD_ENV} is set but kafka.sasl is not: set kafka.sasl.mechanism and kafka.sasl.username too`);
 
   const t = settings.ssl;
   if (t.enabled) {
@@ -166,7 +167,8 @@ export function resolveKafkaConnection(settings: DeepReadonly<KafkaSettings>, op
       }
     }
     connection.tls = hideSecrets(tls, ['key', 'passphrase']);
-    if (!t.rejectUnauthorized) warnings.push('kafka.ssl.rejectUnauthorized is false: broker certificates are not verified, so anyone on the network path can pose as a broker (and read the SASL password)');
+    if (!t.rejectUnauthorized)
+      warnings.push('kafka.ssl.rejectUnauthorized is false: broker certificates are not verified, so anyone on the network path can pose as a broker (and read the SASL password)');
   }
 
   const s = settings.sasl;
@@ -190,7 +192,11 @@ export function resolveKafkaConnection(settings: DeepReadonly<KafkaSettings>, op
  * ConfigError('CONFIG_INVALID') listing every problem (with `extra` problems of the app's own, so that
  * they are all reported in one round).
  */
-export function kafkaConnection(app: string, settings: DeepReadonly<KafkaSettings>, options: KafkaConnectionOptions & { extra?: readonly ConfigProblem[] } = {}): { connection: KafkaConnection; warnings: string[] } {
+export function kafkaConnection(
+  app: string,
+  settings: DeepReadonly<KafkaSettings>,
+  options: KafkaConnectionOptions & { extra?: readonly ConfigProblem[] } = {},
+): { connection: KafkaConnection; warnings: string[] } {
   const r = resolveKafkaConnection(settings, options);
   const all = [...(options.extra ?? []), ...r.problems];
   if (all.length) throw new ConfigError('CONFIG_INVALID', app, all);

@@ -19,10 +19,13 @@ export async function checkKafkaAtStart(kafka: KafkaClient, log: Logger, options
   } catch (err) {
     const e = err as { retriable?: unknown; message?: unknown; code?: unknown };
     if (e.retriable !== true) throw err;
-    log.warn('Kafka not reachable at start; going on and retrying (if this persists, check that kafka.brokers, kafka.ssl and kafka.sasl match the listener: a TLS or SASL listener closes plaintext connections)', {
-      code: e.code,
-      error: e.message,
-    });
+    log.warn(
+      'Kafka not reachable at start; going on and retrying (if this persists, check that kafka.brokers, kafka.ssl and kafka.sasl match the listener: a TLS or SASL listener closes plaintext connections)',
+      {
+        code: e.code,
+        error: e.message,
+      },
+    );
     return 'unreachable';
   }
 }

@@ -7,7 +7,7 @@ describe('mapRedisError', () => {
   it.each([
     [named('ReplyError', 'WRONGTYPE Operation against a key holding the wrong kind of value'), false, 'REDIS_COMMAND', false],
     [named('ReplyError', 'LOADING Redis is loading the dataset in memory'), false, 'REDIS_BUSY', true],
-    [named('ReplyError', 'READONLY You can\'t write against a read only replica.'), false, 'REDIS_BUSY', true],
+    [named('ReplyError', "READONLY You can't write against a read only replica."), false, 'REDIS_BUSY', true],
     [new Error('Command timed out'), false, 'REDIS_TIMEOUT', true],
     [named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 3).'), false, 'REDIS_UNAVAILABLE', true],
     [new Error('Connection is closed.'), false, 'REDIS_UNAVAILABLE', true],

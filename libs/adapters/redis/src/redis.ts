@@ -111,9 +111,7 @@ class RedisAdapter implements RedisPort {
 
   async setNx(key: string, value: string | Buffer, options: SetOptions = {}): Promise<boolean> {
     const ttl = ttlOf(options);
-    const res = await this.run(`SET NX ${key}`, () =>
-      ttl ? this.cmd.set(this.k(key), value, 'PX', ttl, 'NX') : this.cmd.set(this.k(key), value, 'NX'),
-    );
+    const res = await this.run(`SET NX ${key}`, () => (ttl ? this.cmd.set(this.k(key), value, 'PX', ttl, 'NX') : this.cmd.set(this.k(key), value, 'NX')));
     return res === 'OK';
   }
 
@@ -223,9 +221,7 @@ class RedisAdapter implements RedisPort {
     this.closed = true;
     this.handlers.clear();
     // QUIT waits for pending replies; disconnect() is the fallback when the server is gone.
-    await Promise.all(
-      [this.cmd, this.sub].filter((c): c is Redis => c !== undefined).map((c) => c.quit().catch(() => c.disconnect())),
-    );
+    await Promise.all([this.cmd, this.sub].filter((c): c is Redis => c !== undefined).map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   // ---- internals ----

@@ -51,7 +51,9 @@ describe('s3 adapter', () => {
     expect(await other.ensureBucket()).toEqual({ created: false });
     other.close();
     const raw = new S3Client({
-      endpoint: base.endpoint, region: base.region, forcePathStyle: true,
+      endpoint: base.endpoint,
+      region: base.region,
+      forcePathStyle: true,
       credentials: { accessKeyId: base.accessKeyId ?? '', secretAccessKey: base.secretAccessKey ?? '' },
     });
     await raw.send(new DeleteBucketCommand({ Bucket: bucket }));

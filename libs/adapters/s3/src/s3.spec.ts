@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createS3, mapS3Error } from './index';
 
-const sdkError = (name: string, status?: number) =>
-  Object.assign(new Error(`${name} happened`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+const sdkError = (name: string, status?: number) => Object.assign(new Error(`${name} happened`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
 
 describe('mapS3Error', () => {
   it.each([

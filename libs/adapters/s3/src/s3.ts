@@ -129,9 +129,7 @@ class S3Adapter implements S3Port {
       region: cfg.region ?? 'us-east-1',
       ...(cfg.endpoint ? { endpoint: cfg.endpoint } : {}),
       forcePathStyle: cfg.forcePathStyle ?? cfg.endpoint !== undefined,
-      ...(cfg.accessKeyId && cfg.secretAccessKey
-        ? { credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } }
-        : {}),
+      ...(cfg.accessKeyId && cfg.secretAccessKey ? { credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey } } : {}),
       // SDK ≥ 3.729 adds CRC32 trailers to every upload by default; S3-compatible servers vary in support
       // (gaul/s3proxy #942, #1041). Checksums only where the API requires them; our manifests carry sha256.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -185,9 +183,7 @@ class S3Adapter implements S3Port {
   async getRange(key: string, start: number, endInclusive: number): Promise<Buffer> {
     checkRange(start, endInclusive);
     const what = `get ${key} bytes=${start}-${endInclusive}`;
-    const res = await this.send(what, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${endInclusive}` })),
-    );
+    const res = await this.send(what, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${endInclusive}` })));
     const buf = await this.readBody(what, res.Body, endInclusive - start + 1);
     if (res.ContentLength !== undefined && buf.length !== res.ContentLength) {
       throw new S3AdapterError('S3_INTEGRITY', `${what}: got ${buf.length} of ${res.ContentLength} bytes`);
@@ -198,9 +194,7 @@ class S3Adapter implements S3Port {
   async getStream(key: string, range?: { start: number; endInclusive: number }): Promise<Readable> {
     if (range) checkRange(range.start, range.endInclusive);
     const res = await this.send(`get ${key}`, () =>
-      this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.endInclusive}` } : {}) }),
-      ),
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.endInclusive}` } : {}) })),
     );
     if (!(res.Body instanceof Readable)) throw new S3AdapterError('S3_UNKNOWN', `get ${key}: no body stream`);
     return res.Body;
@@ -422,9 +416,7 @@ class MultipartUpload {
     // S3 requires the part list in ascending part-number order; parts finish in any order.
     const parts = [...this.done].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     try {
-      const r = await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }),
-      );
+      const r = await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }));
       return { key: this.key, etag: r.ETag, size: this.size, parts: parts.length };
     } catch (e) {
       throw mapS3Error(e, `complete multipart upload ${this.key}`);
@@ -434,9 +426,7 @@ class MultipartUpload {
   /** Best effort: an abort that fails leaves parts that a bucket lifecycle rule cleans up. */
   async abort(): Promise<void> {
     await Promise.allSettled(this.inFlight);
-    await this.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }))
-      .catch(() => undefined);
+    await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId })).catch(() => undefined);
   }
 }
 

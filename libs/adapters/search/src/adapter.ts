@@ -6,20 +6,7 @@ import { ElasticsearchDriver } from './drivers/elasticsearch';
 import { OpenSearchDriver } from './drivers/opensearch';
 import { SearchError } from './errors';
 import { freeFormObjectMapping } from './mapping';
-import type {
-  BulkOp,
-  BulkOptions,
-  BulkResult,
-  ClusterHealth,
-  CreateIndexOptions,
-  IndexInfo,
-  IndexTemplate,
-  Json,
-  SearchEngine,
-  SearchPort,
-  SearchRequest,
-  SearchResult,
-} from './port';
+import type { BulkOp, BulkOptions, BulkResult, ClusterHealth, CreateIndexOptions, IndexInfo, IndexTemplate, Json, SearchEngine, SearchPort, SearchRequest, SearchResult } from './port';
 
 /**
  * Builds the search port. With `engine: 'auto'` (the default) it asks the server once which engine
@@ -183,10 +170,7 @@ export class SearchAdapter implements SearchPort {
     const total = hits.total as { value?: unknown; relation?: unknown } | number | undefined;
     const out: SearchResult<T> = {
       tookMs: typeof res.took === 'number' ? res.took : 0,
-      total:
-        typeof total === 'number'
-          ? { value: total, relation: 'eq' }
-          : { value: num(total?.value) ?? 0, relation: total?.relation === 'gte' ? 'gte' : 'eq' },
+      total: typeof total === 'number' ? { value: total, relation: 'eq' } : { value: num(total?.value) ?? 0, relation: total?.relation === 'gte' ? 'gte' : 'eq' },
       hits: (hits.hits as Array<{ _index: string; _id: string; _score?: number | null; _source?: T; sort?: unknown[] }>).map((h) => ({
         index: h._index,
         id: h._id,

@@ -41,10 +41,7 @@ const OP_TYPES: ReadonlySet<string> = new Set(['index', 'create', 'update', 'del
 export function parseBulkResponse(ops: readonly BulkOp[], body: Json): BulkResult {
   const items = body.items;
   if (!Array.isArray(items) || items.length !== ops.length) {
-    throw new SearchError(
-      'SEARCH_RESPONSE_INVALID',
-      `bulk: expected ${ops.length} items in the response, got ${Array.isArray(items) ? items.length : 'none'}`,
-    );
+    throw new SearchError('SEARCH_RESPONSE_INVALID', `bulk: expected ${ops.length} items in the response, got ${Array.isArray(items) ? items.length : 'none'}`);
   }
   const out: BulkItemResult[] = [];
   let failed = 0;

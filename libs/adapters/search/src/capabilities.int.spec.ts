@@ -9,10 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearch, type Json, type SearchEngine, type SearchPort, logsTemplate } from './index';
 
 const es8 = elasticsearchUrl();
-const engines: { engine: SearchEngine; url: () => string }[] = [
-  { engine: 'opensearch', url: () => stackInfo().search.url },
-  ...(es8 ? [{ engine: 'elasticsearch' as const, url: () => es8 }] : []),
-];
+const engines: { engine: SearchEngine; url: () => string }[] = [{ engine: 'opensearch', url: () => stackInfo().search.url }, ...(es8 ? [{ engine: 'elasticsearch' as const, url: () => es8 }] : [])];
 
 const T0 = Date.parse('2026-11-22T10:00:00Z');
 const N = 30;
@@ -62,7 +59,10 @@ describe.each(engines)('engine capabilities: $engine', ({ engine, url }) => {
     search = await createSearch({ node: url() });
     expect(search.engine).toBe(engine);
     await search.putIndexTemplate(`${ns}-logs`, logsTemplate({ patterns: [`logs-${ns}-*`], priority: 460, shards: 1, replicas: 0, refreshInterval: '1s', freeForm: search.freeFormObjectMapping() }));
-    const r = await search.bulk(Array.from({ length: N }, (_, i) => ({ op: 'create' as const, index, id: doc(i).event.id, doc: doc(i) })), { refresh: true });
+    const r = await search.bulk(
+      Array.from({ length: N }, (_, i) => ({ op: 'create' as const, index, id: doc(i).event.id, doc: doc(i) })),
+      { refresh: true },
+    );
     expect(r.failed).toBe(0);
   });
 

@@ -11,12 +11,7 @@ export const searchConfigSchema = z
      */
     engine: z.enum(['elasticsearch', 'opensearch', 'auto']).default('auto'),
     /** Basic auth or an Elasticsearch API key. Default: none (the local stack has no security). */
-    auth: z
-      .union([
-        z.object({ username: z.string().min(1), password: z.string() }).strict(),
-        z.object({ apiKey: z.string().min(1) }).strict(),
-      ])
-      .optional(),
+    auth: z.union([z.object({ username: z.string().min(1), password: z.string() }).strict(), z.object({ apiKey: z.string().min(1) }).strict()]).optional(),
     /** Per-request timeout in milliseconds. Default 30,000. */
     requestTimeoutMs: z.number().int().positive().default(30_000),
     /**

@@ -15,7 +15,7 @@ const item = (reason: string, type = 'mapper_parsing_exception', causedBy?: { ty
 describe('conflictField', () => {
   it('reads the field from OpenSearch 2 and Elasticsearch 8 reasons', () => {
     expect(conflictField(item("failed to parse field [log.syslog.priority] of type [long] in document with id 'x'. Preview of field's value: 'abc'"))).toBe('log.syslog.priority');
-    expect(conflictField(item('[1:25] failed to parse field [custom.v] of type [long] in document with id \'x\'', 'document_parsing_exception'))).toBe('custom.v');
+    expect(conflictField(item("[1:25] failed to parse field [custom.v] of type [long] in document with id 'x'", 'document_parsing_exception'))).toBe('custom.v');
     expect(conflictField(item('object mapping for [host] tried to parse field [host] as object, but found a concrete value'))).toBe('host');
     expect(conflictField(item('mapper [custom.v] cannot be changed from type [long] to [keyword]', 'illegal_argument_exception'))).toBe('custom.v');
     expect(conflictField(item('no brackets here'))).toBeUndefined();

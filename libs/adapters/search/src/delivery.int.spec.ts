@@ -46,7 +46,12 @@ describe.each(engines)('bulk delivery: $name', ({ url }) => {
   };
 
   function run(index: string, docs: Doc[], config: { maxRequestBytes?: number; maxConflictRounds?: number } = {}) {
-    const engine = new BulkDelivery(search, { retry: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 }, maxConflictRounds: config.maxConflictRounds ?? 2, onExhausted: 'fail', ...(config.maxRequestBytes ? { maxRequestBytes: config.maxRequestBytes } : {}) });
+    const engine = new BulkDelivery(search, {
+      retry: { attempts: 3, initialBackoffMs: 10, maxBackoffMs: 50 },
+      maxConflictRounds: config.maxConflictRounds ?? 2,
+      onExhausted: 'fail',
+      ...(config.maxRequestBytes ? { maxRequestBytes: config.maxRequestBytes } : {}),
+    });
     const delivered = new Map<string, string>();
     const dead: [string, Refusal][] = [];
     const rounds: RoundProgress[] = [];
@@ -87,7 +92,10 @@ describe.each(engines)('bulk delivery: $name', ({ url }) => {
     const r = run(index, [mk('c1', { count: 1 }), fix, mk('c3', { count: 3 })]);
     expect(await r.done).toBe(true);
     expect(Object.fromEntries(r.delivered)).toEqual({ c1: 'already_indexed', c2: 'indexed', c3: 'indexed' });
-    expect(r.rounds.map((x) => [x.docs, x.indexed, x.already, x.conflicted])).toEqual([[3, 1, 1, 1], [1, 1, 0, 0]]);
+    expect(r.rounds.map((x) => [x.docs, x.indexed, x.already, x.conflicted])).toEqual([
+      [3, 1, 1, 1],
+      [1, 1, 0, 0],
+    ]);
     await search.refresh(index);
     const hit = await search.search<Json>({ index, query: { term: { 'event.id': 'c2' } } });
     expect(hit.hits[0]?.source).toMatchObject({ tags: ['mapping_conflict'], backlog: { conflicts: [{ field: 'count', value: '"many"' }] } });

@@ -46,7 +46,10 @@ describe('classifyItem', () => {
 
 describe('splitting and cutting', () => {
   it('halves keep order, the first half the larger', () => {
-    expect(halves([1, 2, 3, 4, 5])).toEqual([[1, 2, 3], [4, 5]]);
+    expect(halves([1, 2, 3, 4, 5])).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
     expect(halves([1, 2])).toEqual([[1], [2]]);
   });
 
@@ -138,9 +141,13 @@ describe('BulkDelivery', () => {
     expect(refusal).toMatchObject({ kind: 'item', mapping: true, detail: expect.stringContaining('400 mapper_parsing_exception: failed to parse field [z]') });
   });
 
-  it('sends what the dead-letter callback hands back in the refused document\'s place', async () => {
+  it("sends what the dead-letter callback hands back in the refused document's place", async () => {
     const s = setup((ops) => bulkOf(ops.map((o) => res(o, o.id === 'a' ? 400 : 201, { type: 'action_request_validation_exception', reason: 'no' }))));
-    const hooks: DeliveryHooks<Doc> = { ...s.hooks, conflictDoc: () => undefined, deadLetter: (d, refusal) => (s.events.push(`dead:${d.id}:${refusal.kind}`), d.id === 'a' ? doc('dlq-a') : undefined) };
+    const hooks: DeliveryHooks<Doc> = {
+      ...s.hooks,
+      conflictDoc: () => undefined,
+      deadLetter: (d, refusal) => (s.events.push(`dead:${d.id}:${refusal.kind}`), d.id === 'a' ? doc('dlq-a') : undefined),
+    };
     expect(await s.engine.deliver([doc('a'), doc('b')], hooks)).toBe(true);
     expect(s.calls).toEqual([['a', 'b'], ['dlq-a']]);
     expect(s.events).toEqual(['dead:a:item', 'indexed:b', 'recovered', 'indexed:dlq-a', 'recovered']);
@@ -172,18 +179,24 @@ describe('BulkDelivery', () => {
     expect((err as Error).message).toBe('search engine keeps failing items: 503 unavailable_shards_exception (after 3 attempts)');
     expect(s.calls).toHaveLength(3);
 
-    const gone = setup(() => {
-      throw new SearchError('SEARCH_INDEX_NOT_FOUND', 'no such index', { status: 404 });
-    }, { fatalCodes: ['SEARCH_INDEX_NOT_FOUND'] });
+    const gone = setup(
+      () => {
+        throw new SearchError('SEARCH_INDEX_NOT_FOUND', 'no such index', { status: 404 });
+      },
+      { fatalCodes: ['SEARCH_INDEX_NOT_FOUND'] },
+    );
     await expect(gone.engine.deliver([doc('a')], gone.hooks)).rejects.toMatchObject({ code: 'SEARCH_INDEX_NOT_FOUND' });
     expect(gone.calls).toHaveLength(1);
   });
 
   it('onExhausted probe: keeps going through an outage, says it stalled, and recovers', async () => {
-    const s = setup((ops, call) => {
-      if (call <= 4) throw new SearchError('SEARCH_UNAVAILABLE', 'connect ECONNREFUSED');
-      return bulkOf(ops.map((o) => res(o, 201)));
-    }, { onExhausted: 'probe' });
+    const s = setup(
+      (ops, call) => {
+        if (call <= 4) throw new SearchError('SEARCH_UNAVAILABLE', 'connect ECONNREFUSED');
+        return bulkOf(ops.map((o) => res(o, 201)));
+      },
+      { onExhausted: 'probe' },
+    );
     expect(await s.engine.deliver([doc('a'), doc('b')], s.hooks)).toBe(true);
     expect(s.events).toEqual([
       'retry:unavailable:2',
@@ -201,9 +214,12 @@ describe('BulkDelivery', () => {
   it('an abort ends the delivery without settling the rest; the wait between retries heart-beats', async () => {
     let beats = 0;
     let n = 0;
-    const s = setup(() => {
-      throw new SearchError('SEARCH_TIMEOUT', 'slow');
-    }, { onExhausted: 'probe', retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 20 }, random: () => 1 });
+    const s = setup(
+      () => {
+        throw new SearchError('SEARCH_TIMEOUT', 'slow');
+      },
+      { onExhausted: 'probe', retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 20 }, random: () => 1 },
+    );
     const ok = await s.engine.deliver([doc('a')], s.hooks, { aborted: () => ++n > 6, heartbeat: async () => void beats++ });
     expect(ok).toBe(false);
     expect(s.events.some((e) => e.startsWith('indexed'))).toBe(false);

@@ -38,8 +38,9 @@ export async function detectEngine(cfg: SearchConfig, fetchImpl: typeof fetch = 
       return nodeVersion(cfg, node, fetchImpl);
     }
     if (!res.ok) {
-      last = new SearchError(res.status === 429 || res.status >= 500 ? 'SEARCH_SERVER_ERROR' : 'SEARCH_RESPONSE_INVALID',
-        `engine detection: ${node}/ answered HTTP ${res.status}`, { status: res.status });
+      last = new SearchError(res.status === 429 || res.status >= 500 ? 'SEARCH_SERVER_ERROR' : 'SEARCH_RESPONSE_INVALID', `engine detection: ${node}/ answered HTTP ${res.status}`, {
+        status: res.status,
+      });
       continue;
     }
     let body: unknown;
@@ -52,8 +53,7 @@ export async function detectEngine(cfg: SearchConfig, fetchImpl: typeof fetch = 
   }
   if (last instanceof SearchError) throw last;
   const timedOut = last instanceof Error && (last.name === 'TimeoutError' || last.name === 'AbortError');
-  throw new SearchError(timedOut ? 'SEARCH_TIMEOUT' : 'SEARCH_UNAVAILABLE',
-    `engine detection: no node answered GET / (${nodesOf(cfg).join(', ')})`, { cause: last });
+  throw new SearchError(timedOut ? 'SEARCH_TIMEOUT' : 'SEARCH_UNAVAILABLE', `engine detection: no node answered GET / (${nodesOf(cfg).join(', ')})`, { cause: last });
 }
 
 /** What a node answers to `GET /` when no module serves it: 405 (only `DELETE /` is routed) or 400/404. */
@@ -69,8 +69,11 @@ async function nodeVersion(cfg: SearchConfig, node: string, fetchImpl: typeof fe
       signal: AbortSignal.timeout(cfg.requestTimeoutMs),
     });
     if (!res.ok) {
-      throw new SearchError(res.status === 401 || res.status === 403 ? 'SEARCH_AUTH' : 'SEARCH_RESPONSE_INVALID',
-        `engine detection: ${node} has no GET / and answered HTTP ${res.status} to GET /_nodes/_local`, { status: res.status });
+      throw new SearchError(
+        res.status === 401 || res.status === 403 ? 'SEARCH_AUTH' : 'SEARCH_RESPONSE_INVALID',
+        `engine detection: ${node} has no GET / and answered HTTP ${res.status} to GET /_nodes/_local`,
+        { status: res.status },
+      );
     }
     body = await res.json();
   } catch (e) {

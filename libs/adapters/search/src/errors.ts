@@ -40,12 +40,7 @@ export type SearchErrorCode =
   /** Used after `close()`. */
   | 'SEARCH_CLOSED';
 
-const RETRIABLE: ReadonlySet<SearchErrorCode> = new Set<SearchErrorCode>([
-  'SEARCH_UNAVAILABLE',
-  'SEARCH_TIMEOUT',
-  'SEARCH_THROTTLED',
-  'SEARCH_SERVER_ERROR',
-]);
+const RETRIABLE: ReadonlySet<SearchErrorCode> = new Set<SearchErrorCode>(['SEARCH_UNAVAILABLE', 'SEARCH_TIMEOUT', 'SEARCH_THROTTLED', 'SEARCH_SERVER_ERROR']);
 
 export interface SearchErrorDetails {
   /** HTTP status when the server answered. */

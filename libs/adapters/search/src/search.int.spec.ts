@@ -15,9 +15,7 @@ interface EngineCase {
   expected: () => SearchEngine;
 }
 
-const cases: EngineCase[] = [
-  { name: 'local stack engine', url: () => stackInfo().search.url, expected: () => stackInfo().search.engine },
-];
+const cases: EngineCase[] = [{ name: 'local stack engine', url: () => stackInfo().search.url, expected: () => stackInfo().search.engine }];
 if (ES_URL) cases.push({ name: 'elasticsearch 8', url: () => ES_URL, expected: () => 'elasticsearch' });
 
 async function rejection(p: Promise<unknown>): Promise<SearchError> {

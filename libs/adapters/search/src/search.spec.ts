@@ -28,7 +28,11 @@ describe('bulk lines and results', () => {
       { op: 'create', index: 'i', id: 'd1', doc: { a: 1 } },
     ];
     expect(bulkBody(raw)).toBe('{"create":{"_index":"i","_id":"r1"}}\n{"n":12345678901234567890,"b":"x"}\n{"create":{"_index":"i","_id":"d1"}}\n{"a":1}\n');
-    expect(bulkBody(ops)).toBe(bulkLines(ops).map((l) => `${JSON.stringify(l)}\n`).join(''));
+    expect(bulkBody(ops)).toBe(
+      bulkLines(ops)
+        .map((l) => `${JSON.stringify(l)}\n`)
+        .join(''),
+    );
   });
 
   it('refuses a raw source holding a newline (it could not be told from an action line)', () => {
@@ -45,7 +49,9 @@ describe('bulk lines and results', () => {
         { index: { _index: 'i', _id: 'gen', status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } } },
         {
           update: {
-            _index: 'i', _id: '2', status: 400,
+            _index: 'i',
+            _id: '2',
+            status: 400,
             error: { type: 'mapper_parsing_exception', reason: 'bad', caused_by: { type: 'number_format_exception', reason: 'x' } },
           },
         },
@@ -102,7 +108,11 @@ describe('engine detection', () => {
   });
   // The answers below are the local Elasticsearch 8.19 node's (no rest-root module), recorded; the same
   // path runs against that real node in search.int.spec.ts. Scripted here only to pin the branching.
-  const rootless = () => new Response('{"error":"Incorrect HTTP method for uri [/] and method [GET], allowed: [DELETE]","status":405}', { status: 405, headers: { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/json' } });
+  const rootless = () =>
+    new Response('{"error":"Incorrect HTTP method for uri [/] and method [GET], allowed: [DELETE]","status":405}', {
+      status: 405,
+      headers: { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/json' },
+    });
   const cfg = searchConfigSchema.parse({ node: 'http://127.0.0.1:9201' });
   it('asks an Elasticsearch without GET / (no rest-root module) for its version through GET /_nodes/_local', async () => {
     const urls: string[] = [];

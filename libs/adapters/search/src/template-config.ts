@@ -22,7 +22,10 @@ export const logsTemplateConfigSchema = z
     /** Replicas. Default 0 (single node); set 1+ on a cluster. */
     replicas: z.number().int().min(0).max(8).default(0),
     /** `index.refresh_interval`. Default `1s`: what the 3 s end-to-end target needs (docs/specs/recent-index.md). */
-    refreshInterval: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1').default('1s'),
+    refreshInterval: z
+      .string()
+      .regex(/^(-1|\d+(ms|s|m))$/, 'expected e.g. 1s, 500ms, 30s or -1')
+      .default('1s'),
   })
   .strict()
   .prefault({});

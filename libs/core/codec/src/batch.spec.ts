@@ -11,15 +11,21 @@ describe('h-<env> batches', () => {
     const b = encodeBatch(events, { host: 'web-01', batchId: 'b1' });
     expect(b.key).toBe('web-01');
     expect(b.headers).toEqual({
-      schema: '1', 'content-encoding': 'gzip', count: '2', 'min-ts': String(Date.parse(events[0]!['@timestamp'])),
-      'max-ts': String(Date.parse(events[1]!['@timestamp'])), window: '3k9nc', host: 'web-01', 'batch-id': 'b1',
+      schema: '1',
+      'content-encoding': 'gzip',
+      count: '2',
+      'min-ts': String(Date.parse(events[0]!['@timestamp'])),
+      'max-ts': String(Date.parse(events[1]!['@timestamp'])),
+      window: '3k9nc',
+      host: 'web-01',
+      'batch-id': 'b1',
     });
     const d = decodeBatch(b.value);
     expect(d.events).toEqual(events);
     expect(d.bad).toEqual([]);
   });
 
-  it('builds the headers in one place: the window is the first event\'s, a batch id is made when none is given', () => {
+  it("builds the headers in one place: the window is the first event's, a batch id is made when none is given", () => {
     const t = Date.parse('2026-11-22T10:04:59.999Z');
     const h = batchHeaders({ count: 3, minTs: t, maxTs: t, host: 'web-01', batchId: 'x' });
     expect(h).toEqual({ schema: '1', 'content-encoding': 'gzip', count: '3', 'min-ts': String(t), 'max-ts': String(t), window: '3k9nc', host: 'web-01', 'batch-id': 'x' });
@@ -38,13 +44,22 @@ describe('h-<env> batches', () => {
     const value = gzipSync(Buffer.from('{"@timestamp":"2026-11-22T10:00:00Z"}\nnot json\n[1,2]\n\n'));
     const d = decodeBatch(value);
     expect(d.events).toHaveLength(1);
-    expect(d.bad.map((b) => [b.line, b.reason.split(':')[0]])).toEqual([[2, 'invalid JSON'], [3, 'not a JSON object']]);
+    expect(d.bad.map((b) => [b.line, b.reason.split(':')[0]])).toEqual([
+      [2, 'invalid JSON'],
+      [3, 'not a JSON object'],
+    ]);
   });
 
   it('caps the decompressed size (gzip bomb)', () => {
     const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x61));
     expect(bomb.length).toBeLessThan(64 * 1024);
-    const err = (() => { try { decodeBatch(bomb, { maxDecompressedBytes: 1024 * 1024 }); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        decodeBatch(bomb, { maxDecompressedBytes: 1024 * 1024 });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(CodecError);
     expect((err as CodecError).code).toBe('BATCH_TOO_LARGE');
   });

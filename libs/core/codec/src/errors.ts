@@ -3,7 +3,10 @@ export type CodecErrorCode = 'BATCH_TOO_LARGE' | 'BATCH_NOT_GZIP' | 'BATCH_CORRU
 
 export class CodecError extends Error {
   readonly retriable = false;
-  constructor(readonly code: CodecErrorCode, message: string) {
+  constructor(
+    readonly code: CodecErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'CodecError';
   }

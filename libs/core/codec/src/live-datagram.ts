@@ -40,9 +40,7 @@ export interface DatagramHeader {
 export const DATAGRAM_VERSION = 1;
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
 
-export type EncodeResult =
-  | { ok: true; buf: Buffer; truncated: boolean }
-  | { ok: false; reason: 'oversize' };
+export type EncodeResult = { ok: true; buf: Buffer; truncated: boolean } | { ok: false; reason: 'oversize' };
 
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
 

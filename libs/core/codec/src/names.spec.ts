@@ -48,7 +48,15 @@ describe('S3 keys of parts', () => {
   });
 
   it('rejects other keys', () => {
-    for (const bad of ['dev/x.txt', 'dev/2026/11/22/10/3k9nc/p3-120.log', 'dev/2026/11/22/10/3k9nc/p3-120.log.gz', 'dev/2026/11/22/10/3K9NC/p3-120.json', 'dev/2026/11/22/10/3k9nc/px-120.json', 'dev/2026/11/22/10/3k9nc/p3-.json', 'p3-120.json']) {
+    for (const bad of [
+      'dev/x.txt',
+      'dev/2026/11/22/10/3k9nc/p3-120.log',
+      'dev/2026/11/22/10/3k9nc/p3-120.log.gz',
+      'dev/2026/11/22/10/3K9NC/p3-120.json',
+      'dev/2026/11/22/10/3k9nc/px-120.json',
+      'dev/2026/11/22/10/3k9nc/p3-.json',
+      'p3-120.json',
+    ]) {
       expect(parsePartKey(bad)).toBeUndefined();
     }
   });

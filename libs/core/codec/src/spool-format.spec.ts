@@ -58,7 +58,11 @@ describe('encodeWalChunkInto', () => {
 describe('compactWalChunks', () => {
   it('leaves the lines of consecutive chunks, in order, at the start of the range', () => {
     const scratch = new ByteScratch(8);
-    const chunks: [string[], { source: string; cursor: number }[]][] = [[['{"a":1}', '{"a":2}'], [{ source: 's', cursor: 1 }]], [['{"b":"ü"}'], []], [['{"c":3}'], [{ source: 't', cursor: 9 }]]];
+    const chunks: [string[], { source: string; cursor: number }[]][] = [
+      [['{"a":1}', '{"a":2}'], [{ source: 's', cursor: 1 }]],
+      [['{"b":"ü"}'], []],
+      [['{"c":3}'], [{ source: 't', cursor: 9 }]],
+    ];
     let at = 5;
     for (const [lines, positions] of chunks) at += encodeWalChunkInto(scratch, lines, positions, at).length;
     const head = Buffer.from(scratch.buf.subarray(0, 5));

@@ -51,7 +51,10 @@ export type SpoolFormatErrorCode = 'SPOOL_BAD_MAGIC' | 'SPOOL_BAD_VERSION' | 'SP
 
 export class SpoolFormatError extends Error {
   readonly retriable = false;
-  constructor(readonly code: SpoolFormatErrorCode, message: string) {
+  constructor(
+    readonly code: SpoolFormatErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'SpoolFormatError';
   }
@@ -175,14 +178,26 @@ export function decodeWal(buf: Buffer): DecodedWal {
   let off = end + 4;
   let tail: DecodedWal['tail'] = 'clean';
   while (off < buf.length) {
-    if (off + 8 > buf.length) { tail = 'torn'; break; }
+    if (off + 8 > buf.length) {
+      tail = 'torn';
+      break;
+    }
     const len = buf.readUInt32BE(off);
     const crc = buf.readUInt32BE(off + 4);
-    if (off + 8 + len > buf.length) { tail = 'torn'; break; }
+    if (off + 8 + len > buf.length) {
+      tail = 'torn';
+      break;
+    }
     const payload = buf.subarray(off + 8, off + 8 + len);
-    if (crc32(payload) !== crc || len < 4) { tail = 'corrupt'; break; }
+    if (crc32(payload) !== crc || len < 4) {
+      tail = 'corrupt';
+      break;
+    }
     const pLen = payload.readUInt32BE(0);
-    if (4 + pLen > payload.length) { tail = 'corrupt'; break; }
+    if (4 + pLen > payload.length) {
+      tail = 'corrupt';
+      break;
+    }
     if (pLen > 0) {
       try {
         positions.push(...(JSON.parse(payload.subarray(4, 4 + pLen).toString('utf8')) as SpoolPosition[]));

@@ -126,9 +126,7 @@ export function safeKey(k: string): string {
 }
 
 function isKeyChar(c: number): boolean {
-  return (
-    (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 /* _ */ || c === 46 /* . */ || c === 45 /* - */
-  );
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 /* _ */ || c === 46 /* . */ || c === 45; /* - */
 }
 
 function isKeyStart(c: number): boolean {
@@ -137,7 +135,7 @@ function isKeyStart(c: number): boolean {
 
 /** Characters that may precede a key: start of text, whitespace, and list punctuation. */
 function isSeparator(c: number): boolean {
-  return c === 32 || c === 9 || c === 44 /* , */ || c === 59 /* ; */ || c === 40 /* ( */ || c === 91 /* [ */ || c === 123 /* { */ || c === 124 /* | */;
+  return c === 32 || c === 9 || c === 44 /* , */ || c === 59 /* ; */ || c === 40 /* ( */ || c === 91 /* [ */ || c === 123 /* { */ || c === 124; /* | */
 }
 
 const MAX_KV_KEY = 64;

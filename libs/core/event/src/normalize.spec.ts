@@ -26,8 +26,12 @@ describe('normalize', () => {
         '@timestamp': Date.parse('2003-10-11T22:14:15.003Z'),
         log: {
           syslog: {
-            priority: 11, facility: { code: 1, name: 'user' }, severity: { code: 3, name: 'err' },
-            hostname: 'web-01', appname: 'nginx', procid: '1234',
+            priority: 11,
+            facility: { code: 1, name: 'user' },
+            severity: { code: 3, name: 'err' },
+            hostname: 'web-01',
+            appname: 'nginx',
+            procid: '1234',
           },
         },
         message: 'upstream timed out',
@@ -61,7 +65,20 @@ describe('normalize', () => {
   });
 
   it('keeps the canonical value and moves a differing duplicate to fields', () => {
-    const e = normalize({ '@timestamp': '2026-01-01T00:00:00Z', timestamp: '2026-01-01T00:00:00.000Z', time: '2025-01-01T00:00:00Z', ts: 'soon', message: 'a', msg: 'b', level: 'WARNING', severity: 'warn', lvl: 'debug' }, ctx);
+    const e = normalize(
+      {
+        '@timestamp': '2026-01-01T00:00:00Z',
+        timestamp: '2026-01-01T00:00:00.000Z',
+        time: '2025-01-01T00:00:00Z',
+        ts: 'soon',
+        message: 'a',
+        msg: 'b',
+        level: 'WARNING',
+        severity: 'warn',
+        lvl: 'debug',
+      },
+      ctx,
+    );
     expect(e['@timestamp']).toBe('2026-01-01T00:00:00.000Z');
     expect(e.message).toBe('a');
     expect(e.log?.level).toBe('warn');
@@ -115,7 +132,7 @@ describe('normalize', () => {
   it('survives hostile values', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    const odd = [null, undefined, 1n, Symbol('s'), () => 1, Number.NaN, new Date('x'), { '': 1, '__proto__': 2 }, cyclic];
+    const odd = [null, undefined, 1n, Symbol('s'), () => 1, Number.NaN, new Date('x'), { '': 1, __proto__: 2 }, cyclic];
     for (const v of odd) {
       const e = normalize({ message: v, level: v, time: v, host: v as never, pid: v, weird: v }, ctx);
       expect(LogEventSchema.safeParse(e).success).toBe(true);
@@ -176,7 +193,7 @@ describe('normalize: ids a source names (ADR 0015)', () => {
     expect(JSON.stringify(eb.fields)).toContain('true');
   });
 
-  it('the harvester\'s label wins over a source_event_id label the source sent', () => {
+  it("the harvester's label wins over a source_event_id label the source sent", () => {
     const e = normalize({ event: { id: 'real' }, labels: { source_event_id: 'forged' }, message: 'm' }, { ...ctx, source: a });
     expect(e.labels.source_event_id).toBe('real');
   });

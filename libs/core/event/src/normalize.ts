@@ -265,40 +265,106 @@ interface PresentKeys {
  */
 function presentKeys(p: PartialEvent): PresentKeys {
   const k: PresentKeys = {
-    at: undefined, timestamp: undefined, time: undefined, ts: undefined, message: undefined, msg: undefined,
-    levelDotted: undefined, level: undefined, severity: undefined, lvl: undefined,
-    host: undefined, hostDotted: undefined, hostname: undefined, service: undefined, serviceDotted: undefined,
-    process: undefined, pidDotted: undefined, pid: undefined, event: undefined, eventId: undefined,
-    log: undefined, labels: undefined, fields: undefined, leftovers: undefined,
+    at: undefined,
+    timestamp: undefined,
+    time: undefined,
+    ts: undefined,
+    message: undefined,
+    msg: undefined,
+    levelDotted: undefined,
+    level: undefined,
+    severity: undefined,
+    lvl: undefined,
+    host: undefined,
+    hostDotted: undefined,
+    hostname: undefined,
+    service: undefined,
+    serviceDotted: undefined,
+    process: undefined,
+    pidDotted: undefined,
+    pid: undefined,
+    event: undefined,
+    eventId: undefined,
+    log: undefined,
+    labels: undefined,
+    fields: undefined,
+    leftovers: undefined,
   };
   for (const key in p) {
     const v = p[key];
     if (v === undefined) continue;
     switch (key) {
-      case '@timestamp': k.at = v; break;
-      case 'timestamp': k.timestamp = v; break;
-      case 'time': k.time = v; break;
-      case 'ts': k.ts = v; break;
-      case 'message': k.message = v; break;
-      case 'msg': k.msg = v; break;
-      case 'log.level': k.levelDotted = v; break;
-      case 'level': k.level = v; break;
-      case 'severity': k.severity = v; break;
-      case 'lvl': k.lvl = v; break;
-      case 'host': k.host = v; break;
-      case 'host.name': k.hostDotted = v; break;
-      case 'hostname': k.hostname = v; break;
-      case 'service': k.service = v; break;
-      case 'service.name': k.serviceDotted = v; break;
-      case 'process': k.process = v; break;
-      case 'process.pid': k.pidDotted = v; break;
-      case 'pid': k.pid = v; break;
-      case 'event': k.event = v; break;
-      case 'event.id': k.eventId = v; break;
-      case 'log': k.log = v; break;
-      case 'labels': k.labels = v; break;
-      case 'fields': k.fields = v; break;
-      default: (k.leftovers ??= []).push(key);
+      case '@timestamp':
+        k.at = v;
+        break;
+      case 'timestamp':
+        k.timestamp = v;
+        break;
+      case 'time':
+        k.time = v;
+        break;
+      case 'ts':
+        k.ts = v;
+        break;
+      case 'message':
+        k.message = v;
+        break;
+      case 'msg':
+        k.msg = v;
+        break;
+      case 'log.level':
+        k.levelDotted = v;
+        break;
+      case 'level':
+        k.level = v;
+        break;
+      case 'severity':
+        k.severity = v;
+        break;
+      case 'lvl':
+        k.lvl = v;
+        break;
+      case 'host':
+        k.host = v;
+        break;
+      case 'host.name':
+        k.hostDotted = v;
+        break;
+      case 'hostname':
+        k.hostname = v;
+        break;
+      case 'service':
+        k.service = v;
+        break;
+      case 'service.name':
+        k.serviceDotted = v;
+        break;
+      case 'process':
+        k.process = v;
+        break;
+      case 'process.pid':
+        k.pidDotted = v;
+        break;
+      case 'pid':
+        k.pid = v;
+        break;
+      case 'event':
+        k.event = v;
+        break;
+      case 'event.id':
+        k.eventId = v;
+        break;
+      case 'log':
+        k.log = v;
+        break;
+      case 'labels':
+        k.labels = v;
+        break;
+      case 'fields':
+        k.fields = v;
+        break;
+      default:
+        (k.leftovers ??= []).push(key);
     }
   }
   return k;

@@ -16,8 +16,14 @@ export const SyslogSchema = z
     priority: z.number().int().min(0).optional(),
     /** RFC 5424 VERSION (1..999); absent for RFC 3164. */
     version: z.number().int().min(1).max(999).optional(),
-    facility: z.object({ code: z.number().int().min(0), name: nonEmpty.optional() }).strict().optional(),
-    severity: z.object({ code: z.number().int().min(0).max(7), name: nonEmpty }).strict().optional(),
+    facility: z
+      .object({ code: z.number().int().min(0), name: nonEmpty.optional() })
+      .strict()
+      .optional(),
+    severity: z
+      .object({ code: z.number().int().min(0).max(7), name: nonEmpty })
+      .strict()
+      .optional(),
     hostname: nonEmpty.optional(),
     appname: nonEmpty.optional(),
     /** Always a string (RFC 5424 PROCID is 1*128PRINTUSASCII, not a number). */
@@ -49,7 +55,10 @@ export const LogEventSchema = z
       .strict(),
     host: z.object({ name: nonEmpty }).strict().optional(),
     service: z.object({ name: nonEmpty }).strict().optional(),
-    process: z.object({ pid: z.number().int().min(0) }).strict().optional(),
+    process: z
+      .object({ pid: z.number().int().min(0) })
+      .strict()
+      .optional(),
     log: z
       .object({
         level: nonEmpty.optional(),

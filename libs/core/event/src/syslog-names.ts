@@ -5,9 +5,30 @@
  * we follow the common Linux naming: security, console, solaris-cron.
  */
 export const FACILITY_NAMES: readonly string[] = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news',
-  'uucp', 'cron', 'authpriv', 'ftp', 'ntp', 'security', 'console', 'solaris-cron',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'ntp',
+  'security',
+  'console',
+  'solaris-cron',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
 ];
 
 /** RFC 5424 table 2 keywords, as they land in `log.syslog.severity.name`. */
@@ -25,16 +46,28 @@ export const SEVERITY_LEVELS: readonly string[] = ['emerg', 'alert', 'crit', 'er
 export const MAX_PRI = 191;
 
 const LEVEL_ALIASES: Record<string, string> = {
-  emerg: 'emerg', emergency: 'emerg', panic: 'emerg',
+  emerg: 'emerg',
+  emergency: 'emerg',
+  panic: 'emerg',
   alert: 'alert',
-  crit: 'crit', critical: 'crit',
+  crit: 'crit',
+  critical: 'crit',
   fatal: 'fatal',
-  err: 'error', error: 'error', eror: 'error',
-  warn: 'warn', warning: 'warn',
+  err: 'error',
+  error: 'error',
+  eror: 'error',
+  warn: 'warn',
+  warning: 'warn',
   notice: 'notice',
-  info: 'info', information: 'info', informational: 'info', inf: 'info',
-  debug: 'debug', dbg: 'debug',
-  trace: 'trace', trc: 'trace', verbose: 'trace',
+  info: 'info',
+  information: 'info',
+  informational: 'info',
+  inf: 'info',
+  debug: 'debug',
+  dbg: 'debug',
+  trace: 'trace',
+  trc: 'trace',
+  verbose: 'trace',
 };
 
 /**
@@ -52,12 +85,18 @@ export function canonicalLevel(v: unknown): string | undefined {
   if (typeof v === 'number' && Number.isInteger(v)) {
     if (v >= 0 && v <= 7) return SEVERITY_LEVELS[v];
     switch (v) {
-      case 10: return 'trace';
-      case 20: return 'debug';
-      case 30: return 'info';
-      case 40: return 'warn';
-      case 50: return 'error';
-      case 60: return 'fatal';
+      case 10:
+        return 'trace';
+      case 20:
+        return 'debug';
+      case 30:
+        return 'info';
+      case 40:
+        return 'warn';
+      case 50:
+        return 'error';
+      case 60:
+        return 'fatal';
     }
   }
   return undefined;

@@ -90,7 +90,7 @@ export function scanRfc3339(s: string, start: number, strict: boolean): ScannedT
   }
   let offsetMin = 0;
   const z = s.charCodeAt(i);
-  if (z === 90 /* Z */ || (!strict && z === 122 /* z */)) {
+  if (z === 90 /* Z */ || (!strict && z === 122) /* z */) {
     i++;
   } else if (z === 43 /* + */ || z === 45 /* - */) {
     const oh = d2(s, i + 1);
@@ -308,15 +308,32 @@ export function zoneOffsetAt(tz: string, ms: number): number {
   const bucket = Math.floor(ms / 900_000);
   const hit = z.cache.get(bucket);
   if (hit !== undefined) return hit;
-  let y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  let y = 0,
+    mo = 0,
+    d = 0,
+    h = 0,
+    mi = 0,
+    se = 0;
   for (const p of z.fmt.formatToParts(new Date(bucket * 900_000))) {
     switch (p.type) {
-      case 'year': y = Number(p.value); break;
-      case 'month': mo = Number(p.value); break;
-      case 'day': d = Number(p.value); break;
-      case 'hour': h = Number(p.value); break;
-      case 'minute': mi = Number(p.value); break;
-      case 'second': se = Number(p.value); break;
+      case 'year':
+        y = Number(p.value);
+        break;
+      case 'month':
+        mo = Number(p.value);
+        break;
+      case 'day':
+        d = Number(p.value);
+        break;
+      case 'hour':
+        h = Number(p.value);
+        break;
+      case 'minute':
+        mi = Number(p.value);
+        break;
+      case 'second':
+        se = Number(p.value);
+        break;
     }
   }
   const off = Date.UTC(y, mo - 1, d, h, mi, se) - bucket * 900_000;

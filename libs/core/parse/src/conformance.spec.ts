@@ -213,7 +213,12 @@ describe('syslog vectors (conformance)', () => {
     };
 
     it('lists exactly the disputed cases we decided on', () => {
-      expect(cases.filter((c) => c.disputed).map((c) => c.id).sort()).toEqual(
+      expect(
+        cases
+          .filter((c) => c.disputed)
+          .map((c) => c.id)
+          .sort(),
+      ).toEqual(
         [
           'easypost-5424-pri-409-out-of-range',
           'gosyslog-3164-ip-host-no-tag',

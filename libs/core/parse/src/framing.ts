@@ -244,7 +244,13 @@ export class SyslogFrameDecoder {
           const body = k + 1;
           if (len > this.max) {
             if (n - body < this.max) return i; // wait until the kept part is complete
-            out.push({ payload: this.views ? d.subarray(body, body + this.max) : copy(d, body, body + this.max), framing: 'octet-counting', error: 'FRAME_TOO_LONG', truncated: true, declaredLength: len });
+            out.push({
+              payload: this.views ? d.subarray(body, body + this.max) : copy(d, body, body + this.max),
+              framing: 'octet-counting',
+              error: 'FRAME_TOO_LONG',
+              truncated: true,
+              declaredLength: len,
+            });
             this.skipOctets = len - this.max;
             i = body + this.max;
             continue;

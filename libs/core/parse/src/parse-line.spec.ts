@@ -75,7 +75,7 @@ describe('parseLine', () => {
 
   it('never throws on random bytes', () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const alphabet = '<>[]="\\ -:0123456789TZabcJanFeb\u0000\n\u00e9{}';
     for (let i = 0; i < 5000; i++) {
       let s = '';

@@ -44,19 +44,32 @@ function monthAt(s: string, i: number, strict: boolean): number {
   if (strict && (a < 65 || a > 90 || b < 97 || b > 122 || c < 97 || c > 122)) return 0;
   const key = String.fromCharCode(a | 0x20, b | 0x20, c | 0x20);
   switch (key) {
-    case 'jan': return 1;
-    case 'feb': return 2;
-    case 'mar': return 3;
-    case 'apr': return 4;
-    case 'may': return 5;
-    case 'jun': return 6;
-    case 'jul': return 7;
-    case 'aug': return 8;
-    case 'sep': return 9;
-    case 'oct': return 10;
-    case 'nov': return 11;
-    case 'dec': return 12;
-    default: return 0;
+    case 'jan':
+      return 1;
+    case 'feb':
+      return 2;
+    case 'mar':
+      return 3;
+    case 'apr':
+      return 4;
+    case 'may':
+      return 5;
+    case 'jun':
+      return 6;
+    case 'jul':
+      return 7;
+    case 'aug':
+      return 8;
+    case 'sep':
+      return 9;
+    case 'oct':
+      return 10;
+    case 'nov':
+      return 11;
+    case 'dec':
+      return 12;
+    default:
+      return 0;
   }
 }
 
@@ -108,9 +121,16 @@ export function scanBsdTimestamp(s: string, i: number, strict: boolean): BsdTime
       p += 5;
     }
   }
-  const h1 = digitAt(s, p), h2 = digitAt(s, p + 1), m1 = digitAt(s, p + 3), m2 = digitAt(s, p + 4), s1 = digitAt(s, p + 6), s2 = digitAt(s, p + 7);
+  const h1 = digitAt(s, p),
+    h2 = digitAt(s, p + 1),
+    m1 = digitAt(s, p + 3),
+    m2 = digitAt(s, p + 4),
+    s1 = digitAt(s, p + 6),
+    s2 = digitAt(s, p + 7);
   if (h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 || s1 < 0 || s2 < 0 || s.charCodeAt(p + 2) !== 58 || s.charCodeAt(p + 5) !== 58) return null;
-  const hour = h1 * 10 + h2, minute = m1 * 10 + m2, second = s1 * 10 + s2;
+  const hour = h1 * 10 + h2,
+    minute = m1 * 10 + m2,
+    second = s1 * 10 + s2;
   if (hour > 23 || minute > 59 || second > 60) return null;
   p += 8;
   let ms = 0;

@@ -23,7 +23,7 @@ export interface SdScan {
 }
 
 function isSdNameChar(c: number): boolean {
-  return c >= 33 && c <= 126 && c !== 61 /* = */ && c !== 93 /* ] */ && c !== 34 /* " */;
+  return c >= 33 && c <= 126 && c !== 61 /* = */ && c !== 93 /* ] */ && c !== 34; /* " */
 }
 
 function scanName(s: string, i: number): number {

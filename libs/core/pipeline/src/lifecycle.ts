@@ -23,7 +23,13 @@ export async function settleBy(work: Promise<unknown>, deadline: Deadline): Prom
     (timer as { unref?: () => void }).unref?.();
   });
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     if (timer) clearTimeout(timer);
   }

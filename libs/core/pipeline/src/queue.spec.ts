@@ -24,7 +24,10 @@ describe('BoundedQueue', () => {
     const q = new BoundedQueue<number>({ capacity: 3, whenFull: 'drop_oldest', onDrop: (i, r) => drops.push([i, r]) });
     for (let i = 1; i <= 5; i++) q.offer(i);
     expect(q.take()).toEqual([3, 4, 5]);
-    expect(drops).toEqual([[1, 'queue_full'], [2, 'queue_full']]);
+    expect(drops).toEqual([
+      [1, 'queue_full'],
+      [2, 'queue_full'],
+    ]);
     expect(q.dropped()).toEqual({ queue_full: 2 });
   });
 

@@ -271,11 +271,13 @@ export class Aggregator {
         case 'distinct':
           return (s.set as Set<string>).size;
         case 'percentiles':
-          return percentile([...(s.values as number[])].sort((x, y) => x - y), m.percent as number);
+          return percentile(
+            [...(s.values as number[])].sort((x, y) => x - y),
+            m.percent as number,
+          );
       }
     });
   }
-
 }
 
 /** One group of a stats answer (within one time bucket), as `orderGroups` sees it. */

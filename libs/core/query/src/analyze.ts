@@ -34,7 +34,19 @@ export const MAX_TOKEN_LENGTH = 255;
 const ASCII = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
   const ch = String.fromCharCode(c);
-  ASCII[c] = /[A-Za-z]/.test(ch) ? ALETTER : /[0-9]/.test(ch) ? NUMERIC : ch === '_' ? EXTEND_NUM_LET : ch === ':' ? MID_LETTER : ch === ',' || ch === ';' ? MID_NUM : ch === '.' || ch === "'" ? MID_NUM_LET : OTHER;
+  ASCII[c] = /[A-Za-z]/.test(ch)
+    ? ALETTER
+    : /[0-9]/.test(ch)
+      ? NUMERIC
+      : ch === '_'
+        ? EXTEND_NUM_LET
+        : ch === ':'
+          ? MID_LETTER
+          : ch === ',' || ch === ';'
+            ? MID_NUM
+            : ch === '.' || ch === "'"
+              ? MID_NUM_LET
+              : OTHER;
 }
 
 const SPECIAL = new Map<number, number>();

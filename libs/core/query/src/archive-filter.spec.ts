@@ -6,7 +6,13 @@ import { exampleCatalogue } from './testing';
 
 const cat = exampleCatalogue();
 
-const ev = (host: unknown, service: unknown, level: unknown, message: unknown, extra: Record<string, unknown> = {}) => ({ host: { name: host }, service: { name: service }, log: { level }, message, ...extra });
+const ev = (host: unknown, service: unknown, level: unknown, message: unknown, extra: Record<string, unknown> = {}) => ({
+  host: { name: host },
+  service: { name: service },
+  log: { level },
+  message,
+  ...extra,
+});
 
 function queryError(fn: () => unknown): QueryError {
   try {
@@ -25,7 +31,9 @@ describe('the older filter forms, translated once at the edge', () => {
       'host.name:(web-1 OR web-2) AND service.name:nginx AND log.level:error AND message:"timed out" AND message:"upstream"',
     );
     // Argument order does not matter: the same filter, the same text.
-    expect(filterArgsText(['service=nginx', 'message~upstream', 'message~TIMED OUT', 'level=error', 'host=web-1,web-2'])).toBe(filterArgsText(['host=web-2,web-1', 'level=ERROR', 'host=web-1', 'message~Timed Out', 'message~upstream', 'service=nginx']));
+    expect(filterArgsText(['service=nginx', 'message~upstream', 'message~TIMED OUT', 'level=error', 'host=web-1,web-2'])).toBe(
+      filterArgsText(['host=web-2,web-1', 'level=ERROR', 'host=web-1', 'message~Timed Out', 'message~upstream', 'service=nginx']),
+    );
     expect(filterArgsText(['level=error,Warn'])).toBe('log.level:(error OR warn)');
     expect(filterArgsText([])).toBe('');
     // The API's object form goes through the same function.
@@ -113,10 +121,23 @@ describe('archiveFilter: the language over archived events', () => {
       ev('db-1', 'api', 'warn', 'slow query', { process: { pid: 9000 } }),
       { message: 'no host at all' },
     ];
-    for (const q of ['host:web-*', 'NOT level:info', 'process.pid>=100', 'pid:*', 'NOT fields.endpoint:*', 'fields.status:500', 'endpoint:*users*', '"timed out" OR service:web', 'host.name:[db-1 TO web-1}']) {
+    for (const q of [
+      'host:web-*',
+      'NOT level:info',
+      'process.pid>=100',
+      'pid:*',
+      'NOT fields.endpoint:*',
+      'fields.status:500',
+      'endpoint:*users*',
+      '"timed out" OR service:web',
+      'host.name:[db-1 TO web-1}',
+    ]) {
       const f = archiveFilter(q, cat);
       const ref = compileFilter(q, cat);
-      expect(events.map((e) => f.test(e)), q).toEqual(events.map((e) => ref(e)));
+      expect(
+        events.map((e) => f.test(e)),
+        q,
+      ).toEqual(events.map((e) => ref(e)));
     }
   });
 

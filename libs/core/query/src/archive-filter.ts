@@ -57,7 +57,10 @@ export function legacyFilterText(f: LegacyFilter, o: { keepWordless?: boolean } 
   };
   oneOf('host.name', f.host ?? []);
   oneOf('service.name', f.service ?? []);
-  oneOf('log.level', (f.level ?? []).map((l) => l.toLowerCase()));
+  oneOf(
+    'log.level',
+    (f.level ?? []).map((l) => l.toLowerCase()),
+  );
   for (const t of sortedUnique((f.message ?? []).map((m) => m.toLowerCase()))) {
     if (!o.keepWordless && analyze(t).length === 0) {
       throw new QueryError('VALUE_EXPECTED', `message~${t}: no word to search for`, {
@@ -94,7 +97,12 @@ export function filterArgsText(args: readonly string[]): string {
     }
     anyLegacy = true;
     if (m[3] !== undefined) {
-      if (!m[3]) throw new QueryError('VALUE_EXPECTED', `--filter ${JSON.stringify(arg)}: no text after message~`, { column: 0, expected: 'message~text', hint: 'message~timeout, or the query language: message:timeout' });
+      if (!m[3])
+        throw new QueryError('VALUE_EXPECTED', `--filter ${JSON.stringify(arg)}: no text after message~`, {
+          column: 0,
+          expected: 'message~text',
+          hint: 'message~timeout, or the query language: message:timeout',
+        });
       legacy.message.push(m[3]);
       continue;
     }

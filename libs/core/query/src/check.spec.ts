@@ -132,7 +132,10 @@ describe('planQuery: meaning', () => {
     expect(plan('NOT NOT level:error').filter).toMatchObject({ kind: 'term' });
     expect(plan('* AND level:error').filter).toMatchObject({ kind: 'term' });
     expect(plan('* OR level:error').filter).toEqual({ kind: 'all' });
-    expect(plan('log.syslog:*').filter).toMatchObject({ kind: 'or', items: [{ kind: 'exists', field: { path: 'log.syslog.appname' } }, { kind: 'exists' }, { kind: 'exists', field: { path: 'log.syslog.structured_data' } }] });
+    expect(plan('log.syslog:*').filter).toMatchObject({
+      kind: 'or',
+      items: [{ kind: 'exists', field: { path: 'log.syslog.appname' } }, { kind: 'exists' }, { kind: 'exists', field: { path: 'log.syslog.structured_data' } }],
+    });
   });
 
   it('unknown names that are no typo search the free-form fields (with a warning)', () => {
@@ -153,18 +156,42 @@ describe('planQuery: meaning', () => {
   it('collects every problem, not only the first', () => {
     const r = checkQuery('sevice:a AND hots:b AND pid:x', cat);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.errors.map((e) => [e.code, e.column])).toEqual([['FIELD_UNKNOWN', 1], ['FIELD_UNKNOWN', 14], ['FIELD_TYPE', 29]]);
+    if (!r.ok)
+      expect(r.errors.map((e) => [e.code, e.column])).toEqual([
+        ['FIELD_UNKNOWN', 1],
+        ['FIELD_UNKNOWN', 14],
+        ['FIELD_TYPE', 29],
+      ]);
   });
 
   it('events: defaults — newest first, then event id, 100 events', () => {
     const p = plan('level:error');
-    expect(p.hits).toMatchObject({ limit: 100, sort: [{ field: { path: '@timestamp' }, desc: true }, { field: { path: 'event.id' }, desc: false }] });
-    expect(plan('| sort host | limit 5 | fields host, message').hits).toMatchObject({ limit: 5, sort: [{ field: { path: 'host.name' }, desc: false }, { field: { path: 'event.id' } }], fields: [{ path: 'host.name' }, { path: 'message' }] });
+    expect(p.hits).toMatchObject({
+      limit: 100,
+      sort: [
+        { field: { path: '@timestamp' }, desc: true },
+        { field: { path: 'event.id' }, desc: false },
+      ],
+    });
+    expect(plan('| sort host | limit 5 | fields host, message').hits).toMatchObject({
+      limit: 5,
+      sort: [{ field: { path: 'host.name' }, desc: false }, { field: { path: 'event.id' } }],
+      fields: [{ path: 'host.name' }, { path: 'message' }],
+    });
   });
 
   it('stats: columns, order, limit, histogram', () => {
-    expect(plan('| stats count() by service').stats).toMatchObject({ metrics: [{ column: 'count', fn: 'count' }], terms: [{ column: 'service', field: { path: 'service.name' } }], order: { by: 'count', desc: true }, limit: 100 });
-    expect(plan('| stats avg(process.pid) as p, count() by service | sort p | limit 3').stats).toMatchObject({ metrics: [{ column: 'p' }, { column: 'count' }], order: { by: 0, desc: false }, limit: 3 });
+    expect(plan('| stats count() by service').stats).toMatchObject({
+      metrics: [{ column: 'count', fn: 'count' }],
+      terms: [{ column: 'service', field: { path: 'service.name' } }],
+      order: { by: 'count', desc: true },
+      limit: 100,
+    });
+    expect(plan('| stats avg(process.pid) as p, count() by service | sort p | limit 3').stats).toMatchObject({
+      metrics: [{ column: 'p' }, { column: 'count' }],
+      order: { by: 0, desc: false },
+      limit: 3,
+    });
     expect(plan('| stats count() by service | sort service').stats?.order).toEqual({ by: 'key', desc: false });
     expect(plan('| top 5 host').stats).toMatchObject({ terms: [{ column: 'host' }], order: { by: 'count', desc: true }, limit: 5 });
     expect(plan('| stats p50(process.pid), percentiles(http.response_time, 90, 99)').stats?.metrics.map((m) => [m.column, m.percent])).toEqual([
@@ -181,7 +208,11 @@ describe('planQuery: meaning', () => {
     const p = plan('level:error', { range: { from: '-15m' } });
     expect(p.range).toMatchObject({ fromMs: NOW - 900_000, toMs: NOW });
     expect(p.filter).toMatchObject({ kind: 'and', items: [{ kind: 'range', field: { path: '@timestamp' }, gte: NOW - 900_000, lt: NOW, relative: { gte: -900_000, lt: 0 } }, { kind: 'term' }] });
-    expect(plan('', { range: { from: '2026-11-22T10:00:00Z', to: '2026-11-22T11:00:00Z' } }).filter).toMatchObject({ kind: 'range', gte: Date.parse('2026-11-22T10:00:00Z'), lt: Date.parse('2026-11-22T11:00:00Z') });
+    expect(plan('', { range: { from: '2026-11-22T10:00:00Z', to: '2026-11-22T11:00:00Z' } }).filter).toMatchObject({
+      kind: 'range',
+      gte: Date.parse('2026-11-22T10:00:00Z'),
+      lt: Date.parse('2026-11-22T11:00:00Z'),
+    });
     expect(() => plan('', { range: { from: 'now', to: '-1h' } })).toThrow(expect.objectContaining({ code: 'TIME_INVALID' }));
   });
 
@@ -212,7 +243,10 @@ describe('parseRequest: DATA-001 JSON form', () => {
   it('other aggregation types, limits, sort and fields', () => {
     expect(parseRequest({ aggregation: { type: 'avg', field: 'http.response_time', by: ['service', 'host'], size: 5 } }).text).toBe('| stats avg(http.response_time) by service, host | limit 5');
     expect(parseRequest({ aggregation: { type: 'percentiles', field: 'rt', percents: [50, 99] } }).text).toBe('| stats percentiles(rt, 50, 99)');
-    expect(parseRequest({ query: 'level:error', limit: 20, sort: '-@timestamp', fields: ['host.name', 'message'], from: '1h' })).toMatchObject({ text: 'level:error | sort -@timestamp | limit 20 | fields host.name, message', range: { from: '1h' } });
+    expect(parseRequest({ query: 'level:error', limit: 20, sort: '-@timestamp', fields: ['host.name', 'message'], from: '1h' })).toMatchObject({
+      text: 'level:error | sort -@timestamp | limit 20 | fields host.name, message',
+      range: { from: '1h' },
+    });
     expect(parseRequest({}).text).toBe('');
   });
 

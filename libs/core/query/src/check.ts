@@ -301,7 +301,12 @@ class Planner {
       case 'object': {
         this.fail('FIELD_TYPE', `${f.path} is an object, not a value`, fname?.span ?? v.span, {
           expected: 'one of its fields',
-          hint: `name a field below it (${[...this.cat.fields.keys()].filter((k) => k.startsWith(`${f.path}.`)).slice(0, 3).join(', ') || `${f.path}.…`}), or ${where}:* for events that have it`,
+          hint: `name a field below it (${
+            [...this.cat.fields.keys()]
+              .filter((k) => k.startsWith(`${f.path}.`))
+              .slice(0, 3)
+              .join(', ') || `${f.path}.…`
+          }), or ${where}:* for events that have it`,
         });
         return { kind: 'none' };
       }
@@ -456,7 +461,12 @@ class Planner {
     return out;
   }
 
-  private stats(c: Extract<Command, { type: 'stats' | 'top' }>, sort: Extract<Command, { type: 'sort' }> | undefined, limitCmd: Extract<Command, { type: 'limit' }> | undefined, plan: QueryPlan): StatsPlan | undefined {
+  private stats(
+    c: Extract<Command, { type: 'stats' | 'top' }>,
+    sort: Extract<Command, { type: 'sort' }> | undefined,
+    limitCmd: Extract<Command, { type: 'limit' }> | undefined,
+    plan: QueryPlan,
+  ): StatsPlan | undefined {
     const metrics: MetricPlan[] = [];
     const terms: StatsPlan['terms'] = [];
     let histogram: StatsPlan['histogram'];
@@ -490,7 +500,9 @@ class Planner {
     let limit = c.type === 'top' ? c.n : (limitCmd?.n ?? this.o.defaultBuckets ?? PLAN_DEFAULTS.defaultBuckets);
     if (c.type === 'top' && limitCmd) limit = Math.min(limit, limitCmd.n);
     if (limit > maxBuckets) {
-      this.fail('LIMIT_EXCEEDED', `limit ${limit} is above the maximum of ${maxBuckets} groups`, (c.type === 'top' ? c.span : limitCmd?.span) ?? c.span, { hint: 'narrow the query or group by fewer values' });
+      this.fail('LIMIT_EXCEEDED', `limit ${limit} is above the maximum of ${maxBuckets} groups`, (c.type === 'top' ? c.span : limitCmd?.span) ?? c.span, {
+        hint: 'narrow the query or group by fewer values',
+      });
       limit = maxBuckets;
     }
 
@@ -527,7 +539,9 @@ class Planner {
         continue;
       }
       const close = suggest(k.name, columns.concat('count'));
-      this.fail('SORT_KEY_UNKNOWN', `no column "${k.name}" to sort by${close ? ` — did you mean "${close}"?` : ''}`, k.span, { expected: `one of: ${[...new Set(columns.concat('count'))].join(', ')}` });
+      this.fail('SORT_KEY_UNKNOWN', `no column "${k.name}" to sort by${close ? ` — did you mean "${close}"?` : ''}`, k.span, {
+        expected: `one of: ${[...new Set(columns.concat('count'))].join(', ')}`,
+      });
     }
     if (histogram && plan.range) {
       const i = histogram.intervalMs;
@@ -642,7 +656,12 @@ function sortability(f: ResolvedField): string {
 }
 
 function humanDuration(ms: number): string {
-  for (const [u, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms >= size) return `${Math.ceil(ms / size)}${u}`;
   }
   return '1s';

@@ -6,7 +6,13 @@ import { exampleCatalogue } from './testing';
 const cat = exampleCatalogue();
 
 const events = [
-  ...Array.from({ length: 30 }, (_, i) => ({ '@timestamp': '2026-11-22T10:00:00Z', log: { level: i < 6 ? 'error' : 'info' }, service: { name: i % 2 ? 'api' : 'web' }, host: { name: 'web-1' }, http: { response_time: 100 * i } })),
+  ...Array.from({ length: 30 }, (_, i) => ({
+    '@timestamp': '2026-11-22T10:00:00Z',
+    log: { level: i < 6 ? 'error' : 'info' },
+    service: { name: i % 2 ? 'api' : 'web' },
+    host: { name: 'web-1' },
+    http: { response_time: 100 * i },
+  })),
   { '@timestamp': '2026-11-22T10:00:00Z', log: { level: 'error' }, host: { name: 'db-2' }, fields: { duration_ms: '1500' } },
 ];
 
@@ -73,6 +79,8 @@ describe('alert conditions', () => {
   });
 
   it('a bad group_by names the key', () => {
-    expect(() => planCondition('count() > 1', cat, { groupBy: ['sevice'] })).toThrow(expect.objectContaining({ code: 'FIELD_UNKNOWN', path: 'group_by', message: expect.stringContaining('did you mean "service"') }));
+    expect(() => planCondition('count() > 1', cat, { groupBy: ['sevice'] })).toThrow(
+      expect.objectContaining({ code: 'FIELD_UNKNOWN', path: 'group_by', message: expect.stringContaining('did you mean "service"') }),
+    );
   });
 });

@@ -57,7 +57,8 @@ class ConditionParser {
     this.ws();
     const at = this.pos;
     const op = (['>=', '<=', '==', '!=', '>', '<'] as const).find((o) => this.s.startsWith(o, this.pos));
-    if (!op) throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a condition compares with >, >=, <, <=, == or !=', at, { expected: 'a comparison, e.g. count() > 100' });
+    if (!op)
+      throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a condition compares with >, >=, <, <=, == or !=', at, { expected: 'a comparison, e.g. count() > 100' });
     this.pos += op.length;
     const right = this.expr();
     this.ws();
@@ -73,7 +74,8 @@ class ConditionParser {
       this.pos += (m as RegExpExecArray)[0].length;
       this.ws();
     }
-    if (this.pos < this.s.length) throw this.err('UNEXPECTED_TOKEN', `unexpected ${JSON.stringify(this.s.slice(this.pos, this.pos + 10))} after the condition`, this.pos, { expected: 'for <duration> or the end' });
+    if (this.pos < this.s.length)
+      throw this.err('UNEXPECTED_TOKEN', `unexpected ${JSON.stringify(this.s.slice(this.pos, this.pos + 10))} after the condition`, this.pos, { expected: 'for <duration> or the end' });
     return c;
   }
 
@@ -120,13 +122,17 @@ class ConditionParser {
       return { type: 'number', value: Number(num[0]), span: { start, end: this.pos } };
     }
     const name = /^[A-Za-z][A-Za-z0-9_.]*/.exec(this.s.slice(this.pos))?.[0];
-    if (!name) throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a number or an aggregation is missing here', start, { expected: 'count(filter), avg(field), …, or a number' });
+    if (!name)
+      throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a number or an aggregation is missing here', start, { expected: 'count(filter), avg(field), …, or a number' });
     const lower = name.toLowerCase();
     const pct = PCT.exec(lower);
     const fn: MetricFunction | undefined = pct ? 'percentiles' : CALLS[lower];
     if (!fn) {
       const close = suggest(lower, [...Object.keys(CALLS), 'p95']);
-      throw this.err('UNKNOWN_FUNCTION', `unknown aggregation "${name}"${close ? ` — did you mean "${close}"?` : ''}`, start, { expected: 'count, avg, min, max, sum, distinct or pNN', end: start + name.length });
+      throw this.err('UNKNOWN_FUNCTION', `unknown aggregation "${name}"${close ? ` — did you mean "${close}"?` : ''}`, start, {
+        expected: 'count, avg, min, max, sum, distinct or pNN',
+        end: start + name.length,
+      });
     }
     this.pos += name.length;
     this.ws();
@@ -241,7 +247,8 @@ export function planCondition(input: Condition | string, cat: FieldCatalogue, o:
   const groupBy = o.groupBy ?? [];
   for (const g of groupBy) {
     const r = resolveField(cat, g);
-    if (!r.ok && r.suggestion) throw new QueryError('FIELD_UNKNOWN', `group_by: unknown field "${g}" — did you mean "${r.suggestion}"?`, { column: 0, path: 'group_by', hint: `write ${r.suggestion}` });
+    if (!r.ok && r.suggestion)
+      throw new QueryError('FIELD_UNKNOWN', `group_by: unknown field "${g}" — did you mean "${r.suggestion}"?`, { column: 0, path: 'group_by', hint: `write ${r.suggestion}` });
     if (!r.ok) throw new QueryError('FIELD_UNKNOWN', `group_by: unknown field "${g}"`, { column: 0, path: 'group_by' });
   }
   const by: GroupBy[] = groupBy.map((name) => ({ type: 'field', field: { name, span: { start: 0, end: 0 } }, span: { start: 0, end: 0 } }));

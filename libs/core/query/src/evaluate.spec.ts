@@ -12,17 +12,67 @@ const cat = exampleCatalogue();
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 
 const EVENTS: Array<Record<string, unknown>> = [
-  { '@timestamp': '2026-11-22T11:59:00Z', event: { id: 'a' }, message: 'Upstream TIMEOUT!', log: { level: 'error' }, service: { name: 'api' }, host: { name: 'web-1', ip: '10.0.0.1' }, process: { pid: 100 } },
-  { '@timestamp': '2026-11-22T11:50:00Z', event: { id: 'b' }, message: 'upstream timed out while reading', log: { level: 'warn' }, service: { name: 'api' }, host: { name: ['web-2', 'web-3'] }, process: { pid: '250' } },
-  { '@timestamp': '2026-11-22T11:40:00Z', event: { id: 'c' }, message: ['timed', 'out'], log: { level: 'ERROR' }, service: { name: 'web' }, host: { name: 'Web-1', ip: '::1' }, process: { pid: [5, 900] } },
-  { '@timestamp': '2026-11-22T10:00:00Z', event: { id: 'd' }, message: '', service: { name: 42 }, host: { name: `web-${'x'.repeat(1100)}` }, fields: { endpoint: '/api/users', status: 500, user: { id: '7' }, 'a.b': 'x', arr: ['p', 'q'], flag: true, n: null } },
-  { '@timestamp': '2026-11-22T09:00:00Z', event: { id: 'e' }, message: 'GET /api/v1 200', 'host.name': 'dotted', fields: { endpoint: '/health', status: '60', a: { b: 'x' } }, user: { active: false }, http: { response_time: 12.5 } },
-  { '@timestamp': '2026-11-22T11:30:00Z', event: { id: 'f' }, message: null, log: { level: null }, host: null, fields: { endpoint: ['/api/users', '/x'] }, user: { active: 'true' }, http: { response_time: [1, 3] } },
+  {
+    '@timestamp': '2026-11-22T11:59:00Z',
+    event: { id: 'a' },
+    message: 'Upstream TIMEOUT!',
+    log: { level: 'error' },
+    service: { name: 'api' },
+    host: { name: 'web-1', ip: '10.0.0.1' },
+    process: { pid: 100 },
+  },
+  {
+    '@timestamp': '2026-11-22T11:50:00Z',
+    event: { id: 'b' },
+    message: 'upstream timed out while reading',
+    log: { level: 'warn' },
+    service: { name: 'api' },
+    host: { name: ['web-2', 'web-3'] },
+    process: { pid: '250' },
+  },
+  {
+    '@timestamp': '2026-11-22T11:40:00Z',
+    event: { id: 'c' },
+    message: ['timed', 'out'],
+    log: { level: 'ERROR' },
+    service: { name: 'web' },
+    host: { name: 'Web-1', ip: '::1' },
+    process: { pid: [5, 900] },
+  },
+  {
+    '@timestamp': '2026-11-22T10:00:00Z',
+    event: { id: 'd' },
+    message: '',
+    service: { name: 42 },
+    host: { name: `web-${'x'.repeat(1100)}` },
+    fields: { endpoint: '/api/users', status: 500, user: { id: '7' }, 'a.b': 'x', arr: ['p', 'q'], flag: true, n: null },
+  },
+  {
+    '@timestamp': '2026-11-22T09:00:00Z',
+    event: { id: 'e' },
+    message: 'GET /api/v1 200',
+    'host.name': 'dotted',
+    fields: { endpoint: '/health', status: '60', a: { b: 'x' } },
+    user: { active: false },
+    http: { response_time: 12.5 },
+  },
+  {
+    '@timestamp': '2026-11-22T11:30:00Z',
+    event: { id: 'f' },
+    message: null,
+    log: { level: null },
+    host: null,
+    fields: { endpoint: ['/api/users', '/x'] },
+    user: { active: 'true' },
+    http: { response_time: [1, 3] },
+  },
 ];
 
 const ids = (q: string, o: { target?: 'engine' | 'events' } = {}) => {
   const f = compileFilter(q, cat, { now: NOW, ...o });
-  return EVENTS.filter(f).map((e) => (e.event as { id: string }).id).join('');
+  return EVENTS.filter(f)
+    .map((e) => (e.event as { id: string }).id)
+    .join('');
 };
 
 /** The engine's semantics, event by event (the integration test holds them against the real engine). */
@@ -154,7 +204,20 @@ describe('compileFilter: engine semantics', () => {
 
   it('never throws on odd events', () => {
     const f = compileFilter('host:web-* OR message:x OR pid>5 OR fields:y OR host.ip:10.0.0.0/8 OR @timestamp>now-1h OR log.syslog:*', cat, { now: NOW });
-    for (const e of [null, undefined, 5, 'x', [], [{ host: { name: 'web-1' } }], { host: 'web-1' }, { host: [null, { name: ['web-9'] }] }, { message: { nested: true } }, { constructor: 'x' }, JSON.parse('{"__proto__": {"host": {"name": "web-1"}}}'), { fields: [[['y']]] }]) {
+    for (const e of [
+      null,
+      undefined,
+      5,
+      'x',
+      [],
+      [{ host: { name: 'web-1' } }],
+      { host: 'web-1' },
+      { host: [null, { name: ['web-9'] }] },
+      { message: { nested: true } },
+      { constructor: 'x' },
+      JSON.parse('{"__proto__": {"host": {"name": "web-1"}}}'),
+      { fields: [[['y']]] },
+    ]) {
       expect(() => f(e)).not.toThrow();
     }
     expect(f([{ host: { name: 'web-1' } }])).toBe(true);
@@ -225,7 +288,14 @@ describe('evaluateQuery: aggregations in memory', () => {
 
   it('events: newest first, then by id; fields chooses what is returned', () => {
     const r = evaluateQuery(planQuery('service:api | fields host.name', cat), EVENTS);
-    expect(r).toEqual({ kind: 'hits', total: 2, hits: [{ id: 'a', source: { host: { name: 'web-1' } } }, { id: 'b', source: { host: { name: ['web-2', 'web-3'] } } }] });
+    expect(r).toEqual({
+      kind: 'hits',
+      total: 2,
+      hits: [
+        { id: 'a', source: { host: { name: 'web-1' } } },
+        { id: 'b', source: { host: { name: ['web-2', 'web-3'] } } },
+      ],
+    });
     const s = evaluateQuery(planQuery('| sort process.pid | limit 3', cat), EVENTS);
     expect(s.kind === 'hits' && s.hits.map((h) => h.id)).toEqual(['c', 'a', 'b']);
     const d = evaluateQuery(planQuery('| sort -process.pid | limit 3', cat), EVENTS);

@@ -90,7 +90,11 @@ function compile(p: Predicate, o: CompileOptions): EventFilter {
       return onValues(p.field, phraseTest(p.tokens));
     case 'prefix': {
       const f = p.field;
-      if (f.type === 'text') return onValues(f, tokenTest((t) => t.startsWith(p.prefix), p.prefix));
+      if (f.type === 'text')
+        return onValues(
+          f,
+          tokenTest((t) => t.startsWith(p.prefix), p.prefix),
+        );
       const max = ignoreAbove(f);
       return onValues(f, (v) => {
         const s = keywordOf(v);
@@ -287,7 +291,7 @@ const ANY = 2;
 export function wildcardMatcher(pattern: string): (s: string) => boolean {
   const kinds: number[] = [];
   const cps: number[] = [];
-  for (let i = 0; i < pattern.length; ) {
+  for (let i = 0; i < pattern.length;) {
     const c = pattern.codePointAt(i) as number;
     if (c === 92 && i + 1 < pattern.length) {
       const n = pattern.codePointAt(i + 1) as number;
@@ -371,7 +375,11 @@ function rangeFilter(p: Predicate & { kind: 'range' }, o: CompileOptions): Event
     }
     return onValues(f, numericRange(fixed, dateOf));
   }
-  if (f.type === 'number') return onValues(f, numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, f.info.integer)));
+  if (f.type === 'number')
+    return onValues(
+      f,
+      numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, f.info.integer)),
+    );
   if (f.type === 'ip') {
     const b = {
       gt: p.gt !== undefined ? parseIp(String(p.gt)) : undefined,
@@ -390,7 +398,11 @@ function rangeFilter(p: Predicate & { kind: 'range' }, o: CompileOptions): Event
     });
   }
   // keyword or a flattened key: strings in code point order; a numeric bound (target `events`) compares numbers.
-  if ([p.gt, p.gte, p.lt, p.lte].some((x) => typeof x === 'number')) return onValues(f, numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, false)));
+  if ([p.gt, p.gte, p.lt, p.lte].some((x) => typeof x === 'number'))
+    return onValues(
+      f,
+      numericRange(p as RangeBounds as NumBounds, (v) => numberOf(v, false)),
+    );
   const max = ignoreAbove(f);
   const b = p as { gt?: string; gte?: string; lt?: string; lte?: string };
   return onValues(f, (v) => {

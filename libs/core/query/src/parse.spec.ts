@@ -262,7 +262,10 @@ describe('parseQuery: details', () => {
       {
         type: 'stats',
         metrics: [{ fn: 'count' }, { fn: 'percentiles', field: { name: 'rt' }, percents: [99], alias: 'slow' }, { fn: 'percentiles', percents: [50, 90] }],
-        by: [{ type: 'field', field: { name: 'service' } }, { type: 'interval', interval: { text: '5m', ms: 300_000 } }],
+        by: [
+          { type: 'field', field: { name: 'service' } },
+          { type: 'interval', interval: { text: '5m', ms: 300_000 } },
+        ],
       },
     ]);
   });

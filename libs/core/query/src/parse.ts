@@ -45,7 +45,19 @@ const enum Ch {
 }
 
 function isWs(c: number): boolean {
-  return c === Ch.Space || (c >= Ch.Tab && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+  return (
+    c === Ch.Space ||
+    (c >= Ch.Tab && c <= 13) ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 export const COMMANDS = ['stats', 'top', 'sort', 'limit', 'fields'] as const;
@@ -65,7 +77,7 @@ const COMMAND_HINTS: Readonly<Record<string, string>> = {
   timechart: 'use | stats count() by interval(5m)',
   chart: 'use | stats count() by field',
   order: 'use | sort -field',
-  'sort_by': 'use | sort -field',
+  sort_by: 'use | sort -field',
   dedup: 'use | stats count() by field',
 };
 
@@ -348,7 +360,10 @@ class Parser {
     this.ws();
     const toAt = this.pos;
     if (this.s.slice(toAt, toAt + 2).toUpperCase() !== 'TO' || !(isWs(this.s.charCodeAt(toAt + 2)) || toAt + 2 >= this.s.length)) {
-      throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a range needs TO between its ends', toAt, toAt + 1, { expected: 'TO', hint: `e.g. ${field.name}:[500 TO 599]` });
+      throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'a range needs TO between its ends', toAt, toAt + 1, {
+        expected: 'TO',
+        hint: `e.g. ${field.name}:[500 TO 599]`,
+      });
     }
     this.pos += 2;
     this.ws();
@@ -424,7 +439,8 @@ class Parser {
     let i = start + 1;
     let text = '';
     for (;;) {
-      if (i >= s.length) throw this.err('UNTERMINATED_STRING', `the quote at column ${start + 1} is never closed`, start, s.length, { expected: '"', hint: 'add the closing "; write \\" for a quote inside' });
+      if (i >= s.length)
+        throw this.err('UNTERMINATED_STRING', `the quote at column ${start + 1} is never closed`, start, s.length, { expected: '"', hint: 'add the closing "; write \\" for a quote inside' });
       const c = s.charCodeAt(i);
       if (c === Ch.Quote) break;
       if (c === Ch.Backslash) {
@@ -639,7 +655,9 @@ class Parser {
           const tok = this.ident();
           const n = Number(tok);
           if (!tok || !Number.isFinite(n)) {
-            throw this.err('ARGUMENT_INVALID', `${lower}: ${tok ? `"${tok}" is not a number` : 'a number is missing'}`, at, at + Math.max(1, tok.length), { expected: 'a percentile between 0 and 100' });
+            throw this.err('ARGUMENT_INVALID', `${lower}: ${tok ? `"${tok}" is not a number` : 'a number is missing'}`, at, at + Math.max(1, tok.length), {
+              expected: 'a percentile between 0 and 100',
+            });
           }
           args.push({ n, span: { start: at, end: this.pos } });
         }
@@ -654,7 +672,10 @@ class Parser {
     if (args.length) {
       if (fn !== 'percentiles' || percents) {
         const a = args[0] as { span: Span };
-        throw this.err('ARGUMENT_INVALID', `${lower} takes one field`, a.span.start, a.span.end, { expected: ')', ...(fn !== 'percentiles' ? {} : { hint: `write percentiles(field, ${args.map((x) => x.n).join(', ')})` }) });
+        throw this.err('ARGUMENT_INVALID', `${lower} takes one field`, a.span.start, a.span.end, {
+          expected: ')',
+          ...(fn !== 'percentiles' ? {} : { hint: `write percentiles(field, ${args.map((x) => x.n).join(', ')})` }),
+        });
       }
       percents = [];
       for (const a of args) {
@@ -675,7 +696,9 @@ class Parser {
       alias = this.ident();
       if (!alias) throw this.err('ARGUMENT_INVALID', 'as needs a name', at, at + 1, { expected: 'a column name, e.g. as errors' });
       if (fn === 'percentiles' && (percents as number[]).length > 1) {
-        throw this.err('ARGUMENT_INVALID', 'percentiles with several values has one column each; it takes no single name', at, this.pos, { hint: 'name them one by one: p50(f) as median, p99(f) as slow' });
+        throw this.err('ARGUMENT_INVALID', 'percentiles with several values has one column each; it takes no single name', at, this.pos, {
+          hint: 'name them one by one: p50(f) as median, p99(f) as slow',
+        });
       }
     }
     const m: MetricCall = { fn, span: { start, end: this.pos } };
@@ -729,7 +752,10 @@ class Parser {
       }
       const nameAt = this.pos;
       let name = this.ident();
-      if (!name) throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'sort needs a column or field', nameAt, nameAt + 1, { expected: 'a column (count, avg(x), an alias) or a field; -name sorts descending' });
+      if (!name)
+        throw this.err(this.pos >= this.s.length ? 'UNEXPECTED_END' : 'UNEXPECTED_TOKEN', 'sort needs a column or field', nameAt, nameAt + 1, {
+          expected: 'a column (count, avg(x), an alias) or a field; -name sorts descending',
+        });
       if (this.peek() === Ch.LParen) {
         // `sort -avg(x)`: a metric column by its canonical name.
         const close = this.s.indexOf(')', this.pos);
@@ -767,11 +793,18 @@ class Parser {
     const start = this.pos;
     const name = this.ident();
     if (!name || /^[\d.]/.test(name)) {
-      throw this.err(this.pos >= this.s.length && !name ? 'UNEXPECTED_END' : 'FIELD_NAME_INVALID', `${cmd} needs a field name${name ? `, not "${name}"` : ''}`, start, start + Math.max(1, name.length), {
-        expected: 'a field name, e.g. service or host.name',
-      });
+      throw this.err(
+        this.pos >= this.s.length && !name ? 'UNEXPECTED_END' : 'FIELD_NAME_INVALID',
+        `${cmd} needs a field name${name ? `, not "${name}"` : ''}`,
+        start,
+        start + Math.max(1, name.length),
+        {
+          expected: 'a field name, e.g. service or host.name',
+        },
+      );
     }
-    if (name.endsWith('.') || name.includes('..')) throw this.err('FIELD_NAME_INVALID', `${JSON.stringify(name)} is not a field name`, start, this.pos, { expected: 'names joined by single dots, e.g. host.name' });
+    if (name.endsWith('.') || name.includes('..'))
+      throw this.err('FIELD_NAME_INVALID', `${JSON.stringify(name)} is not a field name`, start, this.pos, { expected: 'names joined by single dots, e.g. host.name' });
     return { name, span: { start, end: this.pos } };
   }
 
@@ -780,9 +813,15 @@ class Parser {
     const at = this.pos;
     const tok = this.ident();
     if (!/^\d{1,9}$/.test(tok) || Number(tok) < min || Number(tok) > max) {
-      throw this.err(tok ? 'ARGUMENT_INVALID' : this.pos >= this.s.length ? 'UNEXPECTED_END' : 'ARGUMENT_INVALID', `${cmd} needs a whole number from ${min} to ${max}${tok ? `, not "${tok}"` : ''}`, at, at + Math.max(1, tok.length), {
-        expected: `a number from ${min} to ${max}`,
-      });
+      throw this.err(
+        tok ? 'ARGUMENT_INVALID' : this.pos >= this.s.length ? 'UNEXPECTED_END' : 'ARGUMENT_INVALID',
+        `${cmd} needs a whole number from ${min} to ${max}${tok ? `, not "${tok}"` : ''}`,
+        at,
+        at + Math.max(1, tok.length),
+        {
+          expected: `a number from ${min} to ${max}`,
+        },
+      );
     }
     return Number(tok);
   }

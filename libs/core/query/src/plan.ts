@@ -53,9 +53,7 @@ export interface MetricPlan {
   percent?: number;
 }
 
-export type GroupPlan =
-  | { kind: 'terms'; column: string; field: ResolvedField }
-  | { kind: 'histogram'; column: string; field: ResolvedField; intervalMs: number; interval: string };
+export type GroupPlan = { kind: 'terms'; column: string; field: ResolvedField } | { kind: 'histogram'; column: string; field: ResolvedField; intervalMs: number; interval: string };
 
 export interface BucketOrder {
   /** `count` (events per bucket), `key` (the group value), or a metric's index in `metrics`. */

@@ -45,7 +45,11 @@ function printValue(v: Value, freeText: boolean, inRange = false): string {
   }
   // `pattern` already escapes literal * ? \; escape what would end the word or start an operator.
   let out = v.pattern.replace(/[\s()"|]/g, (c) => `\\${c}`);
-  if (freeText) out = out.replace(/[:<>=]/g, (c) => `\\${c}`).replace(/^-/, '\\-').replace(/!(?==)/g, '\\!');
+  if (freeText)
+    out = out
+      .replace(/[:<>=]/g, (c) => `\\${c}`)
+      .replace(/^-/, '\\-')
+      .replace(/!(?==)/g, '\\!');
   if (inRange) out = out.replace(/[\]}]/g, (c) => `\\${c}`);
   return out;
 }

@@ -34,7 +34,10 @@ export const queryRequestSchema = z
         /** More fields to group by. */
         by: names.optional(),
         /** A time histogram: `5m`, `1h`. */
-        interval: z.string().regex(/^\d{1,9}[smhdw]$/, 'a whole number and a unit: s, m, h, d or w (e.g. 5m)').optional(),
+        interval: z
+          .string()
+          .regex(/^\d{1,9}[smhdw]$/, 'a whole number and a unit: s, m, h, d or w (e.g. 5m)')
+          .optional(),
         /** percentiles: which ones (default 50, 95, 99). */
         percents: z.array(z.number().min(0).max(100)).min(1).max(20).optional(),
         /** Groups kept (default 100). */
@@ -49,7 +52,10 @@ export const queryRequestSchema = z
     /** Events returned (no aggregation). */
     limit: z.number().int().min(1).max(10_000).optional(),
     /** A sort key as in `| sort`: `-@timestamp`, `host.name`. */
-    sort: z.string().regex(/^[+-]?[A-Za-z_@$][A-Za-z0-9_@$.\-/()]*( (asc|desc))?$/i).optional(),
+    sort: z
+      .string()
+      .regex(/^[+-]?[A-Za-z_@$][A-Za-z0-9_@$.\-/()]*( (asc|desc))?$/i)
+      .optional(),
     /** Only these fields of each event. */
     fields: z.array(name).min(1).max(100).optional(),
   })
@@ -122,5 +128,8 @@ export function requestText(req: z.output<typeof queryRequestSchema>): string {
     if (req.limit !== undefined) parts.push(`limit ${req.limit}`);
     if (req.fields) parts.push(`fields ${req.fields.join(', ')}`);
   }
-  return parts.filter((p, i) => i === 0 || p).join(' | ').trim();
+  return parts
+    .filter((p, i) => i === 0 || p)
+    .join(' | ')
+    .trim();
 }

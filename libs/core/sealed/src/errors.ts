@@ -22,7 +22,10 @@ export type SealedErrorCode =
 
 export class SealedError extends Error {
   readonly retriable = false;
-  constructor(readonly code: SealedErrorCode, message: string) {
+  constructor(
+    readonly code: SealedErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'SealedError';
   }
@@ -31,17 +34,29 @@ export class SealedError extends Error {
 /** Metric reason label (`…_rejected_total{reason}`, `…_rejected_acks_total{reason}`) of each code. */
 export function rejectReason(code: SealedErrorCode): string {
   switch (code) {
-    case 'FRAME_TOO_LARGE': return 'too_large';
-    case 'FRAME_TRUNCATED': return 'truncated';
-    case 'FRAME_MALFORMED': return 'malformed';
-    case 'VERSION_UNSUPPORTED': return 'unsupported_version';
-    case 'UNKNOWN_SENDER': return 'unknown_sender';
-    case 'TAMPERED': return 'tampered';
-    case 'WRONG_DIRECTION': return 'wrong_direction';
-    case 'WRONG_ENV': return 'wrong_env';
-    case 'WRONG_BATCH': return 'wrong_batch';
-    case 'REPLAY': return 'replay';
-    case 'STALE': return 'stale';
-    case 'KEY_INVALID': return 'malformed';
+    case 'FRAME_TOO_LARGE':
+      return 'too_large';
+    case 'FRAME_TRUNCATED':
+      return 'truncated';
+    case 'FRAME_MALFORMED':
+      return 'malformed';
+    case 'VERSION_UNSUPPORTED':
+      return 'unsupported_version';
+    case 'UNKNOWN_SENDER':
+      return 'unknown_sender';
+    case 'TAMPERED':
+      return 'tampered';
+    case 'WRONG_DIRECTION':
+      return 'wrong_direction';
+    case 'WRONG_ENV':
+      return 'wrong_env';
+    case 'WRONG_BATCH':
+      return 'wrong_batch';
+    case 'REPLAY':
+      return 'replay';
+    case 'STALE':
+      return 'stale';
+    case 'KEY_INVALID':
+      return 'malformed';
   }
 }

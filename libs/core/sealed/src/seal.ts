@@ -265,7 +265,8 @@ export function openAck(keys: SealedKeys, body: Uint8Array, opts: { env?: string
   const box = body.subarray(ACK_PREFIX_BYTES);
   const plain = nacl.secretbox.open(box, nonce, keys.ack);
   if (!plain) {
-    if (body.length <= REFLECTION_PROBE_MAX_BYTES && nacl.secretbox.open(box, nonce, keys.batch)) throw new SealedError('WRONG_DIRECTION', 'a batch sealed by this harvester, reflected back to it as an ack');
+    if (body.length <= REFLECTION_PROBE_MAX_BYTES && nacl.secretbox.open(box, nonce, keys.batch))
+      throw new SealedError('WRONG_DIRECTION', 'a batch sealed by this harvester, reflected back to it as an ack');
     throw new SealedError('TAMPERED', 'ack did not authenticate');
   }
   const { env, off } = readContext(plain, body, FrameType.Ack, Direction.GatewayToHarvester, opts.env);

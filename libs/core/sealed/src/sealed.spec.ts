@@ -1,9 +1,33 @@
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import {
-  AckStatus, BATCH_HEADER_BYTES, Direction, FRAME_VERSION, FrameReader, FrameType, ReplayWindow, SealedError, ackHeader, ackMatches, batchHeader, batchSender,
-  checkFresh, decodeKey, encodeFrame, encodeKey, generateKeyPair, keyFileOf, openAck, openBatch, parseKeyFile, publicKeyOf, replayClaimTtlMs, sealAck, sealBatch,
-  sealedKeys, sharedKey,
+  AckStatus,
+  BATCH_HEADER_BYTES,
+  Direction,
+  FRAME_VERSION,
+  FrameReader,
+  FrameType,
+  ReplayWindow,
+  SealedError,
+  ackHeader,
+  ackMatches,
+  batchHeader,
+  batchSender,
+  checkFresh,
+  decodeKey,
+  encodeFrame,
+  encodeKey,
+  generateKeyPair,
+  keyFileOf,
+  openAck,
+  openBatch,
+  parseKeyFile,
+  publicKeyOf,
+  replayClaimTtlMs,
+  sealAck,
+  sealBatch,
+  sealedKeys,
+  sharedKey,
 } from './index';
 
 const code = (f: () => unknown) => {

@@ -49,7 +49,9 @@ export const kafkaTlsSettingsSchema = z
        */
       servername: z.string().min(1).optional(),
     },
-    { error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping, e.g. { enabled: true, caFile: /etc/backlog/kafka-ca.pem } (kafka.ssl is no longer a boolean: kafka.ssl.enabled)' : undefined) },
+    {
+      error: (iss) => (iss.code === 'invalid_type' ? 'expected a mapping, e.g. { enabled: true, caFile: /etc/backlog/kafka-ca.pem } (kafka.ssl is no longer a boolean: kafka.ssl.enabled)' : undefined),
+    },
   )
   .strict()
   .superRefine((t, ctx) => {
@@ -61,8 +63,10 @@ export const kafkaTlsSettingsSchema = z
     }
     if (t.certFile !== undefined && t.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'certFile is set but keyFile is not' });
     if (t.keyFile !== undefined && t.certFile === undefined) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'keyFile is set but certFile is not' });
-    if (t.keyPassphraseFile !== undefined && t.keyPassphraseEnv !== undefined) ctx.addIssue({ code: 'custom', path: ['keyPassphraseEnv'], message: 'use either keyPassphraseFile or keyPassphraseEnv, not both' });
-    if ((t.keyPassphraseFile !== undefined || t.keyPassphraseEnv !== undefined) && t.keyFile === undefined) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a key passphrase is set but keyFile is not' });
+    if (t.keyPassphraseFile !== undefined && t.keyPassphraseEnv !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['keyPassphraseEnv'], message: 'use either keyPassphraseFile or keyPassphraseEnv, not both' });
+    if ((t.keyPassphraseFile !== undefined || t.keyPassphraseEnv !== undefined) && t.keyFile === undefined)
+      ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'a key passphrase is set but keyFile is not' });
   });
 
 /** The SASL mechanisms the Kafka adapter implements (kafkajs 2.2.4: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */

@@ -9,7 +9,10 @@ import { z } from 'zod';
  */
 
 const positive = z.number().finite().positive();
-const text = z.string().min(1).max(64 * 1024);
+const text = z
+  .string()
+  .min(1)
+  .max(64 * 1024);
 const config = { /** Indexer config file (else BACKLOG_INDEXER_CONFIG / BACKLOG_CONFIG). */ config: text.optional() };
 
 export const historyCommandSchema = z.discriminatedUnion('sub', [
@@ -62,7 +65,8 @@ export function encodeHistoryCommand(cmd: HistoryCommandInput): string {
 }
 
 export function decodeHistoryCommand(arg: string | undefined): HistoryCommand {
-  if (arg === undefined || !arg.startsWith('{')) throw new HistoryCommandError('main.ts history takes the command as one JSON argument, as `backlog history …` passes it; run `npx backlog history --help`');
+  if (arg === undefined || !arg.startsWith('{'))
+    throw new HistoryCommandError('main.ts history takes the command as one JSON argument, as `backlog history …` passes it; run `npx backlog history --help`');
   let value: unknown;
   try {
     value = JSON.parse(arg);

@@ -160,7 +160,10 @@ export function parseEnvValue(raw: string, value: ValueKind): unknown {
       return scalar(text, value.kind);
     case 'list': {
       if (text.startsWith('[')) return parseJson(text);
-      const items = text.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      const items = text
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
       const out = items.map((x) => scalar(x, value.of));
       const bad = out.find((x) => x instanceof Error);
       return bad ?? out;

@@ -167,9 +167,24 @@ describe('connection settings alone (the CLI)', () => {
     const cfg = loadConfig({
       app: 'cli',
       schema: connectionSettingsSchema,
-      env: { BACKLOG_ENV: 'prod', BACKLOG_SEARCH_URL: 'https://es.internal:9200', BACKLOG_SEARCH_ENGINE: 'elasticsearch', BACKLOG_SEARCH_USERNAME: 'elastic', BACKLOG_SEARCH_PASSWORD: 'pw', BACKLOG_KAFKA_SSL_ENABLED: 'true', BACKLOG_KAFKA_SSL_CA_FILE: '/etc/backlog/kafka-ca.pem', BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka' },
+      env: {
+        BACKLOG_ENV: 'prod',
+        BACKLOG_SEARCH_URL: 'https://es.internal:9200',
+        BACKLOG_SEARCH_ENGINE: 'elasticsearch',
+        BACKLOG_SEARCH_USERNAME: 'elastic',
+        BACKLOG_SEARCH_PASSWORD: 'pw',
+        BACKLOG_KAFKA_SSL_ENABLED: 'true',
+        BACKLOG_KAFKA_SSL_CA_FILE: '/etc/backlog/kafka-ca.pem',
+        BACKLOG_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        BACKLOG_KAFKA_SASL_USERNAME: 'u',
+        BACKLOG_KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka',
+      },
     });
-    expect(cfg).toMatchObject({ env: 'prod', search: { url: 'https://es.internal:9200', engine: 'elasticsearch', username: 'elastic' }, kafka: { ssl: { enabled: true, caFile: '/etc/backlog/kafka-ca.pem', rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: '/run/secrets/kafka' } } });
+    expect(cfg).toMatchObject({
+      env: 'prod',
+      search: { url: 'https://es.internal:9200', engine: 'elasticsearch', username: 'elastic' },
+      kafka: { ssl: { enabled: true, caFile: '/etc/backlog/kafka-ca.pem', rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512', username: 'u', passwordFile: '/run/secrets/kafka' } },
+    });
   });
 
   it('kafka: refuses what the adapter cannot honour, and a password inline', () => {
@@ -189,14 +204,20 @@ describe('connection settings alone (the CLI)', () => {
     ]);
   });
 
-  it('redacts the kafka settings\' secret references too (they name files and variables, never hold the password)', () => {
-    const cfg = loadConfig({ app: 'cli', schema: connectionSettingsSchema, env: { BACKLOG_KAFKA_SASL_MECHANISM: 'plain', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD_ENV: 'KAFKA_PW' } });
+  it("redacts the kafka settings' secret references too (they name files and variables, never hold the password)", () => {
+    const cfg = loadConfig({
+      app: 'cli',
+      schema: connectionSettingsSchema,
+      env: { BACKLOG_KAFKA_SASL_MECHANISM: 'plain', BACKLOG_KAFKA_SASL_USERNAME: 'u', BACKLOG_KAFKA_SASL_PASSWORD_ENV: 'KAFKA_PW' },
+    });
     expect(JSON.stringify(cfg)).not.toMatch(/"password"/);
     expect(redact(cfg).kafka.sasl?.passwordEnv).toBe('***');
   });
 
   it('rejects an apiKey together with a username, and a bad bucket name', () => {
-    const problems = problemsOf(() => loadConfig({ app: 'cli', schema: connectionSettingsSchema, env: { BACKLOG_SEARCH_API_KEY: 'k', BACKLOG_SEARCH_USERNAME: 'u', BACKLOG_SEARCH_PASSWORD: 'p', BACKLOG_S3_BUCKET: 'Bad_Bucket' } }));
+    const problems = problemsOf(() =>
+      loadConfig({ app: 'cli', schema: connectionSettingsSchema, env: { BACKLOG_SEARCH_API_KEY: 'k', BACKLOG_SEARCH_USERNAME: 'u', BACKLOG_SEARCH_PASSWORD: 'p', BACKLOG_S3_BUCKET: 'Bad_Bucket' } }),
+    );
     expect(problems.map((p) => p.path).sort()).toEqual(['s3.bucket', 'search.apiKey']);
   });
 });

@@ -116,7 +116,7 @@ function readFile(app: string, file: string, knownApps: readonly string[], probl
   const { apps, ...top } = data;
   if (apps === undefined) return top;
   if (!isPlain(apps)) {
-    problems.push({ path: 'apps', message: 'expected a mapping of app name → that app\'s settings', source });
+    problems.push({ path: 'apps', message: "expected a mapping of app name → that app's settings", source });
     return top;
   }
   for (const [name, section] of Object.entries(apps)) {
@@ -137,7 +137,12 @@ export function loadConfig<S extends z.ZodType>(opts: LoadConfigOptions<S>): Dee
   const env = opts.env ?? process.env;
   const prefix = appEnvPrefix(opts.app);
   const { keys, clashes } = configKeys(opts.app, opts.schema, SHARED_KEYS);
-  if (clashes.length) throw new ConfigError('CONFIG_SCHEMA', opts.app, clashes.map((m) => ({ path: '', message: m })));
+  if (clashes.length)
+    throw new ConfigError(
+      'CONFIG_SCHEMA',
+      opts.app,
+      clashes.map((m) => ({ path: '', message: m })),
+    );
 
   const problems: ConfigProblem[] = [];
   const prov = new Provenance();

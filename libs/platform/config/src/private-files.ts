@@ -160,9 +160,11 @@ export function ensurePrivateDir(path: string): PrivateDir {
     throw new PrivateDirError(abs, `cannot inspect '${abs}': ${errCode(err)}`);
   }
   if (uid === undefined) return { path: abs, created };
-  if (st.isSymbolicLink()) throw new PrivateDirError(abs, `'${abs}' is a symbolic link (owned by uid ${st.uid}); backlog keeps private files only in a directory it made itself there — remove the link`);
+  if (st.isSymbolicLink())
+    throw new PrivateDirError(abs, `'${abs}' is a symbolic link (owned by uid ${st.uid}); backlog keeps private files only in a directory it made itself there — remove the link`);
   if (!st.isDirectory()) throw new PrivateDirError(abs, `'${abs}' exists and is not a directory`);
-  if (st.uid !== uid) throw new PrivateDirError(abs, `'${abs}' is owned by uid ${st.uid}, not by this user (uid ${uid}): private files must not go into another user's directory; remove it or choose another path`);
+  if (st.uid !== uid)
+    throw new PrivateDirError(abs, `'${abs}' is owned by uid ${st.uid}, not by this user (uid ${uid}): private files must not go into another user's directory; remove it or choose another path`);
   if ((st.mode & 0o077) !== 0) {
     chmodSync(abs, 0o700);
     // A fresh one only differs by the umask, which is not news.
@@ -193,7 +195,10 @@ export function ensureDataDir(path: string): PrivateDir {
   if (uid === undefined) return { path: abs, created };
   if (st.uid !== uid && st.uid !== 0) throw new PrivateDirError(abs, `'${abs}' is owned by uid ${st.uid}, not by this user (uid ${uid}) or root: choose a directory of this user's`);
   if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-    throw new PrivateDirError(abs, `'${abs}' is writable by others (mode ${octal(st.mode)}, no sticky bit): another user could replace what backlog keeps there; chmod go-w '${abs}' or choose another directory`);
+    throw new PrivateDirError(
+      abs,
+      `'${abs}' is writable by others (mode ${octal(st.mode)}, no sticky bit): another user could replace what backlog keeps there; chmod go-w '${abs}' or choose another directory`,
+    );
   }
   return { path: abs, created };
 }

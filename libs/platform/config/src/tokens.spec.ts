@@ -8,7 +8,17 @@ import { generateToken, loadConfig, readTokenFile, tokenBits, tokenProblems, tok
 
 describe('tokenProblems', () => {
   it('refuses the placeholders that shipped in our own manifests and tests', () => {
-    for (const t of ['REPLACE_ME_WITH_A_LONG_RANDOM_TOKEN', 'dev-only-token-change-me', 'changeme', 'CHANGE_ME_PLEASE_0123456789', 'example-token-for-docs-only', 'live-test-token-0123456789', 'secret-token-0123456789', 'my-password-is-very-long-indeed', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx']) {
+    for (const t of [
+      'REPLACE_ME_WITH_A_LONG_RANDOM_TOKEN',
+      'dev-only-token-change-me',
+      'changeme',
+      'CHANGE_ME_PLEASE_0123456789',
+      'example-token-for-docs-only',
+      'live-test-token-0123456789',
+      'secret-token-0123456789',
+      'my-password-is-very-long-indeed',
+      'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+    ]) {
       const p = tokenProblems(t);
       expect(p.length, t).toBeGreaterThan(0);
       if (t.length > 12) expect(p.join(' '), t).not.toContain(t); // never quotes the token (a bare word like "changeme" is named as the word)

@@ -35,8 +35,22 @@ export const TOKEN_MAX_LENGTH = 1024;
  * what is left once the words are taken out must then hold fewer than TOKEN_MIN_BITS to refuse it.
  */
 const PLACEHOLDER_WORDS = [
-  'replaceme', 'changeme', 'changethis', 'example', 'placeholder', 'insertyour', 'yourtoken', 'devonly',
-  'token', 'password', 'passwd', 'secret', 'dummy', 'sample', 'default', 'xxxx',
+  'replaceme',
+  'changeme',
+  'changethis',
+  'example',
+  'placeholder',
+  'insertyour',
+  'yourtoken',
+  'devonly',
+  'token',
+  'password',
+  'passwd',
+  'secret',
+  'dummy',
+  'sample',
+  'default',
+  'xxxx',
 ];
 
 const LOWER = /[a-z]/;

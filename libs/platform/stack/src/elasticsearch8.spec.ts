@@ -44,7 +44,12 @@ describe('elasticsearch8 home', () => {
 
   it('writes a plugin descriptor without modulename (modules load as plain bundles) and with the server version', () => {
     const text = pluginDescriptor({ name: 'transport-netty4', classname: 'org.elasticsearch.transport.netty4.Netty4Plugin', description: 'Netty' }, '8.19.21');
-    const props = Object.fromEntries(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('=', 2) as [string, string]));
+    const props = Object.fromEntries(
+      text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.split('=', 2) as [string, string]),
+    );
     expect(props).toEqual({
       description: 'Netty',
       version: '8.19.21',

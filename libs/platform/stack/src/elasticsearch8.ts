@@ -25,9 +25,7 @@ export interface Es8Module {
  * of the distribution are not on Central, and x-pack-core, which is, gives backlog nothing (ADR 0017,
  * "What is missing").
  */
-export const ES8_MODULES: readonly Es8Module[] = [
-  { name: 'transport-netty4', classname: 'org.elasticsearch.transport.netty4.Netty4Plugin', description: 'Netty 4 based transport implementation' },
-];
+export const ES8_MODULES: readonly Es8Module[] = [{ name: 'transport-netty4', classname: 'org.elasticsearch.transport.netty4.Netty4Plugin', description: 'Netty 4 based transport implementation' }];
 
 const SERVER = 'elasticsearch8';
 
@@ -74,7 +72,9 @@ export function nodeSettings(cfg: StackConfig, home: string, logs: string): stri
     // A developer's nearly full disk must not turn every index read-only.
     'cluster.routing.allocation.disk.threshold_enabled': 'false',
   };
-  return `${Object.entries(settings).map(([k, v]) => `${k}: ${/^[\w.[\], -]+$/.test(v) ? v : JSON.stringify(v)}`).join('\n')}\n`;
+  return `${Object.entries(settings)
+    .map(([k, v]) => `${k}: ${/^[\w.[\], -]+$/.test(v) ? v : JSON.stringify(v)}`)
+    .join('\n')}\n`;
 }
 
 /** config/log4j2.properties: everything to the console, which is the server's log file in the stack dir. */
@@ -135,10 +135,17 @@ export function assembleHome(cfg: StackConfig, home: string, logs: string, serve
     const v = artifactVersion(cp, m.name);
     if (v !== version) {
       // The server refuses a module built for another version; say which pom to fix instead.
-      throw new StackError('START_FAILED', SERVER, `module ${m.name} resolved as ${v ?? 'nothing'} but the server is ${version}: keep deploy/local/elasticsearch8/modules/${m.name}/pom.xml at ${version}`);
+      throw new StackError(
+        'START_FAILED',
+        SERVER,
+        `module ${m.name} resolved as ${v ?? 'nothing'} but the server is ${version}: keep deploy/local/elasticsearch8/modules/${m.name}/pom.xml at ${version}`,
+      );
     }
     const dir = join(home, 'modules', m.name);
-    link(cp.filter((jar) => !onServer.has(jar)), dir);
+    link(
+      cp.filter((jar) => !onServer.has(jar)),
+      dir,
+    );
     writeFileSync(join(dir, 'plugin-descriptor.properties'), pluginDescriptor(m, version));
   }
   mkdirSync(join(home, 'plugins'), { recursive: true });

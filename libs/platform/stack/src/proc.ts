@@ -17,7 +17,6 @@ export class StackError extends Error {
   }
 }
 
-
 /** True when something accepts TCP connections on host:port. */
 export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -125,5 +124,8 @@ export function removeFile(path: string): void {
 export function tail(file: string, lines = 15): string {
   if (!existsSync(file)) return '(no log yet)';
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }

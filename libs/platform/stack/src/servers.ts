@@ -62,7 +62,9 @@ export interface KafkaServerExtras {
 export function kafkaServer(cfg: StackConfig, extras: KafkaServerExtras = {}): LocalServer {
   const b = base(cfg, 'kafka', cfg.kafka.port);
   const more = extras.listeners ?? [];
-  for (const l of more) if (!/^[A-Z][A-Z0-9_]*$/.test(l.name) || ['PLAINTEXT', 'CONTROLLER'].includes(l.name)) throw new Error(`kafka listener name ${l.name}: expected an upper-case name other than PLAINTEXT/CONTROLLER`);
+  for (const l of more)
+    if (!/^[A-Z][A-Z0-9_]*$/.test(l.name) || ['PLAINTEXT', 'CONTROLLER'].includes(l.name))
+      throw new Error(`kafka listener name ${l.name}: expected an upper-case name other than PLAINTEXT/CONTROLLER`);
   const listenersOf = (ls: readonly { name: string; port: number }[]) => ls.map((l) => `${l.name}://${cfg.host}:${l.port}`);
   const dataDir = join(b.dir, 'data');
   const props = join(b.dir, 'server.properties');
@@ -72,7 +74,14 @@ export function kafkaServer(cfg: StackConfig, extras: KafkaServerExtras = {}): L
     stopTimeoutS: 60,
     async healthy() {
       // A listening socket is not enough: the broker must have joined its KRaft quorum and serve metadata.
-      const admin = new Kafka({ clientId: 'backlog-stack-probe', brokers: [`${cfg.host}:${cfg.kafka.port}`], logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+      const admin = new Kafka({
+        clientId: 'backlog-stack-probe',
+        brokers: [`${cfg.host}:${cfg.kafka.port}`],
+        logLevel: logLevel.NOTHING,
+        connectionTimeout: 1000,
+        requestTimeout: 2000,
+        retry: { retries: 0 },
+      }).admin();
       try {
         await admin.connect();
         await admin.listTopics();
@@ -90,45 +99,68 @@ export function kafkaServer(cfg: StackConfig, extras: KafkaServerExtras = {}): L
       mkdirSync(join(b.dir, 'tmp'), { recursive: true });
       // Single combined broker+controller in KRaft mode. Replication factors must be 1 on one node, or
       // consumer groups never find a coordinator. Topic auto-creation is off: backlog creates h-<env>/c-<env>.
-      writeFileSync(props, [
-        'process.roles=broker,controller',
-        'node.id=1',
-        `controller.quorum.voters=1@${cfg.host}:${cfg.kafka.controllerPort}`,
-        `listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, `CONTROLLER://${cfg.host}:${cfg.kafka.controllerPort}`, ...listenersOf(more)].join(',')}`,
-        `advertised.listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, ...listenersOf(more)].join(',')}`,
-        'inter.broker.listener.name=PLAINTEXT',
-        'controller.listener.names=CONTROLLER',
-        `listener.security.protocol.map=${['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...more.map((l) => `${l.name}:${l.protocol}`)].join(',')}`,
-        `log.dirs=${dataDir}`,
-        'num.partitions=1',
-        'auto.create.topics.enable=false',
-        'offsets.topic.replication.factor=1',
-        'offsets.topic.num.partitions=8',
-        'transaction.state.log.replication.factor=1',
-        'transaction.state.log.min.isr=1',
-        'transaction.state.log.num.partitions=4',
-        'group.initial.rebalance.delay.ms=0',
-        'log.retention.hours=168',
-        'log.segment.bytes=268435456',
-        ...Object.entries(extras.properties ?? {}).map(([k, v]) => `${k}=${v}`),
-        '',
-      ].join('\n'));
+      writeFileSync(
+        props,
+        [
+          'process.roles=broker,controller',
+          'node.id=1',
+          `controller.quorum.voters=1@${cfg.host}:${cfg.kafka.controllerPort}`,
+          `listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, `CONTROLLER://${cfg.host}:${cfg.kafka.controllerPort}`, ...listenersOf(more)].join(',')}`,
+          `advertised.listeners=${[`PLAINTEXT://${cfg.host}:${cfg.kafka.port}`, ...listenersOf(more)].join(',')}`,
+          'inter.broker.listener.name=PLAINTEXT',
+          'controller.listener.names=CONTROLLER',
+          `listener.security.protocol.map=${['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT', ...more.map((l) => `${l.name}:${l.protocol}`)].join(',')}`,
+          `log.dirs=${dataDir}`,
+          'num.partitions=1',
+          'auto.create.topics.enable=false',
+          'offsets.topic.replication.factor=1',
+          'offsets.topic.num.partitions=8',
+          'transaction.state.log.replication.factor=1',
+          'transaction.state.log.min.isr=1',
+          'transaction.state.log.num.partitions=4',
+          'group.initial.rebalance.delay.ms=0',
+          'log.retention.hours=168',
+          'log.segment.bytes=268435456',
+          ...Object.entries(extras.properties ?? {}).map(([k, v]) => `${k}=${v}`),
+          '',
+        ].join('\n'),
+      );
       const log4j = join(b.dir, 'log4j.properties');
-      writeFileSync(log4j, [
-        'log4j.rootLogger=INFO, stdout',
-        'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-        'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-        'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-        'log4j.logger.kafka=INFO',
-        'log4j.logger.org.apache.kafka=INFO',
-        '',
-      ].join('\n'));
+      writeFileSync(
+        log4j,
+        [
+          'log4j.rootLogger=INFO, stdout',
+          'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+          'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+          'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+          'log4j.logger.kafka=INFO',
+          'log4j.logger.org.apache.kafka=INFO',
+          '',
+        ].join('\n'),
+      );
       const java = [...jvmFlags(cfg.kafka.heapMb, join(b.dir, 'tmp')), `-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${join(b.dir, 'logs')}`, '-cp', cp];
       if (!existsSync(join(dataDir, 'meta.properties'))) {
         // KRaft storage must be formatted once per log dir, or the broker refuses to start.
         const id = spawnSync('java', ['-Xmx256m', '-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
         const clusterId = id.stdout.trim().split('\n').pop() ?? '';
-        const fmt = spawnSync('java', ['-Xmx256m', `-Dlog4j.configuration=file:${log4j}`, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted', ...(extras.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`])], { encoding: 'utf8' });
+        const fmt = spawnSync(
+          'java',
+          [
+            '-Xmx256m',
+            `-Dlog4j.configuration=file:${log4j}`,
+            '-cp',
+            cp,
+            'kafka.tools.StorageTool',
+            'format',
+            '-t',
+            clusterId,
+            '-c',
+            props,
+            '--ignore-formatted',
+            ...(extras.scramUsers ?? []).flatMap((u) => ['--add-scram', `${u.mechanism}=[name=${u.name},password=${u.password}]`]),
+          ],
+          { encoding: 'utf8' },
+        );
         if (fmt.status !== 0) throw new StackError('START_FAILED', 'kafka', `storage format failed: ${fmt.stderr || fmt.stdout}`);
       }
       return spawnDetached('java', [...java, 'kafka.Kafka', props], { cwd: b.dir, logFile: b.logFile, pidFile: b.pidFile });
@@ -202,16 +234,19 @@ export function s3Server(cfg: StackConfig): LocalServer {
       mkdirSync(join(b.dir, 'tmp'), { recursive: true });
       const conf = join(b.dir, 's3proxy.conf');
       // filesystem-nio2 stores each object as a file under `data` (multipart works through stub objects).
-      writeFileSync(conf, [
-        `s3proxy.endpoint=${endpoint}`,
-        's3proxy.authorization=aws-v2-or-v4',
-        `s3proxy.identity=${cfg.s3.accessKeyId}`,
-        `s3proxy.credential=${cfg.s3.secretAccessKey}`,
-        's3proxy.ignore-unknown-headers=true',
-        'jclouds.provider=filesystem-nio2',
-        `jclouds.filesystem.basedir=${data}`,
-        '',
-      ].join('\n'));
+      writeFileSync(
+        conf,
+        [
+          `s3proxy.endpoint=${endpoint}`,
+          's3proxy.authorization=aws-v2-or-v4',
+          `s3proxy.identity=${cfg.s3.accessKeyId}`,
+          `s3proxy.credential=${cfg.s3.secretAccessKey}`,
+          's3proxy.ignore-unknown-headers=true',
+          'jclouds.provider=filesystem-nio2',
+          `jclouds.filesystem.basedir=${data}`,
+          '',
+        ].join('\n'),
+      );
       return spawnDetached('java', [...jvmFlags(cfg.s3.heapMb, join(b.dir, 'tmp')), '-cp', cp, 'org.gaul.s3proxy.Main', '--properties', conf], {
         cwd: b.dir,
         logFile: b.logFile,

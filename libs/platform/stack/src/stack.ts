@@ -73,7 +73,9 @@ export async function upOne(s: LocalServer, cfg: StackConfig, say: Say = quiet):
   }
   await s.afterReady?.();
   report.seconds = (Date.now() - t0) / 1000;
-  say(`${s.name.padEnd(14)} ${report.action === 'started' ? 'started' : 'reused '} in ${report.seconds.toFixed(1).padStart(5)}s  ${s.endpoint}${report.pid ? `  (pid ${report.pid})` : report.owner === 'external' ? '  (not ours)' : ''}`);
+  say(
+    `${s.name.padEnd(14)} ${report.action === 'started' ? 'started' : 'reused '} in ${report.seconds.toFixed(1).padStart(5)}s  ${s.endpoint}${report.pid ? `  (pid ${report.pid})` : report.owner === 'external' ? '  (not ours)' : ''}`,
+  );
   return report;
 }
 

@@ -44,7 +44,7 @@ function safeStringify(value: unknown): string {
   try {
     return JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === 'bigint') return v.toString();
-      if (v instanceof Error) return { name: v.name, message: v.message, ...(('code' in v) ? { code: (v as { code: unknown }).code } : {}) };
+      if (v instanceof Error) return { name: v.name, message: v.message, ...('code' in v ? { code: (v as { code: unknown }).code } : {}) };
       if (typeof v === 'object' && v !== null) {
         if (seen.has(v)) return '[circular]';
         seen.add(v);

@@ -39,8 +39,8 @@ describe('telemetry', () => {
       const m = await fetch(`http://127.0.0.1:${srv.port}/metrics`);
       expect(m.status).toBe(200);
       const body = await m.text();
-      expect(body).toContain("demo_total 1");
-      expect(body).toContain("process_resident_memory_bytes");
+      expect(body).toContain('demo_total 1');
+      expect(body).toContain('process_resident_memory_bytes');
       expect(await (await fetch(`http://127.0.0.1:${srv.port}/healthz`)).json()).toEqual({ ok: true, inputs: 1 });
       ok = false;
       expect((await fetch(`http://127.0.0.1:${srv.port}/healthz`)).status).toBe(503);
@@ -79,8 +79,14 @@ describe('telemetry', () => {
     child.warn('rotated', { err: new Error('boom'), n: 10n, cyc });
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toEqual({
-      time: '1970-01-01T00:00:00.000Z', level: 'warn', msg: 'rotated', app: 'h', input: 'file',
-      err: { name: 'Error', message: 'boom' }, n: '10', cyc: { self: '[circular]' },
+      time: '1970-01-01T00:00:00.000Z',
+      level: 'warn',
+      msg: 'rotated',
+      app: 'h',
+      input: 'file',
+      err: { name: 'Error', message: 'boom' },
+      n: '10',
+      cyc: { self: '[circular]' },
     });
   });
 });

@@ -112,7 +112,12 @@ describe('docker-compose.yml', () => {
     expect(header).toMatch(/DEVELOPMENT ONLY/);
     for (const what of [/127\.0\.0\.1 only/, /Elasticsearch runs with security off/, /Redis has no password/, /MinIO/, /Grafana/]) expect(header).toMatch(what);
     // And beside each such setting.
-    for (const line of [/DEV ONLY: plain HTTP without users[\s\S]{0,200}xpack\.security\.enabled: "false"/, /DEV ONLY: no password[\s\S]{0,200}\n {2}redis:/, /DEV ONLY: fixed credentials[\s\S]{0,120}MINIO_ROOT_PASSWORD/]) expect(text).toMatch(line);
+    for (const line of [
+      /DEV ONLY: plain HTTP without users[\s\S]{0,200}xpack\.security\.enabled: "false"/,
+      /DEV ONLY: no password[\s\S]{0,200}\n {2}redis:/,
+      /DEV ONLY: fixed credentials[\s\S]{0,120}MINIO_ROOT_PASSWORD/,
+    ])
+      expect(text).toMatch(line);
   });
 
   it('carries no token: the apps read random ones that the deps one-shot writes (0600), never a placeholder', () => {
@@ -160,7 +165,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('has the opensearch profile with OpenSearch and its Dashboards', () => {
-    const profiled = Object.entries(services).filter(([, s]) => s.profiles?.includes('opensearch')).map(([n]) => n).sort();
+    const profiled = Object.entries(services)
+      .filter(([, s]) => s.profiles?.includes('opensearch'))
+      .map(([n]) => n)
+      .sort();
     expect(profiled).toEqual(['opensearch', 'opensearch-dashboards']);
   });
 
@@ -173,7 +181,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("gives the apps valid backlog connection settings (checked by @backlog/platform-config)", () => {
+  it('gives the apps valid backlog connection settings (checked by @backlog/platform-config)', () => {
     for (const app of APPS) {
       const env = envOf(services[app] as Service);
       const cfg = loadConfig({ app: 'cli', schema: connectionSettingsSchema, env });
@@ -201,7 +209,7 @@ describe('docker-compose.yml', () => {
 
   it('declares every named volume it mounts', () => {
     for (const [name, s] of Object.entries(services)) {
-      for (const v of ((s as { volumes?: string[] }).volumes ?? [])) {
+      for (const v of (s as { volumes?: string[] }).volumes ?? []) {
         const src = v.split(':')[0] ?? '';
         if (!src.startsWith('.') && !src.startsWith('/')) expect(compose.volumes ?? {}, `${name}: ${v}`).toHaveProperty([src]);
       }

@@ -138,7 +138,7 @@ describe('deploy/prometheus', () => {
     });
   }
 
-  it("deploy/prometheus/prometheus-k8s.yml: discovers annotated backlog pods and names jobs and env as the dashboard expects", () => {
+  it('deploy/prometheus/prometheus-k8s.yml: discovers annotated backlog pods and names jobs and env as the dashboard expects', () => {
     const [job] = jobsOf('deploy/prometheus/prometheus-k8s.yml');
     expect(job?.kubernetes_sd_configs?.[0]?.role).toBe('pod');
     const rules = job?.relabel_configs ?? [];

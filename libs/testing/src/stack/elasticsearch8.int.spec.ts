@@ -31,12 +31,23 @@ describe.skipIf(!url)('local stack: the Elasticsearch 8 node', () => {
 
   it(`answers as Elasticsearch ${pinned} on loopback only, one node, with only the modules we load and a bounded heap`, async () => {
     const cfg = loadStackConfig();
-    const r = await call('GET', '/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,nodes.*.http.bound_address,nodes.*.transport.bound_address,nodes.*.modules.name,nodes.*.plugins.name,nodes.*.jvm.mem.heap_max_in_bytes');
+    const r = await call(
+      'GET',
+      '/_nodes/_local?filter_path=nodes.*.version,nodes.*.build_flavor,nodes.*.http.bound_address,nodes.*.transport.bound_address,nodes.*.modules.name,nodes.*.plugins.name,nodes.*.jvm.mem.heap_max_in_bytes',
+    );
     expect(r.status).toBe(200);
     expect(r.product).toBe('Elasticsearch');
     const nodes = Object.values(r.body.nodes as Record<string, Record<string, unknown>>);
     expect(nodes).toHaveLength(1);
-    const node = nodes[0] as { version: string; build_flavor: string; http: { bound_address: string[] }; transport: { bound_address: string[] }; modules: { name: string }[]; plugins?: { name: string }[]; jvm: { mem: { heap_max_in_bytes: number } } };
+    const node = nodes[0] as {
+      version: string;
+      build_flavor: string;
+      http: { bound_address: string[] };
+      transport: { bound_address: string[] };
+      modules: { name: string }[];
+      plugins?: { name: string }[];
+      jvm: { mem: { heap_max_in_bytes: number } };
+    };
     expect(node.version).toBe(pinned);
     expect(node.build_flavor).toBe('default');
     expect(node.http.bound_address).toEqual([`127.0.0.1:${cfg.es8.port}`]);
@@ -82,14 +93,53 @@ describe.skipIf(!url)('local stack: the Elasticsearch 8 node', () => {
       status: 400,
       says: new RegExp(`The mapper type \\[${type}\\] declared on field \\[f\\] does not exist`),
     })),
-    { module: 'lang-painless', what: 'painless scripts', method: 'PUT', path: () => `/_scripts/${ns}`, body: { script: { lang: 'painless', source: '1' } }, status: 400, says: /unsupported lang \[painless\]/ },
-    { module: 'aggregations', what: 'auto_date_histogram', method: 'POST', path: () => '/_search', body: { size: 0, aggs: { a: { auto_date_histogram: { field: '@timestamp' } } } }, status: 400, says: /auto_date_histogram/ },
-    { module: 'analysis-common', what: 'the pattern analyzer', method: 'POST', path: () => '/_analyze', body: { analyzer: 'pattern', text: 'a b' }, status: 400, says: /failed to find global analyzer \[pattern\]/ },
+    {
+      module: 'lang-painless',
+      what: 'painless scripts',
+      method: 'PUT',
+      path: () => `/_scripts/${ns}`,
+      body: { script: { lang: 'painless', source: '1' } },
+      status: 400,
+      says: /unsupported lang \[painless\]/,
+    },
+    {
+      module: 'aggregations',
+      what: 'auto_date_histogram',
+      method: 'POST',
+      path: () => '/_search',
+      body: { size: 0, aggs: { a: { auto_date_histogram: { field: '@timestamp' } } } },
+      status: 400,
+      says: /auto_date_histogram/,
+    },
+    {
+      module: 'analysis-common',
+      what: 'the pattern analyzer',
+      method: 'POST',
+      path: () => '/_analyze',
+      body: { analyzer: 'pattern', text: 'a b' },
+      status: 400,
+      says: /failed to find global analyzer \[pattern\]/,
+    },
     { module: 'data-streams', what: 'the data stream API', method: 'GET', path: () => '/_data_stream', status: 400, says: /Invalid index name \[_data_stream\]/ },
     { module: 'reindex', what: '_delete_by_query', method: 'POST', path: () => `/${ns}-none/_delete_by_query`, body: { query: { match_all: {} } }, status: 400, says: /no handler found/ },
-    { module: 'ingest-common', what: 'the set processor', method: 'PUT', path: () => `/_ingest/pipeline/${ns}`, body: { processors: [{ set: { field: 'x', value: 1 } }] }, status: 400, says: /No processor type exists with name \[set\]/ },
+    {
+      module: 'ingest-common',
+      what: 'the set processor',
+      method: 'PUT',
+      path: () => `/_ingest/pipeline/${ns}`,
+      body: { processors: [{ set: { field: 'x', value: 1 } }] },
+      status: 400,
+      says: /No processor type exists with name \[set\]/,
+    },
     { module: 'x-pack ilm', what: 'index lifecycle policies', method: 'GET', path: () => '/_ilm/policy', status: 405, says: /Incorrect HTTP method for uri \[\/_ilm\/policy\]/ },
-    { module: 'x-pack stack', what: 'the built-in logs template (logs-*-*, priority 100)', method: 'GET', path: () => '/_index_template/logs', status: 404, says: /index template matching \[logs\] not found/ },
+    {
+      module: 'x-pack stack',
+      what: 'the built-in logs template (logs-*-*, priority 100)',
+      method: 'GET',
+      path: () => '/_index_template/logs',
+      status: 404,
+      says: /index template matching \[logs\] not found/,
+    },
   ];
 
   it.each(absent)('without $module (not on Central): no $what', async (row) => {

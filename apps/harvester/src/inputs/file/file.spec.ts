@@ -154,7 +154,7 @@ describe('file', () => {
     for (const e of sink3.events) expect(ids).not.toContain(e.event.id);
   });
 
-  it('commits that arrive before start() (the previous run\'s spool draining) move the resume point', async () => {
+  it("commits that arrive before start() (the previous run's spool draining) move the resume point", async () => {
     const dir = tmp();
     const path = join(dir, 'app.log');
     writeFileSync(path, lines(0, 20));
@@ -281,7 +281,10 @@ describe('file', () => {
     for (let i = 0; i < 10_000; i++) parts.push(i % 1000 === 9 ? Buffer.alloc(2 * 1024 * 1024, 0x22) : hostileRecord(rand, i), Buffer.from('\n'));
     const content = Buffer.concat(parts);
     writeFileSync(join(dir, 'hostile.log'), content);
-    const expected = content.toString('latin1').split('\n').filter((l) => l.length > 0).length;
+    const expected = content
+      .toString('latin1')
+      .split('\n')
+      .filter((l) => l.length > 0).length;
     const sink = new CollectingSink(100);
     const rss0 = rssMiB();
     const input = make(sink, dir, { startAt: 'beginning', maxLineBytes: 256 * 1024 });

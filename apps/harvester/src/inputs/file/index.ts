@@ -102,7 +102,15 @@ export class FileInput implements Source {
     this.name = cfg.name ?? this.type;
     this.core = new InputCore(this.type, this.name, ctx);
     this.stateFile = new StateFile(cfg.stateFile ?? join(ctx.stateDir, `file-${this.name}.json`));
-    this.excludes = cfg.exclude.map((p) => new RegExp(`^${p.split('/').map((s) => (s === '**' ? '.*' : segmentRegExp(s).source.slice(1, -1))).join('/')}$`));
+    this.excludes = cfg.exclude.map(
+      (p) =>
+        new RegExp(
+          `^${p
+            .split('/')
+            .map((s) => (s === '**' ? '.*' : segmentRegExp(s).source.slice(1, -1)))
+            .join('/')}$`,
+        ),
+    );
   }
 
   private get sourcePrefix(): string {
@@ -148,7 +156,14 @@ export class FileInput implements Source {
       const t = this.tracked.get(key);
       const same = cur?.gen === gen ? cur : undefined;
       const idBase = same ? same.idBase : t?.gen === gen ? t.idBase : undefined;
-      this.state.files[key] = { path: t?.path ?? cur?.path ?? '', offset, gen, updatedAt: new Date().toISOString(), ...(idBase !== undefined ? { idBase } : {}), ...(same?.head ? { head: same.head } : {}) };
+      this.state.files[key] = {
+        path: t?.path ?? cur?.path ?? '',
+        offset,
+        gen,
+        updatedAt: new Date().toISOString(),
+        ...(idBase !== undefined ? { idBase } : {}),
+        ...(same?.head ? { head: same.head } : {}),
+      };
       this.dirty = true;
     }
     if (this.lc.stopping && this.dirty) void this.checkpoint();
@@ -304,7 +319,19 @@ export class FileInput implements Source {
       await this.checkpoint();
     }
     this.knownPaths.add(path);
-    this.tracked.set(key, { key, path, fh, readOffset: offset, gen, idBase, idTag: this.idTag(key, gen, idBase), headLen: head ? headLen : 0, splitter: new LineSplitter(this.cfg.maxLineBytes, offset), rotated: false, lastActivity: Date.now() });
+    this.tracked.set(key, {
+      key,
+      path,
+      fh,
+      readOffset: offset,
+      gen,
+      idBase,
+      idTag: this.idTag(key, gen, idBase),
+      headLen: head ? headLen : 0,
+      splitter: new LineSplitter(this.cfg.maxLineBytes, offset),
+      rotated: false,
+      lastActivity: Date.now(),
+    });
     this.watchDir(dirname(path));
     this.core.logger.info('tailing', { path, offset });
   }
@@ -403,7 +430,10 @@ export class FileInput implements Source {
     const now = Date.now();
     for (const t of [...this.tracked.values()]) {
       if (!t.rotated || now - t.lastActivity < this.cfg.rotatedGraceMs) continue;
-      const size = await t.fh.stat().then((s) => s.size, () => t.readOffset);
+      const size = await t.fh.stat().then(
+        (s) => s.size,
+        () => t.readOffset,
+      );
       if (size > t.readOffset) continue;
       // The writer is gone: an unterminated last line is as complete as it will ever be.
       const events: HarvestEvent[] = [];

@@ -42,8 +42,16 @@ async function curl(url: string, args: string[]): Promise<{ status: number; body
 describe('http', () => {
   it('defaults: 127.0.0.1:8080; bounded in size, records, concurrency, connections and time', () => {
     expect(httpInput.configSchema.parse({ type: 'http' })).toMatchObject({
-      host: '127.0.0.1', port: 8080, maxBodyBytes: 10 * 1024 * 1024, maxDecompressedBytes: 8 * 1024 * 1024, maxRecordsPerRequest: 10_000,
-      maxConcurrentRequests: 8, maxConnections: 1024, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000,
+      host: '127.0.0.1',
+      port: 8080,
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxDecompressedBytes: 8 * 1024 * 1024,
+      maxRecordsPerRequest: 10_000,
+      maxConcurrentRequests: 8,
+      maxConnections: 1024,
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
     });
   });
 
@@ -51,11 +59,31 @@ describe('http', () => {
     const sink = new CollectingSink();
     const { input, url } = await start(sink);
     const post = (type: string | undefined, body = '{"message":"m"}') => fetch(`${url}/logs`, { method: 'POST', headers: type === undefined ? {} : { 'content-type': type }, body: Buffer.from(body) });
-    for (const type of [undefined, 'application/json', 'application/json; charset=UTF-8', 'Application/JSON;charset="utf-8"', 'application/vnd.acme.log+json', 'application/x-ndjson', 'application/ndjson', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl', 'text/plain', 'text/plain; charset=us-ascii']) {
+    for (const type of [
+      undefined,
+      'application/json',
+      'application/json; charset=UTF-8',
+      'Application/JSON;charset="utf-8"',
+      'application/vnd.acme.log+json',
+      'application/x-ndjson',
+      'application/ndjson',
+      'application/jsonlines',
+      'application/x-jsonlines',
+      'application/jsonl',
+      'text/plain',
+      'text/plain; charset=us-ascii',
+    ]) {
       const res = await post(type);
       expect([type, res.status, await res.json()]).toEqual([type, 202, { accepted: 1, flagged: 0 }]);
     }
-    for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html', 'application/json; charset=iso-8859-1', 'text/plain; charset=utf-16']) {
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/octet-stream',
+      'text/html',
+      'application/json; charset=iso-8859-1',
+      'text/plain; charset=utf-16',
+    ]) {
       const res = await post(type);
       expect([type, res.status]).toEqual([type, 415]);
       expect(await res.json()).toMatchObject({ reason: 'unsupported_media_type', error: expect.stringMatching(/content-type|charset/) });
@@ -75,8 +103,14 @@ describe('http', () => {
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
     const lines = (n: number) => Array.from({ length: n }, (_, i) => `{"message":"r${i}"}\n`).join('');
-    expect(await post('/logs', 'application/x-ndjson', lines(101))).toEqual({ status: 413, body: { error: expect.stringContaining('at most 100'), reason: 'too_many_records', limit: 100, records: 101 } });
-    expect(await post('/logs/batch', 'application/json', JSON.stringify(Array.from({ length: 101 }, (_, i) => ({ message: `e${i}` }))))).toMatchObject({ status: 413, body: { reason: 'too_many_records', limit: 100, records: 101 } });
+    expect(await post('/logs', 'application/x-ndjson', lines(101))).toEqual({
+      status: 413,
+      body: { error: expect.stringContaining('at most 100'), reason: 'too_many_records', limit: 100, records: 101 },
+    });
+    expect(await post('/logs/batch', 'application/json', JSON.stringify(Array.from({ length: 101 }, (_, i) => ({ message: `e${i}` }))))).toMatchObject({
+      status: 413,
+      body: { reason: 'too_many_records', limit: 100, records: 101 },
+    });
     // A million records from 3 KB of gzip are counted, never built.
     expect(await post('/logs/batch', 'application/json', `[${'{},'.repeat(999_999)}{}]`, true)).toMatchObject({ status: 413, body: { reason: 'too_many_records', records: 1_000_000 } });
     expect(await post('/logs', 'application/x-ndjson', '{}\n'.repeat(1_000_000), true)).toMatchObject({ status: 413, body: { reason: 'too_many_records', records: 1_000_000 } });
@@ -161,7 +195,10 @@ describe('http', () => {
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
       await sleep(50);
-      status = await fetch(`${url}/healthz`).then((r) => r.status, () => 0);
+      status = await fetch(`${url}/healthz`).then(
+        (r) => r.status,
+        () => 0,
+      );
     }
     expect(status).toBe(200);
   });
@@ -198,8 +235,14 @@ describe('http', () => {
     const { input, url } = await start(sink);
     const h = ['-H', 'content-type: application/json'];
     expect(await curl(`${url}/logs`, [...h, '--data-binary', '{"message":"plain","level":"warn","service":"api"}'])).toMatchObject({ status: 202, body: '{"accepted":1,"flagged":0}\n' });
-    expect(await curl(`${url}/logs`, ['-H', 'content-type: application/x-ndjson', '--data-binary', `@${file('a.ndjson', '{"message":"n1"}\n{"message":"n2"}\nbroken {\n')}`])).toMatchObject({ status: 202, body: '{"accepted":3,"flagged":1}\n' });
-    expect(await curl(`${url}/logs/batch`, [...h, '--data-binary', '[{"message":"b1"},{"message":"b2"},"<13>1 2026-11-22T10:00:00Z web-9 nginx 7 - - from a string"]'])).toMatchObject({ status: 202, body: '{"accepted":3,"flagged":0}\n' });
+    expect(await curl(`${url}/logs`, ['-H', 'content-type: application/x-ndjson', '--data-binary', `@${file('a.ndjson', '{"message":"n1"}\n{"message":"n2"}\nbroken {\n')}`])).toMatchObject({
+      status: 202,
+      body: '{"accepted":3,"flagged":1}\n',
+    });
+    expect(await curl(`${url}/logs/batch`, [...h, '--data-binary', '[{"message":"b1"},{"message":"b2"},"<13>1 2026-11-22T10:00:00Z web-9 nginx 7 - - from a string"]'])).toMatchObject({
+      status: 202,
+      body: '{"accepted":3,"flagged":0}\n',
+    });
     const gz = file('b.json.gz', gzipSync(JSON.stringify(Array.from({ length: 500 }, (_, i) => ({ message: `gz ${i}` })))));
     expect(await curl(`${url}/logs/batch`, [...h, '-H', 'content-encoding: gzip', '--data-binary', `@${gz}`])).toMatchObject({ status: 202, body: '{"accepted":500,"flagged":0}\n' });
     expect(await curl(`${url}/healthz`, [])).toMatchObject({ status: 200 });
@@ -263,7 +306,10 @@ describe('http', () => {
         expected += arr.length;
       } else {
         body = Buffer.concat(recs.flatMap((r) => [r, Buffer.from('\n')]));
-        expected += body.toString('latin1').split('\n').filter((l) => l.replace(/[ \t\r]/g, '').length > 0).length;
+        expected += body
+          .toString('latin1')
+          .split('\n')
+          .filter((l) => l.replace(/[ \t\r]/g, '').length > 0).length;
       }
       const gzip = req % 2 === 0;
       const res = await fetch(`${url}${batch ? '/logs/batch' : '/logs'}`, {
@@ -300,7 +346,10 @@ describe('http', () => {
     const sink = new CollectingSink();
     const { input, url } = await start(sink);
     const before = Date.now();
-    expect(await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '[{"@timestamp":"9999-12-31T23:59:59Z","message":"far"},{"message":"now"}]'])).toMatchObject({ status: 202, body: '{"accepted":2,"flagged":1}\n' });
+    expect(await curl(`${url}/logs/batch`, ['-H', 'content-type: application/json', '--data-binary', '[{"@timestamp":"9999-12-31T23:59:59Z","message":"far"},{"message":"now"}]'])).toMatchObject({
+      status: 202,
+      body: '{"accepted":2,"flagged":1}\n',
+    });
     const far = sink.events[0] as LogEvent;
     expect(Date.parse(far['@timestamp'])).toBeGreaterThanOrEqual(before - 1);
     expect(far['@timestamp']).toBe(far.event.created);

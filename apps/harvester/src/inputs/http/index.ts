@@ -12,14 +12,7 @@ import { type HttpConfig, httpConfigSchema } from './config';
 import { JsonArrayElements, scanJsonBody } from './json-scan';
 
 /** Why a request was answered with an error; the `reason` of the JSON error body and of the metrics. */
-type ErrorReason =
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'unsupported_media_type'
-  | 'body_too_large'
-  | 'too_many_records'
-  | 'bad_request'
-  | RefusalReason;
+type ErrorReason = 'not_found' | 'method_not_allowed' | 'unsupported_media_type' | 'body_too_large' | 'too_many_records' | 'bad_request' | RefusalReason;
 
 /** Requests refused before their body was read (the sender keeps its data and retries): harvester_input_refused_requests_total{reason}. */
 type RefusalReason = 'busy' | 'too_many_requests' | 'shutting_down';
@@ -70,7 +63,11 @@ function mediaKind(header: string | undefined): 'ndjson' | 'sniff' {
   for (const p of params) {
     const eq = p.indexOf('=');
     if (eq < 0 || p.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-    const cs = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const cs = p
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (!CHARSETS.has(cs)) throw new HttpError(415, 'unsupported_media_type', `charset ${cs} is not supported: send UTF-8`);
   }
   if (NDJSON_TYPES.has(t)) return 'ndjson';
@@ -81,7 +78,11 @@ function mediaKind(header: string | undefined): 'ndjson' | 'sniff' {
 /** The metric of requests refused before their body was read, named beside the component. */
 function httpMetrics(ctx: InputContext) {
   return {
-    refusedRequests: ctx.metrics.counter('harvester_input_refused_requests_total', 'Requests an HTTP input refused before reading their body (503 + Retry-After), by reason (busy, too_many_requests, shutting_down)', ['input', 'name', 'reason']),
+    refusedRequests: ctx.metrics.counter(
+      'harvester_input_refused_requests_total',
+      'Requests an HTTP input refused before reading their body (503 + Retry-After), by reason (busy, too_many_requests, shutting_down)',
+      ['input', 'name', 'reason'],
+    ),
     connections: connectionMetrics(ctx.metrics),
   };
 }
@@ -182,7 +183,10 @@ export class HttpInput implements Source {
       const body = await this.readBody(req);
       const plan = this.plan(body, path === '/logs/batch', media);
       if (plan.count > this.cfg.maxRecordsPerRequest) {
-        throw new HttpError(413, 'too_many_records', `${plan.count} records in one request; at most ${this.cfg.maxRecordsPerRequest}: split it`, { limit: this.cfg.maxRecordsPerRequest, records: plan.count });
+        throw new HttpError(413, 'too_many_records', `${plan.count} records in one request; at most ${this.cfg.maxRecordsPerRequest}: split it`, {
+          limit: this.cfg.maxRecordsPerRequest,
+          records: plan.count,
+        });
       }
       const { accepted, flagged } = await this.ingest(body, plan, began + this.cfg.requestTimeoutMs, peerAddress(req.socket.remoteAddress));
       json(res, 202, { accepted, flagged });
@@ -215,8 +219,11 @@ export class HttpInput implements Source {
   private readBody(req: IncomingMessage): Promise<Buffer> {
     const { maxBodyBytes, maxDecompressedBytes } = this.cfg;
     const tooLarge = (limit: number, what: string) => new HttpError(413, 'body_too_large', `${what} over ${limit} bytes`, { limit });
-    const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip') return Promise.reject(new HttpError(415, 'unsupported_media_type', `unsupported content-encoding ${encoding}: send gzip or none`));
+    const encoding = String(req.headers['content-encoding'] ?? 'identity')
+      .toLowerCase()
+      .trim();
+    if (encoding !== 'identity' && encoding !== 'gzip' && encoding !== 'x-gzip')
+      return Promise.reject(new HttpError(415, 'unsupported_media_type', `unsupported content-encoding ${encoding}: send gzip or none`));
     const gzip = encoding !== 'identity';
     const rawLimit = gzip ? maxBodyBytes : Math.min(maxBodyBytes, maxDecompressedBytes);
     const declared = Number(req.headers['content-length']);
@@ -295,7 +302,8 @@ export class HttpInput implements Source {
     const write = async (last: boolean) => {
       if (events.length) {
         // A replaced time (ADR 0015) is flagged too: the sender learns that its event was not filed as it said.
-        for (const e of events) if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined || e.labels?.timestamp_replaced !== undefined) flagged++;
+        for (const e of events)
+          if (e.labels?.parse_error !== undefined || e.labels?.truncated !== undefined || e.labels?.invalid_utf8 !== undefined || e.labels?.timestamp_replaced !== undefined) flagged++;
         accepted += events.length;
         const out: HarvestEvent[] = events;
         events = [];

@@ -140,7 +140,13 @@ export class JournaldInput implements Source {
         entry = undefined;
       }
       if (entry && typeof entry === 'object' && !Array.isArray(entry)) {
-        const e = journalEntryToEvent(entry as Record<string, unknown>, { receivedAt: new Date(), hostname: this.core.ctx.hostname, input: this.type, labels: this.core.labels, maxFutureSkewMs: this.core.maxFutureSkewMs });
+        const e = journalEntryToEvent(entry as Record<string, unknown>, {
+          receivedAt: new Date(),
+          hostname: this.core.ctx.hostname,
+          input: this.type,
+          labels: this.core.labels,
+          maxFutureSkewMs: this.core.maxFutureSkewMs,
+        });
         out.push(e);
         return fieldText((entry as Record<string, unknown>).__CURSOR)?.text;
       }

@@ -102,7 +102,7 @@ describe('journald', () => {
     expect(sink2.events.length).toBe(2);
   });
 
-  it('a cursor committed before start() (the previous run\'s spool draining) wins over the checkpoint', async () => {
+  it("a cursor committed before start() (the previous run's spool draining) wins over the checkpoint", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'journald-state-'));
     const first = make(new CollectingSink(), { command: fake, startAt: 'beginning', args: [`--fake-entries=${entriesFile}`] }, stateDir);
     first.commit([{ source: 'journald:journald', cursor: 's=1;i=1' }]);
@@ -134,4 +134,3 @@ describe('journald', () => {
     // The wait is for the lines, not a speed limit: a loaded CI machine may take its time.
   }, 120_000);
 });
-

@@ -27,8 +27,13 @@ function send(port: number, data: Buffer | string): Promise<void> {
 describe('json_tcp', () => {
   it('defaults: 127.0.0.1:5170, json; bounded in connections (in all and per address) and in time (idle, partial line)', () => {
     expect(jsonTcpInput.configSchema.parse({ type: 'json_tcp' })).toMatchObject({
-      host: '127.0.0.1', port: 5170, format: 'json',
-      maxConnections: 1024, maxConnectionsPerAddress: 256, idleTimeoutMs: 300_000, partialRecordTimeoutMs: 30_000,
+      host: '127.0.0.1',
+      port: 5170,
+      format: 'json',
+      maxConnections: 1024,
+      maxConnectionsPerAddress: 256,
+      idleTimeoutMs: 300_000,
+      partialRecordTimeoutMs: 30_000,
     });
   });
 
@@ -145,7 +150,10 @@ describe('json_tcp', () => {
           let rec = hostileRecord(rand, i);
           if (i % 1000 === 5) rec = Buffer.alloc(3 * 1024 * 1024, 0x7b); // 3 MB of '{'
           // A record made only of LFs or blanks is no record; everything else is one line.
-          const lines = rec.toString('latin1').split('\n').filter((l) => l.replace(/[ \t\r]/g, '').length > 0);
+          const lines = rec
+            .toString('latin1')
+            .split('\n')
+            .filter((l) => l.replace(/[ \t\r]/g, '').length > 0);
           expected += lines.length;
           parts.push(rec, Buffer.from('\n'));
         }

@@ -4,7 +4,10 @@ import { z } from 'zod';
 /** Shared pieces of the inputs' config schemas. Every field documents its unit and default. */
 
 /** Instance name, unique among the harvester's inputs (logs, metrics label `name`, checkpoint file name). Default: the type. */
-export const nameField = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (max 64)').optional();
+export const nameField = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (max 64)')
+  .optional();
 
 /** Listen address. Default 127.0.0.1 (loopback): exposing a log port is a decision, not an accident. */
 export const bindHostField = z.string().min(1).default('127.0.0.1');
@@ -54,7 +57,12 @@ export const tcpBoundsFields = {
    * `partial_frame`: nothing that was accepted is dropped. At least twice the record bound (`maxLineBytes`,
    * `maxFrameBytes`). Default 16 MiB, or 4 × the record bound when that is larger (ADR 0020, addendum).
    */
-  maxBufferedBytes: z.number().int().min(1024).max(16 * 1024 * 1024 * 1024).optional(),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024 * 1024)
+    .optional(),
 };
 
 /** The listener-wide byte budget in effect for a TCP input whose records are at most `recordBytes` (tcpBoundsFields.maxBufferedBytes). */

@@ -92,8 +92,8 @@ const EDGE: string[] = [
   '<>1 nothing',
   '{"message":"json line","level":"info"}',
   'plain text line',
-  '<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM\ufeff\'su root\' failed',
-  '<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It\'s time to make the do-nuts.',
+  "<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - BOM\ufeff'su root' failed",
+  "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.",
 ];
 
 function records(): Buffer[] {
@@ -119,7 +119,7 @@ describe('syslog fast path (makeSyslogEvent) = makeEvent + JSON.stringify', () =
   });
 
   for (const format of ['auto', 'rfc5424', 'rfc3164'] as const) {
-    for (const labels of [{ env: "prod" }, { env: "prod", input_name: "edge", team: "a\"b" }, {}] as Record<string, string>[]) {
+    for (const labels of [{ env: 'prod' }, { env: 'prod', input_name: 'edge', team: 'a"b' }, {}] as Record<string, string>[]) {
       it(`${format}, labels ${JSON.stringify(labels)}: every line equal, most through the fast path`, () => {
         const labelsJson = eventLabelsJson(labels, 'syslog_tcp');
         let fast = 0;
@@ -173,7 +173,15 @@ describe('syslog fast path (makeSyslogEvent) = makeEvent + JSON.stringify', () =
     expect(got).toBeInstanceOf(EventLine);
     const e = (got as EventLine).event;
     expect(isUuidV7(e.event.id)).toBe(true);
-    expect(e).toMatchObject({ '@timestamp': '2026-11-23T10:00:00.500Z', host: { name: 'web-1' }, service: { name: 'nginx' }, process: { pid: 1005 }, log: { level: 'info' }, labels: { env: 'prod', input: 'syslog_udp' }, fields: { a: '1' } });
+    expect(e).toMatchObject({
+      '@timestamp': '2026-11-23T10:00:00.500Z',
+      host: { name: 'web-1' },
+      service: { name: 'nginx' },
+      process: { pid: 1005 },
+      log: { level: 'info' },
+      labels: { env: 'prod', input: 'syslog_udp' },
+      fields: { a: '1' },
+    });
   });
 
   it('parseCleanSyslog reads exactly what parseLine reads, where it reads anything', () => {

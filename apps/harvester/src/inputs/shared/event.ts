@@ -135,7 +135,10 @@ export function fallbackEvent(text: string, opts: Pick<MakeEventOptions, 'receiv
 }
 
 /** normalize()'s context for an input's event. */
-export function normalizeContext(opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'source' | 'maxFutureSkewMs'>, extra?: { unit?: string; file?: string; eventId?: string }) {
+export function normalizeContext(
+  opts: Pick<MakeEventOptions, 'receivedAt' | 'hostname' | 'input' | 'labels' | 'source' | 'maxFutureSkewMs'>,
+  extra?: { unit?: string; file?: string; eventId?: string },
+) {
   return { receivedAt: opts.receivedAt.getTime(), hostname: opts.hostname, input: opts.input, env: opts.labels?.env, source: opts.source, maxFutureSkewMs: opts.maxFutureSkewMs, ...extra };
 }
 
@@ -147,4 +150,3 @@ export function peerAddress(address: string | undefined): string {
   if (!address) return '';
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
-

@@ -130,7 +130,21 @@ export class InputCore {
 
   /** event() for a syslog record: a clean one takes the fast path to its NDJSON line (ADR 0012). */
   syslogEvent(raw: Buffer, format: LineFormat, flags?: readonly FlagReason[], originalBytes?: number, peer?: string): HarvestEvent {
-    return makeSyslogEvent(raw, { format, input: this.type, receivedAt: new Date(), hostname: this.ctx.hostname, labels: this.labels, flags, originalBytes, source: this.source(peer), maxFutureSkewMs: this.ctx.maxFutureSkewMs }, this.labelsJson);
+    return makeSyslogEvent(
+      raw,
+      {
+        format,
+        input: this.type,
+        receivedAt: new Date(),
+        hostname: this.ctx.hostname,
+        labels: this.labels,
+        flags,
+        originalBytes,
+        source: this.source(peer),
+        maxFutureSkewMs: this.ctx.maxFutureSkewMs,
+      },
+      this.labelsJson,
+    );
   }
 
   /** Hands events to the sink, counting them. Returns the sink's answer: false = pause reading. */

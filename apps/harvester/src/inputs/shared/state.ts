@@ -55,6 +55,10 @@ export class StateFile<T> {
     }
     // The rename itself is durable only once the directory entry is on disk.
     const d = await open(dir, 'r').catch(() => undefined);
-    if (d) await d.sync().catch(() => undefined).finally(() => d.close());
+    if (d)
+      await d
+        .sync()
+        .catch(() => undefined)
+        .finally(() => d.close());
   }
 }

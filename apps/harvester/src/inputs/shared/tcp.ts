@@ -77,9 +77,20 @@ export function connectionMetrics(registry: MetricsRegistry) {
   const labels = ['input', 'name'] as const;
   return {
     open: registry.gauge('harvester_input_connections', 'Connections open on a TCP input', labels),
-    closed: registry.counter('harvester_input_connections_closed_total', 'Connections of a TCP input that ended, by reason (end, error, idle_timeout, partial_timeout, max_buffered_bytes, handler_error, stop)', [...labels, 'reason']),
-    refused: registry.counter('harvester_input_connections_refused_total', 'Connections a TCP input refused, by reason (max_connections, max_connections_per_address, stopping)', [...labels, 'reason']),
-    buffered: registry.gauge('harvester_input_buffered_bytes', "Bytes of unfinished records (a line or frame not yet complete) held across a TCP input's connections; bounded by maxBufferedBytes", labels),
+    closed: registry.counter(
+      'harvester_input_connections_closed_total',
+      'Connections of a TCP input that ended, by reason (end, error, idle_timeout, partial_timeout, max_buffered_bytes, handler_error, stop)',
+      [...labels, 'reason'],
+    ),
+    refused: registry.counter('harvester_input_connections_refused_total', 'Connections a TCP input refused, by reason (max_connections, max_connections_per_address, stopping)', [
+      ...labels,
+      'reason',
+    ]),
+    buffered: registry.gauge(
+      'harvester_input_buffered_bytes',
+      "Bytes of unfinished records (a line or frame not yet complete) held across a TCP input's connections; bounded by maxBufferedBytes",
+      labels,
+    ),
   };
 }
 
@@ -296,7 +307,10 @@ export class TcpListener {
       }
       if (!worst) return;
       this.budgetWarning.warn("closing the connection holding the most bytes of an unfinished record: the listener's byte budget is full", {
-        remote: worst.remote, bytes: worst.buffered, bufferedBytes: this.bufferedTotal, maxBufferedBytes: this.opts.maxBufferedBytes,
+        remote: worst.remote,
+        bytes: worst.buffered,
+        bufferedBytes: this.bufferedTotal,
+        maxBufferedBytes: this.opts.maxBufferedBytes,
       });
       worst.finish('max_buffered_bytes');
       worst.socket.destroy();

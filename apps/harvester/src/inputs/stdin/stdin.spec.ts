@@ -64,7 +64,15 @@ describe('stdin', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/harvester/src/main.ts')], {
       cwd: root,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH, BACKLOG_ENV: 'e2e', BACKLOG_HARVESTER_INPUTS: '[{"type":"stdin"}]', BACKLOG_HARVESTER_OUTPUT: 'stdout', BACKLOG_HARVESTER_METRICS_PORT: '0', BACKLOG_HARVESTER_STATE_DIR: state, BACKLOG_HARVESTER_HOST_NAME: 'e2e-host' },
+      env: {
+        PATH: process.env.PATH,
+        BACKLOG_ENV: 'e2e',
+        BACKLOG_HARVESTER_INPUTS: '[{"type":"stdin"}]',
+        BACKLOG_HARVESTER_OUTPUT: 'stdout',
+        BACKLOG_HARVESTER_METRICS_PORT: '0',
+        BACKLOG_HARVESTER_STATE_DIR: state,
+        BACKLOG_HARVESTER_HOST_NAME: 'e2e-host',
+      },
     });
     let out = '';
     let err = '';
@@ -73,7 +81,10 @@ describe('stdin', () => {
     child.stdin.end('<165>1 2003-10-11T22:14:15.003Z mymachine evntslog - ID47 [exampleSDID@32473 iut="3"] An application event\nplain line\n');
     const code = await new Promise<number | null>((r) => child.once('close', r));
     expect(code, err).toBe(0);
-    const events = out.trim().split('\n').map((l) => JSON.parse(l));
+    const events = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events).toHaveLength(2);
     expect(events[0]).toMatchObject({
       '@timestamp': '2003-10-11T22:14:15.003Z',
@@ -107,7 +118,10 @@ describe('stdin', () => {
     const content = Buffer.concat(parts);
     const path = join(dir, 'hostile.bin');
     writeFileSync(path, content);
-    const expected = content.toString('latin1').split('\n').filter((l) => l.length > 0).length;
+    const expected = content
+      .toString('latin1')
+      .split('\n')
+      .filter((l) => l.length > 0).length;
     const sink = new CollectingSink(100);
     const rss0 = rssMiB();
     const { input } = fromChild(`require('fs').createReadStream(${JSON.stringify(path)}).pipe(process.stdout)`, sink, { maxLineBytes: 256 * 1024 });

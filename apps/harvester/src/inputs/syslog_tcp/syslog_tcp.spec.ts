@@ -34,8 +34,14 @@ function send(port: number, data: Buffer | string, opts: { end?: boolean } = {})
 describe('syslog_tcp', () => {
   it('defaults: 127.0.0.1:5514, auto framing; bounded in connections (in all and per address) and in time (idle, partial frame)', () => {
     expect(syslogTcpInput.configSchema.parse({ type: 'syslog_tcp' })).toMatchObject({
-      host: '127.0.0.1', port: 5514, framing: 'auto', maxFrameBytes: 65_536,
-      maxConnections: 1024, maxConnectionsPerAddress: 256, idleTimeoutMs: 300_000, partialRecordTimeoutMs: 30_000,
+      host: '127.0.0.1',
+      port: 5514,
+      framing: 'auto',
+      maxFrameBytes: 65_536,
+      maxConnections: 1024,
+      maxConnectionsPerAddress: 256,
+      idleTimeoutMs: 300_000,
+      partialRecordTimeoutMs: 30_000,
     });
   });
 
@@ -52,7 +58,12 @@ describe('syslog_tcp', () => {
       const bytes = Buffer.from(wire);
       // All but the last byte: the frame is still incomplete, so the decoder holds it.
       await drip(sock, bytes.subarray(0, bytes.length - 1));
-      await waitFor(`${framing}: every byte read`, () => (input.listener.connectionStats()[0]?.reads ?? 0) > 0 && input.core.stats.received === before && (input.listener.connectionStats()[0]?.length ?? 0) >= bytes.length - 1 - 8, 5000, 10);
+      await waitFor(
+        `${framing}: every byte read`,
+        () => (input.listener.connectionStats()[0]?.reads ?? 0) > 0 && input.core.stats.received === before && (input.listener.connectionStats()[0]?.length ?? 0) >= bytes.length - 1 - 8,
+        5000,
+        10,
+      );
       const [c] = input.listener.connectionStats();
       expect(c!.reads, framing).toBeGreaterThan(bytes.length / 4);
       expect(c!.allocations, framing).toBeLessThanOrEqual(8);

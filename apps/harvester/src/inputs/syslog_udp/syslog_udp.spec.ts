@@ -30,7 +30,13 @@ describe('syslog_udp', () => {
     execFileSync('logger', ['--udp', '--rfc3164', '-n', '127.0.0.1', '-P', String(port), '-t', 'oldapp', '-p', 'user.warning', 'hello 3164']);
     await waitFor('two events', () => sink.events.length === 2, 5000, 10);
     const [a, b] = sink.events;
-    expect(a).toMatchObject({ message: 'hello 5424', service: { name: 'myapp' }, process: { pid: 4242 }, log: { level: 'error', syslog: { version: 1, facility: { code: 16 }, severity: { code: 3 } } }, labels: { input: 'syslog_udp', env: 'test' } });
+    expect(a).toMatchObject({
+      message: 'hello 5424',
+      service: { name: 'myapp' },
+      process: { pid: 4242 },
+      log: { level: 'error', syslog: { version: 1, facility: { code: 16 }, severity: { code: 3 } } },
+      labels: { input: 'syslog_udp', env: 'test' },
+    });
     expect(b).toMatchObject({ message: 'hello 3164', service: { name: 'oldapp' }, log: { level: 'warn' }, labels: { input: 'syslog_udp' } });
     expect(a?.labels.parse_error).toBeUndefined();
     expect(b?.labels.parse_error).toBeUndefined();

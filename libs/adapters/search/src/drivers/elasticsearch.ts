@@ -24,15 +24,11 @@ export class ElasticsearchDriver implements Driver {
 
   bulk(body: string, refresh: boolean | 'wait_for' | undefined): Promise<Json> {
     // A string body is sent as it is (the transport serializes only objects and arrays).
-    return this.call('bulk', () =>
-      this.client.bulk({ operations: body as unknown as estypes.BulkRequest['operations'], ...(refresh !== undefined ? { refresh } : {}) }),
-    );
+    return this.call('bulk', () => this.client.bulk({ operations: body as unknown as estypes.BulkRequest['operations'], ...(refresh !== undefined ? { refresh } : {}) }));
   }
 
   async putIndexTemplate(name: string, body: Json): Promise<void> {
-    await this.call(`put index template ${name}`, () =>
-      this.client.indices.putIndexTemplate({ name, ...body } as estypes.IndicesPutIndexTemplateRequest),
-    );
+    await this.call(`put index template ${name}`, () => this.client.indices.putIndexTemplate({ name, ...body } as estypes.IndicesPutIndexTemplateRequest));
   }
 
   async deleteIndexTemplate(name: string): Promise<void> {
@@ -103,8 +99,7 @@ export function mapElasticsearchError(e: unknown, what: string): SearchError {
   if (e instanceof SearchError) return e;
   if (e instanceof errors.ResponseError) return errorFromResponse(e.statusCode ?? 0, e.body, what);
   if (e instanceof errors.TimeoutError) return new SearchError('SEARCH_TIMEOUT', `${what} timed out`, { cause: e });
-  if (e instanceof errors.ConnectionError || e instanceof errors.NoLivingConnectionsError)
-    return new SearchError('SEARCH_UNAVAILABLE', `${what}: ${e.message}`, { cause: e });
+  if (e instanceof errors.ConnectionError || e instanceof errors.NoLivingConnectionsError) return new SearchError('SEARCH_UNAVAILABLE', `${what}: ${e.message}`, { cause: e });
   if (e instanceof errors.ProductNotSupportedError)
     // The 8.x client checks the X-Elastic-Product header on every 2xx answer; OpenSearch does not send it.
     return new SearchError('SEARCH_PRODUCT_MISMATCH', `${what}: the server is not Elasticsearch (use engine 'opensearch' or 'auto')`, {

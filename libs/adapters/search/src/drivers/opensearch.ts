@@ -105,8 +105,7 @@ export function mapOpenSearchError(e: unknown, what: string): SearchError {
   if (e instanceof SearchError) return e;
   if (e instanceof errors.ResponseError) return errorFromResponse(e.statusCode ?? 0, e.body, what);
   if (e instanceof errors.TimeoutError) return new SearchError('SEARCH_TIMEOUT', `${what} timed out`, { cause: e });
-  if (e instanceof errors.ConnectionError || e instanceof errors.NoLivingConnectionsError)
-    return new SearchError('SEARCH_UNAVAILABLE', `${what}: ${e.message}`, { cause: e });
+  if (e instanceof errors.ConnectionError || e instanceof errors.NoLivingConnectionsError) return new SearchError('SEARCH_UNAVAILABLE', `${what}: ${e.message}`, { cause: e });
   if (e instanceof errors.RequestAbortedError) return new SearchError('SEARCH_ABORTED', `${what} aborted`, { cause: e });
   if (e instanceof errors.DeserializationError) return new SearchError('SEARCH_RESPONSE_INVALID', `${what}: ${e.message}`, { cause: e });
   if (e instanceof errors.ConfigurationError) return new SearchError('SEARCH_CONFIG_INVALID', `${what}: ${e.message}`, { cause: e });

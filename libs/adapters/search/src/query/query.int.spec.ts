@@ -10,10 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSearch, fetchFieldCatalogue, logsCatalogue, logsTemplate, readQueryResult, translateQuery, type SearchEngine, type SearchPort } from '../index';
 
 const es8 = elasticsearchUrl();
-const cases: Array<{ name: string; url: () => string }> = [
-  { name: 'opensearch', url: () => stackInfo().search.url },
-  ...(es8 ? [{ name: 'elasticsearch', url: () => es8 }] : []),
-];
+const cases: Array<{ name: string; url: () => string }> = [{ name: 'opensearch', url: () => stackInfo().search.url }, ...(es8 ? [{ name: 'elasticsearch', url: () => es8 }] : [])];
 
 const NOW = Date.parse('2026-11-22T12:00:00.000Z');
 const N = 3000;
@@ -72,7 +69,11 @@ function makeEvents(seed: number): Ev[] {
     };
     if (r() < 0.92) e.host = { name: r() < 0.04 ? [pick(hosts), pick(hosts)] : r() < 0.01 ? `web-${'x'.repeat(1100)}` : pick(hosts), ...(r() < 0.6 ? { ip: pick(ips) } : {}) };
     if (r() < 0.9) e.service = { name: r() < 0.02 ? 42 : pick(services) };
-    if (r() < 0.95) e.log = { level: pick(levels), ...(r() < 0.3 ? { syslog: { priority: Math.floor(r() * 191), facility: { code: 4, name: pick(['auth', 'daemon', 'local0']) }, severity: { code: Math.floor(r() * 8), name: 'err' } } } : {}) };
+    if (r() < 0.95)
+      e.log = {
+        level: pick(levels),
+        ...(r() < 0.3 ? { syslog: { priority: Math.floor(r() * 191), facility: { code: 4, name: pick(['auth', 'daemon', 'local0']) }, severity: { code: Math.floor(r() * 8), name: 'err' } } } : {}),
+      };
     if (r() < 0.8) e.process = { pid: r() < 0.05 ? String(Math.floor(r() * 40000)) : r() < 0.03 ? [Math.floor(r() * 40000), Math.floor(r() * 40000)] : Math.floor(r() * 40000) };
     if (r() < 0.7) {
       const f: Ev = { endpoint: pick(endpoints), status: pick([200, 200, 404, 500, 60, 503]), duration_ms: r() < 0.1 ? String(Math.round(r() * 2000)) : Math.round(r() * 2000) };
@@ -288,7 +289,15 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
   });
 
   it('tokenizes text as the engine standard analyzer does', async () => {
-    const texts = [...MESSAGES, ...events.slice(0, 300).flatMap((e) => (Array.isArray(e.message) ? e.message : [e.message])).map(String), "it's 3.14 v2.0-rc1 x:y:z _a a_ __ 1,000,000 a,b ü.ü ab12cd a1.b2 0x1F ...", 'x'.repeat(300)];
+    const texts = [
+      ...MESSAGES,
+      ...events
+        .slice(0, 300)
+        .flatMap((e) => (Array.isArray(e.message) ? e.message : [e.message]))
+        .map(String),
+      "it's 3.14 v2.0-rc1 x:y:z _a a_ __ 1,000,000 a,b ü.ü ab12cd a1.b2 0x1F ...",
+      'x'.repeat(300),
+    ];
     for (const text of [...new Set(texts)]) {
       const res = await fetch(`${c.url()}/_analyze`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ analyzer: 'standard', text }) });
       const body = (await res.json()) as { tokens: Array<{ token: string }> };
@@ -300,7 +309,12 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
     const plan = planQuery(`${q} | limit 10000`, catalogue, { now: NOW, ...(withRange ? { range: RANGE } : {}) });
     const { request } = translateQuery(plan, catalogue, engine);
     // Only ids are compared here: the engine need not send the sources back.
-    const engineAnswer = readQueryResult(plan, await search.search({ ...request, index, source: false }).catch((e: Error) => { throw new Error(`${q}: ${e.message} ${JSON.stringify(request)}`); }));
+    const engineAnswer = readQueryResult(
+      plan,
+      await search.search({ ...request, index, source: false }).catch((e: Error) => {
+        throw new Error(`${q}: ${e.message} ${JSON.stringify(request)}`);
+      }),
+    );
     const memory = evaluateQuery(plan, events);
     if (engineAnswer.kind !== 'hits' || memory.kind !== 'hits') throw new Error('expected hits');
     const a = engineAnswer.hits.map((h) => h.id);
@@ -310,7 +324,11 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
     const onlyEngine = a.filter((x) => !sb.has(x)).slice(0, 3);
     const onlyMemory = b.filter((x) => !sa.has(x)).slice(0, 3);
     const show = (ids: string[]) => ids.map((id) => JSON.stringify(events.find((e) => (e.event as { id: string }).id === id)).slice(0, 400));
-    expect({ total: engineAnswer.total, onlyEngine: show(onlyEngine), onlyMemory: show(onlyMemory) }, `${q} ${JSON.stringify(request.query)}`).toEqual({ total: memory.total, onlyEngine: [], onlyMemory: [] });
+    expect({ total: engineAnswer.total, onlyEngine: show(onlyEngine), onlyMemory: show(onlyMemory) }, `${q} ${JSON.stringify(request.query)}`).toEqual({
+      total: memory.total,
+      onlyEngine: [],
+      onlyMemory: [],
+    });
     // Same order too (time descending, then event id).
     expect(a).toEqual(b);
     return memory.total;
@@ -329,13 +347,21 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
   });
 
   it('hits: sort, limit and fields agree (order and projected sources)', async () => {
-    for (const q of ['level:error | sort process.pid | limit 25 | fields process.pid, host.name, fields.endpoint', 'service:api | sort -host.name | limit 40', '| sort host.ip | limit 30 | fields host', 'timeout | limit 7']) {
+    for (const q of [
+      'level:error | sort process.pid | limit 25 | fields process.pid, host.name, fields.endpoint',
+      'service:api | sort -host.name | limit 40',
+      '| sort host.ip | limit 30 | fields host',
+      'timeout | limit 7',
+    ]) {
       const plan = planQuery(q, catalogue, { now: NOW, range: RANGE });
       const { request } = translateQuery(plan, catalogue, engine);
       const engineAnswer = readQueryResult(plan, await search.search({ ...request, index }));
       const memory = evaluateQuery(plan, events);
       if (engineAnswer.kind !== 'hits' || memory.kind !== 'hits') throw new Error('expected hits');
-      expect(engineAnswer.hits.map((h) => [h.id, h.source]), q).toEqual(memory.hits.map((h) => [h.id, h.source]));
+      expect(
+        engineAnswer.hits.map((h) => [h.id, h.source]),
+        q,
+      ).toEqual(memory.hits.map((h) => [h.id, h.source]));
       expect(engineAnswer.total).toBe(memory.total);
     }
   });
@@ -344,7 +370,12 @@ describe.each(cases)('query language: engine vs evaluator ($name)', (c) => {
     for (const q of STATS) {
       const plan = planQuery(q, catalogue, { now: NOW, range: RANGE });
       const { request } = translateQuery(plan, catalogue, engine);
-      const engineAnswer = readQueryResult(plan, await search.search({ ...request, index }).catch((e: Error) => { throw new Error(`${q}: ${e.message} ${JSON.stringify(request).slice(0, 600)}`); })) as StatsResult;
+      const engineAnswer = readQueryResult(
+        plan,
+        await search.search({ ...request, index }).catch((e: Error) => {
+          throw new Error(`${q}: ${e.message} ${JSON.stringify(request).slice(0, 600)}`);
+        }),
+      ) as StatsResult;
       const memory = evaluateQuery(plan, events) as StatsResult;
       expect(engineAnswer.columns, q).toEqual(memory.columns);
       expect(engineAnswer.total, q).toBe(memory.total);

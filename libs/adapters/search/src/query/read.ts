@@ -20,7 +20,10 @@ export function readQueryResult(plan: QueryPlan, res: SearchResult<Json>): Query
   const aggs = res.aggregations ?? {};
   const composite = aggs[GROUPS_AGG] as Json | undefined;
   // Several groups on Elasticsearch come as a top-level composite (keys are objects; multi_terms keys are lists).
-  const objectKey = (x: unknown) => { const k = (x as Json).key; return !!k && typeof k === 'object' && !Array.isArray(k); };
+  const objectKey = (x: unknown) => {
+    const k = (x as Json).key;
+    return !!k && typeof k === 'object' && !Array.isArray(k);
+  };
   if (s.terms.length > 1 && composite && Array.isArray(composite.buckets) && (composite.buckets as unknown[]).every(objectKey)) {
     return { kind: 'stats', total: res.total.value, columns, rows: compositeRows(s, composite) };
   }

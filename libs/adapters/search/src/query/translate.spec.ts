@@ -69,12 +69,15 @@ const FILTERS: Array<[string, unknown]> = [
   ['log.syslog.structured_data.origin.ip:1.2.3.4', { term: { 'log.syslog.structured_data.origin.ip': { value: '1.2.3.4' } } }],
   ['message:"!!!"', { match_none: {} }],
   ['NOT *', { match_none: {} }],
-  ['(level:error OR level:warn) AND NOT (service:api OR host:db-1)', {
-    bool: {
-      filter: [{ terms: { 'log.level': ['error', 'warn'] } }],
-      must_not: [{ bool: { should: [{ term: { 'service.name': { value: 'api' } } }, { term: { 'host.name': { value: 'db-1' } } }], minimum_should_match: 1 } }],
+  [
+    '(level:error OR level:warn) AND NOT (service:api OR host:db-1)',
+    {
+      bool: {
+        filter: [{ terms: { 'log.level': ['error', 'warn'] } }],
+        must_not: [{ bool: { should: [{ term: { 'service.name': { value: 'api' } } }, { term: { 'host.name': { value: 'db-1' } } }], minimum_should_match: 1 } }],
+      },
     },
-  }],
+  ],
 ];
 
 /** Where Elasticsearch 8 (flattened) gets another query than OpenSearch 2 (flat_object). */
@@ -87,28 +90,43 @@ const AGGS: Array<[string, unknown]> = [
   ['| top 5 host', { groups: { terms: { field: 'host.name', size: 5, order: [{ _count: 'desc' }, { _key: 'asc' }] } } }],
   ['| stats count() by service | sort service | limit 3', { groups: { terms: { field: 'service.name', size: 3, order: [{ _key: 'asc' }] } } }],
   ['| stats count() by service, host', { groups: { multi_terms: { terms: [{ field: 'service.name' }, { field: 'host.name' }], size: 100, order: [{ _count: 'desc' }, { _key: 'asc' }] } } }],
-  ['| stats avg(pid) as p, max(pid) by service | sort -p', {
-    groups: { terms: { field: 'service.name', size: 100, order: [{ m0: 'desc' }, { _key: 'asc' }] }, aggs: { m0: { avg: { field: 'process.pid' } }, m1: { max: { field: 'process.pid' } } } },
-  }],
-  ['| stats count(host) by service | sort count(host)', {
-    groups: { terms: { field: 'service.name', size: 100, order: [{ m0: 'asc' }, { _key: 'asc' }] }, aggs: { m0: { filter: { exists: { field: 'host.name' } } } } },
-  }],
-  ['| stats sum(pid), min(pid), distinct(host), p95(pid)', {
-    m0: { sum: { field: 'process.pid' } },
-    m1: { min: { field: 'process.pid' } },
-    m2: { cardinality: { field: 'host.name' } },
-    m3: { percentiles: { field: 'process.pid', percents: [95] } },
-  }],
-  ['| stats min(@timestamp), max(@timestamp)', { m0: { min: { field: '@timestamp' } }, m1: { max: { field: '@timestamp' } } }],
-  ['| stats count() by interval(5m)', {
-    time: { date_histogram: { field: '@timestamp', fixed_interval: '5m', min_doc_count: 0, order: { _key: 'asc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } } },
-  }],
-  ['| stats count() by service, interval(1w) | sort -@timestamp', {
-    time: {
-      date_histogram: { field: '@timestamp', fixed_interval: '7d', min_doc_count: 0, order: { _key: 'desc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } },
-      aggs: { groups: { terms: { field: 'service.name', size: 100, order: [{ _count: 'desc' }, { _key: 'asc' }] } } },
+  [
+    '| stats avg(pid) as p, max(pid) by service | sort -p',
+    {
+      groups: { terms: { field: 'service.name', size: 100, order: [{ m0: 'desc' }, { _key: 'asc' }] }, aggs: { m0: { avg: { field: 'process.pid' } }, m1: { max: { field: 'process.pid' } } } },
     },
-  }],
+  ],
+  [
+    '| stats count(host) by service | sort count(host)',
+    {
+      groups: { terms: { field: 'service.name', size: 100, order: [{ m0: 'asc' }, { _key: 'asc' }] }, aggs: { m0: { filter: { exists: { field: 'host.name' } } } } },
+    },
+  ],
+  [
+    '| stats sum(pid), min(pid), distinct(host), p95(pid)',
+    {
+      m0: { sum: { field: 'process.pid' } },
+      m1: { min: { field: 'process.pid' } },
+      m2: { cardinality: { field: 'host.name' } },
+      m3: { percentiles: { field: 'process.pid', percents: [95] } },
+    },
+  ],
+  ['| stats min(@timestamp), max(@timestamp)', { m0: { min: { field: '@timestamp' } }, m1: { max: { field: '@timestamp' } } }],
+  [
+    '| stats count() by interval(5m)',
+    {
+      time: { date_histogram: { field: '@timestamp', fixed_interval: '5m', min_doc_count: 0, order: { _key: 'asc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } } },
+    },
+  ],
+  [
+    '| stats count() by service, interval(1w) | sort -@timestamp',
+    {
+      time: {
+        date_histogram: { field: '@timestamp', fixed_interval: '7d', min_doc_count: 0, order: { _key: 'desc' }, extended_bounds: { min: NOW - 3_600_000, max: NOW - 1 } },
+        aggs: { groups: { terms: { field: 'service.name', size: 100, order: [{ _count: 'desc' }, { _key: 'asc' }] } } },
+      },
+    },
+  ],
 ];
 
 const dsl = (q: string, cat = os, engine: 'opensearch' | 'elasticsearch' = 'opensearch') => translateQuery(q, cat, engine, { now: NOW }).request.query;
@@ -129,7 +147,8 @@ describe('translateQuery: filters → engine query', () => {
     expect(onEs('fields.endpoint>="/m"')).toMatchObject({ query: { range: { 'fields.endpoint': { gte: '/m' } } }, runtimeMappings: { 'fields.endpoint': { type: 'keyword' } } });
     expect(onEs('endpoint<"/m" AND fields.user.id:7?')).toMatchObject({ runtimeMappings: { 'fields.endpoint': { type: 'keyword' }, 'fields.user.id': { type: 'keyword' } } });
     // What it takes natively stays native: exact values, prefixes, two-sided ranges, exists.
-    for (const q of ['fields.endpoint:/api', 'fields.endpoint:/api*', 'fields.endpoint:["/a" TO "/m"]', 'fields.user.id:*', 'host:*-1', 'level:error']) expect(onEs(q).runtimeMappings, q).toBeUndefined();
+    for (const q of ['fields.endpoint:/api', 'fields.endpoint:/api*', 'fields.endpoint:["/a" TO "/m"]', 'fields.user.id:*', 'host:*-1', 'level:error'])
+      expect(onEs(q).runtimeMappings, q).toBeUndefined();
     // OpenSearch's flat_object takes them all.
     for (const q of ['fields.endpoint:*users*', 'fields.endpoint>="/m"']) expect(translateQuery(q, os, 'opensearch').request.runtimeMappings, q).toBeUndefined();
     // One runtime name cannot be both a keyword and a number in one request: refused before sending.
@@ -171,7 +190,10 @@ describe('translateQuery: aggregations', () => {
     const onOs = translateQuery('| stats count() by endpoint, service', os, 'opensearch').request.aggs as { groups: { multi_terms: { terms: Array<Record<string, unknown>> } } };
     expect(onOs.groups.multi_terms.terms[0]).toMatchObject({ script: { lang: 'painless', params: { path: ['fields', 'endpoint'] } } });
     expect(onOs.groups.multi_terms.terms[1]).toEqual({ field: 'service.name' });
-    const osAggs = translateQuery('| stats avg(fields.duration_ms), distinct(fields.user)', os, 'opensearch').request.aggs as Record<string, Record<string, { script?: { source: string; params: unknown } }>>;
+    const osAggs = translateQuery('| stats avg(fields.duration_ms), distinct(fields.user)', os, 'opensearch').request.aggs as Record<
+      string,
+      Record<string, { script?: { source: string; params: unknown } }>
+    >;
     expect(osAggs.m0?.avg?.script?.params).toEqual({ path: ['fields', 'duration_ms'] });
     expect(osAggs.m0?.avg?.script?.source).toContain('Double.parseDouble');
     expect(osAggs.m1?.cardinality?.script).toBeDefined();
@@ -188,11 +210,16 @@ describe('translateQuery: aggregations', () => {
     const { request } = translateQuery('| stats count(), avg(pid) by service, host, interval(5m)', es, 'elasticsearch', { now: NOW, range: { from: '-1h' } });
     expect(request.aggs).toEqual({
       groups: {
-        composite: { size: 65_535, sources: [{ t: { date_histogram: { field: '@timestamp', fixed_interval: '5m' } } }, { g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }] },
+        composite: {
+          size: 65_535,
+          sources: [{ t: { date_histogram: { field: '@timestamp', fixed_interval: '5m' } } }, { g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }],
+        },
         aggs: { m1: { avg: { field: 'process.pid' } } },
       },
     });
-    expect(translateQuery('| stats count() by service, host', es, 'elasticsearch').request.aggs).toEqual({ groups: { composite: { size: 65_535, sources: [{ g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }] } } });
+    expect(translateQuery('| stats count() by service, host', es, 'elasticsearch').request.aggs).toEqual({
+      groups: { composite: { size: 65_535, sources: [{ g0: { terms: { field: 'service.name' } } }, { g1: { terms: { field: 'host.name' } } }] } },
+    });
   });
 
   it('a bad query never becomes a request', () => {
@@ -231,7 +258,16 @@ describe('readQueryResult', () => {
       rows: [[NOW - 3_600_000, true, 3, 2.5, 4]],
     });
     const multi = planQuery('| stats sum(pid) by service, host', os);
-    expect((readQueryResult(multi, { tookMs: 1, total: { value: 2, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: [{ key: ['api', 'web-1'], doc_count: 2, m0: { value: null } }] } } }) as StatsResult).rows).toEqual([['api', 'web-1', 0]]);
+    expect(
+      (
+        readQueryResult(multi, {
+          tookMs: 1,
+          total: { value: 2, relation: 'eq' },
+          hits: [],
+          aggregations: { groups: { buckets: [{ key: ['api', 'web-1'], doc_count: 2, m0: { value: null } }] } },
+        }) as StatsResult
+      ).rows,
+    ).toEqual([['api', 'web-1', 0]]);
     expect(() => readQueryResult(multi, { tookMs: 1, total: { value: 0, relation: 'eq' }, hits: [], aggregations: {} })).toThrow(expect.objectContaining({ code: 'SEARCH_RESPONSE_INVALID' }));
   });
 
@@ -244,7 +280,9 @@ describe('readQueryResult', () => {
       tookMs: 1,
       total: { value: 13, relation: 'eq' },
       hits: [],
-      aggregations: { groups: { after_key: { t: t1, g0: 'web', g1: 'b' }, buckets: [b(t0, 'api', 'a', 1, 5), b(t0, 'api', 'b', 3, 7), b(t0, 'web', 'a', 3, 9), b(t1, 'api', 'a', 2, 1), b(t1, 'web', 'b', 4, 2)] } },
+      aggregations: {
+        groups: { after_key: { t: t1, g0: 'web', g1: 'b' }, buckets: [b(t0, 'api', 'a', 1, 5), b(t0, 'api', 'b', 3, 7), b(t0, 'web', 'a', 3, 9), b(t1, 'api', 'a', 2, 1), b(t1, 'web', 'b', 4, 2)] },
+      },
     }) as StatsResult;
     // Newest time bucket first; within one, count descending, ties by key; at most 2.
     expect(res.rows).toEqual([
@@ -257,7 +295,9 @@ describe('readQueryResult', () => {
     // A full page means there may be more combinations: refused rather than answered wrong.
     const many = { key: { g0: 'x', g1: 'y' }, doc_count: 1 };
     const multi = planQuery('| stats count() by service, host', es);
-    expect(() => readQueryResult(multi, { tookMs: 1, total: { value: 1, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: Array.from({ length: 65_535 }, () => many) } } })).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
+    expect(() => readQueryResult(multi, { tookMs: 1, total: { value: 1, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: Array.from({ length: 65_535 }, () => many) } } })).toThrow(
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED' }),
+    );
     expect((readQueryResult(multi, { tookMs: 1, total: { value: 0, relation: 'eq' }, hits: [], aggregations: { groups: { buckets: [] } } }) as StatsResult).rows).toEqual([]);
   });
 });

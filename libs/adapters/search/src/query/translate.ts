@@ -131,7 +131,7 @@ export function predicateDsl(p: Predicate, engine: SearchEngine, runtime: Runtim
       const b: Json = {};
       for (const k of ['gt', 'gte', 'lt', 'lte'] as const) if (p[k] !== undefined) b[k] = p[k];
       // `flattened` takes a range on a key only with both bounds ("must include both an upper and a lower bound").
-      if (esKey(p.field, engine) && (b.gt === undefined && b.gte === undefined || b.lt === undefined && b.lte === undefined)) readFromSource(runtime, p.field, 'keyword');
+      if (esKey(p.field, engine) && ((b.gt === undefined && b.gte === undefined) || (b.lt === undefined && b.lte === undefined))) readFromSource(runtime, p.field, 'keyword');
       if (p.field.type === 'date') b.format = 'epoch_millis';
       return { range: { [p.field.path]: b } };
     }
