@@ -14,9 +14,8 @@ import { z } from 'zod';
 import { createS3 } from '@backlog/adapter-s3';
 import { createSearch, installLogsTemplate, logsCatalogue, logsTemplateConfigSchema, translateQuery } from '@backlog/adapter-search';
 import { recentIndexName } from '@backlog/core-codec';
-import { silentLogger } from '@backlog/core-pipeline';
 import { appConfigSchema } from '@backlog/platform-config';
-import { MetricsRegistry } from '@backlog/platform-telemetry';
+import { MetricsRegistry, createJsonLogger } from '@backlog/platform-telemetry';
 import { startApi } from '../apps/query/src/http';
 import { queryMetrics } from '../apps/query/src/metrics';
 import { QueryService } from '../apps/query/src/service';
@@ -88,7 +87,9 @@ async function main(): Promise<void> {
   await search.refresh(`logs-${env}-*`);
 
   const metrics = queryMetrics(new MetricsRegistry());
-  const service = new QueryService(search, s3, undefined, metrics, silentLogger, {
+  // Warnings and errors on stderr: a failed sample then says why (a 503's cause is in the service's log).
+  const logger = createJsonLogger({ level: 'warn', base: { app: 'query-bench' } });
+  const service = new QueryService(search, s3, undefined, metrics, logger, {
     envs: [env],
     defaultLimit: 100,
     maxLimit: 10_000,
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
     maxRangeDays: 400,
     rehydrate: { maxEvents: 1, maxBytes: 1, estimateBytesPerSecond: 4 << 20, maxRangeHours: 168 },
   });
-  const api = await startApi(service, { host: '127.0.0.1', port: 0, limits: { maxConcurrentQueries: 64 } }, silentLogger, metrics);
+  const api = await startApi(service, { host: '127.0.0.1', port: 0, limits: { maxConcurrentQueries: 64 } }, logger, metrics);
   const catalogue = logsCatalogue(search.engine);
   const from = new Date(now - 24 * 3_600_000).toISOString();
   const to = new Date(now).toISOString();
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
       const viaService = async () => {
         const r = await fetch(url);
         const j = (await r.json()) as { total?: number };
-        if (r.status !== 200 || typeof j.total !== 'number') throw new Error(`service answered ${r.status}`);
+        if (r.status !== 200 || typeof j.total !== 'number') throw new Error(`service answered ${r.status}: ${JSON.stringify(j).slice(0, 500)}`);
       };
       const raw = async () => {
         const r = await fetch(rawUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

@@ -261,6 +261,16 @@ describe('the query service: one query over archive + history + recent', () => {
       expect(JSON.stringify(other.body)).toMatch(/another query/);
     });
 
+    it('a first page holds no point in time: more first pages than the engine keeps open at once (300) all answer', async () => {
+      // Each of these has more hits than its limit, so each answers with a cursor; the PIT is opened only
+      // when a second page is asked for. (Opening one per first page made the 301st query a 503.)
+      for (let i = 0; i < 320; i++) {
+        const r = await get({ env, q: '', from: iso(A_END), to: iso(END), limit: 5 });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect((r.body as { cursor?: unknown }).cursor).toBeTypeOf('string');
+      }
+    }, 120_000);
+
     it('exports NDJSON (format=ndjson or Accept): every matching event once, streamed', async () => {
       const want = ids(expected('host:web-1', A_END, END, [...inB, ...inC]));
       const r = await call(api, 'GET', `/v1/query?env=${env}&q=host:web-1&from=${encodeURIComponent(iso(A_END))}&to=${encodeURIComponent(iso(END))}&format=ndjson`);

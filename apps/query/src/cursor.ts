@@ -4,7 +4,9 @@ import { z } from 'zod';
 /**
  * The page cursor of `GET|POST /v1/query` (ADR 0022): opaque to callers, base64url of a small JSON
  * object. It carries what the next page needs to be the continuation of this one:
- *   pit     the engine's point in time (the same indices and documents, page after page);
+ *   pit     the engine's point in time (the same indices and documents, page after page); absent in the
+ *           first page's cursor: the PIT is opened when a client asks for the second page, so queries
+ *           nobody pages through hold none (an engine allows a few hundred open at once);
  *   after   the last hit's sort values (`search_after`);
  *   now     the instant relative times were resolved at, so `-1h` means the same range on every page;
  *   h       the history indices and the spans each answers for (the coverage of the first page);
@@ -21,7 +23,7 @@ const span = z.tuple([z.number().int(), z.number().int()]);
 const cursorSchema = z
   .object({
     v: z.literal(1),
-    pit: z.string().min(1).max(4096),
+    pit: z.string().min(1).max(4096).optional(),
     after: z
       .array(z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]))
       .min(1)

@@ -386,18 +386,28 @@ export class QueryService {
     } else if (plan.hits) {
       const size = plan.hits.limit;
       const keepAlive = `${this.opts.cursorKeepAliveSeconds}s`;
+      // The point in time is opened when a second page is asked for (not after every first page: the
+      // engine allows a few hundred open at once, and most queries are never paged).
+      const pit = cur ? (cur.pit ?? (await this.search.openPointInTime(index, keepAlive))) : undefined;
       const res = cur
-        ? await this.search.search({ ...request, index, query, searchAfter: cur.after, pit: { id: cur.pit, keepAlive }, trackTotalHits: true })
+        ? await this.search.search({ ...request, index, query, searchAfter: cur.after, pit: { id: pit as string, keepAlive }, trackTotalHits: true })
         : await this.search.search({ ...request, index, query });
       result = readQueryResult(plan, res);
       const served = (cur?.n ?? 0) + res.hits.length;
       const last = res.hits[res.hits.length - 1];
-      // More to read: continue from a point in time (opened after the first page, kept by the cursor).
+      // More to read: the next page continues from the point in time (from the second page on).
       if (last?.sort && res.hits.length === size && served < res.total.value) {
-        const pit = cur?.pit ?? (await this.search.openPointInTime(index, keepAlive));
-        cursor = encodeCursor({ v: 1, pit, after: last.sort as Cursor['after'], now, h: [...assignments].map(([n, s]) => [n, s.map((x) => [x.fromMs, x.toMs] as [number, number])]), fp, n: served });
-      } else if (cur) {
-        await this.search.closePointInTime(cur.pit).catch(() => undefined);
+        cursor = encodeCursor({
+          v: 1,
+          ...(pit ? { pit } : {}),
+          after: last.sort as Cursor['after'],
+          now,
+          h: [...assignments].map(([n, s]) => [n, s.map((x) => [x.fromMs, x.toMs] as [number, number])]),
+          fp,
+          n: served,
+        });
+      } else if (pit) {
+        await this.search.closePointInTime(pit).catch(() => undefined);
       }
       if (result.kind === 'hits') result = { ...result, hits: dedupe(result.hits) };
     } else {
