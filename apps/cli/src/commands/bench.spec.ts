@@ -73,6 +73,13 @@ describe('bench summaries', () => {
     expect(md).toContain('| indexer: first doc | 7.5 seconds | self | — | < 5 s | not met | `abc123` |');
     expect(md).toContain('| kafka-baseline: gateway produce | 70.1 MB/s | 81.2 MB/s | 0.86 | ≥ 0.8 × baseline | met | `abc123` |');
     expect(md).not.toContain('indexer: untargeted');
+    // A target of several parts is met only when each is: p95 under 100 ms but 1.25 × raw is not met.
+    const q = renderResults([
+      stored('query', JSON.stringify({ name: 'query', results: [{ case: 'filter', p95Ms: 23.9, baseline: { p95Ms: 19.1 }, ratio: 1.25, target: 'p95 < 100 ms, ≤ 1.10 × raw' }] })),
+      stored('query2', JSON.stringify({ name: 'query2', results: [{ case: 'filter', p95Ms: 23.9, baseline: { p95Ms: 22 }, ratio: 1.05, target: 'p95 < 100 ms, ≤ 1.10 × raw' }] })),
+    ]);
+    expect(q).toContain('| query: filter | 23.9 p95Ms | 19.1 p95Ms | 1.25 | p95 < 100 ms, ≤ 1.10 × raw | not met |');
+    expect(q).toContain('| query2: filter | 23.9 p95Ms | 22 p95Ms | 1.05 | p95 < 100 ms, ≤ 1.10 × raw | met |');
     expect([meetsTarget('≥ 100,000 events/s', 105_696), meetsTarget('p95 < 250 ms', 260), meetsTarget('≥ 12:1', 14.2), meetsTarget('fast', 1)]).toEqual([true, false, true, undefined]);
   });
 

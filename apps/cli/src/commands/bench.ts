@@ -142,7 +142,7 @@ function targetFigure(r: BenchResult): [string, number] | undefined {
   if (/×|baseline/.test(t) || /^[<>≤≥]\s*[\d.]+\s*$/.test(t)) return typeof r.ratio === 'number' ? ['ratio', r.ratio] : undefined;
   if (/:1\b/.test(t)) return named((k) => k.includes('compression_ratio'));
   if (/events\/s/.test(t)) return named((k) => k === 'events_per_s');
-  if (/\bms\b/.test(t)) return named((k) => (/p95/.test(t) ? k === 'p95_ms' : k.endsWith('_ms')));
+  if (/\bms\b/.test(t)) return named((k) => (/p95/.test(t) ? k === 'p95_ms' || k === 'p95Ms' : k.endsWith('_ms') || k.endsWith('Ms')));
   if (/\bs\b/.test(t)) return named((k) => (/p95/.test(t) ? k === 'p95_s' : k === 'seconds'));
   return undefined;
 }
@@ -175,12 +175,15 @@ export function renderHeadline(stored: StoredResult[]): string[] {
   for (const s of [...stored].sort((a, b) => a.name.localeCompare(b.name))) {
     const targeted = s.summary.results.filter((r) => r.target !== undefined && !/^—/.test(r.target));
     for (const r of targeted.length ? targeted : s.summary.results.slice(0, 1)) {
-      const tf = r.target && !/^—/.test(r.target) ? targetFigure(r) : undefined;
+      // A target of several parts ("p95 < 100 ms, ≤ 1.10 × raw") is met when every part is.
+      const parts = r.target && !/^—/.test(r.target) ? r.target.split(/,\s+/).map((target) => ({ target, tf: targetFigure({ ...r, target } as BenchResult) })) : [];
+      const tf = parts.find((p) => p.tf)?.tf;
       const shown = tf && tf[0] !== 'ratio' ? tf : (figuresOf(r).find((e): e is [string, number] => typeof e[1] === 'number') ?? undefined);
       const figure = shown ? `${fmtNumber(shown[1])} ${shown[0]}` : '—';
       const baseline = r.baseline === undefined || r.baseline === null ? '—' : typeof r.baseline === 'string' ? r.baseline : fmtFigures(Object.entries(r.baseline));
       const ratio = r.ratio === undefined || r.ratio === null ? '—' : r.ratio.toFixed(2);
-      const met = tf && r.target ? meetsTarget(r.target, tf[1]) : undefined;
+      const verdicts = parts.map((p) => (p.tf ? meetsTarget(p.target, p.tf[1]) : undefined)).filter((v): v is boolean => v !== undefined);
+      const met = verdicts.length ? verdicts.every(Boolean) : undefined;
       rows.push([`${s.name}: ${r.case}`, figure, baseline, ratio, r.target ?? '—', met === undefined ? '—' : met ? 'met' : 'not met', `\`${s.machine.commit}\``]);
     }
   }
